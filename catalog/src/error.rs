@@ -1,0 +1,91 @@
+//! Catalog errors, each naming the object it is about.
+
+use datafusion::error::DataFusionError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("schema {name:?} does not exist")]
+    SchemaNotFound { name: String },
+
+    #[error("schema {name:?} already exists")]
+    SchemaExists { name: String },
+
+    #[error("cannot drop schema {name:?} because other objects depend on it ({tables} tables); use DROP SCHEMA ... CASCADE")]
+    SchemaNotEmpty { name: String, tables: usize },
+
+    #[error("relation \"{schema}.{name}\" does not exist")]
+    TableNotFound { schema: String, name: String },
+
+    #[error("relation \"{schema}.{name}\" already exists")]
+    TableExists { schema: String, name: String },
+
+    #[error("catalog entry {path:?} is not valid: {reason}")]
+    InvalidEntry { path: String, reason: String },
+
+    #[error("column {column:?} has type {data_type}, which Delta tables cannot store")]
+    UnsupportedType { column: String, data_type: String },
+
+    #[error("Delta table at {location}: {source}")]
+    Delta {
+        location: String,
+        #[source]
+        source: deltalake::DeltaTableError,
+    },
+
+    #[error(transparent)]
+    Connector(#[from] tarn_connectors::ConnectorError),
+
+    #[error(transparent)]
+    ObjectStore(#[from] object_store::Error),
+
+    #[error(transparent)]
+    DataFusion(#[from] DataFusionError),
+}
+
+pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
+
+impl From<CatalogError> for DataFusionError {
+    fn from(err: CatalogError) -> Self {
+        match err {
+            CatalogError::DataFusion(inner) => inner,
+            other => DataFusionError::External(Box::new(other)),
+        }
+    }
+}
+
+/// What kind of failure a Delta operation hit, so front ends can report it without
+/// knowing deltalake's error type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeltaFailure {
+    /// Another writer committed first.
+    Conflict,
+    /// No Delta table at the location.
+    NotATable,
+    /// The table uses something Tarn cannot read or write.
+    Unsupported,
+    /// The data did not fit the table (types, nullability, casts).
+    Data,
+    /// Storage failed (I/O, permissions, network).
+    Storage,
+}
+
+impl CatalogError {
+    /// For [`CatalogError::Delta`], what kind of failure it was.
+    pub fn delta_failure(&self) -> Option<DeltaFailure> {
+        use deltalake::DeltaTableError as D;
+        let CatalogError::Delta { source, .. } = self else {
+            return None;
+        };
+        Some(match source {
+            D::NotATable(_) => DeltaFailure::NotATable,
+            D::Transaction { .. } | D::VersionAlreadyExists(_) => DeltaFailure::Conflict,
+            D::Generic(_)
+            | D::GenericError { .. }
+            | D::Arrow { .. }
+            | D::SchemaMismatch { .. }
+            | D::InvalidData { .. } => DeltaFailure::Data,
+            D::MissingFeature { .. } | D::UnsupportedColumnMapping { .. } => DeltaFailure::Unsupported,
+            _ => DeltaFailure::Storage,
+        })
+    }
+}

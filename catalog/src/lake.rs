@@ -1,0 +1,345 @@
+//! [`LakeCatalog`]: the metastore and managed Delta tables as a DataFusion catalog.
+//!
+//! DataFusion asks for schema and table *names* synchronously, so names come from an
+//! in-memory listing that [`LakeCatalog::refresh`] renews with one object-store listing
+//! (the SQL layer refreshes before each statement). Table *contents* are resolved
+//! asynchronously in [`LakeSchema::table`]: the entry is read, and the table's Delta log
+//! is brought up to date from a per-table cache, so listing many tables never opens
+//! their logs and querying one reads only the log versions it has not seen.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use async_trait::async_trait;
+use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
+use datafusion::error::Result as DFResult;
+use datafusion::logical_expr::LogicalPlan;
+use deltalake::DeltaTable;
+use tarn_connectors::StorageLocation;
+use tracing::{instrument, warn};
+use url::Url;
+
+use crate::error::{CatalogError, Result};
+use crate::metastore::{DEFAULT_SCHEMA, Listing, Metastore, TableEntry, TableKind, now};
+use crate::table;
+
+/// The warehouse catalog. One per warehouse, shared by every session; cloning is cheap.
+#[derive(Debug, Clone)]
+pub struct LakeCatalog(Arc<Lake>);
+
+impl std::ops::Deref for LakeCatalog {
+    type Target = Lake;
+
+    fn deref(&self) -> &Lake {
+        &self.0
+    }
+}
+
+/// The catalog's state and operations (reached through [`LakeCatalog`]).
+#[derive(Debug)]
+pub struct Lake {
+    metastore: Metastore,
+    listing: RwLock<Listing>,
+    /// Delta tables by location, kept so a query replays only new log versions.
+    tables: Mutex<HashMap<String, DeltaTable>>,
+}
+
+impl LakeCatalog {
+    /// Opens the catalog of the warehouse at `root`, listing its schemas and tables.
+    pub async fn open(root: StorageLocation) -> Result<Self> {
+        let metastore = Metastore::new(root);
+        let listing = metastore.list().await?;
+        Ok(Self(Arc::new(Lake {
+            metastore,
+            listing: RwLock::new(listing),
+            tables: Mutex::new(HashMap::new()),
+        })))
+    }
+}
+
+impl Lake {
+    pub fn metastore(&self) -> &Metastore {
+        &self.metastore
+    }
+
+    /// Renews the names DataFusion sees, picking up DDL from other servers.
+    pub async fn refresh(&self) -> Result<()> {
+        let listing = self.metastore.list().await?;
+        *self.listing.write().unwrap_or_else(|e| e.into_inner()) = listing;
+        Ok(())
+    }
+
+    fn listing(&self) -> std::sync::RwLockReadGuard<'_, Listing> {
+        self.listing.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn root_url(&self) -> &Url {
+        self.metastore.root().url()
+    }
+
+    /// Creates a schema. With `if_not_exists`, an existing schema is not an error and
+    /// the return value is `false`.
+    #[instrument(skip(self))]
+    pub async fn create_schema(&self, name: &str, if_not_exists: bool) -> Result<bool> {
+        match self.metastore.create_schema(name).await {
+            Ok(()) => {
+                self.refresh().await?;
+                Ok(true)
+            }
+            Err(CatalogError::SchemaExists { .. }) if if_not_exists => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Drops a schema; with `cascade`, its tables first. Returns `false` when it did not
+    /// exist and `if_exists` was given.
+    #[instrument(skip(self))]
+    pub async fn drop_schema(&self, name: &str, if_exists: bool, cascade: bool) -> Result<bool> {
+        if name == DEFAULT_SCHEMA {
+            return Err(CatalogError::DataFusion(
+                datafusion::error::DataFusionError::NotImplemented(format!(
+                    "dropping the default schema {DEFAULT_SCHEMA:?}"
+                )),
+            ));
+        }
+        self.refresh().await?;
+        let tables: Vec<String> = match self.listing().get(name) {
+            Some(tables) => tables.iter().cloned().collect(),
+            None if if_exists => return Ok(false),
+            None => {
+                return Err(CatalogError::SchemaNotFound {
+                    name: name.to_owned(),
+                });
+            }
+        };
+        if !tables.is_empty() && !cascade {
+            return Err(CatalogError::SchemaNotEmpty {
+                name: name.to_owned(),
+                tables: tables.len(),
+            });
+        }
+        for t in &tables {
+            self.drop_table(name, t, true).await?;
+        }
+        self.metastore.drop_schema(name).await?;
+        self.refresh().await?;
+        Ok(true)
+    }
+
+    async fn ensure_schema(&self, schema: &str) -> Result<()> {
+        if self.metastore.schema_exists(schema).await? {
+            Ok(())
+        } else {
+            Err(CatalogError::SchemaNotFound {
+                name: schema.to_owned(),
+            })
+        }
+    }
+
+    fn new_entry(&self, schema: &str, name: &str) -> TableEntry {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        TableEntry {
+            schema: schema.to_owned(),
+            name: name.to_owned(),
+            kind: TableKind::ManagedDelta,
+            location: format!("{schema}/{name}-{}", &id[..12]),
+            created_at: now(),
+        }
+    }
+
+    fn entry_url(&self, entry: &TableEntry) -> Result<Url> {
+        Ok(self.metastore.root().child_url(&entry.location)?)
+    }
+
+    /// Creates an empty managed table. Returns `false` if it existed and
+    /// `if_not_exists` was given.
+    #[instrument(skip(self, columns))]
+    pub async fn create_table(
+        &self,
+        schema: &str,
+        name: &str,
+        columns: &arrow::datatypes::Schema,
+        if_not_exists: bool,
+    ) -> Result<bool> {
+        self.ensure_schema(schema).await?;
+        if self.metastore.table(schema, name).await?.is_some() {
+            return self.exists(schema, name, if_not_exists);
+        }
+        let entry = self.new_entry(schema, name);
+        let url = self.entry_url(&entry)?;
+        table::create_empty(&url, self.metastore.root().options(), columns, name).await?;
+        self.register(entry, if_not_exists).await
+    }
+
+    /// Creates a managed table holding the rows of `plan`, in one Delta commit.
+    #[instrument(skip(self, plan, session))]
+    pub async fn create_table_as(
+        &self,
+        schema: &str,
+        name: &str,
+        plan: LogicalPlan,
+        session: Arc<dyn Session>,
+        if_not_exists: bool,
+    ) -> Result<bool> {
+        self.ensure_schema(schema).await?;
+        if self.metastore.table(schema, name).await?.is_some() {
+            return self.exists(schema, name, if_not_exists);
+        }
+        let entry = self.new_entry(schema, name);
+        let url = self.entry_url(&entry)?;
+        table::create_as(&url, self.metastore.root().options(), plan, session, name).await?;
+        self.register(entry, if_not_exists).await
+    }
+
+    fn exists(&self, schema: &str, name: &str, if_not_exists: bool) -> Result<bool> {
+        if if_not_exists {
+            Ok(false)
+        } else {
+            Err(CatalogError::TableExists {
+                schema: schema.to_owned(),
+                name: name.to_owned(),
+            })
+        }
+    }
+
+    /// Records a freshly written table. If another writer took the name meanwhile,
+    /// our files are removed and the conflict reported.
+    async fn register(&self, entry: TableEntry, if_not_exists: bool) -> Result<bool> {
+        match self.metastore.create_table(&entry).await {
+            Ok(()) => {
+                self.refresh().await?;
+                Ok(true)
+            }
+            Err(err @ CatalogError::TableExists { .. }) => {
+                self.remove_files(&entry).await;
+                if if_not_exists { Ok(false) } else { Err(err) }
+            }
+            Err(err) => {
+                self.remove_files(&entry).await;
+                Err(err)
+            }
+        }
+    }
+
+    async fn remove_files(&self, entry: &TableEntry) {
+        let prefix = self.metastore.root().path(&entry.location);
+        if let Err(e) = table::delete_files(self.metastore.root().store(), &prefix).await {
+            warn!(location = %entry.location, error = %e, "could not remove table files");
+        }
+    }
+
+    /// Drops a table: its entry goes first (so no reader finds a half-deleted table),
+    /// then its files. Returns `false` if it did not exist and `if_exists` was given.
+    #[instrument(skip(self))]
+    pub async fn drop_table(&self, schema: &str, name: &str, if_exists: bool) -> Result<bool> {
+        let Some(entry) = self.metastore.table(schema, name).await? else {
+            return if if_exists {
+                Ok(false)
+            } else {
+                Err(CatalogError::TableNotFound {
+                    schema: schema.to_owned(),
+                    name: name.to_owned(),
+                })
+            };
+        };
+        self.metastore.drop_table(schema, name).await?;
+        self.tables
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&entry.location);
+        self.remove_files(&entry).await;
+        self.refresh().await?;
+        Ok(true)
+    }
+
+    /// The table's provider at its latest Delta version, or `None` if there is no
+    /// such table.
+    pub async fn table_provider(
+        &self,
+        schema: &str,
+        name: &str,
+    ) -> Result<Option<Arc<dyn TableProvider>>> {
+        let Some(entry) = self.metastore.table(schema, name).await? else {
+            return Ok(None);
+        };
+        let url = self.entry_url(&entry)?;
+        let cached = self
+            .tables
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&entry.location)
+            .cloned();
+        let delta = match cached {
+            Some(mut delta) => {
+                delta
+                    .update_incremental(None)
+                    .await
+                    .map_err(|source| CatalogError::Delta {
+                        location: tarn_connectors::storage::redact(&url),
+                        source,
+                    })?;
+                delta
+            }
+            None => table::open(&url, self.metastore.root().options()).await?,
+        };
+        let provider = table::provider(&delta).await?;
+        self.tables
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(entry.location, delta);
+        Ok(Some(provider))
+    }
+
+    pub fn root(&self) -> &StorageLocation {
+        self.metastore.root()
+    }
+
+    /// The warehouse root URL.
+    pub fn url(&self) -> &Url {
+        self.root_url()
+    }
+}
+
+impl CatalogProvider for LakeCatalog {
+    fn schema_names(&self) -> Vec<String> {
+        self.listing().keys().cloned().collect()
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        self.listing().contains_key(name).then(|| {
+            Arc::new(LakeSchema {
+                lake: Arc::clone(&self.0),
+                name: name.to_owned(),
+            }) as Arc<dyn SchemaProvider>
+        })
+    }
+}
+
+/// One schema of the warehouse, as DataFusion sees it.
+#[derive(Debug)]
+pub struct LakeSchema {
+    lake: Arc<Lake>,
+    name: String,
+}
+
+#[async_trait]
+impl SchemaProvider for LakeSchema {
+    fn table_names(&self) -> Vec<String> {
+        self.lake
+            .listing()
+            .get(&self.name)
+            .map(|t| t.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    async fn table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
+        Ok(self.lake.table_provider(&self.name, name).await?)
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.lake
+            .listing()
+            .get(&self.name)
+            .is_some_and(|t| t.contains(name))
+    }
+}

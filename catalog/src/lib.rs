@@ -1,0 +1,18 @@
+//! tarn-catalog: the warehouse's catalog, kept in the lake itself.
+//!
+//! Owns the metastore (schemas and table entries stored as small JSON objects under
+//! `_tarn/catalog/` in the warehouse, written with conditional puts), the lifecycle of
+//! managed Delta tables (create, write, drop), and the DataFusion `CatalogProvider` /
+//! `SchemaProvider` that expose them to queries. It is the only crate that knows
+//! deltalake's table API. It imports `tarn-connectors` for storage and must not import
+//! `tarn-sql` or `tarn-server`.
+
+pub mod error;
+pub mod lake;
+pub mod metastore;
+pub mod table;
+pub mod types;
+
+pub use error::{CatalogError, Result};
+pub use lake::{Lake, LakeCatalog, LakeSchema};
+pub use metastore::{Metastore, TableEntry, TableKind};

@@ -1,0 +1,215 @@
+//! The metastore: schemas and table entries as small JSON objects in the warehouse.
+//!
+//! Layout under the warehouse root:
+//!
+//! ```text
+//! _tarn/catalog/schemas/<schema>.json          one object per schema
+//! _tarn/catalog/tables/<schema>/<table>.json   one object per table: kind + location
+//! <schema>/<table>-<id>/                       a managed Delta table's data and log
+//! ```
+//!
+//! Entries are created with `PutMode::Create`, so two servers creating the same name
+//! race safely: one wins, the other gets "already exists", nothing is overwritten.
+//! Table data lives in a folder with a unique suffix, so dropping and re-creating a
+//! name never mixes files of the old and new table.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::TryStreamExt;
+use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use serde::{Deserialize, Serialize};
+use tarn_connectors::StorageLocation;
+
+use crate::error::{CatalogError, Result};
+
+const SCHEMAS: &str = "_tarn/catalog/schemas";
+const TABLES: &str = "_tarn/catalog/tables";
+
+/// The schema every warehouse has, like PostgreSQL's `public`; it cannot be dropped.
+pub const DEFAULT_SCHEMA: &str = "public";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TableKind {
+    /// A Delta table whose files Tarn owns, under the warehouse.
+    ManagedDelta,
+}
+
+/// What the metastore records about a table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableEntry {
+    pub schema: String,
+    pub name: String,
+    pub kind: TableKind,
+    /// Relative to the warehouse root for managed tables.
+    pub location: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SchemaEntry {
+    name: String,
+    created_at: String,
+}
+
+/// Reads and writes catalog entries in the warehouse.
+#[derive(Debug, Clone)]
+pub struct Metastore {
+    root: StorageLocation,
+}
+
+/// Everything the metastore lists: schema name to its table names.
+pub type Listing = BTreeMap<String, BTreeSet<String>>;
+
+impl Metastore {
+    pub fn new(root: StorageLocation) -> Self {
+        Self { root }
+    }
+
+    pub fn root(&self) -> &StorageLocation {
+        &self.root
+    }
+
+    /// Lists every schema and table name with one recursive listing of the catalog
+    /// prefix; no table entry or Delta log is read.
+    pub async fn list(&self) -> Result<Listing> {
+        let mut listing = Listing::new();
+        listing.insert(DEFAULT_SCHEMA.to_owned(), BTreeSet::new());
+        let prefix = self.root.path("_tarn/catalog");
+        let prefix_parts = prefix.parts().count();
+        let mut objects = self.root.store().list(Some(&prefix));
+        while let Some(meta) = objects.try_next().await? {
+            let parts: Vec<String> = meta
+                .location
+                .parts()
+                .skip(prefix_parts)
+                .map(|p| p.as_ref().to_owned())
+                .collect();
+            match parts.as_slice() {
+                [kind, file] if kind == "schemas" => {
+                    if let Some(name) = file.strip_suffix(".json") {
+                        listing.entry(name.to_owned()).or_default();
+                    }
+                }
+                [kind, schema, file] if kind == "tables" => {
+                    if let Some(name) = file.strip_suffix(".json") {
+                        listing
+                            .entry(schema.clone())
+                            .or_default()
+                            .insert(name.to_owned());
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(listing)
+    }
+
+    pub async fn schema_exists(&self, name: &str) -> Result<bool> {
+        if name == DEFAULT_SCHEMA {
+            return Ok(true);
+        }
+        let path = self.root.path(&format!("{SCHEMAS}/{name}.json"));
+        match self.root.store().head(&path).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn create_schema(&self, name: &str) -> Result<()> {
+        if name == DEFAULT_SCHEMA {
+            return Err(CatalogError::SchemaExists {
+                name: name.to_owned(),
+            });
+        }
+        let entry = SchemaEntry {
+            name: name.to_owned(),
+            created_at: now(),
+        };
+        let path = format!("{SCHEMAS}/{name}.json");
+        self.put_new(&path, &entry).await.map_err(|e| match e {
+            CatalogError::ObjectStore(object_store::Error::AlreadyExists { .. }) => {
+                CatalogError::SchemaExists {
+                    name: name.to_owned(),
+                }
+            }
+            other => other,
+        })
+    }
+
+    pub async fn drop_schema(&self, name: &str) -> Result<()> {
+        let path = self.root.path(&format!("{SCHEMAS}/{name}.json"));
+        match self.root.store().delete(&path).await {
+            Ok(()) => Ok(()),
+            Err(object_store::Error::NotFound { .. }) => Err(CatalogError::SchemaNotFound {
+                name: name.to_owned(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The table's entry, or `None` when the metastore has no such table.
+    pub async fn table(&self, schema: &str, name: &str) -> Result<Option<TableEntry>> {
+        let key = format!("{TABLES}/{schema}/{name}.json");
+        let path = self.root.path(&key);
+        let bytes = match self.root.store().get(&path).await {
+            Ok(result) => result.bytes().await?,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| CatalogError::InvalidEntry {
+                path: key,
+                reason: e.to_string(),
+            })
+    }
+
+    /// Records a new table; fails with [`CatalogError::TableExists`] if the name is
+    /// taken, even by a concurrent writer on another server.
+    pub async fn create_table(&self, entry: &TableEntry) -> Result<()> {
+        let key = format!("{TABLES}/{}/{}.json", entry.schema, entry.name);
+        self.put_new(&key, entry).await.map_err(|e| match e {
+            CatalogError::ObjectStore(object_store::Error::AlreadyExists { .. }) => {
+                CatalogError::TableExists {
+                    schema: entry.schema.clone(),
+                    name: entry.name.clone(),
+                }
+            }
+            other => other,
+        })
+    }
+
+    pub async fn drop_table(&self, schema: &str, name: &str) -> Result<()> {
+        let path = self.root.path(&format!("{TABLES}/{schema}/{name}.json"));
+        match self.root.store().delete(&path).await {
+            Ok(()) => Ok(()),
+            Err(object_store::Error::NotFound { .. }) => Err(CatalogError::TableNotFound {
+                schema: schema.to_owned(),
+                name: name.to_owned(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn put_new<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
+        let body = serde_json::to_vec_pretty(value).map_err(|e| CatalogError::InvalidEntry {
+            path: key.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let options = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        self.root
+            .store()
+            .put_opts(&self.root.path(key), PutPayload::from(body), options)
+            .await?;
+        Ok(())
+    }
+}
+
+pub(crate) fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}

@@ -1,0 +1,349 @@
+//! Configuration, in layers: built-in defaults < `tarn.toml` < `TARN__SECTION__KEY`
+//! environment variables < command-line flags.
+//!
+//! The file and the environment are read into [`RawConfig`] (serde, every field
+//! optional in spirit, with defaults), then validated into [`Config`]: addresses
+//! parsed, authentication checked against the listen address, secrets checked for
+//! form. Keys Tarn does not own pass through unchanged: `[warehouse.storage]` to the
+//! object store, `[datafusion]` to DataFusion's `SessionConfig`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Secret;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:5433";
+pub const DEFAULT_WAREHOUSE: &str = "./tarn-data";
+pub const DEFAULT_CATALOG: &str = "tarn";
+pub const DEFAULT_CONFIG_FILE: &str = "tarn.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration file {path:?} does not exist")]
+    MissingFile { path: PathBuf },
+    #[error("server.listen {value:?} is not HOST:PORT: {reason}")]
+    Listen { value: String, reason: String },
+    #[error(
+        "refusing to listen on {addr} without authentication: set [auth] method = \"password\" \
+         with [[auth.users]] in the config file, or listen on 127.0.0.1"
+    )]
+    InsecureListen { addr: SocketAddr },
+    #[error("auth.method = \"password\" but no [[auth.users]] are configured")]
+    NoUsers,
+    #[error("user {user:?}: {reason}")]
+    BadSecret { user: String, reason: String },
+    #[error("unknown auth.method {0:?} (expected \"trust\" or \"password\")")]
+    AuthMethod(String),
+}
+
+/// The configuration as written in files and the environment.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawConfig {
+    pub server: RawServer,
+    pub warehouse: RawWarehouse,
+    pub auth: RawAuth,
+    /// DataFusion settings, e.g. `"execution.batch_size" = "8192"` (the `datafusion.`
+    /// prefix is added).
+    pub datafusion: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: String,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawWarehouse {
+    /// A local folder or an `s3://`, `gs://`, `az://` URL.
+    pub url: String,
+    /// The database name clients connect to and use in three-part names.
+    pub catalog: String,
+    /// Object-store options (`aws_endpoint`, `aws_region`, ...), passed through.
+    pub storage: BTreeMap<String, String>,
+}
+
+impl Default for RawWarehouse {
+    fn default() -> Self {
+        Self {
+            url: DEFAULT_WAREHOUSE.to_owned(),
+            catalog: DEFAULT_CATALOG.to_owned(),
+            storage: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawAuth {
+    /// `trust` (no password; only allowed on loopback) or `password` (SCRAM-SHA-256).
+    pub method: String,
+    pub users: Vec<RawUser>,
+}
+
+impl Default for RawAuth {
+    fn default() -> Self {
+        Self {
+            method: "trust".to_owned(),
+            users: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUser {
+    pub name: String,
+    /// A hashed secret made by `tarn hash-password`, never the password itself.
+    pub password: String,
+}
+
+/// Command-line overrides; `None` leaves the lower layers' value.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub warehouse: Option<String>,
+    pub catalog: Option<String>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub warehouse: String,
+    pub catalog: String,
+    pub storage_options: HashMap<String, String>,
+    pub datafusion_options: HashMap<String, String>,
+    pub auth: Auth,
+}
+
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// Anyone may connect as any user: loopback only.
+    Trust,
+    /// SCRAM-SHA-256 against the configured users.
+    Password { users: HashMap<String, Secret> },
+}
+
+impl Config {
+    /// Loads the layers. `environment` is the process environment, passed in so tests
+    /// can pin the order without touching global state.
+    pub fn load(overrides: &Overrides, environment: &[(String, String)]) -> Result<Self, ConfigError> {
+        let raw = Self::load_raw(overrides, environment)?;
+        Self::validate(raw)
+    }
+
+    pub fn load_raw(overrides: &Overrides, environment: &[(String, String)]) -> Result<RawConfig, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
+        match &overrides.config {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError::MissingFile { path: path.clone() });
+            }
+            Some(path) => figment = figment.merge(Toml::file(path)),
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
+                figment = figment.merge(Toml::file(DEFAULT_CONFIG_FILE));
+            }
+            None => {}
+        }
+        let env: BTreeMap<String, String> = environment
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("TARN__")
+                    .map(|rest| (rest.to_ascii_lowercase().replace("__", "."), v.clone()))
+            })
+            .collect();
+        for (key, value) in env {
+            figment = figment.merge(Serialized::default(&key, value));
+        }
+        if let Some(listen) = &overrides.listen {
+            figment = figment.merge(Serialized::default("server.listen", listen));
+        }
+        if let Some(warehouse) = &overrides.warehouse {
+            figment = figment.merge(Serialized::default("warehouse.url", warehouse));
+        }
+        if let Some(catalog) = &overrides.catalog {
+            figment = figment.merge(Serialized::default("warehouse.catalog", catalog));
+        }
+        figment.extract().map_err(|e| ConfigError::Load(Box::new(e)))
+    }
+
+    pub fn validate(raw: RawConfig) -> Result<Self, ConfigError> {
+        let listen: SocketAddr = raw.server.listen.parse().map_err(|e: std::net::AddrParseError| {
+            ConfigError::Listen {
+                value: raw.server.listen.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        let auth = match raw.auth.method.as_str() {
+            "trust" => Auth::Trust,
+            "password" => {
+                if raw.auth.users.is_empty() {
+                    return Err(ConfigError::NoUsers);
+                }
+                let users = raw
+                    .auth
+                    .users
+                    .iter()
+                    .map(|u| {
+                        Secret::parse(&u.password)
+                            .map(|s| (u.name.clone(), s))
+                            .map_err(|reason| ConfigError::BadSecret {
+                                user: u.name.clone(),
+                                reason,
+                            })
+                    })
+                    .collect::<Result<_, _>>()?;
+                Auth::Password { users }
+            }
+            other => return Err(ConfigError::AuthMethod(other.to_owned())),
+        };
+        if matches!(auth, Auth::Trust) && !listen.ip().is_loopback() {
+            return Err(ConfigError::InsecureListen { addr: listen });
+        }
+        let datafusion_options = raw
+            .datafusion
+            .into_iter()
+            .map(|(k, v)| {
+                let key = if k.starts_with("datafusion.") { k } else { format!("datafusion.{k}") };
+                (key, v)
+            })
+            .collect();
+        Ok(Self {
+            listen,
+            warehouse: raw.warehouse.url,
+            catalog: raw.warehouse.catalog,
+            storage_options: raw.warehouse.storage.into_iter().collect(),
+            datafusion_options,
+            auth,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_serve_the_local_warehouse_on_loopback() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("empty.toml");
+        std::fs::write(&file, "").expect("write");
+        let overrides = Overrides {
+            config: Some(file),
+            ..Overrides::default()
+        };
+        let config = Config::load(&overrides, &[]).expect("defaults are valid");
+        assert_eq!(config.listen.to_string(), "127.0.0.1:5433");
+        assert_eq!(config.warehouse, "./tarn-data");
+        assert_eq!(config.catalog, "tarn");
+        assert!(matches!(config.auth, Auth::Trust));
+    }
+
+    #[test]
+    fn layers_override_in_order_file_env_flags() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("tarn.toml");
+        std::fs::write(
+            &file,
+            "[server]\nlisten = \"127.0.0.1:7001\"\n[warehouse]\nurl = \"/from/file\"\ncatalog = \"filecat\"\n",
+        )
+        .expect("write");
+        let only_file = Overrides {
+            config: Some(file.clone()),
+            ..Overrides::default()
+        };
+        let c = Config::load(&only_file, &[]).expect("file");
+        assert_eq!(c.listen.port(), 7001);
+        assert_eq!(c.warehouse, "/from/file");
+
+        let environment = env(&[
+            ("TARN__SERVER__LISTEN", "127.0.0.1:7002"),
+            ("TARN__WAREHOUSE__URL", "/from/env"),
+            ("UNRELATED", "x"),
+        ]);
+        let c = Config::load(&only_file, &environment).expect("env");
+        assert_eq!(c.listen.port(), 7002, "env beats file");
+        assert_eq!(c.warehouse, "/from/env");
+        assert_eq!(c.catalog, "filecat", "file value kept where env is silent");
+
+        let flags = Overrides {
+            config: Some(file),
+            listen: Some("127.0.0.1:7003".into()),
+            warehouse: None,
+            catalog: None,
+        };
+        let c = Config::load(&flags, &environment).expect("flags");
+        assert_eq!(c.listen.port(), 7003, "flag beats env");
+        assert_eq!(c.warehouse, "/from/env", "env kept where flags are silent");
+    }
+
+    #[test]
+    fn non_loopback_without_auth_is_refused() {
+        let raw = RawConfig {
+            server: RawServer {
+                listen: "0.0.0.0:5433".into(),
+            },
+            ..RawConfig::default()
+        };
+        let err = Config::validate(raw).expect_err("must refuse");
+        assert!(matches!(err, ConfigError::InsecureListen { .. }));
+        assert!(err.to_string().contains("without authentication"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_not_silently_ignored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("tarn.toml");
+        std::fs::write(&file, "[server]\nlisten_typo = \"x\"\n").expect("write");
+        let overrides = Overrides {
+            config: Some(file),
+            ..Overrides::default()
+        };
+        assert!(Config::load(&overrides, &[]).is_err());
+    }
+
+    #[test]
+    fn password_auth_needs_users_with_hashed_secrets() {
+        let mut raw = RawConfig::default();
+        raw.auth.method = "password".into();
+        assert!(matches!(Config::validate(raw.clone()), Err(ConfigError::NoUsers)));
+        raw.auth.users.push(RawUser {
+            name: "alice".into(),
+            password: "plaintext".into(),
+        });
+        assert!(matches!(Config::validate(raw), Err(ConfigError::BadSecret { .. })));
+    }
+
+    #[test]
+    fn example_config_in_docker_folder_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docker/tarn.toml");
+        let overrides = Overrides {
+            config: Some(path),
+            ..Overrides::default()
+        };
+        let config = Config::load(&overrides, &[]).expect("docker/tarn.toml is valid");
+        assert!(matches!(config.auth, Auth::Password { .. }));
+    }
+}

@@ -1,0 +1,117 @@
+//! tarn-server: the `tarn` binary and its PostgreSQL front end.
+//!
+//! Owns the command line, configuration layers, authentication, and the pgwire
+//! protocol handlers. It is the only crate that knows pgwire, clap and the tracing
+//! subscriber. Behaviour lives in `tarn-sql`; this crate translates.
+//!
+//! ```text
+//!   psql / JDBC / drivers
+//!          │  PostgreSQL wire protocol
+//!          ▼
+//!   server::postgres  ── Startup (auth, options) ── Query / Parse-Bind-Execute
+//!          │
+//!          ▼
+//!   tarn_sql::Session ── parse ── plan (DataFusion) ──┬── DDL ──▶ tarn_catalog (metastore, Delta)
+//!                                                     └── rows ─▶ RecordBatch stream
+//!          ▲                                                          │
+//!          └──────── arrow-pg encodes each batch as DataRows ◀────────┘
+//! ```
+
+pub mod auth;
+pub mod config;
+pub mod postgres;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use pgwire::api::ConnectionManager;
+use tarn_sql::{Engine, EngineOptions};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tracing::{info, warn};
+
+pub use config::Config;
+use config::Auth;
+use postgres::{Connection, Shared};
+
+/// How long shutdown waits for running statements before closing connections.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Opens the warehouse named by `config`.
+pub async fn open_engine(config: &Config) -> tarn_sql::Result<Arc<Engine>> {
+    Engine::open(
+        &config.warehouse,
+        EngineOptions {
+            catalog_name: config.catalog.clone(),
+            storage_options: config.storage_options.clone(),
+            datafusion_options: config.datafusion_options.clone(),
+        },
+    )
+    .await
+}
+
+/// Serves PostgreSQL clients on `listener` until `shutdown` completes.
+///
+/// On shutdown the listener closes at once; statements that are running are given
+/// [`SHUTDOWN_GRACE`] to finish (a write commits or leaves nothing: every write is a
+/// single Delta commit), then remaining connections are closed.
+pub async fn run(
+    config: &Config,
+    engine: Arc<Engine>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let shared = Shared {
+        engine,
+        manager: Arc::new(ConnectionManager::new()),
+        users: match &config.auth {
+            Auth::Trust => None,
+            Auth::Password { users } => Some(auth::Users::new(users.clone())),
+        },
+        active: Arc::new(AtomicUsize::new(0)),
+    };
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let (socket, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        warn!(error = %e, "accept failed");
+                        continue;
+                    }
+                };
+                let _ = socket.set_nodelay(true);
+                let handlers = match Connection::new(&shared) {
+                    Ok(handlers) => handlers,
+                    Err(e) => {
+                        warn!(%peer, error = %e, "cannot open a session");
+                        continue;
+                    }
+                };
+                connections.spawn(async move {
+                    if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let running = shared.active.load(Ordering::SeqCst);
+    if running > 0 {
+        info!(running, "shutting down: waiting for running statements");
+    }
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    while shared.active.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    connections.shutdown().await;
+    info!("server stopped");
+    Ok(())
+}

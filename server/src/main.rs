@@ -1,0 +1,163 @@
+//! The `tarn` command: serve the warehouse, run one statement, hash a password.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use futures::StreamExt;
+use tarn_server::config::{Config, Overrides};
+use tarn_sql::Output;
+use tarn_sql::arrow::util::pretty::pretty_format_batches;
+
+#[derive(Parser)]
+#[command(name = "tarn", version, about = "A SQL warehouse over Delta tables in object storage, speaking PostgreSQL's protocol")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the warehouse to PostgreSQL clients (psql, JDBC, drivers, BI tools).
+    Serve(ServeArgs),
+    /// Run one SQL statement (or several, separated by `;`) in-process and print the result.
+    Sql(SqlArgs),
+    /// Read a password on standard input and print the hashed secret for [[auth.users]].
+    HashPassword,
+}
+
+/// Options shared by every command that opens a warehouse. Each overrides
+/// `tarn.toml` and `TARN__SECTION__KEY` environment variables.
+#[derive(Args)]
+struct WarehouseArgs {
+    /// Configuration file [default: ./tarn.toml if present].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Warehouse location: a local folder, or s3://, gs://, az:// URL
+    /// [default: ./tarn-data; env TARN__WAREHOUSE__URL].
+    #[arg(long, value_name = "URL")]
+    warehouse: Option<String>,
+    /// Database name clients connect to and use in three-part names
+    /// [default: tarn; env TARN__WAREHOUSE__CATALOG].
+    #[arg(long, value_name = "NAME")]
+    catalog: Option<String>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on. Any non-loopback address requires [auth] method = "password"
+    /// [default: 127.0.0.1:5433; env TARN__SERVER__LISTEN].
+    #[arg(long, value_name = "HOST:PORT")]
+    listen: Option<String>,
+    #[command(flatten)]
+    warehouse: WarehouseArgs,
+}
+
+#[derive(Args)]
+struct SqlArgs {
+    /// The SQL to run.
+    statement: String,
+    #[command(flatten)]
+    warehouse: WarehouseArgs,
+}
+
+fn overrides(args: &WarehouseArgs, listen: Option<String>) -> Overrides {
+    Overrides {
+        config: args.config.clone(),
+        listen,
+        warehouse: args.warehouse.clone(),
+        catalog: args.catalog.clone(),
+    }
+}
+
+fn environment() -> Vec<(String, String)> {
+    std::env::vars().filter(|(k, _)| k.starts_with("TARN__")).collect()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Sql(args) => sql(args).await,
+        Command::HashPassword => hash_password(),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::load(&overrides(&args.warehouse, args.listen), &environment())?;
+    let engine = tarn_server::open_engine(&config)
+        .await
+        .with_context(|| format!("cannot open warehouse {}", config.warehouse))?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    tracing::info!(listen = %listener.local_addr()?, database = %config.catalog, "tarn is ready");
+    tarn_server::run(&config, engine, listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutdown requested");
+}
+
+async fn sql(args: SqlArgs) -> anyhow::Result<()> {
+    let config = Config::load(&overrides(&args.warehouse, None), &environment())?;
+    let engine = tarn_server::open_engine(&config).await?;
+    let session = engine.session()?;
+    let mut out = std::io::stdout().lock();
+    for statement in session.parse(&args.statement)? {
+        match session.execute(statement).await? {
+            Output::Command(tag) => writeln!(out, "{tag}")?,
+            Output::Rows { mut stream, .. } => {
+                // Each batch is printed as it arrives, so large results stream.
+                let mut rows = 0usize;
+                while let Some(batch) = stream.next().await {
+                    let batch = batch?;
+                    rows += batch.num_rows();
+                    if batch.num_rows() > 0 {
+                        writeln!(out, "{}", pretty_format_batches(&[batch])?)?;
+                    }
+                }
+                writeln!(out, "({rows} {})", if rows == 1 { "row" } else { "rows" })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn hash_password() -> anyhow::Result<()> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    println!("{}", tarn_server::auth::Secret::hash(password).to_stored());
+    Ok(())
+}

@@ -1,0 +1,404 @@
+//! pgwire's query handlers for one connection.
+//!
+//! ```text
+//!  socket ─▶ pgwire codec ─▶ Startup ──────────▶ Session::set (options), auth
+//!                         ├▶ Query   ─▶ Session::parse/execute, one statement at a time,
+//!                         │             each result streamed before the next runs
+//!                         └▶ Parse/Bind/Execute ─▶ Session::prepare / execute_prepared
+//!                                       rows: RecordBatch stream ─▶ arrow-pg ─▶ DataRow
+//! ```
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::DataType;
+use futures::future::{Either, select};
+use futures::{Sink, SinkExt};
+use pgwire::api::auth::sasl::SASLAuthStartupHandler;
+use pgwire::api::auth::sasl::scram::ScramAuth;
+use pgwire::api::cancel::DefaultCancelHandler;
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler, send_query_response};
+use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::stmt::QueryParser;
+use pgwire::api::store::PortalStore;
+use pgwire::api::{
+    ClientInfo, ClientPortalStore, ConnectionHandle, ConnectionManager, PgWireConnectionState,
+    PgWireServerHandlers, Type,
+};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::response::{EmptyQueryResponse, ReadyForQuery, TransactionStatus};
+use pgwire::messages::simplequery::Query;
+use tarn_sql::{CommandTag, Engine, Output, Prepared, Session, SqlError, TransactionState};
+
+use super::encode::{self, user_error};
+use super::sqlstate;
+use super::startup::{Parameters, Startup};
+use crate::auth::{ITERATIONS, Users};
+
+/// What every connection of a server shares.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    pub engine: Arc<Engine>,
+    pub manager: Arc<ConnectionManager>,
+    /// `None`: trust authentication.
+    pub users: Option<Arc<Users>>,
+    /// Statements running now, so shutdown can wait for them.
+    pub active: Arc<AtomicUsize>,
+}
+
+/// The handlers of one client connection, around its session.
+pub struct Connection {
+    queries: Arc<QueryHandler>,
+    startup: Arc<Startup>,
+    cancel: Arc<DefaultCancelHandler>,
+}
+
+impl Connection {
+    pub fn new(shared: &Shared) -> Result<Self, SqlError> {
+        let session = Arc::new(shared.engine.session()?);
+        let scram = shared.users.as_ref().map(|users| {
+            let mut scram = ScramAuth::new(Arc::clone(users) as _);
+            scram.set_iterations(ITERATIONS);
+            SASLAuthStartupHandler::new(Arc::new(Parameters))
+                .with_scram(scram)
+                .with_connection_manager(Arc::clone(&shared.manager))
+        });
+        Ok(Self {
+            queries: Arc::new(QueryHandler {
+                session: Arc::clone(&session),
+                parser: Arc::new(Parser {
+                    session: Arc::clone(&session),
+                }),
+                active: Arc::clone(&shared.active),
+            }),
+            startup: Arc::new(Startup::new(session, scram, Arc::clone(&shared.manager))),
+            cancel: Arc::new(DefaultCancelHandler::new(Arc::clone(&shared.manager))),
+        })
+    }
+}
+
+impl PgWireServerHandlers for Connection {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        Arc::clone(&self.queries)
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        Arc::clone(&self.queries)
+    }
+
+    fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
+        Arc::clone(&self.startup)
+    }
+
+    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
+        Arc::clone(&self.cancel)
+    }
+}
+
+/// Counts a running statement for the length of its scope.
+struct Busy(Arc<AtomicUsize>);
+
+impl Busy {
+    fn new(active: &Arc<AtomicUsize>) -> Self {
+        active.fetch_add(1, Ordering::SeqCst);
+        Self(Arc::clone(active))
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+pub struct QueryHandler {
+    session: Arc<Session>,
+    parser: Arc<Parser>,
+    active: Arc<AtomicUsize>,
+}
+
+fn transaction_status(state: TransactionState) -> TransactionStatus {
+    match state {
+        TransactionState::Idle => TransactionStatus::Idle,
+        TransactionState::InBlock => TransactionStatus::Transaction,
+        TransactionState::Failed => TransactionStatus::Error,
+    }
+}
+
+fn tag(command: &CommandTag) -> Tag {
+    match command.rows {
+        Some(rows) => Tag::new(&command.command).with_rows(rows as usize),
+        None => Tag::new(&command.command),
+    }
+}
+
+fn canceled() -> ErrorInfo {
+    ErrorInfo::new(
+        "ERROR".to_owned(),
+        sqlstate::QUERY_CANCELED.to_owned(),
+        "canceling statement due to user request".to_owned(),
+    )
+}
+
+impl QueryHandler {
+    /// Runs each statement of a simple Query in turn, streaming its result before the
+    /// next starts; the first error ends the Query, as in PostgreSQL.
+    async fn run_simple<C>(&self, client: &mut C, sql: &str) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let statements = match self.session.parse(sql) {
+            Ok(statements) => statements,
+            Err(e) => {
+                self.session.statement_failed();
+                return send_error(client, sqlstate::error_info(&e)).await;
+            }
+        };
+        if statements.is_empty() {
+            client
+                .feed(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()))
+                .await?;
+            return Ok(());
+        }
+        for statement in statements {
+            let output = match self.session.execute(statement).await {
+                Ok(output) => output,
+                Err(e) => return send_error(client, sqlstate::error_info(&e)).await,
+            };
+            match output {
+                Output::Command(command) => {
+                    client
+                        .feed(PgWireBackendMessage::CommandComplete(tag(&command).into()))
+                        .await?;
+                }
+                Output::Rows {
+                    schema,
+                    stream,
+                    command,
+                } => {
+                    let options = encode::format_options(&self.session.settings());
+                    let fields = match encode::fields(&schema, &Format::UnifiedText, options) {
+                        Ok(fields) => fields,
+                        Err(e) => return send_pgwire_error(client, &self.session, e).await,
+                    };
+                    let rows = encode::rows(Arc::clone(&self.session), Arc::clone(&fields), stream);
+                    let mut response = QueryResponse::new(fields, rows);
+                    response.set_command_tag(command);
+                    if let Err(e) = send_query_response(client, response, true).await {
+                        return send_pgwire_error(client, &self.session, e).await;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn send_error<C>(client: &mut C, info: ErrorInfo) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    C::Error: Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    client.feed(PgWireBackendMessage::ErrorResponse(info.into())).await?;
+    Ok(())
+}
+
+/// Sends a statement's error to the client, or returns it if it is not the client's
+/// (an I/O failure on the socket ends the connection instead).
+async fn send_pgwire_error<C>(client: &mut C, session: &Session, error: PgWireError) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    C::Error: Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    session.statement_failed();
+    match error {
+        PgWireError::UserError(info) => {
+            let mut info = *info;
+            // arrow-pg reports types it cannot send as XX000; to the client that is
+            // a feature Tarn lacks, not an internal error.
+            if info.code == sqlstate::INTERNAL_ERROR && info.message.starts_with("Unsupported") {
+                info.code = sqlstate::FEATURE_NOT_SUPPORTED.to_owned();
+            }
+            send_error(client, info).await
+        }
+        PgWireError::IoError(e) => Err(PgWireError::IoError(e)),
+        other => send_error(client, ErrorInfo::from(other)).await,
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for QueryHandler {
+    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let busy = Busy::new(&self.active);
+        let cancel = match client.session_extensions().get::<Arc<ConnectionHandle>>() {
+            Some(handle) => Some(handle.start_query().await),
+            None => None,
+        };
+        let result = match cancel {
+            Some(cancel) => match select(Box::pin(self.run_simple(client, &query.query)), cancel).await {
+                Either::Left((result, _)) => result,
+                Either::Right((Ok(()), _)) => Err(PgWireError::QueryCanceled),
+                // The sender went away without a cancel: let the statement finish.
+                Either::Right((Err(_), running)) => running.await,
+            },
+            None => self.run_simple(client, &query.query).await,
+        };
+        drop(busy);
+        match result {
+            Ok(()) => {}
+            Err(PgWireError::QueryCanceled) => {
+                self.session.statement_failed();
+                send_error(client, canceled()).await?;
+            }
+            Err(e) => return Err(e),
+        }
+        let status = transaction_status(self.session.transaction_state());
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        client.set_transaction_status(status);
+        client
+            .send(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(status)))
+            .await?;
+        Ok(())
+    }
+
+    async fn do_query<C>(&self, _client: &mut C, _query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        // `on_query` above streams statement by statement and never calls this.
+        Err(PgWireError::ApiError("simple queries are handled by on_query".into()))
+    }
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for QueryHandler {
+    type Statement = Arc<Prepared>;
+    type QueryParser = Parser;
+
+    fn query_parser(&self) -> Arc<Parser> {
+        Arc::clone(&self.parser)
+    }
+
+    async fn do_query<C>(&self, _client: &mut C, portal: &Portal<Arc<Prepared>>, _max_rows: usize) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let _busy = Busy::new(&self.active);
+        let prepared = &portal.statement.statement;
+        let declared = &portal.statement.parameter_types;
+        let mut values = Vec::with_capacity(portal.parameter_len());
+        for (i, raw) in portal.parameters.iter().enumerate() {
+            let target = prepared.param_types().get(i).cloned().unwrap_or(DataType::Utf8);
+            let wire = declared
+                .get(i)
+                .cloned()
+                .flatten()
+                .unwrap_or_else(|| encode::pg_type(&target));
+            match encode::parameter(i, raw.as_ref(), portal.parameter_format.is_binary(i), &wire, &target) {
+                Ok(value) => values.push(value),
+                Err(e) => {
+                    self.session.statement_failed();
+                    return Err(user_error(&e));
+                }
+            }
+        }
+        let before = self.session.transaction_state();
+        let output = self
+            .session
+            .execute_prepared(prepared, values)
+            .await
+            .map_err(|e| user_error(&e))?;
+        let after = self.session.transaction_state();
+        Ok(match output {
+            Output::Rows {
+                schema,
+                stream,
+                command,
+            } => {
+                let options = encode::format_options(&self.session.settings());
+                let fields = encode::fields(&schema, &portal.result_column_format, options)?;
+                let rows = encode::rows(Arc::clone(&self.session), Arc::clone(&fields), stream);
+                let mut response = QueryResponse::new(fields, rows);
+                response.set_command_tag(command);
+                Response::Query(response)
+            }
+            Output::Command(command) if command.command.is_empty() => Response::EmptyQuery,
+            Output::Command(command) => {
+                let tag = tag(&command);
+                match (before, after) {
+                    (TransactionState::Idle, TransactionState::InBlock) => Response::TransactionStart(tag),
+                    (TransactionState::InBlock | TransactionState::Failed, TransactionState::Idle) => {
+                        Response::TransactionEnd(tag)
+                    }
+                    _ => Response::Execution(tag),
+                }
+            }
+        })
+    }
+}
+
+/// Parses and describes statements for the extended protocol.
+pub struct Parser {
+    session: Arc<Session>,
+}
+
+#[async_trait]
+impl QueryParser for Parser {
+    type Statement = Arc<Prepared>;
+
+    async fn parse_sql<C>(&self, _client: &C, sql: &str, types: &[Option<Type>]) -> PgWireResult<Option<Arc<Prepared>>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let declared: Vec<Option<DataType>> = types
+            .iter()
+            .map(|t| t.as_ref().and_then(encode::arrow_type))
+            .collect();
+        match self.session.prepare(sql, &declared).await {
+            Ok(prepared) => Ok(Some(Arc::new(prepared))),
+            Err(e) => {
+                self.session.statement_failed();
+                Err(user_error(&e))
+            }
+        }
+    }
+
+    fn get_parameter_types(&self, statement: &Arc<Prepared>) -> PgWireResult<Vec<Type>> {
+        Ok(statement.param_types().iter().map(encode::pg_type).collect())
+    }
+
+    fn get_result_schema(&self, statement: &Arc<Prepared>, format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
+        match statement.schema() {
+            Some(schema) => {
+                let options = encode::format_options(&self.session.settings());
+                let fields = encode::fields(schema, format.unwrap_or(&Format::UnifiedText), options)?;
+                Ok(fields.as_ref().clone())
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+}

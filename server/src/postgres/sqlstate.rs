@@ -1,0 +1,250 @@
+//! The one place where errors become SQLSTATE codes.
+//!
+//! Every error a client can see passes through [`error_info`]. A user mistake must
+//! never surface as `XX000` (internal error): that code is kept for bugs.
+
+use datafusion::arrow::error::ArrowError;
+use datafusion::common::SchemaError;
+use datafusion::error::DataFusionError;
+use datafusion::sql::sqlparser::parser::ParserError;
+use pgwire::error::ErrorInfo;
+use tarn_catalog::CatalogError;
+use tarn_catalog::error::DeltaFailure;
+use tarn_sql::SqlError;
+
+pub const SYNTAX_ERROR: &str = "42601";
+pub const UNDEFINED_TABLE: &str = "42P01";
+pub const UNDEFINED_COLUMN: &str = "42703";
+pub const UNDEFINED_FUNCTION: &str = "42883";
+pub const UNDEFINED_OBJECT: &str = "42704";
+pub const DUPLICATE_TABLE: &str = "42P07";
+pub const DUPLICATE_SCHEMA: &str = "42P06";
+pub const DUPLICATE_COLUMN: &str = "42701";
+pub const AMBIGUOUS_COLUMN: &str = "42702";
+pub const DATATYPE_MISMATCH: &str = "42804";
+pub const INVALID_SCHEMA_NAME: &str = "3F000";
+pub const INVALID_CATALOG_NAME: &str = "3D000";
+pub const DEPENDENT_OBJECTS_STILL_EXIST: &str = "2BP01";
+pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
+pub const DIVISION_BY_ZERO: &str = "22012";
+pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
+pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+pub const INVALID_PARAMETER_VALUE: &str = "22023";
+pub const DATA_EXCEPTION: &str = "22000";
+pub const IN_FAILED_SQL_TRANSACTION: &str = "25P02";
+pub const SERIALIZATION_FAILURE: &str = "40001";
+pub const PROTOCOL_VIOLATION: &str = "08P01";
+pub const QUERY_CANCELED: &str = "57014";
+pub const OUT_OF_MEMORY: &str = "53200";
+pub const IO_ERROR: &str = "58030";
+pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
+pub const SYNTAX_OR_ACCESS_RULE: &str = "42000";
+pub const INTERNAL_ERROR: &str = "XX000";
+
+/// The ErrorResponse fields for `err`.
+pub fn error_info(err: &SqlError) -> ErrorInfo {
+    ErrorInfo::new("ERROR".to_owned(), sqlstate(err).to_owned(), message(err))
+}
+
+/// The SQLSTATE for `err`.
+pub fn sqlstate(err: &SqlError) -> &'static str {
+    match err {
+        SqlError::DataFusion(e) => datafusion_state(e),
+        SqlError::Catalog(e) => catalog_state(e),
+        SqlError::Connector(_) => IO_ERROR,
+        SqlError::NotSupported { .. } | SqlError::CrossDatabase { .. } => FEATURE_NOT_SUPPORTED,
+        SqlError::InFailedTransaction => IN_FAILED_SQL_TRANSACTION,
+        SqlError::MultipleCommands => SYNTAX_ERROR,
+        SqlError::InvalidParameter { .. } => INVALID_TEXT_REPRESENTATION,
+        SqlError::ParameterCount { .. } => PROTOCOL_VIOLATION,
+        SqlError::UnknownSetting { .. } => UNDEFINED_OBJECT,
+        SqlError::InvalidSettingValue { .. } => INVALID_PARAMETER_VALUE,
+    }
+}
+
+fn catalog_state(err: &CatalogError) -> &'static str {
+    match err {
+        CatalogError::SchemaNotFound { .. } => INVALID_SCHEMA_NAME,
+        CatalogError::SchemaExists { .. } => DUPLICATE_SCHEMA,
+        CatalogError::SchemaNotEmpty { .. } => DEPENDENT_OBJECTS_STILL_EXIST,
+        CatalogError::TableNotFound { .. } => UNDEFINED_TABLE,
+        CatalogError::TableExists { .. } => DUPLICATE_TABLE,
+        CatalogError::UnsupportedType { .. } => FEATURE_NOT_SUPPORTED,
+        CatalogError::InvalidEntry { .. } => "XX001",
+        CatalogError::Delta { .. } => match err.delta_failure() {
+            Some(DeltaFailure::Conflict) => SERIALIZATION_FAILURE,
+            Some(DeltaFailure::NotATable) => UNDEFINED_TABLE,
+            Some(DeltaFailure::Unsupported) => FEATURE_NOT_SUPPORTED,
+            Some(DeltaFailure::Data) => DATA_EXCEPTION,
+            Some(DeltaFailure::Storage) | None => IO_ERROR,
+        },
+        CatalogError::ObjectStore(e) => object_store_state(e),
+        CatalogError::Connector(_) => IO_ERROR,
+        CatalogError::DataFusion(e) => datafusion_state(e),
+    }
+}
+
+fn object_store_state(err: &object_store::Error) -> &'static str {
+    match err {
+        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
+            INSUFFICIENT_PRIVILEGE
+        }
+        object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. } => {
+            SERIALIZATION_FAILURE
+        }
+        _ => IO_ERROR,
+    }
+}
+
+fn arrow_state(err: &ArrowError) -> &'static str {
+    match err {
+        ArrowError::DivideByZero => DIVISION_BY_ZERO,
+        ArrowError::ArithmeticOverflow(_) => NUMERIC_VALUE_OUT_OF_RANGE,
+        ArrowError::CastError(_) | ArrowError::ParseError(_) => INVALID_TEXT_REPRESENTATION,
+        ArrowError::MemoryError(_) => OUT_OF_MEMORY,
+        ArrowError::ExternalError(e) => external_state(e.as_ref()),
+        ArrowError::IoError(..) => IO_ERROR,
+        _ => DATA_EXCEPTION,
+    }
+}
+
+fn datafusion_state(err: &DataFusionError) -> &'static str {
+    match err.find_root() {
+        DataFusionError::SQL(e, _) => match e.as_ref() {
+            ParserError::RecursionLimitExceeded => "54001",
+            _ => SYNTAX_ERROR,
+        },
+        DataFusionError::SchemaError(e, _) => match e.as_ref() {
+            SchemaError::FieldNotFound { .. } => UNDEFINED_COLUMN,
+            SchemaError::AmbiguousReference { .. } => AMBIGUOUS_COLUMN,
+            SchemaError::DuplicateQualifiedField { .. }
+            | SchemaError::DuplicateUnqualifiedField { .. } => DUPLICATE_COLUMN,
+        },
+        DataFusionError::ArrowError(e, _) => arrow_state(e),
+        DataFusionError::ParquetError(_) => DATA_EXCEPTION,
+        DataFusionError::ObjectStore(e) => object_store_state(e),
+        DataFusionError::IoError(_) => IO_ERROR,
+        DataFusionError::NotImplemented(_) => FEATURE_NOT_SUPPORTED,
+        DataFusionError::ResourcesExhausted(_) => OUT_OF_MEMORY,
+        DataFusionError::Plan(msg) => plan_state(msg),
+        DataFusionError::Execution(msg) => execution_state(msg),
+        DataFusionError::External(e) => external_state(e.as_ref()),
+        DataFusionError::Configuration(_) => INVALID_PARAMETER_VALUE,
+        DataFusionError::Internal(_) | DataFusionError::Substrait(_) => INTERNAL_ERROR,
+        _ => INTERNAL_ERROR,
+    }
+}
+
+/// DataFusion reports several user mistakes as plan errors distinguished only by text.
+fn plan_state(msg: &str) -> &'static str {
+    if msg.starts_with("table '") && msg.ends_with("not found") {
+        UNDEFINED_TABLE
+    } else if msg.contains("table function") && msg.contains("not found")
+        || msg.contains("Invalid function")
+        || msg.contains("No function matches")
+    {
+        UNDEFINED_FUNCTION
+    } else if msg.contains("Cannot infer common") || msg.contains("Cannot coerce") || msg.contains("does not support") && msg.contains("type") {
+        DATATYPE_MISMATCH
+    } else if msg.contains("Divide by zero") {
+        DIVISION_BY_ZERO
+    } else {
+        SYNTAX_OR_ACCESS_RULE
+    }
+}
+
+fn execution_state(msg: &str) -> &'static str {
+    if msg.contains("Divide by zero") || msg.contains("division by zero") {
+        DIVISION_BY_ZERO
+    } else if msg.contains("overflow") {
+        NUMERIC_VALUE_OUT_OF_RANGE
+    } else if msg.contains("Cast error") || msg.contains("Cannot cast") {
+        INVALID_TEXT_REPRESENTATION
+    } else {
+        DATA_EXCEPTION
+    }
+}
+
+fn external_state(err: &(dyn std::error::Error + Send + Sync + 'static)) -> &'static str {
+    if let Some(e) = err.downcast_ref::<CatalogError>() {
+        catalog_state(e)
+    } else if let Some(e) = err.downcast_ref::<SqlError>() {
+        sqlstate(e)
+    } else if let Some(e) = err.downcast_ref::<DataFusionError>() {
+        datafusion_state(e)
+    } else if let Some(e) = err.downcast_ref::<ArrowError>() {
+        arrow_state(e)
+    } else if let Some(e) = err.downcast_ref::<object_store::Error>() {
+        object_store_state(e)
+    } else {
+        DATA_EXCEPTION
+    }
+}
+
+/// The message shown to the client: DataFusion's backtraces and context wrappers
+/// are stripped, since clients show the message verbatim.
+fn message(err: &SqlError) -> String {
+    match err {
+        SqlError::DataFusion(e) => datafusion_message(e),
+        SqlError::Catalog(CatalogError::DataFusion(e)) => datafusion_message(e),
+        other => other.to_string(),
+    }
+}
+
+fn datafusion_message(err: &DataFusionError) -> String {
+    let root = err.find_root();
+    match root {
+        DataFusionError::External(e) => e.to_string(),
+        DataFusionError::ArrowError(e, _) => match e.as_ref() {
+            ArrowError::DivideByZero => "division by zero".to_owned(),
+            ArrowError::ExternalError(inner) => inner.to_string(),
+            other => other.to_string(),
+        },
+        other => other.strip_backtrace(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_errors_map_to_postgres_codes() {
+        let missing = SqlError::Catalog(CatalogError::TableNotFound {
+            schema: "s".into(),
+            name: "t".into(),
+        });
+        assert_eq!(sqlstate(&missing), "42P01");
+        let dup = SqlError::Catalog(CatalogError::TableExists {
+            schema: "s".into(),
+            name: "t".into(),
+        });
+        assert_eq!(sqlstate(&dup), "42P07");
+    }
+
+    #[test]
+    fn wrapped_divide_by_zero_is_22012() {
+        let inner = DataFusionError::ArrowError(Box::new(ArrowError::DivideByZero), None);
+        let wrapped = DataFusionError::Context("while planning".into(), Box::new(inner));
+        let err = SqlError::DataFusion(wrapped);
+        assert_eq!(sqlstate(&err), "22012");
+        assert_eq!(error_info(&err).message, "division by zero");
+    }
+
+    #[test]
+    fn catalog_error_inside_datafusion_keeps_its_code() {
+        let err = SqlError::DataFusion(DataFusionError::External(Box::new(
+            CatalogError::SchemaNotFound { name: "x".into() },
+        )));
+        assert_eq!(sqlstate(&err), "3F000");
+    }
+
+    #[test]
+    fn not_supported_is_0a000() {
+        let err = SqlError::NotSupported {
+            feature: "COPY".into(),
+        };
+        assert_eq!(sqlstate(&err), "0A000");
+        assert_eq!(error_info(&err).message, "COPY is not supported yet");
+    }
+}

@@ -1,0 +1,52 @@
+//! SQL-layer errors. The server maps them (and the DataFusion and catalog errors they
+//! wrap) to SQLSTATE codes in one place; variants here carry what that needs.
+
+use datafusion::error::DataFusionError;
+use tarn_catalog::CatalogError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SqlError {
+    #[error(transparent)]
+    DataFusion(#[from] DataFusionError),
+
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+
+    #[error(transparent)]
+    Connector(#[from] tarn_connectors::ConnectorError),
+
+    /// A statement or clause Tarn does not implement yet; the message names it.
+    #[error("{feature} is not supported yet")]
+    NotSupported { feature: String },
+
+    #[error("current transaction is aborted, commands ignored until end of transaction block")]
+    InFailedTransaction,
+
+    #[error("cannot insert multiple commands into a prepared statement")]
+    MultipleCommands,
+
+    #[error("cross-database references are not implemented: {name}")]
+    CrossDatabase { name: String },
+
+    #[error("invalid input for parameter ${index}: {reason}")]
+    InvalidParameter { index: usize, reason: String },
+
+    #[error("bind message supplies {given} parameters, but prepared statement requires {expected}")]
+    ParameterCount { given: usize, expected: usize },
+
+    #[error("unrecognized configuration parameter \"{name}\"")]
+    UnknownSetting { name: String },
+
+    #[error("invalid value for parameter \"{name}\": \"{value}\"")]
+    InvalidSettingValue { name: String, value: String },
+}
+
+pub type Result<T, E = SqlError> = std::result::Result<T, E>;
+
+impl SqlError {
+    pub(crate) fn not_supported(feature: impl Into<String>) -> Self {
+        Self::NotSupported {
+            feature: feature.into(),
+        }
+    }
+}

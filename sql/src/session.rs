@@ -1,0 +1,740 @@
+//! [`Session`]: one client's view of the warehouse, and how each statement runs.
+//!
+//! ```text
+//!   SQL text ──parse──▶ statements ──┬─ session statements (BEGIN, SET, SHOW) ─▶ settings
+//!                                    └─ DataFusion plan ──┬─ DDL ─────────────▶ lake catalog
+//!                                                          ├─ INSERT ──────────▶ Delta commit
+//!                                                          └─ query ───────────▶ batch stream
+//! ```
+//!
+//! The names a statement uses are refreshed from the metastore before it is planned,
+//! so DDL done by another session or server is seen. DDL is intercepted at the plan
+//! level (DataFusion has already resolved names and column types) and carried out by
+//! the catalog; DataFusion never creates in-memory tables here.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use datafusion::arrow::array::{ArrayRef, AsArray, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::{ParamValues, SchemaReference, TableReference};
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::context::{SessionConfig, SessionContext};
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::logical_expr::{DdlStatement, DmlStatement, LogicalPlan, WriteOp};
+use datafusion::physical_plan::memory::MemoryStream;
+use datafusion::scalar::ScalarValue;
+use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
+use datafusion::sql::sqlparser::ast::{self, Expr as SqlExpr, ObjectName, Statement as SqlStatement};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use tracing::instrument;
+
+use crate::engine::Engine;
+use crate::error::{Result, SqlError};
+use crate::params;
+use crate::settings::Settings;
+
+/// What a statement produced.
+pub enum Output {
+    /// Rows, streamed. `command` is the tag word (`SELECT`, `SHOW`, ...); the caller
+    /// counts rows as it sends them.
+    Rows {
+        schema: SchemaRef,
+        stream: SendableRecordBatchStream,
+        command: &'static str,
+    },
+    /// A command that returns no rows, with its completion tag.
+    Command(CommandTag),
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Output::Rows {
+                schema, command, ..
+            } => f
+                .debug_struct("Rows")
+                .field("schema", schema)
+                .field("command", command)
+                .finish(),
+            Output::Command(tag) => f.debug_tuple("Command").field(tag).finish(),
+        }
+    }
+}
+
+/// A command completion tag as PostgreSQL spells it: `CREATE TABLE`, `INSERT 0 3`,
+/// `SELECT 2` (for `CREATE TABLE AS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandTag {
+    pub command: String,
+    pub rows: Option<u64>,
+}
+
+impl CommandTag {
+    fn new(command: &str) -> Self {
+        Self {
+            command: command.to_owned(),
+            rows: None,
+        }
+    }
+
+    fn with_rows(command: &str, rows: u64) -> Self {
+        Self {
+            command: command.to_owned(),
+            rows: Some(rows),
+        }
+    }
+}
+
+impl std::fmt::Display for CommandTag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.rows {
+            Some(rows) => write!(f, "{} {rows}", self.command),
+            None => f.write_str(&self.command),
+        }
+    }
+}
+
+/// Where the session stands with respect to `BEGIN ... COMMIT`.
+///
+/// Tarn commits each statement on its own (every write is one Delta commit); a
+/// transaction block groups statements for clients that expect one, tracks failure
+/// like PostgreSQL (statements after an error are refused until `ROLLBACK`), but does
+/// not undo earlier statements on `ROLLBACK`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionState {
+    Idle,
+    InBlock,
+    Failed,
+}
+
+/// A statement parsed and described once, run many times with parameters.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    statement: Option<DFStatement>,
+    param_types: Vec<DataType>,
+    schema: Option<SchemaRef>,
+}
+
+impl Prepared {
+    /// The type of each `$n`, inferred from the statement where the client gave
+    /// none. Types nothing constrains are `Utf8` (PostgreSQL's `unknown`/text).
+    pub fn param_types(&self) -> &[DataType] {
+        &self.param_types
+    }
+
+    /// The result columns, or `None` for a statement that returns no rows.
+    pub fn schema(&self) -> Option<&SchemaRef> {
+        self.schema.as_ref()
+    }
+
+    /// True for the empty query.
+    pub fn is_empty(&self) -> bool {
+        self.statement.is_none()
+    }
+}
+
+struct State {
+    settings: Settings,
+    transaction: TransactionState,
+}
+
+/// One client's session. Statements on a session run one at a time.
+pub struct Session {
+    engine: Arc<Engine>,
+    ctx: SessionContext,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("catalog", &self.engine.catalog_name())
+            .finish()
+    }
+}
+
+impl Session {
+    pub(crate) fn new(engine: Arc<Engine>) -> Result<Self> {
+        let catalog_name = engine.catalog_name().to_owned();
+        let mut config = SessionConfig::new()
+            .with_default_catalog_and_schema(&catalog_name, "public")
+            .with_create_default_catalog_and_schema(false)
+            .with_information_schema(true);
+        {
+            let options = config.options_mut();
+            options.sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
+            // Delta stores `string`: plan text as Utf8 rather than Utf8View so the
+            // declared and written types agree.
+            options.sql_parser.map_string_types_to_utf8view = false;
+        }
+        for (key, value) in &engine.options().datafusion_options {
+            config.options_mut().set(key, value)?;
+        }
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(Arc::clone(engine.runtime()))
+            .with_default_features()
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        ctx.register_catalog(&catalog_name, Arc::new(engine.catalog().clone()));
+        Ok(Self {
+            engine,
+            ctx,
+            state: Mutex::new(State {
+                settings: Settings::default(),
+                transaction: TransactionState::Idle,
+            }),
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// A copy of the current settings.
+    pub fn settings(&self) -> Settings {
+        self.state().settings.clone()
+    }
+
+    /// Sets a parameter as `SET` would (used for startup-packet options).
+    pub fn set(&self, name: &str, value: &str) -> Result<()> {
+        self.state().settings.set(name, value)
+    }
+
+    pub fn transaction_state(&self) -> TransactionState {
+        self.state().transaction
+    }
+
+    /// Records that a statement failed after [`Session::execute`] returned, for
+    /// example while its rows were streamed.
+    pub fn statement_failed(&self) {
+        let mut state = self.state();
+        if state.transaction == TransactionState::InBlock {
+            state.transaction = TransactionState::Failed;
+        }
+    }
+
+    /// Splits `sql` into statements (PostgreSQL dialect).
+    pub fn parse(&self, sql: &str) -> Result<Vec<DFStatement>> {
+        let dialect = PostgreSqlDialect {};
+        let mut parser = DFParserBuilder::new(sql).with_dialect(&dialect).build()?;
+        Ok(parser.parse_statements()?.into_iter().collect())
+    }
+
+    /// Runs one statement.
+    #[instrument(skip_all)]
+    pub async fn execute(&self, statement: DFStatement) -> Result<Output> {
+        self.run(statement, None).await
+    }
+
+    /// Parses and describes `sql` (at most one statement) without running it.
+    /// `declared` holds the parameter types the client stated (`None` to infer).
+    pub async fn prepare(&self, sql: &str, declared: &[Option<DataType>]) -> Result<Prepared> {
+        let mut statements = self.parse(sql)?;
+        if statements.len() > 1 {
+            return Err(SqlError::MultipleCommands);
+        }
+        let Some(statement) = statements.pop() else {
+            return Ok(Prepared {
+                statement: None,
+                param_types: Vec::new(),
+                schema: None,
+            });
+        };
+        let (inferred, schema) = match &statement {
+            DFStatement::Statement(s) if plans_for_rows(s) => {
+                let plan = self.plan(statement.clone()).await?;
+                let types = parameter_types(&plan)?;
+                let schema = returns_rows(&plan).then(|| Arc::new(plan.schema().as_arrow().clone()));
+                (types, schema)
+            }
+            DFStatement::Statement(s) if matches!(**s, SqlStatement::ShowVariable { .. }) => {
+                let schema = self.show_schema(s)?;
+                (Vec::new(), Some(schema))
+            }
+            DFStatement::Explain(_) => {
+                let plan = self.plan(statement.clone()).await?;
+                (Vec::new(), Some(Arc::new(plan.schema().as_arrow().clone())))
+            }
+            _ => (Vec::new(), None),
+        };
+        let count = inferred.len().max(declared.len());
+        let param_types = (0..count)
+            .map(|i| {
+                declared
+                    .get(i)
+                    .cloned()
+                    .flatten()
+                    .or_else(|| inferred.get(i).cloned().flatten())
+                    .unwrap_or(DataType::Utf8)
+            })
+            .collect();
+        Ok(Prepared {
+            statement: Some(statement),
+            param_types,
+            schema,
+        })
+    }
+
+    /// Runs a prepared statement with `values` for its parameters. The statement is
+    /// planned again, so it sees the tables' current versions.
+    #[instrument(skip_all)]
+    pub async fn execute_prepared(&self, prepared: &Prepared, values: Vec<ScalarValue>) -> Result<Output> {
+        let Some(statement) = prepared.statement.clone() else {
+            return Ok(Output::Command(CommandTag::new("")));
+        };
+        if values.len() != prepared.param_types.len() {
+            return Err(SqlError::ParameterCount {
+                given: values.len(),
+                expected: prepared.param_types.len(),
+            });
+        }
+        let values = if values.is_empty() { None } else { Some(values) };
+        self.run(statement, values).await
+    }
+
+    async fn run(&self, statement: DFStatement, params: Option<Vec<ScalarValue>>) -> Result<Output> {
+        if self.transaction_state() == TransactionState::Failed && !ends_transaction(&statement) {
+            return Err(SqlError::InFailedTransaction);
+        }
+        let result = self.run_inner(statement, params).await;
+        if result.is_err() {
+            self.statement_failed();
+        }
+        result
+    }
+
+    async fn run_inner(&self, statement: DFStatement, params: Option<Vec<ScalarValue>>) -> Result<Output> {
+        let ast = match &statement {
+            DFStatement::Statement(s) => Some(s.as_ref()),
+            DFStatement::CreateExternalTable(_) => {
+                return Err(SqlError::not_supported("CREATE EXTERNAL TABLE"));
+            }
+            DFStatement::CopyTo(_) => return Err(SqlError::not_supported("COPY")),
+            DFStatement::Reset(reset) => return self.reset(reset),
+            DFStatement::Explain(_) => None,
+        };
+        if let Some(ast) = ast
+            && let Some(output) = self.session_statement(ast)?
+        {
+            return Ok(output);
+        }
+        let is_ctas = matches!(ast, Some(SqlStatement::CreateTable(ct)) if ct.query.is_some());
+        let mut plan = self.plan(statement).await?;
+        if let Some(values) = params {
+            let types = parameter_types(&plan)?;
+            let values = values
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| match types.get(i).cloned().flatten() {
+                    Some(t) => params::coerce(i + 1, v, &t),
+                    None => Ok(v),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            plan = plan.with_param_values(ParamValues::from(values))?;
+        }
+        self.run_plan(plan, is_ctas).await
+    }
+
+    /// Plans a statement against the current catalog and `search_path`.
+    async fn plan(&self, statement: DFStatement) -> Result<LogicalPlan> {
+        let catalog = self.engine.catalog();
+        catalog.refresh().await?;
+        let default_schema = {
+            let path = self.state().settings.search_path();
+            let names = datafusion::catalog::CatalogProvider::schema_names(catalog);
+            path.iter()
+                .find(|s| names.contains(s))
+                .or(path.first())
+                .cloned()
+                .unwrap_or_else(|| "public".to_owned())
+        };
+        let state = {
+            let state_ref = self.ctx.state_ref();
+            let mut state = state_ref.write();
+            state.config_mut().options_mut().catalog.default_schema = default_schema;
+            state.clone()
+        };
+        Ok(state.statement_to_plan(statement).await?)
+    }
+
+    async fn run_plan(&self, plan: LogicalPlan, is_ctas: bool) -> Result<Output> {
+        match plan {
+            LogicalPlan::Ddl(ddl) => self.run_ddl(ddl, is_ctas).await,
+            LogicalPlan::Dml(DmlStatement {
+                op: WriteOp::Insert(_),
+                ..
+            }) => {
+                let batches: Vec<RecordBatch> = self
+                    .ctx
+                    .execute_logical_plan(plan)
+                    .await?
+                    .collect()
+                    .await?;
+                Ok(Output::Command(CommandTag::with_rows("INSERT 0", count_rows(&batches))))
+            }
+            LogicalPlan::Dml(dml) => Err(SqlError::not_supported(dml.op.name().to_ascii_uppercase())),
+            LogicalPlan::Copy(_) => Err(SqlError::not_supported("COPY")),
+            LogicalPlan::Statement(statement) => Err(SqlError::not_supported(statement.name().to_owned())),
+            query => {
+                let frame = self.ctx.execute_logical_plan(query).await?;
+                let schema = Arc::new(frame.schema().as_arrow().clone());
+                let stream = frame.execute_stream().await?;
+                Ok(Output::Rows {
+                    schema,
+                    stream,
+                    command: "SELECT",
+                })
+            }
+        }
+    }
+
+    async fn run_ddl(&self, ddl: DdlStatement, is_ctas: bool) -> Result<Output> {
+        let catalog = self.engine.catalog();
+        match ddl {
+            DdlStatement::CreateMemoryTable(create) => {
+                if create.temporary {
+                    return Err(SqlError::not_supported("CREATE TEMPORARY TABLE"));
+                }
+                if create.or_replace {
+                    return Err(SqlError::not_supported("CREATE OR REPLACE TABLE"));
+                }
+                if !create.column_defaults.is_empty() {
+                    return Err(SqlError::not_supported("column DEFAULT values"));
+                }
+                let (schema, name) = self.resolve_table(&create.name)?;
+                if is_ctas {
+                    let state = Arc::new(self.ctx.state());
+                    let created = catalog
+                        .create_table_as(&schema, &name, (*create.input).clone(), state, create.if_not_exists)
+                        .await?;
+                    let rows = if created { self.count_table_rows(&schema, &name).await? } else { 0 };
+                    Ok(Output::Command(CommandTag::with_rows("SELECT", rows)))
+                } else {
+                    let columns = create.input.schema().as_arrow().clone();
+                    catalog
+                        .create_table(&schema, &name, &columns, create.if_not_exists)
+                        .await?;
+                    Ok(Output::Command(CommandTag::new("CREATE TABLE")))
+                }
+            }
+            DdlStatement::CreateCatalogSchema(create) => {
+                let schema = self.resolve_schema_name(&create.schema_name)?;
+                catalog.create_schema(&schema, create.if_not_exists).await?;
+                Ok(Output::Command(CommandTag::new("CREATE SCHEMA")))
+            }
+            DdlStatement::DropTable(drop) => {
+                let (schema, name) = self.resolve_table(&drop.name)?;
+                catalog.drop_table(&schema, &name, drop.if_exists).await?;
+                Ok(Output::Command(CommandTag::new("DROP TABLE")))
+            }
+            DdlStatement::DropCatalogSchema(drop) => {
+                let schema = match &drop.name {
+                    SchemaReference::Bare { schema } => schema.to_string(),
+                    SchemaReference::Full { schema, catalog: c } => {
+                        self.check_catalog(c, &format!("{c}.{schema}"))?;
+                        schema.to_string()
+                    }
+                };
+                catalog.drop_schema(&schema, drop.if_exists, drop.cascade).await?;
+                Ok(Output::Command(CommandTag::new("DROP SCHEMA")))
+            }
+            other => Err(SqlError::not_supported(ddl_words(&other))),
+        }
+    }
+
+    /// The row count of a table just written, from its Delta file statistics.
+    async fn count_table_rows(&self, schema: &str, name: &str) -> Result<u64> {
+        let sql = format!(
+            "select count(*) from {}.{}.{}",
+            quote_ident(self.engine.catalog_name()),
+            quote_ident(schema),
+            quote_ident(name)
+        );
+        let batches = self.ctx.sql(&sql).await?.collect().await?;
+        Ok(batches
+            .first()
+            .and_then(|b| b.column(0).as_primitive_opt::<datafusion::arrow::datatypes::Int64Type>().map(|a| a.value(0)))
+            .unwrap_or(0)
+            .try_into()
+            .unwrap_or(0))
+    }
+
+    fn check_catalog(&self, catalog: &str, full: &str) -> Result<()> {
+        if catalog == self.engine.catalog_name() {
+            Ok(())
+        } else {
+            Err(SqlError::CrossDatabase {
+                name: full.to_owned(),
+            })
+        }
+    }
+
+    fn resolve_table(&self, name: &TableReference) -> Result<(String, String)> {
+        if let Some(catalog) = name.catalog() {
+            self.check_catalog(catalog, &name.to_string())?;
+        }
+        let schema = match name.schema() {
+            Some(s) => s.to_owned(),
+            None => self.ctx.state().config().options().catalog.default_schema.clone(),
+        };
+        Ok((schema, name.table().to_owned()))
+    }
+
+    fn resolve_schema_name(&self, name: &str) -> Result<String> {
+        match name.split_once('.') {
+            Some((catalog, schema)) => {
+                self.check_catalog(catalog, name)?;
+                Ok(schema.to_owned())
+            }
+            None => Ok(name.to_owned()),
+        }
+    }
+
+    /// BEGIN/COMMIT/ROLLBACK, SET, SHOW and DISCARD: statements about the session,
+    /// answered without DataFusion. `None` for anything else.
+    fn session_statement(&self, statement: &SqlStatement) -> Result<Option<Output>> {
+        let output = match statement {
+            SqlStatement::StartTransaction { .. } => {
+                let mut state = self.state();
+                if state.transaction == TransactionState::Idle {
+                    state.transaction = TransactionState::InBlock;
+                }
+                CommandTag::new("BEGIN")
+            }
+            SqlStatement::Commit { .. } => {
+                let mut state = self.state();
+                let failed = state.transaction == TransactionState::Failed;
+                state.transaction = TransactionState::Idle;
+                CommandTag::new(if failed { "ROLLBACK" } else { "COMMIT" })
+            }
+            SqlStatement::Rollback { savepoint: None, .. } => {
+                self.state().transaction = TransactionState::Idle;
+                CommandTag::new("ROLLBACK")
+            }
+            SqlStatement::Rollback { savepoint: Some(_), .. } => {
+                return Err(SqlError::not_supported("ROLLBACK TO SAVEPOINT"));
+            }
+            SqlStatement::Savepoint { .. } | SqlStatement::ReleaseSavepoint { .. } => {
+                return Err(SqlError::not_supported("SAVEPOINT"));
+            }
+            SqlStatement::Set(set) => return self.set_statement(set).map(Some),
+            SqlStatement::ShowVariable { variable } => {
+                let name = ident_path(variable);
+                if name.starts_with("datafusion.") {
+                    return Ok(None);
+                }
+                let (canonical, value) = self.show(&name)?;
+                let schema = Arc::new(Schema::new(vec![Field::new(canonical, DataType::Utf8, false)]));
+                let column: ArrayRef = Arc::new(StringArray::from(vec![value]));
+                let batch = RecordBatch::try_new(Arc::clone(&schema), vec![column])
+                    .map_err(datafusion::error::DataFusionError::from)?;
+                let stream = MemoryStream::try_new(vec![batch], Arc::clone(&schema), None)?;
+                return Ok(Some(Output::Rows {
+                    schema,
+                    stream: Box::pin(stream),
+                    command: "SHOW",
+                }));
+            }
+            SqlStatement::Discard { .. } => {
+                self.state().settings.reset_all();
+                CommandTag::new("DISCARD ALL")
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(Output::Command(output)))
+    }
+
+    /// PostgreSQL answers `SHOW TRANSACTION ISOLATION LEVEL` under this name.
+    fn show(&self, name: &str) -> Result<(String, String)> {
+        let key = match name.to_ascii_lowercase().as_str() {
+            "transaction isolation level" => "transaction_isolation".to_owned(),
+            "time zone" => "TimeZone".to_owned(),
+            _ => name.to_owned(),
+        };
+        self.state().settings.show(&key)
+    }
+
+    fn show_schema(&self, statement: &SqlStatement) -> Result<SchemaRef> {
+        let SqlStatement::ShowVariable { variable } = statement else {
+            return Err(SqlError::not_supported("SHOW"));
+        };
+        let (canonical, _) = self.show(&ident_path(variable))?;
+        Ok(Arc::new(Schema::new(vec![Field::new(canonical, DataType::Utf8, false)])))
+    }
+
+    fn set_statement(&self, set: &ast::Set) -> Result<Output> {
+        match set {
+            ast::Set::SingleAssignment { variable, values, .. } => {
+                let name = object_name(variable);
+                if name.starts_with("datafusion.") {
+                    let value = values.iter().map(set_value).collect::<Vec<_>>().join(",");
+                    let state_ref = self.ctx.state_ref();
+                    let mut state = state_ref.write();
+                    state.config_mut().options_mut().set(&name, &value)?;
+                } else {
+                    let value = values.iter().map(set_value).collect::<Vec<_>>().join(", ");
+                    if value.eq_ignore_ascii_case("default") {
+                        self.state().settings.reset(&name)?;
+                    } else {
+                        self.state().settings.set(&name, &value)?;
+                    }
+                }
+            }
+            ast::Set::SetTimeZone { value, .. } => {
+                self.state().settings.set("TimeZone", &set_value(value))?;
+            }
+            ast::Set::SetSessionParam(_) | ast::Set::SetTransaction { .. } | ast::Set::SetNames { .. } => {
+                // Session characteristics and client encoding are accepted as PostgreSQL
+                // does; Tarn runs at read committed and speaks UTF-8 only.
+            }
+            other => return Err(SqlError::not_supported(format!("SET form {other}"))),
+        }
+        Ok(Output::Command(CommandTag::new("SET")))
+    }
+
+    fn reset(&self, reset: &datafusion::sql::parser::ResetStatement) -> Result<Output> {
+        let text = reset.to_string();
+        let name = text.trim_start_matches("RESET").trim();
+        if name.eq_ignore_ascii_case("all") {
+            self.state().settings.reset_all();
+        } else {
+            self.state().settings.reset(name)?;
+        }
+        Ok(Output::Command(CommandTag::new("RESET")))
+    }
+}
+
+/// Statements planned at Parse time to learn their result columns and parameters.
+fn plans_for_rows(statement: &SqlStatement) -> bool {
+    matches!(
+        statement,
+        SqlStatement::Query(_) | SqlStatement::Insert(_) | SqlStatement::Explain { .. }
+    )
+}
+
+fn returns_rows(plan: &LogicalPlan) -> bool {
+    !matches!(plan, LogicalPlan::Dml(_) | LogicalPlan::Ddl(_) | LogicalPlan::Statement(_))
+}
+
+/// `$1..$n` types of a plan, by position.
+fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<DataType>>> {
+    let found = plan.get_parameter_types()?;
+    let mut types = Vec::new();
+    for (name, data_type) in found {
+        let Some(index) = name.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) else {
+            continue;
+        };
+        if index == 0 {
+            continue;
+        }
+        if types.len() < index {
+            types.resize(index, None);
+        }
+        types[index - 1] = data_type;
+    }
+    Ok(types)
+}
+
+fn ends_transaction(statement: &DFStatement) -> bool {
+    matches!(
+        statement,
+        DFStatement::Statement(s) if matches!(**s, SqlStatement::Commit { .. } | SqlStatement::Rollback { .. })
+    )
+}
+
+fn count_rows(batches: &[RecordBatch]) -> u64 {
+    batches
+        .iter()
+        .filter(|b| b.num_columns() > 0)
+        .filter_map(|b| b.column(0).as_primitive_opt::<UInt64Type>())
+        .map(|a| a.iter().flatten().sum::<u64>())
+        .sum()
+}
+
+fn ident_path(idents: &[ast::Ident]) -> String {
+    idents
+        .iter()
+        .map(|i| i.value.clone())
+        .collect::<Vec<_>>()
+        .join(if idents.len() > 1 && idents.iter().all(|i| i.quote_style.is_none()) && is_word_list(idents) { " " } else { "." })
+}
+
+/// `SHOW TRANSACTION ISOLATION LEVEL` arrives as several words, not a dotted name.
+fn is_word_list(idents: &[ast::Ident]) -> bool {
+    let first = idents[0].value.to_ascii_lowercase();
+    first == "transaction" || first == "time"
+}
+
+fn object_name(name: &ObjectName) -> String {
+    name.0
+        .iter()
+        .map(|part| match part.as_ident() {
+            Some(ident) => ident.value.clone(),
+            None => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The text of a SET value: strings unquoted, identifiers as written, numbers as is.
+fn set_value(expr: &SqlExpr) -> String {
+    match expr {
+        SqlExpr::Value(v) => match &v.value {
+            ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        },
+        SqlExpr::Identifier(ident) => {
+            if ident.quote_style.is_some() {
+                format!("\"{}\"", ident.value)
+            } else {
+                ident.value.clone()
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn ddl_words(ddl: &DdlStatement) -> &'static str {
+    match ddl {
+        DdlStatement::CreateExternalTable(_) => "CREATE EXTERNAL TABLE",
+        DdlStatement::CreateView(_) => "CREATE VIEW",
+        DdlStatement::DropView(_) => "DROP VIEW",
+        DdlStatement::CreateIndex(_) => "CREATE INDEX",
+        DdlStatement::CreateFunction(_) => "CREATE FUNCTION",
+        DdlStatement::DropFunction(_) => "DROP FUNCTION",
+        DdlStatement::CreateCatalog(_) => "CREATE DATABASE",
+        _ => "this DDL statement",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_print_as_postgres_does() {
+        assert_eq!(CommandTag::with_rows("INSERT 0", 3).to_string(), "INSERT 0 3");
+        assert_eq!(CommandTag::new("CREATE TABLE").to_string(), "CREATE TABLE");
+    }
+
+    #[test]
+    fn insert_count_sums_the_count_column() {
+        let schema = Arc::new(Schema::new(vec![Field::new("count", DataType::UInt64, false)]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![Arc::new(datafusion::arrow::array::UInt64Array::from(vec![2, 5]))],
+        )
+        .expect("batch");
+        assert_eq!(count_rows(&[batch]), 7);
+    }
+}

@@ -1,0 +1,232 @@
+//! Session settings: what `SET`, `SHOW` and the startup packet change.
+//!
+//! Names are case-insensitive; `SHOW` answers with PostgreSQL's canonical spelling
+//! (`TimeZone`, `DateStyle`), because clients read the column name back. Only a few
+//! settings change behaviour today (`search_path` picks the default schema; the wire
+//! front end formats values by `DateStyle`, `IntervalStyle`, `TimeZone`,
+//! `extra_float_digits`, `bytea_output`); the rest are remembered and reported so
+//! clients that set them at connect time work.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Result, SqlError};
+
+/// PostgreSQL major.minor Tarn answers as, for clients that switch on it.
+pub const SERVER_VERSION: &str = "15.8";
+
+/// (canonical name, default value).
+const DEFAULTS: &[(&str, &str)] = &[
+    ("application_name", ""),
+    ("bytea_output", "hex"),
+    ("client_encoding", "UTF8"),
+    ("client_min_messages", "notice"),
+    ("DateStyle", "ISO, MDY"),
+    ("default_transaction_isolation", "read committed"),
+    ("extra_float_digits", "1"),
+    ("integer_datetimes", "on"),
+    ("IntervalStyle", "postgres"),
+    ("is_superuser", "on"),
+    ("lc_messages", "C"),
+    ("max_identifier_length", "63"),
+    ("search_path", "\"$user\", public"),
+    ("server_encoding", "UTF8"),
+    ("server_version", SERVER_VERSION),
+    ("server_version_num", "150008"),
+    ("session_authorization", "tarn"),
+    ("standard_conforming_strings", "on"),
+    ("statement_timeout", "0"),
+    ("TimeZone", "UTC"),
+    ("transaction_isolation", "read committed"),
+    ("transaction_read_only", "off"),
+];
+
+/// Settings a client may not change.
+const READ_ONLY: &[&str] = &[
+    "integer_datetimes",
+    "is_superuser",
+    "max_identifier_length",
+    "server_encoding",
+    "server_version",
+    "server_version_num",
+];
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// lower-cased name -> (canonical name, value)
+    values: BTreeMap<String, (String, String)>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let values = DEFAULTS
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.to_ascii_lowercase(),
+                    ((*name).to_owned(), (*value).to_owned()),
+                )
+            })
+            .collect();
+        Self { values }
+    }
+}
+
+impl Settings {
+    /// The value of `name`, if it is a known or previously set parameter.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values
+            .get(&name.to_ascii_lowercase())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The canonical spelling of `name` and its value, for `SHOW`.
+    pub fn show(&self, name: &str) -> Result<(String, String)> {
+        self.values
+            .get(&name.to_ascii_lowercase())
+            .cloned()
+            .ok_or_else(|| SqlError::UnknownSetting {
+                name: name.to_owned(),
+            })
+    }
+
+    /// Every setting, in name order, for `SHOW ALL`.
+    pub fn all(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.values.values().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// Sets `name`. Unknown names are accepted only when qualified (`myapp.flag`),
+    /// as PostgreSQL does for custom settings.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
+        let key = name.to_ascii_lowercase();
+        if READ_ONLY.contains(&key.as_str()) {
+            return Err(SqlError::InvalidSettingValue {
+                name: name.to_owned(),
+                value: value.to_owned(),
+            });
+        }
+        let value = normalize(&key, value).ok_or_else(|| SqlError::InvalidSettingValue {
+            name: name.to_owned(),
+            value: value.to_owned(),
+        })?;
+        match self.values.get_mut(&key) {
+            Some((_, v)) => *v = value,
+            None if key.contains('.') => {
+                self.values.insert(key, (name.to_owned(), value));
+            }
+            None => {
+                return Err(SqlError::UnknownSetting {
+                    name: name.to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Restores `name` to its default (`RESET name`).
+    pub fn reset(&mut self, name: &str) -> Result<()> {
+        let key = name.to_ascii_lowercase();
+        match DEFAULTS.iter().find(|(n, _)| n.eq_ignore_ascii_case(&key)) {
+            Some((canonical, value)) => {
+                self.values
+                    .insert(key, ((*canonical).to_owned(), (*value).to_owned()));
+                Ok(())
+            }
+            None if self.values.remove(&key).is_some() => Ok(()),
+            None => Err(SqlError::UnknownSetting {
+                name: name.to_owned(),
+            }),
+        }
+    }
+
+    /// `RESET ALL`.
+    pub fn reset_all(&mut self) {
+        *self = Self::default();
+    }
+
+    /// The schemas of `search_path`, in order, unquoted, with `$user` left out.
+    pub fn search_path(&self) -> Vec<String> {
+        self.get("search_path")
+            .unwrap_or_default()
+            .split(',')
+            .map(|s| s.trim().trim_matches('"').to_owned())
+            .filter(|s| !s.is_empty() && s != "$user")
+            .collect()
+    }
+}
+
+/// Validates and normalizes a value; `None` when it is not acceptable.
+fn normalize(key: &str, value: &str) -> Option<String> {
+    match key {
+        "extra_float_digits" => {
+            let n: i32 = value.trim().parse().ok()?;
+            (-15..=3).contains(&n).then(|| n.to_string())
+        }
+        "statement_timeout" => {
+            value.trim().trim_end_matches("ms").trim().parse::<u64>().ok()?;
+            Some(value.trim().to_owned())
+        }
+        "client_encoding" => {
+            let v = value.trim().trim_matches('\'').to_ascii_uppercase().replace('-', "");
+            (v == "UTF8" || v == "UNICODE").then(|| "UTF8".to_owned())
+        }
+        "datestyle" => {
+            // Tarn formats dates in ISO style only; the ordering part is kept for
+            // clients that read it back.
+            let upper = value.to_ascii_uppercase();
+            let order = if upper.contains("DMY") {
+                "DMY"
+            } else if upper.contains("YMD") {
+                "YMD"
+            } else {
+                "MDY"
+            };
+            (upper.contains("ISO") || !upper.contains(|c: char| c.is_ascii_alphabetic() && !"DMY, ".contains(c)))
+                .then(|| format!("ISO, {order}"))
+        }
+        "timezone" => {
+            let v = value.trim();
+            (!v.is_empty()).then(|| v.to_owned())
+        }
+        _ => Some(value.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn show_uses_canonical_names() {
+        let s = Settings::default();
+        assert_eq!(s.show("timezone").expect("known").0, "TimeZone");
+        assert_eq!(s.show("DATESTYLE").expect("known").1, "ISO, MDY");
+    }
+
+    #[test]
+    fn unknown_plain_names_fail_but_qualified_ones_are_custom() {
+        let mut s = Settings::default();
+        assert!(matches!(s.set("no_such", "1"), Err(SqlError::UnknownSetting { .. })));
+        s.set("myapp.flag", "x").expect("custom setting");
+        assert_eq!(s.get("MYAPP.FLAG"), Some("x"));
+    }
+
+    #[test]
+    fn search_path_is_parsed_and_reset_restores_default() {
+        let mut s = Settings::default();
+        assert_eq!(s.search_path(), vec!["public"]);
+        s.set("search_path", "\"Analytics\", raw").expect("set");
+        assert_eq!(s.search_path(), vec!["Analytics", "raw"]);
+        s.reset("search_path").expect("reset");
+        assert_eq!(s.search_path(), vec!["public"]);
+    }
+
+    #[test]
+    fn read_only_and_invalid_values_are_refused() {
+        let mut s = Settings::default();
+        assert!(s.set("server_version", "9").is_err());
+        assert!(s.set("extra_float_digits", "9").is_err());
+        assert!(s.set("client_encoding", "LATIN1").is_err());
+        s.set("client_encoding", "'utf-8'").expect("utf-8 spelled as asyncpg does");
+        assert_eq!(s.get("client_encoding"), Some("UTF8"));
+    }
+}
