@@ -7,5 +7,6 @@ pub mod encode;
 pub mod handler;
 pub mod sqlstate;
 pub mod startup;
+pub mod text;
 
 pub use handler::{Connection, Shared};

@@ -167,6 +167,9 @@ impl Session {
             // Delta stores `string`: plan text as Utf8 rather than Utf8View so the
             // declared and written types agree.
             options.sql_parser.map_string_types_to_utf8view = false;
+            // `timestamptz` values are instants; Tarn keeps them in UTC and the wire
+            // front end renders them in the session's TimeZone.
+            options.execution.time_zone = Some("+00:00".to_owned());
         }
         for (key, value) in &engine.options().datafusion_options {
             config.options_mut().set(key, value)?;
@@ -175,6 +178,7 @@ impl Session {
             .with_config(config)
             .with_runtime_env(Arc::clone(engine.runtime()))
             .with_default_features()
+            .with_query_planner(tarn_catalog::query_planner())
             .build();
         let ctx = SessionContext::new_with_state(state);
         ctx.register_catalog(&catalog_name, Arc::new(engine.catalog().clone()));

@@ -6,7 +6,10 @@
 
 use std::sync::Arc;
 
-use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch, into_pg_type};
+use arrow_pg::datatypes::{arrow_schema_to_pg_fields, into_pg_type};
+use arrow_pg::encoder::encode_value;
+use datafusion::arrow::record_batch::RecordBatch;
+use pgwire::api::results::{DataRowEncoder, FieldFormat};
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
@@ -65,13 +68,36 @@ pub fn rows(
 ) -> impl Stream<Item = PgWireResult<DataRow>> + Send + 'static {
     stream
         .map(move |batch| match batch {
-            Ok(batch) => Ok(futures::stream::iter(encode_recordbatch(Arc::clone(&fields), batch))),
+            Ok(batch) => Ok(futures::stream::iter(encode_batch(Arc::clone(&fields), batch))),
             Err(e) => {
                 session.statement_failed();
                 Err(user_error(&SqlError::DataFusion(e)))
             }
         })
         .try_flatten()
+}
+
+/// Encodes each row of `batch`. Values go through `arrow-pg`, except the text form of
+/// the types whose PostgreSQL spelling Tarn writes itself (see [`super::text`]).
+fn encode_batch(fields: Arc<Vec<FieldInfo>>, batch: RecordBatch) -> impl Iterator<Item = PgWireResult<DataRow>> {
+    let mut encoder = DataRowEncoder::new(Arc::clone(&fields));
+    let schema = batch.schema();
+    (0..batch.num_rows()).map(move |row| {
+        for (col, pg_field) in fields.iter().enumerate() {
+            let array = batch.column(col);
+            let own_text = if pg_field.format() == FieldFormat::Text {
+                let time_zone = pg_field.format_options().time_zone.as_str();
+                super::text::value(array.as_ref(), row, time_zone)
+            } else {
+                None
+            };
+            match own_text {
+                Some(text) => arrow_pg::encoder::Encoder::encode_field(&mut encoder, &text, pg_field)?,
+                None => encode_value(&mut encoder, array, row, schema.field(col), pg_field)?,
+            }
+        }
+        Ok(encoder.take_row())
+    })
 }
 
 /// The PostgreSQL type a parameter of `data_type` is described as.

@@ -43,7 +43,16 @@ pub const INTERNAL_ERROR: &str = "XX000";
 
 /// The ErrorResponse fields for `err`.
 pub fn error_info(err: &SqlError) -> ErrorInfo {
-    ErrorInfo::new("ERROR".to_owned(), sqlstate(err).to_owned(), message(err))
+    let mut info = ErrorInfo::new("ERROR".to_owned(), sqlstate(err).to_owned(), message(err));
+    if let SqlError::DataFusion(e) = err
+        && let DataFusionError::SchemaError(schema_error, _) = e.find_root()
+        && let SchemaError::FieldNotFound { valid_fields, .. } = schema_error.as_ref()
+        && !valid_fields.is_empty()
+    {
+        let names: Vec<String> = valid_fields.iter().map(|c| c.flat_name()).collect();
+        info.hint = Some(format!("Columns in scope: {}.", names.join(", ")));
+    }
+    info
 }
 
 /// The SQLSTATE for `err`.
@@ -200,6 +209,20 @@ fn datafusion_message(err: &DataFusionError) -> String {
             ArrowError::ExternalError(inner) => inner.to_string(),
             other => other.to_string(),
         },
+        DataFusionError::SchemaError(e, _) => match e.as_ref() {
+            SchemaError::FieldNotFound { field, .. } => {
+                format!("column \"{}\" does not exist", field.flat_name())
+            }
+            other => other.to_string(),
+        },
+        DataFusionError::Plan(msg) => match msg
+            .strip_prefix("table '")
+            .and_then(|rest| rest.strip_suffix("' not found"))
+        {
+            Some(table) => format!("relation \"{table}\" does not exist"),
+            None => msg.clone(),
+        },
+        DataFusionError::Execution(msg) | DataFusionError::NotImplemented(msg) => msg.clone(),
         other => other.strip_backtrace(),
     }
 }
