@@ -10,7 +10,9 @@ pub enum CatalogError {
     #[error("schema {name:?} already exists")]
     SchemaExists { name: String },
 
-    #[error("cannot drop schema {name:?} because other objects depend on it ({tables} tables); use DROP SCHEMA ... CASCADE")]
+    #[error(
+        "cannot drop schema {name:?} because other objects depend on it ({tables} tables); use DROP SCHEMA ... CASCADE"
+    )]
     SchemaNotEmpty { name: String, tables: usize },
 
     #[error("relation \"{schema}.{name}\" does not exist")]
@@ -84,7 +86,9 @@ impl CatalogError {
             | D::Arrow { .. }
             | D::SchemaMismatch { .. }
             | D::InvalidData { .. } => DeltaFailure::Data,
-            D::MissingFeature { .. } | D::UnsupportedColumnMapping { .. } => DeltaFailure::Unsupported,
+            D::MissingFeature { .. } | D::UnsupportedColumnMapping { .. } => {
+                DeltaFailure::Unsupported
+            }
             _ => DeltaFailure::Storage,
         })
     }

@@ -19,6 +19,7 @@ pub use metastore::{Metastore, TableEntry, TableKind};
 
 /// The query planner sessions must use: DataFusion's, plus the physical nodes Delta
 /// writes plan into (without it, `CREATE TABLE ... AS` cannot be planned).
-pub fn query_planner() -> std::sync::Arc<dyn datafusion::execution::context::QueryPlanner + Send + Sync> {
+pub fn query_planner()
+-> std::sync::Arc<dyn datafusion::execution::context::QueryPlanner + Send + Sync> {
     deltalake::delta_datafusion::planner::DeltaPlanner::new()
 }

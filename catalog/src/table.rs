@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder, col, cast};
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder, cast, col};
 use deltalake::DeltaTable;
 use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
@@ -110,7 +110,11 @@ fn coerce_to_delta(plan: LogicalPlan) -> Result<LogicalPlan> {
         .zip(target.fields())
         .map(|(column, field)| {
             let expr = col(column);
-            if field.data_type() == source.field_with_unqualified_name(field.name())?.data_type() {
+            if field.data_type()
+                == source
+                    .field_with_unqualified_name(field.name())?
+                    .data_type()
+            {
                 Ok(expr.alias(field.name()))
             } else {
                 Ok(cast(expr, field.data_type().clone()).alias(field.name()))
@@ -122,8 +126,14 @@ fn coerce_to_delta(plan: LogicalPlan) -> Result<LogicalPlan> {
 
 /// Deletes every object under `prefix` (a dropped table's folder).
 #[instrument(skip_all, fields(prefix = %prefix))]
-pub async fn delete_files(store: &Arc<dyn ObjectStore>, prefix: &object_store::path::Path) -> Result<()> {
-    let locations = store.list(Some(prefix)).map_ok(|meta| meta.location).boxed();
+pub async fn delete_files(
+    store: &Arc<dyn ObjectStore>,
+    prefix: &object_store::path::Path,
+) -> Result<()> {
+    let locations = store
+        .list(Some(prefix))
+        .map_ok(|meta| meta.location)
+        .boxed();
     store
         .delete_stream(locations)
         .try_collect::<Vec<_>>()

@@ -85,11 +85,20 @@ mod tests {
 
     #[test]
     fn views_and_unsigned_map_to_delta_types() {
-        assert_eq!(delta_type("c", &DataType::Utf8View).expect("ok"), DataType::Utf8);
-        assert_eq!(delta_type("c", &DataType::UInt32).expect("ok"), DataType::Int64);
         assert_eq!(
-            delta_type("c", &DataType::Timestamp(TimeUnit::Nanosecond, Some("+02:00".into())))
-                .expect("ok"),
+            delta_type("c", &DataType::Utf8View).expect("ok"),
+            DataType::Utf8
+        );
+        assert_eq!(
+            delta_type("c", &DataType::UInt32).expect("ok"),
+            DataType::Int64
+        );
+        assert_eq!(
+            delta_type(
+                "c",
+                &DataType::Timestamp(TimeUnit::Nanosecond, Some("+02:00".into()))
+            )
+            .expect("ok"),
             DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
         );
     }

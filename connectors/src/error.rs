@@ -7,7 +7,9 @@ pub enum ConnectorError {
     #[error("invalid storage location {location:?}: {reason}")]
     InvalidLocation { location: String, reason: String },
 
-    #[error("unsupported storage scheme {scheme:?} (expected a path, file://, s3://, gs:// or az://)")]
+    #[error(
+        "unsupported storage scheme {scheme:?} (expected a path, file://, s3://, gs:// or az://)"
+    )]
     UnsupportedScheme { scheme: String },
 
     #[error("cannot create local warehouse folder {path:?}: {source}")]

@@ -43,10 +43,12 @@ impl StorageLocation {
         let url = parse_location(location)?;
         let (store, prefix): (Arc<dyn ObjectStore>, Path) = match url.scheme() {
             "file" => {
-                let path = url.to_file_path().map_err(|()| ConnectorError::InvalidLocation {
-                    location: location.to_owned(),
-                    reason: "not an absolute local path".to_owned(),
-                })?;
+                let path = url
+                    .to_file_path()
+                    .map_err(|()| ConnectorError::InvalidLocation {
+                        location: location.to_owned(),
+                        reason: "not an absolute local path".to_owned(),
+                    })?;
                 std::fs::create_dir_all(&path).map_err(|source| ConnectorError::LocalFolder {
                     path: path.display().to_string(),
                     source,
@@ -54,9 +56,11 @@ impl StorageLocation {
                 // Rooted at `/` so object paths are the file's absolute path, matching
                 // the object store deltalake and DataFusion build for `file://` URLs.
                 let store = object_store::local::LocalFileSystem::new();
-                let prefix = Path::from_url_path(url.path()).map_err(|e| ConnectorError::InvalidLocation {
-                    location: location.to_owned(),
-                    reason: e.to_string(),
+                let prefix = Path::from_url_path(url.path()).map_err(|e| {
+                    ConnectorError::InvalidLocation {
+                        location: location.to_owned(),
+                        reason: e.to_string(),
+                    }
                 })?;
                 (Arc::new(store), prefix)
             }
@@ -206,7 +210,10 @@ mod tests {
     fn redact_drops_credentials_and_query() {
         let url = Url::parse("s3://key:secret@bucket/p?token=abc").expect("url");
         let shown = redact(&url);
-        assert!(!shown.contains("secret") && !shown.contains("abc"), "{shown}");
+        assert!(
+            !shown.contains("secret") && !shown.contains("abc"),
+            "{shown}"
+        );
     }
 
     #[tokio::test]

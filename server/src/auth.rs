@@ -35,7 +35,8 @@ impl Secret {
     /// Hashes `password` with a fresh random salt.
     pub fn hash(password: &str) -> Self {
         let salt: [u8; 16] = rand::random();
-        let salted_password = pgwire::api::auth::sasl::scram::gen_salted_password(password, &salt, ITERATIONS);
+        let salted_password =
+            pgwire::api::auth::sasl::scram::gen_salted_password(password, &salt, ITERATIONS);
         Self {
             salt: salt.to_vec(),
             salted_password,
@@ -56,7 +57,11 @@ impl Secret {
         if iterations.parse::<usize>().ok() != Some(ITERATIONS) {
             return Err(format!("password secret must use {ITERATIONS} iterations"));
         }
-        let decode = |s: &str| STANDARD.decode(s).map_err(|_| "password secret is not valid base64".to_owned());
+        let decode = |s: &str| {
+            STANDARD
+                .decode(s)
+                .map_err(|_| "password secret is not valid base64".to_owned())
+        };
         Ok(Self {
             salt: decode(salt)?,
             salted_password: decode(salted)?,
@@ -89,7 +94,10 @@ impl AuthSource for Users {
     async fn get_password(&self, login: &LoginInfo) -> PgWireResult<Password> {
         let user = login.user().unwrap_or_default();
         match self.users.get(user) {
-            Some(secret) => Ok(Password::new(Some(secret.salt.clone()), secret.salted_password.clone())),
+            Some(secret) => Ok(Password::new(
+                Some(secret.salt.clone()),
+                secret.salted_password.clone(),
+            )),
             None => Err(PgWireError::UserError(Box::new(ErrorInfo::new(
                 "FATAL".to_owned(),
                 "28P01".to_owned(),

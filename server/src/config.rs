@@ -146,12 +146,18 @@ pub enum Auth {
 impl Config {
     /// Loads the layers. `environment` is the process environment, passed in so tests
     /// can pin the order without touching global state.
-    pub fn load(overrides: &Overrides, environment: &[(String, String)]) -> Result<Self, ConfigError> {
+    pub fn load(
+        overrides: &Overrides,
+        environment: &[(String, String)],
+    ) -> Result<Self, ConfigError> {
         let raw = Self::load_raw(overrides, environment)?;
         Self::validate(raw)
     }
 
-    pub fn load_raw(overrides: &Overrides, environment: &[(String, String)]) -> Result<RawConfig, ConfigError> {
+    pub fn load_raw(
+        overrides: &Overrides,
+        environment: &[(String, String)],
+    ) -> Result<RawConfig, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(RawConfig::default()));
         match &overrides.config {
             Some(path) if !path.exists() => {
@@ -182,16 +188,20 @@ impl Config {
         if let Some(catalog) = &overrides.catalog {
             figment = figment.merge(Serialized::default("warehouse.catalog", catalog));
         }
-        figment.extract().map_err(|e| ConfigError::Load(Box::new(e)))
+        figment
+            .extract()
+            .map_err(|e| ConfigError::Load(Box::new(e)))
     }
 
     pub fn validate(raw: RawConfig) -> Result<Self, ConfigError> {
-        let listen: SocketAddr = raw.server.listen.parse().map_err(|e: std::net::AddrParseError| {
-            ConfigError::Listen {
-                value: raw.server.listen.clone(),
-                reason: e.to_string(),
-            }
-        })?;
+        let listen: SocketAddr =
+            raw.server
+                .listen
+                .parse()
+                .map_err(|e: std::net::AddrParseError| ConfigError::Listen {
+                    value: raw.server.listen.clone(),
+                    reason: e.to_string(),
+                })?;
         let auth = match raw.auth.method.as_str() {
             "trust" => Auth::Trust,
             "password" => {
@@ -222,7 +232,11 @@ impl Config {
             .datafusion
             .into_iter()
             .map(|(k, v)| {
-                let key = if k.starts_with("datafusion.") { k } else { format!("datafusion.{k}") };
+                let key = if k.starts_with("datafusion.") {
+                    k
+                } else {
+                    format!("datafusion.{k}")
+                };
                 (key, v)
             })
             .collect();
@@ -242,7 +256,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -328,12 +345,18 @@ mod tests {
     fn password_auth_needs_users_with_hashed_secrets() {
         let mut raw = RawConfig::default();
         raw.auth.method = "password".into();
-        assert!(matches!(Config::validate(raw.clone()), Err(ConfigError::NoUsers)));
+        assert!(matches!(
+            Config::validate(raw.clone()),
+            Err(ConfigError::NoUsers)
+        ));
         raw.auth.users.push(RawUser {
             name: "alice".into(),
             password: "plaintext".into(),
         });
-        assert!(matches!(Config::validate(raw), Err(ConfigError::BadSecret { .. })));
+        assert!(matches!(
+            Config::validate(raw),
+            Err(ConfigError::BadSecret { .. })
+        ));
     }
 
     #[test]

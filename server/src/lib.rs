@@ -32,8 +32,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
-pub use config::Config;
 use config::Auth;
+pub use config::Config;
 use postgres::{Connection, Shared};
 
 /// How long shutdown waits for running statements before closing connections.

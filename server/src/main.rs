@@ -11,7 +11,11 @@ use tarn_sql::Output;
 use tarn_sql::arrow::util::pretty::pretty_format_batches;
 
 #[derive(Parser)]
-#[command(name = "tarn", version, about = "A SQL warehouse over Delta tables in object storage, speaking PostgreSQL's protocol")]
+#[command(
+    name = "tarn",
+    version,
+    about = "A SQL warehouse over Delta tables in object storage, speaking PostgreSQL's protocol"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -72,7 +76,9 @@ fn overrides(args: &WarehouseArgs, listen: Option<String>) -> Overrides {
 }
 
 fn environment() -> Vec<(String, String)> {
-    std::env::vars().filter(|(k, _)| k.starts_with("TARN__")).collect()
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("TARN__"))
+        .collect()
 }
 
 #[tokio::main]
@@ -109,13 +115,14 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => {
-                let _ = interrupt.await;
-                return;
-            }
-        };
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = interrupt => {},
             _ = terminate.recv() => {},

@@ -17,15 +17,20 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use datafusion::arrow::array::{ArrayRef, AsArray, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{ParamValues, SchemaReference, TableReference};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::execution::session_state::SessionStateBuilder;
-use datafusion::logical_expr::{DdlStatement, DmlStatement, LogicalPlan, WriteOp};
+use datafusion::logical_expr::{
+    Cast, DdlStatement, DmlStatement, Expr, LogicalPlan, TryCast, WriteOp,
+};
 use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::scalar::ScalarValue;
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
-use datafusion::sql::sqlparser::ast::{self, Expr as SqlExpr, ObjectName, Statement as SqlStatement};
+use datafusion::sql::sqlparser::ast::{
+    self, Expr as SqlExpr, ObjectName, Statement as SqlStatement,
+};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use tracing::instrument;
 
@@ -254,7 +259,8 @@ impl Session {
             DFStatement::Statement(s) if plans_for_rows(s) => {
                 let plan = self.plan(statement.clone()).await?;
                 let types = parameter_types(&plan)?;
-                let schema = returns_rows(&plan).then(|| Arc::new(plan.schema().as_arrow().clone()));
+                let schema =
+                    returns_rows(&plan).then(|| Arc::new(plan.schema().as_arrow().clone()));
                 (types, schema)
             }
             DFStatement::Statement(s) if matches!(**s, SqlStatement::ShowVariable { .. }) => {
@@ -288,7 +294,11 @@ impl Session {
     /// Runs a prepared statement with `values` for its parameters. The statement is
     /// planned again, so it sees the tables' current versions.
     #[instrument(skip_all)]
-    pub async fn execute_prepared(&self, prepared: &Prepared, values: Vec<ScalarValue>) -> Result<Output> {
+    pub async fn execute_prepared(
+        &self,
+        prepared: &Prepared,
+        values: Vec<ScalarValue>,
+    ) -> Result<Output> {
         let Some(statement) = prepared.statement.clone() else {
             return Ok(Output::Command(CommandTag::new("")));
         };
@@ -298,11 +308,19 @@ impl Session {
                 expected: prepared.param_types.len(),
             });
         }
-        let values = if values.is_empty() { None } else { Some(values) };
+        let values = if values.is_empty() {
+            None
+        } else {
+            Some(values)
+        };
         self.run(statement, values).await
     }
 
-    async fn run(&self, statement: DFStatement, params: Option<Vec<ScalarValue>>) -> Result<Output> {
+    async fn run(
+        &self,
+        statement: DFStatement,
+        params: Option<Vec<ScalarValue>>,
+    ) -> Result<Output> {
         if self.transaction_state() == TransactionState::Failed && !ends_transaction(&statement) {
             return Err(SqlError::InFailedTransaction);
         }
@@ -313,7 +331,11 @@ impl Session {
         result
     }
 
-    async fn run_inner(&self, statement: DFStatement, params: Option<Vec<ScalarValue>>) -> Result<Output> {
+    async fn run_inner(
+        &self,
+        statement: DFStatement,
+        params: Option<Vec<ScalarValue>>,
+    ) -> Result<Output> {
         let ast = match &statement {
             DFStatement::Statement(s) => Some(s.as_ref()),
             DFStatement::CreateExternalTable(_) => {
@@ -374,17 +396,20 @@ impl Session {
                 op: WriteOp::Insert(_),
                 ..
             }) => {
-                let batches: Vec<RecordBatch> = self
-                    .ctx
-                    .execute_logical_plan(plan)
-                    .await?
-                    .collect()
-                    .await?;
-                Ok(Output::Command(CommandTag::with_rows("INSERT 0", count_rows(&batches))))
+                let batches: Vec<RecordBatch> =
+                    self.ctx.execute_logical_plan(plan).await?.collect().await?;
+                Ok(Output::Command(CommandTag::with_rows(
+                    "INSERT 0",
+                    count_rows(&batches),
+                )))
             }
-            LogicalPlan::Dml(dml) => Err(SqlError::not_supported(dml.op.name().to_ascii_uppercase())),
+            LogicalPlan::Dml(dml) => {
+                Err(SqlError::not_supported(dml.op.name().to_ascii_uppercase()))
+            }
             LogicalPlan::Copy(_) => Err(SqlError::not_supported("COPY")),
-            LogicalPlan::Statement(statement) => Err(SqlError::not_supported(statement.name().to_owned())),
+            LogicalPlan::Statement(statement) => {
+                Err(SqlError::not_supported(statement.name().to_owned()))
+            }
             query => {
                 let frame = self.ctx.execute_logical_plan(query).await?;
                 let schema = Arc::new(frame.schema().as_arrow().clone());
@@ -415,9 +440,19 @@ impl Session {
                 if is_ctas {
                     let state = Arc::new(self.ctx.state());
                     let created = catalog
-                        .create_table_as(&schema, &name, (*create.input).clone(), state, create.if_not_exists)
+                        .create_table_as(
+                            &schema,
+                            &name,
+                            (*create.input).clone(),
+                            state,
+                            create.if_not_exists,
+                        )
                         .await?;
-                    let rows = if created { self.count_table_rows(&schema, &name).await? } else { 0 };
+                    let rows = if created {
+                        self.count_table_rows(&schema, &name).await?
+                    } else {
+                        0
+                    };
                     Ok(Output::Command(CommandTag::with_rows("SELECT", rows)))
                 } else {
                     let columns = create.input.schema().as_arrow().clone();
@@ -445,7 +480,9 @@ impl Session {
                         schema.to_string()
                     }
                 };
-                catalog.drop_schema(&schema, drop.if_exists, drop.cascade).await?;
+                catalog
+                    .drop_schema(&schema, drop.if_exists, drop.cascade)
+                    .await?;
                 Ok(Output::Command(CommandTag::new("DROP SCHEMA")))
             }
             other => Err(SqlError::not_supported(ddl_words(&other))),
@@ -463,7 +500,11 @@ impl Session {
         let batches = self.ctx.sql(&sql).await?.collect().await?;
         Ok(batches
             .first()
-            .and_then(|b| b.column(0).as_primitive_opt::<datafusion::arrow::datatypes::Int64Type>().map(|a| a.value(0)))
+            .and_then(|b| {
+                b.column(0)
+                    .as_primitive_opt::<datafusion::arrow::datatypes::Int64Type>()
+                    .map(|a| a.value(0))
+            })
             .unwrap_or(0)
             .try_into()
             .unwrap_or(0))
@@ -485,7 +526,14 @@ impl Session {
         }
         let schema = match name.schema() {
             Some(s) => s.to_owned(),
-            None => self.ctx.state().config().options().catalog.default_schema.clone(),
+            None => self
+                .ctx
+                .state()
+                .config()
+                .options()
+                .catalog
+                .default_schema
+                .clone(),
         };
         Ok((schema, name.table().to_owned()))
     }
@@ -517,11 +565,15 @@ impl Session {
                 state.transaction = TransactionState::Idle;
                 CommandTag::new(if failed { "ROLLBACK" } else { "COMMIT" })
             }
-            SqlStatement::Rollback { savepoint: None, .. } => {
+            SqlStatement::Rollback {
+                savepoint: None, ..
+            } => {
                 self.state().transaction = TransactionState::Idle;
                 CommandTag::new("ROLLBACK")
             }
-            SqlStatement::Rollback { savepoint: Some(_), .. } => {
+            SqlStatement::Rollback {
+                savepoint: Some(_), ..
+            } => {
                 return Err(SqlError::not_supported("ROLLBACK TO SAVEPOINT"));
             }
             SqlStatement::Savepoint { .. } | SqlStatement::ReleaseSavepoint { .. } => {
@@ -534,7 +586,11 @@ impl Session {
                     return Ok(None);
                 }
                 let (canonical, value) = self.show(&name)?;
-                let schema = Arc::new(Schema::new(vec![Field::new(canonical, DataType::Utf8, false)]));
+                let schema = Arc::new(Schema::new(vec![Field::new(
+                    canonical,
+                    DataType::Utf8,
+                    false,
+                )]));
                 let column: ArrayRef = Arc::new(StringArray::from(vec![value]));
                 let batch = RecordBatch::try_new(Arc::clone(&schema), vec![column])
                     .map_err(datafusion::error::DataFusionError::from)?;
@@ -569,12 +625,18 @@ impl Session {
             return Err(SqlError::not_supported("SHOW"));
         };
         let (canonical, _) = self.show(&ident_path(variable))?;
-        Ok(Arc::new(Schema::new(vec![Field::new(canonical, DataType::Utf8, false)])))
+        Ok(Arc::new(Schema::new(vec![Field::new(
+            canonical,
+            DataType::Utf8,
+            false,
+        )])))
     }
 
     fn set_statement(&self, set: &ast::Set) -> Result<Output> {
         match set {
-            ast::Set::SingleAssignment { variable, values, .. } => {
+            ast::Set::SingleAssignment {
+                variable, values, ..
+            } => {
                 let name = object_name(variable);
                 if name.starts_with("datafusion.") {
                     let value = values.iter().map(set_value).collect::<Vec<_>>().join(",");
@@ -593,7 +655,9 @@ impl Session {
             ast::Set::SetTimeZone { value, .. } => {
                 self.state().settings.set("TimeZone", &set_value(value))?;
             }
-            ast::Set::SetSessionParam(_) | ast::Set::SetTransaction { .. } | ast::Set::SetNames { .. } => {
+            ast::Set::SetSessionParam(_)
+            | ast::Set::SetTransaction { .. }
+            | ast::Set::SetNames { .. } => {
                 // Session characteristics and client encoding are accepted as PostgreSQL
                 // does; Tarn runs at read committed and speaks UTF-8 only.
             }
@@ -623,12 +687,38 @@ fn plans_for_rows(statement: &SqlStatement) -> bool {
 }
 
 fn returns_rows(plan: &LogicalPlan) -> bool {
-    !matches!(plan, LogicalPlan::Dml(_) | LogicalPlan::Ddl(_) | LogicalPlan::Statement(_))
+    !matches!(
+        plan,
+        LogicalPlan::Dml(_) | LogicalPlan::Ddl(_) | LogicalPlan::Statement(_)
+    )
 }
 
-/// `$1..$n` types of a plan, by position.
+/// `$1..$n` types of a plan, by position. DataFusion infers a placeholder's type from
+/// the column it is compared with; one written `$1::bigint` takes the cast's type, as
+/// in PostgreSQL.
 fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<DataType>>> {
-    let found = plan.get_parameter_types()?;
+    let mut found = plan.get_parameter_types()?;
+    let mut casts = std::collections::HashMap::new();
+    plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|expr| {
+            expr.apply(|e| {
+                if let Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field }) = e
+                    && let Expr::Placeholder(placeholder) = expr.as_ref()
+                {
+                    casts
+                        .entry(placeholder.id.clone())
+                        .or_insert_with(|| field.data_type().clone());
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    })?;
+    for (id, data_type) in casts {
+        let slot = found.entry(id).or_insert(None);
+        if slot.is_none() {
+            *slot = Some(data_type);
+        }
+    }
     let mut types = Vec::new();
     for (name, data_type) in found {
         let Some(index) = name.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) else {
@@ -666,7 +756,16 @@ fn ident_path(idents: &[ast::Ident]) -> String {
         .iter()
         .map(|i| i.value.clone())
         .collect::<Vec<_>>()
-        .join(if idents.len() > 1 && idents.iter().all(|i| i.quote_style.is_none()) && is_word_list(idents) { " " } else { "." })
+        .join(
+            if idents.len() > 1
+                && idents.iter().all(|i| i.quote_style.is_none())
+                && is_word_list(idents)
+            {
+                " "
+            } else {
+                "."
+            },
+        )
 }
 
 /// `SHOW TRANSACTION ISOLATION LEVEL` arrives as several words, not a dotted name.
@@ -727,16 +826,25 @@ mod tests {
 
     #[test]
     fn tags_print_as_postgres_does() {
-        assert_eq!(CommandTag::with_rows("INSERT 0", 3).to_string(), "INSERT 0 3");
+        assert_eq!(
+            CommandTag::with_rows("INSERT 0", 3).to_string(),
+            "INSERT 0 3"
+        );
         assert_eq!(CommandTag::new("CREATE TABLE").to_string(), "CREATE TABLE");
     }
 
     #[test]
     fn insert_count_sums_the_count_column() {
-        let schema = Arc::new(Schema::new(vec![Field::new("count", DataType::UInt64, false)]));
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "count",
+            DataType::UInt64,
+            false,
+        )]));
         let batch = RecordBatch::try_new(
             schema,
-            vec![Arc::new(datafusion::arrow::array::UInt64Array::from(vec![2, 5]))],
+            vec![Arc::new(datafusion::arrow::array::UInt64Array::from(vec![
+                2, 5,
+            ]))],
         )
         .expect("batch");
         assert_eq!(count_rows(&[batch]), 7);

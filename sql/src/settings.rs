@@ -162,11 +162,20 @@ fn normalize(key: &str, value: &str) -> Option<String> {
             (-15..=3).contains(&n).then(|| n.to_string())
         }
         "statement_timeout" => {
-            value.trim().trim_end_matches("ms").trim().parse::<u64>().ok()?;
+            value
+                .trim()
+                .trim_end_matches("ms")
+                .trim()
+                .parse::<u64>()
+                .ok()?;
             Some(value.trim().to_owned())
         }
         "client_encoding" => {
-            let v = value.trim().trim_matches('\'').to_ascii_uppercase().replace('-', "");
+            let v = value
+                .trim()
+                .trim_matches('\'')
+                .to_ascii_uppercase()
+                .replace('-', "");
             (v == "UTF8" || v == "UNICODE").then(|| "UTF8".to_owned())
         }
         "datestyle" => {
@@ -180,8 +189,9 @@ fn normalize(key: &str, value: &str) -> Option<String> {
             } else {
                 "MDY"
             };
-            (upper.contains("ISO") || !upper.contains(|c: char| c.is_ascii_alphabetic() && !"DMY, ".contains(c)))
-                .then(|| format!("ISO, {order}"))
+            (upper.contains("ISO")
+                || !upper.contains(|c: char| c.is_ascii_alphabetic() && !"DMY, ".contains(c)))
+            .then(|| format!("ISO, {order}"))
         }
         "timezone" => {
             let v = value.trim();
@@ -205,7 +215,10 @@ mod tests {
     #[test]
     fn unknown_plain_names_fail_but_qualified_ones_are_custom() {
         let mut s = Settings::default();
-        assert!(matches!(s.set("no_such", "1"), Err(SqlError::UnknownSetting { .. })));
+        assert!(matches!(
+            s.set("no_such", "1"),
+            Err(SqlError::UnknownSetting { .. })
+        ));
         s.set("myapp.flag", "x").expect("custom setting");
         assert_eq!(s.get("MYAPP.FLAG"), Some("x"));
     }
@@ -226,7 +239,8 @@ mod tests {
         assert!(s.set("server_version", "9").is_err());
         assert!(s.set("extra_float_digits", "9").is_err());
         assert!(s.set("client_encoding", "LATIN1").is_err());
-        s.set("client_encoding", "'utf-8'").expect("utf-8 spelled as asyncpg does");
+        s.set("client_encoding", "'utf-8'")
+            .expect("utf-8 spelled as asyncpg does");
         assert_eq!(s.get("client_encoding"), Some("UTF8"));
     }
 }

@@ -8,17 +8,17 @@ use std::sync::Arc;
 
 use arrow_pg::datatypes::{arrow_schema_to_pg_fields, into_pg_type};
 use arrow_pg::encoder::encode_value;
-use datafusion::arrow::record_batch::RecordBatch;
-use pgwire::api::results::{DataRowEncoder, FieldFormat};
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::scalar::ScalarValue;
 use futures::{Stream, StreamExt, TryStreamExt};
 use pgwire::api::Type;
 use pgwire::api::portal::Format;
 use pgwire::api::results::FieldInfo;
+use pgwire::api::results::{DataRowEncoder, FieldFormat};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::data::DataRow;
 use pgwire::types::format::FormatOptions;
@@ -48,15 +48,26 @@ pub fn format_options(settings: &Settings) -> Arc<FormatOptions> {
     if let Some(v) = settings.get("TimeZone") {
         options.time_zone = v.to_owned();
     }
-    if let Some(v) = settings.get("extra_float_digits").and_then(|v| v.parse().ok()) {
+    if let Some(v) = settings
+        .get("extra_float_digits")
+        .and_then(|v| v.parse().ok())
+    {
         options.extra_float_digits = v;
     }
     Arc::new(options)
 }
 
 /// The RowDescription fields for `schema`, in the formats the client asked for.
-pub fn fields(schema: &Schema, format: &Format, options: Arc<FormatOptions>) -> PgWireResult<Arc<Vec<FieldInfo>>> {
-    Ok(Arc::new(arrow_schema_to_pg_fields(schema, format, Some(options))?))
+pub fn fields(
+    schema: &Schema,
+    format: &Format,
+    options: Arc<FormatOptions>,
+) -> PgWireResult<Arc<Vec<FieldInfo>>> {
+    Ok(Arc::new(arrow_schema_to_pg_fields(
+        schema,
+        format,
+        Some(options),
+    )?))
 }
 
 /// Data rows for every batch of `stream`, encoded as produced. A failure while
@@ -68,7 +79,10 @@ pub fn rows(
 ) -> impl Stream<Item = PgWireResult<DataRow>> + Send + 'static {
     stream
         .map(move |batch| match batch {
-            Ok(batch) => Ok(futures::stream::iter(encode_batch(Arc::clone(&fields), batch))),
+            Ok(batch) => Ok(futures::stream::iter(encode_batch(
+                Arc::clone(&fields),
+                batch,
+            ))),
             Err(e) => {
                 session.statement_failed();
                 Err(user_error(&SqlError::DataFusion(e)))
@@ -79,7 +93,10 @@ pub fn rows(
 
 /// Encodes each row of `batch`. Values go through `arrow-pg`, except the text form of
 /// the types whose PostgreSQL spelling Tarn writes itself (see [`super::text`]).
-fn encode_batch(fields: Arc<Vec<FieldInfo>>, batch: RecordBatch) -> impl Iterator<Item = PgWireResult<DataRow>> {
+fn encode_batch(
+    fields: Arc<Vec<FieldInfo>>,
+    batch: RecordBatch,
+) -> impl Iterator<Item = PgWireResult<DataRow>> {
     let mut encoder = DataRowEncoder::new(Arc::clone(&fields));
     let schema = batch.schema();
     (0..batch.num_rows()).map(move |row| {
@@ -92,7 +109,9 @@ fn encode_batch(fields: Arc<Vec<FieldInfo>>, batch: RecordBatch) -> impl Iterato
                 None
             };
             match own_text {
-                Some(text) => arrow_pg::encoder::Encoder::encode_field(&mut encoder, &text, pg_field)?,
+                Some(text) => {
+                    arrow_pg::encoder::Encoder::encode_field(&mut encoder, &text, pg_field)?
+                }
                 None => encode_value(&mut encoder, array, row, schema.field(col), pg_field)?,
             }
         }
@@ -167,7 +186,9 @@ pub fn parameter(
         }
         Type::TIME => {
             let time = NaiveTime::from_sql(pg, raw).map_err(bad)?;
-            let micros = (time - NaiveTime::MIN).num_microseconds().unwrap_or_default();
+            let micros = (time - NaiveTime::MIN)
+                .num_microseconds()
+                .unwrap_or_default();
             ScalarValue::Time64Microsecond(Some(micros))
         }
         Type::TIMESTAMP => {

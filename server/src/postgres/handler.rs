@@ -162,7 +162,9 @@ impl QueryHandler {
         };
         if statements.is_empty() {
             client
-                .feed(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()))
+                .feed(PgWireBackendMessage::EmptyQueryResponse(
+                    EmptyQueryResponse::new(),
+                ))
                 .await?;
             return Ok(());
         }
@@ -206,13 +208,19 @@ where
     C::Error: Debug,
     PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
 {
-    client.feed(PgWireBackendMessage::ErrorResponse(info.into())).await?;
+    client
+        .feed(PgWireBackendMessage::ErrorResponse(info.into()))
+        .await?;
     Ok(())
 }
 
 /// Sends a statement's error to the client, or returns it if it is not the client's
 /// (an I/O failure on the socket ends the connection instead).
-async fn send_pgwire_error<C>(client: &mut C, session: &Session, error: PgWireError) -> PgWireResult<()>
+async fn send_pgwire_error<C>(
+    client: &mut C,
+    session: &Session,
+    error: PgWireError,
+) -> PgWireResult<()>
 where
     C: Sink<PgWireBackendMessage> + Unpin + Send,
     C::Error: Debug,
@@ -253,12 +261,14 @@ impl SimpleQueryHandler for QueryHandler {
             None => None,
         };
         let result = match cancel {
-            Some(cancel) => match select(Box::pin(self.run_simple(client, &query.query)), cancel).await {
-                Either::Left((result, _)) => result,
-                Either::Right((Ok(()), _)) => Err(PgWireError::QueryCanceled),
-                // The sender went away without a cancel: let the statement finish.
-                Either::Right((Err(_), running)) => running.await,
-            },
+            Some(cancel) => {
+                match select(Box::pin(self.run_simple(client, &query.query)), cancel).await {
+                    Either::Left((result, _)) => result,
+                    Either::Right((Ok(()), _)) => Err(PgWireError::QueryCanceled),
+                    // The sender went away without a cancel: let the statement finish.
+                    Either::Right((Err(_), running)) => running.await,
+                }
+            }
             None => self.run_simple(client, &query.query).await,
         };
         drop(busy);
@@ -274,7 +284,9 @@ impl SimpleQueryHandler for QueryHandler {
         client.set_state(PgWireConnectionState::ReadyForQuery);
         client.set_transaction_status(status);
         client
-            .send(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(status)))
+            .send(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(
+                status,
+            )))
             .await?;
         Ok(())
     }
@@ -287,7 +299,9 @@ impl SimpleQueryHandler for QueryHandler {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         // `on_query` above streams statement by statement and never calls this.
-        Err(PgWireError::ApiError("simple queries are handled by on_query".into()))
+        Err(PgWireError::ApiError(
+            "simple queries are handled by on_query".into(),
+        ))
     }
 }
 
@@ -300,7 +314,12 @@ impl ExtendedQueryHandler for QueryHandler {
         Arc::clone(&self.parser)
     }
 
-    async fn do_query<C>(&self, _client: &mut C, portal: &Portal<Arc<Prepared>>, _max_rows: usize) -> PgWireResult<Response>
+    async fn do_query<C>(
+        &self,
+        _client: &mut C,
+        portal: &Portal<Arc<Prepared>>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore<Statement = Self::Statement>,
@@ -312,13 +331,23 @@ impl ExtendedQueryHandler for QueryHandler {
         let declared = &portal.statement.parameter_types;
         let mut values = Vec::with_capacity(portal.parameter_len());
         for (i, raw) in portal.parameters.iter().enumerate() {
-            let target = prepared.param_types().get(i).cloned().unwrap_or(DataType::Utf8);
+            let target = prepared
+                .param_types()
+                .get(i)
+                .cloned()
+                .unwrap_or(DataType::Utf8);
             let wire = declared
                 .get(i)
                 .cloned()
                 .flatten()
                 .unwrap_or_else(|| encode::pg_type(&target));
-            match encode::parameter(i, raw.as_ref(), portal.parameter_format.is_binary(i), &wire, &target) {
+            match encode::parameter(
+                i,
+                raw.as_ref(),
+                portal.parameter_format.is_binary(i),
+                &wire,
+                &target,
+            ) {
                 Ok(value) => values.push(value),
                 Err(e) => {
                     self.session.statement_failed();
@@ -350,10 +379,13 @@ impl ExtendedQueryHandler for QueryHandler {
             Output::Command(command) => {
                 let tag = tag(&command);
                 match (before, after) {
-                    (TransactionState::Idle, TransactionState::InBlock) => Response::TransactionStart(tag),
-                    (TransactionState::InBlock | TransactionState::Failed, TransactionState::Idle) => {
-                        Response::TransactionEnd(tag)
+                    (TransactionState::Idle, TransactionState::InBlock) => {
+                        Response::TransactionStart(tag)
                     }
+                    (
+                        TransactionState::InBlock | TransactionState::Failed,
+                        TransactionState::Idle,
+                    ) => Response::TransactionEnd(tag),
                     _ => Response::Execution(tag),
                 }
             }
@@ -370,7 +402,12 @@ pub struct Parser {
 impl QueryParser for Parser {
     type Statement = Arc<Prepared>;
 
-    async fn parse_sql<C>(&self, _client: &C, sql: &str, types: &[Option<Type>]) -> PgWireResult<Option<Arc<Prepared>>>
+    async fn parse_sql<C>(
+        &self,
+        _client: &C,
+        sql: &str,
+        types: &[Option<Type>],
+    ) -> PgWireResult<Option<Arc<Prepared>>>
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
@@ -388,14 +425,23 @@ impl QueryParser for Parser {
     }
 
     fn get_parameter_types(&self, statement: &Arc<Prepared>) -> PgWireResult<Vec<Type>> {
-        Ok(statement.param_types().iter().map(encode::pg_type).collect())
+        Ok(statement
+            .param_types()
+            .iter()
+            .map(encode::pg_type)
+            .collect())
     }
 
-    fn get_result_schema(&self, statement: &Arc<Prepared>, format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
+    fn get_result_schema(
+        &self,
+        statement: &Arc<Prepared>,
+        format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
         match statement.schema() {
             Some(schema) => {
                 let options = encode::format_options(&self.session.settings());
-                let fields = encode::fields(schema, format.unwrap_or(&Format::UnifiedText), options)?;
+                let fields =
+                    encode::fields(schema, format.unwrap_or(&Format::UnifiedText), options)?;
                 Ok(fields.as_ref().clone())
             }
             None => Ok(Vec::new()),

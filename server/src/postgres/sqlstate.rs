@@ -95,9 +95,8 @@ fn catalog_state(err: &CatalogError) -> &'static str {
 
 fn object_store_state(err: &object_store::Error) -> &'static str {
     match err {
-        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
-            INSUFFICIENT_PRIVILEGE
-        }
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => INSUFFICIENT_PRIVILEGE,
         object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. } => {
             SERIALIZATION_FAILURE
         }
@@ -153,7 +152,10 @@ fn plan_state(msg: &str) -> &'static str {
         || msg.contains("No function matches")
     {
         UNDEFINED_FUNCTION
-    } else if msg.contains("Cannot infer common") || msg.contains("Cannot coerce") || msg.contains("does not support") && msg.contains("type") {
+    } else if msg.contains("Cannot infer common")
+        || msg.contains("Cannot coerce")
+        || msg.contains("does not support") && msg.contains("type")
+    {
         DATATYPE_MISMATCH
     } else if msg.contains("Divide by zero") {
         DIVISION_BY_ZERO

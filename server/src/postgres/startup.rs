@@ -32,7 +32,11 @@ impl ServerParameterProvider for Parameters {
     where
         C: ClientInfo,
     {
-        let user = client.metadata().get(METADATA_USER).cloned().unwrap_or_default();
+        let user = client
+            .metadata()
+            .get(METADATA_USER)
+            .cloned()
+            .unwrap_or_default();
         let application = client
             .metadata()
             .get(METADATA_APPLICATION_NAME)
@@ -79,18 +83,27 @@ impl Startup {
     }
 
     fn fatal(code: &str, message: String) -> PgWireError {
-        PgWireError::UserError(Box::new(ErrorInfo::new("FATAL".to_owned(), code.to_owned(), message)))
+        PgWireError::UserError(Box::new(ErrorInfo::new(
+            "FATAL".to_owned(),
+            code.to_owned(),
+            message,
+        )))
     }
 
     /// Validates the startup packet and applies its settings to the session.
     fn apply(&self, parameters: &std::collections::BTreeMap<String, String>) -> PgWireResult<()> {
         let user = parameters.get("user").cloned().unwrap_or_default();
-        let database = parameters.get("database").cloned().unwrap_or_else(|| user.clone());
+        let database = parameters
+            .get("database")
+            .cloned()
+            .unwrap_or_else(|| user.clone());
         let catalog = self.session.engine().catalog_name();
         if database != catalog {
             return Err(Self::fatal(
                 sqlstate::INVALID_CATALOG_NAME,
-                format!("database \"{database}\" does not exist (this server's database is \"{catalog}\")"),
+                format!(
+                    "database \"{database}\" does not exist (this server's database is \"{catalog}\")"
+                ),
             ));
         }
         let set = |name: &str, value: &str| {
@@ -141,7 +154,11 @@ impl Startup {
 
 #[async_trait]
 impl StartupHandler for Startup {
-    async fn on_startup<C>(&self, client: &mut C, message: PgWireFrontendMessage) -> PgWireResult<()>
+    async fn on_startup<C>(
+        &self,
+        client: &mut C,
+        message: PgWireFrontendMessage,
+    ) -> PgWireResult<()>
     where
         C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::Error: Debug,
@@ -217,8 +234,9 @@ mod tests {
 
     #[test]
     fn options_accept_dash_c_forms_and_escaped_spaces() {
-        let parsed = parse_options("-c search_path=analytics --statement-timeout=5 -cDateStyle=ISO,\\ MDY")
-            .expect("valid options");
+        let parsed =
+            parse_options("-c search_path=analytics --statement-timeout=5 -cDateStyle=ISO,\\ MDY")
+                .expect("valid options");
         assert_eq!(
             parsed,
             vec![

@@ -35,10 +35,18 @@ pub fn value(array: &dyn Array, row: usize, time_zone: &str) -> Option<Option<St
         DataType::Float64 => float8(array.as_primitive::<Float64Type>().value(row)),
         DataType::Timestamp(unit, tz) => {
             let nanos = match unit {
-                TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(row) as i128 * 1_000_000_000,
-                TimeUnit::Millisecond => array.as_primitive::<TimestampMillisecondType>().value(row) as i128 * 1_000_000,
-                TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(row) as i128 * 1_000,
-                TimeUnit::Nanosecond => array.as_primitive::<TimestampNanosecondType>().value(row) as i128,
+                TimeUnit::Second => {
+                    array.as_primitive::<TimestampSecondType>().value(row) as i128 * 1_000_000_000
+                }
+                TimeUnit::Millisecond => {
+                    array.as_primitive::<TimestampMillisecondType>().value(row) as i128 * 1_000_000
+                }
+                TimeUnit::Microsecond => {
+                    array.as_primitive::<TimestampMicrosecondType>().value(row) as i128 * 1_000
+                }
+                TimeUnit::Nanosecond => {
+                    array.as_primitive::<TimestampNanosecondType>().value(row) as i128
+                }
             };
             // PostgreSQL keeps microseconds.
             let micros = nanos.div_euclid(1_000) as i64;
@@ -47,9 +55,11 @@ pub fn value(array: &dyn Array, row: usize, time_zone: &str) -> Option<Option<St
                 Some(_) => timestamptz(micros, time_zone),
             }
         }
-        DataType::Interval(IntervalUnit::YearMonth) => {
-            interval(array.as_primitive::<IntervalYearMonthType>().value(row), 0, 0)
-        }
+        DataType::Interval(IntervalUnit::YearMonth) => interval(
+            array.as_primitive::<IntervalYearMonthType>().value(row),
+            0,
+            0,
+        ),
         DataType::Interval(IntervalUnit::DayTime) => {
             let v = array.as_primitive::<IntervalDayTimeType>().value(row);
             interval(0, v.days, v.milliseconds as i64 * 1_000)
@@ -60,10 +70,16 @@ pub fn value(array: &dyn Array, row: usize, time_zone: &str) -> Option<Option<St
         }
         DataType::Duration(unit) => {
             let micros = match unit {
-                TimeUnit::Second => array.as_primitive::<DurationSecondType>().value(row) * 1_000_000,
-                TimeUnit::Millisecond => array.as_primitive::<DurationMillisecondType>().value(row) * 1_000,
+                TimeUnit::Second => {
+                    array.as_primitive::<DurationSecondType>().value(row) * 1_000_000
+                }
+                TimeUnit::Millisecond => {
+                    array.as_primitive::<DurationMillisecondType>().value(row) * 1_000
+                }
                 TimeUnit::Microsecond => array.as_primitive::<DurationMicrosecondType>().value(row),
-                TimeUnit::Nanosecond => array.as_primitive::<DurationNanosecondType>().value(row) / 1_000,
+                TimeUnit::Nanosecond => {
+                    array.as_primitive::<DurationNanosecondType>().value(row) / 1_000
+                }
             };
             interval(0, 0, micros)
         }
@@ -74,15 +90,39 @@ pub fn value(array: &dyn Array, row: usize, time_zone: &str) -> Option<Option<St
 /// `float8out` with `extra_float_digits` > 0: the shortest text that reads back as the
 /// same value, in exponent form when the decimal exponent is below -4 or at least 15.
 pub fn float8(v: f64) -> String {
-    shortest(v, v.is_nan(), v.is_infinite(), v < 0.0, format!("{v:e}"), format!("{v}"), 15)
+    shortest(
+        v,
+        v.is_nan(),
+        v.is_infinite(),
+        v < 0.0,
+        format!("{v:e}"),
+        format!("{v}"),
+        15,
+    )
 }
 
 /// `float4out`, likewise, with 6 significant digits deciding the exponent form.
 pub fn float4(v: f32) -> String {
-    shortest(v as f64, v.is_nan(), v.is_infinite(), v < 0.0, format!("{v:e}"), format!("{v}"), 6)
+    shortest(
+        v as f64,
+        v.is_nan(),
+        v.is_infinite(),
+        v < 0.0,
+        format!("{v:e}"),
+        format!("{v}"),
+        6,
+    )
 }
 
-fn shortest(_v: f64, nan: bool, inf: bool, negative: bool, sci: String, plain: String, digits: i32) -> String {
+fn shortest(
+    _v: f64,
+    nan: bool,
+    inf: bool,
+    negative: bool,
+    sci: String,
+    plain: String,
+    digits: i32,
+) -> String {
     if nan {
         return "NaN".to_owned();
     }
@@ -110,7 +150,11 @@ fn fraction(micros: u32) -> String {
 
 fn date_time(dt: &NaiveDateTime) -> String {
     let year = dt.year();
-    let (year, era) = if year <= 0 { (1 - year, " BC") } else { (year, "") };
+    let (year, era) = if year <= 0 {
+        (1 - year, " BC")
+    } else {
+        (year, "")
+    };
     format!(
         "{year:04}-{:02}-{:02} {:02}:{:02}:{:02}{}",
         dt.month(),
@@ -159,7 +203,7 @@ pub fn timestamptz(micros: i64, time_zone: &str) -> String {
 pub fn interval(months: i32, days: i32, micros: i64) -> String {
     let mut parts = Vec::new();
     let (years, mons) = (months / 12, months % 12);
-    let plural = |n: i64, one: &str, many: &str| format!("{n} {}", if n.abs() == 1 { one } else { many });
+    let plural = |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     if years != 0 {
         parts.push(plural(years as i64, "year", "years"));
     }
@@ -209,8 +253,14 @@ mod tests {
     #[test]
     fn timestamps_drop_trailing_zeros_and_show_offsets() {
         assert_eq!(timestamp(1_709_521_567_500_000), "2024-03-04 03:06:07.5");
-        assert_eq!(timestamptz(1_709_521_567_123_456, "UTC"), "2024-03-04 03:06:07.123456+00");
-        assert_eq!(timestamptz(1_709_521_567_000_000, "Asia/Kolkata"), "2024-03-04 08:36:07+05:30");
+        assert_eq!(
+            timestamptz(1_709_521_567_123_456, "UTC"),
+            "2024-03-04 03:06:07.123456+00"
+        );
+        assert_eq!(
+            timestamptz(1_709_521_567_000_000, "Asia/Kolkata"),
+            "2024-03-04 08:36:07+05:30"
+        );
     }
 
     #[test]

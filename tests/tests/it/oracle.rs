@@ -1,0 +1,94 @@
+//! Text output compared byte for byte with a real PostgreSQL 15, for the types the
+//! foundation issue names. Each expression runs on both servers through `psql -At`.
+
+use tarn_tests::TestServer;
+use tarn_tests::postgres::Postgres;
+
+/// Expressions whose text form must be identical on PostgreSQL and Tarn.
+const CORPUS: &[&str] = &[
+    "1::smallint",
+    "(-32768)::smallint",
+    "2147483647::int",
+    "9223372036854775807::bigint",
+    "1.5::real",
+    "0.1::real",
+    "0.1::double precision + 0.2::double precision",
+    "1e20::double precision",
+    "1e-7::double precision",
+    "123456789012345::double precision",
+    "'NaN'::double precision",
+    "'-Infinity'::double precision",
+    "-0.5::double precision",
+    "12.5::numeric(10,2)",
+    "-0.001::numeric(10,3)",
+    "true",
+    "false",
+    "'héllo wörld'::text",
+    "'x'::varchar",
+    "date '2024-01-02'",
+    "timestamp '2024-03-04 03:06:07'",
+    "timestamp '2024-03-04 03:06:07.5'",
+    "timestamp '2024-03-04 03:06:07.123456'",
+    "timestamptz '2024-03-04 03:06:07.123456+00'",
+    "timestamptz '2024-03-04 05:06:07+02'",
+    "interval '1 month 2 days 3 hours 4 minutes 5.5 seconds'",
+    "interval '3 days'",
+    "interval '14 months'",
+    "array[1, 2, 3]",
+    "array['a b', null, 'x,y']",
+    "null::int",
+];
+
+fn value(result: (bool, String, String), expr: &str, server: &str) -> String {
+    let (ok, out, err) = result;
+    assert!(ok, "{server} failed on {expr}: {err}");
+    out.strip_suffix('\n').unwrap_or(&out).to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_2_text_output_matches_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let mut mismatches = Vec::new();
+    for expr in CORPUS {
+        let sql = format!("select {expr}");
+        let expected = value(postgres.psql(&["-At", "-c", &sql]), expr, "PostgreSQL");
+        let actual = value(tarn.psql(&["-At", "-c", &sql]), expr, "Tarn");
+        if expected != actual {
+            mismatches.push(format!("{expr}: PostgreSQL {expected:?}, Tarn {actual:?}"));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "text output differs:\n{}",
+        mismatches.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_2_table_round_trip_matches_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = [
+        "-c",
+        "create table m (id bigint, name varchar, price numeric(10,2), ok boolean, d date, ts timestamp, tz timestamptz, f double precision)",
+        "-c",
+        "insert into m values (1, 'a', 12.5, true, '2024-01-02', '2024-03-04 03:06:07.25', '2024-03-04 03:06:07+00', 0.1), \
+         (2, null, null, null, null, null, null, null), (3, 'c', 0, false, '1999-12-31', '2000-01-01 00:00:00', '2000-01-01 12:00:00+05', 1e100)",
+        "-c",
+        "select * from m order by id",
+    ];
+    let expected = value(
+        postgres.psql(&[&["-At"], &script[..]].concat()),
+        "table",
+        "PostgreSQL",
+    );
+    let actual = value(
+        tarn.psql(&[&["-At"], &script[..]].concat()),
+        "table",
+        "Tarn",
+    );
+    assert_eq!(actual, expected);
+}

@@ -1,0 +1,83 @@
+//! psql, the reference client: the README's promise that
+//! `psql -h 127.0.0.1 -p 5433 -U tarn tarn` works, and what it prints.
+
+use tarn_tests::TestServer;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_2_psql_create_select_restart_select() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(dir.path()).await;
+    let (ok, out, err) = server.psql(&[
+        "-c",
+        "create table t as select * from (values (1,'a'),(2,'b')) v(id,name)",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "SELECT 2");
+    let (ok, out, err) = server.psql(&["-c", "select * from t order by id"]);
+    assert!(ok, "{err}");
+    let expected = " id | name \n----+------\n  1 | a\n  2 | b\n(2 rows)\n\n";
+    assert_eq!(out, expected);
+    server.stop().await;
+
+    let server = TestServer::start(dir.path()).await;
+    let (ok, out, err) = server.psql(&["-c", "select * from t order by id"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, expected, "same rows after a restart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_2_psql_reports_sqlstate_and_continues() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(dir.path()).await;
+    // VERBOSITY verbose makes psql print the SQLSTATE; without ON_ERROR_STOP it goes on.
+    let (_, out, err) = server.psql(&[
+        "-v",
+        "VERBOSITY=verbose",
+        "-c",
+        "select 1/0",
+        "-c",
+        "select 42 as answer",
+    ]);
+    assert!(err.contains("ERROR:  22012: division by zero"), "{err}");
+    assert!(
+        out.contains(" answer \n--------\n     42\n(1 row)"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_2_psql_three_part_names_and_the_database_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(dir.path()).await;
+    let (ok, _, err) = server.psql(&[
+        "-c",
+        "create schema raw",
+        "-c",
+        "create table tarn.raw.events (id int)",
+        "-c",
+        "insert into tarn.raw.events values (7)",
+    ]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = server.psql(&["-At", "-c", "select id from \"tarn\".\"raw\".\"events\""]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "7");
+    // Another database name is refused at connect, like PostgreSQL does.
+    let output = std::process::Command::new("psql")
+        .args([
+            "-X",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &server.addr.port().to_string(),
+            "-U",
+            "tarn",
+            "-d",
+            "other",
+            "-c",
+            "select 1",
+        ])
+        .output()
+        .expect("psql");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("database \"other\" does not exist"));
+}

@@ -1,0 +1,351 @@
+//! The foundation issue (#2) over the wire with tokio-postgres: tables that survive a
+//! restart, parameters, binary results, SQLSTATEs, multi-statement queries, many
+//! connections.
+
+use tarn_tests::TestServer;
+use tokio_postgres::SimpleQueryMessage;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
+
+fn warehouse() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+fn simple_rows(messages: &[SimpleQueryMessage]) -> Vec<Vec<Option<String>>> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).map(str::to_owned))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_2_tables_survive_restart() {
+    let dir = warehouse();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    client
+        .batch_execute(
+            "create schema sales;
+             create table sales.orders (id bigint, city varchar, amount numeric(10,2));
+             insert into sales.orders values (1, 'Oslo', 12.5), (2, 'Lima', 7);
+             create table t as select * from (values (1,'a'),(2,'b')) v(id,name);",
+        )
+        .await
+        .expect("create and load");
+    drop(client);
+    server.stop().await;
+
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let rows = client
+        .simple_query("select id, city, amount from tarn.sales.orders order by id")
+        .await
+        .expect("select after restart");
+    assert_eq!(
+        simple_rows(&rows),
+        vec![
+            vec![Some("1".into()), Some("Oslo".into()), Some("12.50".into())],
+            vec![Some("2".into()), Some("Lima".into()), Some("7.00".into())],
+        ]
+    );
+    let rows = client
+        .simple_query("select * from t order by id")
+        .await
+        .expect("ctas table");
+    assert_eq!(
+        simple_rows(&rows),
+        vec![
+            vec![Some("1".into()), Some("a".into())],
+            vec![Some("2".into()), Some("b".into())]
+        ]
+    );
+    client.batch_execute("drop table t").await.expect("drop");
+    let err = client
+        .simple_query("select * from t")
+        .await
+        .expect_err("dropped");
+    assert_eq!(err.code(), Some(&SqlState::UNDEFINED_TABLE));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_2_command_tags_match_postgres() {
+    let dir = warehouse();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    client
+        .batch_execute("create table t (id int)")
+        .await
+        .expect("create");
+    let inserted = client
+        .execute("insert into t values (1), (2), (3)", &[])
+        .await
+        .expect("insert");
+    assert_eq!(inserted, 3);
+    let created = client
+        .execute("create table t2 as select * from t where id > 1", &[])
+        .await
+        .expect("ctas");
+    assert_eq!(created, 2, "CREATE TABLE AS reports SELECT n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_2_parameters_are_inferred_and_bound() {
+    let dir = warehouse();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    client
+        .batch_execute("create table p (id bigint, name text, score double precision)")
+        .await
+        .expect("create");
+    let insert = client
+        .prepare("insert into p values ($1, $2, $3)")
+        .await
+        .expect("prepare insert");
+    assert_eq!(insert.params(), &[Type::INT8, Type::TEXT, Type::FLOAT8]);
+    for (id, name, score) in [(1i64, "ann", 1.5f64), (2, "bob", 2.25), (3, "cy", -1.0)] {
+        client
+            .execute(&insert, &[&id, &name, &score])
+            .await
+            .expect("insert row");
+    }
+    let select = client
+        .prepare("select name, score from p where id = $1")
+        .await
+        .expect("prepare");
+    assert_eq!(
+        select.params(),
+        &[Type::INT8],
+        "type inferred from the column"
+    );
+    let row = client.query_one(&select, &[&2i64]).await.expect("one row");
+    assert_eq!(row.get::<_, String>(0), "bob");
+    assert_eq!(row.get::<_, f64>(1), 2.25);
+    // Client-declared types win, and are coerced to the column's type.
+    let declared = client
+        .prepare_typed("select count(*) from p where id >= $1", &[Type::INT4])
+        .await
+        .expect("prepare typed");
+    assert_eq!(declared.params(), &[Type::INT4]);
+    let n: i64 = client
+        .query_one(&declared, &[&2i32])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_2_binary_results_decode_to_the_right_values() {
+    let dir = warehouse();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    // tokio-postgres asks for every result column in binary.
+    let row = client
+        .query_one(
+            "select 1::smallint, 2::int, 3::bigint, 1.5::real, 0.25::double precision, true, \
+             'héllo'::text, 'v'::varchar, date '2024-01-02', timestamp '2024-03-04 03:06:07.5', \
+             timestamptz '2024-03-04 03:06:07.123456+00', array[1, 2, 3]",
+            &[],
+        )
+        .await
+        .expect("typed row");
+    assert_eq!(row.columns()[0].type_(), &Type::INT2);
+    assert_eq!(row.get::<_, i16>(0), 1);
+    assert_eq!(row.get::<_, i32>(1), 2);
+    assert_eq!(row.get::<_, i64>(2), 3);
+    assert_eq!(row.get::<_, f32>(3), 1.5);
+    assert_eq!(row.get::<_, f64>(4), 0.25);
+    assert!(row.get::<_, bool>(5));
+    assert_eq!(row.get::<_, String>(6), "héllo");
+    assert_eq!(row.get::<_, String>(7), "v");
+    assert_eq!(
+        row.get::<_, chrono::NaiveDate>(8),
+        chrono::NaiveDate::from_ymd_opt(2024, 1, 2).expect("date")
+    );
+    assert_eq!(
+        row.get::<_, chrono::NaiveDateTime>(9).to_string(),
+        "2024-03-04 03:06:07.500"
+    );
+    assert_eq!(
+        row.get::<_, chrono::DateTime<chrono::Utc>>(10).to_rfc3339(),
+        "2024-03-04T03:06:07.123456+00:00"
+    );
+    assert_eq!(row.get::<_, Vec<i64>>(11), vec![1, 2, 3]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_2_errors_carry_sqlstate_and_the_session_goes_on() {
+    let dir = warehouse();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let cases = [
+        ("select 1/0", SqlState::DIVISION_BY_ZERO),
+        ("selec 1", SqlState::SYNTAX_ERROR),
+        ("select * from no_such_table", SqlState::UNDEFINED_TABLE),
+        (
+            "select no_such_column from (select 1 as a) x",
+            SqlState::UNDEFINED_COLUMN,
+        ),
+        ("create view v as select 1", SqlState::FEATURE_NOT_SUPPORTED),
+        ("drop table no_such_table", SqlState::UNDEFINED_TABLE),
+        ("create table x.y (a int)", SqlState::INVALID_SCHEMA_NAME),
+    ];
+    for (sql, expected) in cases {
+        // Both protocols: simple and extended.
+        let err = client.simple_query(sql).await.expect_err(sql);
+        assert_eq!(err.code(), Some(&expected), "{sql}: {err:?}");
+        let err = client.query(sql, &[]).await.expect_err(sql);
+        assert_eq!(err.code(), Some(&expected), "{sql} (extended): {err:?}");
+        let one: i64 = client
+            .query_one("select 1::bigint", &[])
+            .await
+            .expect("session goes on")
+            .get(0);
+        assert_eq!(one, 1);
+    }
+    client
+        .batch_execute("create table dup (a int)")
+        .await
+        .expect("create");
+    let err = client
+        .batch_execute("create table dup (a int)")
+        .await
+        .expect_err("exists");
+    assert_eq!(err.code(), Some(&SqlState::DUPLICATE_TABLE));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_2_error_mid_query_stops_the_remaining_statements() {
+    let dir = warehouse();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let err = client
+        .simple_query("create table before_err (a int); select 1/0; create table after_err (a int)")
+        .await
+        .expect_err("division by zero");
+    assert_eq!(err.code(), Some(&SqlState::DIVISION_BY_ZERO));
+    client
+        .simple_query("select * from before_err")
+        .await
+        .expect("first statement ran");
+    let err = client
+        .simple_query("select * from after_err")
+        .await
+        .expect_err("statement after the error must not run");
+    assert_eq!(err.code(), Some(&SqlState::UNDEFINED_TABLE));
+    // Several result sets in one Query, one per statement.
+    let messages = client
+        .simple_query("select 1; select 2, 3; ;")
+        .await
+        .expect("multi");
+    assert_eq!(
+        simple_rows(&messages),
+        vec![
+            vec![Some("1".into())],
+            vec![Some("2".into()), Some("3".into())]
+        ]
+    );
+    let completes = messages
+        .iter()
+        .filter(|m| matches!(m, SimpleQueryMessage::CommandComplete(_)))
+        .count();
+    assert_eq!(completes, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_2_transaction_blocks_report_status_and_refuse_after_error() {
+    let dir = warehouse();
+    let server = TestServer::start(dir.path()).await;
+    let mut client = server.client().await;
+    let tx = client.transaction().await.expect("begin");
+    let err = tx
+        .simple_query("select 1/0")
+        .await
+        .expect_err("error in block");
+    assert_eq!(err.code(), Some(&SqlState::DIVISION_BY_ZERO));
+    let err = tx
+        .simple_query("select 1")
+        .await
+        .expect_err("refused in failed block");
+    assert_eq!(err.code(), Some(&SqlState::IN_FAILED_SQL_TRANSACTION));
+    tx.rollback().await.expect("rollback");
+    client
+        .simple_query("select 1")
+        .await
+        .expect("usable after rollback");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_2_empty_query_and_session_settings() {
+    let dir = warehouse();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let messages = client.simple_query("").await.expect("empty query");
+    assert!(simple_rows(&messages).is_empty());
+    client
+        .batch_execute("set application_name = 'probe'; set extra_float_digits = 3")
+        .await
+        .expect("set");
+    let rows = client
+        .simple_query("show application_name")
+        .await
+        .expect("show");
+    assert_eq!(simple_rows(&rows), vec![vec![Some("probe".into())]]);
+    let err = client
+        .simple_query("set no_such_setting = 1")
+        .await
+        .expect_err("unknown");
+    assert_eq!(err.code(), Some(&SqlState::UNDEFINED_OBJECT));
+    client
+        .batch_execute("create schema analytics; set search_path = analytics")
+        .await
+        .expect("search_path");
+    client
+        .batch_execute("create table in_path (a int)")
+        .await
+        .expect("create in search_path schema");
+    client
+        .simple_query("select * from tarn.analytics.in_path")
+        .await
+        .expect("created in analytics");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_2_fifty_concurrent_connections() {
+    let dir = warehouse();
+    let server = TestServer::start(dir.path()).await;
+    let setup = server.client().await;
+    setup
+        .batch_execute("create table shared as select value as v from range(1000)")
+        .await
+        .expect("create shared table");
+    let mut tasks = Vec::new();
+    for i in 0..50i64 {
+        let conn = server.conn_str();
+        tasks.push(tokio::spawn(async move {
+            let (client, connection) = tokio_postgres::connect(&conn, tokio_postgres::NoTls)
+                .await
+                .expect("connect");
+            tokio::spawn(connection);
+            let mut sum = 0i64;
+            for _ in 0..5 {
+                let row = client
+                    .query_one("select sum(v) + $1::bigint from shared", &[&i])
+                    .await
+                    .expect("query");
+                sum = row.get(0);
+            }
+            sum - i
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.expect("task"), 499_500);
+    }
+}
