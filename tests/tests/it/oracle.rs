@@ -25,6 +25,7 @@ const CORPUS: &[&str] = &[
     "false",
     "'héllo wörld'::text",
     "'x'::varchar",
+    "decode('deadbeef', 'hex')",
     "date '2024-01-02'",
     "timestamp '2024-03-04 03:06:07'",
     "timestamp '2024-03-04 03:06:07.5'",
