@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
 use datafusion::error::Result as DFResult;
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::logical_expr::{Expr, LogicalPlan};
 use deltalake::DeltaTable;
 use tarn_connectors::StorageLocation;
 use tracing::{instrument, warn};
@@ -259,6 +259,14 @@ impl Lake {
         schema: &str,
         name: &str,
     ) -> Result<Option<Arc<dyn TableProvider>>> {
+        match self.delta_table(schema, name).await? {
+            Some(delta) => Ok(Some(table::provider(&delta).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The table's Delta log brought up to date, from the cache where possible.
+    async fn delta_table(&self, schema: &str, name: &str) -> Result<Option<DeltaTable>> {
         let Some(entry) = self.metastore.table(schema, name).await? else {
             return Ok(None);
         };
@@ -282,12 +290,84 @@ impl Lake {
             }
             None => table::open(&url, self.metastore.root().options()).await?,
         };
-        let provider = table::provider(&delta).await?;
+        self.remember(&entry.location, &delta);
+        Ok(Some(delta))
+    }
+
+    fn remember(&self, location: &str, delta: &DeltaTable) {
         self.tables
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(entry.location, delta);
-        Ok(Some(provider))
+            .insert(location.to_owned(), delta.clone());
+    }
+
+    async fn existing(&self, schema: &str, name: &str) -> Result<DeltaTable> {
+        self.delta_table(schema, name)
+            .await?
+            .ok_or_else(|| CatalogError::TableNotFound {
+                schema: schema.to_owned(),
+                name: name.to_owned(),
+            })
+    }
+
+    /// Deletes the rows matching `predicate` (all rows when `None`) in one Delta
+    /// commit. Returns how many rows were deleted.
+    #[instrument(skip(self, predicate, session))]
+    pub async fn delete_rows(
+        &self,
+        schema: &str,
+        name: &str,
+        predicate: Option<Expr>,
+        session: Arc<dyn Session>,
+    ) -> Result<u64> {
+        let delta = self.existing(schema, name).await?;
+        let location = delta.table_url().clone();
+        let mut builder = delta.delete().with_session_state(session);
+        if let Some(predicate) = predicate {
+            builder = builder.with_predicate(predicate);
+        }
+        let (delta, metrics) = builder.await.map_err(|source| CatalogError::Delta {
+            location: tarn_connectors::storage::redact(&location),
+            source,
+        })?;
+        self.remember_url(&delta);
+        Ok(metrics.num_deleted_rows.unwrap_or(0) as u64)
+    }
+
+    /// Sets `assignments` (column, new value) on the rows matching `predicate`, in one
+    /// Delta commit. Returns how many rows were updated.
+    #[instrument(skip(self, assignments, predicate, session))]
+    pub async fn update_rows(
+        &self,
+        schema: &str,
+        name: &str,
+        assignments: Vec<(String, Expr)>,
+        predicate: Option<Expr>,
+        session: Arc<dyn Session>,
+    ) -> Result<u64> {
+        let delta = self.existing(schema, name).await?;
+        let location = delta.table_url().clone();
+        let mut builder = delta.update().with_session_state(session);
+        if let Some(predicate) = predicate {
+            builder = builder.with_predicate(predicate);
+        }
+        for (column, value) in assignments {
+            builder = builder.with_update(column, value);
+        }
+        let (delta, metrics) = builder.await.map_err(|source| CatalogError::Delta {
+            location: tarn_connectors::storage::redact(&location),
+            source,
+        })?;
+        self.remember_url(&delta);
+        Ok(metrics.num_updated_rows as u64)
+    }
+
+    /// Caches a table just written, keyed like [`Lake::delta_table`] keys it.
+    fn remember_url(&self, delta: &DeltaTable) {
+        let root = self.root_url().as_str();
+        if let Some(relative) = delta.table_url().as_str().strip_prefix(root) {
+            self.remember(relative.trim_end_matches('/'), delta);
+        }
     }
 
     pub fn root(&self) -> &StorageLocation {

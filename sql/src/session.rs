@@ -22,6 +22,7 @@ use datafusion::common::{ParamValues, SchemaReference, TableReference};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::logical_expr::expr_rewriter::unnormalize_col;
 use datafusion::logical_expr::{
     Cast, DdlStatement, DmlStatement, Expr, LogicalPlan, TryCast, WriteOp,
 };
@@ -403,6 +404,14 @@ impl Session {
                     count_rows(&batches),
                 )))
             }
+            LogicalPlan::Dml(dml)
+                if matches!(
+                    dml.op,
+                    WriteOp::Delete | WriteOp::Update | WriteOp::Truncate
+                ) =>
+            {
+                self.run_delete_or_update(dml).await
+            }
             LogicalPlan::Dml(dml) => {
                 Err(SqlError::not_supported(dml.op.name().to_ascii_uppercase()))
             }
@@ -419,6 +428,48 @@ impl Session {
                     stream,
                     command: "SELECT",
                 })
+            }
+        }
+    }
+
+    /// DELETE, UPDATE and TRUNCATE become one Delta commit each. DataFusion has planned
+    /// them as a filter (and for UPDATE a projection of new values) over the table;
+    /// the predicate and assignments are taken from that plan, already typed.
+    async fn run_delete_or_update(&self, dml: DmlStatement) -> Result<Output> {
+        let (schema, name) = self.resolve_table(&dml.table_name)?;
+        let session: Arc<dyn datafusion::catalog::Session> = Arc::new(self.ctx.state());
+        let catalog = self.engine.catalog();
+        let (projection, predicate) = split_dml_input(&dml.input);
+        match dml.op {
+            WriteOp::Truncate => {
+                catalog.delete_rows(&schema, &name, None, session).await?;
+                Ok(Output::Command(CommandTag::new("TRUNCATE TABLE")))
+            }
+            WriteOp::Delete => {
+                let rows = catalog
+                    .delete_rows(&schema, &name, predicate, session)
+                    .await?;
+                Ok(Output::Command(CommandTag::with_rows("DELETE", rows)))
+            }
+            _ => {
+                let columns = dml.target.schema();
+                let exprs =
+                    projection.ok_or_else(|| SqlError::not_supported("this form of UPDATE"))?;
+                let assignments = exprs
+                    .into_iter()
+                    .zip(columns.fields())
+                    .filter_map(|(expr, field)| {
+                        let value = unnormalize_col(expr.unalias());
+                        match &value {
+                            Expr::Column(c) if c.name == *field.name() => None,
+                            _ => Some((field.name().clone(), value)),
+                        }
+                    })
+                    .collect();
+                let rows = catalog
+                    .update_rows(&schema, &name, assignments, predicate, session)
+                    .await?;
+                Ok(Output::Command(CommandTag::with_rows("UPDATE", rows)))
             }
         }
     }
@@ -682,7 +733,11 @@ impl Session {
 fn plans_for_rows(statement: &SqlStatement) -> bool {
     matches!(
         statement,
-        SqlStatement::Query(_) | SqlStatement::Insert(_) | SqlStatement::Explain { .. }
+        SqlStatement::Query(_)
+            | SqlStatement::Insert(_)
+            | SqlStatement::Update(_)
+            | SqlStatement::Delete(_)
+            | SqlStatement::Explain { .. }
     )
 }
 
@@ -733,6 +788,20 @@ fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<DataType>>> {
         types[index - 1] = data_type;
     }
     Ok(types)
+}
+
+/// The new-value expressions (UPDATE) and the predicate of a DELETE/UPDATE input
+/// plan, with column references unqualified as the Delta operations expect.
+fn split_dml_input(input: &LogicalPlan) -> (Option<Vec<Expr>>, Option<Expr>) {
+    let (projection, below) = match input {
+        LogicalPlan::Projection(p) => (Some(p.expr.clone()), p.input.as_ref()),
+        other => (None, other),
+    };
+    let predicate = match below {
+        LogicalPlan::Filter(filter) => Some(unnormalize_col(filter.predicate.clone())),
+        _ => None,
+    };
+    (projection, predicate)
 }
 
 fn ends_transaction(statement: &DFStatement) -> bool {

@@ -178,18 +178,40 @@ fn execution_state(msg: &str) -> &'static str {
 
 fn external_state(err: &(dyn std::error::Error + Send + Sync + 'static)) -> &'static str {
     if let Some(e) = err.downcast_ref::<CatalogError>() {
-        catalog_state(e)
-    } else if let Some(e) = err.downcast_ref::<SqlError>() {
-        sqlstate(e)
-    } else if let Some(e) = err.downcast_ref::<DataFusionError>() {
-        datafusion_state(e)
-    } else if let Some(e) = err.downcast_ref::<ArrowError>() {
-        arrow_state(e)
-    } else if let Some(e) = err.downcast_ref::<object_store::Error>() {
-        object_store_state(e)
-    } else {
-        DATA_EXCEPTION
+        return catalog_state(e);
     }
+    if let Some(e) = err.downcast_ref::<SqlError>() {
+        return sqlstate(e);
+    }
+    // Errors from libraries Tarn does not map by type (deltalake's, wrapped by
+    // DataFusion) are classified by the first known error in their source chain.
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(e) = e.downcast_ref::<DataFusionError>() {
+            return datafusion_state(e);
+        }
+        if let Some(e) = e.downcast_ref::<ArrowError>() {
+            return arrow_state(e);
+        }
+        if let Some(e) = e.downcast_ref::<object_store::Error>() {
+            return object_store_state(e);
+        }
+        current = e.source();
+    }
+    DATA_EXCEPTION
+}
+
+/// The innermost Arrow error in `err`'s source chain, if any.
+fn arrow_root<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a ArrowError> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut found = None;
+    while let Some(e) = current {
+        if let Some(arrow) = e.downcast_ref::<ArrowError>() {
+            found = Some(arrow);
+        }
+        current = e.source();
+    }
+    found
 }
 
 /// The message shown to the client: DataFusion's backtraces and context wrappers
@@ -205,7 +227,10 @@ fn message(err: &SqlError) -> String {
 fn datafusion_message(err: &DataFusionError) -> String {
     let root = err.find_root();
     match root {
-        DataFusionError::External(e) => e.to_string(),
+        DataFusionError::External(e) => match arrow_root(e.as_ref()) {
+            Some(ArrowError::DivideByZero) => "division by zero".to_owned(),
+            _ => e.to_string(),
+        },
         DataFusionError::ArrowError(e, _) => match e.as_ref() {
             ArrowError::DivideByZero => "division by zero".to_owned(),
             ArrowError::ExternalError(inner) => inner.to_string(),

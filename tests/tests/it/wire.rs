@@ -180,14 +180,20 @@ async fn issue_2_binary_results_decode_to_the_right_values() {
     assert_eq!(row.get::<_, Vec<i64>>(11), vec![1, 2, 3]);
 
     let row = client
-        .query_one("select 12.5::numeric(10,2), decode('deadbeef', 'hex'), array['a', null]", &[])
+        .query_one(
+            "select 12.5::numeric(10,2), decode('deadbeef', 'hex'), array['a', null]",
+            &[],
+        )
         .await
         .expect("numeric, bytea and text[] row");
     assert_eq!(row.columns()[0].type_(), &Type::NUMERIC);
     assert_eq!(row.get::<_, rust_decimal::Decimal>(0).to_string(), "12.50");
     assert_eq!(row.columns()[1].type_(), &Type::BYTEA);
     assert_eq!(row.get::<_, Vec<u8>>(1), vec![0xde, 0xad, 0xbe, 0xef]);
-    assert_eq!(row.get::<_, Vec<Option<String>>>(2), vec![Some("a".to_owned()), None]);
+    assert_eq!(
+        row.get::<_, Vec<Option<String>>>(2),
+        vec![Some("a".to_owned()), None]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
