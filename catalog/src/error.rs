@@ -21,6 +21,9 @@ pub enum CatalogError {
     #[error("relation \"{schema}.{name}\" already exists")]
     TableExists { schema: String, name: String },
 
+    #[error("column \"{column}\" of relation \"{table}\" already exists")]
+    ColumnExists { table: String, column: String },
+
     #[error("catalog entry {path:?} is not valid: {reason}")]
     InvalidEntry { path: String, reason: String },
 

@@ -228,6 +228,73 @@ impl Lake {
         }
     }
 
+    /// Renames a table within its schema. The new entry is created first (failing if
+    /// the name is taken), then the old one removed; the data does not move.
+    #[instrument(skip(self))]
+    pub async fn rename_table(&self, schema: &str, name: &str, new_name: &str) -> Result<()> {
+        let entry = self.metastore.table(schema, name).await?.ok_or_else(|| {
+            CatalogError::TableNotFound {
+                schema: schema.to_owned(),
+                name: name.to_owned(),
+            }
+        })?;
+        let renamed = TableEntry {
+            name: new_name.to_owned(),
+            ..entry
+        };
+        self.metastore.create_table(&renamed).await?;
+        self.metastore.drop_table(schema, name).await?;
+        self.refresh().await
+    }
+
+    /// Adds nullable columns to a table's schema, in one Delta commit. Columns that
+    /// already exist are an error unless `if_not_exists`.
+    #[instrument(skip(self, columns))]
+    pub async fn add_columns(
+        &self,
+        schema: &str,
+        name: &str,
+        columns: &arrow::datatypes::Schema,
+        if_not_exists: bool,
+    ) -> Result<()> {
+        let delta = self.existing(schema, name).await?;
+        let location = delta.table_url().clone();
+        let current = delta
+            .snapshot()
+            .map_err(|source| CatalogError::Delta {
+                location: tarn_connectors::storage::redact(&location),
+                source,
+            })?
+            .schema();
+        let mut new_fields = Vec::new();
+        for field in columns.fields() {
+            if current.field(field.name()).is_some() {
+                if if_not_exists {
+                    continue;
+                }
+                return Err(CatalogError::ColumnExists {
+                    table: name.to_owned(),
+                    column: field.name().clone(),
+                });
+            }
+            new_fields.push(field.as_ref().clone());
+        }
+        if new_fields.is_empty() {
+            return Ok(());
+        }
+        let kernel = table::kernel_schema(&location, &arrow::datatypes::Schema::new(new_fields))?;
+        let delta = delta
+            .add_columns()
+            .with_fields(kernel.fields().cloned().collect::<Vec<_>>())
+            .await
+            .map_err(|source| CatalogError::Delta {
+                location: tarn_connectors::storage::redact(&location),
+                source,
+            })?;
+        self.remember_url(&delta);
+        Ok(())
+    }
+
     /// Drops a table: its entry goes first (so no reader finds a half-deleted table),
     /// then its files. Returns `false` if it did not exist and `if_exists` was given.
     #[instrument(skip(self))]

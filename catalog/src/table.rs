@@ -52,11 +52,7 @@ pub async fn create_empty(
     schema: &arrow::datatypes::Schema,
     name: &str,
 ) -> Result<DeltaTable> {
-    let schema = delta_schema(schema)?;
-    let kernel: StructType = schema
-        .as_ref()
-        .try_into_kernel()
-        .map_err(|e| delta_err(location)(e.into()))?;
+    let kernel = kernel_schema(location, schema)?;
     let table = deltalake::DeltaTableBuilder::from_url(location.clone())
         .map_err(delta_err(location))?
         .with_storage_options(options.clone())
@@ -69,6 +65,15 @@ pub async fn create_empty(
         .with_save_mode(SaveMode::ErrorIfExists)
         .await
         .map_err(delta_err(location))
+}
+
+/// `schema` as a Delta (kernel) schema, each column mapped to its Delta type.
+pub fn kernel_schema(location: &Url, schema: &arrow::datatypes::Schema) -> Result<StructType> {
+    let schema = delta_schema(schema)?;
+    schema
+        .as_ref()
+        .try_into_kernel()
+        .map_err(|e| delta_err(location)(e.into()))
 }
 
 /// Creates a Delta table at `location` holding the rows of `plan`, in one commit.

@@ -29,6 +29,7 @@ use datafusion::logical_expr::{
 use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::scalar::ScalarValue;
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
+use datafusion::sql::planner::object_name_to_table_reference;
 use datafusion::sql::sqlparser::ast::{
     self, Expr as SqlExpr, ObjectName, Statement as SqlStatement,
 };
@@ -351,6 +352,9 @@ impl Session {
         {
             return Ok(output);
         }
+        if let Some(SqlStatement::AlterTable(alter)) = ast {
+            return self.alter_table(alter).await;
+        }
         let is_ctas = matches!(ast, Some(SqlStatement::CreateTable(ct)) if ct.query.is_some());
         let mut plan = self.plan(statement).await?;
         if let Some(values) = params {
@@ -540,6 +544,70 @@ impl Session {
         }
     }
 
+    /// `ALTER TABLE ... RENAME TO` and `... ADD COLUMN`; other forms are refused by name.
+    async fn alter_table(&self, alter: &ast::AlterTable) -> Result<Output> {
+        let reference = object_name_to_table_reference(alter.name.clone(), true)?;
+        let (schema, name) = self.resolve_table(&reference)?;
+        let catalog = self.engine.catalog();
+        catalog.refresh().await?;
+        let exists = catalog.metastore().table(&schema, &name).await?.is_some();
+        if !exists {
+            if alter.if_exists {
+                return Ok(Output::Command(CommandTag::new("ALTER TABLE")));
+            }
+            return Err(tarn_catalog::CatalogError::TableNotFound { schema, name }.into());
+        }
+        for operation in &alter.operations {
+            match operation {
+                ast::AlterTableOperation::RenameTable { table_name } => {
+                    let (ast::RenameTableNameKind::To(new) | ast::RenameTableNameKind::As(new)) =
+                        table_name;
+                    let new_ref = object_name_to_table_reference(new.clone(), true)?;
+                    if new_ref.schema().is_some_and(|s| s != schema) {
+                        return Err(SqlError::not_supported(
+                            "moving a table to another schema with RENAME",
+                        ));
+                    }
+                    catalog
+                        .rename_table(&schema, &name, new_ref.table())
+                        .await?;
+                }
+                ast::AlterTableOperation::AddColumn {
+                    if_not_exists,
+                    column_def,
+                    ..
+                } => {
+                    let column = normalize_ident(&column_def.name);
+                    let data_type = self.sql_type(&column_def.data_type).await?;
+                    let columns = Schema::new(vec![Field::new(column, data_type, true)]);
+                    catalog
+                        .add_columns(&schema, &name, &columns, *if_not_exists)
+                        .await?;
+                }
+                other => {
+                    let words = other.to_string();
+                    let head: Vec<&str> = words.split_whitespace().take(2).collect();
+                    return Err(SqlError::not_supported(format!(
+                        "ALTER TABLE {}",
+                        head.join(" ")
+                    )));
+                }
+            }
+        }
+        Ok(Output::Command(CommandTag::new("ALTER TABLE")))
+    }
+
+    /// The Arrow type DataFusion gives a SQL type name (`varchar(20)`, `numeric(10,2)`).
+    async fn sql_type(&self, data_type: &ast::DataType) -> Result<DataType> {
+        let statements = self.parse(&format!("select cast(null as {data_type}) as c"))?;
+        let statement = statements
+            .into_iter()
+            .next()
+            .ok_or_else(|| SqlError::not_supported(format!("type {data_type}")))?;
+        let plan = self.plan(statement).await?;
+        Ok(plan.schema().field(0).data_type().clone())
+    }
+
     /// The row count of a table just written, from its Delta file statistics.
     async fn count_table_rows(&self, schema: &str, name: &str) -> Result<u64> {
         let sql = format!(
@@ -652,6 +720,7 @@ impl Session {
                     command: "SHOW",
                 }));
             }
+            SqlStatement::AlterTable(_) => return Ok(None),
             SqlStatement::Discard { .. } => {
                 self.state().settings.reset_all();
                 CommandTag::new("DISCARD ALL")
@@ -869,6 +938,15 @@ fn set_value(expr: &SqlExpr) -> String {
             }
         }
         other => other.to_string(),
+    }
+}
+
+/// An identifier as PostgreSQL folds it: lower case unless quoted.
+fn normalize_ident(ident: &ast::Ident) -> String {
+    if ident.quote_style.is_some() {
+        ident.value.clone()
+    } else {
+        ident.value.to_lowercase()
     }
 }
 

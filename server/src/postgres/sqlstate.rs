@@ -79,6 +79,7 @@ fn catalog_state(err: &CatalogError) -> &'static str {
         CatalogError::TableNotFound { .. } => UNDEFINED_TABLE,
         CatalogError::TableExists { .. } => DUPLICATE_TABLE,
         CatalogError::UnsupportedType { .. } => FEATURE_NOT_SUPPORTED,
+        CatalogError::ColumnExists { .. } => DUPLICATE_COLUMN,
         CatalogError::InvalidEntry { .. } => "XX001",
         CatalogError::Delta { .. } => match err.delta_failure() {
             Some(DeltaFailure::Conflict) => SERIALIZATION_FAILURE,

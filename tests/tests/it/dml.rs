@@ -77,3 +77,66 @@ async fn issue_3_failed_insert_leaves_the_table_unchanged() {
     assert_eq!(err.code(), Some(&SqlState::DIVISION_BY_ZERO));
     assert_eq!(ids_and_names(&client).await, vec![(1, "kept".to_owned())]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_3_alter_table_rename_and_add_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    client
+        .batch_execute(
+            "create table u (id int, name text);
+             insert into u values (1, 'a');
+             alter table u add column price numeric(10,2);
+             insert into u values (2, 'b', 3.5);
+             alter table tarn.public.u rename to v;",
+        )
+        .await
+        .expect("alter");
+    let rows = client
+        .simple_query("select id, name, price from v order by id")
+        .await
+        .expect("renamed table");
+    let values: Vec<Vec<Option<String>>> = rows
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => {
+                Some((0..3).map(|i| r.get(i).map(str::to_owned)).collect())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        values,
+        vec![
+            vec![Some("1".into()), Some("a".into()), None],
+            vec![Some("2".into()), Some("b".into()), Some("3.50".into())],
+        ]
+    );
+    let err = client
+        .simple_query("select * from u")
+        .await
+        .expect_err("old name gone");
+    assert_eq!(err.code(), Some(&SqlState::UNDEFINED_TABLE));
+    let err = client
+        .simple_query("alter table v add column id int")
+        .await
+        .expect_err("exists");
+    assert_eq!(err.code(), Some(&SqlState::DUPLICATE_COLUMN));
+    let err = client
+        .simple_query("alter table v drop column id")
+        .await
+        .expect_err("not yet");
+    assert_eq!(err.code(), Some(&SqlState::FEATURE_NOT_SUPPORTED));
+    // Survives a restart.
+    drop(client);
+    server.stop().await;
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let n: i64 = client
+        .query_one("select count(price) from v", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 1);
+}
