@@ -24,6 +24,15 @@ pub enum CatalogError {
     #[error("column \"{column}\" of relation \"{table}\" already exists")]
     ColumnExists { table: String, column: String },
 
+    #[error("\"{name}\" is not {expected}")]
+    WrongKind {
+        name: String,
+        expected: &'static str,
+    },
+
+    #[error("view \"{schema}.{name}\" does not exist")]
+    ViewNotFound { schema: String, name: String },
+
     #[error("catalog entry {path:?} is not valid: {reason}")]
     InvalidEntry { path: String, reason: String },
 

@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
-use datafusion::catalog::{CatalogProvider, SchemaProvider, Session, TableProvider};
+use datafusion::catalog::{
+    CatalogProvider, SchemaProvider, Session, TableProvider, view::ViewTable,
+};
 use datafusion::error::Result as DFResult;
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use deltalake::DeltaTable;
@@ -42,6 +44,16 @@ pub struct Lake {
     listing: RwLock<Listing>,
     /// Delta tables by location, kept so a query replays only new log versions.
     tables: Mutex<HashMap<String, DeltaTable>>,
+    /// Plans views' SQL; set by the SQL layer, which owns planning.
+    view_planner: std::sync::OnceLock<Arc<dyn ViewPlanner>>,
+}
+
+/// Turns a view's SQL into a plan. The catalog stores views but cannot plan SQL (that
+/// is the SQL layer's job), so the SQL layer registers one of these.
+#[async_trait]
+pub trait ViewPlanner: Send + Sync + std::fmt::Debug {
+    /// Plans `sql` with `schema` as the default schema (where the view lives).
+    async fn plan_view(&self, schema: &str, sql: &str) -> DFResult<LogicalPlan>;
 }
 
 impl LakeCatalog {
@@ -53,7 +65,13 @@ impl LakeCatalog {
             metastore,
             listing: RwLock::new(listing),
             tables: Mutex::new(HashMap::new()),
+            view_planner: std::sync::OnceLock::new(),
         })))
+    }
+
+    /// Registers how views are planned (once; later calls are ignored).
+    pub fn set_view_planner(&self, planner: Arc<dyn ViewPlanner>) {
+        let _ = self.0.view_planner.set(planner);
     }
 }
 
@@ -143,6 +161,7 @@ impl Lake {
             name: name.to_owned(),
             kind: TableKind::ManagedDelta,
             location: format!("{schema}/{name}-{}", &id[..12]),
+            definition: None,
             created_at: now(),
         }
     }
@@ -228,6 +247,59 @@ impl Lake {
         }
     }
 
+    /// Creates (or with `or_replace`, replaces) a view. A table of the same name is an
+    /// error either way.
+    #[instrument(skip(self, definition))]
+    pub async fn create_view(
+        &self,
+        schema: &str,
+        name: &str,
+        definition: &str,
+        or_replace: bool,
+    ) -> Result<()> {
+        self.ensure_schema(schema).await?;
+        let entry = TableEntry {
+            schema: schema.to_owned(),
+            name: name.to_owned(),
+            kind: TableKind::View,
+            location: String::new(),
+            definition: Some(definition.to_owned()),
+            created_at: now(),
+        };
+        match self.metastore.table(schema, name).await? {
+            Some(existing) if existing.kind != TableKind::View => {
+                return Err(CatalogError::WrongKind {
+                    name: name.to_owned(),
+                    expected: "a view",
+                });
+            }
+            Some(_) if or_replace => self.metastore.replace_table(&entry).await?,
+            _ => self.metastore.create_table(&entry).await?,
+        }
+        self.refresh().await
+    }
+
+    /// Drops a view. Returns `false` if it did not exist and `if_exists` was given.
+    #[instrument(skip(self))]
+    pub async fn drop_view(&self, schema: &str, name: &str, if_exists: bool) -> Result<bool> {
+        match self.metastore.table(schema, name).await? {
+            Some(entry) if entry.kind == TableKind::View => {
+                self.metastore.drop_table(schema, name).await?;
+                self.refresh().await?;
+                Ok(true)
+            }
+            Some(_) => Err(CatalogError::WrongKind {
+                name: name.to_owned(),
+                expected: "a view",
+            }),
+            None if if_exists => Ok(false),
+            None => Err(CatalogError::ViewNotFound {
+                schema: schema.to_owned(),
+                name: name.to_owned(),
+            }),
+        }
+    }
+
     /// Renames a table within its schema. The new entry is created first (failing if
     /// the name is taken), then the old one removed; the data does not move.
     #[instrument(skip(self))]
@@ -309,6 +381,12 @@ impl Lake {
                 })
             };
         };
+        if entry.kind == TableKind::View {
+            return Err(CatalogError::WrongKind {
+                name: name.to_owned(),
+                expected: "a table",
+            });
+        }
         self.metastore.drop_table(schema, name).await?;
         self.tables
             .lock()
@@ -326,6 +404,18 @@ impl Lake {
         schema: &str,
         name: &str,
     ) -> Result<Option<Arc<dyn TableProvider>>> {
+        if let Some(entry) = self.metastore.table(schema, name).await?
+            && entry.kind == TableKind::View
+        {
+            let definition = entry.definition.unwrap_or_default();
+            let planner = self.view_planner.get().ok_or_else(|| {
+                CatalogError::DataFusion(datafusion::error::DataFusionError::NotImplemented(
+                    "views without a SQL layer".to_owned(),
+                ))
+            })?;
+            let plan = planner.plan_view(schema, &definition).await?;
+            return Ok(Some(Arc::new(ViewTable::new(plan, Some(definition)))));
+        }
         match self.delta_table(schema, name).await? {
             Some(delta) => Ok(Some(table::provider(&delta).await?)),
             None => Ok(None),
@@ -337,6 +427,12 @@ impl Lake {
         let Some(entry) = self.metastore.table(schema, name).await? else {
             return Ok(None);
         };
+        if entry.kind == TableKind::View {
+            return Err(CatalogError::WrongKind {
+                name: name.to_owned(),
+                expected: "a table",
+            });
+        }
         let url = self.entry_url(&entry)?;
         let cached = self
             .tables

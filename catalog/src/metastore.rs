@@ -33,6 +33,8 @@ pub const DEFAULT_SCHEMA: &str = "public";
 pub enum TableKind {
     /// A Delta table whose files Tarn owns, under the warehouse.
     ManagedDelta,
+    /// A view: its SQL, planned when a statement uses it.
+    View,
 }
 
 /// What the metastore records about a table.
@@ -41,8 +43,11 @@ pub struct TableEntry {
     pub schema: String,
     pub name: String,
     pub kind: TableKind,
-    /// Relative to the warehouse root for managed tables.
+    /// Relative to the warehouse root for managed tables; empty for views.
     pub location: String,
+    /// A view's SQL (its query), as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition: Option<String>,
     pub created_at: String,
 }
 
@@ -179,6 +184,20 @@ impl Metastore {
             }
             other => other,
         })
+    }
+
+    /// Overwrites an existing entry (`CREATE OR REPLACE VIEW`).
+    pub async fn replace_table(&self, entry: &TableEntry) -> Result<()> {
+        let key = format!("{TABLES}/{}/{}.json", entry.schema, entry.name);
+        let body = serde_json::to_vec_pretty(entry).map_err(|e| CatalogError::InvalidEntry {
+            path: key.clone(),
+            reason: e.to_string(),
+        })?;
+        self.root
+            .store()
+            .put(&self.root.path(&key), PutPayload::from(body))
+            .await?;
+        Ok(())
     }
 
     pub async fn drop_table(&self, schema: &str, name: &str) -> Result<()> {

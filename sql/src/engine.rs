@@ -1,7 +1,12 @@
 //! [`Engine`]: one warehouse, opened once, shared by every session.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+
+use async_trait::async_trait;
+use datafusion::error::{DataFusionError, Result as DFResult};
+use datafusion::logical_expr::LogicalPlan;
+use tarn_catalog::ViewPlanner;
 
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
@@ -10,8 +15,38 @@ use tarn_catalog::LakeCatalog;
 use tarn_connectors::StorageLocation;
 use tracing::info;
 
-use crate::error::Result;
+use crate::error::{Result, SqlError};
 use crate::session::{Output, Session};
+
+/// Plans stored views for the catalog, each in a fresh session whose default schema is
+/// the view's own, so unqualified names in a view mean what they meant at creation.
+#[derive(Debug)]
+struct Views(Weak<Engine>);
+
+#[async_trait]
+impl ViewPlanner for Views {
+    async fn plan_view(&self, schema: &str, sql: &str) -> DFResult<LogicalPlan> {
+        let external = |e: SqlError| DataFusionError::External(Box::new(e));
+        let engine = self
+            .0
+            .upgrade()
+            .ok_or_else(|| DataFusionError::Execution("the warehouse is closed".to_owned()))?;
+        let session = engine.session().map_err(external)?;
+        session
+            .set(
+                "search_path",
+                &format!("\"{}\"", schema.replace('"', "\"\"")),
+            )
+            .map_err(external)?;
+        let statement = session
+            .parse(sql)
+            .map_err(external)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| DataFusionError::Plan(format!("view definition is empty: {sql:?}")))?;
+        session.plan_statement(statement).await.map_err(external)
+    }
+}
 
 /// How to open a warehouse.
 #[derive(Debug, Clone)]
@@ -52,11 +87,15 @@ impl Engine {
         runtime.register_object_store(root.url(), Arc::clone(root.store()));
         let catalog = LakeCatalog::open(root).await?;
         info!(warehouse = %catalog.root().display_url(), catalog = %options.catalog_name, "warehouse open");
-        Ok(Arc::new(Self {
+        let engine = Arc::new(Self {
             catalog,
             options,
             runtime,
-        }))
+        });
+        engine
+            .catalog
+            .set_view_planner(Arc::new(Views(Arc::downgrade(&engine))));
+        Ok(engine)
     }
 
     pub fn catalog(&self) -> &LakeCatalog {

@@ -356,6 +356,10 @@ impl Session {
             return self.alter_table(alter).await;
         }
         let is_ctas = matches!(ast, Some(SqlStatement::CreateTable(ct)) if ct.query.is_some());
+        let view_sql = match ast {
+            Some(SqlStatement::CreateView(view)) => Some(view.query.to_string()),
+            _ => None,
+        };
         let mut plan = self.plan(statement).await?;
         if let Some(values) = params {
             let types = parameter_types(&plan)?;
@@ -369,7 +373,12 @@ impl Session {
                 .collect::<Result<Vec<_>>>()?;
             plan = plan.with_param_values(ParamValues::from(values))?;
         }
-        self.run_plan(plan, is_ctas).await
+        self.run_plan(plan, is_ctas, view_sql).await
+    }
+
+    /// Plans a statement (for views, which the catalog plans through the engine).
+    pub(crate) async fn plan_statement(&self, statement: DFStatement) -> Result<LogicalPlan> {
+        self.plan(statement).await
     }
 
     /// Plans a statement against the current catalog and `search_path`.
@@ -394,9 +403,14 @@ impl Session {
         Ok(state.statement_to_plan(statement).await?)
     }
 
-    async fn run_plan(&self, plan: LogicalPlan, is_ctas: bool) -> Result<Output> {
+    async fn run_plan(
+        &self,
+        plan: LogicalPlan,
+        is_ctas: bool,
+        view_sql: Option<String>,
+    ) -> Result<Output> {
         match plan {
-            LogicalPlan::Ddl(ddl) => self.run_ddl(ddl, is_ctas).await,
+            LogicalPlan::Ddl(ddl) => self.run_ddl(ddl, is_ctas, view_sql).await,
             LogicalPlan::Dml(DmlStatement {
                 op: WriteOp::Insert(_),
                 ..
@@ -478,7 +492,12 @@ impl Session {
         }
     }
 
-    async fn run_ddl(&self, ddl: DdlStatement, is_ctas: bool) -> Result<Output> {
+    async fn run_ddl(
+        &self,
+        ddl: DdlStatement,
+        is_ctas: bool,
+        view_sql: Option<String>,
+    ) -> Result<Output> {
         let catalog = self.engine.catalog();
         match ddl {
             DdlStatement::CreateMemoryTable(create) => {
@@ -539,6 +558,23 @@ impl Session {
                     .drop_schema(&schema, drop.if_exists, drop.cascade)
                     .await?;
                 Ok(Output::Command(CommandTag::new("DROP SCHEMA")))
+            }
+            DdlStatement::CreateView(view) => {
+                if view.temporary {
+                    return Err(SqlError::not_supported("CREATE TEMPORARY VIEW"));
+                }
+                let definition =
+                    view_sql.ok_or_else(|| SqlError::not_supported("this form of CREATE VIEW"))?;
+                let (schema, name) = self.resolve_table(&view.name)?;
+                catalog
+                    .create_view(&schema, &name, &definition, view.or_replace)
+                    .await?;
+                Ok(Output::Command(CommandTag::new("CREATE VIEW")))
+            }
+            DdlStatement::DropView(drop) => {
+                let (schema, name) = self.resolve_table(&drop.name)?;
+                catalog.drop_view(&schema, &name, drop.if_exists).await?;
+                Ok(Output::Command(CommandTag::new("DROP VIEW")))
             }
             other => Err(SqlError::not_supported(ddl_words(&other))),
         }

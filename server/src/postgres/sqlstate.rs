@@ -80,6 +80,8 @@ fn catalog_state(err: &CatalogError) -> &'static str {
         CatalogError::TableExists { .. } => DUPLICATE_TABLE,
         CatalogError::UnsupportedType { .. } => FEATURE_NOT_SUPPORTED,
         CatalogError::ColumnExists { .. } => DUPLICATE_COLUMN,
+        CatalogError::WrongKind { .. } => "42809",
+        CatalogError::ViewNotFound { .. } => UNDEFINED_TABLE,
         CatalogError::InvalidEntry { .. } => "XX001",
         CatalogError::Delta { .. } => match err.delta_failure() {
             Some(DeltaFailure::Conflict) => SERIALIZATION_FAILURE,

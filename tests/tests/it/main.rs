@@ -5,4 +5,5 @@ mod dml;
 mod oracle;
 mod psql;
 mod shutdown;
+mod views;
 mod wire;
