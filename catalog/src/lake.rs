@@ -45,15 +45,20 @@ pub struct Lake {
     /// Delta tables by location, kept so a query replays only new log versions.
     tables: Mutex<HashMap<String, DeltaTable>>,
     /// Plans views' SQL; set by the SQL layer, which owns planning.
-    view_planner: std::sync::OnceLock<Arc<dyn ViewPlanner>>,
+    definition_planner: std::sync::OnceLock<Arc<dyn DefinitionPlanner>>,
 }
 
-/// Turns a view's SQL into a plan. The catalog stores views but cannot plan SQL (that
-/// is the SQL layer's job), so the SQL layer registers one of these.
+/// Turns stored SQL definitions into something DataFusion can scan. The catalog stores
+/// views and external tables as SQL but cannot plan SQL (that is the SQL layer's job),
+/// so the SQL layer registers one of these.
 #[async_trait]
-pub trait ViewPlanner: Send + Sync + std::fmt::Debug {
-    /// Plans `sql` with `schema` as the default schema (where the view lives).
+pub trait DefinitionPlanner: Send + Sync + std::fmt::Debug {
+    /// Plans a view's query with `schema` as the default schema (where the view lives).
     async fn plan_view(&self, schema: &str, sql: &str) -> DFResult<LogicalPlan>;
+
+    /// A provider for an external table from its `CREATE EXTERNAL TABLE` statement.
+    /// Implementations check the location is still allowed.
+    async fn external_table(&self, schema: &str, sql: &str) -> DFResult<Arc<dyn TableProvider>>;
 }
 
 impl LakeCatalog {
@@ -65,13 +70,13 @@ impl LakeCatalog {
             metastore,
             listing: RwLock::new(listing),
             tables: Mutex::new(HashMap::new()),
-            view_planner: std::sync::OnceLock::new(),
+            definition_planner: std::sync::OnceLock::new(),
         })))
     }
 
     /// Registers how views are planned (once; later calls are ignored).
-    pub fn set_view_planner(&self, planner: Arc<dyn ViewPlanner>) {
-        let _ = self.0.view_planner.set(planner);
+    pub fn set_definition_planner(&self, planner: Arc<dyn DefinitionPlanner>) {
+        let _ = self.0.definition_planner.set(planner);
     }
 }
 
@@ -167,6 +172,12 @@ impl Lake {
     }
 
     fn entry_url(&self, entry: &TableEntry) -> Result<Url> {
+        if entry.kind == TableKind::ExternalDelta {
+            return Url::parse(&entry.location).map_err(|e| CatalogError::InvalidEntry {
+                path: format!("{}.{}", entry.schema, entry.name),
+                reason: e.to_string(),
+            });
+        }
         Ok(self.metastore.root().child_url(&entry.location)?)
     }
 
@@ -279,6 +290,77 @@ impl Lake {
         self.refresh().await
     }
 
+    /// Registers an external table (files at a location, read in place) by its
+    /// `CREATE EXTERNAL TABLE` statement. The caller has validated the location.
+    #[instrument(skip(self, definition))]
+    pub async fn create_external(
+        &self,
+        schema: &str,
+        name: &str,
+        definition: &str,
+        if_not_exists: bool,
+    ) -> Result<bool> {
+        self.register_entry(
+            schema,
+            name,
+            TableKind::External,
+            String::new(),
+            Some(definition.to_owned()),
+            if_not_exists,
+        )
+        .await
+    }
+
+    /// Registers an existing Delta table at `location` (an absolute URL), read and
+    /// written in place; dropping it forgets it but leaves its files.
+    #[instrument(skip(self))]
+    pub async fn create_external_delta(
+        &self,
+        schema: &str,
+        name: &str,
+        location: &Url,
+        if_not_exists: bool,
+    ) -> Result<bool> {
+        table::open(location, self.metastore.root().options()).await?;
+        self.register_entry(
+            schema,
+            name,
+            TableKind::ExternalDelta,
+            location.to_string(),
+            None,
+            if_not_exists,
+        )
+        .await
+    }
+
+    async fn register_entry(
+        &self,
+        schema: &str,
+        name: &str,
+        kind: TableKind,
+        location: String,
+        definition: Option<String>,
+        if_not_exists: bool,
+    ) -> Result<bool> {
+        self.ensure_schema(schema).await?;
+        let entry = TableEntry {
+            schema: schema.to_owned(),
+            name: name.to_owned(),
+            kind,
+            location,
+            definition,
+            created_at: now(),
+        };
+        match self.metastore.create_table(&entry).await {
+            Ok(()) => {
+                self.refresh().await?;
+                Ok(true)
+            }
+            Err(CatalogError::TableExists { .. }) if if_not_exists => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Drops a view. Returns `false` if it did not exist and `if_exists` was given.
     #[instrument(skip(self))]
     pub async fn drop_view(&self, schema: &str, name: &str, if_exists: bool) -> Result<bool> {
@@ -388,6 +470,11 @@ impl Lake {
             });
         }
         self.metastore.drop_table(schema, name).await?;
+        if entry.kind != TableKind::ManagedDelta {
+            // External data belongs to whoever put it there.
+            self.refresh().await?;
+            return Ok(true);
+        }
         self.tables
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -405,14 +492,17 @@ impl Lake {
         name: &str,
     ) -> Result<Option<Arc<dyn TableProvider>>> {
         if let Some(entry) = self.metastore.table(schema, name).await?
-            && entry.kind == TableKind::View
+            && matches!(entry.kind, TableKind::View | TableKind::External)
         {
             let definition = entry.definition.unwrap_or_default();
-            let planner = self.view_planner.get().ok_or_else(|| {
+            let planner = self.definition_planner.get().ok_or_else(|| {
                 CatalogError::DataFusion(datafusion::error::DataFusionError::NotImplemented(
-                    "views without a SQL layer".to_owned(),
+                    "views and external tables without a SQL layer".to_owned(),
                 ))
             })?;
+            if entry.kind == TableKind::External {
+                return Ok(Some(planner.external_table(schema, &definition).await?));
+            }
             let plan = planner.plan_view(schema, &definition).await?;
             return Ok(Some(Arc::new(ViewTable::new(plan, Some(definition)))));
         }
@@ -427,10 +517,13 @@ impl Lake {
         let Some(entry) = self.metastore.table(schema, name).await? else {
             return Ok(None);
         };
-        if entry.kind == TableKind::View {
+        if !matches!(
+            entry.kind,
+            TableKind::ManagedDelta | TableKind::ExternalDelta
+        ) {
             return Err(CatalogError::WrongKind {
                 name: name.to_owned(),
-                expected: "a table",
+                expected: "a Delta table",
             });
         }
         let url = self.entry_url(&entry)?;

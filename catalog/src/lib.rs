@@ -14,7 +14,7 @@ pub mod table;
 pub mod types;
 
 pub use error::{CatalogError, Result};
-pub use lake::{Lake, LakeCatalog, LakeSchema, ViewPlanner};
+pub use lake::{DefinitionPlanner, Lake, LakeCatalog, LakeSchema};
 pub use metastore::{Metastore, TableEntry, TableKind};
 
 /// The query planner sessions must use: DataFusion's, plus the physical nodes Delta

@@ -35,6 +35,11 @@ pub enum TableKind {
     ManagedDelta,
     /// A view: its SQL, planned when a statement uses it.
     View,
+    /// Files (CSV, JSON, Parquet, Avro) read in place; the definition holds the
+    /// `CREATE EXTERNAL TABLE` statement.
+    External,
+    /// A Delta table outside the warehouse, at an absolute URL; Tarn does not own it.
+    ExternalDelta,
 }
 
 /// What the metastore records about a table.

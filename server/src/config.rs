@@ -78,6 +78,8 @@ pub struct RawWarehouse {
     pub catalog: String,
     /// Object-store options (`aws_endpoint`, `aws_region`, ...), passed through.
     pub storage: BTreeMap<String, String>,
+    /// Locations external tables may read besides the warehouse (URL or path prefixes).
+    pub allowed_locations: Vec<String>,
 }
 
 impl Default for RawWarehouse {
@@ -86,6 +88,7 @@ impl Default for RawWarehouse {
             url: DEFAULT_WAREHOUSE.to_owned(),
             catalog: DEFAULT_CATALOG.to_owned(),
             storage: BTreeMap::new(),
+            allowed_locations: Vec::new(),
         }
     }
 }
@@ -131,6 +134,7 @@ pub struct Config {
     pub warehouse: String,
     pub catalog: String,
     pub storage_options: HashMap<String, String>,
+    pub allowed_locations: Vec<String>,
     pub datafusion_options: HashMap<String, String>,
     pub auth: Auth,
 }
@@ -245,6 +249,7 @@ impl Config {
             warehouse: raw.warehouse.url,
             catalog: raw.warehouse.catalog,
             storage_options: raw.warehouse.storage.into_iter().collect(),
+            allowed_locations: raw.warehouse.allowed_locations,
             datafusion_options,
             auth,
         })

@@ -4,11 +4,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
 use async_trait::async_trait;
+use datafusion::catalog::TableProvider;
 use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::logical_expr::LogicalPlan;
-use tarn_catalog::ViewPlanner;
+use tarn_catalog::DefinitionPlanner;
 
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use futures::TryStreamExt;
 use tarn_catalog::LakeCatalog;
@@ -18,13 +20,14 @@ use tracing::info;
 use crate::error::{Result, SqlError};
 use crate::session::{Output, Session};
 
-/// Plans stored views for the catalog, each in a fresh session whose default schema is
-/// the view's own, so unqualified names in a view mean what they meant at creation.
+/// Plans stored views and external tables for the catalog, each in a fresh session
+/// whose default schema is the object's own, so unqualified names in a view resolve
+/// where it lives.
 #[derive(Debug)]
-struct Views(Weak<Engine>);
+struct Definitions(Weak<Engine>);
 
 #[async_trait]
-impl ViewPlanner for Views {
+impl DefinitionPlanner for Definitions {
     async fn plan_view(&self, schema: &str, sql: &str) -> DFResult<LogicalPlan> {
         let external = |e: SqlError| DataFusionError::External(Box::new(e));
         let engine = self
@@ -46,6 +49,22 @@ impl ViewPlanner for Views {
             .ok_or_else(|| DataFusionError::Plan(format!("view definition is empty: {sql:?}")))?;
         session.plan_statement(statement).await.map_err(external)
     }
+
+    async fn external_table(&self, schema: &str, sql: &str) -> DFResult<Arc<dyn TableProvider>> {
+        let external = |e: SqlError| DataFusionError::External(Box::new(e));
+        let engine = self
+            .0
+            .upgrade()
+            .ok_or_else(|| DataFusionError::Execution("the warehouse is closed".to_owned()))?;
+        let session = engine.session().map_err(external)?;
+        session
+            .set(
+                "search_path",
+                &format!("\"{}\"", schema.replace('"', "\"\"")),
+            )
+            .map_err(external)?;
+        session.external_table_provider(sql).await.map_err(external)
+    }
 }
 
 /// How to open a warehouse.
@@ -58,6 +77,9 @@ pub struct EngineOptions {
     pub storage_options: HashMap<String, String>,
     /// DataFusion settings (`datafusion.execution.batch_size` ...), passed through.
     pub datafusion_options: HashMap<String, String>,
+    /// Where external tables may point, besides the warehouse itself: URL or path
+    /// prefixes. SQL can read no other location.
+    pub allowed_locations: Vec<String>,
 }
 
 impl Default for EngineOptions {
@@ -66,6 +88,7 @@ impl Default for EngineOptions {
             catalog_name: "tarn".to_owned(),
             storage_options: HashMap::new(),
             datafusion_options: HashMap::new(),
+            allowed_locations: Vec::new(),
         }
     }
 }
@@ -83,7 +106,12 @@ impl Engine {
     /// URL). A local folder is created if missing.
     pub async fn open(location: &str, options: EngineOptions) -> Result<Arc<Self>> {
         let root = StorageLocation::open(location, options.storage_options.clone())?;
-        let runtime = RuntimeEnvBuilder::new().build_arc()?;
+        // No listing cache: external tables must see files added since the last query,
+        // as Athena and Glue users expect. (Delta tables list their log, not files.)
+        let cache = CacheManagerConfig::default().with_list_files_cache_limit(0);
+        let runtime = RuntimeEnvBuilder::new()
+            .with_cache_manager(cache)
+            .build_arc()?;
         runtime.register_object_store(root.url(), Arc::clone(root.store()));
         let catalog = LakeCatalog::open(root).await?;
         info!(warehouse = %catalog.root().display_url(), catalog = %options.catalog_name, "warehouse open");
@@ -94,7 +122,7 @@ impl Engine {
         });
         engine
             .catalog
-            .set_view_planner(Arc::new(Views(Arc::downgrade(&engine))));
+            .set_definition_planner(Arc::new(Definitions(Arc::downgrade(&engine))));
         Ok(engine)
     }
 
@@ -104,6 +132,26 @@ impl Engine {
 
     pub fn options(&self) -> &EngineOptions {
         &self.options
+    }
+
+    /// Checks that `location` lies under the warehouse or an allowed location, and
+    /// returns it as a normalized URL.
+    pub fn check_location(&self, location: &str) -> Result<url::Url> {
+        let url = tarn_connectors::storage::parse_location(location)?;
+        let mut roots = vec![self.catalog.url().clone()];
+        for allowed in &self.options.allowed_locations {
+            roots.push(tarn_connectors::storage::parse_location(allowed)?);
+        }
+        if roots
+            .iter()
+            .any(|root| url.as_str().starts_with(root.as_str()))
+        {
+            Ok(url)
+        } else {
+            Err(SqlError::LocationNotAllowed {
+                location: tarn_connectors::storage::redact(&url),
+            })
+        }
     }
 
     pub fn catalog_name(&self) -> &str {

@@ -19,6 +19,12 @@ pub enum SqlError {
     #[error("{feature} is not supported yet")]
     NotSupported { feature: String },
 
+    /// SQL asked to read or write a location outside the allowed roots.
+    #[error(
+        "location {location} is outside the locations this server allows (the warehouse and warehouse.allowed_locations)"
+    )]
+    LocationNotAllowed { location: String },
+
     #[error("current transaction is aborted, commands ignored until end of transaction block")]
     InFailedTransaction,
 

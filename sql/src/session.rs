@@ -340,8 +340,8 @@ impl Session {
     ) -> Result<Output> {
         let ast = match &statement {
             DFStatement::Statement(s) => Some(s.as_ref()),
-            DFStatement::CreateExternalTable(_) => {
-                return Err(SqlError::not_supported("CREATE EXTERNAL TABLE"));
+            DFStatement::CreateExternalTable(create) => {
+                return self.create_external_table(create.clone()).await;
             }
             DFStatement::CopyTo(_) => return Err(SqlError::not_supported("COPY")),
             DFStatement::Reset(reset) => return self.reset(reset),
@@ -578,6 +578,94 @@ impl Session {
             }
             other => Err(SqlError::not_supported(ddl_words(&other))),
         }
+    }
+
+    /// `CREATE EXTERNAL TABLE name [(columns)] STORED AS fmt [OPTIONS (...)] LOCATION
+    /// 'url'`. The location must be allowed; files are read now (to infer and check the
+    /// schema) and on every use, never copied. `STORED AS DELTA` registers an existing
+    /// Delta table.
+    async fn create_external_table(
+        &self,
+        mut create: datafusion::sql::parser::CreateExternalTable,
+    ) -> Result<Output> {
+        for location in &create.locations {
+            self.engine.check_location(location)?;
+        }
+        // Friendlier option names, as PostgreSQL's COPY spells them.
+        create.options = create
+            .options
+            .into_iter()
+            .map(|(key, value)| {
+                let key = match key.to_ascii_lowercase().as_str() {
+                    "header" => "format.has_header".to_owned(),
+                    "delimiter" => "format.delimiter".to_owned(),
+                    "quote" => "format.quote".to_owned(),
+                    "escape" => "format.escape".to_owned(),
+                    "null" => "format.null_value".to_owned(),
+                    "compression" => "format.compression".to_owned(),
+                    _ => key,
+                };
+                (key, value)
+            })
+            .collect();
+        let reference = object_name_to_table_reference(create.name.clone(), true)?;
+        let (schema, name) = self.resolve_table(&reference)?;
+        let catalog = self.engine.catalog();
+        if create.or_replace {
+            return Err(SqlError::not_supported("CREATE OR REPLACE EXTERNAL TABLE"));
+        }
+        if create.file_type.eq_ignore_ascii_case("delta") {
+            let [location] = create.locations.as_slice() else {
+                return Err(SqlError::not_supported(
+                    "a Delta external table with several locations",
+                ));
+            };
+            let url = self.engine.check_location(location)?;
+            catalog
+                .create_external_delta(&schema, &name, &url, create.if_not_exists)
+                .await?;
+            return Ok(Output::Command(CommandTag::new("CREATE EXTERNAL TABLE")));
+        }
+        // The stored statement is name-independent: planning it must not look up the
+        // table it defines (which would recurse through the catalog).
+        let mut stored = create.clone();
+        stored.name = ObjectName::from(vec![ast::Ident::new(EXTERNAL_DEFINITION_NAME)]);
+        stored.if_not_exists = false;
+        let definition = stored.to_string();
+        // Build the provider once now: bad options, unreadable files and schema
+        // mismatches fail the CREATE rather than the first query.
+        self.external_table_provider(&definition).await?;
+        catalog
+            .create_external(&schema, &name, &definition, create.if_not_exists)
+            .await?;
+        Ok(Output::Command(CommandTag::new("CREATE EXTERNAL TABLE")))
+    }
+
+    /// A provider for an external table's stored statement, after checking its
+    /// location is (still) allowed.
+    pub(crate) async fn external_table_provider(
+        &self,
+        sql: &str,
+    ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+        let statement = self
+            .parse(sql)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| SqlError::not_supported("an empty external table definition"))?;
+        let plan = self.plan(statement).await?;
+        let LogicalPlan::Ddl(DdlStatement::CreateExternalTable(command)) = plan else {
+            return Err(SqlError::not_supported("this external table definition"));
+        };
+        for location in &command.locations {
+            self.engine.check_location(location)?;
+        }
+        let state = self.ctx.state();
+        let factory = state
+            .table_factories()
+            .get(&command.file_type.to_ascii_uppercase())
+            .cloned()
+            .ok_or_else(|| SqlError::not_supported(format!("STORED AS {}", command.file_type)))?;
+        Ok(factory.create(&state, &command).await?)
     }
 
     /// `ALTER TABLE ... RENAME TO` and `... ADD COLUMN`; other forms are refused by name.
@@ -833,6 +921,9 @@ impl Session {
         Ok(Output::Command(CommandTag::new("RESET")))
     }
 }
+
+/// The table name in stored external-table definitions (never looked up).
+const EXTERNAL_DEFINITION_NAME: &str = "__tarn_external_definition";
 
 /// Statements planned at Parse time to learn their result columns and parameters.
 fn plans_for_rows(statement: &SqlStatement) -> bool {

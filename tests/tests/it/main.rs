@@ -2,6 +2,7 @@
 
 mod auth;
 mod dml;
+mod external;
 mod oracle;
 mod psql;
 mod shutdown;
