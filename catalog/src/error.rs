@@ -33,6 +33,13 @@ pub enum CatalogError {
     #[error("view \"{schema}.{name}\" does not exist")]
     ViewNotFound { schema: String, name: String },
 
+    #[error("table {name:?} has no {at}: {detail}")]
+    NoSuchVersion {
+        name: String,
+        at: String,
+        detail: String,
+    },
+
     #[error("catalog entry {path:?} is not valid: {reason}")]
     InvalidEntry { path: String, reason: String },
 

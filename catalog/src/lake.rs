@@ -491,6 +491,11 @@ impl Lake {
         schema: &str,
         name: &str,
     ) -> Result<Option<Arc<dyn TableProvider>>> {
+        if let Some((base, suffix)) = name.rsplit_once('@')
+            && !base.is_empty()
+        {
+            return self.table_at(schema, base, suffix).await;
+        }
         if let Some(entry) = self.metastore.table(schema, name).await?
             && matches!(entry.kind, TableKind::View | TableKind::External)
         {
@@ -510,6 +515,54 @@ impl Lake {
             Some(delta) => Ok(Some(table::provider(&delta).await?)),
             None => Ok(None),
         }
+    }
+
+    /// Time travel and history, spelled as a suffix of the table name (quoted, since `@`
+    /// is not an identifier character): `"t@v3"` (version 3), `"t@2024-05-01T00:00:00Z"`
+    /// (the version current at that instant), `"t@history"` (one row per commit).
+    async fn table_at(
+        &self,
+        schema: &str,
+        name: &str,
+        suffix: &str,
+    ) -> Result<Option<Arc<dyn TableProvider>>> {
+        let Some(delta) = self.delta_table(schema, name).await? else {
+            return Ok(None);
+        };
+        if suffix.eq_ignore_ascii_case("history") {
+            return Ok(Some(table::history(&delta).await?));
+        }
+        let url = delta.table_url().clone();
+        let version = suffix
+            .strip_prefix(['v', 'V'])
+            .and_then(|v| v.parse::<i64>().ok());
+        let latest = delta.version().unwrap_or(0) as i64;
+        let at = match version {
+            Some(version) if version < 0 || version > latest => {
+                return Err(CatalogError::NoSuchVersion {
+                    name: name.to_owned(),
+                    at: format!("version {version}"),
+                    detail: format!("the latest version is {latest}"),
+                });
+            }
+            Some(version) => {
+                table::open_at(
+                    &url,
+                    self.metastore.root().options(),
+                    table::At::Version(version),
+                )
+                .await?
+            }
+            None => {
+                table::open_at(
+                    &url,
+                    self.metastore.root().options(),
+                    table::At::Timestamp(suffix.to_owned()),
+                )
+                .await?
+            }
+        };
+        Ok(Some(table::provider(&at).await?))
     }
 
     /// The table's Delta log brought up to date, from the cache where possible.

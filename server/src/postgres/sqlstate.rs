@@ -82,6 +82,7 @@ fn catalog_state(err: &CatalogError) -> &'static str {
         CatalogError::UnsupportedType { .. } => FEATURE_NOT_SUPPORTED,
         CatalogError::ColumnExists { .. } => DUPLICATE_COLUMN,
         CatalogError::WrongKind { .. } => "42809",
+        CatalogError::NoSuchVersion { .. } => INVALID_PARAMETER_VALUE,
         CatalogError::ViewNotFound { .. } => UNDEFINED_TABLE,
         CatalogError::InvalidEntry { .. } => "XX001",
         CatalogError::Delta { .. } => match err.delta_failure() {

@@ -140,3 +140,69 @@ async fn issue_3_alter_table_rename_and_add_column() {
         .get(0);
     assert_eq!(n, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_3_time_travel_and_history() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    client
+        .batch_execute(
+            "create table u (id int, name text);
+             insert into u values (1, 'a'), (2, 'b');
+             update u set name = 'z' where id = 1;",
+        )
+        .await
+        .expect("three versions");
+    let before_update: Vec<String> = client
+        .query("select name from \"u@v1\" order by id", &[])
+        .await
+        .expect("version 1")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(before_update, vec!["a", "b"]);
+    let now: Vec<String> = client
+        .query("select name from u order by id", &[])
+        .await
+        .expect("latest")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(now, vec!["z", "b"]);
+    let history: Vec<(i64, String)> = client
+        .query(
+            "select version, operation from \"u@history\" order by version",
+            &[],
+        )
+        .await
+        .expect("history")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        history,
+        vec![
+            (0, "CREATE TABLE".to_owned()),
+            (1, "WRITE".to_owned()),
+            (2, "UPDATE".to_owned())
+        ]
+    );
+    let n: i64 = client
+        .query_one("select count(*) from \"u@2999-01-01 00:00:00\"", &[])
+        .await
+        .expect("latest version at a future instant")
+        .get(0);
+    assert_eq!(n, 2);
+    for bad in ["\"u@v7\"", "\"u@1999-01-01 00:00:00\"", "\"u@bogus\""] {
+        let err = client
+            .simple_query(&format!("select * from {bad}"))
+            .await
+            .expect_err(bad);
+        assert_eq!(
+            err.code(),
+            Some(&SqlState::INVALID_PARAMETER_VALUE),
+            "{bad}: {err:?}"
+        );
+    }
+}
