@@ -382,6 +382,45 @@ impl Lake {
         }
     }
 
+    /// Compacts a table's small files into larger ones, in one Delta commit. Returns
+    /// (files added, files removed).
+    #[instrument(skip(self, session))]
+    pub async fn optimize(
+        &self,
+        schema: &str,
+        name: &str,
+        session: Arc<dyn Session>,
+    ) -> Result<(u64, u64)> {
+        let delta = self.existing(schema, name).await?;
+        let location = delta.table_url().clone();
+        let (delta, metrics) =
+            delta
+                .optimize()
+                .with_session_state(session)
+                .await
+                .map_err(|source| CatalogError::Delta {
+                    location: tarn_connectors::storage::redact(&location),
+                    source,
+                })?;
+        self.remember_url(&delta);
+        Ok((metrics.num_files_added, metrics.num_files_removed))
+    }
+
+    /// Deletes files no version within the retention period references (Delta's
+    /// default, 7 days, unless the table sets `delta.deletedFileRetentionDuration`).
+    /// Returns how many files were deleted.
+    #[instrument(skip(self))]
+    pub async fn vacuum(&self, schema: &str, name: &str) -> Result<usize> {
+        let delta = self.existing(schema, name).await?;
+        let location = delta.table_url().clone();
+        let (delta, metrics) = delta.vacuum().await.map_err(|source| CatalogError::Delta {
+            location: tarn_connectors::storage::redact(&location),
+            source,
+        })?;
+        self.remember_url(&delta);
+        Ok(metrics.files_deleted.len())
+    }
+
     /// Renames a table within its schema. The new entry is created first (failing if
     /// the name is taken), then the old one removed; the data does not move.
     #[instrument(skip(self))]

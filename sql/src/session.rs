@@ -230,11 +230,28 @@ impl Session {
         }
     }
 
-    /// Splits `sql` into statements (PostgreSQL dialect).
+    /// Splits `sql` into statements (PostgreSQL dialect). `OPTIMIZE t`, which
+    /// PostgreSQL lacks, is read in Databricks' spelling.
     pub fn parse(&self, sql: &str) -> Result<Vec<DFStatement>> {
-        let dialect = PostgreSqlDialect {};
-        let mut parser = DFParserBuilder::new(sql).with_dialect(&dialect).build()?;
-        Ok(parser.parse_statements()?.into_iter().collect())
+        let first_word = sql
+            .trim_start()
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .next()
+            .unwrap_or_default();
+        let statements = if first_word.eq_ignore_ascii_case("optimize") {
+            let dialect = datafusion::sql::sqlparser::dialect::DatabricksDialect {};
+            DFParserBuilder::new(sql)
+                .with_dialect(&dialect)
+                .build()?
+                .parse_statements()?
+        } else {
+            let dialect = PostgreSqlDialect {};
+            DFParserBuilder::new(sql)
+                .with_dialect(&dialect)
+                .build()?
+                .parse_statements()?
+        };
+        Ok(statements.into_iter().collect())
     }
 
     /// Runs one statement.
@@ -354,6 +371,29 @@ impl Session {
         }
         if let Some(SqlStatement::AlterTable(alter)) = ast {
             return self.alter_table(alter).await;
+        }
+        if let Some(SqlStatement::OptimizeTable { name, .. }) = ast {
+            let (schema, table) =
+                self.resolve_table(&object_name_to_table_reference(name.clone(), true)?)?;
+            let session: Arc<dyn datafusion::catalog::Session> = Arc::new(self.ctx.state());
+            let (added, removed) = self
+                .engine
+                .catalog()
+                .optimize(&schema, &table, session)
+                .await?;
+            tracing::info!(%schema, %table, added, removed, "optimized");
+            return Ok(Output::Command(CommandTag::new("OPTIMIZE")));
+        }
+        if let Some(SqlStatement::Vacuum(vacuum)) = ast {
+            let name = vacuum
+                .table_name
+                .clone()
+                .ok_or_else(|| SqlError::not_supported("VACUUM without a table name"))?;
+            let (schema, table) =
+                self.resolve_table(&object_name_to_table_reference(name, true)?)?;
+            let deleted = self.engine.catalog().vacuum(&schema, &table).await?;
+            tracing::info!(%schema, %table, deleted, "vacuumed");
+            return Ok(Output::Command(CommandTag::new("VACUUM")));
         }
         let is_ctas = matches!(ast, Some(SqlStatement::CreateTable(ct)) if ct.query.is_some());
         let view_sql = match ast {
@@ -844,7 +884,11 @@ impl Session {
                     command: "SHOW",
                 }));
             }
-            SqlStatement::AlterTable(_) => return Ok(None),
+            SqlStatement::AlterTable(_)
+            | SqlStatement::OptimizeTable { .. }
+            | SqlStatement::Vacuum(_) => {
+                return Ok(None);
+            }
             SqlStatement::Discard { .. } => {
                 self.state().settings.reset_all();
                 CommandTag::new("DISCARD ALL")

@@ -206,3 +206,67 @@ async fn issue_3_time_travel_and_history() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_3_optimize_compacts_and_vacuum_keeps_recent_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    client
+        .batch_execute("create table u (id int, name text)")
+        .await
+        .expect("create");
+    for i in 0..4 {
+        client
+            .execute("insert into u values ($1, 'x')", &[&i])
+            .await
+            .expect("small insert");
+    }
+    let files_before = count_parquet(&server.warehouse);
+    client.batch_execute("optimize u").await.expect("optimize");
+    let n: i64 = client
+        .query_one("select count(*) from u", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 4, "compaction keeps every row");
+    let last: String = client
+        .query_one(
+            "select operation from \"u@history\" order by version desc limit 1",
+            &[],
+        )
+        .await
+        .expect("history")
+        .get(0);
+    assert_eq!(last, "OPTIMIZE");
+    assert_eq!(
+        count_parquet(&server.warehouse),
+        files_before + 1,
+        "one compacted file added"
+    );
+    // Within the default 7-day retention nothing may be deleted: time travel still works.
+    client.batch_execute("vacuum u").await.expect("vacuum");
+    assert_eq!(count_parquet(&server.warehouse), files_before + 1);
+    let n: i64 = client
+        .query_one("select count(*) from \"u@v2\"", &[])
+        .await
+        .expect("old version")
+        .get(0);
+    assert_eq!(n, 2);
+}
+
+fn count_parquet(dir: &std::path::Path) -> usize {
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir)
+        .expect("read dir")
+        .filter_map(|e| e.ok())
+    {
+        let path = entry.path();
+        if path.is_dir() {
+            count += count_parquet(&path);
+        } else if path.extension().is_some_and(|e| e == "parquet") {
+            count += 1;
+        }
+    }
+    count
+}
