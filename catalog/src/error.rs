@@ -40,6 +40,9 @@ pub enum CatalogError {
         detail: String,
     },
 
+    #[error("partition column \"{column}\" is not a column of the table")]
+    PartitionColumn { column: String },
+
     #[error("catalog entry {path:?} is not valid: {reason}")]
     InvalidEntry { path: String, reason: String },
 

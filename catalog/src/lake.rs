@@ -189,6 +189,7 @@ impl Lake {
         schema: &str,
         name: &str,
         columns: &arrow::datatypes::Schema,
+        partition_by: &[String],
         if_not_exists: bool,
     ) -> Result<bool> {
         self.ensure_schema(schema).await?;
@@ -197,7 +198,14 @@ impl Lake {
         }
         let entry = self.new_entry(schema, name);
         let url = self.entry_url(&entry)?;
-        table::create_empty(&url, self.metastore.root().options(), columns, name).await?;
+        table::create_empty(
+            &url,
+            self.metastore.root().options(),
+            columns,
+            name,
+            partition_by,
+        )
+        .await?;
         self.register(entry, if_not_exists).await
     }
 
@@ -209,6 +217,7 @@ impl Lake {
         name: &str,
         plan: LogicalPlan,
         session: Arc<dyn Session>,
+        partition_by: &[String],
         if_not_exists: bool,
     ) -> Result<bool> {
         self.ensure_schema(schema).await?;
@@ -217,7 +226,15 @@ impl Lake {
         }
         let entry = self.new_entry(schema, name);
         let url = self.entry_url(&entry)?;
-        table::create_as(&url, self.metastore.root().options(), plan, session, name).await?;
+        table::create_as(
+            &url,
+            self.metastore.root().options(),
+            plan,
+            session,
+            name,
+            partition_by,
+        )
+        .await?;
         self.register(entry, if_not_exists).await
     }
 

@@ -176,7 +176,9 @@ pub async fn create_empty(
     options: &HashMap<String, String>,
     schema: &arrow::datatypes::Schema,
     name: &str,
+    partition_by: &[String],
 ) -> Result<DeltaTable> {
+    check_partition_columns(schema, partition_by)?;
     let kernel = kernel_schema(location, schema)?;
     let table = deltalake::DeltaTableBuilder::from_url(location.clone())
         .map_err(delta_err(location))?
@@ -187,6 +189,7 @@ pub async fn create_empty(
         .create()
         .with_table_name(name)
         .with_columns(kernel.fields().cloned())
+        .with_partition_columns(partition_by.to_vec())
         .with_save_mode(SaveMode::ErrorIfExists)
         .await
         .map_err(delta_err(location))
@@ -210,8 +213,10 @@ pub async fn create_as(
     plan: LogicalPlan,
     session: Arc<dyn Session>,
     name: &str,
+    partition_by: &[String],
 ) -> Result<DeltaTable> {
     let plan = coerce_to_delta(plan)?;
+    check_partition_columns(plan.schema().as_arrow(), partition_by)?;
     let table = deltalake::DeltaTableBuilder::from_url(location.clone())
         .map_err(delta_err(location))?
         .with_storage_options(options.clone())
@@ -222,9 +227,29 @@ pub async fn create_as(
         .with_input_plan(plan)
         .with_session_state(session)
         .with_table_name(name)
+        .with_partition_columns(partition_by.to_vec())
         .with_save_mode(SaveMode::ErrorIfExists)
         .await
         .map_err(delta_err(location))
+}
+
+fn check_partition_columns(
+    schema: &arrow::datatypes::Schema,
+    partition_by: &[String],
+) -> Result<()> {
+    for column in partition_by {
+        if schema.field_with_name(column).is_err() {
+            return Err(CatalogError::PartitionColumn {
+                column: column.clone(),
+            });
+        }
+    }
+    if !partition_by.is_empty() && partition_by.len() == schema.fields().len() {
+        return Err(CatalogError::PartitionColumn {
+            column: "(every column; a Delta table needs at least one data column)".to_owned(),
+        });
+    }
+    Ok(())
 }
 
 /// Adds a projection casting each column to its Delta type, where they differ.

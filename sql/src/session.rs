@@ -396,9 +396,30 @@ impl Session {
             return Ok(Output::Command(CommandTag::new("VACUUM")));
         }
         let is_ctas = matches!(ast, Some(SqlStatement::CreateTable(ct)) if ct.query.is_some());
+        let partition_by: Vec<String> = match ast {
+            Some(SqlStatement::CreateTable(ct)) => match &ct.hive_distribution {
+                ast::HiveDistributionStyle::PARTITIONED { columns } => {
+                    columns.iter().map(|c| normalize_ident(&c.name)).collect()
+                }
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
         let view_sql = match ast {
             Some(SqlStatement::CreateView(view)) => Some(view.query.to_string()),
             _ => None,
+        };
+        // DataFusion does not plan Hive-style `PARTITIONED BY`; the catalog applies it.
+        let statement = match &statement {
+            DFStatement::Statement(s) if !partition_by.is_empty() => match s.as_ref() {
+                SqlStatement::CreateTable(ct) => {
+                    let mut ct = ct.clone();
+                    ct.hive_distribution = ast::HiveDistributionStyle::NONE;
+                    DFStatement::Statement(Box::new(SqlStatement::CreateTable(ct)))
+                }
+                _ => statement,
+            },
+            _ => statement,
         };
         let mut plan = self.plan(statement).await?;
         if let Some(values) = params {
@@ -413,7 +434,7 @@ impl Session {
                 .collect::<Result<Vec<_>>>()?;
             plan = plan.with_param_values(ParamValues::from(values))?;
         }
-        self.run_plan(plan, is_ctas, view_sql).await
+        self.run_plan(plan, is_ctas, view_sql, &partition_by).await
     }
 
     /// Plans a statement (for views, which the catalog plans through the engine).
@@ -448,9 +469,10 @@ impl Session {
         plan: LogicalPlan,
         is_ctas: bool,
         view_sql: Option<String>,
+        partition_by: &[String],
     ) -> Result<Output> {
         match plan {
-            LogicalPlan::Ddl(ddl) => self.run_ddl(ddl, is_ctas, view_sql).await,
+            LogicalPlan::Ddl(ddl) => self.run_ddl(ddl, is_ctas, view_sql, partition_by).await,
             LogicalPlan::Dml(DmlStatement {
                 op: WriteOp::Insert(_),
                 ..
@@ -537,6 +559,7 @@ impl Session {
         ddl: DdlStatement,
         is_ctas: bool,
         view_sql: Option<String>,
+        partition_by: &[String],
     ) -> Result<Output> {
         let catalog = self.engine.catalog();
         match ddl {
@@ -559,6 +582,7 @@ impl Session {
                             &name,
                             (*create.input).clone(),
                             state,
+                            partition_by,
                             create.if_not_exists,
                         )
                         .await?;
@@ -571,7 +595,7 @@ impl Session {
                 } else {
                     let columns = create.input.schema().as_arrow().clone();
                     catalog
-                        .create_table(&schema, &name, &columns, create.if_not_exists)
+                        .create_table(&schema, &name, &columns, partition_by, create.if_not_exists)
                         .await?;
                     Ok(Output::Command(CommandTag::new("CREATE TABLE")))
                 }

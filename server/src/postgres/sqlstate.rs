@@ -83,6 +83,7 @@ fn catalog_state(err: &CatalogError) -> &'static str {
         CatalogError::ColumnExists { .. } => DUPLICATE_COLUMN,
         CatalogError::WrongKind { .. } => "42809",
         CatalogError::NoSuchVersion { .. } => INVALID_PARAMETER_VALUE,
+        CatalogError::PartitionColumn { .. } => UNDEFINED_COLUMN,
         CatalogError::ViewNotFound { .. } => UNDEFINED_TABLE,
         CatalogError::InvalidEntry { .. } => "XX001",
         CatalogError::Delta { .. } => match err.delta_failure() {

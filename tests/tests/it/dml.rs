@@ -270,3 +270,49 @@ fn count_parquet(dir: &std::path::Path) -> usize {
     }
     count
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_3_partitioned_by_writes_key_value_folders() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    client
+        .batch_execute(
+            "create table pt (id int, city text) partitioned by (city);
+             insert into pt values (1, 'oslo'), (2, 'lima'), (3, 'oslo');
+             create table pt2 partitioned by (city) as select * from pt where id > 1;",
+        )
+        .await
+        .expect("partitioned tables");
+    let counts: Vec<(String, i64)> = client
+        .query(
+            "select city, count(*) from pt group by city order by city",
+            &[],
+        )
+        .await
+        .expect("group")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(counts, vec![("lima".to_owned(), 1), ("oslo".to_owned(), 2)]);
+    let folders: Vec<String> = std::fs::read_dir(server.warehouse.join("public"))
+        .expect("public")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("pt2-"))
+        .flat_map(|e| {
+            std::fs::read_dir(e.path())
+                .expect("table dir")
+                .filter_map(|f| f.ok())
+        })
+        .map(|f| f.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("city="))
+        .collect();
+    let mut folders = folders;
+    folders.sort();
+    assert_eq!(folders, vec!["city=lima", "city=oslo"]);
+    let err = client
+        .batch_execute("create table bad (id int) partitioned by (nope)")
+        .await
+        .expect_err("unknown partition column");
+    assert_eq!(err.code(), Some(&SqlState::UNDEFINED_COLUMN));
+}
