@@ -6,6 +6,7 @@
 //! compare text output with a real PostgreSQL 15 ([`postgres::Postgres`]).
 
 pub mod postgres;
+pub mod s3;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

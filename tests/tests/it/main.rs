@@ -5,6 +5,7 @@ mod dml;
 mod external;
 mod oracle;
 mod psql;
+mod s3;
 mod shutdown;
 mod views;
 mod wire;
