@@ -95,7 +95,9 @@ async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                // Tarn's own events at info; libraries (deltalake, the Delta kernel,
+                // DataFusion) only when they warn: their info is per-file detail.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,tarn=info,tarn_server=info,tarn_sql=info,tarn_catalog=info,tarn_connectors=info")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -160,6 +162,9 @@ async fn sql(args: SqlArgs) -> anyhow::Result<()> {
                     }
                 }
                 writeln!(out, "({rows} {})", if rows == 1 { "row" } else { "rows" })?;
+            }
+            Output::CopyIn(_) | Output::CopyOut { .. } => {
+                bail!("COPY ... STDIN/STDOUT needs a client: use psql")
             }
         }
     }

@@ -174,8 +174,14 @@ impl Engine {
         let session = self.session()?;
         let mut last = Vec::new();
         for statement in session.parse(sql)? {
-            if let Output::Rows { stream, .. } = session.execute(statement).await? {
-                last = stream.try_collect().await?;
+            match session.execute(statement).await? {
+                Output::Rows { stream, .. } => last = stream.try_collect().await?,
+                Output::Command(_) => {}
+                Output::CopyIn(_) | Output::CopyOut { .. } => {
+                    return Err(SqlError::not_supported(
+                        "COPY FROM STDIN / TO STDOUT outside a client connection",
+                    ));
+                }
             }
         }
         Ok(last)

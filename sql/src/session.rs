@@ -52,6 +52,14 @@ pub enum Output {
     },
     /// A command that returns no rows, with its completion tag.
     Command(CommandTag),
+    /// `COPY ... FROM STDIN`: the caller feeds the client's data to the loader.
+    CopyIn(crate::copy::CopyIn),
+    /// `COPY ... TO STDOUT`: rows to write in `format`.
+    CopyOut {
+        schema: SchemaRef,
+        stream: SendableRecordBatchStream,
+        format: crate::copy::CopyFormat,
+    },
 }
 
 impl std::fmt::Debug for Output {
@@ -65,6 +73,10 @@ impl std::fmt::Debug for Output {
                 .field("command", command)
                 .finish(),
             Output::Command(tag) => f.debug_tuple("Command").field(tag).finish(),
+            Output::CopyIn(copy) => f.debug_tuple("CopyIn").field(copy).finish(),
+            Output::CopyOut { format, .. } => {
+                f.debug_struct("CopyOut").field("format", format).finish()
+            }
         }
     }
 }
@@ -238,6 +250,19 @@ impl Session {
             .split(|c: char| !c.is_ascii_alphabetic())
             .next()
             .unwrap_or_default();
+        if first_word.eq_ignore_ascii_case("copy") {
+            // DataFusion's parser knows only COPY ... TO 'file'; PostgreSQL's COPY
+            // FROM STDIN / TO STDOUT comes from sqlparser.
+            let statements =
+                datafusion::sql::sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql)
+                    .map_err(|e| {
+                    SqlError::DataFusion(datafusion::error::DataFusionError::SQL(Box::new(e), None))
+                })?;
+            return Ok(statements
+                .into_iter()
+                .map(|s| DFStatement::Statement(Box::new(s)))
+                .collect());
+        }
         let statements = if first_word.eq_ignore_ascii_case("optimize") {
             let dialect = datafusion::sql::sqlparser::dialect::DatabricksDialect {};
             DFParserBuilder::new(sql)
@@ -371,6 +396,27 @@ impl Session {
         }
         if let Some(SqlStatement::AlterTable(alter)) = ast {
             return self.alter_table(alter).await;
+        }
+        if let Some(SqlStatement::Copy {
+            source,
+            to,
+            target,
+            options,
+            legacy_options,
+            values,
+        }) = ast
+        {
+            if !values.is_empty() {
+                return Err(SqlError::not_supported("COPY with inline data"));
+            }
+            let format = crate::copy::CopyFormat::from_options(options, legacy_options)?;
+            return match (to, target) {
+                (false, ast::CopyTarget::Stdin) => self.copy_in(source, format).await,
+                (true, ast::CopyTarget::Stdout) => self.copy_out(source, format).await,
+                _ => Err(SqlError::not_supported(
+                    "COPY to or from a server file (use COPY ... FROM STDIN / TO STDOUT, or psql's \\copy)",
+                )),
+            };
         }
         if let Some(SqlStatement::OptimizeTable { name, .. }) = ast {
             let (schema, table) =
@@ -730,6 +776,75 @@ impl Session {
             .cloned()
             .ok_or_else(|| SqlError::not_supported(format!("STORED AS {}", command.file_type)))?;
         Ok(factory.create(&state, &command).await?)
+    }
+
+    /// `COPY t FROM STDIN`: starts the loader; rows become one Delta commit at the end.
+    async fn copy_in(
+        &self,
+        source: &ast::CopySource,
+        format: crate::copy::CopyFormat,
+    ) -> Result<Output> {
+        let ast::CopySource::Table {
+            table_name,
+            columns,
+        } = source
+        else {
+            return Err(SqlError::not_supported("COPY (query) FROM"));
+        };
+        if !columns.is_empty() {
+            return Err(SqlError::not_supported("COPY FROM with a column list"));
+        }
+        let (schema, name) =
+            self.resolve_table(&object_name_to_table_reference(table_name.clone(), true)?)?;
+        let table = self
+            .engine
+            .catalog()
+            .table_provider(&schema, &name)
+            .await?
+            .ok_or(tarn_catalog::CatalogError::TableNotFound { schema, name })?;
+        let columns = table.schema();
+        let copy = crate::copy::CopyIn::start(table, columns, format, Arc::new(self.ctx.state()))?;
+        Ok(Output::CopyIn(copy))
+    }
+
+    /// `COPY t TO STDOUT` / `COPY (query) TO STDOUT`: the rows, streamed.
+    async fn copy_out(
+        &self,
+        source: &ast::CopySource,
+        format: crate::copy::CopyFormat,
+    ) -> Result<Output> {
+        let query = match source {
+            ast::CopySource::Table {
+                table_name,
+                columns,
+            } => {
+                let list = if columns.is_empty() {
+                    "*".to_owned()
+                } else {
+                    columns
+                        .iter()
+                        .map(|c| c.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                format!("select {list} from {table_name}")
+            }
+            ast::CopySource::Query(query) => query.to_string(),
+        };
+        let statement = self
+            .parse(&query)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| SqlError::not_supported("an empty COPY query"))?;
+        let plan = self.plan(statement).await?;
+        let frame = self.ctx.execute_logical_plan(plan).await?;
+        let schema = Arc::new(frame.schema().as_arrow().clone());
+        let stream = frame.execute_stream().await?;
+        Ok(Output::CopyOut {
+            schema,
+            stream,
+            format,
+        })
     }
 
     /// `ALTER TABLE ... RENAME TO` and `... ADD COLUMN`; other forms are refused by name.

@@ -19,9 +19,10 @@ use futures::{Sink, SinkExt};
 use pgwire::api::auth::sasl::SASLAuthStartupHandler;
 use pgwire::api::auth::sasl::scram::ScramAuth;
 use pgwire::api::cancel::DefaultCancelHandler;
+use pgwire::api::copy::{CopyHandler, send_copy_in_response, send_copy_out_response};
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler, send_query_response};
-use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::PortalStore;
 use pgwire::api::{
@@ -30,8 +31,10 @@ use pgwire::api::{
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
 use pgwire::messages::response::{EmptyQueryResponse, ReadyForQuery, TransactionStatus};
 use pgwire::messages::simplequery::Query;
+use tarn_sql::copy::CopyIn;
 use tarn_sql::{CommandTag, Engine, Output, Prepared, Session, SqlError, TransactionState};
 
 use super::encode::{self, user_error};
@@ -74,6 +77,7 @@ impl Connection {
                     session: Arc::clone(&session),
                 }),
                 active: Arc::clone(&shared.active),
+                copy: tokio::sync::Mutex::new(None),
             }),
             startup: Arc::new(Startup::new(session, scram, Arc::clone(&shared.manager))),
             cancel: Arc::new(DefaultCancelHandler::new(Arc::clone(&shared.manager))),
@@ -97,6 +101,10 @@ impl PgWireServerHandlers for Connection {
     fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
         Arc::clone(&self.cancel)
     }
+
+    fn copy_handler(&self) -> Arc<impl CopyHandler> {
+        Arc::clone(&self.queries)
+    }
 }
 
 /// Counts a running statement for the length of its scope.
@@ -119,6 +127,8 @@ pub struct QueryHandler {
     session: Arc<Session>,
     parser: Arc<Parser>,
     active: Arc<AtomicUsize>,
+    /// The COPY FROM STDIN in progress, fed by CopyData messages.
+    copy: tokio::sync::Mutex<Option<CopyIn>>,
 }
 
 fn transaction_status(state: TransactionState) -> TransactionStatus {
@@ -178,6 +188,33 @@ impl QueryHandler {
                     client
                         .feed(PgWireBackendMessage::CommandComplete(tag(&command).into()))
                         .await?;
+                }
+                Output::CopyIn(copy) => {
+                    let columns = copy.columns();
+                    *self.copy.lock().await = Some(copy);
+                    let response = CopyResponse::new(0, columns, futures::stream::empty());
+                    send_copy_in_response(client, response).await?;
+                    client.set_state(PgWireConnectionState::CopyInProgress(false));
+                    // The rest of this Query waits for the data; PostgreSQL, too, ends a
+                    // multi-statement Query at COPY FROM STDIN.
+                    return Ok(());
+                }
+                Output::CopyOut {
+                    schema,
+                    stream,
+                    format,
+                } => {
+                    let columns = schema.fields().len();
+                    let data =
+                        match encode::copy_rows(Arc::clone(&self.session), &schema, stream, format)
+                        {
+                            Ok(data) => data,
+                            Err(e) => return send_pgwire_error(client, &self.session, e).await,
+                        };
+                    let response = CopyResponse::new(0, columns, data);
+                    if let Err(e) = send_copy_out_response(client, response).await {
+                        return send_pgwire_error(client, &self.session, e).await;
+                    }
                 }
                 Output::Rows {
                     schema,
@@ -281,8 +318,12 @@ impl SimpleQueryHandler for QueryHandler {
             Err(e) => return Err(e),
         }
         let status = transaction_status(self.session.transaction_state());
-        client.set_state(PgWireConnectionState::ReadyForQuery);
         client.set_transaction_status(status);
+        if matches!(client.state(), PgWireConnectionState::CopyInProgress(_)) {
+            // ReadyForQuery follows the COPY data (see the CopyHandler below).
+            return Ok(());
+        }
+        client.set_state(PgWireConnectionState::ReadyForQuery);
         client
             .send(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(
                 status,
@@ -375,6 +416,20 @@ impl ExtendedQueryHandler for QueryHandler {
                 response.set_command_tag(command);
                 Response::Query(response)
             }
+            Output::CopyIn(copy) => {
+                let columns = copy.columns();
+                *self.copy.lock().await = Some(copy);
+                Response::CopyIn(CopyResponse::new(0, columns, futures::stream::empty()))
+            }
+            Output::CopyOut {
+                schema,
+                stream,
+                format,
+            } => {
+                let columns = schema.fields().len();
+                let data = encode::copy_rows(Arc::clone(&self.session), &schema, stream, format)?;
+                Response::CopyOut(CopyResponse::new(0, columns, data))
+            }
             Output::Command(command) if command.command.is_empty() => Response::EmptyQuery,
             Output::Command(command) => {
                 let tag = tag(&command);
@@ -390,6 +445,73 @@ impl ExtendedQueryHandler for QueryHandler {
                 }
             }
         })
+    }
+}
+
+#[async_trait]
+impl CopyHandler for QueryHandler {
+    async fn on_copy_data<C>(&self, _client: &mut C, copy_data: CopyData) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        // Never an error here: a failed load is reported once, at CopyDone, after the
+        // client has sent all its data (as PostgreSQL's clients expect).
+        if let Some(copy) = self.copy.lock().await.as_mut() {
+            copy.send(copy_data.data).await;
+        }
+        Ok(())
+    }
+
+    async fn on_copy_done<C>(&self, client: &mut C, _done: CopyDone) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let Some(copy) = self.copy.lock().await.take() else {
+            return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                "ERROR".to_owned(),
+                sqlstate::PROTOCOL_VIOLATION.to_owned(),
+                "CopyDone without a COPY in progress".to_owned(),
+            ))));
+        };
+        let _busy = Busy::new(&self.active);
+        match copy.finish().await {
+            Ok(rows) => {
+                let tag = Tag::new("COPY").with_rows(rows as usize);
+                client
+                    .send(PgWireBackendMessage::CommandComplete(tag.into()))
+                    .await?;
+                client.set_transaction_status(transaction_status(self.session.transaction_state()));
+                Ok(())
+            }
+            Err(e) => {
+                tracing::debug!(error = ?e, "COPY failed");
+                self.session.statement_failed();
+                client.set_transaction_status(transaction_status(self.session.transaction_state()));
+                Err(user_error(&e))
+            }
+        }
+    }
+
+    async fn on_copy_fail<C>(&self, client: &mut C, fail: CopyFail) -> PgWireError
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if let Some(copy) = self.copy.lock().await.take() {
+            let _ = copy.fail(&fail.message).await;
+        }
+        self.session.statement_failed();
+        client.set_transaction_status(transaction_status(self.session.transaction_state()));
+        PgWireError::UserError(Box::new(ErrorInfo::new(
+            "ERROR".to_owned(),
+            sqlstate::QUERY_CANCELED.to_owned(),
+            format!("COPY from stdin failed: {}", fail.message),
+        )))
     }
 }
 

@@ -1,0 +1,120 @@
+//! COPY over the wire (issue #3): `COPY ... FROM STDIN` streams into one Delta
+//! commit; `COPY ... TO STDOUT` streams rows out in PostgreSQL's formats.
+
+use futures::{SinkExt, TryStreamExt};
+use tarn_tests::TestServer;
+use tokio_postgres::error::SqlState;
+
+async fn count(client: &tokio_postgres::Client) -> i64 {
+    client
+        .query_one("select count(*) from c", &[])
+        .await
+        .expect("count")
+        .get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_3_copy_in_and_out_with_tokio_postgres() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    client
+        .batch_execute("create table c (id bigint, name text, amount double precision)")
+        .await
+        .expect("create");
+    let sink = client
+        .copy_in("copy c from stdin with (format csv, header)")
+        .await
+        .expect("copy in starts");
+    futures::pin_mut!(sink);
+    sink.send(bytes::Bytes::from_static(
+        b"id,name,amount\n1,a,1.5\n2,\"b, with comma\",2.5\n",
+    ))
+    .await
+    .expect("send");
+    sink.send(bytes::Bytes::from_static(b"3,,\n"))
+        .await
+        .expect("send");
+    let rows = sink.finish().await.expect("copy in done");
+    assert_eq!(rows, 3);
+    assert_eq!(count(&client).await, 3);
+
+    let stream = client
+        .copy_out("copy (select * from c order by id) to stdout with (format csv, header)")
+        .await
+        .expect("copy out");
+    let chunks: Vec<bytes::Bytes> = stream.try_collect().await.expect("copy data");
+    let text: String = chunks
+        .iter()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .collect();
+    assert_eq!(
+        text,
+        "id,name,amount\n1,a,1.5\n2,\"b, with comma\",2.5\n3,,\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_3_psql_copy_round_trip_and_a_bad_row_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(dir.path()).await;
+    let csv = dir.path().join("rows.csv");
+    let mut text = String::from("id,name,amount\n");
+    for i in 1..=20_000 {
+        text.push_str(&format!("{i},name {i},{}\n", i as f64 * 0.5));
+    }
+    std::fs::write(&csv, &text).expect("write csv");
+    let (ok, out, err) = server.psql(&[
+        "-c",
+        "create table c (id bigint, name text, amount double precision)",
+        "-c",
+        &format!(
+            "\\copy c from '{}' with (format csv, header)",
+            csv.display()
+        ),
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("COPY 20000"), "{out}");
+
+    let out_file = dir.path().join("out.csv");
+    let (ok, _, err) = server.psql(&[
+        "-c",
+        &format!(
+            "\\copy (select * from c order by id) to '{}' with (format csv, header)",
+            out_file.display()
+        ),
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&out_file).expect("read back"),
+        text,
+        "COPY out == COPY in"
+    );
+
+    // Row 15,000 is bad: the whole COPY fails and the table keeps its 20,000 rows.
+    let bad = text.replace("15000,name 15000,7500\n", "15000,name 15000,not-a-number\n");
+    assert_ne!(bad, text);
+    let bad_csv = dir.path().join("bad.csv");
+    std::fs::write(&bad_csv, bad).expect("write bad csv");
+    let (_, _, err) = server.psql(&[
+        "-v",
+        "VERBOSITY=verbose",
+        "-c",
+        &format!(
+            "\\copy c from '{}' with (format csv, header)",
+            bad_csv.display()
+        ),
+    ]);
+    assert!(err.contains("22P02"), "{err}");
+    assert!(
+        err.contains("not-a-number") && err.contains("line 15000"),
+        "{err}"
+    );
+    let client = server.client().await;
+    assert_eq!(count(&client).await, 20_000);
+    let err = client
+        .simple_query("copy c from '/etc/passwd'")
+        .await
+        .expect_err("server files are not read");
+    assert_eq!(err.code(), Some(&SqlState::FEATURE_NOT_SUPPORTED));
+}
