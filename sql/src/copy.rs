@@ -71,7 +71,9 @@ impl CopyFormat {
                             CopyLegacyCsvOption::Header => header = true,
                             CopyLegacyCsvOption::Quote(c) => quote = byte(*c, "quote")?,
                             other => {
-                                return Err(SqlError::not_supported(format!("COPY option {other}")));
+                                return Err(SqlError::not_supported(format!(
+                                    "COPY option {other}"
+                                )));
                             }
                         }
                     }
