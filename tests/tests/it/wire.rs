@@ -209,7 +209,10 @@ async fn issue_2_errors_carry_sqlstate_and_the_session_goes_on() {
             "select no_such_column from (select 1 as a) x",
             SqlState::UNDEFINED_COLUMN,
         ),
-        ("create view v as select 1", SqlState::FEATURE_NOT_SUPPORTED),
+        (
+            "create temporary table tt (a int)",
+            SqlState::FEATURE_NOT_SUPPORTED,
+        ),
         ("drop table no_such_table", SqlState::UNDEFINED_TABLE),
         ("create table x.y (a int)", SqlState::INVALID_SCHEMA_NAME),
     ];
