@@ -430,10 +430,7 @@ impl Lake {
     pub async fn vacuum(&self, schema: &str, name: &str) -> Result<usize> {
         let delta = self.existing(schema, name).await?;
         let location = delta.table_url().clone();
-        let (delta, metrics) = delta.vacuum().await.map_err(|source| CatalogError::Delta {
-            location: tarn_connectors::storage::redact(&location),
-            source,
-        })?;
+        let (delta, metrics) = delta.vacuum().await.map_err(delta_error(&location))?;
         self.remember_url(&delta);
         Ok(metrics.files_deleted.len())
     }
@@ -469,13 +466,7 @@ impl Lake {
     ) -> Result<()> {
         let delta = self.existing(schema, name).await?;
         let location = delta.table_url().clone();
-        let current = delta
-            .snapshot()
-            .map_err(|source| CatalogError::Delta {
-                location: tarn_connectors::storage::redact(&location),
-                source,
-            })?
-            .schema();
+        let current = delta.snapshot().map_err(delta_error(&location))?.schema();
         let mut new_fields = Vec::new();
         for field in columns.fields() {
             if current.field(field.name()).is_some() {
@@ -497,10 +488,7 @@ impl Lake {
             .add_columns()
             .with_fields(kernel.fields().cloned().collect::<Vec<_>>())
             .await
-            .map_err(|source| CatalogError::Delta {
-                location: tarn_connectors::storage::redact(&location),
-                source,
-            })?;
+            .map_err(delta_error(&location))?;
         self.remember_url(&delta);
         Ok(())
     }
@@ -647,10 +635,7 @@ impl Lake {
                 delta
                     .update_incremental(None)
                     .await
-                    .map_err(|source| CatalogError::Delta {
-                        location: tarn_connectors::storage::redact(&url),
-                        source,
-                    })?;
+                    .map_err(delta_error(&url))?;
                 delta
             }
             None => table::open(&url, self.metastore.root().options()).await?,
@@ -691,10 +676,7 @@ impl Lake {
         if let Some(predicate) = predicate {
             builder = builder.with_predicate(predicate);
         }
-        let (delta, metrics) = builder.await.map_err(|source| CatalogError::Delta {
-            location: tarn_connectors::storage::redact(&location),
-            source,
-        })?;
+        let (delta, metrics) = builder.await.map_err(delta_error(&location))?;
         self.remember_url(&delta);
         Ok(metrics.num_deleted_rows.unwrap_or(0) as u64)
     }
@@ -719,10 +701,7 @@ impl Lake {
         for (column, value) in assignments {
             builder = builder.with_update(column, value);
         }
-        let (delta, metrics) = builder.await.map_err(|source| CatalogError::Delta {
-            location: tarn_connectors::storage::redact(&location),
-            source,
-        })?;
+        let (delta, metrics) = builder.await.map_err(delta_error(&location))?;
         self.remember_url(&delta);
         Ok(metrics.num_updated_rows as u64)
     }
@@ -786,5 +765,13 @@ impl SchemaProvider for LakeSchema {
             .listing()
             .get(&self.name)
             .is_some_and(|t| t.contains(name))
+    }
+}
+
+/// Wraps a deltalake error with the (redacted) table location it concerns.
+fn delta_error(location: &Url) -> impl FnOnce(deltalake::DeltaTableError) -> CatalogError + '_ {
+    move |source| CatalogError::Delta {
+        location: tarn_connectors::storage::redact(location),
+        source,
     }
 }

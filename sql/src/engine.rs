@@ -26,21 +26,28 @@ use crate::session::{Output, Session};
 #[derive(Debug)]
 struct Definitions(Weak<Engine>);
 
-#[async_trait]
-impl DefinitionPlanner for Definitions {
-    async fn plan_view(&self, schema: &str, sql: &str) -> DFResult<LogicalPlan> {
-        let external = |e: SqlError| DataFusionError::External(Box::new(e));
+fn external(e: SqlError) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
+impl Definitions {
+    /// A fresh session whose default schema is `schema`.
+    fn session_in(&self, schema: &str) -> DFResult<Session> {
         let engine = self
             .0
             .upgrade()
             .ok_or_else(|| DataFusionError::Execution("the warehouse is closed".to_owned()))?;
         let session = engine.session().map_err(external)?;
-        session
-            .set(
-                "search_path",
-                &format!("\"{}\"", schema.replace('"', "\"\"")),
-            )
-            .map_err(external)?;
+        let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
+        session.set("search_path", &quoted).map_err(external)?;
+        Ok(session)
+    }
+}
+
+#[async_trait]
+impl DefinitionPlanner for Definitions {
+    async fn plan_view(&self, schema: &str, sql: &str) -> DFResult<LogicalPlan> {
+        let session = self.session_in(schema)?;
         let statement = session
             .parse(sql)
             .map_err(external)?
@@ -51,18 +58,7 @@ impl DefinitionPlanner for Definitions {
     }
 
     async fn external_table(&self, schema: &str, sql: &str) -> DFResult<Arc<dyn TableProvider>> {
-        let external = |e: SqlError| DataFusionError::External(Box::new(e));
-        let engine = self
-            .0
-            .upgrade()
-            .ok_or_else(|| DataFusionError::Execution("the warehouse is closed".to_owned()))?;
-        let session = engine.session().map_err(external)?;
-        session
-            .set(
-                "search_path",
-                &format!("\"{}\"", schema.replace('"', "\"\"")),
-            )
-            .map_err(external)?;
+        let session = self.session_in(schema)?;
         session.external_table_provider(sql).await.map_err(external)
     }
 }
