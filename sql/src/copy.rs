@@ -105,6 +105,8 @@ pub struct CopyIn {
     tx: Option<mpsc::Sender<std::result::Result<Bytes, String>>>,
     task: JoinHandle<Result<u64>>,
     columns: usize,
+    /// Whether the data starts with a header line (for line numbers in errors).
+    header: bool,
 }
 
 impl std::fmt::Debug for CopyIn {
@@ -125,6 +127,7 @@ impl CopyIn {
     ) -> Result<Self> {
         // A few chunks in flight: the client waits while the loader catches up.
         let (tx, rx) = mpsc::channel::<std::result::Result<Bytes, String>>(16);
+        let header = format.header;
         let batches = decode(rx, Arc::clone(&schema), &format)?;
         let source = Arc::new(OneStream {
             schema: Arc::clone(&schema),
@@ -158,6 +161,7 @@ impl CopyIn {
             tx: Some(tx),
             task,
             columns,
+            header,
         })
     }
 
@@ -179,9 +183,11 @@ impl CopyIn {
     /// Ends the data and waits for the commit; returns the number of rows loaded.
     pub async fn finish(mut self) -> Result<u64> {
         drop(self.tx.take());
+        let header = self.header;
         self.task
             .await
             .map_err(|e| SqlError::DataFusion(DataFusionError::External(Box::new(e))))?
+            .map_err(|e| bad_data(e, header))
     }
 
     /// The client gave up (CopyFail): nothing is committed.
@@ -317,6 +323,29 @@ struct DecodeState {
     decoder: arrow_csv::reader::Decoder,
     pending: Option<(Bytes, usize)>,
     finished: bool,
+}
+
+/// A parse failure in the data, reported with the line of the input it is on
+/// (counting a header line, as PostgreSQL does); other errors pass through.
+fn bad_data(error: SqlError, header: bool) -> SqlError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    while let Some(e) = source {
+        if let Some(arrow) = e.downcast_ref::<datafusion::arrow::error::ArrowError>()
+            && let datafusion::arrow::error::ArrowError::ParseError(message)
+            | datafusion::arrow::error::ArrowError::CsvError(message) = arrow
+        {
+            let pattern = regex::Regex::new(r"at line (\d+)").expect("a valid pattern");
+            let message = pattern
+                .replace(message, |caps: &regex::Captures<'_>| {
+                    let line: u64 = caps[1].parse().unwrap_or(0);
+                    format!("at line {}", line + u64::from(header))
+                })
+                .into_owned();
+            return SqlError::CopyData { message };
+        }
+        source = e.source();
+    }
+    error
 }
 
 fn copy_error(e: datafusion::arrow::error::ArrowError) -> DataFusionError {

@@ -25,6 +25,10 @@ pub enum SqlError {
     )]
     LocationNotAllowed { location: String },
 
+    /// COPY input that does not parse as the table's columns.
+    #[error("invalid COPY data: {message}")]
+    CopyData { message: String },
+
     #[error("current transaction is aborted, commands ignored until end of transaction block")]
     InFailedTransaction,
 

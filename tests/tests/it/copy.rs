@@ -91,7 +91,8 @@ async fn issue_3_psql_copy_round_trip_and_a_bad_row_changes_nothing() {
         "COPY out == COPY in"
     );
 
-    // Row 15,000 is bad: the whole COPY fails and the table keeps its 20,000 rows.
+    // Row 15,000 (line 15,001 after the header) is bad: the whole COPY fails and the
+    // table keeps its 20,000 rows.
     let bad = text.replace("15000,name 15000,7500\n", "15000,name 15000,not-a-number\n");
     assert_ne!(bad, text);
     let bad_csv = dir.path().join("bad.csv");
@@ -107,7 +108,7 @@ async fn issue_3_psql_copy_round_trip_and_a_bad_row_changes_nothing() {
     ]);
     assert!(err.contains("22P02"), "{err}");
     assert!(
-        err.contains("not-a-number") && err.contains("line 15000"),
+        err.contains("not-a-number") && err.contains("line 15001"),
         "{err}"
     );
     let client = server.client().await;
