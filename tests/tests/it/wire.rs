@@ -368,3 +368,30 @@ async fn issue_2_fifty_concurrent_connections() {
         assert_eq!(task.await.expect("task"), 499_500);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_2_backend_key_data_lets_a_client_cancel_a_running_query() {
+    let dir = warehouse();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let token = client.cancel_token();
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        token.cancel_query(tokio_postgres::NoTls).await
+    });
+    // Far more work than the test allows: only the cancel can end it in time.
+    let err = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        client.simple_query("select count(*) from range(100000000000)"),
+    )
+    .await
+    .expect("the cancel request must stop the query")
+    .expect_err("canceled");
+    assert_eq!(err.code(), Some(&SqlState::QUERY_CANCELED), "{err:?}");
+    canceller.await.expect("task").expect("cancel request sent");
+    let rows = client
+        .simple_query("select 1")
+        .await
+        .expect("session usable after cancel");
+    assert_eq!(simple_rows(&rows), vec![vec![Some("1".into())]]);
+}
