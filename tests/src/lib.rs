@@ -120,6 +120,11 @@ pub fn config_from_toml(dir: &Path, toml: &str) -> Config {
 /// Runs the `psql` binary (from PostgreSQL 15's client package, which the test
 /// command installs) with `-X` (no psqlrc) against 127.0.0.1:`port`.
 pub fn psql(port: u16, user: &str, args: &[&str]) -> (bool, String, String) {
+    psql_db(port, user, "tarn", args)
+}
+
+/// [`psql`] against database `database`.
+pub fn psql_db(port: u16, user: &str, database: &str, args: &[&str]) -> (bool, String, String) {
     let output = Command::new("psql")
         .args([
             "-X",
@@ -130,7 +135,7 @@ pub fn psql(port: u16, user: &str, args: &[&str]) -> (bool, String, String) {
             "-U",
             user,
             "-d",
-            "tarn",
+            database,
         ])
         .args(args)
         .env("PGCONNECT_TIMEOUT", "10")
@@ -141,4 +146,33 @@ pub fn psql(port: u16, user: &str, args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+/// The first column of every row `sql` returns.
+pub async fn column<T: tokio_postgres::types::FromSqlOwned>(
+    client: &tokio_postgres::Client,
+    sql: &str,
+) -> Vec<T> {
+    client
+        .query(sql, &[])
+        .await
+        .expect(sql)
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// The first two columns of every row `sql` returns.
+pub async fn pairs<A, B>(client: &tokio_postgres::Client, sql: &str) -> Vec<(A, B)>
+where
+    A: tokio_postgres::types::FromSqlOwned,
+    B: tokio_postgres::types::FromSqlOwned,
+{
+    client
+        .query(sql, &[])
+        .await
+        .expect(sql)
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
 }

@@ -136,26 +136,9 @@ impl Postgres {
             bin,
             _dir: dir,
         };
-        let created = Command::new("psql")
-            .args([
-                "-X",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "-U",
-                "tarn",
-                "-d",
-                "postgres",
-            ])
-            .args(["-c", "create database tarn"])
-            .output()
-            .expect("psql");
-        assert!(
-            created.status.success(),
-            "create database: {}",
-            String::from_utf8_lossy(&created.stderr)
-        );
+        let (created, _, err) =
+            crate::psql_db(port, "tarn", "postgres", &["-c", "create database tarn"]);
+        assert!(created, "create database: {err}");
         server
     }
 

@@ -155,6 +155,25 @@ fn canceled() -> ErrorInfo {
 }
 
 impl QueryHandler {
+    /// Keeps a COPY FROM STDIN's loader for the CopyData to come; the response to send.
+    async fn start_copy_in(&self, copy: CopyIn) -> CopyResponse {
+        let columns = copy.columns();
+        *self.copy.lock().await = Some(copy);
+        CopyResponse::new(0, columns, futures::stream::empty())
+    }
+
+    /// The CopyData stream of a COPY TO STDOUT.
+    fn copy_out(
+        &self,
+        schema: &datafusion::arrow::datatypes::Schema,
+        stream: datafusion::execution::SendableRecordBatchStream,
+        format: tarn_sql::copy::CopyFormat,
+    ) -> PgWireResult<CopyResponse> {
+        let columns = schema.fields().len();
+        let data = encode::copy_rows(Arc::clone(&self.session), schema, stream, format)?;
+        Ok(CopyResponse::new(0, columns, data))
+    }
+
     /// Runs each statement of a simple Query in turn, streaming its result before the
     /// next starts; the first error ends the Query, as in PostgreSQL.
     async fn run_simple<C>(&self, client: &mut C, sql: &str) -> PgWireResult<()>
@@ -190,10 +209,7 @@ impl QueryHandler {
                         .await?;
                 }
                 Output::CopyIn(copy) => {
-                    let columns = copy.columns();
-                    *self.copy.lock().await = Some(copy);
-                    let response = CopyResponse::new(0, columns, futures::stream::empty());
-                    send_copy_in_response(client, response).await?;
+                    send_copy_in_response(client, self.start_copy_in(copy).await).await?;
                     client.set_state(PgWireConnectionState::CopyInProgress(false));
                     // The rest of this Query waits for the data; PostgreSQL, too, ends a
                     // multi-statement Query at COPY FROM STDIN.
@@ -204,15 +220,11 @@ impl QueryHandler {
                     stream,
                     format,
                 } => {
-                    let columns = schema.fields().len();
-                    let data =
-                        match encode::copy_rows(Arc::clone(&self.session), &schema, stream, format)
-                        {
-                            Ok(data) => data,
-                            Err(e) => return send_pgwire_error(client, &self.session, e).await,
-                        };
-                    let response = CopyResponse::new(0, columns, data);
-                    if let Err(e) = send_copy_out_response(client, response).await {
+                    let sent = match self.copy_out(&schema, stream, format) {
+                        Ok(response) => send_copy_out_response(client, response).await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = sent {
                         return send_pgwire_error(client, &self.session, e).await;
                     }
                 }
@@ -416,20 +428,12 @@ impl ExtendedQueryHandler for QueryHandler {
                 response.set_command_tag(command);
                 Response::Query(response)
             }
-            Output::CopyIn(copy) => {
-                let columns = copy.columns();
-                *self.copy.lock().await = Some(copy);
-                Response::CopyIn(CopyResponse::new(0, columns, futures::stream::empty()))
-            }
+            Output::CopyIn(copy) => Response::CopyIn(self.start_copy_in(copy).await),
             Output::CopyOut {
                 schema,
                 stream,
                 format,
-            } => {
-                let columns = schema.fields().len();
-                let data = encode::copy_rows(Arc::clone(&self.session), &schema, stream, format)?;
-                Response::CopyOut(CopyResponse::new(0, columns, data))
-            }
+            } => Response::CopyOut(self.copy_out(&schema, stream, format)?),
             Output::Command(command) if command.command.is_empty() => Response::EmptyQuery,
             Output::Command(command) => {
                 let tag = tag(&command);

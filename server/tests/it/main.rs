@@ -8,37 +8,37 @@ fn tarn() -> Command {
     command
 }
 
-#[test]
-fn issue_2_tarn_sql_runs_statements_in_process_and_prints_a_table() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let wh = dir.path().join("wh");
-    let wh = wh.to_str().expect("utf8");
+/// `tarn sql --warehouse <warehouse> <statement>`: (success, stdout, stderr).
+fn tarn_sql(warehouse: &std::path::Path, statement: &str) -> (bool, String, String) {
     let out = tarn()
         .args([
             "sql",
             "--warehouse",
-            wh,
-            "create table t as select * from (values (1,'a'),(2,'b')) v(id,name)",
+            warehouse.to_str().expect("utf8"),
+            statement,
         ])
         .output()
         .expect("run tarn sql");
-    assert!(
+    (
         out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "SELECT 2");
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
 
-    let out = tarn()
-        .args(["sql", "--warehouse", wh, "select name from t order by id"])
-        .output()
-        .expect("run tarn sql");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+#[test]
+fn issue_2_tarn_sql_runs_statements_in_process_and_prints_a_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = dir.path().join("wh");
+    let (ok, stdout, stderr) = tarn_sql(
+        &wh,
+        "create table t as select * from (values (1,'a'),(2,'b')) v(id,name)",
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.trim(), "SELECT 2");
+
+    let (ok, stdout, stderr) = tarn_sql(&wh, "select name from t order by id");
+    assert!(ok, "{stderr}");
     assert!(stdout.contains("| name |"), "{stdout}");
     assert!(
         stdout.contains("| a    |") && stdout.contains("| b    |"),
@@ -50,17 +50,9 @@ fn issue_2_tarn_sql_runs_statements_in_process_and_prints_a_table() {
 #[test]
 fn issue_2_tarn_sql_fails_with_the_error_message() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = tarn()
-        .args([
-            "sql",
-            "--warehouse",
-            dir.path().to_str().expect("utf8"),
-            "select * from missing",
-        ])
-        .output()
-        .expect("run tarn sql");
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("missing"));
+    let (ok, _, stderr) = tarn_sql(dir.path(), "select * from missing");
+    assert!(!ok);
+    assert!(stderr.contains("missing"), "{stderr}");
 }
 
 #[test]

@@ -5,13 +5,7 @@ use tarn_tests::TestServer;
 use tokio_postgres::error::SqlState;
 
 async fn ids_and_names(client: &tokio_postgres::Client) -> Vec<(i32, String)> {
-    client
-        .query("select id, name from u order by id", &[])
-        .await
-        .expect("select")
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect()
+    tarn_tests::pairs(client, "select id, name from u order by id").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -154,32 +148,16 @@ async fn issue_3_time_travel_and_history() {
         )
         .await
         .expect("three versions");
-    let before_update: Vec<String> = client
-        .query("select name from \"u@v1\" order by id", &[])
-        .await
-        .expect("version 1")
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let before_update: Vec<String> =
+        tarn_tests::column(&client, "select name from \"u@v1\" order by id").await;
     assert_eq!(before_update, vec!["a", "b"]);
-    let now: Vec<String> = client
-        .query("select name from u order by id", &[])
-        .await
-        .expect("latest")
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let now: Vec<String> = tarn_tests::column(&client, "select name from u order by id").await;
     assert_eq!(now, vec!["z", "b"]);
-    let history: Vec<(i64, String)> = client
-        .query(
-            "select version, operation from \"u@history\" order by version",
-            &[],
-        )
-        .await
-        .expect("history")
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let history: Vec<(i64, String)> = tarn_tests::pairs(
+        &client,
+        "select version, operation from \"u@history\" order by version",
+    )
+    .await;
     assert_eq!(
         history,
         vec![
@@ -284,16 +262,11 @@ async fn issue_3_partitioned_by_writes_key_value_folders() {
         )
         .await
         .expect("partitioned tables");
-    let counts: Vec<(String, i64)> = client
-        .query(
-            "select city, count(*) from pt group by city order by city",
-            &[],
-        )
-        .await
-        .expect("group")
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let counts: Vec<(String, i64)> = tarn_tests::pairs(
+        &client,
+        "select city, count(*) from pt group by city order by city",
+    )
+    .await;
     assert_eq!(counts, vec![("lima".to_owned(), 1), ("oslo".to_owned(), 2)]);
     let folders: Vec<String> = std::fs::read_dir(server.warehouse.join("public"))
         .expect("public")

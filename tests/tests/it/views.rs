@@ -4,16 +4,6 @@
 use tarn_tests::TestServer;
 use tokio_postgres::error::SqlState;
 
-async fn column(client: &tokio_postgres::Client, sql: &str) -> Vec<i64> {
-    client
-        .query(sql, &[])
-        .await
-        .expect(sql)
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_3_views_persist_and_follow_their_tables() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -29,13 +19,16 @@ async fn issue_3_views_persist_and_follow_their_tables() {
         )
         .await
         .expect("setup");
-    assert_eq!(column(&client, "select x from s.v2").await, vec![20]);
+    assert_eq!(
+        tarn_tests::column::<i64>(&client, "select x from s.v2").await,
+        vec![20]
+    );
     client
         .batch_execute("insert into s.u values (3)")
         .await
         .expect("insert");
     assert_eq!(
-        column(&client, "select x from s.v2 order by x").await,
+        tarn_tests::column::<i64>(&client, "select x from s.v2 order by x").await,
         vec![20, 30]
     );
     client
@@ -43,7 +36,7 @@ async fn issue_3_views_persist_and_follow_their_tables() {
         .await
         .expect("replace");
     assert_eq!(
-        column(&client, "select x from s.v2 order by x").await,
+        tarn_tests::column::<i64>(&client, "select x from s.v2 order by x").await,
         vec![100, 200, 300]
     );
 
@@ -68,7 +61,7 @@ async fn issue_3_views_persist_and_follow_their_tables() {
     let server = TestServer::start(dir.path()).await;
     let client = server.client().await;
     assert_eq!(
-        column(&client, "select x from s.v2 order by x").await,
+        tarn_tests::column::<i64>(&client, "select x from s.v2 order by x").await,
         vec![100, 200, 300]
     );
     client
