@@ -651,7 +651,7 @@ impl Lake {
             .insert(location.to_owned(), delta.clone());
     }
 
-    async fn existing(&self, schema: &str, name: &str) -> Result<DeltaTable> {
+    pub(crate) async fn existing(&self, schema: &str, name: &str) -> Result<DeltaTable> {
         self.delta_table(schema, name)
             .await?
             .ok_or_else(|| CatalogError::TableNotFound {
@@ -707,7 +707,7 @@ impl Lake {
     }
 
     /// Caches a table just written, keyed like [`Lake::delta_table`] keys it.
-    fn remember_url(&self, delta: &DeltaTable) {
+    pub(crate) fn remember_url(&self, delta: &DeltaTable) {
         let root = self.root_url().as_str();
         if let Some(relative) = delta.table_url().as_str().strip_prefix(root) {
             self.remember(relative.trim_end_matches('/'), delta);
@@ -769,7 +769,9 @@ impl SchemaProvider for LakeSchema {
 }
 
 /// Wraps a deltalake error with the (redacted) table location it concerns.
-fn delta_error(location: &Url) -> impl FnOnce(deltalake::DeltaTableError) -> CatalogError + '_ {
+pub(crate) fn delta_error(
+    location: &Url,
+) -> impl FnOnce(deltalake::DeltaTableError) -> CatalogError + '_ {
     move |source| CatalogError::Delta {
         location: tarn_connectors::storage::redact(location),
         source,

@@ -9,12 +9,14 @@
 
 pub mod error;
 pub mod lake;
+pub mod merge;
 pub mod metastore;
 pub mod table;
 pub mod types;
 
 pub use error::{CatalogError, Result};
 pub use lake::{DefinitionPlanner, Lake, LakeCatalog, LakeSchema};
+pub use merge::{Merge, MergeAction, MergeClause, MergeCounts, MergeWhen};
 pub use metastore::{Metastore, TableEntry, TableKind};
 
 /// The query planner sessions must use: DataFusion's, plus the physical nodes Delta

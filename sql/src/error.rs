@@ -29,6 +29,10 @@ pub enum SqlError {
     #[error("invalid COPY data: {message}")]
     CopyData { message: String },
 
+    /// A statement that parses but is not valid SQL (PostgreSQL's 42601).
+    #[error("{message}")]
+    Syntax { message: String },
+
     #[error("current transaction is aborted, commands ignored until end of transaction block")]
     InFailedTransaction,
 

@@ -41,6 +41,8 @@ use crate::error::{Result, SqlError};
 use crate::params;
 use crate::settings::Settings;
 
+mod merge;
+
 /// What a statement produced.
 pub enum Output {
     /// Rows, streamed. `command` is the tag word (`SELECT`, `SHOW`, ...); the caller
@@ -396,6 +398,9 @@ impl Session {
         }
         if let Some(SqlStatement::AlterTable(alter)) = ast {
             return self.alter_table(alter).await;
+        }
+        if let Some(SqlStatement::Merge(merge)) = ast {
+            return self.merge(merge).await;
         }
         if let Some(SqlStatement::Copy {
             source,

@@ -65,7 +65,7 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::InFailedTransaction => IN_FAILED_SQL_TRANSACTION,
         SqlError::LocationNotAllowed { .. } => INSUFFICIENT_PRIVILEGE,
         SqlError::CopyData { .. } => INVALID_TEXT_REPRESENTATION,
-        SqlError::MultipleCommands => SYNTAX_ERROR,
+        SqlError::MultipleCommands | SqlError::Syntax { .. } => SYNTAX_ERROR,
         SqlError::InvalidParameter { .. } => INVALID_TEXT_REPRESENTATION,
         SqlError::ParameterCount { .. } => PROTOCOL_VIOLATION,
         SqlError::UnknownSetting { .. } => UNDEFINED_OBJECT,

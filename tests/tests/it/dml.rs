@@ -289,3 +289,106 @@ async fn issue_3_partitioned_by_writes_key_value_folders() {
         .expect_err("unknown partition column");
     assert_eq!(err.code(), Some(&SqlState::UNDEFINED_COLUMN));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_3_merge_updates_deletes_and_inserts_in_one_commit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    client
+        .batch_execute(
+            "create table stock (id int, name text, qty bigint);
+             insert into stock values (1, 'bolt', 10), (2, 'nut', 20), (3, 'gear', 30);
+             create table delivery (id int, name text, qty bigint, discontinued boolean);
+             insert into delivery values
+               (1, 'bolt', 5, false), (2, 'nut', 0, true), (4, 'spring', 7, false);",
+        )
+        .await
+        .expect("setup");
+    let versions_before: i64 = client
+        .query_one(r#"select count(*) from "stock@history""#, &[])
+        .await
+        .expect("history")
+        .get(0);
+    let changed = client
+        .execute(
+            "merge into stock s
+             using delivery d on s.id = d.id
+             when matched and d.discontinued then delete
+             when matched then update set qty = s.qty + d.qty
+             when not matched then insert (id, name, qty) values (d.id, upper(d.name), d.qty)",
+            &[],
+        )
+        .await
+        .expect("merge");
+    // PostgreSQL counts every row inserted, updated or deleted: 1 + 1 + 1.
+    assert_eq!(changed, 3);
+    let rows: Vec<(i32, String)> = tarn_tests::pairs(
+        &client,
+        "select id, name || ':' || qty from stock order by id",
+    )
+    .await;
+    assert_eq!(
+        rows,
+        vec![
+            (1, "bolt:15".to_owned()),
+            (3, "gear:30".to_owned()),
+            (4, "SPRING:7".to_owned())
+        ]
+    );
+    let versions_after: i64 = client
+        .query_one(r#"select count(*) from "stock@history""#, &[])
+        .await
+        .expect("history")
+        .get(0);
+    assert_eq!(versions_after, versions_before + 1, "one Delta commit");
+
+    // A subquery source, and NOT MATCHED BY SOURCE (PostgreSQL 17 spelling).
+    client
+        .execute(
+            "merge into stock using (select 1 as id, 100 as qty) as src on stock.id = src.id
+             when matched then update set qty = src.qty
+             when not matched by source then delete",
+            &[],
+        )
+        .await
+        .expect("merge with subquery");
+    let rows: Vec<(i32, String)> = tarn_tests::pairs(
+        &client,
+        "select id, name || ':' || qty from stock order by id",
+    )
+    .await;
+    assert_eq!(rows, vec![(1, "bolt:100".to_owned())]);
+
+    // Bad MERGEs fail cleanly and leave the table alone.
+    let err = client
+        .batch_execute(
+            "merge into stock s using delivery d on s.id = d.id
+             when matched then insert values (1, 'x', 1)",
+        )
+        .await
+        .expect_err("insert when matched");
+    assert_eq!(err.code(), Some(&SqlState::SYNTAX_ERROR), "{err:?}");
+    let err = client
+        .batch_execute(
+            "merge into stock s using delivery d on s.id = d.id
+             when matched then update set nope = 1",
+        )
+        .await
+        .expect_err("unknown column");
+    assert_eq!(err.code(), Some(&SqlState::UNDEFINED_COLUMN), "{err:?}");
+    let err = client
+        .batch_execute(
+            "merge into missing m using delivery d on m.id = d.id
+             when matched then delete",
+        )
+        .await
+        .expect_err("missing target");
+    assert_eq!(err.code(), Some(&SqlState::UNDEFINED_TABLE), "{err:?}");
+    let rows: Vec<(i32, String)> = tarn_tests::pairs(
+        &client,
+        "select id, name || ':' || qty from stock order by id",
+    )
+    .await;
+    assert_eq!(rows, vec![(1, "bolt:100".to_owned())]);
+}
