@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of Tarn on a fresh machine: installs what the tests need (Debian's
 # PostgreSQL 15 server and client: psql is a client under test, the server is the
-# reference the answers are compared with; moto's S3 server from PyPI), then runs
+# reference the answers are compared with; Python and npm tools listed below), then runs
 # the workspace's tests.
 #
 # Cargo's build directory defaults to ~/.cache/tarn/target so repeated runs (and CI
@@ -22,14 +22,28 @@ if [ "${#packages[@]}" -gt 0 ]; then
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
 fi
 
-# Python tools the tests start: moto's S3 server.
+# Python tools the tests start or compare with (tests/requirements.txt): moto's S3
+# server, fake-gcs-server, the deltalake package, DuckDB and its Delta extension.
+# Reinstalled when the requirements change.
 venv="${TARN_TEST_VENV:-$HOME/.cache/tarn/venv}"
-if [ ! -x "$venv/bin/moto_server" ]; then
-  echo "installing moto[server] into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "moto[server]>=5.1,<6"
+requirements="tests/requirements.txt"
+stamp="$venv/.tarn-requirements"
+if [ ! -f "$stamp" ] || ! cmp -s "$requirements" "$stamp"; then
+  echo "installing $requirements into $venv"
+  [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+  cp "$requirements" "$stamp"
 fi
 export TARN_TEST_VENV="$venv"
+
+# Azurite (Azure Blob Storage emulator) from npm.
+npm_prefix="${TARN_TEST_NPM:-$HOME/.cache/tarn/npm}"
+if [ ! -x "$npm_prefix/node_modules/.bin/azurite-blob" ]; then
+  echo "installing azurite into $npm_prefix"
+  mkdir -p "$npm_prefix"
+  npm install --silent --no-fund --no-audit --prefix "$npm_prefix" azurite@3.37.0
+fi
+export TARN_TEST_NPM="$npm_prefix"
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tarn/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"

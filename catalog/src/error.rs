@@ -96,22 +96,41 @@ pub enum DeltaFailure {
 impl CatalogError {
     /// For [`CatalogError::Delta`], what kind of failure it was.
     pub fn delta_failure(&self) -> Option<DeltaFailure> {
-        use deltalake::DeltaTableError as D;
-        let CatalogError::Delta { source, .. } = self else {
-            return None;
-        };
-        Some(match source {
-            D::NotATable(_) => DeltaFailure::NotATable,
-            D::Transaction { .. } | D::VersionAlreadyExists(_) => DeltaFailure::Conflict,
-            D::Generic(_)
-            | D::GenericError { .. }
-            | D::Arrow { .. }
-            | D::SchemaMismatch { .. }
-            | D::InvalidData { .. } => DeltaFailure::Data,
-            D::MissingFeature { .. } | D::UnsupportedColumnMapping { .. } => {
-                DeltaFailure::Unsupported
-            }
-            _ => DeltaFailure::Storage,
-        })
+        match self {
+            CatalogError::Delta { source, .. } => Some(classify(source)),
+            _ => None,
+        }
+    }
+}
+
+/// What kind of Delta failure `err` is, when a deltalake error is anywhere in its
+/// source chain (DataFusion wraps the errors table scans raise).
+pub fn delta_failure_in(err: &(dyn std::error::Error + 'static)) -> Option<DeltaFailure> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(delta) = e.downcast_ref::<deltalake::DeltaTableError>() {
+            return Some(classify(delta));
+        }
+        current = e.source();
+    }
+    None
+}
+
+fn classify(err: &deltalake::DeltaTableError) -> DeltaFailure {
+    use deltalake::DeltaTableError as D;
+    use deltalake::kernel::transaction::TransactionError as T;
+    match err {
+        D::NotATable(_) => DeltaFailure::NotATable,
+        D::Transaction {
+            source: T::UnsupportedTableFeatures(_) | T::TableFeaturesRequired(_),
+        } => DeltaFailure::Unsupported,
+        D::Transaction { .. } | D::VersionAlreadyExists(_) => DeltaFailure::Conflict,
+        D::Generic(_)
+        | D::GenericError { .. }
+        | D::Arrow { .. }
+        | D::SchemaMismatch { .. }
+        | D::InvalidData { .. } => DeltaFailure::Data,
+        D::MissingFeature { .. } | D::UnsupportedColumnMapping { .. } => DeltaFailure::Unsupported,
+        _ => DeltaFailure::Storage,
     }
 }

@@ -14,7 +14,7 @@ pub mod metastore;
 pub mod table;
 pub mod types;
 
-pub use error::{CatalogError, Result};
+pub use error::{CatalogError, DeltaFailure, Result, delta_failure_in};
 pub use lake::{DefinitionPlanner, Lake, LakeCatalog, LakeSchema};
 pub use merge::{Merge, MergeAction, MergeClause, MergeCounts, MergeWhen};
 pub use metastore::{Metastore, TableEntry, TableKind};

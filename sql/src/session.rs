@@ -247,38 +247,11 @@ impl Session {
     /// Splits `sql` into statements (PostgreSQL dialect). `OPTIMIZE t`, which
     /// PostgreSQL lacks, is read in Databricks' spelling.
     pub fn parse(&self, sql: &str) -> Result<Vec<DFStatement>> {
-        let first_word = sql
-            .trim_start()
-            .split(|c: char| !c.is_ascii_alphabetic())
-            .next()
-            .unwrap_or_default();
-        if first_word.eq_ignore_ascii_case("copy") {
-            // DataFusion's parser knows only COPY ... TO 'file'; PostgreSQL's COPY
-            // FROM STDIN / TO STDOUT comes from sqlparser.
-            let statements =
-                datafusion::sql::sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql)
-                    .map_err(|e| {
-                    SqlError::DataFusion(datafusion::error::DataFusionError::SQL(Box::new(e), None))
-                })?;
-            return Ok(statements
-                .into_iter()
-                .map(|s| DFStatement::Statement(Box::new(s)))
-                .collect());
+        let mut statements = Vec::new();
+        for text in split_statements(sql)? {
+            statements.extend(parse_one(&text)?);
         }
-        let statements = if first_word.eq_ignore_ascii_case("optimize") {
-            let dialect = datafusion::sql::sqlparser::dialect::DatabricksDialect {};
-            DFParserBuilder::new(sql)
-                .with_dialect(&dialect)
-                .build()?
-                .parse_statements()?
-        } else {
-            let dialect = PostgreSqlDialect {};
-            DFParserBuilder::new(sql)
-                .with_dialect(&dialect)
-                .build()?
-                .parse_statements()?
-        };
-        Ok(statements.into_iter().collect())
+        Ok(statements)
     }
 
     /// Runs one statement.
@@ -1110,6 +1083,78 @@ impl Session {
     }
 }
 
+/// Splits a query string into statements at top-level semicolons (quotes, comments and
+/// dollar quotes respected by sqlparser's tokenizer), so that each statement can be
+/// parsed by the parser that knows it.
+fn split_statements(sql: &str) -> Result<Vec<String>> {
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize()
+        .map_err(|e| {
+            SqlError::DataFusion(datafusion::error::DataFusionError::SQL(
+                Box::new(e.into()),
+                None,
+            ))
+        })?;
+    let mut statements = Vec::new();
+    let mut current = String::new();
+    for token in tokens {
+        if token == Token::SemiColon {
+            statements.push(std::mem::take(&mut current));
+        } else {
+            current.push_str(&token.to_string());
+        }
+    }
+    statements.push(current);
+    Ok(statements
+        .into_iter()
+        .filter(|s| !s.trim().is_empty())
+        .collect())
+}
+
+/// Parses one statement. PostgreSQL's dialect, except: COPY (DataFusion's parser knows
+/// only `COPY ... TO 'file'`; PostgreSQL's FROM STDIN / TO STDOUT comes from sqlparser)
+/// and OPTIMIZE (Databricks' statement, from its dialect).
+fn parse_one(sql: &str) -> Result<Vec<DFStatement>> {
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    // The first word, past comments.
+    let first_word = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize()
+        .ok()
+        .and_then(|tokens| {
+            tokens.into_iter().find_map(|t| match t {
+                Token::Word(w) => Some(w.value),
+                _ => None,
+            })
+        })
+        .unwrap_or_default();
+    if first_word.eq_ignore_ascii_case("copy") {
+        let statements =
+            datafusion::sql::sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql)
+                .map_err(|e| {
+                    SqlError::DataFusion(datafusion::error::DataFusionError::SQL(Box::new(e), None))
+                })?;
+        return Ok(statements
+            .into_iter()
+            .map(|s| DFStatement::Statement(Box::new(s)))
+            .collect());
+    }
+    let statements = if first_word.eq_ignore_ascii_case("optimize") {
+        let dialect = datafusion::sql::sqlparser::dialect::DatabricksDialect {};
+        DFParserBuilder::new(sql)
+            .with_dialect(&dialect)
+            .build()?
+            .parse_statements()?
+    } else {
+        let dialect = PostgreSqlDialect {};
+        DFParserBuilder::new(sql)
+            .with_dialect(&dialect)
+            .build()?
+            .parse_statements()?
+    };
+    Ok(statements.into_iter().collect())
+}
+
 /// The table name in stored external-table definitions (never looked up).
 const EXTERNAL_DEFINITION_NAME: &str = "__tarn_external_definition";
 
@@ -1285,6 +1330,20 @@ fn ddl_words(ddl: &DdlStatement) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statements_split_at_top_level_semicolons_only() {
+        let sql =
+            "select 'a;b' as \"x;y\"; -- c;d\n optimize t;  copy u to stdout ; select $q$;$q$;";
+        let parts = split_statements(sql).expect("split");
+        assert_eq!(parts.len(), 4, "{parts:?}");
+        assert_eq!(parts[0].trim(), "select 'a;b' as \"x;y\"");
+        assert!(parts[1].trim().ends_with("optimize t"), "{:?}", parts[1]);
+        assert_eq!(parts[2].trim(), "copy u to stdout");
+        assert_eq!(parts[3].trim(), "select $q$;$q$");
+        let parsed = parse_one(&parts[1]).expect("optimize parses");
+        assert_eq!(parsed.len(), 1);
+    }
 
     #[test]
     fn tags_print_as_postgres_does() {

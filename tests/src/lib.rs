@@ -5,8 +5,10 @@
 //! `tests/it` drive it with real clients: tokio-postgres and the `psql` binary, and
 //! compare text output with a real PostgreSQL 15 ([`postgres::Postgres`]).
 
+pub mod peer;
 pub mod postgres;
 pub mod s3;
+pub mod tools;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

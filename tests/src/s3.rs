@@ -5,9 +5,7 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// An S3 server, killed on drop.
 pub struct S3Server {
@@ -15,41 +13,17 @@ pub struct S3Server {
     child: Child,
 }
 
-fn moto_server() -> PathBuf {
-    let venv = std::env::var_os("TARN_TEST_VENV")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/tarn/venv")))
-        .expect("HOME or TARN_TEST_VENV");
-    let path = venv.join("bin/moto_server");
-    assert!(
-        path.exists(),
-        "{} not found: the README's test command installs moto[server] there",
-        path.display()
-    );
-    path
-}
-
 impl S3Server {
     pub fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
-        let child = Command::new(moto_server())
+        let port = crate::tools::free_port();
+        let child = Command::new(crate::tools::venv_bin("moto_server"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start moto_server");
         let server = Self { port, child };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not start on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        crate::tools::wait_for_port(port, "moto_server");
         server
     }
 

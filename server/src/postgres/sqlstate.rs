@@ -87,16 +87,20 @@ fn catalog_state(err: &CatalogError) -> &'static str {
         CatalogError::PartitionColumn { .. } => UNDEFINED_COLUMN,
         CatalogError::ViewNotFound { .. } => UNDEFINED_TABLE,
         CatalogError::InvalidEntry { .. } => "XX001",
-        CatalogError::Delta { .. } => match err.delta_failure() {
-            Some(DeltaFailure::Conflict) => SERIALIZATION_FAILURE,
-            Some(DeltaFailure::NotATable) => UNDEFINED_TABLE,
-            Some(DeltaFailure::Unsupported) => FEATURE_NOT_SUPPORTED,
-            Some(DeltaFailure::Data) => DATA_EXCEPTION,
-            Some(DeltaFailure::Storage) | None => IO_ERROR,
-        },
+        CatalogError::Delta { .. } => err.delta_failure().map_or(IO_ERROR, delta_state),
         CatalogError::ObjectStore(e) => object_store_state(e),
         CatalogError::Connector(_) => IO_ERROR,
         CatalogError::DataFusion(e) => datafusion_state(e),
+    }
+}
+
+fn delta_state(failure: DeltaFailure) -> &'static str {
+    match failure {
+        DeltaFailure::Conflict => SERIALIZATION_FAILURE,
+        DeltaFailure::NotATable => UNDEFINED_TABLE,
+        DeltaFailure::Unsupported => FEATURE_NOT_SUPPORTED,
+        DeltaFailure::Data => DATA_EXCEPTION,
+        DeltaFailure::Storage => IO_ERROR,
     }
 }
 
@@ -192,6 +196,9 @@ fn external_state(err: &(dyn std::error::Error + Send + Sync + 'static)) -> &'st
     }
     // Errors from libraries Tarn does not map by type (deltalake's, wrapped by
     // DataFusion) are classified by the first known error in their source chain.
+    if let Some(failure) = tarn_catalog::delta_failure_in(err) {
+        return delta_state(failure);
+    }
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = current {
         if let Some(e) = e.downcast_ref::<DataFusionError>() {

@@ -4,6 +4,8 @@ mod auth;
 mod copy;
 mod dml;
 mod external;
+mod golden;
+mod interop;
 mod oracle;
 mod psql;
 mod s3;
