@@ -89,7 +89,9 @@ pub enum DeltaFailure {
     Unsupported,
     /// The data did not fit the table (types, nullability, casts).
     Data,
-    /// Storage failed (I/O, permissions, network).
+    /// The store refused the credentials (HTTP 401/403).
+    Permission,
+    /// Storage failed (I/O, network, throttling after retries).
     Storage,
 }
 
@@ -118,6 +120,26 @@ pub fn delta_failure_in(err: &(dyn std::error::Error + 'static)) -> Option<Delta
 
 fn classify(err: &deltalake::DeltaTableError) -> DeltaFailure {
     use deltalake::DeltaTableError as D;
+    // A refused credential surfaces under several deltalake variants (a table that
+    // cannot be listed reads as "not a table"): the store's answer decides.
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(
+            object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. },
+        ) = e.downcast_ref::<object_store::Error>()
+        {
+            return DeltaFailure::Permission;
+        }
+        current = e.source();
+    }
+    // delta-kernel keeps only the text of the store's error (object_store's wording).
+    let text = err.to_string();
+    if text.contains("lacked the necessary privileges")
+        || text.contains("lacked valid authentication")
+    {
+        return DeltaFailure::Permission;
+    }
     use deltalake::kernel::transaction::TransactionError as T;
     match err {
         D::NotATable(_) => DeltaFailure::NotATable,

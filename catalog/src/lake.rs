@@ -17,7 +17,7 @@ use datafusion::catalog::{
 use datafusion::error::Result as DFResult;
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use deltalake::DeltaTable;
-use tarn_connectors::StorageLocation;
+use tarn_connectors::{StorageConfig, StorageLocation};
 use tracing::{instrument, warn};
 use url::Url;
 
@@ -41,6 +41,8 @@ impl std::ops::Deref for LakeCatalog {
 #[derive(Debug)]
 pub struct Lake {
     metastore: Metastore,
+    /// Options of configured buckets, for Delta tables outside the warehouse.
+    buckets: StorageConfig,
     listing: RwLock<Listing>,
     /// Delta tables by location, kept so a query replays only new log versions.
     tables: Mutex<HashMap<String, DeltaTable>>,
@@ -63,11 +65,13 @@ pub trait DefinitionPlanner: Send + Sync + std::fmt::Debug {
 
 impl LakeCatalog {
     /// Opens the catalog of the warehouse at `root`, listing its schemas and tables.
-    pub async fn open(root: StorageLocation) -> Result<Self> {
+    /// External Delta tables in `buckets` are opened with their bucket's options.
+    pub async fn open(root: StorageLocation, buckets: StorageConfig) -> Result<Self> {
         let metastore = Metastore::new(root);
         let listing = metastore.list().await?;
         Ok(Self(Arc::new(Lake {
             metastore,
+            buckets,
             listing: RwLock::new(listing),
             tables: Mutex::new(HashMap::new()),
             definition_planner: std::sync::OnceLock::new(),
@@ -98,6 +102,16 @@ impl Lake {
 
     fn root_url(&self) -> &Url {
         self.metastore.root().url()
+    }
+
+    /// Object-store options for a Delta table at `url`: the warehouse's under the
+    /// warehouse, else those of its configured bucket (none: the environment's).
+    fn options_for(&self, url: &Url) -> HashMap<String, String> {
+        if url.as_str().starts_with(self.root_url().as_str()) {
+            self.metastore.root().options().clone()
+        } else {
+            self.buckets.options_for(url)
+        }
     }
 
     /// Creates a schema. With `if_not_exists`, an existing schema is not an error and
@@ -328,6 +342,50 @@ impl Lake {
         .await
     }
 
+    /// Replaces the definition of an external table of files (a re-crawl that found
+    /// new columns). It must exist and be such a table.
+    #[instrument(skip(self, definition))]
+    pub async fn replace_external(&self, schema: &str, name: &str, definition: &str) -> Result<()> {
+        let mut entry = self.metastore.table(schema, name).await?.ok_or_else(|| {
+            CatalogError::TableNotFound {
+                schema: schema.to_owned(),
+                name: name.to_owned(),
+            }
+        })?;
+        if entry.kind != TableKind::External {
+            return Err(CatalogError::WrongKind {
+                name: name.to_owned(),
+                expected: "an external table of files",
+            });
+        }
+        entry.definition = Some(definition.to_owned());
+        self.metastore.replace_table(&entry).await?;
+        self.refresh().await
+    }
+
+    /// Reads a small JSON document Tarn keeps under `_tarn/` (crawler state).
+    pub async fn read_state(&self, key: &str) -> Result<Option<bytes::Bytes>> {
+        use object_store::ObjectStoreExt;
+        let path = self.metastore.root().path(&format!("_tarn/{key}"));
+        match self.metastore.root().store().get(&path).await {
+            Ok(result) => Ok(Some(result.bytes().await?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes a small JSON document under `_tarn/` (crawler state), whole.
+    pub async fn write_state(&self, key: &str, body: Vec<u8>) -> Result<()> {
+        use object_store::ObjectStoreExt;
+        let path = self.metastore.root().path(&format!("_tarn/{key}"));
+        self.metastore
+            .root()
+            .store()
+            .put(&path, object_store::PutPayload::from(body))
+            .await?;
+        Ok(())
+    }
+
     /// Registers an existing Delta table at `location` (an absolute URL), read and
     /// written in place; dropping it forgets it but leaves its files.
     #[instrument(skip(self))]
@@ -338,7 +396,7 @@ impl Lake {
         location: &Url,
         if_not_exists: bool,
     ) -> Result<bool> {
-        table::open(location, self.metastore.root().options()).await?;
+        table::open(location, &self.options_for(location)).await?;
         self.register_entry(
             schema,
             name,
@@ -590,17 +648,12 @@ impl Lake {
                 });
             }
             Some(version) => {
-                table::open_at(
-                    &url,
-                    self.metastore.root().options(),
-                    table::At::Version(version),
-                )
-                .await?
+                table::open_at(&url, &self.options_for(&url), table::At::Version(version)).await?
             }
             None => {
                 table::open_at(
                     &url,
-                    self.metastore.root().options(),
+                    &self.options_for(&url),
                     table::At::Timestamp(suffix.to_owned()),
                 )
                 .await?
@@ -638,7 +691,7 @@ impl Lake {
                     .map_err(delta_error(&url))?;
                 delta
             }
-            None => table::open(&url, self.metastore.root().options()).await?,
+            None => table::open(&url, &self.options_for(&url)).await?,
         };
         self.remember(&entry.location, &delta);
         Ok(Some(delta))

@@ -11,6 +11,7 @@ pub mod error;
 pub mod lake;
 pub mod merge;
 pub mod metastore;
+pub mod parsed;
 pub mod table;
 pub mod types;
 

@@ -19,6 +19,13 @@ pub enum ConnectorError {
         source: std::io::Error,
     },
 
+    #[error("invalid storage option {key} = {value:?}: {reason}")]
+    InvalidOption {
+        key: String,
+        value: String,
+        reason: String,
+    },
+
     #[error(transparent)]
     ObjectStore(#[from] object_store::Error),
 }

@@ -65,8 +65,15 @@ impl StorageLocation {
                 (Arc::new(store), prefix)
             }
             "s3" | "s3a" | "gs" | "az" | "abfs" | "abfss" | "azure" => {
-                let (store, prefix) = object_store::parse_url_opts(&url, options.iter())?;
-                (Arc::from(store), prefix)
+                let store = remote_store(&url, &options)?;
+                // The bucket or container is the URL's host: object paths are its path.
+                let prefix = Path::from_url_path(url.path()).map_err(|e| {
+                    ConnectorError::InvalidLocation {
+                        location: redact(&url),
+                        reason: e.to_string(),
+                    }
+                })?;
+                (store, prefix)
             }
             other => {
                 return Err(ConnectorError::UnsupportedScheme {
@@ -119,6 +126,157 @@ impl StorageLocation {
                 location: relative.to_owned(),
                 reason: e.to_string(),
             })
+    }
+}
+
+/// Options Tarn reads itself (object_store's keys are passed to its builders).
+pub const MAX_RETRIES: &str = "max_retries";
+pub const RETRY_TIMEOUT: &str = "retry_timeout";
+
+/// Default retry policy for remote stores: object_store's (10 retries with backoff,
+/// within 3 minutes), unless `max_retries` / `retry_timeout` say otherwise. Timeouts of
+/// single requests are object_store's `timeout` and `connect_timeout` keys.
+fn retry_config(options: &HashMap<String, String>) -> Result<object_store::RetryConfig> {
+    let mut retry = object_store::RetryConfig::default();
+    let invalid = |key: &str, value: &str, reason: String| ConnectorError::InvalidOption {
+        key: key.to_owned(),
+        value: value.to_owned(),
+        reason,
+    };
+    if let Some(value) = options.get(MAX_RETRIES) {
+        retry.max_retries = value
+            .parse()
+            .map_err(|e: std::num::ParseIntError| invalid(MAX_RETRIES, value, e.to_string()))?;
+    }
+    if let Some(value) = options.get(RETRY_TIMEOUT) {
+        retry.retry_timeout = humantime::parse_duration(value)
+            .map_err(|e| invalid(RETRY_TIMEOUT, value, e.to_string()))?;
+    }
+    Ok(retry)
+}
+
+/// Builds the object store for a remote URL. Credentials and endpoints come from
+/// `options` first, then the standard environment variables (`AWS_*`,
+/// `GOOGLE_*`, `AZURE_*`). Keys no builder knows are left for deltalake (which reads
+/// a few of its own) and logged.
+fn remote_store(url: &Url, options: &HashMap<String, String>) -> Result<Arc<dyn ObjectStore>> {
+    use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+    use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+    use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+    let retry = retry_config(options)?;
+    let own = |key: &str| key == MAX_RETRIES || key == RETRY_TIMEOUT;
+    let unknown = |key: &str| {
+        if !own(key) {
+            tracing::debug!(key, url = %redact(url), "storage option left to deltalake");
+        }
+    };
+    let store: Arc<dyn ObjectStore> = match url.scheme() {
+        "s3" | "s3a" => {
+            let mut builder = AmazonS3Builder::from_env()
+                .with_url(url.as_str())
+                .with_retry(retry);
+            for (key, value) in options {
+                match key.to_ascii_lowercase().parse::<AmazonS3ConfigKey>() {
+                    Ok(k) => builder = builder.with_config(k, value),
+                    Err(_) => unknown(key),
+                }
+            }
+            Arc::new(builder.build()?)
+        }
+        "gs" => {
+            let mut builder = GoogleCloudStorageBuilder::from_env()
+                .with_url(url.as_str())
+                .with_retry(retry);
+            for (key, value) in options {
+                match key.to_ascii_lowercase().parse::<GoogleConfigKey>() {
+                    Ok(k) => builder = builder.with_config(k, value),
+                    Err(_) => unknown(key),
+                }
+            }
+            Arc::new(builder.build()?)
+        }
+        _ => {
+            let mut builder = MicrosoftAzureBuilder::from_env()
+                .with_url(url.as_str())
+                .with_retry(retry);
+            for (key, value) in options {
+                match key.to_ascii_lowercase().parse::<AzureConfigKey>() {
+                    Ok(k) => builder = builder.with_config(k, value),
+                    Err(_) => unknown(key),
+                }
+            }
+            Arc::new(builder.build()?)
+        }
+    };
+    Ok(store)
+}
+
+/// Object-store options per bucket (`s3://bucket`, `gs://bucket`, `az://container`),
+/// from `[storage."<url>"]` in the configuration. Tables at a configured bucket are
+/// opened with its options.
+#[derive(Clone, Default)]
+pub struct StorageConfig {
+    buckets: Vec<(Url, HashMap<String, String>)>,
+}
+
+impl std::fmt::Debug for StorageConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Options may hold secrets: show only the buckets.
+        f.debug_list()
+            .entries(self.buckets.iter().map(|(u, _)| redact(u)))
+            .finish()
+    }
+}
+
+impl StorageConfig {
+    /// `buckets`: (URL of a bucket or container, its options).
+    pub fn new(
+        buckets: impl IntoIterator<Item = (String, HashMap<String, String>)>,
+    ) -> Result<Self> {
+        let buckets = buckets
+            .into_iter()
+            .map(|(location, options)| {
+                let url = parse_location(&location)?;
+                if url.scheme() == "file" {
+                    return Err(ConnectorError::InvalidLocation {
+                        location,
+                        reason: "storage options apply to buckets (s3://, gs://, az://), not local folders"
+                            .to_owned(),
+                    });
+                }
+                retry_config(&options)?;
+                Ok((url, options))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { buckets })
+    }
+
+    /// The configured bucket URLs.
+    pub fn buckets(&self) -> impl Iterator<Item = &Url> {
+        self.buckets.iter().map(|(u, _)| u)
+    }
+
+    /// The options for `url`: those of its bucket (same scheme and host), if configured.
+    pub fn options_for(&self, url: &Url) -> HashMap<String, String> {
+        self.buckets
+            .iter()
+            .find(|(bucket, _)| {
+                bucket.scheme() == url.scheme() && bucket.host_str() == url.host_str()
+            })
+            .map(|(_, options)| options.clone())
+            .unwrap_or_default()
+    }
+
+    /// The store serving each configured bucket, for registration with DataFusion.
+    pub fn stores(&self) -> Result<Vec<StorageLocation>> {
+        self.buckets
+            .iter()
+            .map(|(url, options)| {
+                let mut bucket = url.clone();
+                bucket.set_path("/");
+                StorageLocation::open(bucket.as_str(), options.clone())
+            })
+            .collect()
     }
 }
 
@@ -185,6 +343,32 @@ pub fn redact(url: &Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bucket_options_are_found_by_scheme_and_host() {
+        let config = StorageConfig::new([(
+            "s3://raw".to_owned(),
+            HashMap::from([("aws_region".to_owned(), "eu-west-1".to_owned())]),
+        )])
+        .expect("config");
+        let url = Url::parse("s3://raw/crimes/chicago/").expect("url");
+        assert_eq!(
+            config
+                .options_for(&url)
+                .get("aws_region")
+                .map(String::as_str),
+            Some("eu-west-1")
+        );
+        let other = Url::parse("s3://rawer/x/").expect("url");
+        assert!(config.options_for(&other).is_empty());
+        let err = StorageConfig::new([(
+            "s3://raw".to_owned(),
+            HashMap::from([("retry_timeout".to_owned(), "soon".to_owned())]),
+        )])
+        .expect_err("bad duration");
+        assert!(err.to_string().contains("retry_timeout"), "{err}");
+        assert!(StorageConfig::new([("/tmp/x".to_owned(), HashMap::new())]).is_err());
+    }
     use object_store::ObjectStoreExt;
 
     #[test]

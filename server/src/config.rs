@@ -41,6 +41,8 @@ pub enum ConfigError {
     BadSecret { user: String, reason: String },
     #[error("unknown auth.method {0:?} (expected \"trust\" or \"password\")")]
     AuthMethod(String),
+    #[error("[storage]: {0}")]
+    Storage(#[from] tarn_connectors::ConnectorError),
 }
 
 /// The configuration as written in files and the environment.
@@ -50,6 +52,11 @@ pub struct RawConfig {
     pub server: RawServer,
     pub warehouse: RawWarehouse,
     pub auth: RawAuth,
+    /// Object-store options per bucket: `[storage."s3://raw"]` with `aws_region`,
+    /// `aws_endpoint`, credentials, `max_retries`, `retry_timeout`, `timeout` ...
+    /// Tables and external files in a configured bucket are read with its options,
+    /// and configured buckets are allowed locations.
+    pub storage: BTreeMap<String, BTreeMap<String, String>>,
     /// DataFusion settings, e.g. `"execution.batch_size" = "8192"` (the `datafusion.`
     /// prefix is added).
     pub datafusion: BTreeMap<String, String>,
@@ -135,6 +142,7 @@ pub struct Config {
     pub catalog: String,
     pub storage_options: HashMap<String, String>,
     pub allowed_locations: Vec<String>,
+    pub buckets: tarn_connectors::StorageConfig,
     pub datafusion_options: HashMap<String, String>,
     pub auth: Auth,
 }
@@ -244,11 +252,23 @@ impl Config {
                 (key, v)
             })
             .collect();
+        let buckets = tarn_connectors::StorageConfig::new(
+            raw.storage
+                .into_iter()
+                .map(|(bucket, options)| (bucket, options.into_iter().collect())),
+        )?;
+        // The warehouse's own bucket options, where configured, under its
+        // `[warehouse.storage]` (which wins).
+        let mut storage_options = tarn_connectors::storage::parse_location(&raw.warehouse.url)
+            .map(|url| buckets.options_for(&url))
+            .unwrap_or_default();
+        storage_options.extend(raw.warehouse.storage);
         Ok(Self {
             listen,
             warehouse: raw.warehouse.url,
             catalog: raw.warehouse.catalog,
-            storage_options: raw.warehouse.storage.into_iter().collect(),
+            storage_options,
+            buckets,
             allowed_locations: raw.warehouse.allowed_locations,
             datafusion_options,
             auth,
@@ -362,6 +382,43 @@ mod tests {
             Config::validate(raw),
             Err(ConfigError::BadSecret { .. })
         ));
+    }
+
+    #[test]
+    fn bucket_options_reach_the_warehouse_and_warehouse_storage_wins() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("tarn.toml");
+        std::fs::write(
+            &file,
+            r#"
+[warehouse]
+url = "s3://lake/wh"
+[warehouse.storage]
+aws_region = "eu-west-1"
+[storage."s3://lake"]
+aws_region = "us-east-1"
+aws_endpoint = "http://127.0.0.1:9000"
+[storage."s3://raw"]
+max_retries = "2"
+"#,
+        )
+        .expect("write");
+        let overrides = Overrides {
+            config: Some(file.clone()),
+            ..Overrides::default()
+        };
+        let config = Config::load(&overrides, &[]).expect("valid");
+        assert_eq!(config.storage_options["aws_region"], "eu-west-1");
+        assert_eq!(
+            config.storage_options["aws_endpoint"],
+            "http://127.0.0.1:9000"
+        );
+        let raw = url::Url::parse("s3://raw/crimes/").expect("url");
+        assert_eq!(config.buckets.options_for(&raw)["max_retries"], "2");
+
+        std::fs::write(&file, "[storage.\"s3://raw\"]\nretry_timeout = \"soon\"\n").expect("write");
+        let err = Config::load(&overrides, &[]).expect_err("bad duration");
+        assert!(err.to_string().contains("retry_timeout"), "{err}");
     }
 
     #[test]

@@ -48,6 +48,7 @@ pub async fn open_engine(config: &Config) -> tarn_sql::Result<Arc<Engine>> {
             storage_options: config.storage_options.clone(),
             datafusion_options: config.datafusion_options.clone(),
             allowed_locations: config.allowed_locations.clone(),
+            buckets: config.buckets.clone(),
         },
     )
     .await

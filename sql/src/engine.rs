@@ -14,7 +14,7 @@ use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use futures::TryStreamExt;
 use tarn_catalog::LakeCatalog;
-use tarn_connectors::StorageLocation;
+use tarn_connectors::{StorageConfig, StorageLocation};
 use tracing::info;
 
 use crate::error::{Result, SqlError};
@@ -76,6 +76,9 @@ pub struct EngineOptions {
     /// Where external tables may point, besides the warehouse itself: URL or path
     /// prefixes. SQL can read no other location.
     pub allowed_locations: Vec<String>,
+    /// Object-store options per bucket (`[storage."s3://raw"]`). A configured bucket
+    /// is an allowed location, and tables and files in it are read with its options.
+    pub buckets: StorageConfig,
 }
 
 impl Default for EngineOptions {
@@ -85,6 +88,7 @@ impl Default for EngineOptions {
             storage_options: HashMap::new(),
             datafusion_options: HashMap::new(),
             allowed_locations: Vec::new(),
+            buckets: StorageConfig::default(),
         }
     }
 }
@@ -108,8 +112,22 @@ impl Engine {
         let runtime = RuntimeEnvBuilder::new()
             .with_cache_manager(cache)
             .build_arc()?;
-        runtime.register_object_store(root.url(), Arc::clone(root.store()));
-        let catalog = LakeCatalog::open(root).await?;
+        // Buckets other than the warehouse's: configured ones with their options, and
+        // allowed remote locations without options (credentials from the environment).
+        // The warehouse's store is registered last so it wins over its bucket's.
+        let mut stores = options.buckets.stores()?;
+        for allowed in &options.allowed_locations {
+            let url = tarn_connectors::storage::parse_location(allowed)?;
+            if url.scheme() != "file" && options.buckets.options_for(&url).is_empty() {
+                let mut bucket = url.clone();
+                bucket.set_path("/");
+                stores.push(StorageLocation::open(bucket.as_str(), HashMap::new())?);
+            }
+        }
+        for store in stores.iter().chain([&root]) {
+            runtime.register_object_store(store.url(), Arc::clone(store.store()));
+        }
+        let catalog = LakeCatalog::open(root, options.buckets.clone()).await?;
         info!(warehouse = %catalog.root().display_url(), catalog = %options.catalog_name, "warehouse open");
         let engine = Arc::new(Self {
             catalog,
@@ -135,6 +153,7 @@ impl Engine {
     pub fn check_location(&self, location: &str) -> Result<url::Url> {
         let url = tarn_connectors::storage::parse_location(location)?;
         let mut roots = vec![self.catalog.url().clone()];
+        roots.extend(self.options.buckets.buckets().cloned());
         for allowed in &self.options.allowed_locations {
             roots.push(tarn_connectors::storage::parse_location(allowed)?);
         }

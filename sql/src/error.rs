@@ -53,6 +53,13 @@ pub enum SqlError {
 
     #[error("invalid value for parameter \"{name}\": \"{value}\"")]
     InvalidSettingValue { name: String, value: String },
+
+    /// A statement's option that is unknown or has a bad value (PostgreSQL's 22023).
+    #[error("{statement}: {reason}")]
+    InvalidOption {
+        statement: &'static str,
+        reason: String,
+    },
 }
 
 pub type Result<T, E = SqlError> = std::result::Result<T, E>;

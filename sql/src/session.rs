@@ -41,6 +41,7 @@ use crate::error::{Result, SqlError};
 use crate::params;
 use crate::settings::Settings;
 
+mod crawl;
 mod merge;
 
 /// What a statement produced.
@@ -368,6 +369,27 @@ impl Session {
             && let Some(output) = self.session_statement(ast)?
         {
             return Ok(output);
+        }
+        if let Some(SqlStatement::Call(function)) = ast
+            && function
+                .name
+                .to_string()
+                .eq_ignore_ascii_case(crawl::CRAWL_FUNCTION)
+        {
+            let json = match &function.args {
+                ast::FunctionArguments::List(list) => list.args.first().and_then(|a| match a {
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(ast::Expr::Value(v))) => {
+                        match &v.value {
+                            ast::Value::SingleQuotedString(s) => Some(s.clone()),
+                            _ => None,
+                        }
+                    }
+                    _ => None,
+                }),
+                _ => None,
+            }
+            .ok_or_else(|| SqlError::not_supported("CALL other than CRAWL's"))?;
+            return self.crawl(crawl::CrawlStatement::from_json(&json)?).await;
         }
         if let Some(SqlStatement::AlterTable(alter)) = ast {
             return self.alter_table(alter).await;
@@ -699,8 +721,11 @@ impl Session {
         let reference = object_name_to_table_reference(create.name.clone(), true)?;
         let (schema, name) = self.resolve_table(&reference)?;
         let catalog = self.engine.catalog();
-        if create.or_replace {
-            return Err(SqlError::not_supported("CREATE OR REPLACE EXTERNAL TABLE"));
+        let replace = create.or_replace;
+        if replace && create.file_type.eq_ignore_ascii_case("delta") {
+            return Err(SqlError::not_supported(
+                "CREATE OR REPLACE EXTERNAL TABLE ... STORED AS DELTA",
+            ));
         }
         if create.file_type.eq_ignore_ascii_case("delta") {
             let [location] = create.locations.as_slice() else {
@@ -719,13 +744,20 @@ impl Session {
         let mut stored = create.clone();
         stored.name = ObjectName::from(vec![ast::Ident::new(EXTERNAL_DEFINITION_NAME)]);
         stored.if_not_exists = false;
+        stored.or_replace = false;
         let definition = stored.to_string();
         // Build the provider once now: bad options, unreadable files and schema
         // mismatches fail the CREATE rather than the first query.
         self.external_table_provider(&definition).await?;
-        catalog
-            .create_external(&schema, &name, &definition, create.if_not_exists)
-            .await?;
+        if replace && catalog.metastore().table(&schema, &name).await?.is_some() {
+            catalog
+                .replace_external(&schema, &name, &definition)
+                .await?;
+        } else {
+            catalog
+                .create_external(&schema, &name, &definition, create.if_not_exists)
+                .await?;
+        }
         Ok(Output::Command(CommandTag::new("CREATE EXTERNAL TABLE")))
     }
 
@@ -741,9 +773,21 @@ impl Session {
             .next()
             .ok_or_else(|| SqlError::not_supported("an empty external table definition"))?;
         let plan = self.plan(statement).await?;
-        let LogicalPlan::Ddl(DdlStatement::CreateExternalTable(command)) = plan else {
+        let LogicalPlan::Ddl(DdlStatement::CreateExternalTable(mut command)) = plan else {
             return Err(SqlError::not_supported("this external table definition"));
         };
+        // Tarn's own options (parse formats of dates and timestamps) are not the
+        // reader's: they wrap the provider it builds.
+        let mut parse = Vec::new();
+        command.options.retain(|key, value| {
+            match tarn_catalog::parsed::Parse::from_option(key, value) {
+                Some(p) => {
+                    parse.push(p);
+                    false
+                }
+                None => true,
+            }
+        });
         for location in &command.locations {
             self.engine.check_location(location)?;
         }
@@ -753,7 +797,13 @@ impl Session {
             .get(&command.file_type.to_ascii_uppercase())
             .cloned()
             .ok_or_else(|| SqlError::not_supported(format!("STORED AS {}", command.file_type)))?;
-        Ok(factory.create(&state, &command).await?)
+        let provider = factory.create(&state, &command).await?;
+        if parse.is_empty() {
+            return Ok(provider);
+        }
+        Ok(Arc::new(tarn_catalog::parsed::ParsedColumns::try_new(
+            provider, parse,
+        )?))
     }
 
     /// `COPY t FROM STDIN`: starts the loader; rows become one Delta commit at the end.
@@ -1128,6 +1178,9 @@ fn parse_one(sql: &str) -> Result<Vec<DFStatement>> {
             })
         })
         .unwrap_or_default();
+    if first_word.eq_ignore_ascii_case("crawl") {
+        return Ok(vec![crawl::CrawlStatement::parse(sql)?.into_statement()?]);
+    }
     if first_word.eq_ignore_ascii_case("copy") {
         let statements =
             datafusion::sql::sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql)

@@ -5,6 +5,7 @@
 //! `tests/it` drive it with real clients: tokio-postgres and the `psql` binary, and
 //! compare text output with a real PostgreSQL 15 ([`postgres::Postgres`]).
 
+pub mod cloud;
 pub mod peer;
 pub mod postgres;
 pub mod s3;

@@ -69,7 +69,9 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::InvalidParameter { .. } => INVALID_TEXT_REPRESENTATION,
         SqlError::ParameterCount { .. } => PROTOCOL_VIOLATION,
         SqlError::UnknownSetting { .. } => UNDEFINED_OBJECT,
-        SqlError::InvalidSettingValue { .. } => INVALID_PARAMETER_VALUE,
+        SqlError::InvalidSettingValue { .. } | SqlError::InvalidOption { .. } => {
+            INVALID_PARAMETER_VALUE
+        }
     }
 }
 
@@ -87,7 +89,11 @@ fn catalog_state(err: &CatalogError) -> &'static str {
         CatalogError::PartitionColumn { .. } => UNDEFINED_COLUMN,
         CatalogError::ViewNotFound { .. } => UNDEFINED_TABLE,
         CatalogError::InvalidEntry { .. } => "XX001",
-        CatalogError::Delta { .. } => err.delta_failure().map_or(IO_ERROR, delta_state),
+        CatalogError::Delta { source, .. } => match err.delta_failure() {
+            Some(DeltaFailure::Data) => delta_data_state(source),
+            Some(failure) => delta_state(failure),
+            None => IO_ERROR,
+        },
         CatalogError::ObjectStore(e) => object_store_state(e),
         CatalogError::Connector(_) => IO_ERROR,
         CatalogError::DataFusion(e) => datafusion_state(e),
@@ -100,6 +106,7 @@ fn delta_state(failure: DeltaFailure) -> &'static str {
         DeltaFailure::NotATable => UNDEFINED_TABLE,
         DeltaFailure::Unsupported => FEATURE_NOT_SUPPORTED,
         DeltaFailure::Data => DATA_EXCEPTION,
+        DeltaFailure::Permission => INSUFFICIENT_PRIVILEGE,
         DeltaFailure::Storage => IO_ERROR,
     }
 }
@@ -196,8 +203,10 @@ fn external_state(err: &(dyn std::error::Error + Send + Sync + 'static)) -> &'st
     }
     // Errors from libraries Tarn does not map by type (deltalake's, wrapped by
     // DataFusion) are classified by the first known error in their source chain.
-    if let Some(failure) = tarn_catalog::delta_failure_in(err) {
-        return delta_state(failure);
+    match tarn_catalog::delta_failure_in(err) {
+        Some(DeltaFailure::Data) => return delta_data_state(err),
+        Some(failure) => return delta_state(failure),
+        None => {}
     }
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = current {
@@ -213,6 +222,26 @@ fn external_state(err: &(dyn std::error::Error + Send + Sync + 'static)) -> &'st
         current = e.source();
     }
     DATA_EXCEPTION
+}
+
+/// A Delta write that failed on its data carries the cause (a division by zero in the
+/// query feeding it, a bad cast) either as a typed source or, where deltalake
+/// stringified it, only as text: the cause's code is more precise than 22000.
+fn delta_data_state(err: &(dyn std::error::Error + 'static)) -> &'static str {
+    let mut current = err.source();
+    let mut text = err.to_string();
+    while let Some(e) = current {
+        if let Some(e) = e.downcast_ref::<DataFusionError>() {
+            return datafusion_state(e);
+        }
+        if let Some(e) = e.downcast_ref::<ArrowError>() {
+            return arrow_state(e);
+        }
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        current = e.source();
+    }
+    execution_state(&text)
 }
 
 /// The innermost Arrow error in `err`'s source chain, if any.
@@ -301,6 +330,23 @@ mod tests {
             CatalogError::SchemaNotFound { name: "x".into() },
         )));
         assert_eq!(sqlstate(&err), "3F000");
+    }
+
+    #[test]
+    fn division_by_zero_inside_a_delta_write_is_22012() {
+        // deltalake sometimes keeps the cause only as text.
+        let delta =
+            deltalake::DeltaTableError::Generic("Arrow error: Divide by zero error".to_owned());
+        let err = SqlError::DataFusion(DataFusionError::External(Box::new(delta)));
+        assert_eq!(sqlstate(&err), "22012");
+        let typed = deltalake::DeltaTableError::Arrow {
+            source: ArrowError::DivideByZero,
+        };
+        let err = SqlError::DataFusion(DataFusionError::External(Box::new(typed)));
+        assert_eq!(sqlstate(&err), "22012");
+        let other = deltalake::DeltaTableError::Generic("bad row".to_owned());
+        let err = SqlError::DataFusion(DataFusionError::External(Box::new(other)));
+        assert_eq!(sqlstate(&err), "22000");
     }
 
     #[test]

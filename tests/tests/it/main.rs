@@ -1,6 +1,7 @@
 //! End-to-end suites: Tarn's server driven by real PostgreSQL clients.
 
 mod auth;
+mod cloud;
 mod copy;
 mod dml;
 mod external;
