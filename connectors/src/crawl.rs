@@ -132,9 +132,10 @@ pub struct TableDef {
     pub folder: String,
     /// Its URL, ending in `/`.
     pub location: String,
-    /// A glob (relative to `location`) selecting the table's files when the folder
-    /// also holds files of other tables.
-    pub glob: Option<String>,
+    /// The extension the table's files share (`.csv`, `.jsonl`, `.csv.gz`): the reader
+    /// reads only those, so markers (`_SUCCESS`) and other files in the folder are
+    /// left alone.
+    pub file_extension: Option<String>,
     pub format: TableFormat,
     pub columns: Vec<Column>,
     /// Named partition columns (`key=value` folders), in folder order.
@@ -177,6 +178,8 @@ pub struct TablePlan {
     pub changes: Vec<String>,
     pub files: usize,
     pub bytes: u64,
+    /// The files of the table (relative to the crawled prefix).
+    pub paths: Vec<String>,
 }
 
 /// A file left out, and why.
@@ -205,6 +208,8 @@ pub struct CrawlPlan {
     pub files_listed: usize,
     /// Files whose first bytes were read in this crawl.
     pub files_read: usize,
+    /// Their paths.
+    pub read: BTreeSet<String>,
     /// Files unchanged since the previous crawl (not read).
     pub files_unchanged: usize,
     /// The state to keep for the next crawl, once the plan is applied.
@@ -277,6 +282,9 @@ pub async fn plan(
         if rel.is_empty() || in_delta(&rel) {
             continue;
         }
+        // Every file counts when deciding whether a table's folder holds others'
+        // files (markers like `_SUCCESS` included): the reader would see them too.
+        all_files.push(rel.clone());
         if let Some(p) = excludes.iter().find(|p| p.matches(&rel)) {
             skipped.push(Skipped {
                 path: rel,
@@ -310,7 +318,6 @@ pub async fn plan(
                 _ => unnamed_levels += 1,
             }
         }
-        all_files.push(rel.clone());
         candidates.push(Candidate {
             root: folders[..split].join("/"),
             leaf: folders.join("/"),
@@ -552,17 +559,12 @@ pub async fn plan(
                         }
                     })
                     .collect();
-                let glob = if root_has_foreign(&files) {
-                    common_extension(&files).map(|ext| {
-                        if keys.is_empty() && *unnamed == 0 {
-                            format!("*{ext}")
-                        } else {
-                            format!("**/*{ext}")
-                        }
-                    })
-                } else {
-                    None
-                };
+                // Readers pick files by their format's usual extension (`.json`,
+                // not `.jsonl`) unless told: name the one these files share.
+                let file_extension = common_extension(&files);
+                if file_extension.is_none() && root_has_foreign(&files) {
+                    tracing::warn!(table = %root, "files of several extensions beside other files: the table may read them all");
+                }
                 let bytes = files.iter().map(|c| c.meta.size).sum();
                 let paths = files.iter().map(|c| c.path.clone()).collect();
                 let folder_url = if root.is_empty() {
@@ -576,7 +578,7 @@ pub async fn plan(
                         key,
                         folder: root.clone(),
                         location: folder_url.to_string(),
-                        glob,
+                        file_extension,
                         format: format.clone(),
                         columns,
                         partitions,
@@ -607,7 +609,7 @@ pub async fn plan(
                 key,
                 folder: root.clone(),
                 location: folder_url.to_string(),
-                glob: None,
+                file_extension: None,
                 format: TableFormat::Delta,
                 columns: delta_columns(location.store().as_ref(), log).await,
                 partitions: Vec::new(),
@@ -646,7 +648,7 @@ pub async fn plan(
                 let column_changes = diff_columns(&old.columns, &def.columns);
                 let definition_changed = old.columns != def.columns
                     || old.partitions != def.partitions
-                    || old.glob != def.glob
+                    || old.file_extension != def.file_extension
                     || old.ragged != def.ragged
                     || old.format != def.format;
                 let added: Vec<&String> = partition_values.difference(&old_partitions).collect();
@@ -686,6 +688,7 @@ pub async fn plan(
             changes,
             files: files.len(),
             bytes,
+            paths: files,
         });
     }
     if let Some(previous) = previous {
@@ -712,6 +715,7 @@ pub async fn plan(
                 changes: vec![change.to_owned()],
                 files: 0,
                 bytes: 0,
+                paths: Vec::new(),
             });
         }
     }
@@ -749,6 +753,7 @@ pub async fn plan(
         skipped,
         files_listed,
         files_read,
+        read: to_read.into_iter().collect(),
         files_unchanged,
         state,
     })

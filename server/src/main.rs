@@ -27,6 +27,9 @@ enum Command {
     Serve(ServeArgs),
     /// Run one SQL statement (or several, separated by `;`) in-process and print the result.
     Sql(SqlArgs),
+    /// Crawl files under a location into tables of a schema (like AWS Glue's crawler).
+    /// The same as `CRAWL 'url' INTO SCHEMA name WITH (...)` in SQL.
+    Crawl(CrawlArgs),
     /// Read a password on standard input and print the hashed secret for [[auth.users]].
     HashPassword,
 }
@@ -66,6 +69,67 @@ struct SqlArgs {
     warehouse: WarehouseArgs,
 }
 
+#[derive(Args)]
+struct CrawlArgs {
+    /// The location to crawl: a folder or s3://, gs://, az:// prefix under the warehouse,
+    /// a configured bucket or warehouse.allowed_locations.
+    url: String,
+    /// The schema the tables go into (created if missing).
+    #[arg(long)]
+    schema: String,
+    /// Print the plan (tables to create or change, and why) and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Glob of paths (relative to the location) to leave out; repeatable.
+    #[arg(long, value_name = "GLOB")]
+    exclude: Vec<String>,
+    /// Other crawler options as KEY=VALUE (sample_rows, sample_bytes, files_per_folder,
+    /// table_level, max_tables, schema_change = update|log, deleted = log|delete).
+    #[arg(long = "option", short = 'o', value_name = "KEY=VALUE")]
+    options: Vec<String>,
+    #[command(flatten)]
+    warehouse: WarehouseArgs,
+}
+
+impl CrawlArgs {
+    /// The CRAWL statement these arguments stand for.
+    fn statement(&self) -> anyhow::Result<String> {
+        let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        let mut options = Vec::new();
+        if self.dry_run {
+            options.push("dry_run = true".to_owned());
+        }
+        if !self.exclude.is_empty() {
+            options.push(format!("exclude = {}", quote(&self.exclude.join(","))));
+        }
+        for option in &self.options {
+            let Some((key, value)) = option.split_once('=') else {
+                bail!("--option {option:?}: expected KEY=VALUE");
+            };
+            let key = key.trim();
+            if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                bail!("--option {option:?}: {key:?} is not an option name");
+            }
+            let value = value.trim();
+            let literal = if value.parse::<u64>().is_ok() || value == "true" || value == "false" {
+                value.to_owned()
+            } else {
+                quote(value)
+            };
+            options.push(format!("{key} = {literal}"));
+        }
+        let mut sql = format!(
+            "CRAWL {} INTO SCHEMA \"{}\"",
+            quote(&self.url),
+            self.schema.replace('"', "\"\"")
+        );
+        if !options.is_empty() {
+            sql.push_str(&format!(" WITH ({})", options.join(", ")));
+        }
+        Ok(sql)
+    }
+}
+
 fn overrides(args: &WarehouseArgs, listen: Option<String>) -> Overrides {
     Overrides {
         config: args.config.clone(),
@@ -103,7 +167,8 @@ async fn run() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Serve(args) => serve(args).await,
-        Command::Sql(args) => sql(args).await,
+        Command::Sql(args) => sql(&args.warehouse, &args.statement).await,
+        Command::Crawl(args) => sql(&args.warehouse, &args.statement()?).await,
         Command::HashPassword => hash_password(),
     }
 }
@@ -143,12 +208,12 @@ async fn shutdown_signal() {
     tracing::info!("shutdown requested");
 }
 
-async fn sql(args: SqlArgs) -> anyhow::Result<()> {
-    let config = Config::load(&overrides(&args.warehouse, None), &environment())?;
+async fn sql(warehouse: &WarehouseArgs, text: &str) -> anyhow::Result<()> {
+    let config = Config::load(&overrides(warehouse, None), &environment())?;
     let engine = tarn_server::open_engine(&config).await?;
     let session = engine.session()?;
     let mut out = std::io::stdout().lock();
-    for statement in session.parse(&args.statement)? {
+    for statement in session.parse(text)? {
         match session.execute(statement).await? {
             Output::Command(tag) => writeln!(out, "{tag}")?,
             Output::Rows { mut stream, .. } => {

@@ -745,7 +745,7 @@ impl Session {
         stored.name = ObjectName::from(vec![ast::Ident::new(EXTERNAL_DEFINITION_NAME)]);
         stored.if_not_exists = false;
         stored.or_replace = false;
-        let definition = stored.to_string();
+        let definition = definition_sql(&stored);
         // Build the provider once now: bad options, unreadable files and schema
         // mismatches fail the CREATE rather than the first query.
         self.external_table_provider(&definition).await?;
@@ -788,10 +788,21 @@ impl Session {
                 None => true,
             }
         });
+        let extension = command.options.remove(FILE_EXTENSION_OPTION);
         for location in &command.locations {
             self.engine.check_location(location)?;
         }
         let state = self.ctx.state();
+        if let Some(extension) = extension {
+            let provider = listing_with_extension(&state, &command, &extension).await?;
+            return Ok(if parse.is_empty() {
+                provider
+            } else {
+                Arc::new(tarn_catalog::parsed::ParsedColumns::try_new(
+                    provider, parse,
+                )?)
+            });
+        }
         let factory = state
             .table_factories()
             .get(&command.file_type.to_ascii_uppercase())
@@ -1208,6 +1219,118 @@ fn parse_one(sql: &str) -> Result<Vec<DFStatement>> {
     Ok(statements.into_iter().collect())
 }
 
+/// An external table option of Tarn's: only files with this extension are read (the
+/// crawler sets it when a table's folder also holds other files). DataFusion's own
+/// factory takes the extension from a single-file location only.
+pub(crate) const FILE_EXTENSION_OPTION: &str = "tarn.file_extension";
+
+/// A listing table over `command`'s location reading only `extension` files.
+async fn listing_with_extension(
+    state: &datafusion::execution::session_state::SessionState,
+    command: &datafusion::logical_expr::CreateExternalTable,
+    extension: &str,
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    use datafusion::datasource::listing::{
+        ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+    };
+    let [location] = command.locations.as_slice() else {
+        return Err(SqlError::not_supported(format!(
+            "{FILE_EXTENSION_OPTION} with several locations"
+        )));
+    };
+    let options: std::collections::HashMap<String, String> = command
+        .options
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let format = state
+        .get_file_format_factory(&command.file_type)
+        .ok_or_else(|| SqlError::not_supported(format!("STORED AS {}", command.file_type)))?
+        .create(state, &options)?;
+    let url = ListingTableUrl::parse(location)?;
+    let declared = command.schema.as_arrow().clone();
+    let partitions: Vec<(String, DataType)> = command
+        .table_partition_cols
+        .iter()
+        .map(|name| {
+            let data_type = declared
+                .field_with_name(name)
+                .map(|f| f.data_type().clone())
+                .unwrap_or(DataType::Utf8);
+            (name.clone(), data_type)
+        })
+        .collect();
+    let listing = ListingOptions::new(format)
+        .with_file_extension(extension)
+        .with_table_partition_cols(partitions.clone());
+    let file_schema = if declared.fields().is_empty() {
+        listing.infer_schema(state, &url).await?
+    } else {
+        Arc::new(Schema::new(
+            declared
+                .fields()
+                .iter()
+                .filter(|f| !partitions.iter().any(|(p, _)| p == f.name()))
+                .cloned()
+                .collect::<Vec<_>>(),
+        ))
+    };
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(listing)
+        .with_schema(file_schema);
+    Ok(Arc::new(ListingTable::try_new(config)?))
+}
+
+/// The SQL that recreates an external table: DataFusion's `Display` for it leaves
+/// out the columns, partitions and options, which the stored definition must keep.
+fn definition_sql(create: &datafusion::sql::parser::CreateExternalTable) -> String {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let mut sql = String::from("CREATE ");
+    if create.unbounded {
+        sql.push_str("UNBOUNDED ");
+    }
+    sql.push_str(&format!("EXTERNAL TABLE {}", create.name));
+    if !create.columns.is_empty() || !create.constraints.is_empty() {
+        let mut parts: Vec<String> = create.columns.iter().map(ToString::to_string).collect();
+        parts.extend(create.constraints.iter().map(ToString::to_string));
+        sql.push_str(&format!(" ({})", parts.join(", ")));
+    }
+    sql.push_str(&format!(" STORED AS {}", create.file_type));
+    if !create.table_partition_cols.is_empty() {
+        // DataFusion keeps these as written (quotes included).
+        sql.push_str(&format!(
+            " PARTITIONED BY ({})",
+            create.table_partition_cols.join(", ")
+        ));
+    }
+    if !create.order_exprs.is_empty() {
+        for ordering in &create.order_exprs {
+            let exprs: Vec<String> = ordering.iter().map(ToString::to_string).collect();
+            sql.push_str(&format!(" WITH ORDER ({})", exprs.join(", ")));
+        }
+    }
+    let locations: Vec<String> = create.locations.iter().map(|l| quote(l)).collect();
+    match locations.as_slice() {
+        [one] => sql.push_str(&format!(" LOCATION {one}")),
+        many => sql.push_str(&format!(" LOCATION ({})", many.join(", "))),
+    }
+    if !create.options.is_empty() {
+        let options: Vec<String> = create
+            .options
+            .iter()
+            .map(|(k, v)| {
+                let value = match v {
+                    ast::Value::SingleQuotedString(s) => quote(s),
+                    other => other.to_string(),
+                };
+                format!("{} {value}", quote(k))
+            })
+            .collect();
+        sql.push_str(&format!(" OPTIONS ({})", options.join(", ")));
+    }
+    sql
+}
+
 /// The table name in stored external-table definitions (never looked up).
 const EXTERNAL_DEFINITION_NAME: &str = "__tarn_external_definition";
 
@@ -1405,6 +1528,27 @@ mod tests {
             "INSERT 0 3"
         );
         assert_eq!(CommandTag::new("CREATE TABLE").to_string(), "CREATE TABLE");
+    }
+
+    #[test]
+    fn external_definitions_keep_columns_partitions_and_options() {
+        let sql = "CREATE EXTERNAL TABLE t (\"a b\" BIGINT, y INT) STORED AS CSV PARTITIONED BY (y) \
+                   LOCATION 'file:///x/' OPTIONS ('format.has_header' 'false', 'format.delimiter' '|')";
+        let Some(DFStatement::CreateExternalTable(create)) =
+            parse_one(sql).expect("parses").into_iter().next()
+        else {
+            panic!("not an external table");
+        };
+        let text = definition_sql(&create);
+        let Some(DFStatement::CreateExternalTable(again)) =
+            parse_one(&text).expect("reparses").into_iter().next()
+        else {
+            panic!("not an external table: {text}");
+        };
+        assert_eq!(again.columns.len(), 2, "{text}");
+        assert_eq!(again.table_partition_cols, vec!["y"], "{text}");
+        assert_eq!(again.options, create.options, "{text}");
+        assert_eq!(again.locations, create.locations, "{text}");
     }
 
     #[test]

@@ -211,6 +211,7 @@ impl CrawlStatement {
 impl Session {
     pub(super) async fn crawl(&self, statement: CrawlStatement) -> Result<Output> {
         let started = std::time::Instant::now();
+        let started_at = chrono::Utc::now();
         let url = self.engine.check_location(&statement.location)?;
         let engine_options = self.engine.options();
         let catalog = self.engine.catalog();
@@ -284,6 +285,8 @@ impl Session {
                 message: e.to_string(),
             })?;
             catalog.write_state(&state_key, body).await?;
+            self.record_history(&statement, &plan, &rows, started_at, elapsed)
+                .await?;
             tracing::info!(location = %plan.location, tables = plan.tables.len(), ms = elapsed.as_millis() as u64, "crawled");
         }
         let schema = Arc::new(Schema::new(vec![
@@ -305,6 +308,138 @@ impl Session {
             stream: Box::pin(stream),
             command: "CRAWL",
         })
+    }
+
+    /// Appends the crawl's outcome to `tarn.crawls` (one row) and `tarn.crawl_files`
+    /// (one row per file: read, unchanged, not sampled or skipped, with the reason),
+    /// creating them on first use. They are ordinary Delta tables.
+    async fn record_history(
+        &self,
+        statement: &CrawlStatement,
+        plan: &crawl::CrawlPlan,
+        rows: &[[String; 3]],
+        started_at: chrono::DateTime<chrono::Utc>,
+        elapsed: std::time::Duration,
+    ) -> Result<()> {
+        use datafusion::arrow::array::{BooleanArray, Int64Array, TimestampMicrosecondArray};
+        for ddl in [
+            "CREATE SCHEMA IF NOT EXISTS tarn",
+            "CREATE TABLE IF NOT EXISTS tarn.crawls (crawl_id VARCHAR, started_at TIMESTAMPTZ, \
+             location VARCHAR, schema_name VARCHAR, tables_created BIGINT, tables_updated BIGINT, \
+             tables_unchanged BIGINT, tables_failed BIGINT, files_listed BIGINT, files_read BIGINT, \
+             files_unchanged BIGINT, files_skipped BIGINT, duration_ms BIGINT, dry_run BOOLEAN)",
+            "CREATE TABLE IF NOT EXISTS tarn.crawl_files (crawl_id VARCHAR, path VARCHAR, \
+             table_name VARCHAR, outcome VARCHAR, reason VARCHAR, size BIGINT)",
+        ] {
+            for st in self.parse(ddl)? {
+                Box::pin(self.execute(st)).await?;
+            }
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let count = |action: &str| rows.iter().filter(|r| r[0] == action).count() as i64;
+        let crawls = plain_schema(self.ctx.table_provider("tarn.crawls").await?.schema());
+        let utc: Arc<str> = Arc::from("UTC");
+        let batch = RecordBatch::try_new(
+            Arc::clone(&crawls),
+            vec![
+                Arc::new(StringArray::from(vec![id.clone()])),
+                Arc::new(
+                    TimestampMicrosecondArray::from(vec![started_at.timestamp_micros()])
+                        .with_timezone(utc),
+                ),
+                Arc::new(StringArray::from(vec![plan.location.clone()])),
+                Arc::new(StringArray::from(vec![statement.schema.clone()])),
+                Arc::new(Int64Array::from(vec![count("create")])),
+                Arc::new(Int64Array::from(vec![count("update")])),
+                Arc::new(Int64Array::from(vec![count("unchanged")])),
+                Arc::new(Int64Array::from(vec![count("error")])),
+                Arc::new(Int64Array::from(vec![plan.files_listed as i64])),
+                Arc::new(Int64Array::from(vec![plan.files_read as i64])),
+                Arc::new(Int64Array::from(vec![plan.files_unchanged as i64])),
+                Arc::new(Int64Array::from(vec![plan.skipped.len() as i64])),
+                Arc::new(Int64Array::from(vec![elapsed.as_millis() as i64])),
+                Arc::new(BooleanArray::from(vec![statement.dry_run])),
+            ],
+        )
+        .map_err(|e| SqlError::DataFusion(e.into()))?;
+        self.append("tarn.crawls", batch).await?;
+
+        let mut table_of = std::collections::HashMap::new();
+        for t in &plan.tables {
+            for p in &t.paths {
+                table_of.insert(p.as_str(), format!("{}.{}", statement.schema, t.table.name));
+            }
+        }
+        let mut files: Vec<(String, Option<String>, &str, Option<String>, Option<i64>)> = plan
+            .state
+            .files
+            .iter()
+            .map(|(path, record)| {
+                let outcome = if plan.read.contains(path) {
+                    "read"
+                } else if record.class.is_none() {
+                    "not sampled"
+                } else {
+                    "unchanged"
+                };
+                (
+                    path.clone(),
+                    table_of.get(path.as_str()).cloned(),
+                    outcome,
+                    None,
+                    Some(record.size as i64),
+                )
+            })
+            .filter(|f| !plan.skipped.iter().any(|s| s.path == f.0))
+            .collect();
+        files.extend(plan.skipped.iter().map(|s| {
+            (
+                s.path.clone(),
+                None,
+                "skipped",
+                Some(s.reason.clone()),
+                None,
+            )
+        }));
+        let crawl_files = plain_schema(self.ctx.table_provider("tarn.crawl_files").await?.schema());
+        for chunk in files.chunks(8192) {
+            let batch = RecordBatch::try_new(
+                Arc::clone(&crawl_files),
+                vec![
+                    Arc::new(StringArray::from(vec![id.clone(); chunk.len()])),
+                    Arc::new(StringArray::from_iter_values(
+                        chunk.iter().map(|f| f.0.clone()),
+                    )),
+                    Arc::new(StringArray::from_iter(chunk.iter().map(|f| f.1.clone()))),
+                    Arc::new(StringArray::from_iter_values(chunk.iter().map(|f| f.2))),
+                    Arc::new(StringArray::from_iter(chunk.iter().map(|f| f.3.clone()))),
+                    Arc::new(Int64Array::from_iter(chunk.iter().map(|f| f.4))),
+                ],
+            )
+            .map_err(|e| SqlError::DataFusion(e.into()))?;
+            self.append("tarn.crawl_files", batch).await?;
+        }
+        Ok(())
+    }
+
+    /// Appends `batch` to `table` (one Delta commit), its columns cast to the table's
+    /// types (Delta tables read text as Utf8View).
+    async fn append(&self, table: &str, batch: RecordBatch) -> Result<()> {
+        let target = self.ctx.table_provider(table).await?.schema();
+        let columns = batch
+            .columns()
+            .iter()
+            .zip(target.fields())
+            .map(|(c, f)| datafusion::arrow::compute::cast(c, f.data_type()))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| SqlError::DataFusion(e.into()))?;
+        let batch =
+            RecordBatch::try_new(target, columns).map_err(|e| SqlError::DataFusion(e.into()))?;
+        let frame = self.ctx.read_batch(batch)?;
+        frame
+            .write_table(table, datafusion::dataframe::DataFrameWriteOptions::new())
+            .await?;
+        Ok(())
     }
 
     async fn apply(&self, schema: &str, action: Action, table: &TableDef) -> Result<()> {
@@ -342,6 +477,24 @@ impl Session {
             }
         }
     }
+}
+
+/// `schema` with text as Utf8 (what the builders here make); `append` casts back.
+fn plain_schema(
+    schema: datafusion::arrow::datatypes::SchemaRef,
+) -> datafusion::arrow::datatypes::SchemaRef {
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Utf8View | DataType::LargeUtf8 => {
+                    Field::new(f.name(), DataType::Utf8, f.is_nullable())
+                }
+                _ => f.as_ref().clone(),
+            })
+            .collect::<Vec<_>>(),
+    ))
 }
 
 fn quote_ident(name: &str) -> String {
@@ -414,18 +567,18 @@ pub(crate) fn external_table_sql(schema: &str, table: &TableDef, replace: bool) 
     }
     sql.push_str(&format!(" STORED AS {}", format.stored_as()));
     if !table.partitions.is_empty() {
-        let names: Vec<String> = table
-            .partitions
-            .iter()
-            .map(|p| quote_ident(&p.name))
-            .collect();
+        // Clean names (lower-case identifiers) are written bare: DataFusion keeps
+        // quotes in partition names.
+        let names: Vec<String> = table.partitions.iter().map(|p| p.name.clone()).collect();
         sql.push_str(&format!(" PARTITIONED BY ({})", names.join(", ")));
     }
-    let location = match &table.glob {
-        Some(glob) => format!("{}{glob}", table.location),
-        None => table.location.clone(),
-    };
-    sql.push_str(&format!(" LOCATION {}", quote_literal(&location)));
+    if let Some(extension) = &table.file_extension {
+        options.push((
+            crate::session::FILE_EXTENSION_OPTION.to_owned(),
+            extension.clone(),
+        ));
+    }
+    sql.push_str(&format!(" LOCATION {}", quote_literal(&table.location)));
     if !options.is_empty() {
         let pairs: Vec<String> = options
             .iter()

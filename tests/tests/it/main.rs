@@ -3,6 +3,7 @@
 mod auth;
 mod cloud;
 mod copy;
+mod crawl;
 mod dml;
 mod external;
 mod golden;

@@ -1,0 +1,319 @@
+//! The crawler (issue #4) on data like our users': crime reports from three cities
+//! with different schemas and `MM/dd/yyyy hh:mm:ss a` timestamps, messy e-commerce
+//! orders, a hive-partitioned folder, a headerless folder, JSON lines, a gzip CSV, a
+//! Delta table written by the `deltalake` package, and a junk binary file; then a
+//! partition with an extra column that arrives in a later crawl.
+
+use std::io::Write;
+use std::path::Path;
+
+use tarn_server::config::{Config, RawConfig};
+use tarn_tests::{TestServer, column, pairs, peer};
+use tokio_postgres::SimpleQueryMessage;
+use tokio_postgres::error::SqlState;
+
+fn write(path: &Path, body: &[u8]) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, body).expect("write");
+}
+
+/// Lays out the raw landing zone under `raw`.
+pub fn landing_zone(raw: &Path) {
+    write(
+        &raw.join("crimes/chicago/2024-01.csv"),
+        b"\xef\xbb\xbfID,Case Number,Date,Primary Type,Arrest,Latitude\n\
+          1,JA100001,01/15/2024 08:30:00 PM,THEFT,true,41.7512\n\
+          2,JA100002,01/16/2024 11:05:12 AM,BATTERY,false,41.8801\n\
+          3,JA100003,01/16/2024 12:00:00 AM,THEFT,false,\n",
+    );
+    write(
+        &raw.join("crimes/chicago/2024-02.csv"),
+        b"ID,Case Number,Date,Primary Type,Arrest,Latitude\n\
+          4,JA100004,02/01/2024 07:45:00 PM,ROBBERY,true,41.79\n",
+    );
+    write(
+        &raw.join("crimes/los_angeles/crimes.csv"),
+        b"DR_NO,Date Rptd,AREA NAME,Crm Cd Desc,Vict Age\n\
+          240100001,03/02/2024 12:00:00 AM,Central,VEHICLE - STOLEN,34\n\
+          240100002,03/05/2024 12:00:00 AM,Hollywood,BURGLARY,0\n",
+    );
+    write(
+        &raw.join("crimes/nyc/complaints.csv"),
+        b"CMPLNT_NUM,RPT_DT,BORO_NM,OFNS_DESC\n\
+          100,12/31/2023 23:05,BROOKLYN,PETIT LARCENY\n\
+          101,1/2/2024 8:15,QUEENS,HARRASSMENT 2\n",
+    );
+    write(
+        &raw.join("orders/orders.csv"),
+        b"order_id , Customer Name,amount,status,order_date\n\
+          1001,Ann Lee,19.99,shipped,2024-03-01\n\
+          1002,  bo smith ,5.00,SHIPED,2024-03-02\n\
+          1003,,12.50,,2024-03-02\n\
+          1003,,12.50,,2024-03-02\n\
+          1004,Cy,,pending,\n",
+    );
+    for (year, month, rows) in [
+        ("2023", "12", "1,tent,120.00\n2,stove,45.50\n"),
+        ("2024", "01", "3,tent,125.00\n"),
+    ] {
+        write(
+            &raw.join(format!("sales/year={year}/month={month}/part-0.csv")),
+            format!("sale_id,item,price\n{rows}").as_bytes(),
+        );
+    }
+    write(
+        &raw.join("customers/a.txt"),
+        b"1|alice|2024-01-05\n2|bob|2024-02-11\n",
+    );
+    write(&raw.join("customers/b.txt"), b"3|carol|2024-03-20\n");
+    write(
+        &raw.join("tracks/tracks.jsonl"),
+        b"{\"track_id\": 1, \"title\": \"Intro\", \"ms\": 61000, \"explicit\": false}\n\
+          {\"track_id\": 2, \"title\": \"Song\", \"ms\": 215500, \"explicit\": true}\n",
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(b"rental_id,car,days,daily_rate\n1,Civic,3,39.90\n2,Golf,1,45.00\n")
+        .expect("gzip");
+    write(
+        &raw.join("rentals/rentals.csv.gz"),
+        &gz.finish().expect("gzip"),
+    );
+    write(
+        &raw.join("junk/blob.bin"),
+        &[0u8, 159, 146, 150, 0, 255, 1, 2, 3, 0],
+    );
+    write(&raw.join("sales/_SUCCESS"), b"");
+    peer::delta_peer(&[
+        "write",
+        &raw.join("payments").display().to_string(),
+        "partitioned",
+    ]);
+}
+
+fn config(warehouse: &Path, allowed: &Path) -> Config {
+    let mut raw = RawConfig::default();
+    raw.server.listen = "127.0.0.1:0".to_owned();
+    raw.warehouse.url = warehouse.display().to_string();
+    raw.warehouse.allowed_locations = vec![allowed.display().to_string()];
+    Config::validate(raw).expect("config")
+}
+
+/// The CRAWL answer: (action, object, detail) rows.
+pub async fn crawl(client: &tokio_postgres::Client, sql: &str) -> Vec<(String, String, String)> {
+    client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => Some((
+                r.get(0).unwrap_or_default().to_owned(),
+                r.get(1).unwrap_or_default().to_owned(),
+                r.get(2).unwrap_or_default().to_owned(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn action<'a>(rows: &'a [(String, String, String)], object: &str) -> &'a str {
+    rows.iter()
+        .find(|(_, o, _)| o == object)
+        .map(|(a, _, _)| a.as_str())
+        .unwrap_or_else(|| panic!("no row for {object} in {rows:#?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_4_crawl_a_landing_zone_into_tables() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let raw = dir.path().join("landing/raw");
+    landing_zone(&raw);
+    let server =
+        TestServer::start_with(config(&dir.path().join("wh"), &dir.path().join("landing"))).await;
+    let client = server.client().await;
+    let statement = format!("crawl '{}' into schema raw", raw.display());
+
+    // The dry run proposes and changes nothing.
+    let plan = crawl(&client, &format!("{statement} with (dry_run = true)")).await;
+    for table in [
+        "raw.chicago",
+        "raw.los_angeles",
+        "raw.nyc",
+        "raw.orders",
+        "raw.sales",
+        "raw.customers",
+        "raw.tracks",
+        "raw.rentals",
+        "raw.payments",
+    ] {
+        assert_eq!(action(&plan, table), "create", "{table} in {plan:#?}");
+    }
+    assert_eq!(action(&plan, "junk/blob.bin"), "skip");
+    assert!(
+        plan.iter()
+            .any(|(a, _, d)| a == "plan" && d.contains("dry run")),
+        "{plan:#?}"
+    );
+    let err = client
+        .simple_query("select count(*) from raw.chicago")
+        .await
+        .expect_err("dry run created nothing");
+    assert!(
+        matches!(err.code(), Some(c) if *c == SqlState::UNDEFINED_TABLE || *c == SqlState::INVALID_SCHEMA_NAME),
+        "{err:?}"
+    );
+
+    let applied = crawl(&client, &statement).await;
+    assert_eq!(action(&applied, "raw.chicago"), "create", "{applied:#?}");
+
+    // Timestamps written as MM/dd/yyyy hh:mm:ss a read as timestamps; the BOM and
+    // spaces are not part of names.
+    let dates: Vec<chrono::NaiveDateTime> =
+        column(&client, "select \"date\" from raw.chicago order by id").await;
+    assert_eq!(dates.len(), 4);
+    assert_eq!(dates[0].to_string(), "2024-01-15 20:30:00");
+    assert_eq!(dates[2].to_string(), "2024-01-16 00:00:00");
+    let types: Vec<(String, String)> = pairs(
+        &client,
+        "select case_number, primary_type from raw.chicago where arrest order by id",
+    )
+    .await;
+    assert_eq!(
+        types,
+        vec![
+            ("JA100001".to_owned(), "THEFT".to_owned()),
+            ("JA100004".to_owned(), "ROBBERY".to_owned())
+        ]
+    );
+    let latitude: Vec<Option<f64>> =
+        column(&client, "select latitude from raw.chicago order by id").await;
+    assert_eq!(
+        latitude,
+        vec![Some(41.7512), Some(41.8801), None, Some(41.79)]
+    );
+    let la: Vec<(i64, String)> = pairs(
+        &client,
+        "select dr_no, area_name from raw.los_angeles order by dr_no",
+    )
+    .await;
+    assert_eq!(la[0], (240100001, "Central".to_owned()));
+    let nyc: Vec<chrono::NaiveDateTime> =
+        column(&client, "select rpt_dt from raw.nyc order by cmplnt_num").await;
+    assert_eq!(nyc[1].to_string(), "2024-01-02 08:15:00");
+
+    // Messy orders: missing values are nulls, the duplicate row is still there for
+    // the user to dedupe, dates are dates.
+    let orders: Vec<(i64, Option<String>)> = pairs(
+        &client,
+        "select order_id, customer_name from raw.orders order by order_id, customer_name",
+    )
+    .await;
+    assert_eq!(orders.len(), 5);
+    assert_eq!(orders[2], (1003, None));
+    let amounts: Vec<String> = column(
+        &client,
+        "select cast(sum(amount) as varchar) from raw.orders",
+    )
+    .await;
+    assert_eq!(amounts, vec!["49.99".to_owned()]);
+
+    // Hive partitions become typed columns.
+    let sales: Vec<(i64, i64)> = pairs(
+        &client,
+        "select year, count(*) from raw.sales group by year order by year",
+    )
+    .await;
+    assert_eq!(sales, vec![(2023, 2), (2024, 1)]);
+
+    // Headerless text gets col1..colN; JSON lines, gzip CSV and the Delta table read.
+    let customers: Vec<(String, chrono::NaiveDate)> = pairs(
+        &client,
+        "select col2, col3 from raw.customers order by col1",
+    )
+    .await;
+    assert_eq!(customers.len(), 3);
+    assert_eq!(customers[2].1.to_string(), "2024-03-20");
+    let ms: Vec<i64> = column(&client, "select ms from raw.tracks order by track_id").await;
+    assert_eq!(ms, vec![61000, 215500]);
+    let days: Vec<i64> = column(&client, "select sum(days) from raw.rentals").await;
+    assert_eq!(days, vec![4]);
+    let payments: Vec<i64> = column(&client, "select count(*) from raw.payments").await;
+    assert_eq!(payments, vec![5]);
+
+    // Nothing changed: nothing is read again.
+    let again = crawl(&client, &statement).await;
+    let summary = &again
+        .iter()
+        .find(|(a, _, _)| a == "done")
+        .expect("summary")
+        .2;
+    assert!(summary.contains(" 0 read"), "{summary}");
+    assert_eq!(action(&again, "raw.sales"), "unchanged");
+
+    // A new partition with an extra column: the column is added, old files are not
+    // read again, and old rows read it as null.
+    write(
+        &raw.join("sales/year=2024/month=02/part-0.csv"),
+        b"sale_id,item,price,discount\n4,lamp,30.00,0.10\n",
+    );
+    let later = crawl(&client, &statement).await;
+    let summary = &later
+        .iter()
+        .find(|(a, _, _)| a == "done")
+        .expect("summary")
+        .2;
+    assert!(summary.contains(" 1 read"), "{summary}");
+    assert_eq!(action(&later, "raw.sales"), "update", "{later:#?}");
+    let detail = &later
+        .iter()
+        .find(|(_, o, _)| o == "raw.sales")
+        .expect("sales")
+        .2;
+    assert!(
+        detail.contains("discount") && detail.contains("year=2024/month=02"),
+        "{detail}"
+    );
+    let discounts: Vec<(i64, Option<f64>)> = pairs(
+        &client,
+        "select sale_id, cast(discount as double) from raw.sales order by sale_id",
+    )
+    .await;
+    assert_eq!(
+        discounts,
+        vec![(1, None), (2, None), (3, None), (4, Some(0.1))]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_4_crawl_errors_are_clear_and_confined() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server =
+        TestServer::start_with(config(&dir.path().join("wh"), &dir.path().join("landing"))).await;
+    let client = server.client().await;
+    let err = client
+        .simple_query("crawl '/etc/' into schema raw")
+        .await
+        .expect_err("outside the allowed locations");
+    assert_eq!(err.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE));
+    let err = client
+        .simple_query("crawl '/tmp/x' into raw")
+        .await
+        .expect_err("syntax");
+    assert_eq!(err.code(), Some(&SqlState::SYNTAX_ERROR));
+    let err = client
+        .simple_query(&format!(
+            "crawl '{}' into schema raw with (sample_rowz = 5)",
+            dir.path().join("landing").display()
+        ))
+        .await
+        .expect_err("unknown option");
+    assert_eq!(err.code(), Some(&SqlState::INVALID_PARAMETER_VALUE));
+    let message = err
+        .as_db_error()
+        .expect("server error")
+        .message()
+        .to_owned();
+    assert!(message.contains("sample_rowz"), "{message}");
+    let n: Vec<i64> = column(&client, "select 1::bigint").await;
+    assert_eq!(n, vec![1], "the session goes on");
+}
