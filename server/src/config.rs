@@ -43,6 +43,8 @@ pub enum ConfigError {
     AuthMethod(String),
     #[error("[storage]: {0}")]
     Storage(#[from] tarn_connectors::ConnectorError),
+    #[error("crawler {name:?}: {reason}")]
+    Crawler { name: String, reason: String },
 }
 
 /// The configuration as written in files and the environment.
@@ -57,6 +59,8 @@ pub struct RawConfig {
     /// Tables and external files in a configured bucket are read with its options,
     /// and configured buckets are allowed locations.
     pub storage: BTreeMap<String, BTreeMap<String, String>>,
+    /// Crawlers the server runs on a schedule (`[[crawlers]]`).
+    pub crawlers: Vec<RawCrawler>,
     /// DataFusion settings, e.g. `"execution.batch_size" = "8192"` (the `datafusion.`
     /// prefix is added).
     pub datafusion: BTreeMap<String, String>,
@@ -125,6 +129,34 @@ pub struct RawUser {
     pub password: String,
 }
 
+/// A crawler the server runs at start and then every `every` (`[[crawlers]]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCrawler {
+    pub name: String,
+    /// The prefix crawled (under the warehouse, a configured bucket or an allowed
+    /// location).
+    pub location: String,
+    /// The schema its tables go into.
+    pub schema: String,
+    /// How often, as a duration (`15m`, `1h`, `1day`).
+    pub every: String,
+    /// Crawler options (`exclude`, `table_level`, `schema_change`, ...), as in
+    /// `CRAWL ... WITH (...)`.
+    #[serde(default)]
+    pub options: tarn_connectors::crawl::CrawlOptions,
+}
+
+/// A validated scheduled crawler.
+#[derive(Debug, Clone)]
+pub struct Crawler {
+    pub name: String,
+    pub location: String,
+    pub schema: String,
+    pub every: std::time::Duration,
+    pub options: tarn_connectors::crawl::CrawlOptions,
+}
+
 /// Command-line overrides; `None` leaves the lower layers' value.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
@@ -143,6 +175,7 @@ pub struct Config {
     pub storage_options: HashMap<String, String>,
     pub allowed_locations: Vec<String>,
     pub buckets: tarn_connectors::StorageConfig,
+    pub crawlers: Vec<Crawler>,
     pub datafusion_options: HashMap<String, String>,
     pub auth: Auth,
 }
@@ -263,12 +296,37 @@ impl Config {
             .map(|url| buckets.options_for(&url))
             .unwrap_or_default();
         storage_options.extend(raw.warehouse.storage);
+        let crawlers = raw
+            .crawlers
+            .into_iter()
+            .map(|c| {
+                let every =
+                    humantime::parse_duration(&c.every).map_err(|e| ConfigError::Crawler {
+                        name: c.name.clone(),
+                        reason: format!("every = {:?}: {e}", c.every),
+                    })?;
+                if every < std::time::Duration::from_secs(1) {
+                    return Err(ConfigError::Crawler {
+                        name: c.name,
+                        reason: "every must be at least 1s".to_owned(),
+                    });
+                }
+                Ok(Crawler {
+                    name: c.name,
+                    location: c.location,
+                    schema: c.schema,
+                    every,
+                    options: c.options,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             listen,
             warehouse: raw.warehouse.url,
             catalog: raw.warehouse.catalog,
             storage_options,
             buckets,
+            crawlers,
             allowed_locations: raw.warehouse.allowed_locations,
             datafusion_options,
             auth,
@@ -430,5 +488,10 @@ max_retries = "2"
         };
         let config = Config::load(&overrides, &[]).expect("docker/tarn.toml is valid");
         assert!(matches!(config.auth, Auth::Password { .. }));
+        assert_eq!(config.crawlers.len(), 1, "the example declares a crawler");
+        assert_eq!(
+            config.crawlers[0].every,
+            std::time::Duration::from_secs(3600)
+        );
     }
 }

@@ -54,6 +54,45 @@ pub async fn open_engine(config: &Config) -> tarn_sql::Result<Arc<Engine>> {
     .await
 }
 
+/// Runs `crawler` now and then every `crawler.every`, until aborted. A failed run is
+/// logged and retried at the next tick; it never stops the server.
+async fn scheduled_crawler(engine: Arc<Engine>, crawler: config::Crawler) {
+    use futures::StreamExt;
+    let mut ticks = tokio::time::interval(crawler.every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let outcome = async {
+            let session = engine.session()?;
+            let output = session
+                .crawl_location(
+                    &crawler.location,
+                    &crawler.schema,
+                    crawler.options.clone(),
+                    false,
+                )
+                .await?;
+            let mut summary = Vec::new();
+            if let tarn_sql::Output::Rows { mut stream, .. } = output {
+                while let Some(batch) = stream.next().await {
+                    let batch = batch?;
+                    summary.push(
+                        tarn_sql::arrow::util::pretty::pretty_format_batches(&[batch])
+                            .map(|t| t.to_string())
+                            .unwrap_or_default(),
+                    );
+                }
+            }
+            Ok::<_, tarn_sql::SqlError>(summary.join("\n"))
+        }
+        .await;
+        match outcome {
+            Ok(report) => info!(crawler = %crawler.name, "crawl finished\n{report}"),
+            Err(e) => warn!(crawler = %crawler.name, error = %e, "crawl failed"),
+        }
+    }
+}
+
 /// Serves PostgreSQL clients on `listener` until `shutdown` completes.
 ///
 /// On shutdown the listener closes at once; statements that are running are given
@@ -75,6 +114,13 @@ pub async fn run(
         active: Arc::new(AtomicUsize::new(0)),
     };
     let mut connections = JoinSet::new();
+    let mut crawlers = JoinSet::new();
+    for crawler in &config.crawlers {
+        crawlers.spawn(scheduled_crawler(
+            Arc::clone(&shared.engine),
+            crawler.clone(),
+        ));
+    }
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -105,6 +151,7 @@ pub async fn run(
         }
     }
     drop(listener);
+    crawlers.shutdown().await;
     let running = shared.active.load(Ordering::SeqCst);
     if running > 0 {
         info!(running, "shutting down: waiting for running statements");

@@ -95,3 +95,65 @@ fn issue_2_serve_help_documents_each_option() {
         );
     }
 }
+
+#[test]
+fn issue_4_tarn_crawl_dry_run_prints_the_plan_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wh = dir.path().join("wh");
+    let landing = wh.join("landing/rentals");
+    std::fs::create_dir_all(&landing).expect("mkdir");
+    std::fs::write(
+        landing.join("jan.csv"),
+        "rental_id,car,picked_up\n1,Civic,01/03/2024 09:15:00 AM\n2,Golf,01/04/2024 05:40:00 PM\n",
+    )
+    .expect("write");
+    std::fs::write(landing.join("notes.tmp"), "scratch").expect("write");
+    let crawl = |extra: &[&str]| {
+        let out = tarn()
+            .args([
+                "crawl",
+                wh.join("landing").to_str().expect("utf8"),
+                "--schema",
+                "raw",
+            ])
+            .args([
+                "--warehouse",
+                wh.to_str().expect("utf8"),
+                "--exclude",
+                "**/*.tmp",
+            ])
+            .args(extra)
+            .output()
+            .expect("run tarn crawl");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, stdout, stderr) = crawl(&["--dry-run"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("| create | raw.rentals"), "{stdout}");
+    assert!(stdout.contains("excluded by"), "{stdout}");
+    assert!(stdout.contains("dry run: nothing changed"), "{stdout}");
+    let (ok, _, stderr) = tarn_sql(&wh, "select count(*) from raw.rentals");
+    assert!(!ok, "the dry run created nothing");
+    assert!(
+        stderr.contains("does not exist") || stderr.contains("not found"),
+        "{stderr}"
+    );
+
+    let (ok, stdout, stderr) = crawl(&["-o", "sample_rows=100"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("| create | raw.rentals"), "{stdout}");
+    let (ok, stdout, stderr) = tarn_sql(
+        &wh,
+        "select cast(picked_up as varchar) as t from raw.rentals order by rental_id",
+    );
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("2024-01-04T17:40:00"), "{stdout}");
+
+    let (ok, _, stderr) = crawl(&["-o", "sample_rowz=1"]);
+    assert!(!ok);
+    assert!(stderr.contains("sample_rowz"), "{stderr}");
+}

@@ -209,6 +209,23 @@ impl CrawlStatement {
 }
 
 impl Session {
+    /// Crawls `location` into `schema`, as `CRAWL` does (for scheduled crawlers).
+    pub async fn crawl_location(
+        &self,
+        location: &str,
+        schema: &str,
+        options: CrawlOptions,
+        dry_run: bool,
+    ) -> Result<Output> {
+        self.crawl(CrawlStatement {
+            location: location.to_owned(),
+            schema: schema.to_owned(),
+            dry_run,
+            options,
+        })
+        .await
+    }
+
     pub(super) async fn crawl(&self, statement: CrawlStatement) -> Result<Output> {
         let started = std::time::Instant::now();
         let started_at = chrono::Utc::now();

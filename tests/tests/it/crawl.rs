@@ -317,3 +317,135 @@ async fn issue_4_crawl_errors_are_clear_and_confined() {
     let n: Vec<i64> = column(&client, "select 1::bigint").await;
     assert_eq!(n, vec![1], "the session goes on");
 }
+
+/// Polls `sql` until it answers, for up to 60 s.
+async fn eventually<T: tokio_postgres::types::FromSqlOwned>(
+    client: &tokio_postgres::Client,
+    sql: &str,
+) -> Vec<T> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match client.query(sql, &[]).await {
+            Ok(rows) => return rows.iter().map(|r| r.get(0)).collect(),
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("{sql}: {e:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_4_scheduled_crawler_runs_inside_the_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let landing = dir.path().join("landing");
+    write(
+        &landing.join("trips/2024-03.csv"),
+        b"trip_id,city,fare\n1,Oslo,12.5\n2,Lima,7.25\n",
+    );
+    write(&landing.join("trips/draft.tmp"), b"not data");
+    let toml = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[warehouse]\nurl = {:?}\nallowed_locations = [{:?}]\n\
+         [[crawlers]]\nname = \"landing\"\nlocation = {:?}\nschema = \"raw\"\nevery = \"1h\"\n\
+         [crawlers.options]\nexclude = [\"**/*.tmp\"]\n",
+        dir.path().join("wh").display().to_string(),
+        landing.display().to_string(),
+        landing.display().to_string(),
+    );
+    let server = TestServer::start_with(tarn_tests::config_from_toml(dir.path(), &toml)).await;
+    let client = server.client().await;
+    let fares: Vec<f64> =
+        eventually(&client, "select cast(sum(fare) as double) from raw.trips").await;
+    assert_eq!(fares, vec![19.75]);
+    let runs: Vec<i64> = column(&client, "select count(*) from tarn.crawls").await;
+    assert_eq!(runs, vec![1], "one run at start; the next in an hour");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_4_crawl_an_s3_prefix() {
+    use object_store::ObjectStoreExt;
+    let s3 = tarn_tests::s3::S3Server::start();
+    s3.create_bucket("landing");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let local = dir.path().join("raw");
+    landing_zone(&local);
+    let mut builder = object_store::aws::AmazonS3Builder::new().with_bucket_name("landing");
+    for (key, value) in s3.storage_options() {
+        builder = builder.with_config(key.parse().expect("s3 key"), value);
+    }
+    let store = builder.build().expect("s3 store");
+    let mut pending = vec![local.clone()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).expect("read dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let key = path
+                .strip_prefix(&local)
+                .expect("under raw")
+                .to_string_lossy()
+                .replace('\\', "/");
+            store
+                .put(
+                    &object_store::path::Path::from(format!("raw/{key}")),
+                    std::fs::read(&path).expect("read").into(),
+                )
+                .await
+                .expect("upload");
+        }
+    }
+    let mut section = String::from("[storage.\"s3://landing\"]\n");
+    for (key, value) in s3.storage_options() {
+        section.push_str(&format!("{key} = {value:?}\n"));
+    }
+    let toml = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[warehouse]\nurl = {:?}\n{section}",
+        dir.path().join("wh").display().to_string()
+    );
+    let server = TestServer::start_with(tarn_tests::config_from_toml(dir.path(), &toml)).await;
+    let client = server.client().await;
+    let rows = crawl(&client, "crawl 's3://landing/raw/' into schema raw").await;
+    for table in [
+        "raw.chicago",
+        "raw.sales",
+        "raw.payments",
+        "raw.tracks",
+        "raw.rentals",
+    ] {
+        assert_eq!(action(&rows, table), "create", "{table}: {rows:#?}");
+    }
+    let dates: Vec<chrono::NaiveDateTime> =
+        column(&client, "select \"date\" from raw.chicago order by id").await;
+    assert_eq!(dates[0].to_string(), "2024-01-15 20:30:00");
+    let sales: Vec<(i64, i64)> = pairs(
+        &client,
+        "select year, count(*) from raw.sales group by year order by year",
+    )
+    .await;
+    assert_eq!(sales, vec![(2023, 2), (2024, 1)]);
+    let payments: Vec<i64> = column(&client, "select count(*) from raw.payments").await;
+    assert_eq!(payments, vec![5]);
+
+    store
+        .put(
+            &object_store::path::Path::from("raw/sales/year=2024/month=02/part-0.csv"),
+            b"sale_id,item,price,discount\n4,lamp,30.00,0.10\n"
+                .to_vec()
+                .into(),
+        )
+        .await
+        .expect("upload");
+    let later = crawl(&client, "crawl 's3://landing/raw/' into schema raw").await;
+    assert_eq!(action(&later, "raw.sales"), "update", "{later:#?}");
+    let summary = &later
+        .iter()
+        .find(|(a, _, _)| a == "done")
+        .expect("summary")
+        .2;
+    assert!(summary.contains(" 1 read"), "{summary}");
+    let n: Vec<i64> = column(&client, "select count(discount) from raw.sales").await;
+    assert_eq!(n, vec![1]);
+}
