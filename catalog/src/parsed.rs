@@ -1,50 +1,67 @@
-//! [`ParsedColumns`]: an external table whose text columns are read as dates or
-//! timestamps through a parse format, the way the crawler found them written
-//! (`01/15/2024 08:30:00 PM`, epoch seconds). The files stay as they are; the format
-//! lives in the table's definition (`'tarn.timestamp.<column>' '<chrono format>'`).
+//! [`ParsedColumns`]: an external table of text whose columns are read as typed values,
+//! the way the crawler found them written: numbers and booleans, dates and timestamps
+//! in ISO form or through a parse format (`01/15/2024 08:30:00 PM`), epoch seconds.
+//! The files stay as they are; the types live in the table's definition
+//! (`'tarn.type.<column>' 'BIGINT'`, `'tarn.timestamp.<column>' '<chrono format>'`).
+//!
+//! A value that does not parse reads as NULL, as a Hive or Athena table over the same
+//! files would answer: a typo in row 90,000 of a landing file must not fail every
+//! query over it. The text is still there (`tarn.type` can be dropped to see it).
 
 use std::sync::Arc;
 
+use arrow::array::{Array, ArrayRef, AsArray, Date32Array, TimestampNanosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::DFSchema;
 use datafusion::datasource::TableType;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::functions::datetime::expr_fn::{to_date, to_timestamp};
-use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, col, lit};
+use datafusion::functions::datetime::expr_fn::to_timestamp;
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    TableProviderFilterPushDown, Volatility, cast, col, try_cast,
+};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::projection::ProjectionExec;
 
-/// How one column is parsed.
+/// How one text column is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parse {
-    /// Text through a chrono format, to a timestamp.
+    /// As a SQL type (`BIGINT`, `DOUBLE`, `DECIMAL(10,2)`, `BOOLEAN`, `DATE`,
+    /// `TIMESTAMP`), by cast; ISO dates and timestamps need no format.
+    Cast(DataType),
+    /// Through a chrono format, to a timestamp.
     Timestamp(String),
-    /// Text through a chrono format, to a date.
+    /// Through a chrono format, to a date.
     Date(String),
     /// Whole seconds since 1970, to a timestamp.
     EpochSeconds,
 }
 
 impl Parse {
-    /// Reads a definition option: `tarn.timestamp.<col>` or `tarn.date.<col>` with a
-    /// format (`epoch` for seconds). `None` for keys that are not Tarn's.
-    pub fn from_option(key: &str, value: &str) -> Option<(String, Parse)> {
+    /// Reads a definition option: `tarn.type.<col>` with a SQL type,
+    /// `tarn.timestamp.<col>` or `tarn.date.<col>` with a chrono format (`epoch` for
+    /// seconds). `None` for keys that are not these.
+    pub fn from_option(key: &str, value: &str) -> Option<Result<(String, Parse)>> {
+        if let Some(column) = key.strip_prefix("tarn.type.") {
+            return Some(sql_type(value).map(|t| (column.to_owned(), Parse::Cast(t))));
+        }
         if let Some(column) = key.strip_prefix("tarn.timestamp.") {
             let parse = if value.eq_ignore_ascii_case("epoch") {
                 Parse::EpochSeconds
             } else {
                 Parse::Timestamp(value.to_owned())
             };
-            return Some((column.to_owned(), parse));
+            return Some(Ok((column.to_owned(), parse)));
         }
         key.strip_prefix("tarn.date.")
-            .map(|column| (column.to_owned(), Parse::Date(value.to_owned())))
+            .map(|column| Ok((column.to_owned(), Parse::Date(value.to_owned()))))
     }
 
     fn data_type(&self) -> DataType {
         match self {
+            Parse::Cast(t) => t.clone(),
             Parse::Date(_) => DataType::Date32,
             Parse::Timestamp(_) | Parse::EpochSeconds => {
                 DataType::Timestamp(TimeUnit::Nanosecond, None)
@@ -53,12 +70,128 @@ impl Parse {
     }
 
     fn expr(&self, column: &str) -> Expr {
-        let c = col(datafusion::common::Column::new_unqualified(column));
+        let text = cast(
+            col(datafusion::common::Column::new_unqualified(column)),
+            DataType::Utf8,
+        );
         match self {
-            Parse::Timestamp(format) => to_timestamp(vec![c, lit(format.clone())]),
-            Parse::Date(format) => to_date(vec![c, lit(format.clone())]),
-            Parse::EpochSeconds => to_timestamp(vec![c]),
+            Parse::Cast(t) => try_cast(text, t.clone()),
+            Parse::Timestamp(format) => {
+                ScalarUDF::new_from_impl(TryParse::new(format, true)).call(vec![text])
+            }
+            Parse::Date(format) => {
+                ScalarUDF::new_from_impl(TryParse::new(format, false)).call(vec![text])
+            }
+            Parse::EpochSeconds => to_timestamp(vec![try_cast(text, DataType::Int64)]),
         }
+    }
+}
+
+/// The Arrow type of a SQL type name the crawler writes.
+fn sql_type(name: &str) -> Result<DataType> {
+    let upper = name.trim().to_ascii_uppercase();
+    let t = match upper.as_str() {
+        "BIGINT" | "INT8" => DataType::Int64,
+        "INT" | "INTEGER" | "INT4" => DataType::Int32,
+        "DOUBLE" | "DOUBLE PRECISION" | "FLOAT8" => DataType::Float64,
+        "BOOLEAN" | "BOOL" => DataType::Boolean,
+        "DATE" => DataType::Date32,
+        "TIMESTAMP" => DataType::Timestamp(TimeUnit::Nanosecond, None),
+        "VARCHAR" | "TEXT" => DataType::Utf8,
+        other => match other
+            .strip_prefix("DECIMAL(")
+            .or_else(|| other.strip_prefix("NUMERIC("))
+            .and_then(|rest| rest.strip_suffix(')'))
+            .and_then(|ps| ps.split_once(','))
+            .and_then(|(p, s)| Some((p.trim().parse::<u8>().ok()?, s.trim().parse::<i8>().ok()?)))
+        {
+            Some((p, s)) if (1..=38).contains(&p) => DataType::Decimal128(p, s),
+            _ => {
+                return Err(DataFusionError::Plan(format!(
+                    "tarn.type: unsupported type {name:?} (BIGINT, INT, DOUBLE, BOOLEAN, DATE, TIMESTAMP, VARCHAR, DECIMAL(p,s))"
+                )));
+            }
+        },
+    };
+    Ok(t)
+}
+
+/// Parses text with a chrono format; what does not parse is NULL.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct TryParse {
+    name: String,
+    format: String,
+    timestamp: bool,
+    signature: Signature,
+}
+
+impl TryParse {
+    fn new(format: &str, timestamp: bool) -> Self {
+        Self {
+            name: if timestamp {
+                "tarn_try_parse_timestamp".to_owned()
+            } else {
+                "tarn_try_parse_date".to_owned()
+            },
+            format: format.to_owned(),
+            timestamp,
+            signature: Signature::exact(vec![DataType::Utf8], Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for TryParse {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(if self.timestamp {
+            DataType::Timestamp(TimeUnit::Nanosecond, None)
+        } else {
+            DataType::Date32
+        })
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [input] = args.args.as_slice() else {
+            return Err(DataFusionError::Internal(format!(
+                "{} takes one argument",
+                self.name
+            )));
+        };
+        let array = input.to_array(args.number_rows)?;
+        let text = array.as_string::<i32>();
+        let out: ArrayRef = if self.timestamp {
+            Arc::new(
+                text.iter()
+                    .map(|v| {
+                        let v = v?.trim();
+                        chrono::NaiveDateTime::parse_from_str(v, &self.format)
+                            .ok()?
+                            .and_utc()
+                            .timestamp_nanos_opt()
+                    })
+                    .collect::<TimestampNanosecondArray>(),
+            )
+        } else {
+            let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date");
+            Arc::new(
+                text.iter()
+                    .map(|v| {
+                        let date =
+                            chrono::NaiveDate::parse_from_str(v?.trim(), &self.format).ok()?;
+                        i32::try_from((date - epoch).num_days()).ok()
+                    })
+                    .collect::<Date32Array>(),
+            )
+        };
+        debug_assert_eq!(out.len(), array.len());
+        Ok(ColumnarValue::Array(out))
     }
 }
 

@@ -776,18 +776,26 @@ impl Session {
         let LogicalPlan::Ddl(DdlStatement::CreateExternalTable(mut command)) = plan else {
             return Err(SqlError::not_supported("this external table definition"));
         };
-        // Tarn's own options (parse formats of dates and timestamps) are not the
+        // Tarn's own options (types and parse formats of text columns) are not the
         // reader's: they wrap the provider it builds.
         let mut parse = Vec::new();
+        let mut invalid = None;
         command.options.retain(|key, value| {
             match tarn_catalog::parsed::Parse::from_option(key, value) {
-                Some(p) => {
+                Some(Ok(p)) => {
                     parse.push(p);
+                    false
+                }
+                Some(Err(e)) => {
+                    invalid = Some(e);
                     false
                 }
                 None => true,
             }
         });
+        if let Some(e) = invalid {
+            return Err(e.into());
+        }
         let extension = command.options.remove(FILE_EXTENSION_OPTION);
         for location in &command.locations {
             self.engine.check_location(location)?;

@@ -522,10 +522,10 @@ fn quote_literal(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
-/// The `CREATE EXTERNAL TABLE` statement for a crawled table of files. Columns are
-/// declared for delimited text (its types are the crawler's); Parquet, JSON and Avro
-/// declare their own. Dates and timestamps written in other formats are declared as
-/// text and parsed on read (`tarn.timestamp.<column>` options).
+/// The `CREATE EXTERNAL TABLE` statement for a crawled table of files. Delimited text
+/// is declared as text columns typed on read by the crawler's types
+/// (`tarn.type.<column>`, `tarn.timestamp.<column>`, `tarn.date.<column>`), so values
+/// that do not parse read as NULL; Parquet, JSON and Avro declare their own types.
 pub(crate) fn external_table_sql(schema: &str, table: &TableDef, replace: bool) -> String {
     let TableFormat::Files {
         format,
@@ -545,23 +545,20 @@ pub(crate) fn external_table_sql(schema: &str, table: &TableDef, replace: bool) 
         if table.ragged {
             options.push(("format.truncated_rows".to_owned(), "true".to_owned()));
         }
+        // Every column is read as text and typed by Tarn, so a value that does not
+        // parse (a typo far past the sample) reads as NULL instead of failing the query.
         for c in &table.columns {
-            let declared = match (&c.data_type, c.format.as_deref()) {
-                (crawl::ColumnType::Timestamp, Some("epoch")) => {
-                    options.push((format!("tarn.timestamp.{}", c.name), "epoch".to_owned()));
-                    "BIGINT".to_owned()
-                }
-                (crawl::ColumnType::Timestamp, Some(f)) => {
+            match (&c.data_type, c.format.as_deref()) {
+                (_, Some(f)) if matches!(c.data_type, crawl::ColumnType::Timestamp) => {
                     options.push((format!("tarn.timestamp.{}", c.name), f.to_owned()));
-                    "VARCHAR".to_owned()
                 }
                 (crawl::ColumnType::Date, Some(f)) => {
                     options.push((format!("tarn.date.{}", c.name), f.to_owned()));
-                    "VARCHAR".to_owned()
                 }
-                (t, _) => t.sql(),
-            };
-            columns.push(format!("{} {declared}", quote_ident(&c.name)));
+                (crawl::ColumnType::String | crawl::ColumnType::Native { .. }, _) => {}
+                (t, _) => options.push((format!("tarn.type.{}", c.name), t.sql())),
+            }
+            columns.push(format!("{} VARCHAR", quote_ident(&c.name)));
         }
         for p in &table.partitions {
             columns.push(format!("{} {}", quote_ident(&p.name), p.data_type.sql()));
