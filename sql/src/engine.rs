@@ -99,6 +99,8 @@ pub struct Engine {
     catalog: LakeCatalog,
     options: EngineOptions,
     runtime: Arc<RuntimeEnv>,
+    /// The state sessions start from, built on first use.
+    initial_state: std::sync::OnceLock<datafusion::execution::session_state::SessionState>,
 }
 
 impl Engine {
@@ -133,6 +135,7 @@ impl Engine {
             catalog,
             options,
             runtime,
+            initial_state: std::sync::OnceLock::new(),
         });
         engine
             .catalog
@@ -175,6 +178,17 @@ impl Engine {
 
     pub(crate) fn runtime(&self) -> &Arc<RuntimeEnv> {
         &self.runtime
+    }
+
+    /// A copy of the state sessions start from.
+    pub(crate) fn session_state(
+        &self,
+    ) -> Result<datafusion::execution::session_state::SessionState> {
+        if let Some(state) = self.initial_state.get() {
+            return Ok(state.clone());
+        }
+        let state = crate::session::initial_state(self)?;
+        Ok(self.initial_state.get_or_init(|| state).clone())
     }
 
     /// A new session with default settings.

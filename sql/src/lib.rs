@@ -17,6 +17,7 @@ pub mod copy;
 pub mod engine;
 pub mod error;
 pub mod params;
+mod pg;
 pub mod session;
 pub mod settings;
 

@@ -176,34 +176,50 @@ impl std::fmt::Debug for Session {
     }
 }
 
+/// The DataFusion state every session starts from: settings, the lake catalog (seen
+/// through a [`crate::pg::SessionCatalog`] that adds `pg_catalog`) and PostgreSQL's
+/// functions. Built once per engine; sessions clone it.
+pub(crate) fn initial_state(
+    engine: &Engine,
+) -> Result<datafusion::execution::session_state::SessionState> {
+    let catalog_name = engine.catalog_name().to_owned();
+    let mut config = SessionConfig::new()
+        .with_default_catalog_and_schema(&catalog_name, "public")
+        .with_create_default_catalog_and_schema(false)
+        .with_information_schema(true);
+    {
+        let options = config.options_mut();
+        options.sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
+        // Delta stores `string`: plan text as Utf8 rather than Utf8View so the
+        // declared and written types agree.
+        options.sql_parser.map_string_types_to_utf8view = false;
+        // `timestamptz` values are instants; Tarn keeps them in UTC and the wire
+        // front end renders them in the session's TimeZone.
+        options.execution.time_zone = Some("+00:00".to_owned());
+    }
+    for (key, value) in &engine.options().datafusion_options {
+        config.options_mut().set(key, value)?;
+    }
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(Arc::clone(engine.runtime()))
+        .with_default_features()
+        .with_query_planner(tarn_catalog::query_planner())
+        .build();
+    let ctx = SessionContext::new_with_state(state);
+    ctx.register_catalog(
+        &catalog_name,
+        Arc::new(crate::pg::SessionCatalog::new(engine.catalog().clone())),
+    );
+    crate::pg::install(&ctx, &catalog_name)?;
+    Ok(ctx.state())
+}
+
 impl Session {
     pub(crate) fn new(engine: Arc<Engine>) -> Result<Self> {
-        let catalog_name = engine.catalog_name().to_owned();
-        let mut config = SessionConfig::new()
-            .with_default_catalog_and_schema(&catalog_name, "public")
-            .with_create_default_catalog_and_schema(false)
-            .with_information_schema(true);
-        {
-            let options = config.options_mut();
-            options.sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
-            // Delta stores `string`: plan text as Utf8 rather than Utf8View so the
-            // declared and written types agree.
-            options.sql_parser.map_string_types_to_utf8view = false;
-            // `timestamptz` values are instants; Tarn keeps them in UTC and the wire
-            // front end renders them in the session's TimeZone.
-            options.execution.time_zone = Some("+00:00".to_owned());
-        }
-        for (key, value) in &engine.options().datafusion_options {
-            config.options_mut().set(key, value)?;
-        }
-        let state = SessionStateBuilder::new()
-            .with_config(config)
-            .with_runtime_env(Arc::clone(engine.runtime()))
-            .with_default_features()
-            .with_query_planner(tarn_catalog::query_planner())
-            .build();
-        let ctx = SessionContext::new_with_state(state);
-        ctx.register_catalog(&catalog_name, Arc::new(engine.catalog().clone()));
+        // A copy of the engine's prepared state: its catalogs (with pg_catalog) are
+        // shared, its settings are this session's own.
+        let ctx = SessionContext::new_with_state(engine.session_state()?);
         Ok(Self {
             engine,
             ctx,
@@ -1211,20 +1227,40 @@ fn parse_one(sql: &str) -> Result<Vec<DFStatement>> {
             .map(|s| DFStatement::Statement(Box::new(s)))
             .collect());
     }
-    let statements = if first_word.eq_ignore_ascii_case("optimize") {
+    if first_word.eq_ignore_ascii_case("optimize") {
         let dialect = datafusion::sql::sqlparser::dialect::DatabricksDialect {};
-        DFParserBuilder::new(sql)
+        return Ok(DFParserBuilder::new(sql)
             .with_dialect(&dialect)
             .build()?
             .parse_statements()?
-    } else {
-        let dialect = PostgreSqlDialect {};
-        DFParserBuilder::new(sql)
-            .with_dialect(&dialect)
-            .build()?
-            .parse_statements()?
-    };
-    Ok(statements.into_iter().collect())
+            .into_iter()
+            .collect());
+    }
+    // Queries go through the client-compatibility parser first: it replaces the
+    // introspection queries of psql and BI tools that DataFusion cannot plan and
+    // rewrites PostgreSQL idioms (`::regclass`, `OPERATOR(pg_catalog.~)`, ...).
+    if ["select", "with", "show", "values"]
+        .iter()
+        .any(|w| first_word.eq_ignore_ascii_case(w))
+        && let Ok(statements) = crate::pg::compatibility().parse(sql)
+    {
+        return Ok(statements
+            .into_iter()
+            .map(|s| DFStatement::Statement(Box::new(s)))
+            .collect());
+    }
+    let dialect = PostgreSqlDialect {};
+    let statements = DFParserBuilder::new(sql)
+        .with_dialect(&dialect)
+        .build()?
+        .parse_statements()?;
+    Ok(statements
+        .into_iter()
+        .map(|s| match s {
+            DFStatement::Statement(s) => DFStatement::Statement(Box::new(crate::pg::rewrite(*s))),
+            other => other,
+        })
+        .collect())
 }
 
 /// An external table option of Tarn's: only files with this extension are read (the

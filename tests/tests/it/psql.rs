@@ -81,3 +81,55 @@ async fn issue_2_psql_three_part_names_and_the_database_name() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("database \"other\" does not exist"));
 }
+
+/// psql's meta-commands (issue #5) list Tarn's real catalog: they run psql's own
+/// catalog queries against pg_catalog.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_psql_meta_commands_list_schemas_tables_views_and_columns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(dir.path()).await;
+    let (ok, _, err) = server.psql(&[
+        "-c",
+        "create schema sales",
+        "-c",
+        "create table sales.orders (id bigint, city text, amount double precision)",
+        "-c",
+        "create table t (x int)",
+        "-c",
+        "create view v as select x from t",
+    ]);
+    assert!(ok, "{err}");
+    let run = |command: &str| {
+        let (ok, out, err) = server.psql(&["-c", command]);
+        assert!(ok, "{command}: {err}");
+        out
+    };
+    let schemas = run("\\dn");
+    assert!(
+        schemas.contains(" public | ") && schemas.contains(" sales  | "),
+        "{schemas}"
+    );
+    assert!(schemas.contains("(2 rows)"), "{schemas}");
+    let tables = run("\\dt");
+    assert!(tables.contains(" public | t      | table |"), "{tables}");
+    assert!(tables.contains(" sales  | orders | table |"), "{tables}");
+    assert!(tables.contains("(2 rows)"), "{tables}");
+    let only_sales = run("\\dt sales.*");
+    assert!(
+        only_sales.contains("(1 row)") && only_sales.contains("orders"),
+        "{only_sales}"
+    );
+    let views = run("\\dv");
+    assert!(views.contains(" public | v    | view |"), "{views}");
+    let columns = run("\\d sales.orders");
+    assert!(columns.contains("Table \"sales.orders\""), "{columns}");
+    for line in [
+        " id     | bigint ",
+        " city   | text ",
+        " amount | double precision ",
+    ] {
+        assert!(columns.contains(line), "{line:?} in {columns}");
+    }
+    let version = run("select version()");
+    assert!(version.contains("PostgreSQL 15."), "{version}");
+}

@@ -1,0 +1,134 @@
+//! PostgreSQL's catalog for clients: `pg_catalog` (tables and functions from the
+//! `datafusion-pg-catalog` crate, which reads DataFusion's catalog, so it reflects
+//! Tarn's lake catalog as it is) and the rewrites of the SQL that psql, pgjdbc,
+//! SQLAlchemy and BI tools send to introspect.
+//!
+//! Adopted rather than written: the crate is kept by pgwire's author on the same
+//! DataFusion/arrow-pg line as Tarn and already carries the catalog queries of psql,
+//! DBeaver, Metabase and Grafana. Tarn adds a per-session catalog wrapper so the
+//! `pg_catalog` schema lives in the session, not in the shared lake catalog.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use datafusion::catalog::{CatalogProvider, SchemaProvider};
+use datafusion::error::Result as DFResult;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
+use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
+use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
+use tarn_catalog::LakeCatalog;
+
+/// The lake catalog as one session sees it: its schemas, plus schemas that exist only
+/// in this session (`pg_catalog`).
+#[derive(Debug)]
+pub(crate) struct SessionCatalog {
+    lake: LakeCatalog,
+    local: RwLock<HashMap<String, Arc<dyn SchemaProvider>>>,
+}
+
+impl SessionCatalog {
+    pub(crate) fn new(lake: LakeCatalog) -> Self {
+        Self {
+            lake,
+            local: RwLock::new(HashMap::new()),
+        }
+    }
+}
+
+impl CatalogProvider for SessionCatalog {
+    fn schema_names(&self) -> Vec<String> {
+        let mut names = self.lake.schema_names();
+        names.extend(
+            self.local
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .keys()
+                .cloned(),
+        );
+        names
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        if let Some(local) = self
+            .local
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+        {
+            return Some(Arc::clone(local));
+        }
+        self.lake.schema(name)
+    }
+
+    /// Only session schemas are registered here (`pg_catalog`); the lake's schemas are
+    /// created with `CREATE SCHEMA`, which the SQL layer sends to the lake catalog.
+    fn register_schema(
+        &self,
+        name: &str,
+        schema: Arc<dyn SchemaProvider>,
+    ) -> DFResult<Option<Arc<dyn SchemaProvider>>> {
+        Ok(self
+            .local
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_owned(), schema))
+    }
+}
+
+/// What `version()` answers: clients parse `PostgreSQL <major>.<minor>` from it
+/// (SQLAlchemy, pgjdbc) and pick their catalog queries by it, so it names the
+/// PostgreSQL version whose behaviour Tarn follows, then Tarn's own.
+pub const VERSION: &str = concat!(
+    "PostgreSQL 15.0 (Tarn ",
+    env!("CARGO_PKG_VERSION"),
+    ") on x86_64-pc-linux-gnu, compiled by rustc, 64-bit"
+);
+
+/// Installs `pg_catalog` and PostgreSQL's functions into a session.
+pub(crate) fn install(ctx: &SessionContext, catalog_name: &str) -> crate::Result<()> {
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+    use datafusion::scalar::ScalarValue;
+    datafusion_pg_catalog::setup_pg_catalog(ctx, catalog_name, EmptyContextProvider)
+        .map_err(|e| crate::SqlError::DataFusion(*e))?;
+    ctx.register_udf(create_udf(
+        "version",
+        vec![],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(|_| {
+            Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(
+                VERSION.to_owned(),
+            ))))
+        }),
+    ));
+    // Tarn has no user-defined functions: every function is visible (psql's \df).
+    ctx.register_udf(create_udf(
+        "pg_function_is_visible",
+        vec![DataType::Int32],
+        DataType::Boolean,
+        Volatility::Stable,
+        Arc::new(|args| {
+            let rows = match &args[0] {
+                ColumnarValue::Array(a) => a.len(),
+                ColumnarValue::Scalar(_) => 1,
+            };
+            Ok(ColumnarValue::Array(Arc::new(
+                datafusion::arrow::array::BooleanArray::from(vec![true; rows]),
+            )))
+        }),
+    ));
+    Ok(())
+}
+
+/// The parser that rewrites client introspection SQL into what DataFusion plans.
+pub(crate) fn compatibility() -> &'static PostgresCompatibilityParser {
+    static PARSER: OnceLock<PostgresCompatibilityParser> = OnceLock::new();
+    PARSER.get_or_init(PostgresCompatibilityParser::new)
+}
+
+/// Applies the client-SQL rewrites to one parsed statement.
+pub(crate) fn rewrite(statement: SqlStatement) -> SqlStatement {
+    compatibility().rewrite(statement)
+}
