@@ -60,7 +60,8 @@ async fn issue_3_psql_copy_round_trip_and_a_bad_row_changes_nothing() {
     let server = TestServer::start(dir.path()).await;
     let csv = dir.path().join("rows.csv");
     let mut text = String::from("id,name,amount\n");
-    for i in 1..=20_000 {
+    // The issue's figures: a million rows in and out, a bad row on line 700,000.
+    for i in 1..=1_000_000 {
         text.push_str(&format!("{i},name {i},{}\n", i as f64 * 0.5));
     }
     std::fs::write(&csv, &text).expect("write csv");
@@ -74,7 +75,7 @@ async fn issue_3_psql_copy_round_trip_and_a_bad_row_changes_nothing() {
         ),
     ]);
     assert!(ok, "{err}");
-    assert!(out.contains("COPY 20000"), "{out}");
+    assert!(out.contains("COPY 1000000"), "{out}");
 
     let out_file = dir.path().join("out.csv");
     let (ok, _, err) = server.psql(&[
@@ -91,9 +92,12 @@ async fn issue_3_psql_copy_round_trip_and_a_bad_row_changes_nothing() {
         "COPY out == COPY in"
     );
 
-    // Row 15,000 (line 15,001 after the header) is bad: the whole COPY fails and the
-    // table keeps its 20,000 rows.
-    let bad = text.replace("15000,name 15000,7500\n", "15000,name 15000,not-a-number\n");
+    // Row 699,999 (line 700,000, counting the header as PostgreSQL does) is bad: the
+    // whole COPY fails and the table keeps its million rows.
+    let bad = text.replace(
+        "699999,name 699999,349999.5\n",
+        "699999,name 699999,not-a-number\n",
+    );
     assert_ne!(bad, text);
     let bad_csv = dir.path().join("bad.csv");
     std::fs::write(&bad_csv, bad).expect("write bad csv");
@@ -108,11 +112,11 @@ async fn issue_3_psql_copy_round_trip_and_a_bad_row_changes_nothing() {
     ]);
     assert!(err.contains("22P02"), "{err}");
     assert!(
-        err.contains("not-a-number") && err.contains("line 15001"),
+        err.contains("not-a-number") && err.contains("line 700000"),
         "{err}"
     );
     let client = server.client().await;
-    assert_eq!(count(&client).await, 20_000);
+    assert_eq!(count(&client).await, 1_000_000);
     let err = client
         .simple_query("copy c from '/etc/passwd'")
         .await
