@@ -813,6 +813,21 @@ impl SchemaProvider for LakeSchema {
         Ok(self.lake.table_provider(&self.name, name).await?)
     }
 
+    /// From the catalog entry alone: listing relations (psql's `\dt`, pg_class) must
+    /// not open every table's Delta log.
+    async fn table_type(&self, name: &str) -> DFResult<Option<datafusion::datasource::TableType>> {
+        use datafusion::datasource::TableType;
+        Ok(self
+            .lake
+            .metastore
+            .table(&self.name, name)
+            .await?
+            .map(|entry| match entry.kind {
+                TableKind::View => TableType::View,
+                _ => TableType::Base,
+            }))
+    }
+
     fn table_exist(&self, name: &str) -> bool {
         self.lake
             .listing()
