@@ -22,7 +22,9 @@ use tracing::{instrument, warn};
 use url::Url;
 
 use crate::error::{CatalogError, Result};
-use crate::metastore::{DEFAULT_SCHEMA, Listing, Metastore, TableEntry, TableKind, now};
+use crate::metastore::{
+    ColumnEntry, DEFAULT_SCHEMA, Listing, Metastore, TableEntry, TableKind, now,
+};
 use crate::table;
 
 /// The warehouse catalog. One per warehouse, shared by every session; cloning is cheap.
@@ -182,6 +184,7 @@ impl Lake {
             location: format!("{schema}/{name}-{}", &id[..12]),
             definition: None,
             created_at: now(),
+            columns: None,
         }
     }
 
@@ -210,9 +213,9 @@ impl Lake {
         if self.metastore.table(schema, name).await?.is_some() {
             return self.exists(schema, name, if_not_exists);
         }
-        let entry = self.new_entry(schema, name);
+        let mut entry = self.new_entry(schema, name);
         let url = self.entry_url(&entry)?;
-        table::create_empty(
+        let delta = table::create_empty(
             &url,
             self.metastore.root().options(),
             columns,
@@ -220,6 +223,7 @@ impl Lake {
             partition_by,
         )
         .await?;
+        entry.columns = Some(ColumnEntry::of(&table::provider(&delta).await?.schema()));
         self.register(entry, if_not_exists).await
     }
 
@@ -238,9 +242,9 @@ impl Lake {
         if self.metastore.table(schema, name).await?.is_some() {
             return self.exists(schema, name, if_not_exists);
         }
-        let entry = self.new_entry(schema, name);
+        let mut entry = self.new_entry(schema, name);
         let url = self.entry_url(&entry)?;
-        table::create_as(
+        let delta = table::create_as(
             &url,
             self.metastore.root().options(),
             plan,
@@ -249,6 +253,7 @@ impl Lake {
             partition_by,
         )
         .await?;
+        entry.columns = Some(ColumnEntry::of(&table::provider(&delta).await?.schema()));
         self.register(entry, if_not_exists).await
     }
 
@@ -307,6 +312,7 @@ impl Lake {
             location: String::new(),
             definition: Some(definition.to_owned()),
             created_at: now(),
+            columns: None,
         };
         match self.metastore.table(schema, name).await? {
             Some(existing) if existing.kind != TableKind::View => {
@@ -425,6 +431,7 @@ impl Lake {
             location,
             definition,
             created_at: now(),
+            columns: None,
         };
         match self.metastore.create_table(&entry).await {
             Ok(()) => {
@@ -548,6 +555,13 @@ impl Lake {
             .await
             .map_err(delta_error(&location))?;
         self.remember_url(&delta);
+        // The entry's column list follows; if this write fails only listings lag.
+        if let Some(mut entry) = self.metastore.table(schema, name).await? {
+            entry.columns = Some(ColumnEntry::of(&table::provider(&delta).await?.schema()));
+            if let Err(e) = self.metastore.replace_table(&entry).await {
+                warn!(table = %name, error = %e, "could not record the new columns in the catalog entry");
+            }
+        }
         Ok(())
     }
 
@@ -833,6 +847,68 @@ impl SchemaProvider for LakeSchema {
             .listing()
             .get(&self.name)
             .is_some_and(|t| t.contains(name))
+    }
+}
+
+/// The warehouse as catalog listings see it (pg_catalog): names and kinds from the
+/// catalog, and for Delta tables the columns recorded in their entries, so listing
+/// a thousand tables reads a thousand small entries, not a thousand Delta logs.
+/// Tables without recorded columns (views, external files, entries from older
+/// versions) are resolved as queries resolve them.
+#[derive(Debug, Clone)]
+pub struct MetadataCatalog(LakeCatalog);
+
+impl LakeCatalog {
+    /// This catalog for listings (see [`MetadataCatalog`]).
+    pub fn metadata(&self) -> MetadataCatalog {
+        MetadataCatalog(self.clone())
+    }
+}
+
+impl CatalogProvider for MetadataCatalog {
+    fn schema_names(&self) -> Vec<String> {
+        self.0.schema_names()
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        self.0.listing().contains_key(name).then(|| {
+            Arc::new(MetadataSchema(LakeSchema {
+                lake: Arc::clone(&self.0.0),
+                name: name.to_owned(),
+            })) as Arc<dyn SchemaProvider>
+        })
+    }
+}
+
+#[derive(Debug)]
+struct MetadataSchema(LakeSchema);
+
+#[async_trait]
+impl SchemaProvider for MetadataSchema {
+    fn table_names(&self) -> Vec<String> {
+        self.0.table_names()
+    }
+
+    async fn table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
+        let entry = self.0.lake.metastore.table(&self.0.name, name).await?;
+        if let Some(schema) = entry
+            .as_ref()
+            .and_then(|e| e.columns.as_deref())
+            .and_then(ColumnEntry::schema)
+        {
+            return Ok(Some(Arc::new(
+                datafusion::datasource::empty::EmptyTable::new(Arc::new(schema)),
+            )));
+        }
+        self.0.table(name).await
+    }
+
+    async fn table_type(&self, name: &str) -> DFResult<Option<datafusion::datasource::TableType>> {
+        self.0.table_type(name).await
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.0.table_exist(name)
     }
 }
 

@@ -54,6 +54,49 @@ pub struct TableEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub definition: Option<String>,
     pub created_at: String,
+    /// The columns of a Delta table as of Tarn's last change to it, for catalog
+    /// listings (pg_catalog) that must not open every table's log. Queries always
+    /// read the log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<ColumnEntry>>,
+}
+
+/// One column in a catalog entry: its Arrow type as text (`Int64`, `Utf8`,
+/// `Decimal128(10, 2)`), which `DataType::from_str` reads back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnEntry {
+    pub name: String,
+    pub data_type: String,
+    pub nullable: bool,
+}
+
+impl ColumnEntry {
+    pub fn of(schema: &arrow::datatypes::Schema) -> Vec<ColumnEntry> {
+        schema
+            .fields()
+            .iter()
+            .map(|f| ColumnEntry {
+                name: f.name().clone(),
+                data_type: f.data_type().to_string(),
+                nullable: f.is_nullable(),
+            })
+            .collect()
+    }
+
+    /// The schema back, or `None` if a type does not parse (an entry written by a
+    /// newer Tarn): the caller then reads the table itself.
+    pub fn schema(columns: &[ColumnEntry]) -> Option<arrow::datatypes::Schema> {
+        let fields = columns
+            .iter()
+            .map(|c| {
+                c.data_type
+                    .parse::<arrow::datatypes::DataType>()
+                    .ok()
+                    .map(|t| arrow::datatypes::Field::new(&c.name, t, c.nullable))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(arrow::datatypes::Schema::new(fields))
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -23,12 +23,12 @@ use tarn_catalog::LakeCatalog;
 /// in this session (`pg_catalog`).
 #[derive(Debug)]
 pub(crate) struct SessionCatalog {
-    lake: LakeCatalog,
+    lake: Arc<dyn CatalogProvider>,
     local: RwLock<HashMap<String, Arc<dyn SchemaProvider>>>,
 }
 
 impl SessionCatalog {
-    pub(crate) fn new(lake: LakeCatalog) -> Self {
+    pub(crate) fn new(lake: Arc<dyn CatalogProvider>) -> Self {
         Self {
             lake,
             local: RwLock::new(HashMap::new()),
@@ -85,13 +85,41 @@ pub const VERSION: &str = concat!(
     ") on x86_64-pc-linux-gnu, compiled by rustc, 64-bit"
 );
 
-/// Installs `pg_catalog` and PostgreSQL's functions into a session.
-pub(crate) fn install(ctx: &SessionContext, catalog_name: &str) -> crate::Result<()> {
+/// Installs `pg_catalog` and PostgreSQL's functions into a session state.
+///
+/// The functions go into `ctx`; the `pg_catalog` schema is built over the lake's
+/// [`tarn_catalog::lake::MetadataCatalog`] (recorded columns, no Delta logs) in a
+/// context of its own, then registered in `ctx`'s catalog.
+pub(crate) fn install(
+    ctx: &SessionContext,
+    catalog_name: &str,
+    lake: &LakeCatalog,
+) -> crate::Result<()> {
     use datafusion::arrow::datatypes::DataType;
     use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+    use datafusion::prelude::SessionConfig;
     use datafusion::scalar::ScalarValue;
+    let failed = |e: Box<datafusion::error::DataFusionError>| crate::SqlError::DataFusion(*e);
     datafusion_pg_catalog::setup_pg_catalog(ctx, catalog_name, EmptyContextProvider)
-        .map_err(|e| crate::SqlError::DataFusion(*e))?;
+        .map_err(failed)?;
+    let listings = SessionContext::new_with_config(
+        SessionConfig::new()
+            .with_create_default_catalog_and_schema(false)
+            .with_default_catalog_and_schema(catalog_name, "public"),
+    );
+    listings.register_catalog(
+        catalog_name,
+        Arc::new(SessionCatalog::new(Arc::new(lake.metadata()))),
+    );
+    datafusion_pg_catalog::setup_pg_catalog(&listings, catalog_name, EmptyContextProvider)
+        .map_err(failed)?;
+    let pg_catalog = listings
+        .catalog(catalog_name)
+        .and_then(|c| c.schema("pg_catalog"))
+        .ok_or_else(|| crate::SqlError::not_supported("pg_catalog over the lake's listings"))?;
+    ctx.catalog(catalog_name)
+        .ok_or_else(|| crate::SqlError::not_supported("a session without its catalog"))?
+        .register_schema("pg_catalog", pg_catalog)?;
     ctx.register_udf(create_udf(
         "version",
         vec![],

@@ -209,9 +209,11 @@ pub(crate) fn initial_state(
     let ctx = SessionContext::new_with_state(state);
     ctx.register_catalog(
         &catalog_name,
-        Arc::new(crate::pg::SessionCatalog::new(engine.catalog().clone())),
+        Arc::new(crate::pg::SessionCatalog::new(Arc::new(
+            engine.catalog().clone(),
+        ))),
     );
-    crate::pg::install(&ctx, &catalog_name)?;
+    crate::pg::install(&ctx, &catalog_name, engine.catalog())?;
     Ok(ctx.state())
 }
 

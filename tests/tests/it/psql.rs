@@ -135,10 +135,9 @@ async fn issue_5_psql_meta_commands_list_schemas_tables_views_and_columns() {
 }
 
 /// Listing tables reads catalog entries, never Delta logs (issue #3): a table whose
-/// log is unreadable still lists in information_schema, and fails only when read.
-/// (psql's `\dt` goes through pg_catalog.pg_class, whose builder in
-/// datafusion-pg-catalog asks every table for its schema, so it does open logs: a
-/// known gap, tracked in an issue.)
+/// log is unreadable still lists (information_schema, psql's `\dt` and `\d` through
+/// pg_catalog, which reads the columns recorded in the entries), and fails only when
+/// read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_3_listing_tables_does_not_open_their_delta_logs() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -169,6 +168,15 @@ async fn issue_3_listing_tables_does_not_open_their_delta_logs() {
     ]);
     assert!(ok, "{err}");
     assert_eq!(out, "a|BASE TABLE\nb|BASE TABLE\n");
+    let (ok, out, err) = server.psql(&["-c", "\\dt"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(" public | a    | table |") && out.contains(" public | b    | table |"),
+        "{out}"
+    );
+    let (ok, out, err) = server.psql(&["-c", "\\d b"]);
+    assert!(ok, "{err}");
+    assert!(out.contains(" y      | integer "), "{out}");
     let (ok, _, err) = server.psql(&["-c", "select * from b"]);
     assert!(
         !ok && err.contains("ERROR"),
