@@ -1034,3 +1034,146 @@ async fn delta_columns(store: &dyn ObjectStore, log: &[ObjectMeta]) -> Vec<Colum
     }
     Vec::new()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &std::path::Path, path: &str, body: &str) {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, body).expect("write");
+    }
+
+    fn names(plan: &CrawlPlan) -> Vec<(String, Action)> {
+        plan.tables
+            .iter()
+            .map(|t| (t.table.name.clone(), t.action))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn table_level_exclude_max_tables_and_unnamed_levels() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let csv = "id,amount\n1,2.5\n";
+        write(dir.path(), "logs/2024/01/15/a.csv", csv);
+        write(dir.path(), "logs/2024/01/16/b.csv", csv);
+        write(dir.path(), "shop/orders/x.csv", csv);
+        write(dir.path(), "shop/returns/y.csv", csv);
+        write(dir.path(), "shop/returns/tmp/z.tmp", "scratch");
+        let location =
+            StorageLocation::open(&dir.path().display().to_string(), HashMap::new()).expect("open");
+
+        // Default: date-like levels are partitions of `logs`; each shop folder a table.
+        let plan = plan(
+            &location,
+            &CrawlOptions {
+                exclude: vec!["**/*.tmp".into()],
+                ..CrawlOptions::default()
+            },
+            None,
+        )
+        .await
+        .expect("plan");
+        assert_eq!(
+            names(&plan),
+            vec![
+                ("logs".to_owned(), Action::Create),
+                ("orders".to_owned(), Action::Create),
+                ("returns".to_owned(), Action::Create),
+            ]
+        );
+        let logs = &plan.tables[0];
+        assert_eq!(logs.table.unnamed_levels, 3);
+        assert!(
+            logs.changes[0].contains("not exposed"),
+            "{:?}",
+            logs.changes
+        );
+        assert!(
+            plan.skipped
+                .iter()
+                .any(|s| s.path.ends_with("z.tmp") && s.reason.contains("excluded"))
+        );
+
+        // table_level = 1: `shop` is one table; its folders are levels below it.
+        let plan = plan_with(
+            &location,
+            CrawlOptions {
+                table_level: Some(1),
+                exclude: vec!["**/*.tmp".into()],
+                ..CrawlOptions::default()
+            },
+        )
+        .await;
+        assert_eq!(
+            names(&plan),
+            vec![
+                ("logs".to_owned(), Action::Create),
+                ("shop".to_owned(), Action::Create)
+            ]
+        );
+
+        // max_tables = 1: one table proposed, the others reported.
+        let plan = plan_with(
+            &location,
+            CrawlOptions {
+                max_tables: Some(1),
+                exclude: vec!["**/*.tmp".into()],
+                ..CrawlOptions::default()
+            },
+        )
+        .await;
+        assert_eq!(plan.tables.len(), 1);
+        assert_eq!(
+            plan.skipped
+                .iter()
+                .filter(|s| s.reason.contains("max_tables"))
+                .count(),
+            2
+        );
+    }
+
+    async fn plan_with(location: &StorageLocation, options: CrawlOptions) -> CrawlPlan {
+        plan(location, &options, None).await.expect("plan")
+    }
+
+    #[tokio::test]
+    async fn deleted_tables_are_logged_or_dropped_by_policy() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), "a/x.csv", "id\n1\n2\n");
+        write(dir.path(), "b/y.csv", "id\n1\n2\n");
+        let location =
+            StorageLocation::open(&dir.path().display().to_string(), HashMap::new()).expect("open");
+        let first = plan_with(&location, CrawlOptions::default()).await;
+        std::fs::remove_dir_all(dir.path().join("b")).expect("rm");
+        let logged = plan(&location, &CrawlOptions::default(), Some(&first.state))
+            .await
+            .expect("plan");
+        assert_eq!(
+            names(&logged),
+            vec![
+                ("a".to_owned(), Action::Unchanged),
+                ("b".to_owned(), Action::Unchanged)
+            ]
+        );
+        assert_eq!(logged.files_read, 0, "nothing new to read");
+        let dropped = plan(
+            &location,
+            &CrawlOptions {
+                deleted: DeletedPolicy::Delete,
+                ..CrawlOptions::default()
+            },
+            Some(&first.state),
+        )
+        .await
+        .expect("plan");
+        assert_eq!(
+            names(&dropped),
+            vec![
+                ("a".to_owned(), Action::Unchanged),
+                ("b".to_owned(), Action::Drop)
+            ]
+        );
+    }
+}
