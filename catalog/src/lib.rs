@@ -9,6 +9,7 @@
 
 pub mod error;
 pub mod lake;
+pub mod levels;
 pub mod merge;
 pub mod metastore;
 pub mod parsed;

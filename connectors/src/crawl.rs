@@ -140,8 +140,8 @@ pub struct TableDef {
     pub columns: Vec<Column>,
     /// Named partition columns (`key=value` folders), in folder order.
     pub partitions: Vec<Column>,
-    /// Unnamed date-like folder levels (`2024/01/15`), as `partition_0..`: read, but
-    /// not exposed as columns (the reader has no column for them).
+    /// Unnamed date-like folder levels (`2024/01/15`), exposed as `partition_0..`
+    /// columns (when the table has no `key=value` levels too).
     pub unnamed_levels: usize,
     /// Files have fewer columns than the table (columns added later): missing trailing
     /// values read as null.
@@ -847,9 +847,14 @@ fn describe_new(def: &TableDef, files: usize) -> String {
         let names: Vec<&str> = def.partitions.iter().map(|p| p.name.as_str()).collect();
         text.push_str(&format!(", partitioned by {}", names.join(", ")));
     }
-    if def.unnamed_levels > 0 {
+    if def.unnamed_levels > 0 && def.partitions.is_empty() {
+        let names: Vec<String> = (0..def.unnamed_levels)
+            .map(|i| format!("partition_{i}"))
+            .collect();
+        text.push_str(&format!(", folder levels as {}", names.join(", ")));
+    } else if def.unnamed_levels > 0 {
         text.push_str(&format!(
-            ", {} unnamed folder levels (partition_0..) read but not exposed as columns",
+            ", {} unnamed folder levels beside key=value ones: read, not exposed as columns",
             def.unnamed_levels
         ));
     }
@@ -1086,7 +1091,7 @@ mod tests {
         let logs = &plan.tables[0];
         assert_eq!(logs.table.unnamed_levels, 3);
         assert!(
-            logs.changes[0].contains("not exposed"),
+            logs.changes[0].contains("partition_0, partition_1, partition_2"),
             "{:?}",
             logs.changes
         );

@@ -815,12 +815,19 @@ impl Session {
             return Err(e.into());
         }
         let extension = command.options.remove(FILE_EXTENSION_OPTION);
+        let levels = match command.options.remove(UNNAMED_LEVELS_OPTION) {
+            Some(n) => n.parse::<usize>().map_err(|_| SqlError::InvalidOption {
+                statement: "CREATE EXTERNAL TABLE",
+                reason: format!("{UNNAMED_LEVELS_OPTION} must be a whole number, not {n:?}"),
+            })?,
+            None => 0,
+        };
         for location in &command.locations {
             self.engine.check_location(location)?;
         }
         let state = self.ctx.state();
-        if let Some(extension) = extension {
-            let provider = listing_with_extension(&state, &command, &extension).await?;
+        if extension.is_some() || levels > 0 {
+            let provider = listing_provider(&state, &command, extension.as_deref(), levels).await?;
             return Ok(if parse.is_empty() {
                 provider
             } else {
@@ -1270,18 +1277,25 @@ fn parse_one(sql: &str) -> Result<Vec<DFStatement>> {
 /// factory takes the extension from a single-file location only.
 pub(crate) const FILE_EXTENSION_OPTION: &str = "tarn.file_extension";
 
-/// A listing table over `command`'s location reading only `extension` files.
-async fn listing_with_extension(
+/// Tarn's option for files under unnamed folder levels (`2024/01/15/`): their names
+/// become columns `partition_0..` (the crawler sets it).
+pub(crate) const UNNAMED_LEVELS_OPTION: &str = "tarn.unnamed_levels";
+
+/// A listing table over `command`'s location reading only files with `extension`
+/// (all files if `None`), or, with `levels`, a [`tarn_catalog::levels::FolderLevels`]
+/// over that many unnamed folder levels.
+async fn listing_provider(
     state: &datafusion::execution::session_state::SessionState,
     command: &datafusion::logical_expr::CreateExternalTable,
-    extension: &str,
+    extension: Option<&str>,
+    levels: usize,
 ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
     use datafusion::datasource::listing::{
         ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
     };
     let [location] = command.locations.as_slice() else {
         return Err(SqlError::not_supported(format!(
-            "{FILE_EXTENSION_OPTION} with several locations"
+            "{FILE_EXTENSION_OPTION} or {UNNAMED_LEVELS_OPTION} with several locations"
         )));
     };
     let options: std::collections::HashMap<String, String> = command
@@ -1306,8 +1320,13 @@ async fn listing_with_extension(
             (name.clone(), data_type)
         })
         .collect();
+    if levels > 0 && !partitions.is_empty() {
+        return Err(SqlError::not_supported(
+            "unnamed folder levels together with key=value partitions",
+        ));
+    }
     let listing = ListingOptions::new(format)
-        .with_file_extension(extension)
+        .with_file_extension(extension.unwrap_or_default())
         .with_table_partition_cols(partitions.clone());
     let file_schema = if declared.fields().is_empty() {
         listing.infer_schema(state, &url).await?
@@ -1321,6 +1340,17 @@ async fn listing_with_extension(
                 .collect::<Vec<_>>(),
         ))
     };
+    if levels > 0 {
+        let root = url::Url::parse(url.as_str()).map_err(|e| SqlError::Syntax {
+            message: format!("location {location}: {e}"),
+        })?;
+        return Ok(Arc::new(tarn_catalog::levels::FolderLevels::new(
+            root,
+            levels,
+            listing,
+            file_schema,
+        )));
+    }
     let config = ListingTableConfig::new(url)
         .with_listing_options(listing)
         .with_schema(file_schema);

@@ -586,6 +586,12 @@ pub(crate) fn external_table_sql(schema: &str, table: &TableDef, replace: bool) 
         let names: Vec<String> = table.partitions.iter().map(|p| p.name.clone()).collect();
         sql.push_str(&format!(" PARTITIONED BY ({})", names.join(", ")));
     }
+    if table.unnamed_levels > 0 && table.partitions.is_empty() {
+        options.push((
+            crate::session::UNNAMED_LEVELS_OPTION.to_owned(),
+            table.unnamed_levels.to_string(),
+        ));
+    }
     if let Some(extension) = &table.file_extension {
         options.push((
             crate::session::FILE_EXTENSION_OPTION.to_owned(),

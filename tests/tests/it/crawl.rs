@@ -547,3 +547,63 @@ async fn issue_4_crawl_the_shared_real_world_exports() {
     .await;
     assert_eq!(misspelled.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_4_unnamed_date_levels_become_partition_columns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let landing = dir.path().join("landing");
+    write(
+        &landing.join("clicks/2024/01/15/a.csv"),
+        b"user_id,page\n1,home\n2,cart\n",
+    );
+    write(
+        &landing.join("clicks/2024/01/16/b.csv"),
+        b"user_id,page\n3,home\n",
+    );
+    write(
+        &landing.join("clicks/2024/02/01/c.csv"),
+        b"user_id,page\n4,checkout\n",
+    );
+    let server = TestServer::start_with(config(&dir.path().join("wh"), &landing)).await;
+    let client = server.client().await;
+    let rows = crawl(
+        &client,
+        &format!("crawl '{}' into schema raw", landing.display()),
+    )
+    .await;
+    let detail = &rows
+        .iter()
+        .find(|(_, o, _)| o == "raw.clicks")
+        .expect("clicks")
+        .2;
+    assert!(
+        detail.contains("partition_0, partition_1, partition_2"),
+        "{detail}"
+    );
+    let days: Vec<(String, i64)> = pairs(
+        &client,
+        "select partition_1 || '/' || partition_2, count(*) from raw.clicks group by 1 order by 1",
+    )
+    .await;
+    assert_eq!(
+        days,
+        vec![
+            ("01/15".to_owned(), 2),
+            ("01/16".to_owned(), 1),
+            ("02/01".to_owned(), 1)
+        ]
+    );
+    let january: Vec<i64> = column(
+        &client,
+        "select user_id from raw.clicks where partition_1 = '01' and page = 'home' order by user_id",
+    )
+    .await;
+    assert_eq!(january, vec![1, 3]);
+    // A new day shows up on the next query, before any re-crawl.
+    write(
+        &landing.join("clicks/2024/02/02/d.csv"),
+        b"user_id,page\n5,home\n",
+    );
+    let n: Vec<i64> = column(&client, "select count(*) from raw.clicks").await;
+    assert_eq!(n, vec![5]);
+}
