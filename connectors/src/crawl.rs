@@ -46,6 +46,10 @@ pub struct CrawlOptions {
     pub exclude: Vec<String>,
     /// At most this many tables; the rest are reported, not created.
     pub max_tables: Option<usize>,
+    /// Combine sibling folders whose files share a format and compatible columns into
+    /// one table at their parent, the folder name becoming a column (Glue's "create a
+    /// single schema for each S3 path"). Default false: each folder its own table.
+    pub combine: bool,
     /// What a re-crawl does with new columns: add them, or only log them.
     pub schema_change: SchemaChangePolicy,
     /// What a re-crawl does when all of a table's files are gone.
@@ -61,6 +65,7 @@ impl Default for CrawlOptions {
             table_level: None,
             exclude: Vec::new(),
             max_tables: None,
+            combine: false,
             schema_change: SchemaChangePolicy::Update,
             deleted: DeletedPolicy::Log,
         }
@@ -428,7 +433,7 @@ pub async fn plan(
         names::clean(&last).unwrap_or_else(|| "crawled".to_owned())
     };
 
-    let mut tables: Vec<(TableDef, Vec<String>, u64, BTreeSet<String>)> = Vec::new();
+    let mut tables: Vec<Proposed> = Vec::new();
     let multi_layout: HashMap<String, usize> =
         groups.keys().fold(HashMap::new(), |mut m, (root, _, _)| {
             *m.entry(root.clone()).or_insert(0) += 1;
@@ -622,6 +627,10 @@ pub async fn plan(
         ));
     }
 
+    if options.combine {
+        tables = combine_siblings(tables, location, &previous_names, &mut taken)?;
+    }
+
     // Compare with the previous crawl.
     let mut plans = Vec::new();
     let mut state = CrawlState {
@@ -757,6 +766,86 @@ pub async fn plan(
         files_unchanged,
         state,
     })
+}
+
+type Proposed = (TableDef, Vec<String>, u64, BTreeSet<String>);
+
+/// Merges tables that are sibling folders (same parent, format and compatible
+/// columns, no `key=value` levels) into one table at the parent with one more
+/// unnamed level: the folder names become `partition_0`.
+fn combine_siblings(
+    tables: Vec<Proposed>,
+    location: &StorageLocation,
+    previous_names: &HashMap<&str, &str>,
+    taken: &mut HashSet<String>,
+) -> Result<Vec<Proposed>> {
+    let parent_of = |folder: &str| folder.rsplit_once('/').map(|(p, _)| p.to_owned());
+    let mut groups: BTreeMap<String, Vec<Proposed>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for t in tables {
+        match (&t.0.format, parent_of(&t.0.folder)) {
+            (TableFormat::Files { .. }, Some(parent)) if t.0.partitions.is_empty() => {
+                groups.entry(parent).or_default().push(t);
+            }
+            _ => out.push(t),
+        }
+    }
+    for (parent, members) in groups {
+        let first = &members[0].0;
+        let combinable = members.len() > 1
+            && members.iter().all(|m| {
+                m.0.format == first.format
+                    && m.0.unnamed_levels == first.unnamed_levels
+                    && compatible(&m.0.columns, &first.columns)
+            });
+        if !combinable {
+            out.extend(members);
+            continue;
+        }
+        let mut columns = first.columns.clone();
+        for m in &members[1..] {
+            columns = merge_columns(&columns, &m.0.columns);
+        }
+        let widths: BTreeSet<usize> = members.iter().map(|m| m.0.columns.len()).collect();
+        let extensions: BTreeSet<Option<String>> =
+            members.iter().map(|m| m.0.file_extension.clone()).collect();
+        let key = format!("{parent}|combined|{}", first.unnamed_levels + 1);
+        let name = match previous_names.get(key.as_str()) {
+            Some(n) => (*n).to_owned(),
+            None => {
+                for m in &members {
+                    taken.remove(&m.0.name);
+                }
+                let base = parent
+                    .rsplit('/')
+                    .next()
+                    .and_then(names::clean)
+                    .unwrap_or_else(|| "combined".to_owned());
+                names::unique(base, taken)
+            }
+        };
+        let def = TableDef {
+            name,
+            key,
+            folder: parent.clone(),
+            location: location.child_url(&parent)?.to_string(),
+            file_extension: if extensions.len() == 1 {
+                extensions.into_iter().next().flatten()
+            } else {
+                None
+            },
+            format: first.format.clone(),
+            columns,
+            partitions: Vec::new(),
+            unnamed_levels: first.unnamed_levels + 1,
+            ragged: widths.len() > 1 || members.iter().any(|m| m.0.ragged),
+        };
+        let paths = members.iter().flat_map(|m| m.1.clone()).collect();
+        let bytes = members.iter().map(|m| m.2).sum();
+        let partitions = members.iter().flat_map(|m| m.3.clone()).collect();
+        out.push((def, paths, bytes, partitions));
+    }
+    Ok(out)
 }
 
 /// A folder name that is a partition: `key=value`, or a date-like number (`2024`,
@@ -1141,6 +1230,49 @@ mod tests {
 
     async fn plan_with(location: &StorageLocation, options: CrawlOptions) -> CrawlPlan {
         plan(location, &options, None).await.expect("plan")
+    }
+
+    #[tokio::test]
+    async fn combine_merges_compatible_siblings_into_one_table() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), "crimes/boston/a.csv", "id,kind\n1,theft\n");
+        write(
+            dir.path(),
+            "crimes/denver/b.csv",
+            "id,kind,arrest\n2,fraud,true\n",
+        );
+        write(dir.path(), "other/x.json", "{\"a\": 1}\n");
+        let location =
+            StorageLocation::open(&dir.path().display().to_string(), HashMap::new()).expect("open");
+        let separate = plan_with(&location, CrawlOptions::default()).await;
+        assert_eq!(
+            names(&separate),
+            vec![
+                ("boston".to_owned(), Action::Create),
+                ("denver".to_owned(), Action::Create),
+                ("other".to_owned(), Action::Create),
+            ]
+        );
+        let combined = plan_with(
+            &location,
+            CrawlOptions {
+                combine: true,
+                ..CrawlOptions::default()
+            },
+        )
+        .await;
+        assert_eq!(
+            names(&combined),
+            vec![
+                ("crimes".to_owned(), Action::Create),
+                ("other".to_owned(), Action::Create)
+            ]
+        );
+        let crimes = &combined.tables[0].table;
+        assert_eq!(crimes.unnamed_levels, 1);
+        assert!(crimes.ragged, "boston's files lack the arrest column");
+        let names: Vec<&str> = crimes.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, vec!["id", "kind", "arrest"]);
     }
 
     #[tokio::test]

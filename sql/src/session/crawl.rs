@@ -171,7 +171,7 @@ impl CrawlStatement {
             SqlError::InvalidOption {
                 statement: "CRAWL",
                 reason: format!(
-                    "{e} (options: dry_run, sample_rows, sample_bytes, files_per_folder, table_level, exclude, max_tables, schema_change = update|log, deleted = log|delete)"
+                    "{e} (options: dry_run, sample_rows, sample_bytes, files_per_folder, table_level, exclude, max_tables, combine, schema_change = update|log, deleted = log|delete)"
                 ),
             }
         })?;

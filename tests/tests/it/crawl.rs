@@ -607,3 +607,40 @@ async fn issue_4_unnamed_date_levels_become_partition_columns() {
     let n: Vec<i64> = column(&client, "select count(*) from raw.clicks").await;
     assert_eq!(n, vec![5]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_4_combine_sibling_folders_into_one_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let landing = dir.path().join("landing");
+    write(
+        &landing.join("crimes/boston/a.csv"),
+        b"id,kind\n1,theft\n2,fraud\n",
+    );
+    write(
+        &landing.join("crimes/denver/b.csv"),
+        b"id,kind,arrest\n3,fraud,true\n",
+    );
+    let server = TestServer::start_with(config(&dir.path().join("wh"), &landing)).await;
+    let client = server.client().await;
+    let rows = crawl(
+        &client,
+        &format!(
+            "crawl '{}' into schema raw with (combine = true)",
+            landing.display()
+        ),
+    )
+    .await;
+    assert_eq!(action(&rows, "raw.crimes"), "create", "{rows:#?}");
+    let cities: Vec<(String, i64)> = pairs(
+        &client,
+        "select partition_0, count(*) from raw.crimes group by 1 order by 1",
+    )
+    .await;
+    assert_eq!(
+        cities,
+        vec![("boston".to_owned(), 2), ("denver".to_owned(), 1)]
+    );
+    let arrests: Vec<(i64, Option<bool>)> =
+        pairs(&client, "select id, arrest from raw.crimes order by id").await;
+    assert_eq!(arrests, vec![(1, None), (2, None), (3, Some(true))]);
+}
