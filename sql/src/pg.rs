@@ -131,6 +131,26 @@ pub(crate) fn install(
             ))))
         }),
     ));
+    // Tarn has no sequences: no column is serial (SQLAlchemy's inspector asks).
+    ctx.register_udf(create_udf(
+        "pg_get_serial_sequence",
+        vec![DataType::Utf8, DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Stable,
+        Arc::new(|args| {
+            let rows = args.iter().find_map(|a| match a {
+                ColumnarValue::Array(a) => Some(a.len()),
+                ColumnarValue::Scalar(_) => None,
+            });
+            Ok(match rows {
+                Some(n) => ColumnarValue::Array(datafusion::arrow::array::new_null_array(
+                    &DataType::Utf8,
+                    n,
+                )),
+                None => ColumnarValue::Scalar(ScalarValue::Utf8(None)),
+            })
+        }),
+    ));
     // Tarn has no user-defined functions: every function is visible (psql's \df).
     ctx.register_udf(create_udf(
         "pg_function_is_visible",
@@ -158,5 +178,70 @@ pub(crate) fn compatibility() -> &'static PostgresCompatibilityParser {
 
 /// Applies the client-SQL rewrites to one parsed statement.
 pub(crate) fn rewrite(statement: SqlStatement) -> SqlStatement {
-    compatibility().rewrite(statement)
+    let mut statement = compatibility().rewrite(statement);
+    rewrite_like_escape(&mut statement);
+    statement
+}
+
+/// `x LIKE p ESCAPE '/'` (SQLAlchemy escapes with `/`) as DataFusion's only escape,
+/// the backslash: in `p`, backslashes become literal (`\\`) and the escape character
+/// becomes `\`. (A doubled escape character, rare in practice, is not special-cased.)
+pub(crate) fn rewrite_like_escape(statement: &mut SqlStatement) {
+    use datafusion::sql::sqlparser::ast::{Expr, Value, visit_expressions_mut};
+    use std::ops::ControlFlow;
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::Like {
+            pattern,
+            escape_char,
+            ..
+        }
+        | Expr::ILike {
+            pattern,
+            escape_char,
+            ..
+        } = expr
+            && let Some(escape) = escape_char.as_ref()
+            && let Value::SingleQuotedString(c) = &escape.value
+            && c != "\\"
+            && c.chars().count() == 1
+        {
+            let replace = |inner: Expr, from: &str, to: &str| -> Expr {
+                Expr::Function(datafusion::sql::sqlparser::ast::Function {
+                    name: datafusion::sql::sqlparser::ast::ObjectName::from(vec![
+                        datafusion::sql::sqlparser::ast::Ident::new("replace"),
+                    ]),
+                    uses_odbc_syntax: false,
+                    parameters: datafusion::sql::sqlparser::ast::FunctionArguments::None,
+                    args: datafusion::sql::sqlparser::ast::FunctionArguments::List(
+                        datafusion::sql::sqlparser::ast::FunctionArgumentList {
+                            duplicate_treatment: None,
+                            args: [
+                                inner,
+                                Expr::value(Value::SingleQuotedString(from.to_owned())),
+                                Expr::value(Value::SingleQuotedString(to.to_owned())),
+                            ]
+                            .into_iter()
+                            .map(|e| {
+                                datafusion::sql::sqlparser::ast::FunctionArg::Unnamed(
+                                    datafusion::sql::sqlparser::ast::FunctionArgExpr::Expr(e),
+                                )
+                            })
+                            .collect(),
+                            clauses: vec![],
+                        },
+                    ),
+                    filter: None,
+                    null_treatment: None,
+                    over: None,
+                    within_group: vec![],
+                })
+            };
+            let c = c.clone();
+            let original = std::mem::replace(pattern.as_mut(), Expr::value(Value::Null));
+            let escaped = replace(original, "\\", "\\\\");
+            **pattern = replace(escaped, &c, "\\");
+            *escape_char = None;
+        }
+        ControlFlow::<()>::Continue(())
+    });
 }

@@ -1255,7 +1255,10 @@ fn parse_one(sql: &str) -> Result<Vec<DFStatement>> {
     {
         return Ok(statements
             .into_iter()
-            .map(|s| DFStatement::Statement(Box::new(s)))
+            .map(|mut s| {
+                crate::pg::rewrite_like_escape(&mut s);
+                DFStatement::Statement(Box::new(s))
+            })
             .collect());
     }
     let dialect = PostgreSqlDialect {};

@@ -183,3 +183,18 @@ async fn issue_3_listing_tables_does_not_open_their_delta_logs() {
         "reading b needs its log: {err}"
     );
 }
+
+/// SQLAlchemy escapes LIKE patterns with `/` (issue #5); DataFusion knows only `\`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_like_with_an_escape_character_other_than_backslash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(dir.path()).await;
+    let (ok, out, err) = server.psql(&[
+        "-At",
+        "-c",
+        "select 'pg_toast' like 'pg/_%' escape '/', 'pgxtoast' like 'pg/_%' escape '/', \
+         'a\\b' like 'a\\b' escape '/', '100%' like '100/%' escape '/'",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "t|f|t|t\n");
+}
