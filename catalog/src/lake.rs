@@ -185,6 +185,7 @@ impl Lake {
             definition: None,
             created_at: now(),
             columns: None,
+            properties: Default::default(),
         }
     }
 
@@ -313,6 +314,7 @@ impl Lake {
             definition: Some(definition.to_owned()),
             created_at: now(),
             columns: None,
+            properties: Default::default(),
         };
         match self.metastore.table(schema, name).await? {
             Some(existing) if existing.kind != TableKind::View => {
@@ -367,6 +369,27 @@ impl Lake {
         entry.definition = Some(definition.to_owned());
         self.metastore.replace_table(&entry).await?;
         self.refresh().await
+    }
+
+    /// Sets (`Some`) or removes (`None`) a table property in its catalog entry.
+    pub async fn set_property(
+        &self,
+        schema: &str,
+        name: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<()> {
+        let mut entry = self.metastore.table(schema, name).await?.ok_or_else(|| {
+            CatalogError::TableNotFound {
+                schema: schema.to_owned(),
+                name: name.to_owned(),
+            }
+        })?;
+        match value {
+            Some(v) => entry.properties.insert(key.to_owned(), v.to_owned()),
+            None => entry.properties.remove(key),
+        };
+        self.metastore.replace_table(&entry).await
     }
 
     /// Reads a small JSON document Tarn keeps under `_tarn/` (crawler state).
@@ -432,6 +455,7 @@ impl Lake {
             definition,
             created_at: now(),
             columns: None,
+            properties: Default::default(),
         };
         match self.metastore.create_table(&entry).await {
             Ok(()) => {

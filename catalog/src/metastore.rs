@@ -59,6 +59,10 @@ pub struct TableEntry {
     /// read the log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub columns: Option<Vec<ColumnEntry>>,
+    /// Free-form table properties, as Glue keeps table parameters
+    /// (`deprecated_by_crawler` = when the crawler found all files gone).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub properties: std::collections::BTreeMap<String, String>,
 }
 
 /// One column in a catalog entry: its Arrow type as text (`Int64`, `Utf8`,

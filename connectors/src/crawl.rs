@@ -86,6 +86,9 @@ pub enum DeletedPolicy {
     Log,
     /// Drop the table from the catalog (its files are already gone).
     Delete,
+    /// Keep the table, marked deprecated in its catalog entry (property
+    /// `deprecated_by_crawler`), until its files come back.
+    Deprecate,
 }
 
 /// One file as the crawler saw it, kept between crawls so unchanged files are not
@@ -162,6 +165,8 @@ pub enum Action {
     Unchanged,
     /// All of its files are gone and the policy drops it.
     Drop,
+    /// All of its files are gone and the policy marks it deprecated.
+    Deprecate,
 }
 
 impl Action {
@@ -171,6 +176,7 @@ impl Action {
             Action::Update => "update",
             Action::Unchanged => "unchanged",
             Action::Drop => "drop",
+            Action::Deprecate => "deprecate",
         }
     }
 }
@@ -202,6 +208,9 @@ pub struct CrawlState {
     pub tables: BTreeMap<String, TableDef>,
     /// Partition folders seen per table key.
     pub partitions: BTreeMap<String, BTreeSet<String>>,
+    /// Keys of tables marked deprecated because their files were gone.
+    #[serde(default)]
+    pub deprecated: BTreeSet<String>,
 }
 
 /// The crawler's answer.
@@ -638,6 +647,7 @@ pub async fn plan(
         files: records,
         tables: BTreeMap::new(),
         partitions: BTreeMap::new(),
+        deprecated: BTreeSet::new(),
     };
     let mut seen_keys = HashSet::new();
     for (def, files, bytes, partition_values) in tables {
@@ -648,7 +658,12 @@ pub async fn plan(
             .cloned()
             .unwrap_or_default();
         let mut changes = Vec::new();
+        let back = previous.is_some_and(|p| p.deprecated.contains(&def.key));
         let (action, kept) = match before {
+            Some(_) if back => {
+                changes.push("files are back: no longer deprecated".to_owned());
+                (Action::Update, def.clone())
+            }
             None => {
                 changes.push(describe_new(&def, files.len()));
                 (Action::Create, def.clone())
@@ -717,6 +732,14 @@ pub async fn plan(
                     Action::Drop,
                     "all files are gone (dropped: deleted = delete)",
                 ),
+                DeletedPolicy::Deprecate => {
+                    state.tables.insert(key.clone(), old.clone());
+                    state.deprecated.insert(key.clone());
+                    (
+                        Action::Deprecate,
+                        "all files are gone (marked deprecated: deleted = deprecate)",
+                    )
+                }
             };
             plans.push(TablePlan {
                 table: old.clone(),

@@ -26,6 +26,10 @@ use tarn_connectors::crawl::{
 use super::{Output, Session};
 use crate::error::{Result, SqlError};
 
+/// The catalog-entry property that marks a table whose files are all gone
+/// (`deleted = deprecate`).
+pub(crate) const DEPRECATED_PROPERTY: &str = "deprecated_by_crawler";
+
 /// The function a parsed CRAWL statement is carried as (DataFusion's statement type
 /// has no room for new statements): `CALL tarn_crawl('<json>')`.
 pub(crate) const CRAWL_FUNCTION: &str = "tarn_crawl";
@@ -171,7 +175,7 @@ impl CrawlStatement {
             SqlError::InvalidOption {
                 statement: "CRAWL",
                 reason: format!(
-                    "{e} (options: dry_run, sample_rows, sample_bytes, files_per_folder, table_level, exclude, max_tables, combine, schema_change = update|log, deleted = log|delete)"
+                    "{e} (options: dry_run, sample_rows, sample_bytes, files_per_folder, table_level, exclude, max_tables, combine, schema_change = update|log, deleted = log|delete|deprecate)"
                 ),
             }
         })?;
@@ -467,6 +471,13 @@ impl Session {
                 catalog.drop_table(schema, &table.name, true).await?;
                 Ok(())
             }
+            (Action::Deprecate, _) => {
+                let now = chrono::Utc::now().to_rfc3339();
+                catalog
+                    .set_property(schema, &table.name, DEPRECATED_PROPERTY, Some(&now))
+                    .await?;
+                Ok(())
+            }
             (Action::Create, TableFormat::Delta) => {
                 let url = self.engine.check_location(&table.location)?;
                 catalog
@@ -474,8 +485,18 @@ impl Session {
                     .await?;
                 Ok(())
             }
-            (Action::Update, TableFormat::Delta) => Ok(()),
+            (Action::Update, TableFormat::Delta) => {
+                catalog
+                    .set_property(schema, &table.name, DEPRECATED_PROPERTY, None)
+                    .await?;
+                Ok(())
+            }
             (Action::Create | Action::Update, TableFormat::Files { .. }) => {
+                if action == Action::Update {
+                    catalog
+                        .set_property(schema, &table.name, DEPRECATED_PROPERTY, None)
+                        .await?;
+                }
                 let sql = external_table_sql(schema, table, action == Action::Update);
                 let statement =
                     self.parse(&sql)?

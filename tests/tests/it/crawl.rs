@@ -644,3 +644,37 @@ async fn issue_4_combine_sibling_folders_into_one_table() {
         pairs(&client, "select id, arrest from raw.crimes order by id").await;
     assert_eq!(arrests, vec![(1, None), (2, None), (3, Some(true))]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_4_deleted_files_mark_a_table_deprecated_until_they_return() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let landing = dir.path().join("landing");
+    let file = landing.join("rentals/jan.csv");
+    write(&file, b"rental_id,days\n1,3\n");
+    let server = TestServer::start_with(config(&dir.path().join("wh"), &landing)).await;
+    let client = server.client().await;
+    let statement = format!(
+        "crawl '{}' into schema raw with (deleted = 'deprecate')",
+        landing.display()
+    );
+    crawl(&client, &statement).await;
+    let entry_path = dir.path().join("wh/_tarn/catalog/tables/raw/rentals.json");
+    let property = || -> Option<String> {
+        let entry: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&entry_path).expect("entry")).expect("json");
+        entry["properties"]["deprecated_by_crawler"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    assert_eq!(property(), None);
+    std::fs::remove_file(&file).expect("rm");
+    let gone = crawl(&client, &statement).await;
+    assert_eq!(action(&gone, "raw.rentals"), "deprecate", "{gone:#?}");
+    assert!(property().is_some(), "marked in the catalog entry");
+    write(&file, b"rental_id,days\n1,3\n");
+    let back = crawl(&client, &statement).await;
+    assert_eq!(action(&back, "raw.rentals"), "update", "{back:#?}");
+    assert_eq!(property(), None, "no longer deprecated");
+    let days: Vec<i64> = column(&client, "select days from raw.rentals").await;
+    assert_eq!(days, vec![3]);
+}
