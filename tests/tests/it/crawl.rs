@@ -678,3 +678,34 @@ async fn issue_4_deleted_files_mark_a_table_deprecated_until_they_return() {
     let days: Vec<i64> = column(&client, "select days from raw.rentals").await;
     assert_eq!(days, vec![3]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_4_json_arrays_and_zstd_json_lines() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let landing = dir.path().join("landing");
+    write(
+        &landing.join("songs/2024.json"),
+        b"[{\"song_id\": 1, \"title\": \"Intro\"},\n {\"song_id\": 2, \"title\": \"Outro\"}]\n",
+    );
+    let mut zst = zstd::stream::write::Encoder::new(Vec::new(), 3).expect("zstd");
+    zst.write_all(b"{\"play_id\": 1, \"ms\": 1500}\n{\"play_id\": 2, \"ms\": 2500}\n")
+        .expect("zstd");
+    write(
+        &landing.join("plays/p.json.zst"),
+        &zst.finish().expect("zstd"),
+    );
+    let server = TestServer::start_with(config(&dir.path().join("wh"), &landing)).await;
+    let client = server.client().await;
+    let rows = crawl(
+        &client,
+        &format!("crawl '{}' into schema raw", landing.display()),
+    )
+    .await;
+    assert_eq!(action(&rows, "raw.songs"), "create", "{rows:#?}");
+    assert_eq!(action(&rows, "raw.plays"), "create", "{rows:#?}");
+    let ids: Vec<i64> = column(&client, "select song_id from raw.songs order by song_id").await;
+    assert_eq!(ids, vec![1, 2]);
+    let ms: Vec<i64> = column(&client, "select sum(ms) from raw.plays").await;
+    assert_eq!(ms, vec![4000]);
+}
