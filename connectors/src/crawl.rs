@@ -581,11 +581,7 @@ pub async fn plan(
                 }
                 let bytes = files.iter().map(|c| c.meta.size).sum();
                 let paths = files.iter().map(|c| c.path.clone()).collect();
-                let folder_url = if root.is_empty() {
-                    location.url().clone()
-                } else {
-                    location.child_url(root)?
-                };
+                let folder_url = folder_url(location, root)?;
                 tables.push((
                     TableDef {
                         name,
@@ -612,11 +608,7 @@ pub async fn plan(
             Some(n) => (*n).to_owned(),
             None => names::unique(base_name(root), &mut taken),
         };
-        let folder_url = if root.is_empty() {
-            location.url().clone()
-        } else {
-            location.child_url(root)?
-        };
+        let folder_url = folder_url(location, root)?;
         tables.push((
             TableDef {
                 name,
@@ -793,6 +785,15 @@ pub async fn plan(
 
 type Proposed = (TableDef, Vec<String>, u64, BTreeSet<String>);
 
+/// The URL of `folder` (relative, `""` for the crawled prefix itself), ending in `/`.
+fn folder_url(location: &StorageLocation, folder: &str) -> Result<url::Url> {
+    if folder.is_empty() {
+        Ok(location.url().clone())
+    } else {
+        location.child_url(folder)
+    }
+}
+
 /// Merges tables that are sibling folders (same parent, format and compatible
 /// columns, no `key=value` levels) into one table at the parent with one more
 /// unnamed level: the folder names become `partition_0`.
@@ -851,7 +852,7 @@ fn combine_siblings(
             name,
             key,
             folder: parent.clone(),
-            location: location.child_url(&parent)?.to_string(),
+            location: folder_url(location, &parent)?.to_string(),
             file_extension: if extensions.len() == 1 {
                 extensions.into_iter().next().flatten()
             } else {
