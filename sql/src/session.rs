@@ -739,6 +739,11 @@ impl Session {
         let reference = object_name_to_table_reference(create.name.clone(), true)?;
         let (schema, name) = self.resolve_table(&reference)?;
         let catalog = self.engine.catalog();
+        if create.file_type.eq_ignore_ascii_case("avro") {
+            return Err(SqlError::not_supported(
+                "STORED AS AVRO (Tarn is built without DataFusion's Avro reader)",
+            ));
+        }
         let replace = create.or_replace;
         if replace && create.file_type.eq_ignore_ascii_case("delta") {
             return Err(SqlError::not_supported(
@@ -812,7 +817,10 @@ impl Session {
             }
         });
         if let Some(e) = invalid {
-            return Err(e.into());
+            return Err(SqlError::InvalidOption {
+                statement: "CREATE EXTERNAL TABLE",
+                reason: e.strip_backtrace(),
+            });
         }
         let extension = command.options.remove(FILE_EXTENSION_OPTION);
         let levels = match command.options.remove(UNNAMED_LEVELS_OPTION) {

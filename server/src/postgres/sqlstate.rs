@@ -60,7 +60,7 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
     match err {
         SqlError::DataFusion(e) => datafusion_state(e),
         SqlError::Catalog(e) => catalog_state(e),
-        SqlError::Connector(_) => IO_ERROR,
+        SqlError::Connector(e) => connector_state(e),
         SqlError::NotSupported { .. } | SqlError::CrossDatabase { .. } => FEATURE_NOT_SUPPORTED,
         SqlError::InFailedTransaction => IN_FAILED_SQL_TRANSACTION,
         SqlError::LocationNotAllowed { .. } => INSUFFICIENT_PRIVILEGE,
@@ -95,8 +95,19 @@ fn catalog_state(err: &CatalogError) -> &'static str {
             None => IO_ERROR,
         },
         CatalogError::ObjectStore(e) => object_store_state(e),
-        CatalogError::Connector(_) => IO_ERROR,
+        CatalogError::Connector(e) => connector_state(e),
         CatalogError::DataFusion(e) => datafusion_state(e),
+    }
+}
+
+fn connector_state(err: &tarn_connectors::ConnectorError) -> &'static str {
+    use tarn_connectors::ConnectorError as C;
+    match err {
+        C::ObjectStore(e) => object_store_state(e),
+        C::InvalidLocation { .. } | C::UnsupportedScheme { .. } | C::InvalidOption { .. } => {
+            INVALID_PARAMETER_VALUE
+        }
+        C::LocalFolder { .. } => IO_ERROR,
     }
 }
 
@@ -347,6 +358,20 @@ mod tests {
         let other = deltalake::DeltaTableError::Generic("bad row".to_owned());
         let err = SqlError::DataFusion(DataFusionError::External(Box::new(other)));
         assert_eq!(sqlstate(&err), "22000");
+    }
+
+    #[test]
+    fn storage_errors_keep_their_meaning() {
+        let denied =
+            tarn_connectors::ConnectorError::ObjectStore(object_store::Error::PermissionDenied {
+                path: "raw/x.csv".into(),
+                source: "403".into(),
+            });
+        assert_eq!(sqlstate(&SqlError::Connector(denied)), "42501");
+        let bad = tarn_connectors::ConnectorError::UnsupportedScheme {
+            scheme: "ftp".into(),
+        };
+        assert_eq!(sqlstate(&SqlError::Connector(bad)), "22023");
     }
 
     #[test]

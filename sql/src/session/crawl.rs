@@ -480,6 +480,13 @@ impl Session {
             }
             (Action::Create, TableFormat::Delta) => {
                 let url = self.engine.check_location(&table.location)?;
+                // A crawl that stopped after registering it, before saving its state.
+                if let Some(entry) = catalog.metastore().table(schema, &table.name).await?
+                    && entry.kind == tarn_catalog::TableKind::ExternalDelta
+                    && entry.location == url.as_str()
+                {
+                    return Ok(());
+                }
                 catalog
                     .create_external_delta(schema, &table.name, &url, false)
                     .await?;
@@ -497,7 +504,15 @@ impl Session {
                         .set_property(schema, &table.name, DEPRECATED_PROPERTY, None)
                         .await?;
                 }
-                let sql = external_table_sql(schema, table, action == Action::Update);
+                // Update replaces the definition; so does Create when an earlier crawl
+                // registered the table but stopped before saving its state. A table
+                // of another kind under that name is left alone (42P07).
+                let ours = catalog
+                    .metastore()
+                    .table(schema, &table.name)
+                    .await?
+                    .is_some_and(|e| e.kind == tarn_catalog::TableKind::External);
+                let sql = external_table_sql(schema, table, action == Action::Update || ours);
                 let statement =
                     self.parse(&sql)?
                         .into_iter()
