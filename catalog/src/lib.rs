@@ -10,6 +10,7 @@
 pub mod error;
 pub mod lake;
 pub mod levels;
+pub mod listing;
 pub mod merge;
 pub mod metastore;
 pub mod parsed;

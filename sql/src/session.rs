@@ -835,7 +835,9 @@ impl Session {
         }
         let state = self.ctx.state();
         if extension.is_some() || levels > 0 {
-            let provider = listing_provider(&state, &command, extension.as_deref(), levels).await?;
+            let provider =
+                tarn_catalog::listing::provider(&state, &command, extension.as_deref(), levels)
+                    .await?;
             return Ok(if parse.is_empty() {
                 provider
             } else {
@@ -1291,82 +1293,6 @@ pub(crate) const FILE_EXTENSION_OPTION: &str = "tarn.file_extension";
 /// Tarn's option for files under unnamed folder levels (`2024/01/15/`): their names
 /// become columns `partition_0..` (the crawler sets it).
 pub(crate) const UNNAMED_LEVELS_OPTION: &str = "tarn.unnamed_levels";
-
-/// A listing table over `command`'s location reading only files with `extension`
-/// (all files if `None`), or, with `levels`, a [`tarn_catalog::levels::FolderLevels`]
-/// over that many unnamed folder levels.
-async fn listing_provider(
-    state: &datafusion::execution::session_state::SessionState,
-    command: &datafusion::logical_expr::CreateExternalTable,
-    extension: Option<&str>,
-    levels: usize,
-) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
-    use datafusion::datasource::listing::{
-        ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
-    };
-    let [location] = command.locations.as_slice() else {
-        return Err(SqlError::not_supported(format!(
-            "{FILE_EXTENSION_OPTION} or {UNNAMED_LEVELS_OPTION} with several locations"
-        )));
-    };
-    let options: std::collections::HashMap<String, String> = command
-        .options
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let format = state
-        .get_file_format_factory(&command.file_type)
-        .ok_or_else(|| SqlError::not_supported(format!("STORED AS {}", command.file_type)))?
-        .create(state, &options)?;
-    let url = ListingTableUrl::parse(location)?;
-    let declared = command.schema.as_arrow().clone();
-    let partitions: Vec<(String, DataType)> = command
-        .table_partition_cols
-        .iter()
-        .map(|name| {
-            let data_type = declared
-                .field_with_name(name)
-                .map(|f| f.data_type().clone())
-                .unwrap_or(DataType::Utf8);
-            (name.clone(), data_type)
-        })
-        .collect();
-    if levels > 0 && !partitions.is_empty() {
-        return Err(SqlError::not_supported(
-            "unnamed folder levels together with key=value partitions",
-        ));
-    }
-    let listing = ListingOptions::new(format)
-        .with_file_extension(extension.unwrap_or_default())
-        .with_table_partition_cols(partitions.clone());
-    let file_schema = if declared.fields().is_empty() {
-        listing.infer_schema(state, &url).await?
-    } else {
-        Arc::new(Schema::new(
-            declared
-                .fields()
-                .iter()
-                .filter(|f| !partitions.iter().any(|(p, _)| p == f.name()))
-                .cloned()
-                .collect::<Vec<_>>(),
-        ))
-    };
-    if levels > 0 {
-        let root = url::Url::parse(url.as_str()).map_err(|e| SqlError::Syntax {
-            message: format!("location {location}: {e}"),
-        })?;
-        return Ok(Arc::new(tarn_catalog::levels::FolderLevels::new(
-            root,
-            levels,
-            listing,
-            file_schema,
-        )));
-    }
-    let config = ListingTableConfig::new(url)
-        .with_listing_options(listing)
-        .with_schema(file_schema);
-    Ok(Arc::new(ListingTable::try_new(config)?))
-}
 
 /// The SQL that recreates an external table: DataFusion's `Display` for it leaves
 /// out the columns, partitions and options, which the stored definition must keep.
