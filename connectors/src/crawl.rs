@@ -1006,14 +1006,6 @@ async fn sample(
     let name = meta.location.filename().unwrap_or_default();
     match classify::classify(name, &head, options.sample_bytes, options.sample_rows) {
         classify::Classified::File {
-            format: FileFormat::Avro,
-            columns,
-            ..
-        } => Err(format!(
-            "Avro file ({} columns): recognized, but Tarn cannot read Avro yet (it is built without DataFusion's Avro reader)",
-            columns.len()
-        )),
-        classify::Classified::File {
             format,
             compression,
             columns,

@@ -739,11 +739,6 @@ impl Session {
         let reference = object_name_to_table_reference(create.name.clone(), true)?;
         let (schema, name) = self.resolve_table(&reference)?;
         let catalog = self.engine.catalog();
-        if create.file_type.eq_ignore_ascii_case("avro") {
-            return Err(SqlError::not_supported(
-                "STORED AS AVRO (Tarn is built without DataFusion's Avro reader)",
-            ));
-        }
         let replace = create.or_replace;
         if replace && create.file_type.eq_ignore_ascii_case("delta") {
             return Err(SqlError::not_supported(

@@ -134,3 +134,77 @@ async fn issue_3_external_delta_table_is_registered_in_place() {
         .get(0);
     assert_eq!(n, 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_3_external_avro_table_reads_files_another_writer_made() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let landing = dir.path().join("landing");
+    let events = landing.join("reports");
+    // fastavro writes part-0.avro (deflate: ids 1 and 2, city of 2 NULL) and
+    // part-1.avro (no codec: id 3), see tests/python/avro_files.py.
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/avro_files.py");
+    let status = std::process::Command::new(tarn_tests::tools::venv_bin("python"))
+        .arg(script)
+        .arg(&events)
+        .status()
+        .expect("run avro_files.py (fastavro from tests/requirements.txt)");
+    assert!(status.success(), "avro_files.py failed");
+    let server = TestServer::start_with(config(&dir.path().join("wh"), &[&landing])).await;
+    let client = server.client().await;
+    client
+        .batch_execute(&format!(
+            "create external table reports stored as avro location '{}/'",
+            events.display()
+        ))
+        .await
+        .expect("create external avro table");
+    let rows = client
+        .query(
+            "select id, city, amount, reported, cleared from reports order by id",
+            &[],
+        )
+        .await
+        .expect("select");
+    // Avro's timestamp-micros is an instant: timestamptz.
+    let at = |day: u32, hour: u32| {
+        chrono::NaiveDate::from_ymd_opt(2024, 3, day)
+            .and_then(|d| d.and_hms_opt(hour, 0, 0))
+            .expect("date")
+            .and_utc()
+    };
+    let got: Vec<(
+        i64,
+        Option<String>,
+        f64,
+        chrono::DateTime<chrono::Utc>,
+        bool,
+    )> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, Some("Chicago".to_owned()), 10.5, at(1, 9), true),
+            (2, None, 2.25, at(2, 10), false),
+            (3, Some("Seattle".to_owned()), 100.0, at(3, 11), false),
+        ]
+    );
+    // Its definition survives a restart, and it feeds a managed Delta table.
+    drop(client);
+    server.stop().await;
+    let server = TestServer::start_with(config(&dir.path().join("wh"), &[&landing])).await;
+    let client = server.client().await;
+    client
+        .batch_execute("create table cleared as select id from reports where cleared")
+        .await
+        .expect("ctas from avro");
+    let ids: Vec<i64> = client
+        .query("select id from cleared", &[])
+        .await
+        .expect("select")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ids, vec![1]);
+}
