@@ -54,6 +54,28 @@ pub enum SqlError {
     #[error("invalid value for parameter \"{name}\": \"{value}\"")]
     InvalidSettingValue { name: String, value: String },
 
+    #[error("cursor \"{0}\" does not exist")]
+    UnknownCursor(String),
+
+    #[error("cursor \"{0}\" already exists")]
+    DuplicateCursor(String),
+
+    #[error("cursor can only scan forward")]
+    CursorNoScroll,
+
+    /// `DECLARE` without `WITH HOLD`, `SAVEPOINT` ... outside `BEGIN ... COMMIT`.
+    #[error("{0} can only be used in transaction blocks")]
+    NoActiveTransaction(&'static str),
+
+    #[error("savepoint \"{0}\" does not exist")]
+    UnknownSavepoint(String),
+
+    /// `ROLLBACK TO SAVEPOINT` after statements that already committed.
+    #[error(
+        "ROLLBACK TO SAVEPOINT {name} cannot undo the {writes} statement(s) that changed data since the savepoint: Tarn commits each statement on its own"
+    )]
+    SavepointWrites { name: String, writes: u64 },
+
     /// A statement's option that is unknown or has a bad value (PostgreSQL's 22023).
     #[error("{statement}: {reason}")]
     InvalidOption {

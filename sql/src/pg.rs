@@ -151,6 +151,19 @@ pub(crate) fn install(
             })
         }),
     ));
+    // Tarn takes no advisory locks, so none is held; returns void (empty text), as
+    // PostgreSQL does. asyncpg's pool calls it when a connection is released.
+    ctx.register_udf(create_udf(
+        "pg_advisory_unlock_all",
+        vec![],
+        DataType::Utf8,
+        Volatility::Volatile,
+        Arc::new(|_| {
+            Ok(ColumnarValue::Scalar(ScalarValue::Utf8(
+                Some(String::new()),
+            )))
+        }),
+    ));
     // Tarn has no user-defined functions: every function is visible (psql's \df).
     ctx.register_udf(create_udf(
         "pg_function_is_visible",

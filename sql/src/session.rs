@@ -42,6 +42,7 @@ use crate::params;
 use crate::settings::Settings;
 
 mod crawl;
+mod cursor;
 mod merge;
 
 /// What a statement produced.
@@ -154,11 +155,37 @@ impl Prepared {
     pub fn is_empty(&self) -> bool {
         self.statement.is_none()
     }
+
+    /// The cursor a `DECLARE name CURSOR FOR ...` opens (folded like an identifier).
+    pub fn declared_cursor(&self) -> Option<String> {
+        match &self.statement {
+            Some(DFStatement::Statement(s)) => match s.as_ref() {
+                SqlStatement::Declare { stmts } => match stmts.as_slice() {
+                    [declare] => declare.names.first().map(normalize_ident),
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        }
+    }
 }
 
 struct State {
     settings: Settings,
     transaction: TransactionState,
+    /// Open savepoints, innermost last, each with `writes` as it was when it was set.
+    savepoints: Vec<(String, u64)>,
+    /// Statements that changed data (each its own commit) in this transaction block.
+    writes: u64,
+}
+
+impl State {
+    fn end_transaction(&mut self) {
+        self.transaction = TransactionState::Idle;
+        self.savepoints.clear();
+        self.writes = 0;
+    }
 }
 
 /// One client's session. Statements on a session run one at a time.
@@ -166,6 +193,7 @@ pub struct Session {
     engine: Arc<Engine>,
     ctx: SessionContext,
     state: Mutex<State>,
+    cursors: cursor::Cursors,
 }
 
 impl std::fmt::Debug for Session {
@@ -228,7 +256,10 @@ impl Session {
             state: Mutex::new(State {
                 settings: Settings::default(),
                 transaction: TransactionState::Idle,
+                savepoints: Vec::new(),
+                writes: 0,
             }),
+            cursors: cursor::Cursors::default(),
         })
     }
 
@@ -309,6 +340,20 @@ impl Session {
                 let plan = self.plan(statement.clone()).await?;
                 (Vec::new(), Some(Arc::new(plan.schema().as_arrow().clone())))
             }
+            DFStatement::Statement(s) => match s.as_ref() {
+                SqlStatement::Declare { stmts } => {
+                    let query = cursor_query(stmts)?;
+                    let plan = self
+                        .plan(DFStatement::Statement(Box::new(SqlStatement::Query(query))))
+                        .await?;
+                    (parameter_types(&plan)?, None)
+                }
+                SqlStatement::Fetch { name, .. } => (
+                    Vec::new(),
+                    Some(self.cursors.schema(&normalize_ident(name))?),
+                ),
+                _ => (Vec::new(), None),
+            },
             _ => (Vec::new(), None),
         };
         let count = inferred.len().max(declared.len());
@@ -362,9 +407,12 @@ impl Session {
         if self.transaction_state() == TransactionState::Failed && !ends_transaction(&statement) {
             return Err(SqlError::InFailedTransaction);
         }
+        let changes = changes_data(&statement);
         let result = self.run_inner(statement, params).await;
-        if result.is_err() {
-            self.statement_failed();
+        match &result {
+            Err(_) => self.statement_failed(),
+            Ok(_) if changes => self.state().writes += 1,
+            Ok(_) => {}
         }
         result
     }
@@ -411,6 +459,27 @@ impl Session {
         }
         if let Some(SqlStatement::AlterTable(alter)) = ast {
             return self.alter_table(alter).await;
+        }
+        if let Some(SqlStatement::Declare { stmts }) = ast {
+            return self.declare(stmts, params).await;
+        }
+        if let Some(SqlStatement::Fetch {
+            name,
+            direction,
+            into,
+            ..
+        }) = ast
+        {
+            if into.is_some() {
+                return Err(SqlError::not_supported("FETCH ... INTO"));
+            }
+            let count = cursor::fetch_count(direction)?;
+            let (schema, stream) = self.cursors.fetch(&normalize_ident(name), count)?;
+            return Ok(Output::Rows {
+                schema,
+                stream,
+                command: "FETCH",
+            });
         }
         if let Some(SqlStatement::Merge(merge)) = ast {
             return self.merge(merge).await;
@@ -1037,6 +1106,68 @@ impl Session {
         Ok((schema, name.table().to_owned()))
     }
 
+    /// `DECLARE name CURSOR [WITH HOLD] FOR query`: runs the query and keeps its stream.
+    async fn declare(
+        &self,
+        stmts: &[ast::Declare],
+        params: Option<Vec<ScalarValue>>,
+    ) -> Result<Output> {
+        let query = cursor_query(stmts)?;
+        let declare = &stmts[0];
+        let [name] = declare.names.as_slice() else {
+            return Err(SqlError::not_supported("DECLARE of several cursors"));
+        };
+        let hold = declare.hold.unwrap_or(false);
+        if !hold && self.transaction_state() == TransactionState::Idle {
+            return Err(SqlError::NoActiveTransaction("DECLARE CURSOR"));
+        }
+        if declare.scroll == Some(true) {
+            return Err(SqlError::not_supported(
+                "SCROLL cursors (Tarn's cursors scan forward only)",
+            ));
+        }
+        let name = normalize_ident(name);
+        // Fails before the query runs if the name is taken.
+        if self.cursors.schema(&name).is_ok() {
+            return Err(SqlError::DuplicateCursor(name));
+        }
+        let statement = DFStatement::Statement(Box::new(SqlStatement::Query(query)));
+        match Box::pin(self.run_inner(statement, params)).await? {
+            Output::Rows { schema, stream, .. } => {
+                self.cursors.declare(&name, hold, schema, stream)?;
+                Ok(Output::Command(CommandTag::new("DECLARE CURSOR")))
+            }
+            _ => Err(SqlError::not_supported(
+                "DECLARE CURSOR for a statement without rows",
+            )),
+        }
+    }
+
+    /// `ROLLBACK TO SAVEPOINT name`: ends a failed state and forgets the savepoints
+    /// set after `name`. Statements that changed data since `name` already committed
+    /// (Tarn commits each statement), so then it refuses rather than pretend.
+    fn rollback_to(&self, name: &str) -> Result<()> {
+        let mut state = self.state();
+        if state.transaction == TransactionState::Idle {
+            return Err(SqlError::NoActiveTransaction("ROLLBACK TO SAVEPOINT"));
+        }
+        let at = state
+            .savepoints
+            .iter()
+            .rposition(|(n, _)| n == name)
+            .ok_or_else(|| SqlError::UnknownSavepoint(name.to_owned()))?;
+        let since = state.writes - state.savepoints[at].1;
+        if since > 0 {
+            return Err(SqlError::SavepointWrites {
+                name: name.to_owned(),
+                writes: since,
+            });
+        }
+        state.savepoints.truncate(at + 1);
+        state.transaction = TransactionState::InBlock;
+        Ok(())
+    }
+
     fn resolve_schema_name(&self, name: &str) -> Result<String> {
         match name.split_once('.') {
             Some((catalog, schema)) => {
@@ -1055,28 +1186,66 @@ impl Session {
                 let mut state = self.state();
                 if state.transaction == TransactionState::Idle {
                     state.transaction = TransactionState::InBlock;
+                    state.writes = 0;
                 }
                 CommandTag::new("BEGIN")
             }
             SqlStatement::Commit { .. } => {
                 let mut state = self.state();
                 let failed = state.transaction == TransactionState::Failed;
-                state.transaction = TransactionState::Idle;
+                state.end_transaction();
+                self.cursors.end_transaction();
                 CommandTag::new(if failed { "ROLLBACK" } else { "COMMIT" })
             }
             SqlStatement::Rollback {
                 savepoint: None, ..
             } => {
-                self.state().transaction = TransactionState::Idle;
+                self.state().end_transaction();
+                self.cursors.end_transaction();
                 CommandTag::new("ROLLBACK")
             }
             SqlStatement::Rollback {
-                savepoint: Some(_), ..
+                savepoint: Some(name),
+                ..
             } => {
-                return Err(SqlError::not_supported("ROLLBACK TO SAVEPOINT"));
+                self.rollback_to(&normalize_ident(name))?;
+                CommandTag::new("ROLLBACK")
             }
-            SqlStatement::Savepoint { .. } | SqlStatement::ReleaseSavepoint { .. } => {
-                return Err(SqlError::not_supported("SAVEPOINT"));
+            SqlStatement::Savepoint { name } => {
+                let mut state = self.state();
+                if state.transaction == TransactionState::Idle {
+                    return Err(SqlError::NoActiveTransaction("SAVEPOINT"));
+                }
+                let writes = state.writes;
+                state.savepoints.push((normalize_ident(name), writes));
+                CommandTag::new("SAVEPOINT")
+            }
+            SqlStatement::ReleaseSavepoint { name } => {
+                let name = normalize_ident(name);
+                let mut state = self.state();
+                if state.transaction == TransactionState::Idle {
+                    return Err(SqlError::NoActiveTransaction("RELEASE SAVEPOINT"));
+                }
+                let at = state
+                    .savepoints
+                    .iter()
+                    .rposition(|(n, _)| *n == name)
+                    .ok_or(SqlError::UnknownSavepoint(name))?;
+                state.savepoints.truncate(at);
+                CommandTag::new("RELEASE")
+            }
+            // Tarn has no LISTEN, so a session never listens: UNLISTEN has nothing to
+            // stop (pools send `UNLISTEN *` when a connection is released).
+            SqlStatement::UNLISTEN { .. } => CommandTag::new("UNLISTEN"),
+            SqlStatement::LISTEN { .. } => return Err(SqlError::not_supported("LISTEN")),
+            SqlStatement::Close { cursor } => {
+                match cursor {
+                    ast::CloseCursor::All => self.cursors.close_all(),
+                    ast::CloseCursor::Specific { name } => {
+                        self.cursors.close(&normalize_ident(name))?;
+                    }
+                }
+                CommandTag::new("CLOSE CURSOR")
             }
             SqlStatement::Set(set) => return self.set_statement(set).map(Some),
             SqlStatement::ShowVariable { variable } => {
@@ -1106,6 +1275,7 @@ impl Session {
                 return Ok(None);
             }
             SqlStatement::Discard { .. } => {
+                self.cursors.close_all();
                 self.state().settings.reset_all();
                 CommandTag::new("DISCARD ALL")
             }
@@ -1341,6 +1511,45 @@ fn definition_sql(create: &datafusion::sql::parser::CreateExternalTable) -> Stri
 
 /// The table name in stored external-table definitions (never looked up).
 const EXTERNAL_DEFINITION_NAME: &str = "__tarn_external_definition";
+
+/// The query of `DECLARE name CURSOR FOR query`.
+fn cursor_query(stmts: &[ast::Declare]) -> Result<Box<ast::Query>> {
+    match stmts {
+        [declare] if matches!(declare.declare_type, Some(ast::DeclareType::Cursor)) => declare
+            .for_query
+            .clone()
+            .ok_or_else(|| SqlError::not_supported("DECLARE CURSOR without FOR query")),
+        _ => Err(SqlError::not_supported(
+            "DECLARE other than DECLARE name CURSOR FOR query",
+        )),
+    }
+}
+
+/// Statements that change data or the catalog (each one commit), counted so that
+/// `ROLLBACK TO SAVEPOINT` can refuse to pretend it undid them.
+fn changes_data(statement: &DFStatement) -> bool {
+    match statement {
+        DFStatement::CreateExternalTable(_) => true,
+        DFStatement::Statement(s) => matches!(
+            s.as_ref(),
+            SqlStatement::Insert(_)
+                | SqlStatement::Update(_)
+                | SqlStatement::Delete(_)
+                | SqlStatement::Merge(_)
+                | SqlStatement::Truncate(_)
+                | SqlStatement::CreateTable(_)
+                | SqlStatement::CreateView(_)
+                | SqlStatement::CreateSchema { .. }
+                | SqlStatement::Drop { .. }
+                | SqlStatement::AlterTable(_)
+                | SqlStatement::Copy { to: false, .. }
+                | SqlStatement::Call(_)
+                | SqlStatement::OptimizeTable { .. }
+                | SqlStatement::Vacuum(_)
+        ),
+        _ => false,
+    }
+}
 
 /// Statements planned at Parse time to learn their result columns and parameters.
 fn plans_for_rows(statement: &SqlStatement) -> bool {

@@ -23,7 +23,7 @@ use pgwire::api::copy::{CopyHandler, send_copy_in_response, send_copy_out_respon
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler, send_query_response};
 use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response, Tag};
-use pgwire::api::stmt::QueryParser;
+use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
 use pgwire::api::{
     ClientInfo, ClientPortalStore, ConnectionHandle, ConnectionManager, PgWireConnectionState,
@@ -32,6 +32,7 @@ use pgwire::api::{
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
+use pgwire::messages::extendedquery::Bind;
 use pgwire::messages::response::{EmptyQueryResponse, ReadyForQuery, TransactionStatus};
 use pgwire::messages::simplequery::Query;
 use tarn_sql::copy::CopyIn;
@@ -160,6 +161,37 @@ impl QueryHandler {
         let columns = copy.columns();
         *self.copy.lock().await = Some(copy);
         CopyResponse::new(0, columns, futures::stream::empty())
+    }
+
+    /// A DECLAREd cursor is also a portal of the same name, as in PostgreSQL: clients
+    /// (psycopg 3) Describe it to learn its columns, and may Execute it with a row
+    /// limit. The portal runs `FETCH ALL FROM name`, which continues the cursor.
+    async fn cursor_portal<C>(&self, client: &mut C, cursor: &str) -> PgWireResult<()>
+    where
+        C: ClientPortalStore,
+        C::PortalStore: PortalStore<Statement = Arc<Prepared>>,
+    {
+        let quoted = format!("\"{}\"", cursor.replace('"', "\"\""));
+        let fetch = self
+            .session
+            .prepare(&format!("FETCH ALL FROM {quoted}"), &[])
+            .await
+            .map_err(|e| user_error(&e))?;
+        let statement = Arc::new(StoredStatement::new(
+            String::new(),
+            Arc::new(fetch),
+            Vec::new(),
+        ));
+        let bind = Bind::new(
+            Some(cursor.to_owned()),
+            None,
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
+        let portal = Portal::try_new(&bind, statement)?;
+        client.portal_store().put_portal(Arc::new(portal));
+        Ok(())
     }
 
     /// The CopyData stream of a COPY TO STDOUT.
@@ -369,7 +401,7 @@ impl ExtendedQueryHandler for QueryHandler {
 
     async fn do_query<C>(
         &self,
-        _client: &mut C,
+        client: &mut C,
         portal: &Portal<Arc<Prepared>>,
         _max_rows: usize,
     ) -> PgWireResult<Response>
@@ -414,6 +446,9 @@ impl ExtendedQueryHandler for QueryHandler {
             .execute_prepared(prepared, values)
             .await
             .map_err(|e| user_error(&e))?;
+        if let Some(cursor) = prepared.declared_cursor() {
+            self.cursor_portal(client, &cursor).await?;
+        }
         let after = self.session.transaction_state();
         Ok(match output {
             Output::Rows {

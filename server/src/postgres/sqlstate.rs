@@ -40,6 +40,11 @@ pub const IO_ERROR: &str = "58030";
 pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
 pub const SYNTAX_OR_ACCESS_RULE: &str = "42000";
 pub const INTERNAL_ERROR: &str = "XX000";
+pub const INVALID_CURSOR_NAME: &str = "34000";
+pub const DUPLICATE_CURSOR: &str = "42P03";
+pub const OBJECT_NOT_IN_PREREQUISITE_STATE: &str = "55000";
+pub const NO_ACTIVE_SQL_TRANSACTION: &str = "25P01";
+pub const INVALID_SAVEPOINT_SPECIFICATION: &str = "3B001";
 
 /// The ErrorResponse fields for `err`.
 pub fn error_info(err: &SqlError) -> ErrorInfo {
@@ -69,6 +74,12 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::InvalidParameter { .. } => INVALID_TEXT_REPRESENTATION,
         SqlError::ParameterCount { .. } => PROTOCOL_VIOLATION,
         SqlError::UnknownSetting { .. } => UNDEFINED_OBJECT,
+        SqlError::UnknownCursor(_) => INVALID_CURSOR_NAME,
+        SqlError::DuplicateCursor(_) => DUPLICATE_CURSOR,
+        SqlError::CursorNoScroll => OBJECT_NOT_IN_PREREQUISITE_STATE,
+        SqlError::NoActiveTransaction(_) => NO_ACTIVE_SQL_TRANSACTION,
+        SqlError::UnknownSavepoint(_) => INVALID_SAVEPOINT_SPECIFICATION,
+        SqlError::SavepointWrites { .. } => FEATURE_NOT_SUPPORTED,
         SqlError::InvalidSettingValue { .. } | SqlError::InvalidOption { .. } => {
             INVALID_PARAMETER_VALUE
         }

@@ -1,9 +1,11 @@
 //! End-to-end suites: Tarn's server driven by real PostgreSQL clients.
 
 mod auth;
+mod clients;
 mod cloud;
 mod copy;
 mod crawl;
+mod cursors;
 mod dml;
 mod external;
 mod golden;

@@ -1,0 +1,222 @@
+"""Real PostgreSQL clients against a running Tarn, as a new user would run them.
+
+  clients.py CLIENT PORT [PASSWORD]
+
+CLIENT is one of psycopg2, psycopg, asyncpg, pg8000, sqlalchemy. The server holds the
+data that tests/tests/it/clients.rs loads (see SHOP below); each client connects,
+lists schemas, tables and columns, queries with a parameter, fetches in batches and
+checks what it got. A failed check raises AssertionError naming it (exit status 1).
+Prints one line per check that passed.
+"""
+
+import asyncio
+import datetime
+import decimal
+import sys
+
+# What clients.rs loads: shop.orders holds ids 1..2500, customer 'c' || (id % 7),
+# amount = id * 1.25 as numeric(10,2), placed = 2024-01-01 + id minutes, paid =
+# (id % 2 = 0); shop.big_orders is a view of the orders with amount > 3000.
+ROWS = 2500
+BIG = sum(1 for i in range(1, ROWS + 1) if i * 1.25 > 3000)
+
+
+def amount(i):
+    return decimal.Decimal(i) * decimal.Decimal("1.25")
+
+
+def placed(i):
+    return datetime.datetime(2024, 1, 1) + datetime.timedelta(minutes=i)
+
+
+def check(name, got, want):
+    assert got == want, f"{name}: got {got!r}, want {want!r}"
+    print(f"ok {name}")
+
+
+def dsn(port, password):
+    pw = f" password={password}" if password else ""
+    return f"host=127.0.0.1 port={port} user=tarn dbname=tarn{pw}"
+
+
+def url(driver, port, password):
+    pw = f":{password}" if password else ""
+    return f"postgresql+{driver}://tarn{pw}@127.0.0.1:{port}/tarn"
+
+
+def run_psycopg2(port, password):
+    import psycopg2
+
+    conn = psycopg2.connect(dsn(port, password))
+    cur = conn.cursor()
+    cur.execute("select id, customer, amount, placed, paid from shop.orders where id = %s", (42,))
+    check("psycopg2 parameter", cur.fetchall(), [(42, "c0", amount(42), placed(42), True)])
+    check(
+        "psycopg2 description",
+        [d.name for d in cur.description],
+        ["id", "customer", "amount", "placed", "paid"],
+    )
+    cur.execute(
+        "select table_name from information_schema.tables where table_schema = %s order by 1",
+        ("shop",),
+    )
+    check("psycopg2 tables", cur.fetchall(), [("big_orders",), ("orders",)])
+    # A named cursor is DECLARE ... CURSOR, then FETCH FORWARD n, inside a transaction.
+    named = conn.cursor("batches")
+    named.itersize = 1000
+    named.execute("select id from shop.orders order by id")
+    sizes, total = [], 0
+    while True:
+        batch = named.fetchmany(1000)
+        if not batch:
+            break
+        sizes.append(len(batch))
+        total += sum(r[0] for r in batch)
+    named.close()
+    check("psycopg2 named cursor batches", sizes, [1000, 1000, 500])
+    check("psycopg2 named cursor sum", total, ROWS * (ROWS + 1) // 2)
+    conn.rollback()
+    cur = conn.cursor()
+    cur.execute("select count(*) from shop.big_orders")
+    check("psycopg2 view", cur.fetchone()[0], BIG)
+    conn.close()
+
+
+def run_psycopg(port, password):
+    import psycopg
+
+    with psycopg.connect(dsn(port, password)) as conn:
+        # Binary results and parameters (psycopg binds Python ints as int2/int4/int8).
+        cur = conn.cursor(binary=True)
+        cur.execute(
+            "select id, customer, amount, placed, paid from shop.orders where id = %s", (7,)
+        )
+        check("psycopg binary row", cur.fetchall(), [(7, "c0", amount(7), placed(7), False)])
+        cur.execute("select count(*) from shop.orders where amount > %s", (decimal.Decimal("3000"),))
+        check("psycopg numeric parameter", cur.fetchone()[0], BIG)
+        # A server-side cursor (DECLARE over the extended protocol, FETCH in batches).
+        with conn.transaction():
+            with conn.cursor("ss") as ss:
+                ss.itersize = 700
+                ss.execute("select id from shop.orders where paid order by id")
+                ids = [r[0] for r in ss]
+        check("psycopg server-side cursor", ids, list(range(2, ROWS + 1, 2)))
+        cur = conn.cursor()
+        cur.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'shop' and table_name = 'orders' order by ordinal_position"
+        )
+        check(
+            "psycopg columns",
+            cur.fetchall(),
+            [
+                ("id", "bigint"),
+                ("customer", "character varying"),
+                ("amount", "numeric"),
+                ("placed", "timestamp without time zone"),
+                ("paid", "boolean"),
+            ],
+        )
+
+
+def run_asyncpg(port, password):
+    import asyncpg
+
+    async def main():
+        conn = await asyncpg.connect(
+            host="127.0.0.1", port=port, user="tarn", database="tarn", password=password
+        )
+        row = await conn.fetchrow(
+            "select id, customer, amount, placed, paid from shop.orders where id = $1", 42
+        )
+        check("asyncpg fetchrow", tuple(row), (42, "c0", amount(42), placed(42), True))
+        check("asyncpg fetchval", await conn.fetchval("select count(*) from shop.big_orders"), BIG)
+        # A cursor fetches with Execute row limits (PortalSuspended between batches).
+        async with conn.transaction():
+            cur = await conn.cursor("select id from shop.orders order by id")
+            first = await cur.fetch(300)
+            second = await cur.fetch(300)
+        check("asyncpg cursor", [r[0] for r in first + second], list(range(1, 601)))
+        stmt = await conn.prepare("select amount from shop.orders where id = $1")
+        got = [await stmt.fetchval(i) for i in range(1, 8)]
+        check("asyncpg prepared x7", got, [amount(i) for i in range(1, 8)])
+        await conn.close()
+        # A pool hands a released connection to the next user (reset with RESET ALL etc.).
+        pool = await asyncpg.create_pool(
+            host="127.0.0.1", port=port, user="tarn", database="tarn", password=password,
+            min_size=1, max_size=1,
+        )
+        for i in range(3):
+            async with pool.acquire() as c:
+                check(f"asyncpg pool {i}", await c.fetchval("select $1::bigint + 1", i), i + 1)
+        await pool.close()
+
+    asyncio.run(main())
+
+
+def run_pg8000(port, password):
+    import pg8000.dbapi
+
+    conn = pg8000.dbapi.connect(
+        host="127.0.0.1", port=port, user="tarn", database="tarn", password=password
+    )
+    cur = conn.cursor()
+    cur.execute("select id, customer, amount, paid from shop.orders where id = %s", (9,))
+    check("pg8000 parameter", list(cur.fetchall()), [[9, "c2", amount(9), False]])
+    cur.execute("select count(*) from shop.orders where customer = %s", ("c3",))
+    check("pg8000 count", cur.fetchone()[0], sum(1 for i in range(1, ROWS + 1) if i % 7 == 3))
+    conn.close()
+
+
+def run_sqlalchemy(port, password):
+    import pandas
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url("psycopg2", port, password))
+    inspector = sqlalchemy.inspect(engine)
+    check("sqlalchemy schemas", "shop" in inspector.get_schema_names(), True)
+    check("sqlalchemy tables", inspector.get_table_names(schema="shop"), ["orders"])
+    check("sqlalchemy views", inspector.get_view_names(schema="shop"), ["big_orders"])
+    columns = inspector.get_columns("orders", schema="shop")
+    check(
+        "sqlalchemy columns",
+        [(c["name"], str(c["type"])) for c in columns],
+        [
+            ("id", "BIGINT"),
+            ("customer", "VARCHAR"),
+            ("amount", "NUMERIC(10, 2)"),
+            ("placed", "TIMESTAMP"),
+            ("paid", "BOOLEAN"),
+        ],
+    )
+    check("sqlalchemy primary key", inspector.get_pk_constraint("orders", schema="shop")["constrained_columns"], [])
+    check("sqlalchemy indexes", inspector.get_indexes("orders", schema="shop"), [])
+    frame = pandas.read_sql(
+        sqlalchemy.text("select customer, count(*) as n from shop.orders group by customer order by customer"),
+        engine,
+    )
+    check("pandas read_sql", list(frame["n"]), [sum(1 for i in range(1, ROWS + 1) if i % 7 == k) for k in range(7)])
+    with engine.connect() as conn:
+        got = conn.execute(
+            sqlalchemy.text("select amount from shop.orders where id = :id"), {"id": 4}
+        ).scalar_one()
+        check("sqlalchemy bound parameter", got, amount(4))
+
+
+CLIENTS = {
+    "psycopg2": run_psycopg2,
+    "psycopg": run_psycopg,
+    "asyncpg": run_asyncpg,
+    "pg8000": run_pg8000,
+    "sqlalchemy": run_sqlalchemy,
+}
+
+
+def main():
+    client, port = sys.argv[1], int(sys.argv[2])
+    password = sys.argv[3] if len(sys.argv) > 3 else None
+    CLIENTS[client](port, password)
+
+
+if __name__ == "__main__":
+    main()

