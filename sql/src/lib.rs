@@ -16,6 +16,7 @@
 pub mod copy;
 pub mod engine;
 pub mod error;
+mod information_schema;
 pub mod params;
 mod pg;
 pub mod session;

@@ -120,6 +120,14 @@ pub(crate) fn install(
     ctx.catalog(catalog_name)
         .ok_or_else(|| crate::SqlError::not_supported("a session without its catalog"))?
         .register_schema("pg_catalog", pg_catalog)?;
+    ctx.catalog(catalog_name)
+        .ok_or_else(|| crate::SqlError::not_supported("a session without its catalog"))?
+        .register_schema(
+            "information_schema",
+            Arc::new(crate::information_schema::InformationSchema::new(
+                Arc::clone(listings.state().catalog_list()),
+            )),
+        )?;
     ctx.register_udf(create_udf(
         "version",
         vec![],

@@ -214,7 +214,8 @@ pub(crate) fn initial_state(
     let mut config = SessionConfig::new()
         .with_default_catalog_and_schema(&catalog_name, "public")
         .with_create_default_catalog_and_schema(false)
-        .with_information_schema(true);
+        // Tarn serves information_schema itself (crate::information_schema).
+        .with_information_schema(false);
     {
         let options = config.options_mut();
         options.sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;

@@ -111,7 +111,8 @@ def run_psycopg(port, password):
             cur.fetchall(),
             [
                 ("id", "bigint"),
-                ("customer", "character varying"),
+                # Tarn keeps strings as Delta strings, without a length: text.
+                ("customer", "text"),
                 ("amount", "numeric"),
                 ("placed", "timestamp without time zone"),
                 ("paid", "boolean"),
@@ -183,7 +184,7 @@ def run_sqlalchemy(port, password):
         [(c["name"], str(c["type"])) for c in columns],
         [
             ("id", "BIGINT"),
-            ("customer", "VARCHAR"),
+            ("customer", "TEXT"),
             ("amount", "NUMERIC(10, 2)"),
             ("placed", "TIMESTAMP"),
             ("paid", "BOOLEAN"),

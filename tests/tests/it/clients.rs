@@ -72,3 +72,13 @@ async fn issue_5_asyncpg() {
 async fn issue_5_pg8000() {
     client_suite("pg8000").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_psycopg3_binary() {
+    client_suite("psycopg").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_sqlalchemy_inspector_and_pandas() {
+    client_suite("sqlalchemy").await;
+}
