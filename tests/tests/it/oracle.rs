@@ -93,3 +93,26 @@ async fn issue_2_table_round_trip_matches_postgres_15() {
     );
     assert_eq!(actual, expected);
 }
+
+/// Functions clients' catalog queries call, compared with PostgreSQL 15's text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_client_functions_match_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let corpus = [
+        "json_build_object('always', true, 'start', 1, 'name', 'x \"y\"', 'cache', null)",
+        "json_build_object()",
+        "pg_advisory_unlock_all()",
+    ];
+    let mut mismatches = Vec::new();
+    for expr in corpus {
+        let sql = format!("select {expr}");
+        let expected = value(postgres.psql(&["-At", "-c", &sql]), expr, "PostgreSQL");
+        let actual = value(tarn.psql(&["-At", "-c", &sql]), expr, "Tarn");
+        if expected != actual {
+            mismatches.push(format!("{expr}: PostgreSQL {expected:?}, Tarn {actual:?}"));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}

@@ -395,3 +395,35 @@ async fn issue_2_backend_key_data_lets_a_client_cancel_a_running_query() {
         .expect("session usable after cancel");
     assert_eq!(simple_rows(&rows), vec![vec![Some("1".into())]]);
 }
+
+/// A correlated scalar subquery in a SELECT list is computed, never replaced with
+/// NULL (the pg_catalog compatibility rewrites once did that to every query).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_correlated_scalar_subqueries_are_computed() {
+    let dir = warehouse();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    client
+        .batch_execute(
+            "create table o (id bigint, grp bigint); \
+             insert into o values (1, 10), (2, 10), (3, 20), (4, 10)",
+        )
+        .await
+        .expect("setup");
+    let rows = client
+        .simple_query(
+            "select a.id, (select count(*) from o b where b.grp = a.grp) as same \
+             from o a order by a.id",
+        )
+        .await
+        .expect("correlated subquery");
+    assert_eq!(
+        simple_rows(&rows),
+        vec![
+            vec![Some("1".into()), Some("3".into())],
+            vec![Some("2".into()), Some("3".into())],
+            vec![Some("3".into()), Some("1".into())],
+            vec![Some("4".into()), Some("3".into())],
+        ]
+    );
+}
