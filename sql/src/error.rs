@@ -54,6 +54,9 @@ pub enum SqlError {
     #[error("invalid value for parameter \"{name}\": \"{value}\"")]
     InvalidSettingValue { name: String, value: String },
 
+    #[error("canceling statement due to statement timeout")]
+    StatementTimeout,
+
     #[error("cursor \"{0}\" does not exist")]
     UnknownCursor(String),
 

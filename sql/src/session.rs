@@ -409,7 +409,18 @@ impl Session {
             return Err(SqlError::InFailedTransaction);
         }
         let changes = changes_data(&statement);
-        let result = self.run_inner(statement, params).await;
+        // statement_timeout covers planning, running and streaming the rows out.
+        let deadline = self
+            .settings()
+            .statement_timeout()
+            .map(|t| tokio::time::Instant::now() + t);
+        let result = match deadline {
+            Some(at) => tokio::time::timeout_at(at, self.run_inner(statement, params))
+                .await
+                .unwrap_or(Err(SqlError::StatementTimeout))
+                .map(|output| with_deadline(output, at)),
+            None => self.run_inner(statement, params).await,
+        };
         match &result {
             Err(_) => self.statement_failed(),
             Ok(_) if changes => self.state().writes += 1,
@@ -1509,6 +1520,55 @@ fn definition_sql(create: &datafusion::sql::parser::CreateExternalTable) -> Stri
 
 /// The table name in stored external-table definitions (never looked up).
 const EXTERNAL_DEFINITION_NAME: &str = "__tarn_external_definition";
+
+/// Ends a statement's row stream with [`SqlError::StatementTimeout`] at `at`.
+fn with_deadline(output: Output, at: tokio::time::Instant) -> Output {
+    let limit = |schema: &SchemaRef, stream: SendableRecordBatchStream| {
+        let mut sleep = Box::pin(tokio::time::sleep_until(at));
+        let mut stream = Some(stream);
+        let rows = futures::stream::poll_fn(move |cx| {
+            let Some(inner) = stream.as_mut() else {
+                return std::task::Poll::Ready(None);
+            };
+            if sleep.as_mut().poll(cx).is_ready() {
+                stream = None;
+                return std::task::Poll::Ready(Some(Err(
+                    datafusion::error::DataFusionError::External(Box::new(
+                        SqlError::StatementTimeout,
+                    )),
+                )));
+            }
+            inner.as_mut().poll_next(cx)
+        });
+        Box::pin(
+            datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+                Arc::clone(schema),
+                rows,
+            ),
+        ) as SendableRecordBatchStream
+    };
+    match output {
+        Output::Rows {
+            schema,
+            stream,
+            command,
+        } => Output::Rows {
+            stream: limit(&schema, stream),
+            schema,
+            command,
+        },
+        Output::CopyOut {
+            schema,
+            stream,
+            format,
+        } => Output::CopyOut {
+            stream: limit(&schema, stream),
+            schema,
+            format,
+        },
+        other => other,
+    }
+}
 
 /// The query of `DECLARE name CURSOR FOR query`.
 fn cursor_query(stmts: &[ast::Declare]) -> Result<Box<ast::Query>> {

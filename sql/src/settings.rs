@@ -143,6 +143,14 @@ impl Settings {
         *self = Self::default();
     }
 
+    /// `statement_timeout`, or `None` when it is 0 (no limit).
+    pub fn statement_timeout(&self) -> Option<std::time::Duration> {
+        self.get("statement_timeout")
+            .and_then(parse_duration_ms)
+            .filter(|ms| *ms > 0)
+            .map(std::time::Duration::from_millis)
+    }
+
     /// The schemas of `search_path`, in order, unquoted, with `$user` left out.
     pub fn search_path(&self) -> Vec<String> {
         self.get("search_path")
@@ -161,15 +169,7 @@ fn normalize(key: &str, value: &str) -> Option<String> {
             let n: i32 = value.trim().parse().ok()?;
             (-15..=3).contains(&n).then(|| n.to_string())
         }
-        "statement_timeout" => {
-            value
-                .trim()
-                .trim_end_matches("ms")
-                .trim()
-                .parse::<u64>()
-                .ok()?;
-            Some(value.trim().to_owned())
-        }
+        "statement_timeout" => parse_duration_ms(value).map(show_duration_ms),
         "client_encoding" => {
             let v = value
                 .trim()
@@ -243,4 +243,45 @@ mod tests {
             .expect("utf-8 spelled as asyncpg does");
         assert_eq!(s.get("client_encoding"), Some("UTF8"));
     }
+}
+
+/// A time setting in milliseconds, as PostgreSQL reads one: a bare number is
+/// milliseconds; units `us`, `ms`, `s`, `min`, `h`, `d` may follow (with or without a
+/// space, quoted or not).
+fn parse_duration_ms(value: &str) -> Option<u64> {
+    let v = value.trim().trim_matches('\'').trim();
+    let split = v
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(v.len());
+    let (number, unit) = v.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let factor = match unit.trim() {
+        "" | "ms" => 1.0,
+        "us" => 0.001,
+        "s" => 1000.0,
+        "min" => 60_000.0,
+        "h" => 3_600_000.0,
+        "d" => 86_400_000.0,
+        _ => return None,
+    };
+    let ms = (number * factor).round();
+    (ms >= 0.0 && ms <= f64::from(i32::MAX)).then_some(ms as u64)
+}
+
+/// How PostgreSQL shows a time setting: in the largest unit that divides it.
+fn show_duration_ms(ms: u64) -> String {
+    if ms == 0 {
+        return "0".to_owned();
+    }
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("min", 60_000),
+        ("s", 1000),
+    ] {
+        if ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
 }

@@ -116,3 +116,25 @@ async fn issue_5_client_functions_match_postgres_15() {
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }
+
+/// `statement_timeout` reads and shows its value as PostgreSQL 15 does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_statement_timeout_values_show_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    for value in ["5000", "'100ms'", "'2min'", "'1.5s'", "0", "'3 h'"] {
+        let sql = format!("set statement_timeout = {value}; show statement_timeout");
+        let expected = value_of(postgres.psql(&["-At", "-c", &sql]), &sql, "PostgreSQL");
+        let actual = value_of(tarn.psql(&["-At", "-c", &sql]), &sql, "Tarn");
+        assert_eq!(actual, expected, "{sql}");
+    }
+}
+
+fn value_of(result: (bool, String, String), sql: &str, server: &str) -> String {
+    value(result, sql, server)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned()
+}

@@ -427,3 +427,38 @@ async fn issue_5_correlated_scalar_subqueries_are_computed() {
         ]
     );
 }
+
+/// `statement_timeout` stops a statement that runs too long with 57014; the session
+/// goes on, and `0` lifts the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_statement_timeout_cancels_with_57014() {
+    let dir = warehouse();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    client
+        .batch_execute("set statement_timeout = '500ms'")
+        .await
+        .expect("set");
+    let err = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        client.simple_query("select count(*) from range(100000000000)"),
+    )
+    .await
+    .expect("the timeout must stop the query")
+    .expect_err("timed out");
+    assert_eq!(err.code(), Some(&SqlState::QUERY_CANCELED), "{err:?}");
+    // Over the extended protocol too, while rows stream.
+    let err = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        client.query("select value from generate_series(1, 100000000000)", &[]),
+    )
+    .await
+    .expect("the timeout must stop the query")
+    .expect_err("timed out");
+    assert_eq!(err.code(), Some(&SqlState::QUERY_CANCELED), "{err:?}");
+    let rows = client
+        .simple_query("set statement_timeout = 0; select 1")
+        .await
+        .expect("session usable");
+    assert_eq!(simple_rows(&rows), vec![vec![Some("1".into())]]);
+}
