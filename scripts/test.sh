@@ -15,6 +15,7 @@ sudo_if_needed() {
 
 packages=()
 command -v psql >/dev/null 2>&1 || packages+=(postgresql-client)
+command -v openssl >/dev/null 2>&1 || packages+=(openssl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
 if [ "${#packages[@]}" -gt 0 ]; then
   echo "installing: ${packages[*]}"

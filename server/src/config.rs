@@ -15,7 +15,7 @@ use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Secret;
+use crate::auth::{Method, Network, Rule, Secret};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5433";
 pub const DEFAULT_WAREHOUSE: &str = "./tarn-data";
@@ -41,6 +41,10 @@ pub enum ConfigError {
     BadSecret { user: String, reason: String },
     #[error("unknown auth.method {0:?} (expected \"trust\" or \"password\")")]
     AuthMethod(String),
+    #[error("[[auth.rules]] entry {index}: {reason}")]
+    Rule { index: usize, reason: String },
+    #[error("{0}")]
+    Tls(String),
     #[error("[storage]: {0}")]
     Storage(#[from] tarn_connectors::ConnectorError),
     #[error("crawler {name:?}: {reason}")]
@@ -70,14 +74,34 @@ pub struct RawConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct RawServer {
     pub listen: String,
+    /// `[server.tls]`: serve TLS to clients that ask for it (sslmode=prefer/require).
+    pub tls: Option<RawTls>,
 }
 
 impl Default for RawServer {
     fn default() -> Self {
         Self {
             listen: DEFAULT_LISTEN.to_owned(),
+            tls: None,
         }
     }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    /// PEM certificate chain, server certificate first.
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// Refuse connections that did not negotiate TLS (default true: once TLS is
+    /// configured, a plaintext connection is an error, never a silent fallback).
+    #[serde(default = "default_true")]
+    pub required: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -110,6 +134,9 @@ pub struct RawAuth {
     /// `trust` (no password; only allowed on loopback) or `password` (SCRAM-SHA-256).
     pub method: String,
     pub users: Vec<RawUser>,
+    /// Which exchange a connection uses, like `pg_hba.conf` lines: the first rule whose
+    /// `user` and `address` match decides; SCRAM-SHA-256 when none does.
+    pub rules: Vec<RawRule>,
 }
 
 impl Default for RawAuth {
@@ -117,6 +144,7 @@ impl Default for RawAuth {
         Self {
             method: "trust".to_owned(),
             users: Vec::new(),
+            rules: Vec::new(),
         }
     }
 }
@@ -125,8 +153,20 @@ impl Default for RawAuth {
 #[serde(deny_unknown_fields)]
 pub struct RawUser {
     pub name: String,
-    /// A hashed secret made by `tarn hash-password`, never the password itself.
+    /// A hashed secret made by `tarn hash-password` (SCRAM, or `--md5 --user NAME`),
+    /// never the password itself.
     pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    /// A user name; any user when absent.
+    pub user: Option<String>,
+    /// Client address or CIDR network (`10.0.0.0/8`); any address when absent.
+    pub address: Option<String>,
+    /// `scram-sha-256`, `md5` or `password` (cleartext; use with TLS).
+    pub method: String,
 }
 
 /// A crawler the server runs at start and then every `every` (`[[crawlers]]`).
@@ -178,14 +218,34 @@ pub struct Config {
     pub crawlers: Vec<Crawler>,
     pub datafusion_options: HashMap<String, String>,
     pub auth: Auth,
+    pub tls: Option<Tls>,
 }
 
 #[derive(Debug, Clone)]
 pub enum Auth {
     /// Anyone may connect as any user: loopback only.
     Trust,
-    /// SCRAM-SHA-256 against the configured users.
-    Password { users: HashMap<String, Secret> },
+    /// Passwords checked against the configured users' secrets, with the exchange
+    /// the rules choose.
+    Password {
+        users: HashMap<String, Secret>,
+        rules: Vec<Rule>,
+    },
+}
+
+/// TLS, loaded and checked when the configuration is.
+#[derive(Clone)]
+pub struct Tls {
+    pub acceptor: pgwire::tokio::TlsAcceptor,
+    pub required: bool,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls")
+            .field("required", &self.required)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -266,13 +326,47 @@ impl Config {
                             })
                     })
                     .collect::<Result<_, _>>()?;
-                Auth::Password { users }
+                let rules = raw
+                    .auth
+                    .rules
+                    .iter()
+                    .enumerate()
+                    .map(|(index, r)| {
+                        let error = |reason| ConfigError::Rule {
+                            index: index + 1,
+                            reason,
+                        };
+                        Ok(Rule {
+                            user: r.user.clone(),
+                            address: r
+                                .address
+                                .as_deref()
+                                .map(Network::parse)
+                                .transpose()
+                                .map_err(error)?,
+                            method: Method::parse(&r.method).map_err(error)?,
+                        })
+                    })
+                    .collect::<Result<_, ConfigError>>()?;
+                Auth::Password { users, rules }
             }
             other => return Err(ConfigError::AuthMethod(other.to_owned())),
         };
         if matches!(auth, Auth::Trust) && !listen.ip().is_loopback() {
             return Err(ConfigError::InsecureListen { addr: listen });
         }
+        let tls = raw
+            .server
+            .tls
+            .as_ref()
+            .map(|t| {
+                crate::tls::acceptor(&t.cert, &t.key).map(|acceptor| Tls {
+                    acceptor,
+                    required: t.required,
+                })
+            })
+            .transpose()
+            .map_err(ConfigError::Tls)?;
         let datafusion_options = raw
             .datafusion
             .into_iter()
@@ -330,6 +424,7 @@ impl Config {
             allowed_locations: raw.warehouse.allowed_locations,
             datafusion_options,
             auth,
+            tls,
         })
     }
 }
@@ -404,6 +499,7 @@ mod tests {
         let raw = RawConfig {
             server: RawServer {
                 listen: "0.0.0.0:5433".into(),
+                tls: None,
             },
             ..RawConfig::default()
         };
@@ -422,6 +518,27 @@ mod tests {
             ..Overrides::default()
         };
         assert!(Config::load(&overrides, &[]).is_err());
+    }
+
+    #[test]
+    fn bad_rules_are_configuration_errors() {
+        let mut raw = RawConfig::default();
+        raw.auth.method = "password".into();
+        raw.auth.users.push(RawUser {
+            name: "alice".into(),
+            password: crate::auth::Secret::hash("x").to_stored(),
+        });
+        raw.auth.rules.push(RawRule {
+            user: None,
+            address: Some("10.0.0.0/40".into()),
+            method: "md5".into(),
+        });
+        let err = Config::validate(raw.clone()).expect_err("bad prefix");
+        assert!(err.to_string().contains("entry 1"), "{err}");
+        raw.auth.rules[0].address = None;
+        raw.auth.rules[0].method = "ident".into();
+        let err = Config::validate(raw).expect_err("bad method");
+        assert!(err.to_string().contains("\"ident\""), "{err}");
     }
 
     #[test]
@@ -487,7 +604,16 @@ max_retries = "2"
             ..Overrides::default()
         };
         let config = Config::load(&overrides, &[]).expect("docker/tarn.toml is valid");
-        assert!(matches!(config.auth, Auth::Password { .. }));
+        let Auth::Password { users, rules } = &config.auth else {
+            panic!("the example uses passwords");
+        };
+        assert_eq!(users.len(), 2);
+        assert_eq!(rules.len(), 1);
+        // The md5 secret is the one the comment says it is made from.
+        assert_eq!(
+            users["quicksight"],
+            crate::auth::Secret::md5("quicksight", "change-me")
+        );
         assert_eq!(config.crawlers.len(), 1, "the example declares a crawler");
         assert_eq!(
             config.crawlers[0].every,

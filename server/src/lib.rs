@@ -20,6 +20,7 @@
 pub mod auth;
 pub mod config;
 pub mod postgres;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -109,8 +110,9 @@ pub async fn run(
         manager: Arc::new(ConnectionManager::new()),
         users: match &config.auth {
             Auth::Trust => None,
-            Auth::Password { users } => Some(auth::Users::new(users.clone())),
+            Auth::Password { users, rules } => Some(auth::Users::new(users.clone(), rules.clone())),
         },
+        tls_required: config.tls.as_ref().is_some_and(|t| t.required),
         active: Arc::new(AtomicUsize::new(0)),
     };
     let mut connections = JoinSet::new();
@@ -141,8 +143,9 @@ pub async fn run(
                         continue;
                     }
                 };
+                let tls = config.tls.as_ref().map(|t| t.acceptor.clone());
                 connections.spawn(async move {
-                    if let Err(e) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                    if let Err(e) = pgwire::tokio::process_socket(socket, tls, handlers).await {
                         tracing::debug!(%peer, error = %e, "connection ended with an error");
                     }
                 });

@@ -31,7 +31,18 @@ enum Command {
     /// The same as `CRAWL 'url' INTO SCHEMA name WITH (...)` in SQL.
     Crawl(CrawlArgs),
     /// Read a password on standard input and print the hashed secret for [[auth.users]].
-    HashPassword,
+    HashPassword(HashPasswordArgs),
+}
+
+#[derive(Args)]
+struct HashPasswordArgs {
+    /// Make PostgreSQL's md5 secret instead of SCRAM-SHA-256, for clients that
+    /// cannot do SCRAM (used with an `[[auth.rules]]` method = "md5").
+    #[arg(long)]
+    md5: bool,
+    /// The user the md5 secret is for.
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
 }
 
 /// Options shared by every command that opens a warehouse. Each overrides
@@ -169,7 +180,7 @@ async fn run() -> anyhow::Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Sql(args) => sql(&args.warehouse, &args.statement).await,
         Command::Crawl(args) => sql(&args.warehouse, &args.statement()?).await,
-        Command::HashPassword => hash_password(),
+        Command::HashPassword(args) => hash_password(&args),
     }
 }
 
@@ -236,13 +247,20 @@ async fn sql(warehouse: &WarehouseArgs, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn hash_password() -> anyhow::Result<()> {
+fn hash_password(args: &HashPasswordArgs) -> anyhow::Result<()> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     let password = line.trim_end_matches(['\r', '\n']);
     if password.is_empty() {
         bail!("no password on standard input");
     }
-    println!("{}", tarn_server::auth::Secret::hash(password).to_stored());
+    let secret = match (&args.md5, &args.user) {
+        (false, _) => tarn_server::auth::Secret::hash(password),
+        (true, Some(user)) => tarn_server::auth::Secret::md5(user, password),
+        (true, None) => {
+            bail!("--md5 needs --user NAME: an md5 secret is salted with the user name")
+        }
+    };
+    println!("{}", secret.to_stored());
     Ok(())
 }

@@ -85,6 +85,23 @@ pub const VERSION: &str = concat!(
     ") on x86_64-pc-linux-gnu, compiled by rustc, 64-bit"
 );
 
+/// `session_user` (also `current_user` and `user`, which the pg_catalog rules rename
+/// to it) for the user this session authenticated as; registered per statement
+/// because sessions share one prepared DataFusion state.
+pub(crate) fn session_user_udf(user: &str) -> datafusion::logical_expr::ScalarUDF {
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+    use datafusion::scalar::ScalarValue;
+    let user = user.to_owned();
+    create_udf(
+        "session_user",
+        vec![],
+        DataType::Utf8,
+        Volatility::Stable,
+        Arc::new(move |_| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(user.clone()))))),
+    )
+}
+
 /// Installs `pg_catalog` and PostgreSQL's functions into a session state.
 ///
 /// The functions go into `ctx`; the `pg_catalog` schema is built over the lake's

@@ -591,6 +591,12 @@ impl Session {
     async fn plan(&self, statement: DFStatement) -> Result<LogicalPlan> {
         let catalog = self.engine.catalog();
         catalog.refresh().await?;
+        let user = self
+            .state()
+            .settings
+            .get("session_authorization")
+            .unwrap_or_default()
+            .to_owned();
         let default_schema = {
             let path = self.state().settings.search_path();
             let names = datafusion::catalog::CatalogProvider::schema_names(catalog);
@@ -604,6 +610,10 @@ impl Session {
             let state_ref = self.ctx.state_ref();
             let mut state = state_ref.write();
             state.config_mut().options_mut().catalog.default_schema = default_schema;
+            datafusion::execution::FunctionRegistry::register_udf(
+                &mut *state,
+                Arc::new(crate::pg::session_user_udf(&user)),
+            )?;
             state.clone()
         };
         Ok(state.statement_to_plan(statement).await?)

@@ -50,6 +50,8 @@ pub struct Shared {
     pub manager: Arc<ConnectionManager>,
     /// `None`: trust authentication.
     pub users: Option<Arc<Users>>,
+    /// TLS is configured and required: plaintext connections are refused at startup.
+    pub tls_required: bool,
     /// Statements running now, so shutdown can wait for them.
     pub active: Arc<AtomicUsize>,
 }
@@ -80,7 +82,12 @@ impl Connection {
                 active: Arc::clone(&shared.active),
                 copy: tokio::sync::Mutex::new(None),
             }),
-            startup: Arc::new(Startup::new(session, scram, Arc::clone(&shared.manager))),
+            startup: Arc::new(Startup::new(
+                session,
+                shared.users.clone().zip(scram),
+                shared.tls_required,
+                Arc::clone(&shared.manager),
+            )),
             cancel: Arc::new(DefaultCancelHandler::new(Arc::clone(&shared.manager))),
         })
     }

@@ -34,6 +34,7 @@ pub const DATA_EXCEPTION: &str = "22000";
 pub const IN_FAILED_SQL_TRANSACTION: &str = "25P02";
 pub const SERIALIZATION_FAILURE: &str = "40001";
 pub const PROTOCOL_VIOLATION: &str = "08P01";
+pub const INVALID_AUTHORIZATION_SPECIFICATION: &str = "28000";
 pub const QUERY_CANCELED: &str = "57014";
 pub const OUT_OF_MEMORY: &str = "53200";
 pub const IO_ERROR: &str = "58030";

@@ -6,22 +6,25 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures::Sink;
+use futures::{Sink, SinkExt};
 use pgwire::api::auth::sasl::SASLAuthStartupHandler;
 use pgwire::api::auth::{
     ServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
     save_startup_parameters_to_metadata,
 };
 use pgwire::api::{
-    ClientInfo, ConnectionManager, METADATA_APPLICATION_NAME, METADATA_USER, PidSecretKeyGenerator,
-    RandomPidSecretKeyGenerator,
+    ClientInfo, ConnectionManager, METADATA_APPLICATION_NAME, METADATA_USER, PgWireConnectionState,
+    PidSecretKeyGenerator, RandomPidSecretKeyGenerator,
 };
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::startup::Authentication;
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use tarn_sql::Session;
 use tarn_sql::settings::SERVER_VERSION;
+use tokio::sync::Mutex;
 
 use super::sqlstate;
+use crate::auth::{self, Method, Users};
 
 /// The ParameterStatus values sent after authentication, as PostgreSQL 15 sends them.
 #[derive(Debug, Default)]
@@ -61,24 +64,44 @@ impl ServerParameterProvider for Parameters {
     }
 }
 
-/// Startup for one connection: checks the database, applies startup options to the
-/// session, then authenticates (trust, or SCRAM-SHA-256 when users are configured).
+/// The password exchange under way, between the startup message and the password.
+enum Pending {
+    None,
+    Scram,
+    /// The answer expected; `None` for an unknown user, who fails the same way.
+    Md5 {
+        user: String,
+        expected: Option<String>,
+    },
+    Cleartext {
+        user: String,
+    },
+}
+
+/// Startup for one connection: refuses plaintext when TLS is required, checks the
+/// database, applies startup options to the session, then authenticates: trust, or
+/// the password exchange [`Users::method_for`] picks.
 pub struct Startup {
     session: Arc<Session>,
-    scram: Option<SASLAuthStartupHandler<Parameters>>,
+    password: Option<(Arc<Users>, SASLAuthStartupHandler<Parameters>)>,
+    tls_required: bool,
     manager: Arc<ConnectionManager>,
+    pending: Mutex<Pending>,
 }
 
 impl Startup {
     pub fn new(
         session: Arc<Session>,
-        scram: Option<SASLAuthStartupHandler<Parameters>>,
+        password: Option<(Arc<Users>, SASLAuthStartupHandler<Parameters>)>,
+        tls_required: bool,
         manager: Arc<ConnectionManager>,
     ) -> Self {
         Self {
             session,
-            scram,
+            password,
+            tls_required,
             manager,
+            pending: Mutex::new(Pending::None),
         }
     }
 
@@ -131,23 +154,33 @@ impl Startup {
         Ok(())
     }
 
-    async fn trust<C>(&self, client: &mut C, message: PgWireFrontendMessage) -> PgWireResult<()>
+    /// Authentication succeeded (or was not needed): a backend key for
+    /// CancelRequest, the connection registered, ParameterStatus and ReadyForQuery.
+    async fn admit<C>(&self, client: &mut C) -> PgWireResult<()>
     where
         C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        if let PgWireFrontendMessage::Startup(ref startup) = message {
-            protocol_negotiation(client, startup).await?;
-            save_startup_parameters_to_metadata(client, startup);
-            let (pid, key) = RandomPidSecretKeyGenerator::default().generate(client);
-            let (pid, key) = (pid ^ rand::random::<u16>() as i32, key);
-            client.set_pid_and_secret_key(pid, key.clone());
-            let (handle, guard) = self.manager.register(pid, key);
-            client.session_extensions().insert(handle);
-            client.session_extensions().insert(guard);
-            finish_authentication(client, &Parameters).await?;
-        }
+        let (pid, key) = RandomPidSecretKeyGenerator::default().generate(client);
+        let (pid, key) = (pid ^ rand::random::<u16>() as i32, key);
+        client.set_pid_and_secret_key(pid, key.clone());
+        let (handle, guard) = self.manager.register(pid, key);
+        client.session_extensions().insert(handle);
+        client.session_extensions().insert(guard);
+        finish_authentication(client, &Parameters).await
+    }
+
+    async fn ask<C>(&self, client: &mut C, request: Authentication) -> PgWireResult<()>
+    where
+        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        client.set_state(PgWireConnectionState::AuthenticationInProgress);
+        client
+            .send(PgWireBackendMessage::Authentication(request))
+            .await?;
         Ok(())
     }
 }
@@ -165,12 +198,87 @@ impl StartupHandler for Startup {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         if let PgWireFrontendMessage::Startup(ref startup) = message {
+            if self.tls_required && !client.is_secure() {
+                return Err(Self::fatal(
+                    sqlstate::INVALID_AUTHORIZATION_SPECIFICATION,
+                    "this server requires TLS: connect with sslmode=require (or verify-full)"
+                        .to_owned(),
+                ));
+            }
             self.apply(&startup.parameters)?;
+            let Some((users, scram)) = &self.password else {
+                protocol_negotiation(client, startup).await?;
+                save_startup_parameters_to_metadata(client, startup);
+                return self.admit(client).await;
+            };
+            let user = startup.parameters.get("user").cloned().unwrap_or_default();
+            let method = users.method_for(&user, client.socket_addr().ip());
+            match method {
+                Method::ScramSha256 => {
+                    *self.pending.lock().await = Pending::Scram;
+                    return scram.on_startup(client, message).await;
+                }
+                Method::Md5 => {
+                    protocol_negotiation(client, startup).await?;
+                    save_startup_parameters_to_metadata(client, startup);
+                    let salt: [u8; 4] = rand::random();
+                    let expected = users.secret(&user).and_then(|s| s.md5_response(&salt));
+                    *self.pending.lock().await = Pending::Md5 { user, expected };
+                    return self
+                        .ask(client, Authentication::MD5Password(salt.to_vec()))
+                        .await;
+                }
+                Method::Password => {
+                    protocol_negotiation(client, startup).await?;
+                    save_startup_parameters_to_metadata(client, startup);
+                    *self.pending.lock().await = Pending::Cleartext { user };
+                    return self.ask(client, Authentication::CleartextPassword).await;
+                }
+            }
         }
-        match &self.scram {
-            Some(scram) => scram.on_startup(client, message).await,
-            None => self.trust(client, message).await,
+        let mut pending = self.pending.lock().await;
+        match std::mem::replace(&mut *pending, Pending::None) {
+            Pending::None => Ok(()),
+            Pending::Scram => {
+                *pending = Pending::Scram;
+                drop(pending);
+                match &self.password {
+                    Some((_, scram)) => scram.on_startup(client, message).await,
+                    None => Ok(()),
+                }
+            }
+            Pending::Md5 { user, expected } => {
+                drop(pending);
+                let sent = password_of(message)?;
+                match expected {
+                    Some(expected) if expected.as_bytes() == sent.as_bytes() => {
+                        self.admit(client).await
+                    }
+                    _ => Err(auth::password_failed(&user)),
+                }
+            }
+            Pending::Cleartext { user } => {
+                drop(pending);
+                let sent = password_of(message)?;
+                let users = self.password.as_ref().map(|(users, _)| users);
+                match users.and_then(|u| u.secret(&user)) {
+                    Some(secret) if secret.verify_cleartext(&user, &sent) => {
+                        self.admit(client).await
+                    }
+                    _ => Err(auth::password_failed(&user)),
+                }
+            }
         }
+    }
+}
+
+fn password_of(message: PgWireFrontendMessage) -> PgWireResult<String> {
+    match message {
+        PgWireFrontendMessage::PasswordMessageFamily(p) => Ok(p.into_password()?.password),
+        _ => Err(Startup::fatal(
+            sqlstate::PROTOCOL_VIOLATION,
+            "expected a password message".to_owned(),
+        )),
     }
 }
 
