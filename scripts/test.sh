@@ -16,6 +16,8 @@ sudo_if_needed() {
 packages=()
 command -v psql >/dev/null 2>&1 || packages+=(postgresql-client)
 command -v openssl >/dev/null 2>&1 || packages+=(openssl)
+command -v java >/dev/null 2>&1 || packages+=(default-jdk-headless)
+[ -e /usr/share/java/postgresql.jar ] || packages+=(libpostgresql-jdbc-java)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
 if [ "${#packages[@]}" -gt 0 ]; then
   echo "installing: ${packages[*]}"

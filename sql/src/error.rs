@@ -51,6 +51,9 @@ pub enum SqlError {
     #[error("unrecognized configuration parameter \"{name}\"")]
     UnknownSetting { name: String },
 
+    #[error("more than one row returned by a subquery used as an expression")]
+    SubqueryRows,
+
     #[error("invalid value for parameter \"{name}\": \"{value}\"")]
     InvalidSettingValue { name: String, value: String },
 

@@ -8,6 +8,12 @@
 //! DBeaver, Metabase and Grafana. Tarn adds a per-session catalog wrapper so the
 //! `pg_catalog` schema lives in the session, not in the shared lake catalog.
 
+mod catalog;
+mod expandarray;
+mod single_value;
+
+pub(crate) use catalog::attach as attach_settings;
+
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
@@ -136,7 +142,7 @@ pub(crate) fn install(
         .ok_or_else(|| crate::SqlError::not_supported("pg_catalog over the lake's listings"))?;
     ctx.catalog(catalog_name)
         .ok_or_else(|| crate::SqlError::not_supported("a session without its catalog"))?
-        .register_schema("pg_catalog", pg_catalog)?;
+        .register_schema("pg_catalog", Arc::new(catalog::PgCatalog::new(pg_catalog)))?;
     ctx.catalog(catalog_name)
         .ok_or_else(|| crate::SqlError::not_supported("a session without its catalog"))?
         .register_schema(
@@ -176,6 +182,12 @@ pub(crate) fn install(
             })
         }),
     ));
+    // Tarn keeps no indexes: `pg_get_indexdef(oid [, column, pretty])` is NULL, as
+    // PostgreSQL answers for an OID that is not an index (pgjdbc's getIndexInfo).
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(NullText::new(
+        "pg_get_indexdef",
+        &[1, 3],
+    )));
     // Tarn takes no advisory locks, so none is held; returns void (empty text), as
     // PostgreSQL does. asyncpg's pool calls it when a connection is released.
     ctx.register_udf(create_udf(
@@ -191,6 +203,12 @@ pub(crate) fn install(
     ));
     ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
         JsonBuildObject::new(),
+    ));
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
+        expandarray::ExpandArray::new(),
+    ));
+    ctx.register_udaf(datafusion::logical_expr::AggregateUDF::from(
+        single_value::SingleValue::new(),
     ));
     // Tarn has only the default collation, always visible (SQLAlchemy's get_columns).
     ctx.register_udf(create_udf(
@@ -258,9 +276,12 @@ fn rules() -> &'static [Box<dyn datafusion_pg_catalog::sql::rules::SqlStatementR
 }
 
 /// Applies the client-SQL rewrites to one parsed statement.
-pub(crate) fn rewrite(statement: SqlStatement) -> SqlStatement {
+pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
+    expandarray::rewrite_regproc_comparisons(&mut statement);
     let mut statement = rules().iter().fold(statement, |s, rule| rule.rewrite(s));
     rewrite_like_escape(&mut statement);
+    expandarray::rewrite(&mut statement);
+    single_value::rewrite(&mut statement);
     if reads_pg_catalog(&statement) {
         use datafusion_pg_catalog::sql::rules::{
             RemoveSubqueryFromProjection, SqlStatementRewriteRule,
@@ -370,6 +391,58 @@ pub(crate) fn rewrite_like_escape(statement: &mut SqlStatement) {
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// A text function that is NULL for every argument: for catalog objects Tarn
+/// does not have (indexes), where PostgreSQL answers NULL for an unknown OID.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct NullText {
+    name: &'static str,
+    signature: datafusion::logical_expr::Signature,
+}
+
+impl NullText {
+    fn new(name: &'static str, arities: &[usize]) -> Self {
+        Self {
+            name,
+            signature: datafusion::logical_expr::Signature::one_of(
+                arities
+                    .iter()
+                    .map(|n| datafusion::logical_expr::TypeSignature::Any(*n))
+                    .collect(),
+                datafusion::logical_expr::Volatility::Stable,
+            ),
+        }
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for NullText {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(
+        &self,
+        _args: &[datafusion::arrow::datatypes::DataType],
+    ) -> DFResult<datafusion::arrow::datatypes::DataType> {
+        Ok(datafusion::arrow::datatypes::DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> DFResult<datafusion::logical_expr::ColumnarValue> {
+        Ok(datafusion::logical_expr::ColumnarValue::Array(
+            datafusion::arrow::array::new_null_array(
+                &datafusion::arrow::datatypes::DataType::Utf8,
+                args.number_rows,
+            ),
+        ))
+    }
 }
 
 /// `json_build_object(key, value, ...)`: a JSON object of alternating keys and values,

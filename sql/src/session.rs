@@ -591,9 +591,8 @@ impl Session {
     async fn plan(&self, statement: DFStatement) -> Result<LogicalPlan> {
         let catalog = self.engine.catalog();
         catalog.refresh().await?;
-        let user = self
-            .state()
-            .settings
+        let settings = self.state().settings.clone();
+        let user = settings
             .get("session_authorization")
             .unwrap_or_default()
             .to_owned();
@@ -614,6 +613,7 @@ impl Session {
                 &mut *state,
                 Arc::new(crate::pg::session_user_udf(&user)),
             )?;
+            crate::pg::attach_settings(&mut state, &settings)?;
             state.clone()
         };
         Ok(state.statement_to_plan(statement).await?)

@@ -162,6 +162,59 @@ fn canceled() -> ErrorInfo {
     )
 }
 
+/// Rows that stop with 57014 when the client's CancelRequest arrives while they are
+/// computed and sent, however many Execute messages the portal is read with.
+/// (pgwire races the statement's start against CancelRequest; this covers the
+/// rows, which DataFusion computes as they are pulled.) The cancel channel is taken
+/// on the first pull; if the connection starts another statement meanwhile, the
+/// rows go on uncancellable.
+fn cancellable<S>(
+    rows: S,
+    handle: Option<Arc<ConnectionHandle>>,
+    session: Arc<Session>,
+) -> impl futures::Stream<Item = PgWireResult<pgwire::messages::data::DataRow>> + Send + 'static
+where
+    S: futures::Stream<Item = PgWireResult<pgwire::messages::data::DataRow>> + Send + 'static,
+{
+    use futures::StreamExt;
+    type Cancel = futures::channel::oneshot::Receiver<()>;
+    enum State<S> {
+        Start(std::pin::Pin<Box<S>>, Option<Arc<ConnectionHandle>>),
+        Running(std::pin::Pin<Box<S>>, Option<Cancel>),
+        Done,
+    }
+    futures::stream::unfold(State::Start(Box::pin(rows), handle), move |state| {
+        let session = Arc::clone(&session);
+        async move {
+            let (mut rows, cancel) = match state {
+                State::Done => return None,
+                State::Running(rows, cancel) => (rows, cancel),
+                State::Start(rows, handle) => match handle {
+                    Some(handle) => (rows, Some(handle.start_query().await)),
+                    None => (rows, None),
+                },
+            };
+            let Some(mut cancel) = cancel else {
+                return rows
+                    .next()
+                    .await
+                    .map(|item| (item, State::Running(rows, None)));
+            };
+            tokio::select! {
+                biased;
+                fired = &mut cancel => match fired {
+                    Ok(()) => {
+                        session.statement_failed();
+                        Some((Err(PgWireError::UserError(Box::new(canceled()))), State::Done))
+                    }
+                    Err(_) => rows.next().await.map(|item| (item, State::Running(rows, None))),
+                },
+                item = rows.next() => item.map(|item| (item, State::Running(rows, Some(cancel)))),
+            }
+        }
+    })
+}
+
 impl QueryHandler {
     /// Keeps a COPY FROM STDIN's loader for the CopyData to come; the response to send.
     async fn start_copy_in(&self, copy: CopyIn) -> CopyResponse {
@@ -448,6 +501,8 @@ impl ExtendedQueryHandler for QueryHandler {
             }
         }
         let before = self.session.transaction_state();
+        // pgwire's Execute handling races this call against a CancelRequest; the
+        // rows, streamed after it returns, are raced by `cancellable`.
         let output = self
             .session
             .execute_prepared(prepared, values)
@@ -466,6 +521,11 @@ impl ExtendedQueryHandler for QueryHandler {
                 let options = encode::format_options(&self.session.settings());
                 let fields = encode::fields(&schema, &portal.result_column_format, options)?;
                 let rows = encode::rows(Arc::clone(&self.session), Arc::clone(&fields), stream);
+                let handle = client
+                    .session_extensions()
+                    .get::<Arc<ConnectionHandle>>()
+                    .map(|h| Arc::clone(h.as_ref()));
+                let rows = cancellable(rows, handle, Arc::clone(&self.session));
                 let mut response = QueryResponse::new(fields, rows);
                 response.set_command_tag(command);
                 Response::Query(response)

@@ -75,6 +75,7 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::InvalidParameter { .. } => INVALID_TEXT_REPRESENTATION,
         SqlError::ParameterCount { .. } => PROTOCOL_VIOLATION,
         SqlError::UnknownSetting { .. } => UNDEFINED_OBJECT,
+        SqlError::SubqueryRows => "21000",
         SqlError::StatementTimeout => QUERY_CANCELED,
         SqlError::UnknownCursor(_) => INVALID_CURSOR_NAME,
         SqlError::DuplicateCursor(_) => DUPLICATE_CURSOR,

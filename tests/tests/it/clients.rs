@@ -82,3 +82,41 @@ async fn issue_5_psycopg3_binary() {
 async fn issue_5_sqlalchemy_inspector_and_pandas() {
     client_suite("sqlalchemy").await;
 }
+
+/// pgjdbc 42.5 (Debian's libpostgresql-jdbc-java, which the test command installs),
+/// run as a single-file Java program: `tests/java/JdbcClient.java` checks
+/// DatabaseMetaData, prepared statements past the server-prepare threshold,
+/// setFetchSize and Statement.cancel().
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_pgjdbc_metadata_prepared_fetch_size_and_cancel() {
+    let jar = Path::new("/usr/share/java/postgresql.jar");
+    assert!(
+        jar.exists(),
+        "pgjdbc missing: the README's test command installs libpostgresql-jdbc-java"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = shop_server(dir.path()).await;
+    let port = server.addr.port();
+    let program = Path::new(env!("CARGO_MANIFEST_DIR")).join("java/JdbcClient.java");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("java")
+            .arg("-cp")
+            .arg(jar)
+            .arg(program)
+            .arg(port.to_string())
+            .output()
+            .expect("java must be installed: the README's test command installs a JDK")
+    })
+    .await
+    .expect("java run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "pgjdbc failed after:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("ok Statement.cancel() gives 57014"),
+        "pgjdbc suite did not reach the end: {stdout}"
+    );
+}

@@ -138,3 +138,48 @@ fn value_of(result: (bool, String, String), sql: &str, server: &str) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// Statements pgjdbc's and SQLAlchemy's metadata queries depend on, run as one psql
+/// script on both servers: output and SQLSTATEs must be PostgreSQL's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_subqueries_settings_and_expandarray_match_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let statements = [
+        "create table k (id int, g int)",
+        "insert into k values (1, 10), (2, 10), (3, 20)",
+        // A correlated scalar subquery without an aggregate (pgjdbc's getTypeInfo).
+        "select id, (select x.g from k x where x.id = k.id + 1) from k order by 1",
+        "select id from k where (select x.g = 10 from k x where x.id = k.id) order by id",
+        "select (select id from k where g = 10)",
+        "select (select id from k where g = 99) is null",
+        "select (select id from k order by id limit 1)",
+        "select (information_schema._pg_expandarray(array[7,8,9])).n, (information_schema._pg_expandarray(array[7,8,9])).x",
+        "set search_path = public",
+        "select current_setting('search_path'), current_setting('max_index_keys')",
+        "select current_setting('no_such_setting', true) is null",
+        "select current_setting('no_such_setting')",
+        "select setting from pg_catalog.pg_settings where name = 'max_index_keys'",
+        "select current_user = session_user",
+    ];
+    let mut args = vec!["-At", "-v", "VERBOSITY=sqlstate"];
+    for s in &statements {
+        args.push("-c");
+        args.push(s);
+    }
+    let (_, expected, expected_err) = postgres.psql(&args);
+    let (_, actual, actual_err) = tarn.psql(&args);
+    assert_eq!(
+        actual, expected,
+        "output differs (Tarn's errors: {actual_err})"
+    );
+    let states = |err: &str| -> Vec<String> {
+        err.lines()
+            .filter(|l| l.starts_with("ERROR:"))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(states(&actual_err), states(&expected_err));
+    assert_eq!(states(&expected_err), ["ERROR:  21000", "ERROR:  42704"]);
+}

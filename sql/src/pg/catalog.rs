@@ -1,0 +1,412 @@
+//! Tarn's layer over the pg_catalog crate's schema: `pg_settings` and `current_setting()`
+//! over the session's own settings, and array columns typed as arrays.
+//!
+//! Sessions share one prepared DataFusion state, so the statement being planned
+//! carries a snapshot of its session's [`Settings`] as a `SessionConfig` extension
+//! ([`attach`]); the `pg_settings` table reads it when scanned. The pg_catalog crate's
+//! own `pg_settings` has a single row; Tarn's replaces it in the `pg_catalog` schema.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::{SchemaProvider, Session, TableProvider};
+use datafusion::datasource::{MemTable, TableType};
+use datafusion::error::Result as DFResult;
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::{ColumnarValue, Expr, ScalarUDF, Volatility};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::scalar::ScalarValue;
+
+use crate::settings::Settings;
+
+/// Server constants clients read from pg_settings (pgjdbc: `max_index_keys`), with
+/// PostgreSQL 15's values.
+const CONSTANTS: &[(&str, &str, &str)] = &[
+    ("block_size", "8192", "Preset Options"),
+    ("max_index_keys", "32", "Preset Options"),
+    ("max_function_args", "100", "Preset Options"),
+    ("server_version_num", "150008", "Preset Options"),
+];
+
+/// Puts a snapshot of `settings` on the state a statement is planned with, and the
+/// `current_setting` function that reads it.
+pub(crate) fn attach(state: &mut SessionState, settings: &Settings) -> DFResult<()> {
+    let settings = Arc::new(settings.clone());
+    state.config_mut().set_extension(Arc::clone(&settings));
+    datafusion::execution::FunctionRegistry::register_udf(
+        state,
+        Arc::new(current_setting(settings)),
+    )?;
+    Ok(())
+}
+
+/// `current_setting(name [, missing_ok])`: unknown names fail with 42704 unless
+/// `missing_ok` is true (then NULL), as in PostgreSQL.
+fn current_setting(settings: Arc<Settings>) -> ScalarUDF {
+    let f = move |args: &[ColumnarValue]| -> DFResult<ColumnarValue> {
+        let scalar = |i: usize| match args.get(i) {
+            Some(ColumnarValue::Scalar(v)) => Ok(Some(v.clone())),
+            Some(ColumnarValue::Array(a)) if a.len() == 1 => {
+                Ok(Some(ScalarValue::try_from_array(a, 0)?))
+            }
+            Some(ColumnarValue::Array(_)) => {
+                datafusion::common::not_impl_err!("current_setting over a column of names")
+            }
+            None => Ok(None),
+        };
+        let name = match scalar(0)? {
+            Some(ScalarValue::Utf8(Some(n)) | ScalarValue::Utf8View(Some(n))) => n,
+            _ => return Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None))),
+        };
+        let missing_ok = matches!(scalar(1)?, Some(ScalarValue::Boolean(Some(true))));
+        let value = settings
+            .get(&name)
+            .map(str::to_owned)
+            .or_else(|| constant(&name).map(str::to_owned));
+        match value {
+            Some(v) => Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(v)))),
+            None if missing_ok => Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None))),
+            None => Err(datafusion::error::DataFusionError::External(Box::new(
+                crate::SqlError::UnknownSetting { name },
+            ))),
+        }
+    };
+    ScalarUDF::new_from_impl(CurrentSetting {
+        signature: datafusion::logical_expr::Signature::one_of(
+            vec![
+                datafusion::logical_expr::TypeSignature::Exact(vec![DataType::Utf8]),
+                datafusion::logical_expr::TypeSignature::Exact(vec![
+                    DataType::Utf8,
+                    DataType::Boolean,
+                ]),
+            ],
+            Volatility::Stable,
+        ),
+        f: Arc::new(f),
+    })
+}
+
+type SettingFn = dyn Fn(&[ColumnarValue]) -> DFResult<ColumnarValue> + Send + Sync;
+
+struct CurrentSetting {
+    signature: datafusion::logical_expr::Signature,
+    f: Arc<SettingFn>,
+}
+
+impl std::fmt::Debug for CurrentSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("current_setting")
+    }
+}
+
+impl PartialEq for CurrentSetting {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.f, &other.f)
+    }
+}
+
+impl Eq for CurrentSetting {}
+
+impl std::hash::Hash for CurrentSetting {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        "current_setting".hash(state);
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for CurrentSetting {
+    fn name(&self) -> &str {
+        "current_setting"
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DFResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> DFResult<ColumnarValue> {
+        (self.f)(&args.args)
+    }
+}
+
+fn constant(name: &str) -> Option<&'static str> {
+    CONSTANTS
+        .iter()
+        .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v, _)| *v)
+}
+
+/// `pg_catalog.pg_settings`: the session's settings and the server constants.
+#[derive(Debug)]
+pub(crate) struct PgSettings {
+    schema: SchemaRef,
+}
+
+impl PgSettings {
+    pub(crate) fn new() -> Self {
+        let text = |name: &str| Field::new(name, DataType::Utf8, true);
+        Self {
+            schema: Arc::new(Schema::new(vec![
+                text("name"),
+                text("setting"),
+                text("unit"),
+                text("category"),
+                text("short_desc"),
+                text("context"),
+                text("vartype"),
+                text("source"),
+                text("boot_val"),
+                text("reset_val"),
+            ])),
+        }
+    }
+
+    fn batch(&self, settings: &Settings) -> DFResult<RecordBatch> {
+        let defaults = Settings::default();
+        let mut rows: Vec<(String, String, &str, String)> = settings
+            .all()
+            .map(|(name, value)| {
+                let boot = defaults.get(name).unwrap_or(value).to_owned();
+                (
+                    name.to_owned(),
+                    value.to_owned(),
+                    "Client Connection Defaults",
+                    boot,
+                )
+            })
+            .collect();
+        for (name, value, category) in CONSTANTS {
+            if settings.get(name).is_none() {
+                rows.push((
+                    (*name).to_owned(),
+                    (*value).to_owned(),
+                    category,
+                    (*value).to_owned(),
+                ));
+            }
+        }
+        rows.sort_by(|a, b| a.0.to_ascii_lowercase().cmp(&b.0.to_ascii_lowercase()));
+        let col = |f: &dyn Fn(&(String, String, &str, String)) -> Option<String>| -> ArrayRef {
+            Arc::new(rows.iter().map(f).collect::<StringArray>())
+        };
+        Ok(RecordBatch::try_new(
+            Arc::clone(&self.schema),
+            vec![
+                col(&|r| Some(r.0.clone())),
+                col(&|r| Some(r.1.clone())),
+                col(&|r| (r.0 == "statement_timeout").then(|| "ms".to_owned())),
+                col(&|r| Some(r.2.to_owned())),
+                col(&|_| None),
+                col(&|r| {
+                    Some(
+                        if r.2 == "Preset Options" {
+                            "internal"
+                        } else {
+                            "user"
+                        }
+                        .to_owned(),
+                    )
+                }),
+                col(&|r| {
+                    Some(
+                        if r.0 == "statement_timeout" {
+                            "integer"
+                        } else {
+                            "string"
+                        }
+                        .to_owned(),
+                    )
+                }),
+                col(&|r| Some(if r.1 == r.3 { "default" } else { "session" }.to_owned())),
+                col(&|r| Some(r.3.clone())),
+                col(&|r| Some(r.3.clone())),
+            ],
+        )?)
+    }
+}
+
+#[async_trait]
+impl TableProvider for PgSettings {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        let settings = state
+            .config()
+            .get_extension::<Settings>()
+            .unwrap_or_default();
+        let batch = self.batch(&settings)?;
+        MemTable::try_new(Arc::clone(&self.schema), vec![vec![batch]])?
+            .scan(state, projection, filters, limit)
+            .await
+    }
+}
+
+/// The pg_catalog crate's schema with Tarn's `pg_settings` in place of its own, and
+/// its text-held array columns typed as arrays.
+#[derive(Debug)]
+pub(crate) struct PgCatalog {
+    inner: Arc<dyn SchemaProvider>,
+    settings: Arc<dyn TableProvider>,
+}
+
+impl PgCatalog {
+    pub(crate) fn new(inner: Arc<dyn SchemaProvider>) -> Self {
+        Self {
+            inner,
+            settings: Arc::new(PgSettings::new()),
+        }
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for PgCatalog {
+    fn table_names(&self) -> Vec<String> {
+        self.inner.table_names()
+    }
+
+    async fn table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
+        if name.eq_ignore_ascii_case("pg_settings") {
+            return Ok(Some(Arc::clone(&self.settings)));
+        }
+        let table = self.inner.table(name).await?;
+        Ok(match ARRAY_COLUMNS.iter().find(|(t, _)| *t == name) {
+            Some((_, columns)) => table.map(|t| ArrayColumns::wrap(t, columns)),
+            None => table,
+        })
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        name.eq_ignore_ascii_case("pg_settings") || self.inner.table_exist(name)
+    }
+}
+
+/// Array columns the pg_catalog crate keeps as text (`"1 2"`, `"[1, 2]"`), as
+/// `smallint[]`, so clients' subscripts and `unnest` plan (pgjdbc's `getIndexInfo`,
+/// `getImportedKeys`; SQLAlchemy's `unnest(indkey)`).
+const ARRAY_COLUMNS: &[(&str, &[&str])] = &[
+    (
+        "pg_index",
+        &["indkey", "indoption", "indcollation", "indclass"],
+    ),
+    (
+        "pg_constraint",
+        &[
+            "conkey",
+            "confkey",
+            "conpfeqop",
+            "conppeqop",
+            "conffeqop",
+            "conexclop",
+        ],
+    ),
+];
+
+/// A pg_catalog table with some text columns read as `smallint[]`.
+#[derive(Debug)]
+struct ArrayColumns {
+    inner: Arc<dyn TableProvider>,
+    columns: Vec<usize>,
+    schema: SchemaRef,
+}
+
+impl ArrayColumns {
+    fn wrap(inner: Arc<dyn TableProvider>, names: &[&str]) -> Arc<dyn TableProvider> {
+        let source = inner.schema();
+        let item = Arc::new(Field::new("item", DataType::Int16, true));
+        let mut columns = Vec::new();
+        let fields: Vec<Field> = source
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                if names.contains(&f.name().as_str()) && f.data_type() == &DataType::Utf8 {
+                    columns.push(i);
+                    Field::new(f.name(), DataType::List(Arc::clone(&item)), true)
+                } else {
+                    f.as_ref().clone()
+                }
+            })
+            .collect();
+        Arc::new(Self {
+            inner,
+            columns,
+            schema: Arc::new(Schema::new(fields)),
+        })
+    }
+}
+
+/// `"1 2"`, `"[1, 2]"` or `"{1,2}"` as a list of smallints; empty text as NULL.
+fn parse_smallints(text: &str) -> Option<Vec<Option<i16>>> {
+    let inner = text
+        .trim()
+        .trim_matches(|c| matches!(c, '[' | ']' | '{' | '}'));
+    if inner.trim().is_empty() {
+        return None;
+    }
+    Some(
+        inner
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|w| !w.is_empty())
+            .map(|w| w.parse::<i16>().ok())
+            .collect(),
+    )
+}
+
+#[async_trait]
+impl TableProvider for ArrayColumns {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        self.inner.table_type()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        use datafusion::arrow::array::{AsArray, ListArray};
+        use datafusion::arrow::datatypes::Int16Type;
+        // The crate's catalog tables are small and in memory: read, convert, serve.
+        let plan = self.inner.scan(state, None, &[], None).await?;
+        let batches = datafusion::physical_plan::collect(plan, state.task_ctx()).await?;
+        let mut converted = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let mut arrays = batch.columns().to_vec();
+            for &i in &self.columns {
+                let text = arrays[i].as_string::<i32>();
+                let list = ListArray::from_iter_primitive::<Int16Type, _, _>(
+                    text.iter().map(|v| v.and_then(parse_smallints)),
+                );
+                arrays[i] = Arc::new(list);
+            }
+            converted.push(RecordBatch::try_new(Arc::clone(&self.schema), arrays)?);
+        }
+        MemTable::try_new(Arc::clone(&self.schema), vec![converted])?
+            .scan(state, projection, filters, limit)
+            .await
+    }
+}

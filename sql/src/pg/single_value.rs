@@ -1,0 +1,256 @@
+//! Scalar subqueries that are not aggregated, such as pgjdbc's
+//! `(SELECT c.relkind = 'c' FROM pg_class c WHERE c.oid = t.typrelid)`.
+//!
+//! DataFusion decorrelates a correlated scalar subquery only when it aggregates
+//! ("Correlated scalar subquery must be aggregated"). PostgreSQL's rule is that the
+//! subquery yields NULL for no row, its value for one row, and fails with 21000 for
+//! more. [`rewrite`] wraps the subquery's one output expression in
+//! [`SingleValue`], an aggregate with exactly that rule, so DataFusion can plan it
+//! and the answer is PostgreSQL's.
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
+use datafusion::error::Result as DFResult;
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::utils::format_state_name;
+use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
+use datafusion::scalar::ScalarValue;
+use datafusion::sql::sqlparser::ast::{
+    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments,
+    GroupByExpr, Ident, ObjectName, Query, SelectItem, SetExpr, Statement, visit_expressions,
+    visit_expressions_mut,
+};
+
+pub(crate) const NAME: &str = "pg_single_value";
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(crate) struct SingleValue {
+    signature: Signature,
+}
+
+impl SingleValue {
+    pub(crate) fn new() -> Self {
+        Self {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+}
+
+impl AggregateUDFImpl for SingleValue {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> DFResult<DataType> {
+        Ok(args[0].clone())
+    }
+
+    fn accumulator(&self, args: AccumulatorArgs) -> DFResult<Box<dyn Accumulator>> {
+        Ok(Box::new(Single {
+            value: ScalarValue::try_from(args.return_field.data_type())?,
+            rows: 0,
+        }))
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> DFResult<Vec<FieldRef>> {
+        Ok(vec![
+            Arc::new(
+                args.return_field
+                    .as_ref()
+                    .clone()
+                    .with_name(format_state_name(args.name, "value"))
+                    .with_nullable(true),
+            ),
+            Arc::new(Field::new(
+                format_state_name(args.name, "rows"),
+                DataType::Int64,
+                false,
+            )),
+        ])
+    }
+}
+
+#[derive(Debug)]
+struct Single {
+    value: ScalarValue,
+    rows: i64,
+}
+
+impl Single {
+    fn too_many() -> datafusion::error::DataFusionError {
+        datafusion::error::DataFusionError::External(Box::new(crate::SqlError::SubqueryRows))
+    }
+}
+
+impl Accumulator for Single {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> DFResult<()> {
+        let column = &values[0];
+        if column.is_empty() {
+            return Ok(());
+        }
+        self.rows += i64::try_from(column.len()).unwrap_or(i64::MAX);
+        if self.rows > 1 {
+            return Err(Self::too_many());
+        }
+        self.value = ScalarValue::try_from_array(column, 0)?;
+        Ok(())
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> DFResult<()> {
+        let rows = states[1].as_primitive::<Int64Type>();
+        for i in 0..rows.len() {
+            let n = rows.value(i);
+            if n > 0 {
+                self.rows += n;
+                if self.rows > 1 {
+                    return Err(Self::too_many());
+                }
+                self.value = ScalarValue::try_from_array(&states[0], i)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn state(&mut self) -> DFResult<Vec<ScalarValue>> {
+        Ok(vec![
+            self.value.clone(),
+            ScalarValue::Int64(Some(self.rows)),
+        ])
+    }
+
+    fn evaluate(&mut self) -> DFResult<ScalarValue> {
+        Ok(self.value.clone())
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.value.size()
+    }
+}
+
+/// Aggregates and window functions a subquery's output may already use, in which
+/// case it is left alone.
+const AGGREGATES: &[&str] = &[
+    "count",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "array_agg",
+    "string_agg",
+    "bool_and",
+    "bool_or",
+    "every",
+    "json_agg",
+    "jsonb_agg",
+    "json_object_agg",
+    "stddev",
+    "stddev_pop",
+    "stddev_samp",
+    "variance",
+    "var_pop",
+    "var_samp",
+    "median",
+    "first_value",
+    "last_value",
+    "approx_distinct",
+    "approx_median",
+    "approx_percentile_cont",
+    "bit_and",
+    "bit_or",
+    "bit_xor",
+    "corr",
+    "covar_pop",
+    "covar_samp",
+    "percentile_cont",
+    "mode",
+    NAME,
+];
+
+fn aggregates(expr: &Expr) -> bool {
+    let mut found = false;
+    let _ = visit_expressions(expr, |e| {
+        if let Expr::Function(f) = e {
+            let name = f
+                .name
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .map(|i| i.value.to_ascii_lowercase())
+                .unwrap_or_default();
+            if f.over.is_some() || AGGREGATES.contains(&name.as_str()) {
+                found = true;
+                return ControlFlow::Break(());
+            }
+        }
+        // A nested subquery is its own scope.
+        if matches!(
+            e,
+            Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. }
+        ) {
+            return ControlFlow::Continue(());
+        }
+        ControlFlow::Continue(())
+    });
+    found
+}
+
+fn wrap(expr: Expr) -> Expr {
+    Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::new(NAME)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(expr))],
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
+}
+
+/// Wraps the output of a scalar subquery that is a plain one-column SELECT (no
+/// aggregate, GROUP BY, HAVING, DISTINCT, ORDER BY, LIMIT or set operation).
+fn rewrite_subquery(query: &mut Query) {
+    if query.order_by.is_some() || query.limit_clause.is_some() || query.fetch.is_some() {
+        return;
+    }
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return;
+    };
+    let grouped = match &select.group_by {
+        GroupByExpr::All(_) => true,
+        GroupByExpr::Expressions(exprs, _) => !exprs.is_empty(),
+    };
+    if grouped || select.having.is_some() || select.distinct.is_some() {
+        return;
+    }
+    if select.projection.len() != 1 {
+        return;
+    }
+    match &mut select.projection[0] {
+        SelectItem::UnnamedExpr(e) if !aggregates(e) => *e = wrap(e.clone()),
+        SelectItem::ExprWithAlias { expr, .. } if !aggregates(expr) => {
+            *expr = wrap(expr.clone());
+        }
+        _ => {}
+    }
+}
+
+pub(crate) fn rewrite(statement: &mut Statement) {
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::Subquery(query) = expr {
+            rewrite_subquery(query);
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
