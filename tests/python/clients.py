@@ -178,6 +178,20 @@ def run_sqlalchemy(port, password):
     check("sqlalchemy schemas", "shop" in inspector.get_schema_names(), True)
     check("sqlalchemy tables", inspector.get_table_names(schema="shop"), ["orders"])
     check("sqlalchemy views", inspector.get_view_names(schema="shop"), ["big_orders"])
+    # Tarn tables have no keys, indexes or constraints: each inspector call answers
+    # empty, as PostgreSQL does for a table without them.
+    check(
+        "sqlalchemy primary key",
+        inspector.get_pk_constraint("orders", schema="shop")["constrained_columns"],
+        [],
+    )
+    check("sqlalchemy indexes", inspector.get_indexes("orders", schema="shop"), [])
+    check("sqlalchemy foreign keys", inspector.get_foreign_keys("orders", schema="shop"), [])
+    check(
+        "sqlalchemy unique constraints",
+        inspector.get_unique_constraints("orders", schema="shop"),
+        [],
+    )
     # Not yet: get_columns, get_pk_constraint and get_indexes (their catalog queries
     # use correlated subqueries inside CASE and unnest(int2vector), which Tarn cannot
     # plan yet; issue 5's note says so).

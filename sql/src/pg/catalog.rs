@@ -288,9 +288,20 @@ impl SchemaProvider for PgCatalog {
             return Ok(Some(Arc::clone(&self.settings)));
         }
         let table = self.inner.table(name).await?;
-        Ok(match ARRAY_COLUMNS.iter().find(|(t, _)| *t == name) {
-            Some((_, columns)) => table.map(|t| ArrayColumns::wrap(t, columns)),
-            None => table,
+        let arrays = ARRAY_COLUMNS
+            .iter()
+            .find(|(t, _)| *t == name)
+            .map_or(&[][..], |(_, c)| *c);
+        let missing: Vec<&str> = MISSING_COLUMNS
+            .iter()
+            .filter(|(t, _)| *t == name)
+            .map(|(_, c)| *c)
+            .collect();
+        Ok(match table {
+            Some(t) if !arrays.is_empty() || !missing.is_empty() => {
+                Some(ArrayColumns::wrap(t, arrays, &missing))
+            }
+            other => other,
         })
     }
 
@@ -320,16 +331,27 @@ const ARRAY_COLUMNS: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// A pg_catalog table with some text columns read as `smallint[]`.
+/// Columns PostgreSQL 15 has that the pg_catalog crate's tables lack, NULL here:
+/// `pg_class.reloptions` (SQLAlchemy's get_indexes reads it; Tarn has no storage
+/// parameters).
+const MISSING_COLUMNS: &[(&str, &str)] = &[("pg_class", "reloptions")];
+
+/// A pg_catalog table with some text columns read as `smallint[]`, and missing
+/// `text[]` columns added as NULL.
 #[derive(Debug)]
 struct ArrayColumns {
     inner: Arc<dyn TableProvider>,
     columns: Vec<usize>,
+    added: usize,
     schema: SchemaRef,
 }
 
 impl ArrayColumns {
-    fn wrap(inner: Arc<dyn TableProvider>, names: &[&str]) -> Arc<dyn TableProvider> {
+    fn wrap(
+        inner: Arc<dyn TableProvider>,
+        names: &[&str],
+        missing: &[&str],
+    ) -> Arc<dyn TableProvider> {
         let source = inner.schema();
         let item = Arc::new(Field::new("item", DataType::Int16, true));
         let mut columns = Vec::new();
@@ -346,9 +368,23 @@ impl ArrayColumns {
                 }
             })
             .collect();
+        let mut fields = fields;
+        let missing: Vec<&str> = missing
+            .iter()
+            .copied()
+            .filter(|m| source.field_with_name(m).is_err())
+            .collect();
+        for name in &missing {
+            fields.push(Field::new(
+                *name,
+                DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+                true,
+            ));
+        }
         Arc::new(Self {
             inner,
             columns,
+            added: missing.len(),
             schema: Arc::new(Schema::new(fields)),
         })
     }
@@ -402,6 +438,13 @@ impl TableProvider for ArrayColumns {
                     text.iter().map(|v| v.and_then(parse_smallints)),
                 );
                 arrays[i] = Arc::new(list);
+            }
+            let base = arrays.len();
+            for field in self.schema.fields().iter().skip(base).take(self.added) {
+                arrays.push(datafusion::arrow::array::new_null_array(
+                    field.data_type(),
+                    batch.num_rows(),
+                ));
             }
             converted.push(RecordBatch::try_new(Arc::clone(&self.schema), arrays)?);
         }

@@ -179,11 +179,55 @@ fn is_expandarray(name: &ObjectName) -> bool {
     )
 }
 
-/// Rewrites `_pg_expandarray(a)` to `unnest(pg_expandarray_list(a))` and
-/// `(expr).field` to `get_field(expr, 'field')`.
+fn is_generate_subscripts(name: &ObjectName) -> bool {
+    name.0
+        .last()
+        .and_then(|p| p.as_ident())
+        .is_some_and(|i| i.value.eq_ignore_ascii_case("generate_subscripts"))
+}
+
+fn unnamed(expr: Expr) -> FunctionArg {
+    FunctionArg::Unnamed(FunctionArgExpr::Expr(expr))
+}
+
+/// Rewrites `_pg_expandarray(a)` to `unnest(pg_expandarray_list(a))`,
+/// `generate_subscripts(a, 1)` to `unnest(range(1, cardinality(a) + 1))` (both
+/// set-returning in the select list, as SQLAlchemy's inspector uses them beside
+/// `unnest(indkey)`), and `(expr).field` to `get_field(expr, 'field')`.
 pub(crate) fn rewrite(statement: &mut Statement) {
     let _ = visit_expressions_mut(statement, |expr| {
         if let Expr::Function(f) = expr
+            && is_generate_subscripts(&f.name)
+            && let FunctionArguments::List(list) = &f.args
+            && list.args.len() == 2
+            && let FunctionArg::Unnamed(FunctionArgExpr::Expr(array)) = &list.args[0]
+            && let FunctionArg::Unnamed(FunctionArgExpr::Expr(dim)) = &list.args[1]
+            && dim.to_string() == "1"
+        {
+            let one = || Expr::value(Value::Number("1".to_owned(), false));
+            let length = call(
+                "coalesce",
+                vec![
+                    unnamed(Expr::Cast {
+                        kind: datafusion::sql::sqlparser::ast::CastKind::Cast,
+                        expr: Box::new(call("cardinality", vec![unnamed(array.clone())])),
+                        data_type: datafusion::sql::sqlparser::ast::DataType::BigInt(None),
+                        array: false,
+                        format: None,
+                    }),
+                    unnamed(Expr::value(Value::Number("0".to_owned(), false))),
+                ],
+            );
+            let end = Expr::BinaryOp {
+                left: Box::new(length),
+                op: datafusion::sql::sqlparser::ast::BinaryOperator::Plus,
+                right: Box::new(one()),
+            };
+            *expr = call(
+                "unnest",
+                vec![unnamed(call("range", vec![unnamed(one()), unnamed(end)]))],
+            );
+        } else if let Expr::Function(f) = expr
             && is_expandarray(&f.name)
             && let FunctionArguments::List(list) = &f.args
         {

@@ -246,10 +246,152 @@ fn rewrite_subquery(query: &mut Query) {
     }
 }
 
+/// The names a subquery's FROM clause brings into scope: aliases, else table names.
+fn relation_names(select: &datafusion::sql::sqlparser::ast::Select) -> Vec<String> {
+    use datafusion::sql::sqlparser::ast::TableFactor;
+    let mut names = Vec::new();
+    let mut add = |factor: &TableFactor| match factor {
+        TableFactor::Table { name, alias, .. } => match alias {
+            Some(alias) => names.push(alias.name.value.to_ascii_lowercase()),
+            None => {
+                if let Some(last) = name.0.last().and_then(|p| p.as_ident()) {
+                    names.push(last.value.to_ascii_lowercase());
+                }
+            }
+        },
+        other => match other {
+            TableFactor::Derived { alias: Some(a), .. }
+            | TableFactor::Function { alias: Some(a), .. }
+            | TableFactor::TableFunction { alias: Some(a), .. }
+            | TableFactor::UNNEST { alias: Some(a), .. } => {
+                names.push(a.name.value.to_ascii_lowercase());
+            }
+            // Anything else could bring any name: nothing counts as outer-only.
+            _ => names.push("*".to_owned()),
+        },
+    };
+    for table in &select.from {
+        add(&table.relation);
+        for join in &table.joins {
+            add(&join.relation);
+        }
+    }
+    names
+}
+
+/// True when `expr` names only columns qualified by relations outside `inner`
+/// (and at least one), and holds no subquery: a condition on the outer row alone.
+fn outer_only(expr: &Expr, inner: &[String]) -> bool {
+    if inner.iter().any(|n| n == "*") {
+        return false;
+    }
+    let mut outer_columns = 0;
+    let mut inner_or_unknown = false;
+    let _ = visit_expressions(expr, |e| {
+        match e {
+            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                let table = parts[parts.len() - 2].value.to_ascii_lowercase();
+                if inner.contains(&table) {
+                    inner_or_unknown = true;
+                } else {
+                    outer_columns += 1;
+                }
+            }
+            Expr::Identifier(_)
+            | Expr::CompoundIdentifier(_)
+            | Expr::Subquery(_)
+            | Expr::Exists { .. }
+            | Expr::InSubquery { .. } => inner_or_unknown = true,
+            _ => {}
+        }
+        if inner_or_unknown {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    outer_columns > 0 && !inner_or_unknown
+}
+
+fn conjuncts(expr: Expr, out: &mut Vec<Expr>) {
+    use datafusion::sql::sqlparser::ast::BinaryOperator;
+    match expr {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            conjuncts(*left, out);
+            conjuncts(*right, out);
+        }
+        Expr::Nested(inner)
+            if matches!(
+                *inner,
+                Expr::BinaryOp {
+                    op: BinaryOperator::And,
+                    ..
+                }
+            ) =>
+        {
+            conjuncts(*inner, out);
+        }
+        other => out.push(other),
+    }
+}
+
+fn and_all(mut exprs: Vec<Expr>) -> Option<Expr> {
+    let first = if exprs.is_empty() {
+        return None;
+    } else {
+        exprs.remove(0)
+    };
+    Some(exprs.into_iter().fold(first, |acc, e| Expr::BinaryOp {
+        left: Box::new(acc),
+        op: datafusion::sql::sqlparser::ast::BinaryOperator::And,
+        right: Box::new(e),
+    }))
+}
+
+/// Takes the WHERE conditions of a scalar subquery that test only the outer row
+/// out of it: `(SELECT e FROM t WHERE outer.flag AND t.k = outer.k)` becomes
+/// `CASE WHEN outer.flag THEN (SELECT e FROM t WHERE t.k = outer.k) END`, the same
+/// value (no row passes when the condition fails), in a form DataFusion can
+/// decorrelate (SQLAlchemy's get_columns). Returns the guard, if any.
+fn hoist_outer_conditions(query: &mut Query) -> Option<Expr> {
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return None;
+    };
+    let selection = select.selection.take()?;
+    let inner = relation_names(select);
+    let mut parts = Vec::new();
+    conjuncts(selection, &mut parts);
+    let (outer, rest): (Vec<Expr>, Vec<Expr>) =
+        parts.into_iter().partition(|e| outer_only(e, &inner));
+    select.selection = and_all(rest);
+    and_all(outer)
+}
+
 pub(crate) fn rewrite(statement: &mut Statement) {
     let _ = visit_expressions_mut(statement, |expr| {
         if let Expr::Subquery(query) = expr {
+            let guard = hoist_outer_conditions(query);
             rewrite_subquery(query);
+            if let Some(condition) = guard {
+                let subquery = std::mem::replace(
+                    expr,
+                    Expr::value(datafusion::sql::sqlparser::ast::Value::Null),
+                );
+                *expr = Expr::Case {
+                    case_token: datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+                    end_token: datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+                    operand: None,
+                    conditions: vec![datafusion::sql::sqlparser::ast::CaseWhen {
+                        condition,
+                        result: subquery,
+                    }],
+                    else_result: None,
+                };
+            }
         }
         ControlFlow::<()>::Continue(())
     });

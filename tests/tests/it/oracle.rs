@@ -152,10 +152,13 @@ async fn issue_5_subqueries_settings_and_expandarray_match_postgres_15() {
         // A correlated scalar subquery without an aggregate (pgjdbc's getTypeInfo).
         "select id, (select x.g from k x where x.id = k.id + 1) from k order by 1",
         "select id from k where (select x.g = 10 from k x where x.id = k.id) order by id",
+        // A condition on the outer row alone inside it (SQLAlchemy's inspector).
+        "select id, (select x.g from k x where k.id > 1 and x.id = k.id) from k order by 1",
         "select (select id from k where g = 10)",
         "select (select id from k where g = 99) is null",
         "select (select id from k order by id limit 1)",
         "select (information_schema._pg_expandarray(array[7,8,9])).n, (information_schema._pg_expandarray(array[7,8,9])).x",
+        "select unnest(a), generate_subscripts(a, 1) from (select array[5, 6, 7] as a) t",
         "set search_path = public",
         "select current_setting('search_path'), current_setting('max_index_keys')",
         "select current_setting('no_such_setting', true) is null",
