@@ -10,6 +10,7 @@
 
 mod catalog;
 mod expandarray;
+mod names;
 mod single_value;
 
 pub(crate) use catalog::attach as attach_settings;
@@ -277,6 +278,8 @@ fn rules() -> &'static [Box<dyn datafusion_pg_catalog::sql::rules::SqlStatementR
 
 /// Applies the client-SQL rewrites to one parsed statement.
 pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
+    // Before the crate's rules, which rename functions (`current_user`).
+    names::rewrite(&mut statement);
     expandarray::rewrite_regproc_comparisons(&mut statement);
     let mut statement = rules().iter().fold(statement, |s, rule| rule.rewrite(s));
     rewrite_like_escape(&mut statement);

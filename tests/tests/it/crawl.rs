@@ -358,6 +358,16 @@ async fn issue_4_scheduled_crawler_runs_inside_the_server() {
     let fares: Vec<f64> =
         eventually(&client, "select cast(sum(fare) as double) from raw.trips").await;
     assert_eq!(fares, vec![19.75]);
+    // The run's record is written after its tables are registered: wait for it,
+    // then make sure no second run follows.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut runs: Vec<i64> = column(&client, "select count(*) from tarn.crawls").await;
+    while runs == vec![0] && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        runs = column(&client, "select count(*) from tarn.crawls").await;
+    }
+    assert_eq!(runs, vec![1], "one run at start");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let runs: Vec<i64> = column(&client, "select count(*) from tarn.crawls").await;
     assert_eq!(runs, vec![1], "one run at start; the next in an hour");
 }

@@ -186,3 +186,31 @@ async fn issue_5_subqueries_settings_and_expandarray_match_postgres_15() {
     assert_eq!(states(&actual_err), states(&expected_err));
     assert_eq!(states(&expected_err), ["ERROR:  21000", "ERROR:  42704"]);
 }
+
+/// Output column names (psql's header line) as PostgreSQL 15 gives them, for
+/// unaliased select items; and the columns CREATE TABLE AS makes from them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_column_names_match_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let statements = [
+        "create table n (id int, name text)",
+        "insert into n values (1, 'a'), (2, 'b')",
+        "select count(*), upper(name), id::bigint, '7'::int, coalesce(null, 2) from n group by name, id order by 3",
+        "select 1 + 2, case when true then 1 end, array[1], date '2024-01-01', (select max(id) from n)",
+        "select n.id, t.id from n join n t on t.id = n.id order by 1",
+        "select count(*) from (select upper(name) from n) s where s.upper = 'A'",
+        "create table m as select name, count(*), max(id) from n group by name",
+        "select column_name from information_schema.columns where table_name = 'm' order by ordinal_position",
+    ];
+    let mut args = vec!["-A", "-v", "VERBOSITY=sqlstate"];
+    for s in &statements {
+        args.push("-c");
+        args.push(s);
+    }
+    let (_, expected, expected_err) = postgres.psql(&args);
+    let (_, actual, actual_err) = tarn.psql(&args);
+    assert!(expected_err.is_empty(), "PostgreSQL: {expected_err}");
+    assert_eq!(actual, expected, "Tarn's errors: {actual_err}");
+}

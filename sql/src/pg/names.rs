@@ -1,0 +1,220 @@
+//! Output column names as PostgreSQL gives them. DataFusion names an unaliased
+//! expression by its text (`count(*)`, `Int64(1)`, `upper(t.name)`); PostgreSQL
+//! names it `count`, `?column?`, `upper`. Clients read these names: psql's headers,
+//! `dict` rows in Python drivers, pandas' columns, and the columns `CREATE TABLE ...
+//! AS SELECT` makes (dbt models). [`rewrite`] adds PostgreSQL's name as an alias to
+//! each unaliased select item, as `FigureColname` in PostgreSQL's parser does,
+//! unless two items would end up with the same name (PostgreSQL allows that,
+//! DataFusion does not): those keep DataFusion's names.
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    AccessExpr, DataType, Expr, Ident, Query, SelectItem, SetExpr, Statement, VisitMut, VisitorMut,
+};
+
+const UNNAMED: &str = "?column?";
+
+/// PostgreSQL's internal name of a type, which it uses for `literal::type` columns.
+fn type_name(data_type: &DataType) -> Option<&'static str> {
+    let text = data_type.to_string().to_ascii_lowercase();
+    let base = text.split('(').next().unwrap_or_default().trim();
+    Some(match base {
+        "smallint" | "int2" => "int2",
+        "int" | "integer" | "int4" => "int4",
+        "bigint" | "int8" => "int8",
+        "real" | "float4" => "float4",
+        "double precision" | "float8" | "float" => "float8",
+        "numeric" | "decimal" => "numeric",
+        "text" => "text",
+        "varchar" | "character varying" => "varchar",
+        "char" | "character" | "bpchar" => "bpchar",
+        "boolean" | "bool" => "bool",
+        "date" => "date",
+        "timestamp" | "timestamp without time zone" => "timestamp",
+        "timestamptz" | "timestamp with time zone" => "timestamptz",
+        "time" | "time without time zone" => "time",
+        "interval" => "interval",
+        "bytea" => "bytea",
+        "json" => "json",
+        "jsonb" => "jsonb",
+        "uuid" => "uuid",
+        "regclass" => "regclass",
+        "regtype" => "regtype",
+        "oid" => "oid",
+        _ => return None,
+    })
+}
+
+fn ident_name(ident: &Ident) -> String {
+    if ident.quote_style.is_some() {
+        ident.value.clone()
+    } else {
+        ident.value.to_ascii_lowercase()
+    }
+}
+
+/// The name PostgreSQL gives an unaliased select item; `None` where DataFusion's
+/// name is already the same (column references) or Tarn does not know PostgreSQL's.
+fn figure(expr: &Expr) -> Option<String> {
+    Some(match expr {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => return None,
+        Expr::Nested(inner) => return figure(inner),
+        Expr::Function(f) => ident_name(f.name.0.last()?.as_ident()?),
+        Expr::Cast {
+            expr, data_type, ..
+        } => match expr.as_ref() {
+            Expr::Identifier(i) => ident_name(i),
+            Expr::CompoundIdentifier(parts) => ident_name(parts.last()?),
+            inner => match figure(inner) {
+                Some(name) if name != UNNAMED => name,
+                _ => type_name(data_type)?.to_owned(),
+            },
+        },
+        Expr::Case { .. } => "case".to_owned(),
+        Expr::Exists { negated: false, .. } => "exists".to_owned(),
+        Expr::Array(_) => "array".to_owned(),
+        Expr::TypedString(t) => type_name(&t.data_type)?.to_owned(),
+        Expr::Interval(_) => "interval".to_owned(),
+        Expr::Ceil { .. } => "ceil".to_owned(),
+        Expr::Floor { .. } => "floor".to_owned(),
+        Expr::Extract { .. } => "extract".to_owned(),
+        Expr::AtTimeZone { .. } => "timezone".to_owned(),
+        Expr::Subquery(query) => {
+            let SetExpr::Select(select) = query.body.as_ref() else {
+                return None;
+            };
+            match select.projection.as_slice() {
+                [SelectItem::ExprWithAlias { alias, .. }] => ident_name(alias),
+                [SelectItem::UnnamedExpr(Expr::Identifier(i))] => ident_name(i),
+                [SelectItem::UnnamedExpr(Expr::CompoundIdentifier(p))] => ident_name(p.last()?),
+                [SelectItem::UnnamedExpr(e)] => figure(e)?,
+                _ => return None,
+            }
+        }
+        Expr::CompoundFieldAccess { root, access_chain } => match access_chain.last()? {
+            AccessExpr::Dot(Expr::Identifier(field)) => ident_name(field),
+            AccessExpr::Subscript(_) => match root.as_ref() {
+                Expr::Identifier(i) => ident_name(i),
+                Expr::CompoundIdentifier(p) => ident_name(p.last()?),
+                other => figure(other)?,
+            },
+            _ => return None,
+        },
+        Expr::Value(_)
+        | Expr::BinaryOp { .. }
+        | Expr::UnaryOp { .. }
+        | Expr::IsNull(_)
+        | Expr::IsNotNull(_)
+        | Expr::IsTrue(_)
+        | Expr::IsFalse(_)
+        | Expr::IsDistinctFrom(..)
+        | Expr::IsNotDistinctFrom(..)
+        | Expr::Like { .. }
+        | Expr::ILike { .. }
+        | Expr::Between { .. }
+        | Expr::InList { .. }
+        | Expr::InSubquery { .. }
+        | Expr::AnyOp { .. }
+        | Expr::AllOp { .. } => UNNAMED.to_owned(),
+        _ => return None,
+    })
+}
+
+/// The name DataFusion will give an item that keeps its own: only column
+/// references matter here, as other items' names cannot collide with a figured one.
+fn kept_name(item: &SelectItem) -> Option<String> {
+    match item {
+        SelectItem::ExprWithAlias { alias, .. } => Some(ident_name(alias)),
+        SelectItem::UnnamedExpr(Expr::Identifier(i)) => Some(ident_name(i)),
+        SelectItem::UnnamedExpr(Expr::CompoundIdentifier(p)) => p.last().map(ident_name),
+        _ => None,
+    }
+}
+
+fn name_projection(projection: &mut [SelectItem]) {
+    let figured: Vec<Option<String>> = projection
+        .iter()
+        .map(|item| match item {
+            SelectItem::UnnamedExpr(e) => figure(e),
+            _ => None,
+        })
+        .collect();
+    let taken: Vec<String> = projection.iter().filter_map(kept_name).collect();
+    for (i, name) in figured.iter().enumerate() {
+        let Some(name) = name else { continue };
+        let duplicate = figured
+            .iter()
+            .enumerate()
+            .any(|(j, other)| j != i && other.as_ref() == Some(name))
+            || taken.contains(name);
+        if duplicate {
+            continue;
+        }
+        if let SelectItem::UnnamedExpr(expr) = &projection[i] {
+            projection[i] = SelectItem::ExprWithAlias {
+                expr: expr.clone(),
+                alias: Ident::with_quote('"', name.clone()),
+            };
+        }
+    }
+}
+
+fn name_set_expr(body: &mut SetExpr) {
+    match body {
+        SetExpr::Select(select) => name_projection(&mut select.projection),
+        SetExpr::SetOperation { left, right, .. } => {
+            name_set_expr(left);
+            name_set_expr(right);
+        }
+        _ => {}
+    }
+}
+
+struct Namer;
+
+impl VisitorMut for Namer {
+    type Break = ();
+
+    fn post_visit_query(&mut self, query: &mut Query) -> ControlFlow<Self::Break> {
+        name_set_expr(&mut query.body);
+        ControlFlow::Continue(())
+    }
+}
+
+/// Names every unaliased select item of `statement` as PostgreSQL would.
+pub(crate) fn rewrite(statement: &mut Statement) {
+    let _ = statement.visit(&mut Namer);
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
+    fn named(sql: &str) -> String {
+        let mut statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .expect("parses")
+            .remove(0);
+        super::rewrite(&mut statement);
+        statement.to_string()
+    }
+
+    #[test]
+    fn unaliased_items_get_postgres_names_unless_they_would_collide() {
+        assert_eq!(
+            named("select count(*), upper(t.name), t.id, 1 + 2, x::int, 'a'::text from t"),
+            "SELECT count(*) AS \"count\", upper(t.name) AS \"upper\", t.id, 1 + 2 AS \"?column?\", \
+             x::INT AS \"x\", 'a'::TEXT AS \"text\" FROM t"
+        );
+        // Two `?column?` and a `count` that an alias already takes keep their own names.
+        assert_eq!(
+            named("select 1, 2, count(*), 3 as count from t"),
+            "SELECT 1, 2, count(*), 3 AS count FROM t"
+        );
+        assert_eq!(
+            named("select (select max(id) from t) from u"),
+            "SELECT (SELECT max(id) AS \"max\" FROM t) AS \"max\" FROM u"
+        );
+    }
+}
