@@ -39,12 +39,16 @@ if [ ! -f "$stamp" ] || ! cmp -s "$requirements" "$stamp"; then
 fi
 export TARN_TEST_VENV="$venv"
 
-# Azurite (Azure Blob Storage emulator) from npm.
+# From npm: Azurite (Azure Blob Storage emulator), and node-postgres with pg-cursor
+# (a client under test).
 npm_prefix="${TARN_TEST_NPM:-$HOME/.cache/tarn/npm}"
-if [ ! -x "$npm_prefix/node_modules/.bin/azurite-blob" ]; then
-  echo "installing azurite into $npm_prefix"
+npm_packages=(azurite@3.37.0 pg@8.23.1 pg-cursor@2.22.0)
+npm_stamp="$npm_prefix/.tarn-packages"
+if [ "$(cat "$npm_stamp" 2>/dev/null)" != "${npm_packages[*]}" ]; then
+  echo "installing ${npm_packages[*]} into $npm_prefix"
   mkdir -p "$npm_prefix"
-  npm install --silent --no-fund --no-audit --prefix "$npm_prefix" azurite@3.37.0
+  npm install --silent --no-fund --no-audit --prefix "$npm_prefix" "${npm_packages[@]}"
+  echo "${npm_packages[*]}" > "$npm_stamp"
 fi
 export TARN_TEST_NPM="$npm_prefix"
 

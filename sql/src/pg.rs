@@ -183,6 +183,12 @@ pub(crate) fn install(
             })
         }),
     ));
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(PgTypeof {
+        signature: datafusion::logical_expr::Signature::any(
+            1,
+            datafusion::logical_expr::Volatility::Immutable,
+        ),
+    }));
     // Tarn keeps no indexes: `pg_get_indexdef(oid [, column, pretty])` is NULL, as
     // PostgreSQL answers for an OID that is not an index (pgjdbc's getIndexInfo).
     ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(NullText::new(
@@ -394,6 +400,53 @@ pub(crate) fn rewrite_like_escape(statement: &mut SqlStatement) {
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// `pg_typeof(value)`: the PostgreSQL name of the value's type, as `regtype` prints it.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PgTypeof {
+    signature: datafusion::logical_expr::Signature,
+}
+
+fn regtype_name(data_type: &datafusion::arrow::datatypes::DataType) -> String {
+    use datafusion::arrow::datatypes::DataType;
+    match data_type {
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            format!("{}[]", regtype_name(f.data_type()))
+        }
+        DataType::Null => "unknown".to_owned(),
+        other => crate::information_schema::pg_column_type(other)
+            .data_type
+            .to_owned(),
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for PgTypeof {
+    fn name(&self) -> &str {
+        "pg_typeof"
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(
+        &self,
+        _args: &[datafusion::arrow::datatypes::DataType],
+    ) -> DFResult<datafusion::arrow::datatypes::DataType> {
+        Ok(datafusion::arrow::datatypes::DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> DFResult<datafusion::logical_expr::ColumnarValue> {
+        Ok(datafusion::logical_expr::ColumnarValue::Scalar(
+            datafusion::scalar::ScalarValue::Utf8(Some(regtype_name(
+                args.arg_fields[0].data_type(),
+            ))),
+        ))
+    }
 }
 
 /// A text function that is NULL for every argument: for catalog objects Tarn

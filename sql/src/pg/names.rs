@@ -160,9 +160,43 @@ fn name_projection(projection: &mut [SelectItem]) {
     }
 }
 
+/// A select item that is an integer literal is `integer` in PostgreSQL when it fits
+/// (`SELECT 1`, drivers' health checks); DataFusion makes every integer literal a
+/// bigint, which drivers then hand out differently (node-postgres: as a string).
+fn type_integer_literals(projection: &mut [SelectItem]) {
+    use datafusion::sql::sqlparser::ast::{CastKind, UnaryOperator, Value};
+    let fits = |e: &Expr| match e {
+        Expr::Value(v) => matches!(&v.value, Value::Number(n, false) if n.parse::<i32>().is_ok()),
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => matches!(expr.as_ref(), Expr::Value(v)
+            if matches!(&v.value, Value::Number(n, false) if format!("-{n}").parse::<i32>().is_ok())),
+        _ => false,
+    };
+    for item in projection.iter_mut() {
+        let expr = match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
+            _ => continue,
+        };
+        if fits(expr) {
+            *expr = Expr::Cast {
+                kind: CastKind::Cast,
+                expr: Box::new(expr.clone()),
+                data_type: DataType::Int(None),
+                array: false,
+                format: None,
+            };
+        }
+    }
+}
+
 fn name_set_expr(body: &mut SetExpr) {
     match body {
-        SetExpr::Select(select) => name_projection(&mut select.projection),
+        SetExpr::Select(select) => {
+            name_projection(&mut select.projection);
+            type_integer_literals(&mut select.projection);
+        }
         SetExpr::SetOperation { left, right, .. } => {
             name_set_expr(left);
             name_set_expr(right);
@@ -210,7 +244,7 @@ mod tests {
         // Two `?column?` and a `count` that an alias already takes keep their own names.
         assert_eq!(
             named("select 1, 2, count(*), 3 as count from t"),
-            "SELECT 1, 2, count(*), 3 AS count FROM t"
+            "SELECT CAST(1 AS INT), CAST(2 AS INT), count(*), CAST(3 AS INT) AS count FROM t"
         );
         assert_eq!(
             named("select (select max(id) from t) from u"),

@@ -120,3 +120,53 @@ async fn issue_5_pgjdbc_metadata_prepared_fetch_size_and_cancel() {
         "pgjdbc suite did not reach the end: {stdout}"
     );
 }
+
+/// node-postgres and pg-cursor from the test npm prefix (`TARN_TEST_NPM`), through
+/// `tests/node/clients.js`, against a server with a password user (so a wrong
+/// password is checked too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_node_postgres_and_pg_cursor() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = tarn_server::auth::Secret::hash("node pass").to_stored();
+    let config = tarn_tests::config_from_toml(
+        dir.path(),
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[warehouse]\nurl = \"{}\"\n[auth]\nmethod = \"password\"\n[[auth.users]]\nname = \"tarn\"\npassword = \"{secret}\"\n",
+            dir.path().join("wh").display()
+        ),
+    );
+    let server = TestServer::start_with(config).await;
+    let port = server.addr.port();
+    let (client, connection) = tokio_postgres::connect(
+        &format!("host=127.0.0.1 port={port} dbname=tarn user=tarn password='node pass'"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .expect("connect");
+    tokio::spawn(connection);
+    client.batch_execute(SHOP).await.expect("load shop");
+    let modules = tarn_tests::tools::npm_bin("azurite-blob")
+        .parent()
+        .and_then(Path::parent)
+        .expect("node_modules")
+        .to_path_buf();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("node/clients.js");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .arg(port.to_string())
+            .arg("node pass")
+            .env("NODE_PATH", &modules)
+            .output()
+            .expect("node must be installed")
+    })
+    .await
+    .expect("node run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "node-postgres failed after:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("ok wrong password refused"), "{stdout}");
+}

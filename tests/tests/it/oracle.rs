@@ -165,6 +165,7 @@ async fn issue_5_subqueries_settings_and_expandarray_match_postgres_15() {
         "select current_setting('no_such_setting')",
         "select setting from pg_catalog.pg_settings where name = 'max_index_keys'",
         "select current_user = session_user",
+        "select 1, -2 as m, pg_typeof('a'::text), pg_typeof(array['x']), pg_typeof(true)",
     ];
     let mut args = vec!["-At", "-v", "VERBOSITY=sqlstate"];
     for s in &statements {

@@ -80,7 +80,8 @@ async fn issue_3_two_servers_racing_on_one_s3_warehouse() {
     rb.expect("server b");
     for i in 0..5 {
         for prefix in ["a", "b"] {
-            let v: i64 = cb
+            // `select 3 as v` makes an integer column, as in PostgreSQL.
+            let v: i32 = cb
                 .query_one(&format!("select v from {prefix}{i}"), &[])
                 .await
                 .expect("table from either server")
