@@ -195,6 +195,17 @@ pub(crate) fn install(
         "pg_get_indexdef",
         &[1, 3],
     )));
+    // Tarn keeps no comments (COMMENT ON is not supported): every description is
+    // NULL, as PostgreSQL answers for an object without one (psql's `\d+`, `\dn+`).
+    for (name, arities) in [
+        ("obj_description", &[1, 2][..]),
+        ("col_description", &[2][..]),
+        ("shobj_description", &[2][..]),
+    ] {
+        ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(NullText::new(
+            name, arities,
+        )));
+    }
     // Tarn takes no advisory locks, so none is held; returns void (empty text), as
     // PostgreSQL does. asyncpg's pool calls it when a connection is released.
     ctx.register_udf(create_udf(
@@ -287,6 +298,8 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     // Before the crate's rules, which rename functions (`current_user`).
     names::rewrite(&mut statement);
     expandarray::rewrite_regproc_comparisons(&mut statement);
+    expandarray::rewrite_array_subqueries(&mut statement);
+    expandarray::rewrite_function_result(&mut statement);
     let mut statement = rules().iter().fold(statement, |s, rule| rule.rewrite(s));
     rewrite_like_escape(&mut statement);
     expandarray::rewrite(&mut statement);

@@ -327,3 +327,88 @@ pub(crate) fn rewrite_regproc_comparisons(statement: &mut Statement) {
         ControlFlow::<()>::Continue(())
     });
 }
+
+/// `ARRAY(SELECT e FROM ... [ORDER BY ...])` (psql's `\du` and `\d+`) as the
+/// aggregated subquery `(SELECT array_agg(e ORDER BY ...) FROM ...)`, which DataFusion
+/// can decorrelate. One difference remains: for no rows PostgreSQL gives `{}`, this
+/// gives NULL. Subqueries with GROUP BY, DISTINCT, LIMIT or set operations are left
+/// as they are (and fail to plan, naming `array`).
+pub(crate) fn rewrite_array_subqueries(statement: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::{
+        FunctionArgumentClause, GroupByExpr, OrderByKind, SelectItem, SetExpr,
+    };
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::Function(f) = expr
+            && f.name.to_string().eq_ignore_ascii_case("array")
+            && let FunctionArguments::Subquery(query) = &f.args
+            && query.limit_clause.is_none()
+            && query.fetch.is_none()
+            && let SetExpr::Select(select) = query.body.as_ref()
+            && select.distinct.is_none()
+            && select.having.is_none()
+            && matches!(&select.group_by, GroupByExpr::Expressions(e, _) if e.is_empty())
+            && let [item] = select.projection.as_slice()
+            && let SelectItem::UnnamedExpr(value) | SelectItem::ExprWithAlias { expr: value, .. } =
+                item
+        {
+            let mut query = query.clone();
+            let order = match query.order_by.take().map(|o| o.kind) {
+                Some(OrderByKind::Expressions(exprs)) => exprs,
+                _ => Vec::new(),
+            };
+            let mut args = FunctionArgumentList {
+                duplicate_treatment: None,
+                args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(value.clone()))],
+                clauses: vec![],
+            };
+            if !order.is_empty() {
+                args.clauses.push(FunctionArgumentClause::OrderBy(order));
+            }
+            let agg = Expr::Function(Function {
+                name: ObjectName::from(vec![Ident::new("array_agg")]),
+                uses_odbc_syntax: false,
+                parameters: FunctionArguments::None,
+                args: FunctionArguments::List(args),
+                filter: None,
+                null_treatment: None,
+                over: None,
+                within_group: vec![],
+            });
+            if let SetExpr::Select(select) = query.body.as_mut() {
+                select.projection = vec![SelectItem::UnnamedExpr(agg)];
+            }
+            *expr = Expr::Subquery(query);
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// `pg_get_function_result(p.oid)` as `format_type(p.prorettype, NULL)`, where `p` is
+/// the query's pg_proc (psql's `\df`, pgjdbc's getFunctions).
+pub(crate) fn rewrite_function_result(statement: &mut Statement) {
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Expr::Function(f) = expr
+            && f.name
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .is_some_and(|i| i.value.eq_ignore_ascii_case("pg_get_function_result"))
+            && let FunctionArguments::List(list) = &f.args
+            && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::CompoundIdentifier(parts)))] =
+                list.args.as_slice()
+            && parts.len() == 2
+            && parts[1].value.eq_ignore_ascii_case("oid")
+        {
+            let rettype =
+                Expr::CompoundIdentifier(vec![parts[0].clone(), Ident::new("prorettype")]);
+            *expr = call(
+                "format_type",
+                vec![
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(rettype)),
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::value(Value::Null))),
+                ],
+            );
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}

@@ -159,6 +159,9 @@ async fn issue_5_subqueries_settings_and_expandarray_match_postgres_15() {
         "select (select id from k order by id limit 1)",
         "select (information_schema._pg_expandarray(array[7,8,9])).n, (information_schema._pg_expandarray(array[7,8,9])).x",
         "select unnest(a), generate_subscripts(a, 1) from (select array[5, 6, 7] as a) t",
+        // ARRAY(subquery), correlated and ordered (psql's \\du and \\d+).
+        "select array(select id from k where g = 10 order by id desc)",
+        "select id, array(select x.id from k x where x.g = k.g order by x.id) from k order by 1",
         "set search_path = public",
         "select current_setting('search_path'), current_setting('max_index_keys')",
         "select current_setting('no_such_setting', true) is null",
