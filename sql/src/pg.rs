@@ -143,7 +143,10 @@ pub(crate) fn install(
         .ok_or_else(|| crate::SqlError::not_supported("pg_catalog over the lake's listings"))?;
     ctx.catalog(catalog_name)
         .ok_or_else(|| crate::SqlError::not_supported("a session without its catalog"))?
-        .register_schema("pg_catalog", Arc::new(catalog::PgCatalog::new(pg_catalog)))?;
+        .register_schema(
+            "pg_catalog",
+            Arc::new(catalog::PgCatalog::new(pg_catalog, lake)),
+        )?;
     ctx.catalog(catalog_name)
         .ok_or_else(|| crate::SqlError::not_supported("a session without its catalog"))?
         .register_schema(
@@ -257,6 +260,23 @@ pub(crate) fn install(
             };
             Ok(ColumnarValue::Array(Arc::new(
                 datafusion::arrow::array::BooleanArray::from(vec![true; rows]),
+            )))
+        }),
+    ));
+    // Tarn has no temporary schemas, so no schema is another session's (dbt's
+    // `docs generate` filters with it).
+    ctx.register_udf(create_udf(
+        "pg_is_other_temp_schema",
+        vec![DataType::Int32],
+        DataType::Boolean,
+        Volatility::Stable,
+        Arc::new(|args| {
+            let rows = match &args[0] {
+                ColumnarValue::Array(a) => a.len(),
+                ColumnarValue::Scalar(_) => 1,
+            };
+            Ok(ColumnarValue::Array(Arc::new(
+                datafusion::arrow::array::BooleanArray::from(vec![false; rows]),
             )))
         }),
     ));

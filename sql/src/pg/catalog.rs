@@ -266,13 +266,17 @@ impl TableProvider for PgSettings {
 pub(crate) struct PgCatalog {
     inner: Arc<dyn SchemaProvider>,
     settings: Arc<dyn TableProvider>,
+    tables: Arc<dyn TableProvider>,
+    views: Arc<dyn TableProvider>,
 }
 
 impl PgCatalog {
-    pub(crate) fn new(inner: Arc<dyn SchemaProvider>) -> Self {
+    pub(crate) fn new(inner: Arc<dyn SchemaProvider>, lake: &tarn_catalog::LakeCatalog) -> Self {
         Self {
             inner,
             settings: Arc::new(PgSettings::new()),
+            tables: Arc::new(Relations::new(lake.clone(), false)),
+            views: Arc::new(Relations::new(lake.clone(), true)),
         }
     }
 }
@@ -286,6 +290,12 @@ impl SchemaProvider for PgCatalog {
     async fn table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
         if name.eq_ignore_ascii_case("pg_settings") {
             return Ok(Some(Arc::clone(&self.settings)));
+        }
+        if name.eq_ignore_ascii_case("pg_tables") {
+            return Ok(Some(Arc::clone(&self.tables)));
+        }
+        if name.eq_ignore_ascii_case("pg_views") {
+            return Ok(Some(Arc::clone(&self.views)));
         }
         let table = self.inner.table(name).await?;
         let arrays = ARRAY_COLUMNS
@@ -449,6 +459,126 @@ impl TableProvider for ArrayColumns {
             converted.push(RecordBatch::try_new(Arc::clone(&self.schema), arrays)?);
         }
         MemTable::try_new(Arc::clone(&self.schema), vec![converted])?
+            .scan(state, projection, filters, limit)
+            .await
+    }
+}
+
+/// `pg_tables` and `pg_views` from the lake's catalog entries (the pg_catalog
+/// crate lists every relation, views too, in `pg_tables`, and no view in `pg_views`;
+/// dbt decides how to drop and replace a relation from these two).
+#[derive(Debug)]
+pub(crate) struct Relations {
+    lake: tarn_catalog::LakeCatalog,
+    views: bool,
+    schema: SchemaRef,
+}
+
+impl Relations {
+    pub(crate) fn new(lake: tarn_catalog::LakeCatalog, views: bool) -> Self {
+        let text = |name: &str| Field::new(name, DataType::Utf8, true);
+        let flag = |name: &str| Field::new(name, DataType::Boolean, true);
+        let schema = if views {
+            Schema::new(vec![
+                text("schemaname"),
+                text("viewname"),
+                text("viewowner"),
+                text("definition"),
+            ])
+        } else {
+            Schema::new(vec![
+                text("schemaname"),
+                text("tablename"),
+                text("tableowner"),
+                text("tablespace"),
+                flag("hasindexes"),
+                flag("hasrules"),
+                flag("hastriggers"),
+                flag("rowsecurity"),
+            ])
+        };
+        Self {
+            lake,
+            views,
+            schema: Arc::new(schema),
+        }
+    }
+
+    async fn batch(&self) -> DFResult<RecordBatch> {
+        use datafusion::arrow::array::BooleanArray;
+        use datafusion::catalog::CatalogProvider;
+        let mut rows: Vec<(String, String, Option<String>)> = Vec::new();
+        let mut schemas = self.lake.schema_names();
+        schemas.sort();
+        for schema in schemas {
+            let Some(provider) = self.lake.schema(&schema) else {
+                continue;
+            };
+            let mut names = provider.table_names();
+            names.sort();
+            for name in names {
+                let Some(entry) = self
+                    .lake
+                    .metastore()
+                    .table(&schema, &name)
+                    .await
+                    .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?
+                else {
+                    continue;
+                };
+                let is_view = entry.kind == tarn_catalog::TableKind::View;
+                if is_view == self.views {
+                    rows.push((schema.clone(), name, entry.definition));
+                }
+            }
+        }
+        let text = |f: &dyn Fn(&(String, String, Option<String>)) -> Option<String>| -> ArrayRef {
+            Arc::new(rows.iter().map(f).collect::<StringArray>())
+        };
+        let owner = text(&|_| Some("postgres".to_owned()));
+        let columns: Vec<ArrayRef> = if self.views {
+            vec![
+                text(&|r| Some(r.0.clone())),
+                text(&|r| Some(r.1.clone())),
+                owner,
+                text(&|r| r.2.clone()),
+            ]
+        } else {
+            let no = || -> ArrayRef { Arc::new(BooleanArray::from(vec![false; rows.len()])) };
+            vec![
+                text(&|r| Some(r.0.clone())),
+                text(&|r| Some(r.1.clone())),
+                owner,
+                text(&|_| None),
+                no(),
+                no(),
+                no(),
+                no(),
+            ]
+        };
+        Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
+    }
+}
+
+#[async_trait]
+impl TableProvider for Relations {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        let batch = self.batch().await?;
+        MemTable::try_new(Arc::clone(&self.schema), vec![vec![batch]])?
             .scan(state, projection, filters, limit)
             .await
     }
