@@ -39,6 +39,19 @@ if [ ! -f "$stamp" ] || ! cmp -s "$requirements" "$stamp"; then
 fi
 export TARN_TEST_VENV="$venv"
 
+# dbt-core 1.11 and dbt-postgres in a venv of their own (their pins would otherwise
+# move the client libraries under test), from tests/dbt-requirements.txt.
+dbt_venv="${TARN_TEST_DBT_VENV:-$HOME/.cache/tarn/dbt-venv}"
+dbt_requirements="tests/dbt-requirements.txt"
+dbt_stamp="$dbt_venv/.tarn-requirements"
+if [ ! -f "$dbt_stamp" ] || ! cmp -s "$dbt_requirements" "$dbt_stamp"; then
+  echo "installing $dbt_requirements into $dbt_venv"
+  [ -x "$dbt_venv/bin/pip" ] || python3 -m venv "$dbt_venv"
+  "$dbt_venv/bin/pip" install -q --disable-pip-version-check -r "$dbt_requirements"
+  cp "$dbt_requirements" "$dbt_stamp"
+fi
+export TARN_TEST_DBT_VENV="$dbt_venv"
+
 # From npm: Azurite (Azure Blob Storage emulator), and node-postgres with pg-cursor
 # (a client under test).
 npm_prefix="${TARN_TEST_NPM:-$HOME/.cache/tarn/npm}"

@@ -30,6 +30,15 @@ pub fn venv_bin(name: &str) -> PathBuf {
     )
 }
 
+/// A program of the dbt venv (`dbt`), kept apart from the test venv.
+pub fn dbt_bin(name: &str) -> PathBuf {
+    existing(
+        install_dir("TARN_TEST_DBT_VENV", ".cache/tarn/dbt-venv")
+            .join("bin")
+            .join(name),
+    )
+}
+
 /// The test venv's site-packages folder.
 pub fn venv_site_packages() -> PathBuf {
     let lib = install_dir("TARN_TEST_VENV", ".cache/tarn/venv").join("lib");

@@ -6,6 +6,7 @@ mod cloud;
 mod copy;
 mod crawl;
 mod cursors;
+mod dbt;
 mod dml;
 mod external;
 mod golden;

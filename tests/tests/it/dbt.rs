@@ -1,0 +1,127 @@
+//! dbt-postgres, unmodified, against Tarn (issue 6, a start): the smoke project in
+//! `tests/dbt/smoke` (a seed, a table model, a view model over it, generic tests)
+//! through `dbt debug`, `seed`, `run` twice (the second replaces both relations, as
+//! dbt does: rename to a backup, rename the new one in, drop the backup), `test`
+//! and `docs generate`, with dbt from its own venv (`TARN_TEST_DBT_VENV`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tarn_tests::TestServer;
+
+fn dbt(project: &Path, port: u16, args: &[&str]) -> String {
+    let output = Command::new(tarn_tests::tools::dbt_bin("dbt"))
+        .args(args)
+        .args(["--profiles-dir", ".", "--no-use-colors"])
+        .current_dir(project)
+        .env("TARN_PORT", port.to_string())
+        .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+        .output()
+        .expect("dbt must be installed: the README's test command installs it");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "dbt {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// A copy of the smoke project, so dbt's target/ and logs/ stay out of the tree.
+fn project(dir: &Path) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("dbt/smoke");
+    let target = dir.join("smoke");
+    for sub in ["", "models", "seeds"] {
+        std::fs::create_dir_all(target.join(sub)).expect("mkdir");
+        for entry in std::fs::read_dir(source.join(sub)).expect("read project") {
+            let path = entry.expect("entry").path();
+            if path.is_file() {
+                std::fs::copy(
+                    &path,
+                    target.join(sub).join(path.file_name().expect("name")),
+                )
+                .expect("copy");
+            }
+        }
+    }
+    target
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_6_dbt_debug_seed_run_test_and_docs_on_the_smoke_project() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(&dir.path().join("wh")).await;
+    let port = server.addr.port();
+    let project = project(dir.path());
+    let run = {
+        let project = project.clone();
+        move |args: &'static [&'static str]| {
+            let project = project.clone();
+            tokio::task::spawn_blocking(move || dbt(&project, port, args))
+        }
+    };
+    let out = run(&["debug"]).await.expect("dbt debug");
+    assert!(out.contains("All checks passed"), "{out}");
+    let out = run(&["seed"]).await.expect("dbt seed");
+    assert!(out.contains("PASS=1"), "{out}");
+    for round in 0..2 {
+        let out = run(&["run"]).await.expect("dbt run");
+        assert!(
+            out.contains("PASS=2") && out.contains("ERROR=0"),
+            "round {round}: {out}"
+        );
+    }
+    let client = server.client().await;
+    let rows = client
+        .query(
+            "select city, cast(total as double precision), n from dbt_dev.big_cities order by city",
+            &[],
+        )
+        .await
+        .expect("the view model");
+    let got: Vec<(String, f64, i64)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    // raw_orders.csv: Oslo 10.5 + 3, Lima 7.25 (both above 5).
+    assert_eq!(
+        got,
+        vec![("Lima".to_owned(), 7.25, 1), ("Oslo".to_owned(), 13.5, 2)]
+    );
+    // The replaced relations are gone, and each model is listed as what it is.
+    let kinds: Vec<(String, String)> = client
+        .query(
+            "select table_name, table_type from information_schema.tables where table_schema = 'dbt_dev' order by 1",
+            &[],
+        )
+        .await
+        .expect("tables")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("big_cities".to_owned(), "VIEW".to_owned()),
+            ("by_city".to_owned(), "BASE TABLE".to_owned()),
+            ("raw_orders".to_owned(), "BASE TABLE".to_owned()),
+        ]
+    );
+    let out = run(&["test"]).await.expect("dbt test");
+    assert!(out.contains("PASS=4") && out.contains("ERROR=0"), "{out}");
+    let out = run(&["docs", "generate"]).await.expect("dbt docs generate");
+    assert!(out.contains("Catalog written"), "{out}");
+    let catalog: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(project.join("target/catalog.json")).expect("catalog.json"),
+    )
+    .expect("json");
+    assert_eq!(
+        catalog["nodes"]["model.tarn_smoke.big_cities"]["metadata"]["type"],
+        "VIEW"
+    );
+    assert!(
+        catalog["errors"].is_null(),
+        "docs generate reported errors: {}",
+        catalog["errors"]
+    );
+}
