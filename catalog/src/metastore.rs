@@ -13,7 +13,8 @@
 //! Table data lives in a folder with a unique suffix, so dropping and re-creating a
 //! name never mixes files of the old and new table.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use futures::TryStreamExt;
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
@@ -113,6 +114,73 @@ struct SchemaEntry {
 #[derive(Debug, Clone)]
 pub struct Metastore {
     root: StorageLocation,
+    cache: Arc<EntryCache>,
+}
+
+/// An object's version as listings and reads report it: its ETag where the store
+/// gives one, else its modification time and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Version {
+    e_tag: Option<String>,
+    modified: chrono::DateTime<chrono::Utc>,
+    size: u64,
+}
+
+impl Version {
+    fn of(meta: &object_store::ObjectMeta) -> Self {
+        Self {
+            e_tag: meta.e_tag.clone(),
+            modified: meta.last_modified,
+            size: meta.size,
+        }
+    }
+
+    fn same(&self, other: &Self) -> bool {
+        match (&self.e_tag, &other.e_tag) {
+            (Some(a), Some(b)) => a == b,
+            _ => self.modified == other.modified && self.size == other.size,
+        }
+    }
+}
+
+/// Table entries read before, kept while the last listing shows the same version
+/// of their object: listing a thousand tables (pg_class, `\dt`) then costs one LIST,
+/// not a thousand GETs. An entry whose object changed (another server's DDL) is read
+/// again; this server's own writes drop theirs at once.
+#[derive(Debug, Default)]
+struct EntryCache {
+    listed: std::sync::RwLock<HashMap<String, Version>>,
+    entries: std::sync::RwLock<HashMap<String, (Version, TableEntry)>>,
+}
+
+impl EntryCache {
+    fn get(&self, key: &str) -> Option<TableEntry> {
+        let listed = self.listed.read().unwrap_or_else(|e| e.into_inner());
+        let version = listed.get(key)?;
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(key)
+            .filter(|(v, _)| v.same(version))
+            .map(|(_, entry)| entry.clone())
+    }
+
+    fn put(&self, key: &str, version: Version, entry: &TableEntry) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_owned(), (version, entry.clone()));
+    }
+
+    fn forget(&self, key: &str) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+        self.listed
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
 }
 
 /// Everything the metastore lists: schema name to its table names.
@@ -120,7 +188,10 @@ pub type Listing = BTreeMap<String, BTreeSet<String>>;
 
 impl Metastore {
     pub fn new(root: StorageLocation) -> Self {
-        Self { root }
+        Self {
+            root,
+            cache: Arc::new(EntryCache::default()),
+        }
     }
 
     pub fn root(&self) -> &StorageLocation {
@@ -135,6 +206,7 @@ impl Metastore {
         let prefix = self.root.path("_tarn/catalog");
         let prefix_parts = prefix.parts().count();
         let mut objects = self.root.store().list(Some(&prefix));
+        let mut versions = HashMap::new();
         while let Some(meta) = objects.try_next().await? {
             let parts: Vec<String> = meta
                 .location
@@ -149,6 +221,7 @@ impl Metastore {
                     }
                 }
                 [kind, schema, file] if kind == "tables" => {
+                    versions.insert(format!("{TABLES}/{schema}/{file}"), Version::of(&meta));
                     if let Some(name) = file.strip_suffix(".json") {
                         listing
                             .entry(schema.clone())
@@ -159,6 +232,7 @@ impl Metastore {
                 _ => {}
             }
         }
+        *self.cache.listed.write().unwrap_or_else(|e| e.into_inner()) = versions;
         Ok(listing)
     }
 
@@ -209,24 +283,29 @@ impl Metastore {
     /// The table's entry, or `None` when the metastore has no such table.
     pub async fn table(&self, schema: &str, name: &str) -> Result<Option<TableEntry>> {
         let key = format!("{TABLES}/{schema}/{name}.json");
+        if let Some(entry) = self.cache.get(&key) {
+            return Ok(Some(entry));
+        }
         let path = self.root.path(&key);
-        let bytes = match self.root.store().get(&path).await {
-            Ok(result) => result.bytes().await?,
+        let (version, bytes) = match self.root.store().get(&path).await {
+            Ok(result) => (Version::of(&result.meta), result.bytes().await?),
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| CatalogError::InvalidEntry {
-                path: key,
+        let entry: TableEntry =
+            serde_json::from_slice(&bytes).map_err(|e| CatalogError::InvalidEntry {
+                path: key.clone(),
                 reason: e.to_string(),
-            })
+            })?;
+        self.cache.put(&key, version, &entry);
+        Ok(Some(entry))
     }
 
     /// Records a new table; fails with [`CatalogError::TableExists`] if the name is
     /// taken, even by a concurrent writer on another server.
     pub async fn create_table(&self, entry: &TableEntry) -> Result<()> {
         let key = format!("{TABLES}/{}/{}.json", entry.schema, entry.name);
+        self.cache.forget(&key);
         self.put_new(&key, entry).await.map_err(|e| match e {
             CatalogError::ObjectStore(object_store::Error::AlreadyExists { .. }) => {
                 CatalogError::TableExists {
@@ -241,6 +320,7 @@ impl Metastore {
     /// Overwrites an existing entry (`CREATE OR REPLACE VIEW`).
     pub async fn replace_table(&self, entry: &TableEntry) -> Result<()> {
         let key = format!("{TABLES}/{}/{}.json", entry.schema, entry.name);
+        self.cache.forget(&key);
         let body = serde_json::to_vec_pretty(entry).map_err(|e| CatalogError::InvalidEntry {
             path: key.clone(),
             reason: e.to_string(),
@@ -253,6 +333,7 @@ impl Metastore {
     }
 
     pub async fn drop_table(&self, schema: &str, name: &str) -> Result<()> {
+        self.cache.forget(&format!("{TABLES}/{schema}/{name}.json"));
         let path = self.root.path(&format!("{TABLES}/{schema}/{name}.json"));
         match self.root.store().delete(&path).await {
             Ok(()) => Ok(()),
