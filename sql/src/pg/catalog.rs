@@ -268,6 +268,7 @@ pub(crate) struct PgCatalog {
     settings: Arc<dyn TableProvider>,
     tables: Arc<dyn TableProvider>,
     views: Arc<dyn TableProvider>,
+    lake: tarn_catalog::LakeCatalog,
 }
 
 impl PgCatalog {
@@ -277,6 +278,7 @@ impl PgCatalog {
             settings: Arc::new(PgSettings::new()),
             tables: Arc::new(Relations::new(lake.clone(), false)),
             views: Arc::new(Relations::new(lake.clone(), true)),
+            lake: lake.clone(),
         }
     }
 }
@@ -296,6 +298,15 @@ impl SchemaProvider for PgCatalog {
         }
         if name.eq_ignore_ascii_case("pg_views") {
             return Ok(Some(Arc::clone(&self.views)));
+        }
+        if name.eq_ignore_ascii_case("pg_attribute") {
+            return Ok(self.inner.table(name).await?.map(|inner| {
+                Arc::new(NumericTypmods {
+                    inner,
+                    catalog: Arc::clone(&self.inner),
+                    lake: self.lake.clone(),
+                }) as Arc<dyn TableProvider>
+            }));
         }
         let table = self.inner.table(name).await?;
         let arrays = ARRAY_COLUMNS
@@ -579,6 +590,176 @@ impl TableProvider for Relations {
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
         let batch = self.batch().await?;
         MemTable::try_new(Arc::clone(&self.schema), vec![vec![batch]])?
+            .scan(state, projection, filters, limit)
+            .await
+    }
+}
+
+/// `pg_attribute` with `atttypmod` for numeric columns, `(precision << 16 | scale) + 4`
+/// as PostgreSQL keeps it, so `format_type` prints `numeric(10,2)` (psql's `\d`),
+/// pgjdbc reports the precision and scale, and SQLAlchemy reflects `NUMERIC(10, 2)`.
+/// The pg_catalog crate writes -1 for every column; the precision and scale come
+/// from the table's columns as the catalog records them (no Delta log is opened).
+#[derive(Debug)]
+struct NumericTypmods {
+    inner: Arc<dyn TableProvider>,
+    catalog: Arc<dyn SchemaProvider>,
+    lake: tarn_catalog::LakeCatalog,
+}
+
+const NUMERIC_OID: i32 = 1700;
+
+async fn collect_table(
+    provider: Arc<dyn TableProvider>,
+    state: &dyn Session,
+) -> DFResult<Vec<RecordBatch>> {
+    let plan = provider.scan(state, None, &[], None).await?;
+    datafusion::physical_plan::collect(plan, state.task_ctx()).await
+}
+
+fn int_column<'a>(
+    batch: &'a RecordBatch,
+    name: &str,
+) -> Option<&'a datafusion::arrow::array::Int32Array> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::Int32Type;
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_primitive_opt::<Int32Type>())
+}
+
+fn text_column<'a>(batch: &'a RecordBatch, name: &str) -> Option<&'a StringArray> {
+    use datafusion::arrow::array::AsArray;
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_string_opt::<i32>())
+}
+
+impl NumericTypmods {
+    /// oid -> (schema, table) for the relations in `wanted`.
+    async fn relation_names(
+        &self,
+        state: &dyn Session,
+        wanted: &std::collections::HashSet<i32>,
+    ) -> DFResult<std::collections::HashMap<i32, (String, String)>> {
+        use std::collections::HashMap;
+        let mut namespaces: HashMap<i32, String> = HashMap::new();
+        if let Some(table) = self.catalog.table("pg_namespace").await? {
+            for batch in collect_table(table, state).await? {
+                let (Some(oid), Some(name)) =
+                    (int_column(&batch, "oid"), text_column(&batch, "nspname"))
+                else {
+                    continue;
+                };
+                for i in 0..batch.num_rows() {
+                    namespaces.insert(oid.value(i), name.value(i).to_owned());
+                }
+            }
+        }
+        let mut relations = HashMap::new();
+        if let Some(table) = self.catalog.table("pg_class").await? {
+            for batch in collect_table(table, state).await? {
+                let (Some(oid), Some(name), Some(namespace)) = (
+                    int_column(&batch, "oid"),
+                    text_column(&batch, "relname"),
+                    int_column(&batch, "relnamespace"),
+                ) else {
+                    continue;
+                };
+                for i in 0..batch.num_rows() {
+                    if wanted.contains(&oid.value(i))
+                        && let Some(schema) = namespaces.get(&namespace.value(i))
+                    {
+                        relations.insert(oid.value(i), (schema.clone(), name.value(i).to_owned()));
+                    }
+                }
+            }
+        }
+        Ok(relations)
+    }
+}
+
+#[async_trait]
+impl TableProvider for NumericTypmods {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.inner.table_type()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        use datafusion::arrow::array::Int32Array;
+        use datafusion::catalog::CatalogProvider;
+        use std::collections::{HashMap, HashSet};
+        let batches = collect_table(Arc::clone(&self.inner), state).await?;
+        let mut wanted = HashSet::new();
+        for batch in &batches {
+            if let (Some(rel), Some(typ), Some(typmod)) = (
+                int_column(batch, "attrelid"),
+                int_column(batch, "atttypid"),
+                int_column(batch, "atttypmod"),
+            ) {
+                for i in 0..batch.num_rows() {
+                    if typ.value(i) == NUMERIC_OID && typmod.value(i) < 0 {
+                        wanted.insert(rel.value(i));
+                    }
+                }
+            }
+        }
+        let mut converted = batches.clone();
+        if !wanted.is_empty() {
+            let relations = self.relation_names(state, &wanted).await?;
+            let metadata = self.lake.metadata();
+            let mut schemas: HashMap<i32, SchemaRef> = HashMap::new();
+            for (oid, (schema, table)) in &relations {
+                if let Some(provider) = metadata.schema(schema)
+                    && let Ok(Some(table)) = provider.table(table).await
+                {
+                    schemas.insert(*oid, table.schema());
+                }
+            }
+            converted.clear();
+            for batch in batches {
+                let (Some(rel), Some(name), Some(typmod)) = (
+                    int_column(&batch, "attrelid"),
+                    text_column(&batch, "attname"),
+                    int_column(&batch, "atttypmod"),
+                ) else {
+                    converted.push(batch);
+                    continue;
+                };
+                let typmods: Int32Array = (0..batch.num_rows())
+                    .map(|i| {
+                        let found = schemas
+                            .get(&rel.value(i))
+                            .and_then(|s| s.field_with_name(name.value(i)).ok())
+                            .and_then(|f| match f.data_type() {
+                                DataType::Decimal32(p, s)
+                                | DataType::Decimal64(p, s)
+                                | DataType::Decimal128(p, s)
+                                | DataType::Decimal256(p, s) => {
+                                    Some(((i32::from(*p) << 16) | i32::from(*s)) + 4)
+                                }
+                                _ => None,
+                            });
+                        Some(found.unwrap_or(typmod.value(i)))
+                    })
+                    .collect();
+                let index = batch.schema().index_of("atttypmod")?;
+                let mut columns = batch.columns().to_vec();
+                columns[index] = Arc::new(typmods);
+                converted.push(RecordBatch::try_new(batch.schema(), columns)?);
+            }
+        }
+        MemTable::try_new(self.inner.schema(), vec![converted])?
             .scan(state, projection, filters, limit)
             .await
     }

@@ -218,3 +218,24 @@ async fn issue_5_column_names_match_postgres_15() {
     assert!(expected_err.is_empty(), "PostgreSQL: {expected_err}");
     assert_eq!(actual, expected, "Tarn's errors: {actual_err}");
 }
+
+/// psql's `\d` of a table, byte for byte as PostgreSQL 15 prints it: types with
+/// their typmods (`numeric(12,3)`) from pg_attribute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_psql_describe_matches_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let create =
+        "create table n2 (id bigint, price numeric(12,3), at timestamp, ok boolean, note text)";
+    for (server, result) in [
+        ("PostgreSQL", postgres.psql(&["-c", create])),
+        ("Tarn", tarn.psql(&["-c", create])),
+    ] {
+        assert!(result.0, "{server}: {}", result.2);
+    }
+    let expected = value(postgres.psql(&["-c", "\\d n2"]), "\\d n2", "PostgreSQL");
+    let actual = value(tarn.psql(&["-c", "\\d n2"]), "\\d n2", "Tarn");
+    assert!(expected.contains("numeric(12,3)"), "{expected}");
+    assert_eq!(actual, expected);
+}
