@@ -329,8 +329,7 @@ impl Session {
             DFStatement::Statement(s) if plans_for_rows(s) => {
                 let plan = self.plan(statement.clone()).await?;
                 let types = parameter_types(&plan)?;
-                let schema =
-                    returns_rows(&plan).then(|| Arc::new(plan.schema().as_arrow().clone()));
+                let schema = returns_rows(&plan).then(|| Arc::new(self.output_schema(&plan)));
                 (types, schema)
             }
             DFStatement::Statement(s) if matches!(**s, SqlStatement::ShowVariable { .. }) => {
@@ -580,6 +579,21 @@ impl Session {
             plan = plan.with_param_values(ParamValues::from(values))?;
         }
         self.run_plan(plan, is_ctas, view_sql, &partition_by).await
+    }
+
+    /// The schema `plan`'s rows will have: after type coercion, which can widen a
+    /// column (`CASE ... THEN int ELSE bigint END` is bigint), so that a prepared
+    /// statement's RowDescription matches its DataRows. Falls back to the planned
+    /// schema where analysis needs what only execution has (parameter values).
+    fn output_schema(&self, plan: &LogicalPlan) -> datafusion::arrow::datatypes::Schema {
+        let state = self.ctx.state();
+        match state
+            .analyzer()
+            .execute_and_check(plan.clone(), state.config_options(), |_, _| {})
+        {
+            Ok(analyzed) => analyzed.schema().as_arrow().clone(),
+            Err(_) => plan.schema().as_arrow().clone(),
+        }
     }
 
     /// Plans a statement (for views, which the catalog plans through the engine).

@@ -132,6 +132,13 @@ def run_asyncpg(port, password):
         )
         check("asyncpg fetchrow", tuple(row), (42, "c0", amount(42), placed(42), True))
         check("asyncpg fetchval", await conn.fetchval("select count(*) from shop.big_orders"), BIG)
+        # Binary results: the described type must be the one the rows are encoded in
+        # (a CASE of int and bigint is bigint; psqlODBC's column query has one).
+        check(
+            "asyncpg widened CASE",
+            await conn.fetchval("select case when id > 2 then id::int else 0 end from shop.orders where id = 4"),
+            4,
+        )
         # A cursor fetches with Execute row limits (PortalSuspended between batches).
         async with conn.transaction():
             cur = await conn.cursor("select id from shop.orders order by id")
