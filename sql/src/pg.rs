@@ -601,7 +601,7 @@ impl datafusion::logical_expr::ScalarUDFImpl for JsonBuildObject {
         args: datafusion::logical_expr::ScalarFunctionArgs,
     ) -> DFResult<datafusion::logical_expr::ColumnarValue> {
         use datafusion::scalar::ScalarValue;
-        if args.args.len() % 2 != 0 {
+        if !args.args.len().is_multiple_of(2) {
             return datafusion::common::plan_err!(
                 "argument list must have even number of elements (json_build_object)"
             );

@@ -143,6 +143,9 @@ fn constant(name: &str) -> Option<&'static str> {
         .map(|(_, v, _)| *v)
 }
 
+/// One pg_settings row: name, value, category, boot value.
+type SettingRow<'a> = (String, String, &'a str, String);
+
 /// `pg_catalog.pg_settings`: the session's settings and the server constants.
 #[derive(Debug)]
 pub(crate) struct PgSettings {
@@ -170,7 +173,7 @@ impl PgSettings {
 
     fn batch(&self, settings: &Settings) -> DFResult<RecordBatch> {
         let defaults = Settings::default();
-        let mut rows: Vec<(String, String, &str, String)> = settings
+        let mut rows: Vec<SettingRow<'_>> = settings
             .all()
             .map(|(name, value)| {
                 let boot = defaults.get(name).unwrap_or(value).to_owned();
@@ -192,8 +195,8 @@ impl PgSettings {
                 ));
             }
         }
-        rows.sort_by(|a, b| a.0.to_ascii_lowercase().cmp(&b.0.to_ascii_lowercase()));
-        let col = |f: &dyn Fn(&(String, String, &str, String)) -> Option<String>| -> ArrayRef {
+        rows.sort_by_key(|r| r.0.to_ascii_lowercase());
+        let col = |f: &dyn Fn(&SettingRow<'_>) -> Option<String>| -> ArrayRef {
             Arc::new(rows.iter().map(f).collect::<StringArray>())
         };
         Ok(RecordBatch::try_new(
@@ -475,6 +478,9 @@ impl TableProvider for ArrayColumns {
     }
 }
 
+/// One pg_tables or pg_views row: schema, name, a view's definition.
+type RelationRow = (String, String, Option<String>);
+
 /// `pg_tables` and `pg_views` from the lake's catalog entries (the pg_catalog
 /// crate lists every relation, views too, in `pg_tables`, and no view in `pg_views`;
 /// dbt decides how to drop and replace a relation from these two).
@@ -518,7 +524,7 @@ impl Relations {
     async fn batch(&self) -> DFResult<RecordBatch> {
         use datafusion::arrow::array::BooleanArray;
         use datafusion::catalog::CatalogProvider;
-        let mut rows: Vec<(String, String, Option<String>)> = Vec::new();
+        let mut rows: Vec<RelationRow> = Vec::new();
         let mut schemas = self.lake.schema_names();
         schemas.sort();
         for schema in schemas {
@@ -543,7 +549,7 @@ impl Relations {
                 }
             }
         }
-        let text = |f: &dyn Fn(&(String, String, Option<String>)) -> Option<String>| -> ArrayRef {
+        let text = |f: &dyn Fn(&RelationRow) -> Option<String>| -> ArrayRef {
             Arc::new(rows.iter().map(f).collect::<StringArray>())
         };
         let owner = text(&|_| Some("postgres".to_owned()));
