@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use datafusion::catalog::{
@@ -50,7 +51,14 @@ pub struct Lake {
     tables: Mutex<HashMap<String, DeltaTable>>,
     /// Plans views' SQL; set by the SQL layer, which owns planning.
     definition_planner: std::sync::OnceLock<Arc<dyn DefinitionPlanner>>,
+    /// How long a dropped managed table's files outlive its entry.
+    dropped_files_kept: RwLock<Duration>,
 }
+
+/// How long the files of a dropped (or replaced) managed table are kept by default:
+/// a query that resolved the table before the drop reads them to its end, as readers
+/// of the old `x` do while dbt swaps in a new one.
+pub const DROPPED_FILES_KEPT: Duration = Duration::from_secs(600);
 
 /// Turns stored SQL definitions into something DataFusion can scan. The catalog stores
 /// views and external tables as SQL but cannot plan SQL (that is the SQL layer's job),
@@ -77,7 +85,26 @@ impl LakeCatalog {
             listing: RwLock::new(listing),
             tables: Mutex::new(HashMap::new()),
             definition_planner: std::sync::OnceLock::new(),
+            dropped_files_kept: RwLock::new(DROPPED_FILES_KEPT),
         })))
+    }
+
+    /// Sets how long dropped tables' files are kept, and schedules the removal of
+    /// files that earlier runs retired (a server that stopped before their time).
+    pub async fn keep_dropped_files_for(&self, kept: Duration) -> Result<()> {
+        *self
+            .0
+            .dropped_files_kept
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = kept;
+        for (key, retired) in self.metastore.retired().await? {
+            let age = chrono::DateTime::parse_from_rfc3339(&retired.dropped_at)
+                .ok()
+                .and_then(|t| (chrono::Utc::now() - t.to_utc()).to_std().ok())
+                .unwrap_or(kept);
+            self.schedule_removal(key, retired.location, kept.saturating_sub(age));
+        }
+        Ok(())
     }
 
     /// Registers how views are planned (once; later calls are ignored).
@@ -134,6 +161,23 @@ impl Lake {
     /// exist and `if_exists` was given.
     #[instrument(skip(self))]
     pub async fn drop_schema(&self, name: &str, if_exists: bool, cascade: bool) -> Result<bool> {
+        self.drop_schema_keeping(name, if_exists, cascade, true)
+            .await
+    }
+
+    /// Drops a session's temporary schema and its tables, removing their files at once.
+    #[instrument(skip(self))]
+    pub async fn drop_temporary_schema(&self, name: &str) -> Result<bool> {
+        self.drop_schema_keeping(name, true, true, false).await
+    }
+
+    async fn drop_schema_keeping(
+        &self,
+        name: &str,
+        if_exists: bool,
+        cascade: bool,
+        keep_files: bool,
+    ) -> Result<bool> {
         if name == DEFAULT_SCHEMA {
             return Err(CatalogError::DataFusion(
                 datafusion::error::DataFusionError::NotImplemented(format!(
@@ -158,7 +202,14 @@ impl Lake {
             });
         }
         for t in &tables {
-            self.drop_table(name, t, true).await?;
+            match self.metastore.table(name, t).await? {
+                Some(entry) if entry.kind == TableKind::View => {
+                    self.drop_view(name, t, true).await?;
+                }
+                _ => {
+                    self.drop_table_keeping(name, t, true, keep_files).await?;
+                }
+            }
         }
         self.metastore.drop_schema(name).await?;
         self.refresh().await?;
@@ -286,6 +337,69 @@ impl Lake {
                 Err(err)
             }
         }
+    }
+
+    /// Removes a dropped managed table's files once the grace period has passed. The
+    /// record written first makes a later server finish the job if this one stops.
+    async fn retire_files(&self, entry: &TableEntry) {
+        let kept = *self
+            .dropped_files_kept
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        if kept.is_zero() {
+            return self.remove_files(entry).await;
+        }
+        match self.metastore.retire(&entry.location).await {
+            Ok(key) => self.schedule_removal(key, entry.location.clone(), kept),
+            Err(e) => {
+                warn!(location = %entry.location, error = %e, "could not record dropped files; they stay");
+            }
+        }
+    }
+
+    /// Retires a managed table's files (see [`Lake::retire_files`]); for callers that
+    /// removed its entry themselves.
+    pub async fn retire_entry_files(&self, entry: &TableEntry) {
+        if entry.kind == TableKind::ManagedDelta {
+            self.tables
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&entry.location);
+            self.retire_files(entry).await;
+        }
+    }
+
+    /// Removes `entry` from the metastore (if still there) and, with `files`, retires a
+    /// managed table's files.
+    pub async fn discard_entry(&self, entry: &TableEntry, files: bool) -> Result<()> {
+        match self.metastore.drop_table(&entry.schema, &entry.name).await {
+            Ok(()) | Err(CatalogError::TableNotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        if files {
+            self.retire_entry_files(entry).await;
+        }
+        Ok(())
+    }
+
+    fn schedule_removal(&self, key: String, location: String, after: Duration) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let metastore = self.metastore.clone();
+        runtime.spawn(async move {
+            tokio::time::sleep(after).await;
+            let prefix = metastore.root().path(&location);
+            match table::delete_files(metastore.root().store(), &prefix).await {
+                Ok(()) => {
+                    if let Err(e) = metastore.forget_retired(&key).await {
+                        warn!(%key, error = %e, "could not remove a retired-files record");
+                    }
+                    tracing::debug!(%location, "removed a dropped table's files");
+                }
+                Err(e) => warn!(%location, error = %e, "could not remove a dropped table's files"),
+            }
+        });
     }
 
     async fn remove_files(&self, entry: &TableEntry) {
@@ -593,6 +707,18 @@ impl Lake {
     /// then its files. Returns `false` if it did not exist and `if_exists` was given.
     #[instrument(skip(self))]
     pub async fn drop_table(&self, schema: &str, name: &str, if_exists: bool) -> Result<bool> {
+        self.drop_table_keeping(schema, name, if_exists, true).await
+    }
+
+    /// [`Lake::drop_table`]; `keep_files` false removes the files at once (temporary
+    /// tables, which no other session reads).
+    async fn drop_table_keeping(
+        &self,
+        schema: &str,
+        name: &str,
+        if_exists: bool,
+        keep_files: bool,
+    ) -> Result<bool> {
         let Some(entry) = self.metastore.table(schema, name).await? else {
             return if if_exists {
                 Ok(false)
@@ -619,7 +745,11 @@ impl Lake {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&entry.location);
-        self.remove_files(&entry).await;
+        if keep_files {
+            self.retire_files(&entry).await;
+        } else {
+            self.remove_files(&entry).await;
+        }
         self.refresh().await?;
         Ok(true)
     }

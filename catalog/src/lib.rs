@@ -18,7 +18,7 @@ pub mod table;
 pub mod types;
 
 pub use error::{CatalogError, DeltaFailure, Result, delta_failure_in};
-pub use lake::{DefinitionPlanner, Lake, LakeCatalog, LakeSchema};
+pub use lake::{DROPPED_FILES_KEPT, DefinitionPlanner, Lake, LakeCatalog, LakeSchema};
 pub use merge::{Merge, MergeAction, MergeClause, MergeCounts, MergeWhen};
 pub use metastore::{Metastore, TableEntry, TableKind};
 

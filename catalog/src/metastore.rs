@@ -25,6 +25,8 @@ use crate::error::{CatalogError, Result};
 
 const SCHEMAS: &str = "_tarn/catalog/schemas";
 const TABLES: &str = "_tarn/catalog/tables";
+/// Dropped managed tables whose files are kept a while for readers still scanning them.
+const RETIRED: &str = "_tarn/retired";
 
 /// The schema every warehouse has, like PostgreSQL's `public`; it cannot be dropped.
 pub const DEFAULT_SCHEMA: &str = "public";
@@ -359,6 +361,57 @@ impl Metastore {
             .put_opts(&self.root.path(key), PutPayload::from(body), options)
             .await?;
         Ok(())
+    }
+}
+
+/// The files of a dropped managed table, kept until `dropped_at` plus the catalog's
+/// grace period so that queries which resolved the table before the drop can finish.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiredEntry {
+    /// Relative to the warehouse root, as in [`TableEntry::location`].
+    pub location: String,
+    pub dropped_at: String,
+}
+
+impl Metastore {
+    /// Records that `location`'s files are to be removed later; returns the record's key.
+    pub async fn retire(&self, location: &str) -> Result<String> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let key = format!("{RETIRED}/{id}.json");
+        let entry = RetiredEntry {
+            location: location.to_owned(),
+            dropped_at: now(),
+        };
+        self.put_new(&key, &entry).await?;
+        Ok(key)
+    }
+
+    /// Every retired location not yet removed, with its record's key.
+    pub async fn retired(&self) -> Result<Vec<(String, RetiredEntry)>> {
+        let prefix = self.root.path(RETIRED);
+        let metas: Vec<object_store::ObjectMeta> =
+            self.root.store().list(Some(&prefix)).try_collect().await?;
+        let mut out = Vec::new();
+        for meta in metas {
+            let bytes = self.root.store().get(&meta.location).await?.bytes().await?;
+            let Some(file) = meta.location.filename() else {
+                continue;
+            };
+            let key = format!("{RETIRED}/{file}");
+            match serde_json::from_slice::<RetiredEntry>(&bytes) {
+                Ok(entry) => out.push((key, entry)),
+                Err(e) => tracing::warn!(%key, error = %e, "unreadable retired-files record"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes a retired-files record (after its files are gone).
+    pub async fn forget_retired(&self, key: &str) -> Result<()> {
+        match self.root.store().delete(&self.root.path(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

@@ -49,6 +49,8 @@ pub enum ConfigError {
     Storage(#[from] tarn_connectors::ConnectorError),
     #[error("crawler {name:?}: {reason}")]
     Crawler { name: String, reason: String },
+    #[error("{key}: {reason}")]
+    Invalid { key: String, reason: String },
 }
 
 /// The configuration as written in files and the environment.
@@ -115,6 +117,9 @@ pub struct RawWarehouse {
     pub storage: BTreeMap<String, String>,
     /// Locations external tables may read besides the warehouse (URL or path prefixes).
     pub allowed_locations: Vec<String>,
+    /// How long a dropped table's files stay for queries still reading them
+    /// (`"10m"`, `"30s"`, `"0s"` to remove them at once).
+    pub dropped_files_kept: String,
 }
 
 impl Default for RawWarehouse {
@@ -124,6 +129,7 @@ impl Default for RawWarehouse {
             catalog: DEFAULT_CATALOG.to_owned(),
             storage: BTreeMap::new(),
             allowed_locations: Vec::new(),
+            dropped_files_kept: "10m".to_owned(),
         }
     }
 }
@@ -214,6 +220,7 @@ pub struct Config {
     pub catalog: String,
     pub storage_options: HashMap<String, String>,
     pub allowed_locations: Vec<String>,
+    pub dropped_files_kept: std::time::Duration,
     pub buckets: tarn_connectors::StorageConfig,
     pub crawlers: Vec<Crawler>,
     pub datafusion_options: HashMap<String, String>,
@@ -414,8 +421,14 @@ impl Config {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let dropped_files_kept = humantime::parse_duration(&raw.warehouse.dropped_files_kept)
+            .map_err(|e| ConfigError::Invalid {
+                key: "warehouse.dropped_files_kept".to_owned(),
+                reason: e.to_string(),
+            })?;
         Ok(Self {
             listen,
+            dropped_files_kept,
             warehouse: raw.warehouse.url,
             catalog: raw.warehouse.catalog,
             storage_options,

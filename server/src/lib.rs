@@ -50,6 +50,7 @@ pub async fn open_engine(config: &Config) -> tarn_sql::Result<Arc<Engine>> {
             datafusion_options: config.datafusion_options.clone(),
             allowed_locations: config.allowed_locations.clone(),
             buckets: config.buckets.clone(),
+            dropped_files_kept: config.dropped_files_kept,
         },
     )
     .await

@@ -79,6 +79,10 @@ pub struct EngineOptions {
     /// Object-store options per bucket (`[storage."s3://raw"]`). A configured bucket
     /// is an allowed location, and tables and files in it are read with its options.
     pub buckets: StorageConfig,
+    /// How long a dropped managed table's files stay for queries still reading them
+    /// (default [`tarn_catalog::DROPPED_FILES_KEPT`], 10 minutes; zero removes them at
+    /// once).
+    pub dropped_files_kept: std::time::Duration,
 }
 
 impl Default for EngineOptions {
@@ -89,6 +93,7 @@ impl Default for EngineOptions {
             datafusion_options: HashMap::new(),
             allowed_locations: Vec::new(),
             buckets: StorageConfig::default(),
+            dropped_files_kept: tarn_catalog::DROPPED_FILES_KEPT,
         }
     }
 }
@@ -130,6 +135,9 @@ impl Engine {
             runtime.register_object_store(store.url(), Arc::clone(store.store()));
         }
         let catalog = LakeCatalog::open(root, options.buckets.clone()).await?;
+        catalog
+            .keep_dropped_files_for(options.dropped_files_kept)
+            .await?;
         info!(warehouse = %catalog.root().display_url(), catalog = %options.catalog_name, "warehouse open");
         let engine = Arc::new(Self {
             catalog,

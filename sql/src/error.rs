@@ -36,6 +36,10 @@ pub enum SqlError {
     #[error("current transaction is aborted, commands ignored until end of transaction block")]
     InFailedTransaction,
 
+    /// `CREATE TEMPORARY TABLE s.t` with `s` other than `pg_temp` (PostgreSQL's 42P16).
+    #[error("cannot create temporary relation in non-temporary schema \"{0}\"")]
+    TemporaryInSchema(String),
+
     #[error("cannot insert multiple commands into a prepared statement")]
     MultipleCommands,
 

@@ -44,6 +44,9 @@ use crate::settings::Settings;
 mod crawl;
 mod cursor;
 mod merge;
+mod scope;
+
+pub use scope::TEMP_SCHEMA_PREFIX;
 
 /// What a statement produced.
 pub enum Output {
@@ -178,6 +181,10 @@ struct State {
     savepoints: Vec<(String, u64)>,
     /// Statements that changed data (each its own commit) in this transaction block.
     writes: u64,
+    /// This session's temporary schema, once it has made a temporary table.
+    temp_schema: Option<String>,
+    /// Catalog changes of the open transaction block (see [`scope`]).
+    pending: scope::Pending,
 }
 
 impl State {
@@ -201,6 +208,22 @@ impl std::fmt::Debug for Session {
         f.debug_struct("Session")
             .field("catalog", &self.engine.catalog_name())
             .finish()
+    }
+}
+
+impl Drop for Session {
+    /// A session ends with its connection: an open block's catalog changes are rolled
+    /// back and its temporary tables dropped, in the background.
+    fn drop(&mut self) {
+        let state = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        let pending = std::mem::take(&mut state.pending);
+        let temp = state.temp_schema.take();
+        if pending.is_empty() && temp.is_none() {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(scope::close(self.engine.catalog().clone(), pending, temp));
+        }
     }
 }
 
@@ -259,6 +282,8 @@ impl Session {
                 transaction: TransactionState::Idle,
                 savepoints: Vec::new(),
                 writes: 0,
+                temp_schema: None,
+                pending: scope::Pending::default(),
             }),
             cursors: cursor::Cursors::default(),
         })
@@ -442,6 +467,17 @@ impl Session {
             DFStatement::Reset(reset) => return self.reset(reset),
             DFStatement::Explain(_) => None,
         };
+        match ast {
+            Some(SqlStatement::Commit { .. }) => {
+                let failed = self.transaction_state() == TransactionState::Failed;
+                self.end_block(!failed).await?;
+            }
+            Some(SqlStatement::Rollback {
+                savepoint: None, ..
+            }) => self.end_block(false).await?,
+            Some(SqlStatement::Discard { .. }) => self.discard_temp().await?,
+            _ => {}
+        }
         if let Some(ast) = ast
             && let Some(output) = self.session_statement(ast)?
         {
@@ -495,6 +531,11 @@ impl Session {
         if let Some(SqlStatement::Merge(merge)) = ast {
             return self.merge(merge).await;
         }
+        if let Some(statement) = ast
+            && let Some((merge, tag)) = merge::dml_as_merge(statement)?
+        {
+            return self.run_dml_as_merge(&merge, tag).await;
+        }
         if let Some(SqlStatement::Copy {
             source,
             to,
@@ -539,6 +580,76 @@ impl Session {
             tracing::info!(%schema, %table, deleted, "vacuumed");
             return Ok(Output::Command(CommandTag::new("VACUUM")));
         }
+        let temporary = match ast {
+            Some(SqlStatement::CreateTable(ct)) if ct.temporary => Some(ct.clone()),
+            _ => None,
+        };
+        let statement = match temporary {
+            Some(create) => self.temporary_create(create).await?,
+            None => statement,
+        };
+        // Inside a block, what a CREATE writes is recorded so ROLLBACK can undo it.
+        let created = match &statement {
+            DFStatement::Statement(s) => match s.as_ref() {
+                SqlStatement::CreateTable(ct) => Some(ct.name.clone()),
+                SqlStatement::CreateView(view) => Some(view.name.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(name) = created
+            && self.transaction_state() != TransactionState::Idle
+        {
+            let (schema, table) =
+                self.resolve_table(&object_name_to_table_reference(name, true)?)?;
+            if self.state().pending.is_hidden(&schema, &table) {
+                return Err(SqlError::not_supported(format!(
+                    "creating \"{table}\" in the transaction block that dropped or renamed it (COMMIT first)"
+                )));
+            }
+            let before = self
+                .engine
+                .catalog()
+                .metastore()
+                .table(&schema, &table)
+                .await?;
+            let output = self.run_planned(statement, params).await?;
+            self.state().pending.created(&schema, &table, before);
+            return Ok(output);
+        }
+        self.run_planned(statement, params).await
+    }
+
+    /// `CREATE TEMPORARY TABLE name ...` as the statement DataFusion plans (which
+    /// refuses TEMPORARY): the same CREATE in this session's temporary schema.
+    async fn temporary_create(&self, mut create: ast::CreateTable) -> Result<DFStatement> {
+        let reference = object_name_to_table_reference(create.name.clone(), true)?;
+        if let Some(schema) = reference.schema()
+            && schema != "pg_temp"
+        {
+            return Err(SqlError::TemporaryInSchema(schema.to_owned()));
+        }
+        let temp = self.temp_schema().await?;
+        create.temporary = false;
+        create.name = ObjectName::from(vec![
+            ast::Ident::with_quote('"', temp),
+            ast::Ident::with_quote('"', reference.table()),
+        ]);
+        Ok(DFStatement::Statement(Box::new(SqlStatement::CreateTable(
+            create,
+        ))))
+    }
+
+    /// The part of [`Session::run_inner`] for statements DataFusion plans.
+    async fn run_planned(
+        &self,
+        statement: DFStatement,
+        params: Option<Vec<ScalarValue>>,
+    ) -> Result<Output> {
+        let ast = match &statement {
+            DFStatement::Statement(s) => Some(s.as_ref()),
+            _ => None,
+        };
         let is_ctas = matches!(ast, Some(SqlStatement::CreateTable(ct)) if ct.query.is_some());
         let partition_by: Vec<String> = match ast {
             Some(SqlStatement::CreateTable(ct)) => match &ct.hive_distribution {
@@ -596,13 +707,129 @@ impl Session {
         }
     }
 
+    /// Points the relations `statement` reads or writes at this session's temporary
+    /// tables (an unqualified name that is one, and `pg_temp.name`), and refuses names
+    /// this session's open block dropped or renamed away. CREATE TABLE and CREATE
+    /// VIEW names are left alone: only TEMPORARY creates in the temporary schema.
+    fn scope_names(&self, statement: &mut DFStatement, default_schema: &str) -> Result<()> {
+        let (temp, pending) = {
+            let state = self.state();
+            (state.temp_schema.clone(), state.pending.clone())
+        };
+        if temp.is_none() && pending.is_empty() {
+            return Ok(());
+        }
+        let DFStatement::Statement(statement) = statement else {
+            return Ok(());
+        };
+        let catalog = self.engine.catalog();
+        let temp_tables = temp
+            .as_ref()
+            .and_then(|t| datafusion::catalog::CatalogProvider::schema(catalog, t));
+        let mut error: Option<SqlError> = None;
+        let visit = |object: &mut ObjectName| {
+            let Some(parts) = object
+                .0
+                .iter()
+                .map(|p| p.as_ident().cloned())
+                .collect::<Option<Vec<ast::Ident>>>()
+            else {
+                return std::ops::ControlFlow::Continue(());
+            };
+            let (catalog_part, schema, name) = match parts.as_slice() {
+                [name] => (None, None, normalize_ident(name)),
+                [schema, name] => (None, Some(normalize_ident(schema)), normalize_ident(name)),
+                [catalog, schema, name] => (
+                    Some(catalog.clone()),
+                    Some(normalize_ident(schema)),
+                    normalize_ident(name),
+                ),
+                _ => return std::ops::ControlFlow::Continue(()),
+            };
+            let temporary = match schema.as_deref() {
+                None => temp_tables.as_ref().is_some_and(|s| s.table_exist(&name)),
+                Some("pg_temp") => true,
+                Some(_) => false,
+            };
+            if temporary {
+                let Some(temp) = &temp else {
+                    error = Some(
+                        tarn_catalog::CatalogError::TableNotFound {
+                            schema: "pg_temp".to_owned(),
+                            name,
+                        }
+                        .into(),
+                    );
+                    return std::ops::ControlFlow::Break(());
+                };
+                let mut idents: Vec<ast::Ident> = catalog_part.into_iter().collect();
+                idents.push(ast::Ident::with_quote('"', temp));
+                idents.push(ast::Ident::with_quote('"', name));
+                *object = ObjectName::from(idents);
+            } else {
+                let schema = schema.unwrap_or_else(|| default_schema.to_owned());
+                if pending.is_hidden(&schema, &name) {
+                    error = Some(tarn_catalog::CatalogError::TableNotFound { schema, name }.into());
+                    return std::ops::ControlFlow::Break(());
+                }
+            }
+            std::ops::ControlFlow::Continue(())
+        };
+        let _ = match statement.as_mut() {
+            SqlStatement::CreateTable(ct) => match ct.query.as_mut() {
+                Some(query) => ast::visit_relations_mut(query, visit),
+                None => std::ops::ControlFlow::Continue(()),
+            },
+            SqlStatement::CreateView(view) => ast::visit_relations_mut(&mut view.query, visit),
+            other => ast::visit_relations_mut(other, visit),
+        };
+        match error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// This session's temporary schema, made on first use.
+    async fn temp_schema(&self) -> Result<String> {
+        if let Some(schema) = self.state().temp_schema.clone() {
+            return Ok(schema);
+        }
+        let schema = scope::new_temp_schema();
+        self.engine.catalog().create_schema(&schema, false).await?;
+        self.state().temp_schema = Some(schema.clone());
+        Ok(schema)
+    }
+
+    /// Ends the transaction block's catalog changes: made final, or undone.
+    async fn end_block(&self, commit: bool) -> Result<()> {
+        let pending = std::mem::take(&mut self.state().pending);
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let catalog = self.engine.catalog();
+        if commit {
+            pending.commit(catalog).await
+        } else {
+            pending.rollback(catalog).await
+        }
+    }
+
+    /// `DISCARD ALL` / `DISCARD TEMP`: the temporary tables go.
+    async fn discard_temp(&self) -> Result<()> {
+        let temp = self.state().temp_schema.take();
+        if let Some(schema) = temp {
+            self.engine.catalog().drop_temporary_schema(&schema).await?;
+        }
+        Ok(())
+    }
+
     /// Plans a statement (for views, which the catalog plans through the engine).
     pub(crate) async fn plan_statement(&self, statement: DFStatement) -> Result<LogicalPlan> {
         self.plan(statement).await
     }
 
     /// Plans a statement against the current catalog and `search_path`.
-    async fn plan(&self, statement: DFStatement) -> Result<LogicalPlan> {
+    async fn plan(&self, mut statement: DFStatement) -> Result<LogicalPlan> {
         let catalog = self.engine.catalog();
         catalog.refresh().await?;
         let settings = self.state().settings.clone();
@@ -619,6 +846,7 @@ impl Session {
                 .cloned()
                 .unwrap_or_else(|| "public".to_owned())
         };
+        self.scope_names(&mut statement, &default_schema)?;
         let state = {
             let state_ref = self.ctx.state_ref();
             let mut state = state_ref.write();
@@ -776,7 +1004,8 @@ impl Session {
             }
             DdlStatement::DropTable(drop) => {
                 let (schema, name) = self.resolve_table(&drop.name)?;
-                catalog.drop_table(&schema, &name, drop.if_exists).await?;
+                self.drop_relation(&schema, &name, drop.if_exists, false)
+                    .await?;
                 Ok(Output::Command(CommandTag::new("DROP TABLE")))
             }
             DdlStatement::DropCatalogSchema(drop) => {
@@ -806,11 +1035,51 @@ impl Session {
             }
             DdlStatement::DropView(drop) => {
                 let (schema, name) = self.resolve_table(&drop.name)?;
-                catalog.drop_view(&schema, &name, drop.if_exists).await?;
+                self.drop_relation(&schema, &name, drop.if_exists, true)
+                    .await?;
                 Ok(Output::Command(CommandTag::new("DROP VIEW")))
             }
             other => Err(SqlError::not_supported(ddl_words(&other))),
         }
+    }
+
+    /// DROP TABLE / DROP VIEW: at once, or inside a transaction block at COMMIT (the
+    /// name is gone for this session now; see [`scope`]).
+    async fn drop_relation(
+        &self,
+        schema: &str,
+        name: &str,
+        if_exists: bool,
+        view: bool,
+    ) -> Result<()> {
+        let catalog = self.engine.catalog();
+        if self.transaction_state() == TransactionState::Idle {
+            if view {
+                catalog.drop_view(schema, name, if_exists).await?;
+            } else {
+                catalog.drop_table(schema, name, if_exists).await?;
+            }
+            return Ok(());
+        }
+        let mut pending = std::mem::take(&mut self.state().pending);
+        let dropped = pending.drop(catalog, schema, name, view).await;
+        // Statements on a session run one at a time: nothing else touched `pending`.
+        self.state().pending = pending;
+        if !dropped? && !if_exists {
+            return Err(if view {
+                tarn_catalog::CatalogError::ViewNotFound {
+                    schema: schema.to_owned(),
+                    name: name.to_owned(),
+                }
+            } else {
+                tarn_catalog::CatalogError::TableNotFound {
+                    schema: schema.to_owned(),
+                    name: name.to_owned(),
+                }
+            }
+            .into());
+        }
+        Ok(())
     }
 
     /// `CREATE EXTERNAL TABLE name [(columns)] STORED AS fmt [OPTIONS (...)] LOCATION
@@ -1053,9 +1322,18 @@ impl Session {
                             "moving a table to another schema with RENAME",
                         ));
                     }
-                    catalog
-                        .rename_table(&schema, &name, new_ref.table())
-                        .await?;
+                    if self.transaction_state() == TransactionState::Idle {
+                        catalog
+                            .rename_table(&schema, &name, new_ref.table())
+                            .await?;
+                    } else {
+                        let mut pending = std::mem::take(&mut self.state().pending);
+                        let renamed = pending
+                            .rename(catalog, &schema, &name, new_ref.table())
+                            .await;
+                        self.state().pending = pending;
+                        renamed?;
+                    }
                 }
                 ast::AlterTableOperation::AddColumn {
                     if_not_exists,
@@ -1128,9 +1406,18 @@ impl Session {
         if let Some(catalog) = name.catalog() {
             self.check_catalog(catalog, &name.to_string())?;
         }
-        let schema = match name.schema() {
-            Some(s) => s.to_owned(),
-            None => self
+        let table = name.table().to_owned();
+        let temp = self.state().temp_schema.clone();
+        let schema = match (name.schema(), temp) {
+            (Some("pg_temp"), Some(temp)) => temp,
+            (Some(s), _) => s.to_owned(),
+            (None, Some(temp))
+                if datafusion::catalog::CatalogProvider::schema(self.engine.catalog(), &temp)
+                    .is_some_and(|s| s.table_exist(&table)) =>
+            {
+                temp
+            }
+            (None, _) => self
                 .ctx
                 .state()
                 .config()
@@ -1139,7 +1426,7 @@ impl Session {
                 .default_schema
                 .clone(),
         };
-        Ok((schema, name.table().to_owned()))
+        Ok((schema, table))
     }
 
     /// `DECLARE name CURSOR [WITH HOLD] FOR query`: runs the query and keeps its stream.

@@ -14,6 +14,33 @@ use crate::error::{Result, SqlError};
 
 impl Session {
     pub(super) async fn merge(&self, merge: &ast::Merge) -> Result<Output> {
+        let counts = self.merge_counts(merge).await?;
+        Ok(Output::Command(CommandTag::with_rows(
+            "MERGE",
+            counts.total(),
+        )))
+    }
+
+    /// Runs a DELETE or UPDATE that [`dml_as_merge`] turned into a MERGE, with the
+    /// command tag of the statement the client sent.
+    pub(super) async fn run_dml_as_merge(&self, merge: &str, tag: &'static str) -> Result<Output> {
+        let parsed = self.parse(merge)?;
+        let Some(datafusion::sql::parser::Statement::Statement(statement)) = parsed.first() else {
+            return Err(SqlError::not_supported(tag));
+        };
+        let ast::Statement::Merge(merge) = statement.as_ref() else {
+            return Err(SqlError::not_supported(tag));
+        };
+        let counts = self.merge_counts(merge).await?;
+        let rows = if tag == "DELETE" {
+            counts.deleted
+        } else {
+            counts.updated
+        };
+        Ok(Output::Command(CommandTag::with_rows(tag, rows)))
+    }
+
+    async fn merge_counts(&self, merge: &ast::Merge) -> Result<tarn_catalog::MergeCounts> {
         if merge.output.is_some() {
             return Err(SqlError::not_supported("MERGE ... OUTPUT"));
         }
@@ -64,10 +91,7 @@ impl Session {
                 session,
             )
             .await?;
-        Ok(Output::Command(CommandTag::with_rows(
-            "MERGE",
-            counts.total(),
-        )))
+        Ok(counts)
     }
 
     /// The source as a DataFrame, and the name its columns are qualified by.
@@ -251,5 +275,161 @@ fn known_column(name: &str, columns: &[String]) -> Result<()> {
                 Box::new(None),
             ),
         ))
+    }
+}
+
+/// DELETE and UPDATE forms that read another relation, as the MERGE each means:
+/// deltalake deletes and updates by a predicate over the table alone, and a MERGE
+/// joins, streaming, in one Delta commit.
+///
+/// - `DELETE FROM t [AS a] USING s WHERE cond` → `MERGE INTO t USING s ON cond WHEN
+///   MATCHED THEN DELETE`
+/// - `DELETE FROM t WHERE (k) IN (SELECT ...) [AND rest]` (dbt's incremental
+///   delete+insert) → `MERGE INTO t USING (SELECT DISTINCT ...) AS keys(k1) ON k =
+///   keys.k1 WHEN MATCHED [AND rest] THEN DELETE`; `(a, b) IN (SELECT x, y ...)` too
+/// - `UPDATE t [AS a] SET ... FROM s WHERE cond` (dbt's snapshots) → `MERGE INTO t
+///   USING s ON cond WHEN MATCHED THEN UPDATE SET ...`
+///
+/// Returns the MERGE's SQL and the tag of the original statement, or `None` for
+/// statements that need no rewriting.
+pub(super) fn dml_as_merge(statement: &ast::Statement) -> Result<Option<(String, &'static str)>> {
+    match statement {
+        ast::Statement::Delete(delete) => {
+            let (ast::FromTable::WithFromKeyword(from) | ast::FromTable::WithoutKeyword(from)) =
+                &delete.from;
+            let [target] = from.as_slice() else {
+                return Ok(None);
+            };
+            if !target.joins.is_empty() || delete.returning.is_some() {
+                return Ok(None);
+            }
+            if let Some(using) = &delete.using {
+                let [source] = using.as_slice() else {
+                    return Err(SqlError::not_supported("DELETE ... USING several tables"));
+                };
+                if !source.joins.is_empty() {
+                    return Err(SqlError::not_supported("DELETE ... USING a join"));
+                }
+                let Some(condition) = &delete.selection else {
+                    return Err(SqlError::not_supported("DELETE ... USING without WHERE"));
+                };
+                return Ok(Some((
+                    format!(
+                        "MERGE INTO {} USING {} ON {condition} WHEN MATCHED THEN DELETE",
+                        target.relation, source.relation
+                    ),
+                    "DELETE",
+                )));
+            }
+            let Some(selection) = &delete.selection else {
+                return Ok(None);
+            };
+            let mut conjuncts = Vec::new();
+            split_and(selection, &mut conjuncts);
+            let Some(at) = conjuncts
+                .iter()
+                .position(|c| matches!(c, ast::Expr::InSubquery { negated: false, .. }))
+            else {
+                return Ok(None);
+            };
+            let ast::Expr::InSubquery { expr, subquery, .. } = conjuncts.remove(at) else {
+                return Ok(None);
+            };
+            let keys: Vec<&ast::Expr> = match strip_nested(expr) {
+                ast::Expr::Tuple(items) => items.iter().collect(),
+                single => vec![single],
+            };
+            let names: Vec<String> = (1..=keys.len()).map(|i| format!("k{i}")).collect();
+            let on = keys
+                .iter()
+                .zip(&names)
+                .map(|(key, name)| format!("({key}) = __tarn_keys.{name}"))
+                .collect::<Vec<_>>()
+                .join(" AND ");
+            let rest = conjuncts
+                .iter()
+                .map(|c| format!("({c})"))
+                .collect::<Vec<_>>()
+                .join(" AND ");
+            let when = if rest.is_empty() {
+                String::new()
+            } else {
+                format!(" AND {rest}")
+            };
+            Ok(Some((
+                format!(
+                    "MERGE INTO {} USING (SELECT DISTINCT * FROM ({subquery}) AS __tarn_q) \
+                     AS __tarn_keys ({}) ON {on} WHEN MATCHED{when} THEN DELETE",
+                    target.relation,
+                    names.join(", ")
+                ),
+                "DELETE",
+            )))
+        }
+        ast::Statement::Update(update) => {
+            let Some(from) = &update.from else {
+                return Ok(None);
+            };
+            let (ast::UpdateTableFromKind::BeforeSet(sources)
+            | ast::UpdateTableFromKind::AfterSet(sources)) = from;
+            let [source] = sources.as_slice() else {
+                return Err(SqlError::not_supported("UPDATE ... FROM several tables"));
+            };
+            if !source.joins.is_empty() || !update.table.joins.is_empty() {
+                return Err(SqlError::not_supported("UPDATE ... FROM a join"));
+            }
+            if update.returning.is_some() {
+                return Err(SqlError::not_supported("UPDATE ... FROM ... RETURNING"));
+            }
+            let Some(condition) = &update.selection else {
+                return Err(SqlError::not_supported("UPDATE ... FROM without WHERE"));
+            };
+            let sets = update
+                .assignments
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            Ok(Some((
+                format!(
+                    "MERGE INTO {} USING {} ON {condition} WHEN MATCHED THEN UPDATE SET {sets}",
+                    update.table.relation, source.relation
+                ),
+                "UPDATE",
+            )))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn split_and<'a>(expr: &'a ast::Expr, out: &mut Vec<&'a ast::Expr>) {
+    match expr {
+        ast::Expr::BinaryOp {
+            left,
+            op: ast::BinaryOperator::And,
+            right,
+        } => {
+            split_and(left, out);
+            split_and(right, out);
+        }
+        ast::Expr::Nested(inner)
+            if matches!(
+                **inner,
+                ast::Expr::BinaryOp {
+                    op: ast::BinaryOperator::And,
+                    ..
+                }
+            ) =>
+        {
+            split_and(inner, out)
+        }
+        other => out.push(other),
+    }
+}
+
+fn strip_nested(expr: &ast::Expr) -> &ast::Expr {
+    match expr {
+        ast::Expr::Nested(inner) => strip_nested(inner),
+        other => other,
     }
 }

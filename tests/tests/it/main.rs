@@ -15,5 +15,6 @@ mod oracle;
 mod psql;
 mod s3;
 mod shutdown;
+mod transactions;
 mod views;
 mod wire;
