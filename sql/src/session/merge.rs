@@ -72,7 +72,7 @@ impl Session {
         let clauses = merge
             .clauses
             .iter()
-            .map(|clause| merge_clause(clause, &columns))
+            .map(|clause| merge_clause(clause, &columns, &source_alias))
             .collect::<Result<Vec<_>>>()?;
         let session: Arc<dyn datafusion::catalog::Session> = Arc::new(self.ctx.state());
         let counts = self
@@ -85,7 +85,7 @@ impl Session {
                     source,
                     source_alias,
                     target_alias,
-                    on: merge.on.to_string(),
+                    on: sql_text(&merge.on),
                     clauses,
                 },
                 session,
@@ -143,7 +143,11 @@ impl Session {
     }
 }
 
-fn merge_clause(clause: &ast::MergeClause, columns: &[String]) -> Result<MergeClause> {
+fn merge_clause(
+    clause: &ast::MergeClause,
+    columns: &[String],
+    source_alias: &str,
+) -> Result<MergeClause> {
     let when = match clause.clause_kind {
         MergeClauseKind::Matched => MergeWhen::Matched,
         MergeClauseKind::NotMatched | MergeClauseKind::NotMatchedByTarget => MergeWhen::NotMatched,
@@ -167,7 +171,7 @@ fn merge_clause(clause: &ast::MergeClause, columns: &[String]) -> Result<MergeCl
                         }
                     };
                     known_column(&column, columns)?;
-                    Ok((column, a.value.to_string()))
+                    Ok((column, sql_text(&a.value)))
                 })
                 .collect::<Result<Vec<_>>>()?;
             MergeAction::Update(sets)
@@ -209,7 +213,7 @@ fn merge_clause(clause: &ast::MergeClause, columns: &[String]) -> Result<MergeCl
             MergeAction::Insert(
                 names
                     .into_iter()
-                    .zip(row.iter().map(|v| v.to_string()))
+                    .zip(row.iter().map(|v| source_text(v, source_alias)))
                     .collect(),
             )
         }
@@ -239,7 +243,7 @@ fn merge_clause(clause: &ast::MergeClause, columns: &[String]) -> Result<MergeCl
     }
     Ok(MergeClause {
         when,
-        condition: clause.predicate.as_ref().map(|p| p.to_string()),
+        condition: clause.predicate.as_ref().map(sql_text),
         action,
     })
 }
@@ -432,4 +436,42 @@ fn strip_nested(expr: &ast::Expr) -> &ast::Expr {
         ast::Expr::Nested(inner) => strip_nested(inner),
         other => other,
     }
+}
+
+/// An expression as SQL text for deltalake, which parses it without PostgreSQL's
+/// folding of unquoted names: those are written lowercase here (`DBT_INTERNAL_SOURCE.id`
+/// is `dbt_internal_source.id`, as the alias it refers to was normalized).
+fn sql_text(expr: &ast::Expr) -> String {
+    let mut expr = expr.clone();
+    let fold = |ident: &mut ast::Ident| {
+        if ident.quote_style.is_none() {
+            ident.value = ident.value.to_lowercase();
+        }
+    };
+    let _ = ast::visit_expressions_mut(&mut expr, |e| {
+        match e {
+            ast::Expr::Identifier(ident) => fold(ident),
+            ast::Expr::CompoundIdentifier(idents) => idents.iter_mut().for_each(fold),
+            _ => {}
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    expr.to_string()
+}
+
+/// A `WHEN NOT MATCHED ... INSERT VALUES` expression as SQL text: there only the
+/// source's columns are in scope (PostgreSQL resolves `VALUES (id)` to the source's
+/// `id`), while deltalake sees both sides, so bare names are qualified by the source.
+fn source_text(expr: &ast::Expr, source_alias: &str) -> String {
+    let mut expr = expr.clone();
+    let _ = ast::visit_expressions_mut(&mut expr, |e| {
+        if let ast::Expr::Identifier(ident) = e {
+            *e = ast::Expr::CompoundIdentifier(vec![
+                ast::Ident::with_quote('"', source_alias),
+                ident.clone(),
+            ]);
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    sql_text(&expr)
 }

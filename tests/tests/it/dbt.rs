@@ -29,9 +29,17 @@ fn dbt(project: &Path, port: u16, args: &[&str]) -> String {
 
 /// A copy of the smoke project, so dbt's target/ and logs/ stay out of the tree.
 fn project(dir: &Path) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("dbt/smoke");
-    let target = dir.join("smoke");
-    for sub in ["", "models", "seeds"] {
+    project_named(dir, "smoke")
+}
+
+/// A copy of the project `tests/dbt/<name>`.
+fn project_named(dir: &Path, name: &str) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("dbt").join(name);
+    let target = dir.join(name);
+    for sub in ["", "models", "seeds", "snapshots"] {
+        if !source.join(sub).is_dir() {
+            continue;
+        }
         std::fs::create_dir_all(target.join(sub)).expect("mkdir");
         for entry in std::fs::read_dir(source.join(sub)).expect("read project") {
             let path = entry.expect("entry").path();
@@ -123,5 +131,137 @@ async fn issue_6_dbt_debug_seed_run_test_and_docs_on_the_smoke_project() {
         catalog["errors"].is_null(),
         "docs generate reported errors: {}",
         catalog["errors"]
+    );
+}
+
+/// Rows of `sql` as text, one string per row with `|` between columns.
+async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
+    client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).unwrap_or("NULL").to_owned())
+                    .collect::<Vec<_>>()
+                    .join("|"),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The `tests/dbt/incremental` project: an ephemeral staging model, incremental
+/// models with the `append`, `delete+insert` and `merge` strategies (dbt makes a
+/// temporary table and deletes, inserts or merges from it), and snapshots with the
+/// `timestamp` and `check` strategies (UPDATE ... FROM, md5 ids); run, the source
+/// changed (one row updated, one added), run again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_6_dbt_incremental_models_ephemeral_and_snapshots() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(&dir.path().join("wh")).await;
+    let port = server.addr.port();
+    let project = project_named(dir.path(), "incremental");
+    let run = {
+        let project = project.clone();
+        move |args: &'static [&'static str]| {
+            let project = project.clone();
+            tokio::task::spawn_blocking(move || dbt(&project, port, args))
+        }
+    };
+    let client = server.client().await;
+    client
+        .batch_execute(
+            "create schema raw;
+             create table raw.orders (id int, city text, amount numeric(10,2), updated_at timestamp);
+             insert into raw.orders values
+                 (1, 'oslo', 10.50, '2026-01-01 10:00:00'),
+                 (2, 'lima', 7.25, '2026-01-01 11:00:00'),
+                 (3, 'oslo', 3, '2026-01-01 12:00:00');",
+        )
+        .await
+        .expect("source data");
+    let out = run(&["run"]).await.expect("dbt run");
+    assert!(out.contains("PASS=3") && out.contains("ERROR=0"), "{out}");
+    let out = run(&["snapshot"]).await.expect("dbt snapshot");
+    assert!(out.contains("PASS=2") && out.contains("ERROR=0"), "{out}");
+    client
+        .batch_execute(
+            "update raw.orders set amount = 99, updated_at = '2026-01-02 09:00:00' where id = 2;
+             insert into raw.orders values (4, 'rome', 5, '2026-01-02 10:00:00');",
+        )
+        .await
+        .expect("source changes");
+    let out = run(&["run"]).await.expect("dbt run, incremental");
+    assert!(out.contains("PASS=3") && out.contains("ERROR=0"), "{out}");
+    let out = run(&["snapshot"]).await.expect("dbt snapshot, changes");
+    assert!(out.contains("PASS=2") && out.contains("ERROR=0"), "{out}");
+    let out = run(&["test"]).await.expect("dbt test");
+    assert!(out.contains("PASS=4") && out.contains("ERROR=0"), "{out}");
+
+    // Upserts by id: row 2 replaced, row 4 added, cities upper-cased by the
+    // ephemeral model.
+    let upserted = vec![
+        "1|OSLO|10.50|2026-01-01 10:00:00",
+        "2|LIMA|99.00|2026-01-02 09:00:00",
+        "3|OSLO|3.00|2026-01-01 12:00:00",
+        "4|ROME|5.00|2026-01-02 10:00:00",
+    ];
+    for model in ["orders_di", "orders_merge"] {
+        assert_eq!(
+            rows(
+                &client,
+                &format!("select * from dbt_inc.{model} order by id")
+            )
+            .await,
+            upserted,
+            "{model}"
+        );
+    }
+    // Append keeps both versions of row 2.
+    assert_eq!(
+        rows(
+            &client,
+            "select id, amount from dbt_inc.orders_append order by id, updated_at"
+        )
+        .await,
+        vec!["1|10.50", "2|7.25", "2|99.00", "3|3.00", "4|5.00"]
+    );
+    // Both snapshots closed row 2's old version and opened the new one.
+    assert_eq!(
+        rows(
+            &client,
+            "select id, amount, dbt_valid_from, dbt_valid_to \
+             from snapshots.orders_ts order by id, dbt_valid_from"
+        )
+        .await,
+        vec![
+            "1|10.50|2026-01-01 10:00:00|NULL",
+            "2|7.25|2026-01-01 11:00:00|2026-01-02 09:00:00",
+            "2|99.00|2026-01-02 09:00:00|NULL",
+            "3|3.00|2026-01-01 12:00:00|NULL",
+            "4|5.00|2026-01-02 10:00:00|NULL",
+        ]
+    );
+    assert_eq!(
+        rows(
+            &client,
+            "select id, amount, dbt_valid_to is null from snapshots.orders_check \
+             order by id, dbt_valid_from"
+        )
+        .await,
+        vec!["1|10.50|t", "2|7.25|f", "2|99.00|t", "3|3.00|t", "4|5.00|t"]
+    );
+    // dbt's temporary tables went with its sessions; no __dbt_ leftovers.
+    assert_eq!(
+        rows(
+            &client,
+            "select table_schema || '.' || table_name from information_schema.tables \
+             where table_name like '%dbt%' or table_schema like 'pg_temp%'"
+        )
+        .await,
+        Vec::<String>::new()
     );
 }

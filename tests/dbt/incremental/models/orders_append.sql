@@ -1,0 +1,5 @@
+{{ config(materialized='incremental') }}
+select id, city, amount, updated_at from {{ ref('stg_orders') }}
+{% if is_incremental() %}
+where updated_at > (select max(updated_at) from {{ this }})
+{% endif %}
