@@ -12,6 +12,7 @@ mod catalog;
 mod expandarray;
 mod names;
 mod single_value;
+mod zoned;
 
 pub(crate) use catalog::attach as attach_settings;
 
@@ -126,6 +127,7 @@ pub(crate) fn install(
     let failed = |e: Box<datafusion::error::DataFusionError>| crate::SqlError::DataFusion(*e);
     datafusion_pg_catalog::setup_pg_catalog(ctx, catalog_name, EmptyContextProvider)
         .map_err(failed)?;
+    zoned::install(ctx);
     let listings = SessionContext::new_with_config(
         SessionConfig::new()
             .with_create_default_catalog_and_schema(false)

@@ -305,3 +305,49 @@ async fn issue_6_dbt_tests_adapter_basic_suite_passes() {
     assert!(stdout.contains("13 passed"), "{stdout}");
     assert!(!stdout.contains("skipped"), "{stdout}");
 }
+
+/// The example pipeline as the README runs it (`examples/crime/run.sh`): generated raw
+/// exports of three cities, crawled, cleaned and deduplicated by dbt into marts, the
+/// dashboard queries, and `check.py`, which compares the marts with the answers the
+/// generator computed from the raw reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_6_example_crime_pipeline_runs_from_the_readme() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    // The tarn binary cargo built beside this test (target/debug/tarn).
+    let tarn = std::env::current_exe()
+        .expect("test binary")
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .join("tarn");
+    assert!(tarn.exists(), "{} not built", tarn.display());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/crime/run.sh");
+    let work = dir.path().join("work");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("bash")
+            .arg(&script)
+            .arg(&work)
+            .env("TARN_BIN", &tarn)
+            .env("TARN_PORT", port.to_string())
+            .env("DBT", tarn_tests::tools::dbt_bin("dbt"))
+            .output()
+            .expect("run.sh")
+    })
+    .await
+    .expect("pipeline");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the example pipeline failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("PASS=17 WARN=0 ERROR=0"), "{stdout}");
+    assert!(
+        stdout.contains("ok: 18000 reports after removing 540 duplicates"),
+        "{stdout}"
+    );
+}
