@@ -18,6 +18,7 @@ command -v psql >/dev/null 2>&1 || packages+=(postgresql-client)
 command -v openssl >/dev/null 2>&1 || packages+=(openssl)
 command -v java >/dev/null 2>&1 || packages+=(default-jdk-headless)
 [ -e /usr/share/java/postgresql.jar ] || packages+=(libpostgresql-jdbc-java)
+[ -e /usr/lib/x86_64-linux-gnu/odbc/psqlodbcw.so ] || packages+=(odbc-postgresql unixodbc)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
 if [ "${#packages[@]}" -gt 0 ]; then
   echo "installing: ${packages[*]}"

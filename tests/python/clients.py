@@ -2,7 +2,7 @@
 
   clients.py CLIENT PORT [PASSWORD]
 
-CLIENT is one of psycopg2, psycopg, asyncpg, pg8000, sqlalchemy. The server holds the
+CLIENT is one of psycopg2, psycopg, asyncpg, pg8000, sqlalchemy, odbc. The server holds the
 data that tests/tests/it/clients.rs loads (see SHOP below); each client connects,
 lists schemas, tables and columns, queries with a parameter, fetches in batches and
 checks what it got. A failed check raises AssertionError naming it (exit status 1).
@@ -214,7 +214,66 @@ def run_sqlalchemy(port, password):
         check("sqlalchemy bound parameter", got, amount(4))
 
 
+# Debian's psqlODBC (odbc-postgresql), which the test command installs.
+PSQLODBC = "/usr/lib/x86_64-linux-gnu/odbc/psqlodbcw.so"
+
+
+def run_odbc(port, password):
+    """psqlODBC through pyodbc, as Power BI, Tableau and Excel use it: UseDeclareFetch
+    makes it read every result through DECLARE ... CURSOR WITH HOLD and FETCH 100."""
+    import pyodbc
+
+    def connect(pw):
+        return pyodbc.connect(
+            f"DRIVER={{{PSQLODBC}}};SERVER=127.0.0.1;PORT={port};DATABASE=tarn;UID=tarn;"
+            f"PWD={pw or ''};UseDeclareFetch=1;Fetch=100;BoolsAsChar=0",
+            autocommit=False,
+        )
+
+    conn = connect(password)
+    cur = conn.cursor()
+    tables = sorted(
+        (t.table_schem, t.table_name, t.table_type)
+        for t in cur.tables(schema="shop")
+    )
+    check("odbc SQLTables", tables, [("shop", "big_orders", "VIEW"), ("shop", "orders", "TABLE")])
+    columns = [(c.column_name, c.type_name) for c in cur.columns(table="orders", schema="shop")]
+    check(
+        "odbc SQLColumns",
+        columns,
+        [("id", "int8"), ("customer", "text"), ("amount", "numeric"), ("placed", "timestamp"), ("paid", "bool")],
+    )
+    cur.execute("select id, customer, amount, placed, paid from shop.orders where id = ?", 42)
+    check("odbc parameter", [tuple(r) for r in cur.fetchall()], [(42, "c0", amount(42), placed(42), True)])
+    # 2,500 rows through a cursor fetched 100 at a time.
+    cur.execute("select id from shop.orders order by id")
+    got = []
+    while True:
+        batch = cur.fetchmany(300)
+        if not batch:
+            break
+        got.extend(r[0] for r in batch)
+    check("odbc batches", got, list(range(1, ROWS + 1)))
+    cur.execute("select count(*) from shop.big_orders")
+    check("odbc view", cur.fetchone()[0], BIG)
+    conn.rollback()
+    conn.close()
+    if password:
+        try:
+            connect("wrong")
+        except pyodbc.Error as e:
+            # PostgreSQL's words, naming the user (libpq's SCRAM leaves its name empty).
+            check(
+                "odbc wrong password",
+                'password authentication failed for user "tarn"' in str(e),
+                True,
+            )
+        else:
+            raise AssertionError("odbc wrong password: connected")
+
+
 CLIENTS = {
+    "odbc": run_odbc,
     "psycopg2": run_psycopg2,
     "psycopg": run_psycopg,
     "asyncpg": run_asyncpg,

@@ -242,8 +242,19 @@ impl StartupHandler for Startup {
             Pending::Scram => {
                 *pending = Pending::Scram;
                 drop(pending);
+                // libpq leaves the SCRAM user name empty (the startup packet has it):
+                // name the startup user in the error, as PostgreSQL does.
+                let user = client.metadata().get("user").cloned().unwrap_or_default();
                 match &self.password {
-                    Some((_, scram)) => scram.on_startup(client, message).await,
+                    Some((_, scram)) => {
+                        scram
+                            .on_startup(client, message)
+                            .await
+                            .map_err(|e| match e {
+                                PgWireError::InvalidPassword(_) => auth::password_failed(&user),
+                                other => other,
+                            })
+                    }
                     None => Ok(()),
                 }
             }

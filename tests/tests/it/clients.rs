@@ -170,3 +170,51 @@ async fn issue_5_node_postgres_and_pg_cursor() {
     );
     assert!(stdout.contains("ok wrong password refused"), "{stdout}");
 }
+
+/// psqlODBC (Debian's odbc-postgresql, which the test command installs) through
+/// pyodbc, with `UseDeclareFetch=1;Fetch=100` as Power BI and Tableau set it: SQLTables,
+/// SQLColumns, a `?` parameter, 2,500 rows fetched through a cursor, a view, and a
+/// wrong password refused (SCRAM through libpq).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_psqlodbc_with_declare_fetch() {
+    assert!(
+        Path::new("/usr/lib/x86_64-linux-gnu/odbc/psqlodbcw.so").exists(),
+        "psqlODBC missing: the README's test command installs odbc-postgresql"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = tarn_server::auth::Secret::hash("odbc pass").to_stored();
+    let config = tarn_tests::config_from_toml(
+        dir.path(),
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[warehouse]\nurl = \"{}\"\n[auth]\nmethod = \"password\"\n[[auth.users]]\nname = \"tarn\"\npassword = \"{secret}\"\n",
+            dir.path().join("wh").display()
+        ),
+    );
+    let server = TestServer::start_with(config).await;
+    let port = server.addr.port();
+    let (client, connection) = tokio_postgres::connect(
+        &format!("host=127.0.0.1 port={port} dbname=tarn user=tarn password='odbc pass'"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .expect("connect");
+    tokio::spawn(connection);
+    client.batch_execute(SHOP).await.expect("load shop");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/clients.py");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(tarn_tests::tools::venv_bin("python"))
+            .arg(script)
+            .args(["odbc", &port.to_string(), "odbc pass"])
+            .output()
+            .expect("run clients.py")
+    })
+    .await
+    .expect("odbc run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "psqlODBC failed after:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("ok odbc wrong password"), "{stdout}");
+}
