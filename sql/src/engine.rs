@@ -102,6 +102,7 @@ impl Default for EngineOptions {
 #[derive(Debug)]
 pub struct Engine {
     catalog: LakeCatalog,
+    activity: Arc<crate::activity::Activity>,
     options: EngineOptions,
     runtime: Arc<RuntimeEnv>,
     /// The state sessions start from, built on first use.
@@ -141,6 +142,7 @@ impl Engine {
         info!(warehouse = %catalog.root().display_url(), catalog = %options.catalog_name, "warehouse open");
         let engine = Arc::new(Self {
             catalog,
+            activity: Arc::default(),
             options,
             runtime,
             initial_state: std::sync::OnceLock::new(),
@@ -153,6 +155,11 @@ impl Engine {
 
     pub fn catalog(&self) -> &LakeCatalog {
         &self.catalog
+    }
+
+    /// The connections of this server (`pg_stat_activity`).
+    pub fn activity(&self) -> &Arc<crate::activity::Activity> {
+        &self.activity
     }
 
     pub fn options(&self) -> &EngineOptions {

@@ -13,6 +13,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod activity;
 pub mod copy;
 pub mod engine;
 pub mod error;

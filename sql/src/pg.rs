@@ -119,6 +119,7 @@ pub(crate) fn install(
     ctx: &SessionContext,
     catalog_name: &str,
     lake: &LakeCatalog,
+    activity: &Arc<crate::activity::Activity>,
 ) -> crate::Result<()> {
     use datafusion::arrow::datatypes::DataType;
     use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
@@ -128,6 +129,7 @@ pub(crate) fn install(
     datafusion_pg_catalog::setup_pg_catalog(ctx, catalog_name, EmptyContextProvider)
         .map_err(failed)?;
     zoned::install(ctx);
+    crate::activity::install(ctx, activity);
     let listings = SessionContext::new_with_config(
         SessionConfig::new()
             .with_create_default_catalog_and_schema(false)
@@ -147,7 +149,14 @@ pub(crate) fn install(
         .ok_or_else(|| crate::SqlError::not_supported("a session without its catalog"))?
         .register_schema(
             "pg_catalog",
-            Arc::new(catalog::PgCatalog::new(pg_catalog, lake)),
+            Arc::new(catalog::PgCatalog::new(
+                pg_catalog,
+                lake,
+                Arc::new(crate::activity::StatActivity::new(
+                    Arc::clone(activity),
+                    catalog_name,
+                )),
+            )),
         )?;
     ctx.catalog(catalog_name)
         .ok_or_else(|| crate::SqlError::not_supported("a session without its catalog"))?
@@ -317,6 +326,8 @@ fn rules() -> &'static [Box<dyn datafusion_pg_catalog::sql::rules::SqlStatementR
 
 /// Applies the client-SQL rewrites to one parsed statement.
 pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
+    qualify_tarn_tables(&mut statement);
+    name_set_function_columns(&mut statement);
     // Before the crate's rules, which rename functions (`current_user`).
     names::rewrite(&mut statement);
     expandarray::rewrite_regproc_comparisons(&mut statement);
@@ -333,6 +344,71 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
         statement = RemoveSubqueryFromProjection.rewrite(statement);
     }
     statement
+}
+
+/// `pg_catalog` relations Tarn serves itself, which the crate's rule does not know to
+/// qualify: PostgreSQL finds them unqualified (pg_catalog is always on the path).
+const TARN_PG_TABLES: &[&str] = &["pg_stat_activity"];
+
+fn qualify_tarn_tables(statement: &mut SqlStatement) {
+    use datafusion::sql::sqlparser::ast::{Ident, ObjectName, ObjectNamePart, visit_relations_mut};
+    let _ = visit_relations_mut(statement, |name: &mut ObjectName| {
+        if let [ObjectNamePart::Identifier(ident)] = name.0.as_slice()
+            && ident.quote_style.is_none()
+            && TARN_PG_TABLES.contains(&ident.value.to_ascii_lowercase().as_str())
+        {
+            let table = ident.clone();
+            name.0 = vec![
+                ObjectNamePart::Identifier(Ident::new("pg_catalog")),
+                ObjectNamePart::Identifier(table),
+            ];
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+}
+
+/// `FROM generate_series(1, 3) AS i` names its column `i` in PostgreSQL (a function
+/// returning a scalar takes its alias as column name); DataFusion calls it `value`.
+/// The alias gets the column list PostgreSQL implies (Grafana's `s[i]` over
+/// `generate_series`).
+fn name_set_function_columns(statement: &mut SqlStatement) {
+    use datafusion::sql::sqlparser::ast::{Query, SetExpr, TableAliasColumnDef, TableFactor};
+    fn visit_factor(factor: &mut TableFactor) {
+        if let TableFactor::Table {
+            name,
+            args: Some(_),
+            alias: Some(alias),
+            ..
+        } = factor
+            && alias.columns.is_empty()
+            && name
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .is_some_and(|i| i.value.eq_ignore_ascii_case("generate_series"))
+        {
+            alias.columns = vec![TableAliasColumnDef {
+                name: alias.name.clone(),
+                data_type: None,
+            }];
+        }
+    }
+    fn visit_query(query: &mut Query) {
+        if let SetExpr::Select(select) = query.body.as_mut() {
+            for from in &mut select.from {
+                visit_factor(&mut from.relation);
+                for join in &mut from.joins {
+                    visit_factor(&mut join.relation);
+                }
+            }
+        }
+    }
+    let _ = datafusion::sql::sqlparser::ast::visit_statements_mut(statement, |s| {
+        if let SqlStatement::Query(query) = s {
+            visit_query(query);
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
 }
 
 /// True for a client's catalog introspection (it names `pg_catalog` tables).

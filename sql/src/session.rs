@@ -201,6 +201,8 @@ pub struct Session {
     ctx: SessionContext,
     state: Mutex<State>,
     cursors: cursor::Cursors,
+    /// This session's entry in `pg_stat_activity`, once the server attached it.
+    backend: std::sync::OnceLock<crate::activity::Registration>,
 }
 
 impl std::fmt::Debug for Session {
@@ -265,7 +267,7 @@ pub(crate) fn initial_state(
             engine.catalog().clone(),
         ))),
     );
-    crate::pg::install(&ctx, &catalog_name, engine.catalog())?;
+    crate::pg::install(&ctx, &catalog_name, engine.catalog(), engine.activity())?;
     Ok(ctx.state())
 }
 
@@ -286,6 +288,7 @@ impl Session {
                 pending: scope::Pending::default(),
             }),
             cursors: cursor::Cursors::default(),
+            backend: std::sync::OnceLock::new(),
         })
     }
 
@@ -305,6 +308,26 @@ impl Session {
     /// Sets a parameter as `SET` would (used for startup-packet options).
     pub fn set(&self, name: &str, value: &str) -> Result<()> {
         self.state().settings.set(name, value)
+    }
+
+    /// Lists this session in `pg_stat_activity` as backend `info.pid`, which
+    /// `pg_cancel_backend` and `pg_terminate_backend` reach through `control`. Once;
+    /// later calls are ignored.
+    pub fn attach_backend(
+        &self,
+        info: crate::activity::BackendInfo,
+        control: Arc<dyn crate::activity::BackendControl>,
+    ) {
+        if self.backend.get().is_none() {
+            let _ = self
+                .backend
+                .set(self.engine.activity().register(info, control));
+        }
+    }
+
+    /// The backend process id clients see (BackendKeyData), once attached.
+    pub fn backend_pid(&self) -> Option<i32> {
+        self.backend.get().map(|b| b.pid())
     }
 
     pub fn transaction_state(&self) -> TransactionState {
@@ -433,6 +456,12 @@ impl Session {
             return Err(SqlError::InFailedTransaction);
         }
         let changes = changes_data(&statement);
+        if let Some(pid) = self.backend_pid() {
+            let in_block = self.transaction_state() != TransactionState::Idle;
+            self.engine
+                .activity()
+                .started(pid, statement.to_string(), in_block);
+        }
         // statement_timeout covers planning, running and streaming the rows out.
         let deadline = self
             .settings()
@@ -449,6 +478,11 @@ impl Session {
             Err(_) => self.statement_failed(),
             Ok(_) if changes => self.state().writes += 1,
             Ok(_) => {}
+        }
+        if let Some(pid) = self.backend_pid() {
+            self.engine
+                .activity()
+                .finished(pid, self.transaction_state());
         }
         result
     }
@@ -855,6 +889,12 @@ impl Session {
                 &mut *state,
                 Arc::new(crate::pg::session_user_udf(&user)),
             )?;
+            if let Some(pid) = self.backend_pid() {
+                datafusion::execution::FunctionRegistry::register_udf(
+                    &mut *state,
+                    Arc::new(crate::activity::backend_pid_udf(pid)),
+                )?;
+            }
             crate::pg::attach_settings(&mut state, &settings)?;
             state.clone()
         };

@@ -81,6 +81,7 @@ impl Connection {
                 }),
                 active: Arc::clone(&shared.active),
                 copy: tokio::sync::Mutex::new(None),
+                terminated: Arc::default(),
             }),
             startup: Arc::new(Startup::new(
                 session,
@@ -137,6 +138,70 @@ pub struct QueryHandler {
     active: Arc<AtomicUsize>,
     /// The COPY FROM STDIN in progress, fed by CopyData messages.
     copy: tokio::sync::Mutex<Option<CopyIn>>,
+    /// Set by `pg_terminate_backend`: the next message gets FATAL 57P01.
+    terminated: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// How `pg_cancel_backend` and `pg_terminate_backend` reach a connection: through the
+/// same cancel channel a CancelRequest fires.
+#[derive(Debug)]
+struct Control {
+    handle: Arc<ConnectionHandle>,
+    terminated: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl tarn_sql::activity::BackendControl for Control {
+    fn cancel(&self) {
+        let handle = Arc::clone(&self.handle);
+        tokio::spawn(async move {
+            handle.cancel().await;
+        });
+    }
+
+    fn terminate(&self) {
+        self.terminated.store(true, Ordering::SeqCst);
+        self.cancel();
+    }
+}
+
+impl QueryHandler {
+    /// Lists the connection in `pg_stat_activity` (at its first statement, when the
+    /// startup exchange has given it a process id and cancel channel), and refuses
+    /// to go on once `pg_terminate_backend` ended it.
+    fn check_in<C: ClientInfo>(&self, client: &C) -> PgWireResult<()> {
+        if self.terminated.load(Ordering::SeqCst) {
+            return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                "FATAL".to_owned(),
+                "57P01".to_owned(),
+                "terminating connection due to administrator command".to_owned(),
+            ))));
+        }
+        if self.session.backend_pid().is_none()
+            && let Some(handle) = client.session_extensions().get::<Arc<ConnectionHandle>>()
+        {
+            let metadata = client.metadata();
+            let address = client.socket_addr();
+            self.session.attach_backend(
+                tarn_sql::activity::BackendInfo {
+                    pid: client.pid_and_secret_key().0,
+                    user: metadata.get("user").cloned().unwrap_or_default(),
+                    application_name: self
+                        .session
+                        .settings()
+                        .get("application_name")
+                        .unwrap_or_default()
+                        .to_owned(),
+                    client_addr: Some(address.ip().to_string()),
+                    client_port: Some(i32::from(address.port())),
+                },
+                Arc::new(Control {
+                    handle: Arc::clone(&handle),
+                    terminated: Arc::clone(&self.terminated),
+                }),
+            );
+        }
+        Ok(())
+    }
 }
 
 fn transaction_status(state: TransactionState) -> TransactionStatus {
@@ -395,6 +460,7 @@ impl SimpleQueryHandler for QueryHandler {
         if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
             return Err(PgWireError::NotReadyForQuery);
         }
+        self.check_in(client)?;
         client.set_state(PgWireConnectionState::QueryInProgress);
         let busy = Busy::new(&self.active);
         let cancel = match client.session_extensions().get::<Arc<ConnectionHandle>>() {
@@ -471,6 +537,7 @@ impl ExtendedQueryHandler for QueryHandler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        self.check_in(client)?;
         let _busy = Busy::new(&self.active);
         let prepared = &portal.statement.statement;
         let declared = &portal.statement.parameter_types;

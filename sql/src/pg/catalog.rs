@@ -271,13 +271,19 @@ pub(crate) struct PgCatalog {
     settings: Arc<dyn TableProvider>,
     tables: Arc<dyn TableProvider>,
     views: Arc<dyn TableProvider>,
+    activity: Arc<dyn TableProvider>,
     lake: tarn_catalog::LakeCatalog,
 }
 
 impl PgCatalog {
-    pub(crate) fn new(inner: Arc<dyn SchemaProvider>, lake: &tarn_catalog::LakeCatalog) -> Self {
+    pub(crate) fn new(
+        inner: Arc<dyn SchemaProvider>,
+        lake: &tarn_catalog::LakeCatalog,
+        activity: Arc<dyn TableProvider>,
+    ) -> Self {
         Self {
             inner,
+            activity,
             settings: Arc::new(PgSettings::new()),
             tables: Arc::new(Relations::new(lake.clone(), false)),
             views: Arc::new(Relations::new(lake.clone(), true)),
@@ -289,7 +295,9 @@ impl PgCatalog {
 #[async_trait]
 impl SchemaProvider for PgCatalog {
     fn table_names(&self) -> Vec<String> {
-        self.inner.table_names()
+        let mut names = self.inner.table_names();
+        names.push("pg_stat_activity".to_owned());
+        names
     }
 
     async fn table(&self, name: &str) -> DFResult<Option<Arc<dyn TableProvider>>> {
@@ -301,6 +309,9 @@ impl SchemaProvider for PgCatalog {
         }
         if name.eq_ignore_ascii_case("pg_views") {
             return Ok(Some(Arc::clone(&self.views)));
+        }
+        if name.eq_ignore_ascii_case("pg_stat_activity") {
+            return Ok(Some(Arc::clone(&self.activity)));
         }
         if name.eq_ignore_ascii_case("pg_attribute") {
             return Ok(self.inner.table(name).await?.map(|inner| {

@@ -462,3 +462,129 @@ async fn issue_5_statement_timeout_cancels_with_57014() {
         .expect("session usable");
     assert_eq!(simple_rows(&rows), vec![vec![Some("1".into())]]);
 }
+
+/// `pg_stat_activity` lists the server's connections (user, application_name, state,
+/// query); `pg_cancel_backend(pid)` from another connection stops a running query
+/// with 57014 and the session goes on; `pg_terminate_backend(pid)` ends a connection
+/// (FATAL 57P01 at its next message). Superset and Looker stop queries this way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_pg_stat_activity_cancel_and_terminate_backend() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(dir.path()).await;
+    let (busy, connection) = tokio_postgres::connect(
+        &format!("{} application_name=dashboards", server.conn_str()),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .expect("connect");
+    tokio::spawn(connection);
+    let admin = server.client().await;
+    let pid: i32 = busy
+        .query_one("select pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0);
+    let me: i32 = admin
+        .query_one("select pg_backend_pid()", &[])
+        .await
+        .expect("my pid")
+        .get(0);
+    assert_ne!(pid, me);
+    // Both connections are listed, the other one idle after its query.
+    let rows = admin
+        .query(
+            "select pid, usename, application_name, state, query from pg_stat_activity \
+             where datname = current_database() order by pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .expect("pg_stat_activity");
+    assert_eq!(rows.len(), 2);
+    let other = &rows[0];
+    assert_eq!(other.get::<_, i32>(0), pid);
+    assert_eq!(other.get::<_, String>(1), "tarn");
+    assert_eq!(other.get::<_, String>(2), "dashboards");
+    assert_eq!(other.get::<_, String>(3), "idle");
+    assert!(
+        other.get::<_, String>(4).contains("pg_backend_pid"),
+        "{:?}",
+        other.get::<_, String>(4)
+    );
+    assert_eq!(rows[1].get::<_, String>(3), "active");
+
+    // A long query on `busy`, seen as active, then canceled from `admin`.
+    let long = tokio::spawn(async move {
+        let result = busy
+            .simple_query("select count(*) from range(100000000000)")
+            .await;
+        (busy, result)
+    });
+    let mut seen = false;
+    for _ in 0..100 {
+        let state: Option<String> = admin
+            .query_opt(
+                "select state from pg_stat_activity where pid = $1 and query like '%range%'",
+                &[&pid],
+            )
+            .await
+            .expect("watch")
+            .map(|r| r.get(0));
+        if state.as_deref() == Some("active") {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(seen, "the long query never showed as active");
+    let canceled: bool = admin
+        .query_one("select pg_cancel_backend($1::int4)", &[&pid])
+        .await
+        .expect("pg_cancel_backend")
+        .get(0);
+    assert!(canceled);
+    let (busy, result) = tokio::time::timeout(std::time::Duration::from_secs(60), long)
+        .await
+        .expect("the cancel stopped the query")
+        .expect("task");
+    let err = result.expect_err("canceled");
+    assert_eq!(err.code(), Some(&SqlState::QUERY_CANCELED), "{err:?}");
+    let one: i64 = busy
+        .query_one("select 1::bigint", &[])
+        .await
+        .expect("session goes on")
+        .get(0);
+    assert_eq!(one, 1);
+    // An unknown pid: false, as in PostgreSQL.
+    let unknown: bool = admin
+        .query_one("select pg_cancel_backend(-1)", &[])
+        .await
+        .expect("unknown pid")
+        .get(0);
+    assert!(!unknown);
+
+    let terminated: bool = admin
+        .query_one("select pg_terminate_backend($1::int4)", &[&pid])
+        .await
+        .expect("pg_terminate_backend")
+        .get(0);
+    assert!(terminated);
+    let err = busy.simple_query("select 1").await.expect_err("terminated");
+    assert_eq!(err.code(), Some(&SqlState::ADMIN_SHUTDOWN), "{err:?}");
+    let mut gone = false;
+    for _ in 0..100 {
+        let n: i64 = admin
+            .query_one(
+                "select count(*) from pg_stat_activity where pid = $1",
+                &[&pid],
+            )
+            .await
+            .expect("count")
+            .get(0);
+        if n == 0 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(gone, "the terminated connection is still listed");
+}
