@@ -10,6 +10,7 @@
 
 mod catalog;
 mod expandarray;
+mod format;
 mod names;
 mod single_value;
 mod zoned;
@@ -129,6 +130,7 @@ pub(crate) fn install(
     datafusion_pg_catalog::setup_pg_catalog(ctx, catalog_name, EmptyContextProvider)
         .map_err(failed)?;
     zoned::install(ctx);
+    ctx.register_udf(format::udf());
     crate::activity::install(ctx, activity);
     let listings = SessionContext::new_with_config(
         SessionConfig::new()

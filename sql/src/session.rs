@@ -1721,23 +1721,38 @@ impl Session {
 fn split_statements(sql: &str) -> Result<Vec<String>> {
     use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
-        .tokenize()
+        .tokenize_with_location()
         .map_err(|e| {
             SqlError::DataFusion(datafusion::error::DataFusionError::SQL(
                 Box::new(e.into()),
                 None,
             ))
         })?;
+    // The statements are slices of the text as sent, cut at top-level semicolons (a
+    // token's Display does not re-escape quotes, so text is never rebuilt from tokens).
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
+    let offset = |line: u64, column: u64| -> usize {
+        let start = line_starts
+            .get(line.saturating_sub(1) as usize)
+            .copied()
+            .unwrap_or(sql.len());
+        sql[start..]
+            .char_indices()
+            .nth(column.saturating_sub(1) as usize)
+            .map_or(sql.len(), |(i, _)| start + i)
+    };
     let mut statements = Vec::new();
-    let mut current = String::new();
+    let mut from = 0;
     for token in tokens {
-        if token == Token::SemiColon {
-            statements.push(std::mem::take(&mut current));
-        } else {
-            current.push_str(&token.to_string());
+        if token.token == Token::SemiColon {
+            let at = offset(token.span.start.line, token.span.start.column);
+            statements.push(sql[from..at].to_owned());
+            from = (at + 1).min(sql.len());
         }
     }
-    statements.push(current);
+    statements.push(sql[from..].to_owned());
     Ok(statements
         .into_iter()
         .filter(|s| !s.trim().is_empty())
@@ -2145,6 +2160,10 @@ mod tests {
         assert_eq!(parts[3].trim(), "select $q$;$q$");
         let parsed = parse_one(&parts[1]).expect("optimize parses");
         assert_eq!(parsed.len(), 1);
+        // Quotes inside literals stay as written (doubled, or escaped in E'').
+        let sql = "select 'O''Reilly';\nselect E'a\\'b', 'é;'";
+        let parts = split_statements(sql).expect("split");
+        assert_eq!(parts, ["select 'O''Reilly'", "\nselect E'a\\'b', 'é;'"]);
     }
 
     #[test]

@@ -239,3 +239,34 @@ async fn issue_5_psql_describe_matches_postgres_15() {
     assert!(expected.contains("numeric(12,3)"), "{expected}");
     assert_eq!(actual, expected);
 }
+
+/// Functions BI tools put in their catalog queries (COMPAT.md: Metabase's `format`,
+/// Grafana's `quote_ident`, `parse_ident` and `s[i]` over `generate_series`, privilege
+/// checks), run as one psql script on both servers: the output must be PostgreSQL's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_bi_tool_functions_match_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let statements = [
+        "create table orders (id int, customer text)",
+        "select quote_ident('Order Table'), quote_ident('orders'), quote_ident('select')",
+        "select parse_ident('shop.orders')",
+        "select format('%I.%I', 'public', 'Orders'), format('%I', 'select')",
+        "select format('%L, %L, [%s], %%', 'O''Reilly', null, null)",
+        "select format('%2$s-%1$s', 'a', 'b')",
+        "select s[i] from (select array['a','b','c'] as s) x, generate_series(1, 3) as i order by i",
+        "select i from generate_series(2, 4) as i order by i",
+        "select has_table_privilege('orders', 'select'), has_schema_privilege('public', 'usage')",
+        "select format('%s', 1)",
+    ];
+    let mut args = vec!["-At", "-v", "VERBOSITY=sqlstate"];
+    for s in &statements {
+        args.push("-c");
+        args.push(s);
+    }
+    let (_, expected, expected_err) = postgres.psql(&args);
+    let (_, actual, actual_err) = tarn.psql(&args);
+    assert!(expected_err.is_empty(), "PostgreSQL: {expected_err}");
+    assert_eq!(actual, expected, "Tarn's errors: {actual_err}");
+}
