@@ -8,6 +8,7 @@
 //! DBeaver, Metabase and Grafana. Tarn adds a per-session catalog wrapper so the
 //! `pg_catalog` schema lives in the session, not in the shared lake catalog.
 
+mod casts;
 mod catalog;
 mod expandarray;
 mod format;
@@ -294,6 +295,11 @@ pub(crate) fn install(
         }),
     ));
     Ok(())
+}
+
+/// The analyzer rule that makes text/timestamp casts PostgreSQL's (see [`casts`]).
+pub(crate) fn cast_rule() -> Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync> {
+    Arc::new(casts::PgCasts)
 }
 
 /// The parser that rewrites client introspection SQL into what DataFusion plans.

@@ -259,6 +259,7 @@ pub(crate) fn initial_state(
         .with_runtime_env(Arc::clone(engine.runtime()))
         .with_default_features()
         .with_query_planner(tarn_catalog::query_planner())
+        .with_analyzer_rule(crate::pg::cast_rule())
         .build();
     let ctx = SessionContext::new_with_state(state);
     ctx.register_catalog(

@@ -259,6 +259,11 @@ async fn issue_5_bi_tool_functions_match_postgres_15() {
         "select i from generate_series(2, 4) as i order by i",
         "select has_table_privilege('orders', 'select'), has_schema_privilege('public', 'usage')",
         "select format('%s', 1)",
+        // Casts between text and timestamps (dbt snapshots hash `cast(ts as varchar)`).
+        "select cast(timestamp '2024-03-04 03:06:07' as text), cast(timestamp '2024-03-04 03:06:07.25' as varchar)",
+        "select cast(timestamptz '2024-03-04 05:06:07.5+02' as text)",
+        "select '2024-01-01 10:00'::timestamp, cast('2024-01-01T10:00' as timestamp)",
+        "select timestamp '2024-01-01 10:00' + interval '1 day'",
     ];
     let mut args = vec!["-At", "-v", "VERBOSITY=sqlstate"];
     for s in &statements {

@@ -1,0 +1,218 @@
+//! Casts between text and `timestamp` as PostgreSQL does them, where Arrow's differ:
+//!
+//! - text to timestamp accepts a time without seconds (`'2024-01-01 10:00'`), which
+//!   PostgreSQL reads and Arrow's parser refuses;
+//! - timestamp to text prints `2024-01-01 10:00:00` (a space, and fractional seconds
+//!   only when there are some), not Arrow's `2024-01-01T10:00:00`, so
+//!   `cast(ts as text)` and `ts || ''` match PostgreSQL's output; timestamptz prints
+//!   in UTC with `+00` (PostgreSQL prints the session's TimeZone; the wire output of
+//!   timestamptz columns does follow it, this cast does not yet).
+//!
+//! An analyzer rule, run after type coercion, replaces those `Cast`s (written ones and
+//! the ones coercion inserts, as for INSERT of text into a timestamp column) with
+//! the two functions below.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Timelike};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::error::Result;
+use datafusion::logical_expr::expr::ScalarFunction;
+use datafusion::logical_expr::{
+    Cast, ColumnarValue, Expr, ExprSchemable, LogicalPlan, ScalarFunctionArgs, ScalarUDF,
+    ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::optimizer::AnalyzerRule;
+
+/// The analyzer rule (see the module documentation).
+#[derive(Debug, Default)]
+pub(crate) struct PgCasts;
+
+impl AnalyzerRule for PgCasts {
+    fn name(&self) -> &str {
+        "tarn_pg_casts"
+    }
+
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        plan.transform_up_with_subqueries(|plan| {
+            let schema = datafusion::logical_expr::utils::merge_schema(&plan.inputs());
+            // Output names stay what they were (`select cast(x as text)` is still `x`).
+            let names = datafusion::logical_expr::expr_rewriter::NamePreserver::new(&plan);
+            plan.map_expressions(|expr| {
+                let name = names.save(&expr);
+                expr.transform_up(|expr| {
+                    let Expr::Cast(Cast { expr: inner, field }) = &expr else {
+                        return Ok(Transformed::no(expr));
+                    };
+                    let data_type = field.data_type();
+                    let Ok(from) = inner.get_type(&schema) else {
+                        return Ok(Transformed::no(expr));
+                    };
+                    let call = |udf: ScalarUDF, arg: Expr| {
+                        Expr::ScalarFunction(ScalarFunction::new_udf(Arc::new(udf), vec![arg]))
+                    };
+                    Ok(match (&from, data_type) {
+                        (
+                            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8,
+                            DataType::Timestamp(_, _),
+                        ) => Transformed::yes(Expr::Cast(Cast::new_from_field(
+                            Box::new(call(text_in(), (**inner).clone())),
+                            Arc::clone(field),
+                        ))),
+                        (DataType::Timestamp(_, None), DataType::Utf8) => Transformed::yes(call(
+                            timestamp_out("pg_timestamp_out"),
+                            (**inner).clone(),
+                        )),
+                        (DataType::Timestamp(_, Some(_)), DataType::Utf8) => Transformed::yes(
+                            call(timestamp_out("pg_timestamptz_out"), (**inner).clone()),
+                        ),
+                        _ => Transformed::no(expr),
+                    })
+                })
+                .map(|t| t.update_data(|e| name.restore(e)))
+            })
+        })
+        .map(|t| t.data)
+    }
+}
+
+fn text_in() -> ScalarUDF {
+    ScalarUDF::new_from_impl(TimestampText {
+        name: "pg_timestamp_text_in",
+        signature: Signature::any(1, Volatility::Immutable),
+        output: DataType::Utf8,
+    })
+}
+
+fn timestamp_out(name: &'static str) -> ScalarUDF {
+    ScalarUDF::new_from_impl(TimestampText {
+        name,
+        signature: Signature::any(1, Volatility::Immutable),
+        output: DataType::Utf8,
+    })
+}
+
+/// Both functions: text in, text out (normalized for Arrow's parser), or a naive
+/// timestamp in, PostgreSQL's text out.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct TimestampText {
+    name: &'static str,
+    signature: Signature,
+    output: DataType,
+}
+
+impl ScalarUDFImpl for TimestampText {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(self.output.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let array = args.args[0].to_array(args.number_rows)?;
+        let out: StringArray = if self.name != "pg_timestamp_text_in" {
+            // timestamptz values are instants, kept in UTC: printed with `+00`, as
+            // PostgreSQL prints them when TimeZone is UTC (Tarn's default).
+            let zone = if self.name == "pg_timestamptz_out" {
+                "+00"
+            } else {
+                ""
+            };
+            let micros = datafusion::arrow::compute::cast(
+                &array,
+                &DataType::Timestamp(TimeUnit::Microsecond, None),
+            )?;
+            let micros =
+                micros.as_primitive::<datafusion::arrow::datatypes::TimestampMicrosecondType>();
+            micros
+                .iter()
+                .map(|v| {
+                    v.and_then(DateTime::from_timestamp_micros)
+                        .map(|t| format!("{}{zone}", format_timestamp(&t)))
+                })
+                .collect()
+        } else {
+            let text = datafusion::arrow::compute::cast(&array, &DataType::Utf8)?;
+            text.as_string::<i32>()
+                .iter()
+                .map(|v| v.map(add_seconds))
+                .collect()
+        };
+        Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
+    }
+}
+
+/// `2024-01-01 10:00` → `2024-01-01 10:00:00` (also before a zone: `10:00+02`); other
+/// text unchanged, for Arrow's parser to accept or refuse as before.
+fn add_seconds(text: &str) -> String {
+    let trimmed = text.trim();
+    let Some(split) = trimmed.find([' ', 'T']).filter(|&i| i >= 8) else {
+        return text.to_owned();
+    };
+    let (date, rest) = trimmed.split_at(split);
+    let time = &rest[1..];
+    let end = time
+        .find(|c: char| !(c.is_ascii_digit() || c == ':'))
+        .unwrap_or(time.len());
+    let (clock, zone) = time.split_at(end);
+    if clock.matches(':').count() == 1 && !clock.ends_with(':') {
+        format!("{date}{}{clock}:00{zone}", &rest[..1])
+    } else {
+        text.to_owned()
+    }
+}
+
+/// PostgreSQL's text form of a `timestamp`: fractional seconds only when non-zero,
+/// without trailing zeros.
+fn format_timestamp(t: &DateTime<chrono::Utc>) -> String {
+    let base = t.format("%Y-%m-%d %H:%M:%S").to_string();
+    let micros = t.nanosecond() / 1_000;
+    if micros == 0 {
+        base
+    } else {
+        let fraction = format!("{micros:06}");
+        format!("{base}.{}", fraction.trim_end_matches('0'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_and_timestamps_as_postgres_reads_and_prints_them() {
+        assert_eq!(add_seconds("2024-01-01 10:00"), "2024-01-01 10:00:00");
+        assert_eq!(add_seconds("2024-01-01T10:00"), "2024-01-01T10:00:00");
+        assert_eq!(add_seconds("2024-01-01 10:00+02"), "2024-01-01 10:00:00+02");
+        assert_eq!(add_seconds("2024-01-01 10:00:05"), "2024-01-01 10:00:05");
+        assert_eq!(add_seconds("2024-01-01"), "2024-01-01");
+        assert_eq!(add_seconds("soon"), "soon");
+        let t = |s: &str| {
+            chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
+                .expect("time")
+                .and_utc()
+        };
+        // PostgreSQL 15: select '2024-03-04 03:06:07.5'::timestamp::text
+        assert_eq!(
+            format_timestamp(&t("2024-03-04 03:06:07.5")),
+            "2024-03-04 03:06:07.5"
+        );
+        assert_eq!(
+            format_timestamp(&t("2024-03-04 03:06:07")),
+            "2024-03-04 03:06:07"
+        );
+        assert_eq!(
+            format_timestamp(&t("2024-03-04 03:06:07.123456")),
+            "2024-03-04 03:06:07.123456"
+        );
+    }
+}
