@@ -53,6 +53,19 @@ if [ ! -f "$dbt_stamp" ] || ! cmp -s "$dbt_requirements" "$dbt_stamp"; then
 fi
 export TARN_TEST_DBT_VENV="$dbt_venv"
 
+# Apache Superset for `superset test-db`, in a venv of its own, from the lock in
+# tests/superset-requirements.txt.
+superset_venv="${TARN_TEST_SUPERSET_VENV:-$HOME/.cache/tarn/superset-venv}"
+superset_requirements="tests/superset-requirements.txt"
+superset_stamp="$superset_venv/.tarn-requirements"
+if [ ! -f "$superset_stamp" ] || ! cmp -s "$superset_requirements" "$superset_stamp"; then
+  echo "installing $superset_requirements into $superset_venv"
+  [ -x "$superset_venv/bin/pip" ] || python3 -m venv "$superset_venv"
+  "$superset_venv/bin/pip" install -q --disable-pip-version-check -r "$superset_requirements"
+  cp "$superset_requirements" "$superset_stamp"
+fi
+export TARN_TEST_SUPERSET_VENV="$superset_venv"
+
 # From npm: Azurite (Azure Blob Storage emulator), and node-postgres with pg-cursor
 # (a client under test).
 npm_prefix="${TARN_TEST_NPM:-$HOME/.cache/tarn/npm}"

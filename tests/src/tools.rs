@@ -82,3 +82,12 @@ pub fn wait_for_port(port: u16, what: &str) {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// A program of the Superset venv (`superset`), kept apart from the test venv.
+pub fn superset_bin(name: &str) -> PathBuf {
+    existing(
+        install_dir("TARN_TEST_SUPERSET_VENV", ".cache/tarn/superset-venv")
+            .join("bin")
+            .join(name),
+    )
+}

@@ -20,3 +20,13 @@ def dbt_profile_target():
         "pass": "",
         "dbname": "tarn",
     }
+
+
+@pytest.fixture(scope="class")
+def logs_dir(request, prefix, tmp_path_factory):
+    """dbt's logs in a temporary folder, not under the source tree (the package's
+    fixture writes them to `<rootdir>/logs`)."""
+    path = tmp_path_factory.mktemp("logs") / prefix
+    os.environ["DBT_LOG_PATH"] = str(path)
+    yield str(path)
+    del os.environ["DBT_LOG_PATH"]

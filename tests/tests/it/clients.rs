@@ -218,3 +218,63 @@ async fn issue_5_psqlodbc_with_declare_fetch() {
     );
     assert!(stdout.contains("ok odbc wrong password"), "{stdout}");
 }
+
+/// `superset test-db` (Apache Superset 6.1 from tests/superset-requirements.txt, in its
+/// own venv) against a fresh Tarn holding the shop tables: Superset's engine spec,
+/// connectivity, `SELECT 1`, and its PostgreSQL test (create a table with a timestamp
+/// column, insert, read the value back).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_superset_test_db() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = shop_server(&dir.path().join("wh")).await;
+    let port = server.addr.port();
+    let home = dir.path().join("superset");
+    std::fs::create_dir_all(&home).expect("superset home");
+    let output = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = Command::new(tarn_tests::tools::superset_bin("superset"))
+            .args([
+                "test-db",
+                &format!("postgresql://tarn@127.0.0.1:{port}/tarn"),
+            ])
+            .env("SUPERSET_HOME", &home)
+            .env("HOME", &home)
+            .env(
+                "SUPERSET_SECRET_KEY",
+                "tarn-test-only-not-a-secret-0123456789",
+            )
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("superset must be installed: the README's test command installs it");
+        // "Do you want to configure connection arguments? [y/N]"
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"n\n")
+            .expect("answer");
+        child.wait_with_output().expect("superset test-db")
+    })
+    .await
+    .expect("superset run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "superset test-db failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // (test-db's "functions used by the inspector" only checks the dialect has them;
+    // the SQLAlchemy suite above runs the inspector against Tarn.)
+    for expected in [
+        "Connected successfully!",
+        "sql> SELECT 1;\n> 1",
+        "Creating a table with a timestamp column...",
+        "Reading timestamp value...",
+    ] {
+        assert!(stdout.contains(expected), "no {expected:?} in:\n{stdout}");
+    }
+    // The engine-specific test ends with Success (and nothing failed on the way).
+    assert!(stdout.trim_end().ends_with("Success!"), "{stdout}");
+}
