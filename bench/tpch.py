@@ -1,0 +1,237 @@
+"""TPC-H over the wire, side by side with DuckDB and DataFusion (issue 7), run by
+bench/tpch.sh.
+
+  tpch.py TARN_BIN RESULTS_DIR [--sf 1] [--runs 3] [--queries 1,3,6]
+
+1. Generates the TPC-H tables as Parquet with tpchgen-cli (once per scale factor, in
+   ~/.cache/tarn/tpch/sf<SF>).
+2. Starts `tarn serve` (release build) on a fresh warehouse that may read those files,
+   and loads each table into a Delta table through Tarn (CREATE EXTERNAL TABLE over
+   the Parquet file, then CREATE TABLE AS).
+3. Runs the 22 queries (their text from DuckDB's tpch extension) `--runs` times each,
+   after one warm-up run, on: Tarn over the wire (psycopg2, every row fetched);
+   DataFusion in-process (the `datafusion` package, the engine version Tarn embeds)
+   over the Parquet files, which is the floor for Tarn's own overhead; DuckDB over the
+   same Parquet files.
+4. Checks that the answers agree (values rounded to cents, row order as returned),
+   prints a markdown table of median times, ratios and geometric means, with Tarn's
+   peak resident memory, and writes it to RESULTS_DIR.
+
+Spark (local mode) is not a peer yet: see the issue's note.
+"""
+
+import argparse
+import datetime
+import decimal
+import math
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TABLES = ["region", "nation", "supplier", "customer", "part", "partsupp", "orders", "lineitem"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def generate(sf):
+    folder = os.path.expanduser(f"~/.cache/tarn/tpch/sf{sf}")
+    if all(os.path.exists(os.path.join(folder, f"{t}.parquet")) for t in TABLES):
+        return folder
+    os.makedirs(folder, exist_ok=True)
+    tool = os.path.join(os.path.dirname(sys.executable), "tpchgen-cli")
+    subprocess.run([tool, "parquet", "-s", str(sf), f"--output-dir={folder}"], check=True)
+    return folder
+
+
+def queries():
+    import duckdb
+    import duckdb_extension_tpch
+
+    root = os.path.join(os.path.dirname(duckdb_extension_tpch.__file__), "extensions")
+    (version,) = os.listdir(root)
+    con = duckdb.connect(config={"allow_unsigned_extensions": "true"})
+    con.execute(f"LOAD '{os.path.join(root, version, 'tpch.duckdb_extension')}'")
+    return dict(con.execute("select query_nr, query from tpch_queries()").fetchall())
+
+
+def normalize(rows):
+    def value(v):
+        if isinstance(v, (float, decimal.Decimal)):
+            return round(float(v), 2)
+        if isinstance(v, (datetime.date, datetime.datetime)):
+            return v.isoformat()[:10] if isinstance(v, datetime.date) else v.isoformat()
+        if isinstance(v, str):
+            return v.rstrip()
+        return v
+
+    return [tuple(value(v) for v in row) for row in rows]
+
+
+def timed(run, runs):
+    run()  # warm-up
+    times = []
+    result = None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = run()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times), result
+
+
+def peak_rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def geomean(values):
+    values = [v for v in values if v and v > 0 and not math.isnan(v)]
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("tarn")
+    parser.add_argument("results")
+    parser.add_argument("--sf", default="1")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--queries", default="")
+    args = parser.parse_args()
+
+    import datafusion
+    import duckdb
+    import psycopg2
+
+    data = generate(args.sf)
+    texts = queries()
+    chosen = [int(q) for q in args.queries.split(",") if q] or sorted(texts)
+
+    work = tempfile.mkdtemp(prefix="tarn-tpch-")
+    port = free_port()
+    config = os.path.join(work, "tarn.toml")
+    with open(config, "w") as f:
+        f.write(
+            f'[server]\nlisten = "127.0.0.1:{port}"\n'
+            f'[warehouse]\nurl = "{work}/warehouse"\nallowed_locations = ["{data}"]\n'
+        )
+    log = open(os.path.join(work, "tarn.log"), "w")
+    server = subprocess.Popen([args.tarn, "serve", "--config", config], stdout=log, stderr=log)
+    try:
+        for _ in range(200):
+            try:
+                conn = psycopg2.connect(host="127.0.0.1", port=port, user="tarn", dbname="tarn")
+                break
+            except psycopg2.OperationalError:
+                time.sleep(0.1)
+        else:
+            raise SystemExit("tarn did not start; see " + log.name)
+        conn.autocommit = True
+        cur = conn.cursor()
+        load_start = time.perf_counter()
+        for t in TABLES:
+            cur.execute(
+                f"create external table raw_{t} stored as parquet location '{data}/{t}.parquet'"
+            )
+            cur.execute(f"create table {t} as select * from raw_{t}")
+        load_s = time.perf_counter() - load_start
+
+        ctx = datafusion.SessionContext()
+        duck = duckdb.connect()
+        for t in TABLES:
+            ctx.register_parquet(t, f"{data}/{t}.parquet")
+            duck.execute(f"create view {t} as select * from read_parquet('{data}/{t}.parquet')")
+
+        def on_tarn(sql):
+            def run():
+                cur.execute(sql)
+                return cur.fetchall()
+
+            return run
+
+        def on_datafusion(sql):
+            return lambda: [tuple(r.values()) for r in ctx.sql(sql).to_pylist()]
+
+        def on_duckdb(sql):
+            return lambda: duck.execute(sql).fetchall()
+
+        rows = []
+        for q in chosen:
+            sql = texts[q]
+            line = {"q": q}
+            answers = {}
+            for name, runner in [("tarn", on_tarn), ("datafusion", on_datafusion), ("duckdb", on_duckdb)]:
+                try:
+                    line[name], result = timed(runner(sql), args.runs)
+                    answers[name] = normalize(result)
+                except Exception as e:  # a failed query is reported, not fatal
+                    line[name] = float("nan")
+                    line[name + "_error"] = str(e).splitlines()[0][:80]
+            agree = [
+                peer for peer in ("datafusion", "duckdb")
+                if "tarn" in answers and peer in answers and answers[peer] == answers["tarn"]
+            ]
+            line["agree"] = ", ".join(agree) if agree else "-"
+            rows.append(line)
+            print(f"q{q}: {line}", file=sys.stderr)
+        rss = peak_rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+    def ms(v):
+        return "error" if math.isnan(v) else f"{v:.1f}"
+
+    def ratio(a, b):
+        return "-" if math.isnan(a) or math.isnan(b) else f"{a / b:.2f}"
+
+    out = [
+        f"# TPC-H SF{args.sf}: Tarn over the wire, DataFusion in-process, DuckDB",
+        "",
+        f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"datafusion {datafusion.__version__}, duckdb {duckdb.__version__}. "
+        f"Median of {args.runs} runs after a warm-up; ms. Tarn: {os.path.basename(os.path.dirname(args.tarn))} build, tables loaded "
+        f"as Delta through Tarn in {load_s:.1f} s, every row fetched by psycopg2. "
+        "DataFusion and DuckDB read the same Parquet files in-process. "
+        "Ratios above 1 mean Tarn is slower.",
+        "",
+        "| query | Tarn | DataFusion | DuckDB | Tarn/DataFusion | Tarn/DuckDB | answers agree with |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        errors = "; ".join(f"{k[:-6]}: {v}" for k, v in r.items() if k.endswith("_error"))
+        out.append(
+            f"| q{r['q']} | {ms(r['tarn'])} | {ms(r['datafusion'])} | {ms(r['duckdb'])} | "
+            f"{ratio(r['tarn'], r['datafusion'])} | {ratio(r['tarn'], r['duckdb'])} | "
+            f"{r['agree']}{' (' + errors + ')' if errors else ''} |"
+        )
+    both = [r for r in rows if not any(math.isnan(r[k]) for k in ("tarn", "datafusion", "duckdb"))]
+    g = {k: geomean([r[k] for r in both]) for k in ("tarn", "datafusion", "duckdb")}
+    out.append(
+        f"| geomean ({len(both)} queries all ran) | {ms(g['tarn'])} | {ms(g['datafusion'])} | "
+        f"{ms(g['duckdb'])} | {ratio(g['tarn'], g['datafusion'])} | {ratio(g['tarn'], g['duckdb'])} | |"
+    )
+    out += ["", f"Tarn's peak resident memory (VmHWM): {rss:.0f} MB.", ""]
+    text = "\n".join(out)
+    print(text)
+    os.makedirs(args.results, exist_ok=True)
+    name = f"tpch-sf{args.sf}-{datetime.datetime.now():%Y%m%d-%H%M%S}.md"
+    with open(os.path.join(args.results, name), "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()
