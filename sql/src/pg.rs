@@ -12,6 +12,7 @@ mod casts;
 mod catalog;
 mod expandarray;
 mod format;
+mod interval_mul;
 mod names;
 mod single_value;
 mod zoned;
@@ -132,6 +133,7 @@ pub(crate) fn install(
         .map_err(failed)?;
     zoned::install(ctx);
     ctx.register_udf(format::udf());
+    ctx.register_udf(interval_mul::udf());
     crate::activity::install(ctx, activity);
     let listings = SessionContext::new_with_config(
         SessionConfig::new()
@@ -336,6 +338,7 @@ fn rules() -> &'static [Box<dyn datafusion_pg_catalog::sql::rules::SqlStatementR
 pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     qualify_tarn_tables(&mut statement);
     name_set_function_columns(&mut statement);
+    interval_mul::rewrite(&mut statement);
     // Before the crate's rules, which rename functions (`current_user`).
     names::rewrite(&mut statement);
     expandarray::rewrite_regproc_comparisons(&mut statement);

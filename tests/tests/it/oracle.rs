@@ -264,6 +264,9 @@ async fn issue_5_bi_tool_functions_match_postgres_15() {
         "select cast(timestamptz '2024-03-04 05:06:07.5+02' as text)",
         "select '2024-01-01 10:00'::timestamp, cast('2024-01-01T10:00' as timestamp)",
         "select timestamp '2024-01-01 10:00' + interval '1 day'",
+        // Interval products (dbt models add `n * interval '1 minute'`).
+        "select 2 * interval '1 hour', interval '1 day' * 1.5, interval '1 month' / 2",
+        "select timestamp '2024-01-01 00:00:00' + x * interval '1 minute' from (values (90)) v(x)",
     ];
     let mut args = vec!["-At", "-v", "VERBOSITY=sqlstate"];
     for s in &statements {
