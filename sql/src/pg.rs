@@ -133,6 +133,27 @@ pub(crate) fn install(
         .map_err(failed)?;
     zoned::install(ctx);
     ctx.register_udf(format::udf());
+    ctx.register_udf(create_udf(
+        "pg_get_userbyid",
+        vec![DataType::Int32],
+        DataType::Utf8,
+        Volatility::Stable,
+        Arc::new(|args| {
+            let oids = match &args[0] {
+                ColumnarValue::Array(a) => a.clone(),
+                ColumnarValue::Scalar(s) => s.to_array()?,
+            };
+            let oids = datafusion::arrow::compute::cast(&oids, &DataType::Int32)?;
+            let oids = oids
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::Int32Array>()
+                .cloned()
+                .unwrap_or_else(|| datafusion::arrow::array::Int32Array::from(Vec::<i32>::new()));
+            let names: datafusion::arrow::array::StringArray =
+                oids.iter().map(|o| o.map(catalog::role_name)).collect();
+            Ok(ColumnarValue::Array(Arc::new(names)))
+        }),
+    ));
     ctx.register_udf(interval_mul::udf());
     crate::activity::install(ctx, activity);
     let listings = SessionContext::new_with_config(

@@ -1025,6 +1025,7 @@ impl Session {
                         )
                         .await?;
                     let rows = if created {
+                        self.record_owner(&schema, &name).await;
                         self.count_table_rows(&schema, &name).await?
                     } else {
                         0
@@ -1032,9 +1033,12 @@ impl Session {
                     Ok(Output::Command(CommandTag::with_rows("SELECT", rows)))
                 } else {
                     let columns = create.input.schema().as_arrow().clone();
-                    catalog
+                    if catalog
                         .create_table(&schema, &name, &columns, partition_by, create.if_not_exists)
-                        .await?;
+                        .await?
+                    {
+                        self.record_owner(&schema, &name).await;
+                    }
                     Ok(Output::Command(CommandTag::new("CREATE TABLE")))
                 }
             }
@@ -1072,6 +1076,7 @@ impl Session {
                 catalog
                     .create_view(&schema, &name, &definition, view.or_replace)
                     .await?;
+                self.record_owner(&schema, &name).await;
                 Ok(Output::Command(CommandTag::new("CREATE VIEW")))
             }
             DdlStatement::DropView(drop) => {
@@ -1081,6 +1086,28 @@ impl Session {
                 Ok(Output::Command(CommandTag::new("DROP VIEW")))
             }
             other => Err(SqlError::not_supported(ddl_words(&other))),
+        }
+    }
+
+    /// Records the session's user as the owner of a relation it created (the catalog
+    /// entry's `owner` property; pg_class.relowner and pg_tables show it). A failure
+    /// leaves the relation owned by `postgres` and is logged.
+    async fn record_owner(&self, schema: &str, name: &str) {
+        let user = self
+            .settings()
+            .get("session_authorization")
+            .unwrap_or_default()
+            .to_owned();
+        if user.is_empty() {
+            return;
+        }
+        if let Err(e) = self
+            .engine
+            .catalog()
+            .set_property(schema, name, "owner", Some(&user))
+            .await
+        {
+            tracing::warn!(%schema, %name, error = %e, "could not record the owner");
         }
     }
 

@@ -323,6 +323,15 @@ impl SchemaProvider for PgCatalog {
             }));
         }
         let table = self.inner.table(name).await?;
+        let table = match table {
+            Some(inner) if name.eq_ignore_ascii_case("pg_class") => Some(Arc::new(Owners {
+                inner,
+                catalog: Arc::clone(&self.inner),
+                lake: self.lake.clone(),
+            })
+                as Arc<dyn TableProvider>),
+            other => other,
+        };
         let arrays = ARRAY_COLUMNS
             .iter()
             .find(|(t, _)| *t == name)
@@ -489,8 +498,8 @@ impl TableProvider for ArrayColumns {
     }
 }
 
-/// One pg_tables or pg_views row: schema, name, a view's definition.
-type RelationRow = (String, String, Option<String>);
+/// One pg_tables or pg_views row: schema, name, a view's definition, its owner.
+type RelationRow = (String, String, Option<String>, Option<String>);
 
 /// `pg_tables` and `pg_views` from the lake's catalog entries (the pg_catalog
 /// crate lists every relation, views too, in `pg_tables`, and no view in `pg_views`;
@@ -556,14 +565,15 @@ impl Relations {
                 };
                 let is_view = entry.kind == tarn_catalog::TableKind::View;
                 if is_view == self.views {
-                    rows.push((schema.clone(), name, entry.definition));
+                    let owner = entry.properties.get("owner").cloned();
+                    rows.push((schema.clone(), name, entry.definition, owner));
                 }
             }
         }
         let text = |f: &dyn Fn(&RelationRow) -> Option<String>| -> ArrayRef {
             Arc::new(rows.iter().map(f).collect::<StringArray>())
         };
-        let owner = text(&|_| Some("postgres".to_owned()));
+        let owner = text(&|r| Some(r.3.clone().unwrap_or_else(|| "postgres".to_owned())));
         let columns: Vec<ArrayRef> = if self.views {
             vec![
                 text(&|r| Some(r.0.clone())),
@@ -659,41 +669,151 @@ impl NumericTypmods {
         state: &dyn Session,
         wanted: &std::collections::HashSet<i32>,
     ) -> DFResult<std::collections::HashMap<i32, (String, String)>> {
-        use std::collections::HashMap;
-        let mut namespaces: HashMap<i32, String> = HashMap::new();
-        if let Some(table) = self.catalog.table("pg_namespace").await? {
-            for batch in collect_table(table, state).await? {
-                let (Some(oid), Some(name)) =
-                    (int_column(&batch, "oid"), text_column(&batch, "nspname"))
-                else {
-                    continue;
-                };
-                for i in 0..batch.num_rows() {
-                    namespaces.insert(oid.value(i), name.value(i).to_owned());
-                }
-            }
-        }
-        let mut relations = HashMap::new();
-        if let Some(table) = self.catalog.table("pg_class").await? {
-            for batch in collect_table(table, state).await? {
-                let (Some(oid), Some(name), Some(namespace)) = (
-                    int_column(&batch, "oid"),
-                    text_column(&batch, "relname"),
-                    int_column(&batch, "relnamespace"),
-                ) else {
-                    continue;
-                };
-                for i in 0..batch.num_rows() {
-                    if wanted.contains(&oid.value(i))
-                        && let Some(schema) = namespaces.get(&namespace.value(i))
-                    {
-                        relations.insert(oid.value(i), (schema.clone(), name.value(i).to_owned()));
-                    }
-                }
-            }
-        }
-        Ok(relations)
+        relation_names(&self.catalog, state, Some(wanted)).await
     }
+}
+
+/// Schema and name of the pg_class relations in `wanted` (all with `None`).
+async fn relation_names(
+    catalog: &Arc<dyn SchemaProvider>,
+    state: &dyn Session,
+    wanted: Option<&std::collections::HashSet<i32>>,
+) -> DFResult<std::collections::HashMap<i32, (String, String)>> {
+    use std::collections::HashMap;
+    let mut namespaces: HashMap<i32, String> = HashMap::new();
+    if let Some(table) = catalog.table("pg_namespace").await? {
+        for batch in collect_table(table, state).await? {
+            let (Some(oid), Some(name)) =
+                (int_column(&batch, "oid"), text_column(&batch, "nspname"))
+            else {
+                continue;
+            };
+            for i in 0..batch.num_rows() {
+                namespaces.insert(oid.value(i), name.value(i).to_owned());
+            }
+        }
+    }
+    let mut relations = HashMap::new();
+    if let Some(table) = catalog.table("pg_class").await? {
+        for batch in collect_table(table, state).await? {
+            let (Some(oid), Some(name), Some(namespace)) = (
+                int_column(&batch, "oid"),
+                text_column(&batch, "relname"),
+                int_column(&batch, "relnamespace"),
+            ) else {
+                continue;
+            };
+            for i in 0..batch.num_rows() {
+                if wanted.is_none_or(|w| w.contains(&oid.value(i)))
+                    && let Some(schema) = namespaces.get(&namespace.value(i))
+                {
+                    relations.insert(oid.value(i), (schema.clone(), name.value(i).to_owned()));
+                }
+            }
+        }
+    }
+    Ok(relations)
+}
+
+/// `pg_class.relowner` from the user who created each relation, as the catalog
+/// entry records it (`owner`); relations without one (made before Tarn recorded
+/// owners, or pg_catalog's own) belong to `postgres` (OID 10), as system objects do.
+/// `pg_get_userbyid` maps the OIDs back ([`role_oid`], [`role_name`]).
+#[derive(Debug)]
+struct Owners {
+    inner: Arc<dyn TableProvider>,
+    catalog: Arc<dyn SchemaProvider>,
+    lake: tarn_catalog::LakeCatalog,
+}
+
+#[async_trait]
+impl TableProvider for Owners {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.inner.table_type()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        use datafusion::arrow::array::Int32Array;
+        let batches = collect_table(Arc::clone(&self.inner), state).await?;
+        let relations = relation_names(&self.catalog, state, None).await?;
+        let mut owners = std::collections::HashMap::new();
+        for (oid, (schema, name)) in &relations {
+            if let Ok(Some(entry)) = self.lake.metastore().table(schema, name).await
+                && let Some(owner) = entry.properties.get("owner")
+            {
+                owners.insert(*oid, role_oid(owner));
+            }
+        }
+        let mut converted = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let (Some(oids), Some(at)) = (
+                int_column(&batch, "oid"),
+                batch.schema().index_of("relowner").ok(),
+            ) else {
+                converted.push(batch);
+                continue;
+            };
+            let owner: Int32Array = (0..batch.num_rows())
+                .map(|i| Some(owners.get(&oids.value(i)).copied().unwrap_or(POSTGRES_ROLE)))
+                .collect();
+            let mut columns = batch.columns().to_vec();
+            columns[at] = Arc::new(owner);
+            converted.push(RecordBatch::try_new(batch.schema(), columns)?);
+        }
+        MemTable::try_new(self.inner.schema(), vec![converted])?
+            .scan(state, projection, filters, limit)
+            .await
+    }
+}
+
+/// The superuser PostgreSQL creates at initdb, owner of the system catalogs.
+const POSTGRES_ROLE: i32 = 10;
+
+fn roles() -> &'static std::sync::Mutex<std::collections::HashMap<i32, String>> {
+    static ROLES: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<i32, String>>> =
+        std::sync::OnceLock::new();
+    ROLES.get_or_init(Default::default)
+}
+
+/// A stable OID for role `name` (the same on every server and restart: a hash of the
+/// name above PostgreSQL's first user OID), remembered for [`role_name`].
+pub(crate) fn role_oid(name: &str) -> i32 {
+    if name == "postgres" {
+        return POSTGRES_ROLE;
+    }
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let oid = 16_384 + (hash % 1_000_000_000) as i32;
+    roles()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(oid, name.to_owned());
+    oid
+}
+
+/// `pg_get_userbyid(oid)`: the role's name, `postgres` for 10 (and 0, which the
+/// pg_catalog crate uses for "no owner"), else PostgreSQL's `unknown (OID=n)`.
+pub(crate) fn role_name(oid: i32) -> String {
+    if oid == POSTGRES_ROLE || oid == 0 {
+        return "postgres".to_owned();
+    }
+    roles()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&oid)
+        .cloned()
+        .unwrap_or_else(|| format!("unknown (OID={oid})"))
 }
 
 #[async_trait]

@@ -3,6 +3,10 @@ is the package's own test, run against Tarn through dbt-postgres."""
 
 from dbt.tests.adapter.basic.test_adapter_methods import BaseAdapterMethod
 from dbt.tests.adapter.basic.test_base import BaseSimpleMaterializations
+from dbt.tests.adapter.basic.test_docs_generate import (
+    BaseDocsGenerate,
+    BaseDocsGenReferences,
+)
 from dbt.tests.adapter.basic.test_empty import BaseEmpty
 from dbt.tests.adapter.basic.test_ephemeral import BaseEphemeral
 from dbt.tests.adapter.basic.test_generic_tests import BaseGenericTests
@@ -71,4 +75,12 @@ class TestValidateConnection(BaseValidateConnection):
 
 
 class TestTableMaterialization(BaseTableMaterialization):
+    pass
+
+
+class TestDocsGenerate(BaseDocsGenerate):
+    pass
+
+
+class TestDocsGenReferences(BaseDocsGenReferences):
     pass

@@ -302,7 +302,7 @@ async fn issue_6_dbt_tests_adapter_basic_suite_passes() {
         String::from_utf8_lossy(&output.stderr)
     );
     // Every class in test_basic.py ran and passed: none skipped or deselected.
-    assert!(stdout.contains("13 passed"), "{stdout}");
+    assert!(stdout.contains("15 passed"), "{stdout}");
     assert!(!stdout.contains("skipped"), "{stdout}");
 }
 
