@@ -229,6 +229,34 @@ impl Activity {
     }
 }
 
+/// Marks a backend's statement finished when dropped (with the rows it streamed).
+#[derive(Debug)]
+pub struct Finished {
+    activity: Arc<Activity>,
+    pid: i32,
+    block: crate::session::TransactionState,
+}
+
+impl Finished {
+    pub(crate) fn new(
+        activity: Arc<Activity>,
+        pid: i32,
+        block: crate::session::TransactionState,
+    ) -> Self {
+        Self {
+            activity,
+            pid,
+            block,
+        }
+    }
+}
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        self.activity.finished(self.pid, self.block);
+    }
+}
+
 /// `pg_catalog.pg_stat_activity`: the server's connections when the query runs.
 #[derive(Debug)]
 pub(crate) struct StatActivity {

@@ -480,12 +480,39 @@ impl Session {
             Ok(_) if changes => self.state().writes += 1,
             Ok(_) => {}
         }
-        if let Some(pid) = self.backend_pid() {
-            self.engine
-                .activity()
-                .finished(pid, self.transaction_state());
+        // The statement is active in pg_stat_activity until its rows are sent (the
+        // stream dropped), not just until it is planned.
+        match (self.backend_pid(), result) {
+            (Some(pid), result) => {
+                let done = crate::activity::Finished::new(
+                    Arc::clone(self.engine.activity()),
+                    pid,
+                    self.transaction_state(),
+                );
+                result.map(|output| match output {
+                    Output::Rows {
+                        schema,
+                        stream,
+                        command,
+                    } => Output::Rows {
+                        stream: until_done(&schema, stream, done),
+                        schema,
+                        command,
+                    },
+                    Output::CopyOut {
+                        schema,
+                        stream,
+                        format,
+                    } => Output::CopyOut {
+                        stream: until_done(&schema, stream, done),
+                        schema,
+                        format,
+                    },
+                    other => other,
+                })
+            }
+            (None, result) => result,
         }
-        result
     }
 
     async fn run_inner(
@@ -1916,6 +1943,24 @@ fn definition_sql(create: &datafusion::sql::parser::CreateExternalTable) -> Stri
 const EXTERNAL_DEFINITION_NAME: &str = "__tarn_external_definition";
 
 /// Ends a statement's row stream with [`SqlError::StatementTimeout`] at `at`.
+/// `stream`, holding `done` until the stream is dropped.
+fn until_done(
+    schema: &SchemaRef,
+    stream: SendableRecordBatchStream,
+    done: crate::activity::Finished,
+) -> SendableRecordBatchStream {
+    use futures::StreamExt;
+    Box::pin(
+        datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+            Arc::clone(schema),
+            stream.map(move |batch| {
+                let _ = &done;
+                batch
+            }),
+        ),
+    )
+}
+
 fn with_deadline(output: Output, at: tokio::time::Instant) -> Output {
     let limit = |schema: &SchemaRef, stream: SendableRecordBatchStream| {
         let mut sleep = Box::pin(tokio::time::sleep_until(at));
