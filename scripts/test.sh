@@ -26,45 +26,33 @@ if [ "${#packages[@]}" -gt 0 ]; then
   sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
 fi
 
+# install_venv VENV REQUIREMENTS: a venv with REQUIREMENTS installed, redone when
+# the requirements file changes (a copy of it is kept in the venv as a stamp).
+install_venv() {
+  local venv="$1" requirements="$2"
+  if [ ! -f "$venv/.tarn-requirements" ] || ! cmp -s "$requirements" "$venv/.tarn-requirements"; then
+    echo "installing $requirements into $venv"
+    [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+    cp "$requirements" "$venv/.tarn-requirements"
+  fi
+}
+
 # Python tools the tests start or compare with (tests/requirements.txt): moto's S3
-# server, fake-gcs-server, the deltalake package, DuckDB and its Delta extension.
-# Reinstalled when the requirements change.
-venv="${TARN_TEST_VENV:-$HOME/.cache/tarn/venv}"
-requirements="tests/requirements.txt"
-stamp="$venv/.tarn-requirements"
-if [ ! -f "$stamp" ] || ! cmp -s "$requirements" "$stamp"; then
-  echo "installing $requirements into $venv"
-  [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
-  cp "$requirements" "$stamp"
-fi
-export TARN_TEST_VENV="$venv"
+# server, fake-gcs-server, the deltalake package, DuckDB and its Delta extension, the
+# Python clients under test.
+export TARN_TEST_VENV="${TARN_TEST_VENV:-$HOME/.cache/tarn/venv}"
+install_venv "$TARN_TEST_VENV" tests/requirements.txt
 
 # dbt-core 1.11 and dbt-postgres in a venv of their own (their pins would otherwise
 # move the client libraries under test), from tests/dbt-requirements.txt.
-dbt_venv="${TARN_TEST_DBT_VENV:-$HOME/.cache/tarn/dbt-venv}"
-dbt_requirements="tests/dbt-requirements.txt"
-dbt_stamp="$dbt_venv/.tarn-requirements"
-if [ ! -f "$dbt_stamp" ] || ! cmp -s "$dbt_requirements" "$dbt_stamp"; then
-  echo "installing $dbt_requirements into $dbt_venv"
-  [ -x "$dbt_venv/bin/pip" ] || python3 -m venv "$dbt_venv"
-  "$dbt_venv/bin/pip" install -q --disable-pip-version-check -r "$dbt_requirements"
-  cp "$dbt_requirements" "$dbt_stamp"
-fi
-export TARN_TEST_DBT_VENV="$dbt_venv"
+export TARN_TEST_DBT_VENV="${TARN_TEST_DBT_VENV:-$HOME/.cache/tarn/dbt-venv}"
+install_venv "$TARN_TEST_DBT_VENV" tests/dbt-requirements.txt
 
 # Apache Superset for `superset test-db`, in a venv of its own, from the lock in
 # tests/superset-requirements.txt.
-superset_venv="${TARN_TEST_SUPERSET_VENV:-$HOME/.cache/tarn/superset-venv}"
-superset_requirements="tests/superset-requirements.txt"
-superset_stamp="$superset_venv/.tarn-requirements"
-if [ ! -f "$superset_stamp" ] || ! cmp -s "$superset_requirements" "$superset_stamp"; then
-  echo "installing $superset_requirements into $superset_venv"
-  [ -x "$superset_venv/bin/pip" ] || python3 -m venv "$superset_venv"
-  "$superset_venv/bin/pip" install -q --disable-pip-version-check -r "$superset_requirements"
-  cp "$superset_requirements" "$superset_stamp"
-fi
-export TARN_TEST_SUPERSET_VENV="$superset_venv"
+export TARN_TEST_SUPERSET_VENV="${TARN_TEST_SUPERSET_VENV:-$HOME/.cache/tarn/superset-venv}"
+install_venv "$TARN_TEST_SUPERSET_VENV" tests/superset-requirements.txt
 
 # From npm: Azurite (Azure Blob Storage emulator), and node-postgres with pg-cursor
 # (a client under test).

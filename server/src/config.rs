@@ -467,6 +467,37 @@ mod tests {
         assert_eq!(config.warehouse, "./tarn-data");
         assert_eq!(config.catalog, "tarn");
         assert!(matches!(config.auth, Auth::Trust));
+        assert_eq!(
+            config.dropped_files_kept,
+            std::time::Duration::from_secs(600)
+        );
+    }
+
+    #[test]
+    fn dropped_files_kept_reads_durations_and_refuses_others() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let load = |value: &str| {
+            let file = dir.path().join("tarn.toml");
+            std::fs::write(
+                &file,
+                format!("[warehouse]\ndropped_files_kept = \"{value}\"\n"),
+            )
+            .expect("write");
+            Config::load(
+                &Overrides {
+                    config: Some(file),
+                    ..Overrides::default()
+                },
+                &[],
+            )
+        };
+        let config = load("30s").expect("30s");
+        assert_eq!(
+            config.dropped_files_kept,
+            std::time::Duration::from_secs(30)
+        );
+        let err = load("soon").expect_err("not a duration").to_string();
+        assert!(err.contains("warehouse.dropped_files_kept"), "{err}");
     }
 
     #[test]

@@ -133,6 +133,7 @@ pub(crate) fn install(
         .map_err(failed)?;
     zoned::install(ctx);
     ctx.register_udf(format::udf());
+    ctx.register_udf(format::quote_ident_udf());
     ctx.register_udf(create_udf(
         "pg_get_userbyid",
         vec![DataType::Int32],

@@ -489,26 +489,8 @@ impl Session {
                     pid,
                     self.transaction_state(),
                 );
-                result.map(|output| match output {
-                    Output::Rows {
-                        schema,
-                        stream,
-                        command,
-                    } => Output::Rows {
-                        stream: until_done(&schema, stream, done),
-                        schema,
-                        command,
-                    },
-                    Output::CopyOut {
-                        schema,
-                        stream,
-                        format,
-                    } => Output::CopyOut {
-                        stream: until_done(&schema, stream, done),
-                        schema,
-                        format,
-                    },
-                    other => other,
+                result.map(|output| {
+                    output.map_stream(|schema, stream| until_done(schema, stream, done))
                 })
             }
             (None, result) => result,
@@ -1943,6 +1925,37 @@ fn definition_sql(create: &datafusion::sql::parser::CreateExternalTable) -> Stri
 const EXTERNAL_DEFINITION_NAME: &str = "__tarn_external_definition";
 
 /// Ends a statement's row stream with [`SqlError::StatementTimeout`] at `at`.
+impl Output {
+    /// The same output with its row stream (rows, or COPY TO's) replaced by
+    /// `f(schema, stream)`; other outputs unchanged.
+    fn map_stream(
+        self,
+        f: impl FnOnce(&SchemaRef, SendableRecordBatchStream) -> SendableRecordBatchStream,
+    ) -> Output {
+        match self {
+            Output::Rows {
+                schema,
+                stream,
+                command,
+            } => Output::Rows {
+                stream: f(&schema, stream),
+                schema,
+                command,
+            },
+            Output::CopyOut {
+                schema,
+                stream,
+                format,
+            } => Output::CopyOut {
+                stream: f(&schema, stream),
+                schema,
+                format,
+            },
+            other => other,
+        }
+    }
+}
+
 /// `stream`, holding `done` until the stream is dropped.
 fn until_done(
     schema: &SchemaRef,
@@ -1986,27 +1999,7 @@ fn with_deadline(output: Output, at: tokio::time::Instant) -> Output {
             ),
         ) as SendableRecordBatchStream
     };
-    match output {
-        Output::Rows {
-            schema,
-            stream,
-            command,
-        } => Output::Rows {
-            stream: limit(&schema, stream),
-            schema,
-            command,
-        },
-        Output::CopyOut {
-            schema,
-            stream,
-            format,
-        } => Output::CopyOut {
-            stream: limit(&schema, stream),
-            schema,
-            format,
-        },
-        other => other,
-    }
+    output.map_stream(limit)
 }
 
 /// The query of `DECLARE name CURSOR FOR query`.

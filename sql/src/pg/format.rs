@@ -13,6 +13,29 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
+/// `quote_ident(text)`, replacing the pg_catalog crate's (see [`quote_ident`]).
+pub(crate) fn quote_ident_udf() -> ScalarUDF {
+    datafusion::logical_expr::create_udf(
+        "quote_ident",
+        vec![DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(|args| {
+            let rows = match &args[0] {
+                ColumnarValue::Array(a) => a.len(),
+                ColumnarValue::Scalar(_) => 1,
+            };
+            let text = datafusion::arrow::compute::cast(&args[0].to_array(rows)?, &DataType::Utf8)?;
+            let quoted: StringArray = text
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .map(|a| a.iter().map(|v| v.map(quote_ident)).collect())
+                .unwrap_or_else(|| StringArray::new_null(rows));
+            Ok(ColumnarValue::Array(Arc::new(quoted)))
+        }),
+    )
+}
+
 pub(crate) fn udf() -> ScalarUDF {
     ScalarUDF::new_from_impl(Format {
         signature: Signature::variadic_any(Volatility::Stable),
@@ -251,6 +274,9 @@ const KEYWORDS: &[&str] = &[
     "with",
 ];
 
+/// PostgreSQL's `quote_ident`. The pg_catalog crate's leaves upper-case names bare
+/// (`Orders`, which PostgreSQL quotes), so Tarn registers this one as `quote_ident`
+/// too, and `%I` and `quote_ident()` agree with PostgreSQL and each other.
 fn quote_ident(name: &str) -> String {
     let plain = name
         .chars()

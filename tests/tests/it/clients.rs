@@ -32,6 +32,31 @@ async fn shop_server(dir: &Path) -> TestServer {
     server
 }
 
+/// A server whose user `tarn` logs in with `password` (SCRAM), holding the shop data.
+async fn password_shop_server(dir: &Path, password: &str) -> TestServer {
+    let secret = tarn_server::auth::Secret::hash(password).to_stored();
+    let config = tarn_tests::config_from_toml(
+        dir,
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[warehouse]\nurl = \"{}\"\n[auth]\nmethod = \"password\"\n[[auth.users]]\nname = \"tarn\"\npassword = \"{secret}\"\n",
+            dir.join("wh").display()
+        ),
+    );
+    let server = TestServer::start_with(config).await;
+    let (client, connection) = tokio_postgres::connect(
+        &format!(
+            "host=127.0.0.1 port={} dbname=tarn user=tarn password='{password}'",
+            server.addr.port()
+        ),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .expect("connect");
+    tokio::spawn(connection);
+    client.batch_execute(SHOP).await.expect("load shop");
+    server
+}
+
 fn run_client(client: &str, port: u16, password: Option<&str>) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/clients.py");
     let mut command = Command::new(tarn_tests::tools::venv_bin("python"));
@@ -127,24 +152,8 @@ async fn issue_5_pgjdbc_metadata_prepared_fetch_size_and_cancel() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_node_postgres_and_pg_cursor() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let secret = tarn_server::auth::Secret::hash("node pass").to_stored();
-    let config = tarn_tests::config_from_toml(
-        dir.path(),
-        &format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\n[warehouse]\nurl = \"{}\"\n[auth]\nmethod = \"password\"\n[[auth.users]]\nname = \"tarn\"\npassword = \"{secret}\"\n",
-            dir.path().join("wh").display()
-        ),
-    );
-    let server = TestServer::start_with(config).await;
+    let server = password_shop_server(dir.path(), "node pass").await;
     let port = server.addr.port();
-    let (client, connection) = tokio_postgres::connect(
-        &format!("host=127.0.0.1 port={port} dbname=tarn user=tarn password='node pass'"),
-        tokio_postgres::NoTls,
-    )
-    .await
-    .expect("connect");
-    tokio::spawn(connection);
-    client.batch_execute(SHOP).await.expect("load shop");
     let modules = tarn_tests::tools::npm_bin("azurite-blob")
         .parent()
         .and_then(Path::parent)
@@ -182,24 +191,8 @@ async fn issue_5_psqlodbc_with_declare_fetch() {
         "psqlODBC missing: the README's test command installs odbc-postgresql"
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    let secret = tarn_server::auth::Secret::hash("odbc pass").to_stored();
-    let config = tarn_tests::config_from_toml(
-        dir.path(),
-        &format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\n[warehouse]\nurl = \"{}\"\n[auth]\nmethod = \"password\"\n[[auth.users]]\nname = \"tarn\"\npassword = \"{secret}\"\n",
-            dir.path().join("wh").display()
-        ),
-    );
-    let server = TestServer::start_with(config).await;
+    let server = password_shop_server(dir.path(), "odbc pass").await;
     let port = server.addr.port();
-    let (client, connection) = tokio_postgres::connect(
-        &format!("host=127.0.0.1 port={port} dbname=tarn user=tarn password='odbc pass'"),
-        tokio_postgres::NoTls,
-    )
-    .await
-    .expect("connect");
-    tokio::spawn(connection);
-    client.batch_execute(SHOP).await.expect("load shop");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/clients.py");
     let output = tokio::task::spawn_blocking(move || {
         Command::new(tarn_tests::tools::venv_bin("python"))

@@ -250,7 +250,7 @@ async fn issue_5_bi_tool_functions_match_postgres_15() {
     let tarn = TestServer::start(dir.path()).await;
     let statements = [
         "create table orders (id int, customer text)",
-        "select quote_ident('Order Table'), quote_ident('orders'), quote_ident('select')",
+        "select quote_ident('Order Table'), quote_ident('orders'), quote_ident('select'), quote_ident('Orders')",
         "select parse_ident('shop.orders')",
         "select format('%I.%I', 'public', 'Orders'), format('%I', 'select')",
         "select format('%L, %L, [%s], %%', 'O''Reilly', null, null)",
