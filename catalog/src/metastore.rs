@@ -75,6 +75,10 @@ pub struct ColumnEntry {
     pub name: String,
     pub data_type: String,
     pub nullable: bool,
+    /// The declared-type field metadata (`varchar(20)`, `jsonb`: see
+    /// [`crate::types::DeclaredType`]), if the column has one.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 impl ColumnEntry {
@@ -86,6 +90,7 @@ impl ColumnEntry {
                 name: f.name().clone(),
                 data_type: f.data_type().to_string(),
                 nullable: f.is_nullable(),
+                metadata: crate::types::declared_metadata(f).into_iter().collect(),
             })
             .collect()
     }
@@ -99,7 +104,10 @@ impl ColumnEntry {
                 c.data_type
                     .parse::<arrow::datatypes::DataType>()
                     .ok()
-                    .map(|t| arrow::datatypes::Field::new(&c.name, t, c.nullable))
+                    .map(|t| {
+                        arrow::datatypes::Field::new(&c.name, t, c.nullable)
+                            .with_metadata(c.metadata.clone().into_iter().collect())
+                    })
             })
             .collect::<Option<Vec<_>>>()?;
         Some(arrow::datatypes::Schema::new(fields))

@@ -65,7 +65,79 @@ fn delta_field(field: &Field) -> Result<Field> {
         field.name(),
         delta_type(field.name(), field.data_type())?,
         true,
-    ))
+    )
+    .with_metadata(declared_metadata(field)))
+}
+
+/// Field metadata naming the SQL type a string column was declared with, when Delta's
+/// `string` says less: Spark's key for `char(n)` / `varchar(n)` (so Spark reads Tarn's
+/// tables with the same types, and Tarn reads Spark's).
+pub const CHAR_VARCHAR_KEY: &str = "__CHAR_VARCHAR_TYPE_STRING";
+
+/// Field metadata naming a PostgreSQL type Delta has no word for (`json`, `jsonb`),
+/// stored as a Delta `string`.
+pub const PG_TYPE_KEY: &str = "tarn.pg_type";
+
+/// The type a string column was declared with, beyond its Arrow type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeclaredType {
+    /// `varchar(n)` (`character varying(n)`).
+    Varchar(u32),
+    /// `char(n)` (`character(n)`, PostgreSQL's `bpchar`).
+    Char(u32),
+    Json,
+    Jsonb,
+}
+
+impl DeclaredType {
+    /// The declared type recorded on `field`, if any.
+    pub fn of(field: &Field) -> Option<DeclaredType> {
+        let metadata = field.metadata();
+        if let Some(t) = metadata.get(PG_TYPE_KEY) {
+            return match t.as_str() {
+                "json" => Some(DeclaredType::Json),
+                "jsonb" => Some(DeclaredType::Jsonb),
+                _ => None,
+            };
+        }
+        let spec = metadata.get(CHAR_VARCHAR_KEY)?.to_ascii_lowercase();
+        let length = |prefix: &str| -> Option<u32> {
+            spec.strip_prefix(prefix)?
+                .strip_prefix('(')?
+                .strip_suffix(')')?
+                .trim()
+                .parse()
+                .ok()
+        };
+        length("varchar")
+            .map(DeclaredType::Varchar)
+            .or_else(|| length("char").map(DeclaredType::Char))
+    }
+
+    /// The metadata recording this type on a field.
+    pub fn metadata(self) -> std::collections::HashMap<String, String> {
+        let (key, value) = match self {
+            DeclaredType::Varchar(n) => (CHAR_VARCHAR_KEY, format!("varchar({n})")),
+            DeclaredType::Char(n) => (CHAR_VARCHAR_KEY, format!("char({n})")),
+            DeclaredType::Json => (PG_TYPE_KEY, "json".to_owned()),
+            DeclaredType::Jsonb => (PG_TYPE_KEY, "jsonb".to_owned()),
+        };
+        std::collections::HashMap::from([(key.to_owned(), value)])
+    }
+}
+
+/// The declared-type entries of `field`'s metadata (other metadata is the engine's
+/// and not stored).
+pub fn declared_metadata(field: &Field) -> std::collections::HashMap<String, String> {
+    DeclaredType::of(field)
+        .filter(|_| {
+            matches!(
+                field.data_type(),
+                DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+            )
+        })
+        .map(DeclaredType::metadata)
+        .unwrap_or_default()
 }
 
 /// `schema` with every column mapped to its Delta type. Columns are nullable: Tarn

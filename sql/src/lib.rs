@@ -19,7 +19,7 @@ pub mod engine;
 pub mod error;
 mod information_schema;
 pub mod params;
-mod pg;
+pub mod pg;
 pub mod session;
 pub mod settings;
 

@@ -10,11 +10,14 @@
 
 mod casts;
 mod catalog;
+pub(crate) mod declared;
 mod expandarray;
 mod format;
+pub(crate) mod functions;
 mod interval_mul;
 mod names;
 mod single_value;
+pub mod sleep;
 mod zoned;
 
 pub(crate) use catalog::attach as attach_settings;
@@ -156,6 +159,11 @@ pub(crate) fn install(
         }),
     ));
     ctx.register_udf(interval_mul::udf());
+    ctx.register_udf(sleep::udf());
+    ctx.register_udf(functions::type_name_udf());
+    for udf in functions::absent_object_udfs() {
+        ctx.register_udf(udf);
+    }
     crate::activity::install(ctx, activity);
     let listings = SessionContext::new_with_config(
         SessionConfig::new()
@@ -319,6 +327,12 @@ pub(crate) fn install(
         }),
     ));
     Ok(())
+}
+
+/// The analyzer rule that reads `flag = 't'` as PostgreSQL does (see
+/// [`casts::BooleanLiterals`]); it runs before type coercion.
+pub(crate) fn boolean_literal_rule() -> Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync> {
+    Arc::new(casts::BooleanLiterals)
 }
 
 /// The analyzer rule that makes text/timestamp casts PostgreSQL's (see [`casts`]).

@@ -203,6 +203,8 @@ pub struct Session {
     cursors: cursor::Cursors,
     /// This session's entry in `pg_stat_activity`, once the server attached it.
     backend: std::sync::OnceLock<crate::activity::Registration>,
+    /// Settings a statement changed with `set_config`, applied before the next one.
+    set_by_function: crate::pg::functions::PendingSettings,
 }
 
 impl std::fmt::Debug for Session {
@@ -259,7 +261,12 @@ pub(crate) fn initial_state(
         .with_runtime_env(Arc::clone(engine.runtime()))
         .with_default_features()
         .with_query_planner(tarn_catalog::query_planner())
-        .with_analyzer_rule(crate::pg::cast_rule())
+        .with_analyzer_rules(
+            std::iter::once(crate::pg::boolean_literal_rule())
+                .chain(datafusion::optimizer::Analyzer::new().rules)
+                .chain(std::iter::once(crate::pg::cast_rule()))
+                .collect(),
+        )
         .build();
     let ctx = SessionContext::new_with_state(state);
     ctx.register_catalog(
@@ -290,6 +297,7 @@ impl Session {
             }),
             cursors: cursor::Cursors::default(),
             backend: std::sync::OnceLock::new(),
+            set_by_function: Default::default(),
         })
     }
 
@@ -453,6 +461,16 @@ impl Session {
         statement: DFStatement,
         params: Option<Vec<ScalarValue>>,
     ) -> Result<Output> {
+        let set_by_function = std::mem::take(
+            &mut *self
+                .set_by_function
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        for (name, value) in set_by_function {
+            // Checked when set_config ran; a failure now leaves the setting as it was.
+            let _ = self.state().settings.set(&name, &value);
+        }
         if self.transaction_state() == TransactionState::Failed && !ends_transaction(&statement) {
             return Err(SqlError::InFailedTransaction);
         }
@@ -708,6 +726,10 @@ impl Session {
             Some(SqlStatement::CreateView(view)) => Some(view.query.to_string()),
             _ => None,
         };
+        let declared = match ast {
+            Some(SqlStatement::CreateTable(ct)) => crate::pg::declared::declared_columns(ct),
+            _ => Vec::new(),
+        };
         // DataFusion does not plan Hive-style `PARTITIONED BY`; the catalog applies it.
         let statement = match &statement {
             DFStatement::Statement(s) if !partition_by.is_empty() => match s.as_ref() {
@@ -733,7 +755,13 @@ impl Session {
                 .collect::<Result<Vec<_>>>()?;
             plan = plan.with_param_values(ParamValues::from(values))?;
         }
-        self.run_plan(plan, is_ctas, view_sql, &partition_by).await
+        let create = CreateParts {
+            is_ctas,
+            view_sql,
+            partition_by,
+            declared,
+        };
+        self.run_plan(plan, create).await
     }
 
     /// The schema `plan`'s rows will have: after type coercion, which can widen a
@@ -891,6 +919,8 @@ impl Session {
                 .unwrap_or_else(|| "public".to_owned())
         };
         self.scope_names(&mut statement, &default_schema)?;
+        crate::pg::declared::plan_json_as_text(&mut statement);
+        crate::pg::functions::rewrite_catalog_calls(&mut statement);
         let state = {
             let state_ref = self.ctx.state_ref();
             let mut state = state_ref.write();
@@ -906,20 +936,21 @@ impl Session {
                 )?;
             }
             crate::pg::attach_settings(&mut state, &settings)?;
+            datafusion::execution::FunctionRegistry::register_udf(
+                &mut *state,
+                Arc::new(crate::pg::functions::set_config_udf(
+                    Arc::new(settings.clone()),
+                    Arc::clone(&self.set_by_function),
+                )),
+            )?;
             state.clone()
         };
         Ok(state.statement_to_plan(statement).await?)
     }
 
-    async fn run_plan(
-        &self,
-        plan: LogicalPlan,
-        is_ctas: bool,
-        view_sql: Option<String>,
-        partition_by: &[String],
-    ) -> Result<Output> {
+    async fn run_plan(&self, plan: LogicalPlan, create: CreateParts) -> Result<Output> {
         match plan {
-            LogicalPlan::Ddl(ddl) => self.run_ddl(ddl, is_ctas, view_sql, partition_by).await,
+            LogicalPlan::Ddl(ddl) => self.run_ddl(ddl, create).await,
             LogicalPlan::Dml(DmlStatement {
                 op: WriteOp::Insert(_),
                 ..
@@ -1001,13 +1032,14 @@ impl Session {
         }
     }
 
-    async fn run_ddl(
-        &self,
-        ddl: DdlStatement,
-        is_ctas: bool,
-        view_sql: Option<String>,
-        partition_by: &[String],
-    ) -> Result<Output> {
+    async fn run_ddl(&self, ddl: DdlStatement, parts: CreateParts) -> Result<Output> {
+        let CreateParts {
+            is_ctas,
+            view_sql,
+            partition_by,
+            declared,
+        } = parts;
+        let partition_by = partition_by.as_slice();
         let catalog = self.engine.catalog();
         match ddl {
             DdlStatement::CreateMemoryTable(create) => {
@@ -1041,7 +1073,7 @@ impl Session {
                     };
                     Ok(Output::Command(CommandTag::with_rows("SELECT", rows)))
                 } else {
-                    let columns = create.input.schema().as_arrow().clone();
+                    let columns = with_declared_types(create.input.schema().as_arrow(), &declared);
                     if catalog
                         .create_table(&schema, &name, &columns, partition_by, create.if_not_exists)
                         .await?
@@ -2185,6 +2217,37 @@ fn set_value(expr: &SqlExpr) -> String {
 }
 
 /// An identifier as PostgreSQL folds it: lower case unless quoted.
+/// What a CREATE statement's text says that its logical plan does not keep.
+#[derive(Default)]
+struct CreateParts {
+    /// `CREATE TABLE ... AS`: the plan's input is the rows to write.
+    is_ctas: bool,
+    /// The query of a CREATE VIEW, as written.
+    view_sql: Option<String>,
+    /// Hive-style `PARTITIONED BY` columns.
+    partition_by: Vec<String>,
+    /// Column types beyond Arrow's (`varchar(20)`, `jsonb`).
+    declared: Vec<(String, tarn_catalog::types::DeclaredType)>,
+}
+
+/// `schema` with the declared types of `declared` recorded on its fields.
+fn with_declared_types(
+    schema: &Schema,
+    declared: &[(String, tarn_catalog::types::DeclaredType)],
+) -> Schema {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(
+            |f| match declared.iter().find(|(name, _)| name == f.name()) {
+                Some((_, t)) => f.as_ref().clone().with_metadata(t.metadata()),
+                None => f.as_ref().clone(),
+            },
+        )
+        .collect();
+    Schema::new_with_metadata(fields, schema.metadata().clone())
+}
+
 fn normalize_ident(ident: &ast::Ident) -> String {
     if ident.quote_style.is_some() {
         ident.value.clone()

@@ -26,6 +26,8 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("integer_datetimes", "on"),
     ("IntervalStyle", "postgres"),
     ("is_superuser", "on"),
+    // Tarn compiles no expressions: JIT is off (asyncpg turns it off and back).
+    ("jit", "off"),
     ("lc_messages", "C"),
     ("max_identifier_length", "63"),
     ("search_path", "\"$user\", public"),

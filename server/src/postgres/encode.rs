@@ -24,6 +24,7 @@ use pgwire::messages::copy::CopyData;
 use pgwire::messages::data::DataRow;
 use pgwire::types::format::FormatOptions;
 use postgres_types::FromSql;
+use tarn_catalog::types::DeclaredType;
 use tarn_sql::copy::CopyFormat;
 use tarn_sql::settings::Settings;
 use tarn_sql::{Session, SqlError, params};
@@ -59,17 +60,69 @@ pub fn format_options(settings: &Settings) -> Arc<FormatOptions> {
     Arc::new(options)
 }
 
-/// The RowDescription fields for `schema`, in the formats the client asked for.
+/// The RowDescription fields for `schema`, in the formats the client asked for: the
+/// type of each Arrow type (`arrow-pg`'s mapping), or the type a column was declared
+/// with where Arrow does not say it (`varchar(20)`, `jsonb`), with PostgreSQL's type
+/// modifiers (a numeric's precision and scale, a varchar's length).
 pub fn fields(
     schema: &Schema,
     format: &Format,
     options: Arc<FormatOptions>,
 ) -> PgWireResult<Arc<Vec<FieldInfo>>> {
-    Ok(Arc::new(arrow_schema_to_pg_fields(
-        schema,
-        format,
-        Some(options),
-    )?))
+    let fields = arrow_schema_to_pg_fields(schema, format, Some(Arc::clone(&options)))?;
+    Ok(Arc::new(
+        fields
+            .into_iter()
+            .zip(schema.fields())
+            .map(|(info, field)| {
+                let declared = DeclaredType::of(field);
+                let typmod = match (declared, field.data_type()) {
+                    (Some(DeclaredType::Varchar(n) | DeclaredType::Char(n)), _) => {
+                        i32::try_from(n).map_or(-1, |n| n.saturating_add(4))
+                    }
+                    (_, DataType::Decimal128(p, s) | DataType::Decimal256(p, s)) => {
+                        ((i32::from(*p) << 16) | (i32::from(*s) & 0xffff)) + 4
+                    }
+                    _ => -1,
+                };
+                let void = field
+                    .metadata()
+                    .get(tarn_sql::pg::sleep::VOID_KEY)
+                    .map(String::as_str)
+                    == Some(tarn_sql::pg::sleep::VOID);
+                let info = match declared {
+                    _ if void => FieldInfo::new(
+                        info.name().to_owned(),
+                        info.table_id(),
+                        info.column_id(),
+                        Type::VOID,
+                        info.format(),
+                    )
+                    .with_format_options(Arc::clone(&options)),
+                    Some(t) => FieldInfo::new(
+                        info.name().to_owned(),
+                        info.table_id(),
+                        info.column_id(),
+                        declared_pg_type(t),
+                        info.format(),
+                    )
+                    .with_format_options(Arc::clone(&options)),
+                    None => info,
+                };
+                info.with_type_modifier(typmod)
+            })
+            .collect(),
+    ))
+}
+
+/// The PostgreSQL type of a declared type.
+fn declared_pg_type(declared: DeclaredType) -> Type {
+    match declared {
+        DeclaredType::Varchar(_) => Type::VARCHAR,
+        DeclaredType::Char(_) => Type::BPCHAR,
+        DeclaredType::Json => Type::JSON,
+        DeclaredType::Jsonb => Type::JSONB,
+    }
 }
 
 /// Data rows for every batch of `stream`, encoded as produced. A failure while
@@ -192,6 +245,22 @@ fn encode_batch(
             } else {
                 None
             };
+            if pg_field.datatype() == &Type::JSONB && pg_field.format() == FieldFormat::Binary {
+                // jsonb's binary form is a version byte (1) before the text.
+                let value = string_value(array.as_ref(), row).map(|s| {
+                    let mut bytes = Vec::with_capacity(s.len() + 1);
+                    bytes.push(1u8);
+                    bytes.extend_from_slice(s.as_bytes());
+                    bytes
+                });
+                encoder.encode_field_with_type_and_format(
+                    &value,
+                    &Type::JSONB,
+                    FieldFormat::Binary,
+                    pg_field.format_options(),
+                )?;
+                continue;
+            }
             match own_text {
                 Some(text) => {
                     arrow_pg::encoder::Encoder::encode_field(&mut encoder, &text, pg_field)?
@@ -201,6 +270,20 @@ fn encode_batch(
         }
         Ok(encoder.take_row())
     })
+}
+
+/// Row `row` of a string array (any of Arrow's three layouts), `None` if null.
+fn string_value(array: &dyn datafusion::arrow::array::Array, row: usize) -> Option<&str> {
+    use datafusion::arrow::array::AsArray;
+    if array.is_null(row) {
+        return None;
+    }
+    match array.data_type() {
+        DataType::Utf8 => Some(array.as_string::<i32>().value(row)),
+        DataType::LargeUtf8 => Some(array.as_string::<i64>().value(row)),
+        DataType::Utf8View => Some(array.as_string_view().value(row)),
+        _ => None,
+    }
 }
 
 /// The PostgreSQL type a parameter of `data_type` is described as.

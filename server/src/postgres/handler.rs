@@ -32,7 +32,7 @@ use pgwire::api::{
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
-use pgwire::messages::extendedquery::Bind;
+use pgwire::messages::extendedquery::{Bind, Parse, ParseComplete};
 use pgwire::messages::response::{EmptyQueryResponse, ReadyForQuery, TransactionStatus};
 use pgwire::messages::simplequery::Query;
 use tarn_sql::copy::CopyIn;
@@ -82,6 +82,7 @@ impl Connection {
                 active: Arc::clone(&shared.active),
                 copy: tokio::sync::Mutex::new(None),
                 terminated: Arc::default(),
+                named_statements: Default::default(),
             }),
             startup: Arc::new(Startup::new(
                 session,
@@ -140,6 +141,9 @@ pub struct QueryHandler {
     copy: tokio::sync::Mutex<Option<CopyIn>>,
     /// Set by `pg_terminate_backend`: the next message gets FATAL 57P01.
     terminated: Arc<std::sync::atomic::AtomicBool>,
+    /// The names of the statements this connection prepared (Parse with a name), for
+    /// `DEALLOCATE ALL`.
+    named_statements: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// How `pg_cancel_backend` and `pg_terminate_backend` reach a connection: through the
@@ -331,11 +335,56 @@ impl QueryHandler {
         Ok(CopyResponse::new(0, columns, data))
     }
 
+    /// `DEALLOCATE [PREPARE] name | ALL`: forgets statements this connection prepared
+    /// over the extended protocol (they live in pgwire's store, not in the session).
+    /// `None` if `statement` is something else.
+    fn deallocate<C>(
+        &self,
+        client: &mut C,
+        statement: &datafusion::sql::parser::Statement,
+    ) -> Option<Result<Tag, ErrorInfo>>
+    where
+        C: ClientPortalStore,
+        C::PortalStore: PortalStore,
+    {
+        use datafusion::sql::sqlparser::ast::Statement as Sql;
+        let datafusion::sql::parser::Statement::Statement(s) = statement else {
+            return None;
+        };
+        let Sql::Deallocate { name, .. } = s.as_ref() else {
+            return None;
+        };
+        let mut named = self
+            .named_statements
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all") {
+            for statement in std::mem::take(&mut *named) {
+                client.portal_store().rm_statement(&statement);
+            }
+            return Some(Ok(Tag::new("DEALLOCATE ALL")));
+        }
+        let name = match name.quote_style {
+            Some(_) => name.value.clone(),
+            None => name.value.to_lowercase(),
+        };
+        if !named.remove(&name) || client.portal_store().get_statement(&name).is_none() {
+            return Some(Err(ErrorInfo::new(
+                "ERROR".to_owned(),
+                "26000".to_owned(),
+                format!("prepared statement \"{name}\" does not exist"),
+            )));
+        }
+        client.portal_store().rm_statement(&name);
+        Some(Ok(Tag::new("DEALLOCATE")))
+    }
+
     /// Runs each statement of a simple Query in turn, streaming its result before the
     /// next starts; the first error ends the Query, as in PostgreSQL.
     async fn run_simple<C>(&self, client: &mut C, sql: &str) -> PgWireResult<()>
     where
-        C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
@@ -355,6 +404,20 @@ impl QueryHandler {
             return Ok(());
         }
         for statement in statements {
+            if let Some(deallocate) = self.deallocate(client, &statement) {
+                match deallocate {
+                    Ok(tag) => {
+                        client
+                            .feed(PgWireBackendMessage::CommandComplete(tag.into()))
+                            .await?
+                    }
+                    Err(info) => {
+                        self.session.statement_failed();
+                        return send_error(client, info).await;
+                    }
+                }
+                continue;
+            }
             let output = match self.session.execute(statement).await {
                 Ok(output) => output,
                 Err(e) => return send_error(client, sqlstate::error_info(&e)).await,
@@ -523,6 +586,31 @@ impl ExtendedQueryHandler for QueryHandler {
 
     fn query_parser(&self) -> Arc<Parser> {
         Arc::clone(&self.parser)
+    }
+
+    /// pgwire's Parse, remembering the statement's name for `DEALLOCATE ALL`.
+    async fn on_parse<C>(&self, client: &mut C, message: Parse) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.clone().unwrap_or_default();
+        match StoredStatement::parse(client, &message, self.query_parser()).await? {
+            Some(stmt) => client.portal_store().put_statement(Arc::new(stmt)),
+            None => client.portal_store().put_empty_statement(&name),
+        }
+        if !name.is_empty() {
+            self.named_statements
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(name);
+        }
+        client
+            .send(PgWireBackendMessage::ParseComplete(ParseComplete::new()))
+            .await?;
+        Ok(())
     }
 
     async fn do_query<C>(

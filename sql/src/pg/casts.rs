@@ -216,3 +216,112 @@ mod tests {
         );
     }
 }
+
+/// PostgreSQL types a quoted literal by where it is used: in `flag = 't'` the
+/// literal is a boolean. DataFusion types it text and refuses to compare text with
+/// a boolean, so this rule, run before type coercion, turns a string literal
+/// compared with a boolean expression into the boolean it spells (`t`, `true`,
+/// `yes`, `on`, `1` and their negatives, any case). Other strings are left alone
+/// (and fail as before).
+#[derive(Debug, Default)]
+pub(crate) struct BooleanLiterals;
+
+impl AnalyzerRule for BooleanLiterals {
+    fn name(&self) -> &str {
+        "tarn_boolean_literals"
+    }
+
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        use datafusion::logical_expr::{BinaryExpr, Operator};
+        use datafusion::scalar::ScalarValue;
+        plan.transform_up_with_subqueries(|plan| {
+            let schema = datafusion::logical_expr::utils::merge_schema(&plan.inputs());
+            let names = datafusion::logical_expr::expr_rewriter::NamePreserver::new(&plan);
+            plan.map_expressions(|expr| {
+                let name = names.save(&expr);
+                expr.transform_up(|expr| {
+                    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &expr else {
+                        return Ok(Transformed::no(expr));
+                    };
+                    if !matches!(
+                        op,
+                        Operator::Eq
+                            | Operator::NotEq
+                            | Operator::IsDistinctFrom
+                            | Operator::IsNotDistinctFrom
+                    ) {
+                        return Ok(Transformed::no(expr));
+                    }
+                    let is_bool = |e: &Expr| matches!(e.get_type(&schema), Ok(DataType::Boolean));
+                    let literal = |e: &Expr| match e {
+                        Expr::Literal(
+                            ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)),
+                            _,
+                        ) => pg_bool(s),
+                        _ => None,
+                    };
+                    let rewritten = match (literal(left), literal(right)) {
+                        (None, Some(b)) if is_bool(left) => Some((
+                            left.as_ref().clone(),
+                            Expr::Literal(ScalarValue::Boolean(Some(b)), None),
+                        )),
+                        (Some(b), None) if is_bool(right) => Some((
+                            Expr::Literal(ScalarValue::Boolean(Some(b)), None),
+                            right.as_ref().clone(),
+                        )),
+                        _ => None,
+                    };
+                    Ok(match rewritten {
+                        Some((l, r)) => Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
+                            Box::new(l),
+                            *op,
+                            Box::new(r),
+                        ))),
+                        None => Transformed::no(expr),
+                    })
+                })
+                .map(|t| t.update_data(|e| name.restore(e)))
+            })
+        })
+        .map(|t| t.data)
+    }
+}
+
+/// PostgreSQL's spellings of a boolean (`boolin`): any prefix of `true`/`false`/
+/// `yes`/`no`, `on`/`off`, `1`/`0`, case and surrounding spaces ignored.
+fn pg_bool(text: &str) -> Option<bool> {
+    let t = text.trim().to_ascii_lowercase();
+    if t.is_empty() {
+        return None;
+    }
+    match t.as_str() {
+        "on" | "1" => return Some(true),
+        "off" | "of" | "0" => return Some(false),
+        _ => {}
+    }
+    if "true".starts_with(&t) || "yes".starts_with(&t) {
+        Some(true)
+    } else if "false".starts_with(&t) || "no".starts_with(&t) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod boolean_tests {
+    use super::pg_bool;
+
+    #[test]
+    fn boolean_spellings_are_postgresqls() {
+        for t in ["t", "TRUE", " yes ", "on", "1", "y", "tr"] {
+            assert_eq!(pg_bool(t), Some(true), "{t}");
+        }
+        for f in ["f", "false", "no", "off", "0", "n"] {
+            assert_eq!(pg_bool(f), Some(false), "{f}");
+        }
+        for x in ["", "o", "maybe", "2"] {
+            assert_eq!(pg_bool(x), None, "{x}");
+        }
+    }
+}

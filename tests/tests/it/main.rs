@@ -15,6 +15,7 @@ mod oracle;
 mod psql;
 mod s3;
 mod shutdown;
+mod traces;
 mod transactions;
 mod views;
 mod wire;

@@ -1,0 +1,129 @@
+//! Column types PostgreSQL clients declare that Arrow and Delta spell as a plain string:
+//! `varchar(n)`, `json` and `jsonb`.
+//!
+//! DataFusion plans `varchar(20)` as `Utf8` (the length is gone) and refuses `json` and
+//! `jsonb`. Tarn plans such columns as text and records the declared type on the
+//! Delta field ([`DeclaredType`]), so that RowDescription, pg_attribute and
+//! information_schema report `character varying(20)` or `jsonb` as PostgreSQL does.
+//! Values are kept as written: the length of a `varchar(n)` is not enforced and
+//! `json`/`jsonb` text is neither validated nor normalized (README, "Types").
+
+use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::sqlparser::ast::{
+    self, CharacterLength, DataType as SqlType, Expr, Statement as SqlStatement, VisitMut,
+    VisitorMut,
+};
+use tarn_catalog::types::DeclaredType;
+
+/// The declared types of `create`'s columns that Arrow does not keep, by column name
+/// (folded as the planner folds it).
+pub(crate) fn declared_columns(create: &ast::CreateTable) -> Vec<(String, DeclaredType)> {
+    create
+        .columns
+        .iter()
+        .filter_map(|c| {
+            let declared = match &c.data_type {
+                SqlType::Varchar(Some(CharacterLength::IntegerLength { length, .. }))
+                | SqlType::CharacterVarying(Some(CharacterLength::IntegerLength {
+                    length, ..
+                }))
+                | SqlType::CharVarying(Some(CharacterLength::IntegerLength { length, .. })) => {
+                    DeclaredType::Varchar(u32::try_from(*length).ok()?)
+                }
+                SqlType::JSON => DeclaredType::Json,
+                SqlType::JSONB => DeclaredType::Jsonb,
+                _ => return None,
+            };
+            let name = match c.name.quote_style {
+                Some(_) => c.name.value.clone(),
+                None => c.name.value.to_lowercase(),
+            };
+            Some((name, declared))
+        })
+        .collect()
+}
+
+/// Rewrites `json` and `jsonb` to `text` wherever `statement` names a type (column
+/// definitions and casts), so that DataFusion plans it.
+pub(crate) fn plan_json_as_text(statement: &mut DFStatement) {
+    struct Json;
+    impl VisitorMut for Json {
+        type Break = ();
+        fn post_visit_expr(&mut self, expr: &mut Expr) -> std::ops::ControlFlow<()> {
+            if let Expr::Cast { data_type, .. } = expr {
+                as_text(data_type);
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+        fn post_visit_statement(
+            &mut self,
+            statement: &mut SqlStatement,
+        ) -> std::ops::ControlFlow<()> {
+            if let SqlStatement::CreateTable(create) = statement {
+                for column in &mut create.columns {
+                    as_text(&mut column.data_type);
+                }
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    fn as_text(data_type: &mut SqlType) {
+        if matches!(data_type, SqlType::JSON | SqlType::JSONB) {
+            *data_type = SqlType::Text;
+        }
+    }
+    if let DFStatement::Statement(statement) = statement {
+        let _ = statement.visit(&mut Json);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
+    fn create(sql: &str) -> ast::CreateTable {
+        match Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .expect("parses")
+            .remove(0)
+        {
+            SqlStatement::CreateTable(c) => c,
+            other => panic!("not a CREATE TABLE: {other}"),
+        }
+    }
+
+    #[test]
+    fn varchar_lengths_and_json_types_are_recorded() {
+        let c = create(
+            "create table t (a varchar(20), \"B\" character varying(3), c varchar, d json, E jsonb, f text, g char(2))",
+        );
+        assert_eq!(
+            declared_columns(&c),
+            vec![
+                ("a".to_owned(), DeclaredType::Varchar(20)),
+                ("B".to_owned(), DeclaredType::Varchar(3)),
+                ("d".to_owned(), DeclaredType::Json),
+                ("e".to_owned(), DeclaredType::Jsonb),
+            ]
+        );
+    }
+
+    #[test]
+    fn json_types_are_planned_as_text() {
+        let sql = "create table t (d json, e jsonb); select cast(x as jsonb), y::json from t";
+        let mut out = Vec::new();
+        for s in Parser::parse_sql(&PostgreSqlDialect {}, sql).expect("parses") {
+            let mut statement = DFStatement::Statement(Box::new(s));
+            plan_json_as_text(&mut statement);
+            out.push(statement.to_string());
+        }
+        assert_eq!(
+            out,
+            vec![
+                "CREATE TABLE t (d TEXT, e TEXT)",
+                "SELECT CAST(x AS TEXT), y::TEXT FROM t"
+            ]
+        );
+    }
+}

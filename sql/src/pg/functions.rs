@@ -1,0 +1,246 @@
+//! System functions clients call in their introspection: `set_config`, `to_regtype`,
+//! `pg_get_viewdef`, and the `pg_get_*def` family for objects Tarn does not have.
+//!
+//! `to_regtype(name)` and `pg_get_viewdef(oid)` are rewritten before planning into
+//! scalar subqueries over pg_type and pg_views, so they see the same catalog as the
+//! rest of the statement (OIDs included). `set_config` validates the value against
+//! the session's settings and records it; the session applies it before its next
+//! statement (within the statement, `current_setting` still shows the old value).
+
+use std::sync::{Arc, Mutex};
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::Result as DFResult;
+use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
+use datafusion::scalar::ScalarValue;
+use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::sqlparser::ast::{
+    self, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, VisitMut, VisitorMut,
+};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+
+use crate::settings::Settings;
+
+/// Settings changed by `set_config` during a statement, applied before the next.
+pub(crate) type PendingSettings = Arc<Mutex<Vec<(String, String)>>>;
+
+/// `set_config(name, value, is_local)`: checks `value` as SET would, records it in
+/// `pending` and returns it.
+pub(crate) fn set_config_udf(settings: Arc<Settings>, pending: PendingSettings) -> ScalarUDF {
+    create_udf(
+        "set_config",
+        vec![DataType::Utf8, DataType::Utf8, DataType::Boolean],
+        DataType::Utf8,
+        Volatility::Volatile,
+        Arc::new(move |args: &[ColumnarValue]| {
+            let rows = args
+                .iter()
+                .find_map(|a| match a {
+                    ColumnarValue::Array(a) => Some(a.len()),
+                    ColumnarValue::Scalar(_) => None,
+                })
+                .unwrap_or(1);
+            let mut out = Vec::with_capacity(rows);
+            for row in 0..rows {
+                let text = |i: usize| -> DFResult<Option<String>> {
+                    let v = match &args[i] {
+                        ColumnarValue::Scalar(s) => s.clone(),
+                        ColumnarValue::Array(a) => ScalarValue::try_from_array(a, row)?,
+                    };
+                    Ok(match v {
+                        ScalarValue::Utf8(s)
+                        | ScalarValue::Utf8View(s)
+                        | ScalarValue::LargeUtf8(s) => s,
+                        _ => None,
+                    })
+                };
+                let (Some(name), value) = (text(0)?, text(1)?) else {
+                    return Err(datafusion::error::DataFusionError::Execution(
+                        "set_config: the setting name is NULL".to_owned(),
+                    ));
+                };
+                let value = value.unwrap_or_default();
+                let mut check = (*settings).clone();
+                check
+                    .set(&name, &value)
+                    .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+                let shown = check.get(&name).unwrap_or(&value).to_owned();
+                pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((name, value));
+                out.push(Some(shown));
+            }
+            Ok(ColumnarValue::Array(Arc::new(
+                datafusion::arrow::array::StringArray::from(out),
+            )))
+        }),
+    )
+}
+
+/// Functions over objects Tarn does not have (user functions, rules, triggers): no
+/// OID names one, so each answers NULL, as PostgreSQL does for an unknown OID.
+pub(crate) fn absent_object_udfs() -> Vec<ScalarUDF> {
+    let null = |name: &str, args: Vec<DataType>| {
+        create_udf(
+            name,
+            args,
+            DataType::Utf8,
+            Volatility::Stable,
+            Arc::new(|args: &[ColumnarValue]| {
+                let rows = args.iter().find_map(|a| match a {
+                    ColumnarValue::Array(a) => Some(a.len()),
+                    ColumnarValue::Scalar(_) => None,
+                });
+                Ok(match rows {
+                    Some(n) => ColumnarValue::Array(Arc::new(
+                        datafusion::arrow::array::StringArray::from(vec![None::<&str>; n]),
+                    )),
+                    None => ColumnarValue::Scalar(ScalarValue::Utf8(None)),
+                })
+            }),
+        )
+    };
+    vec![
+        null("pg_get_function_arguments", vec![DataType::Int32]),
+        null("pg_get_function_identity_arguments", vec![DataType::Int32]),
+        null("pg_get_function_result", vec![DataType::Int32]),
+        null("pg_get_functiondef", vec![DataType::Int32]),
+        null("pg_get_ruledef", vec![DataType::Int32, DataType::Boolean]),
+        null(
+            "pg_get_triggerdef",
+            vec![DataType::Int32, DataType::Boolean],
+        ),
+    ]
+}
+
+/// Rewrites `to_regtype(x)` and `pg_get_viewdef(oid [, pretty])` in `statement` into
+/// subqueries over the catalog.
+pub(crate) fn rewrite_catalog_calls(statement: &mut DFStatement) {
+    struct Calls;
+    impl VisitorMut for Calls {
+        type Break = ();
+        fn post_visit_expr(&mut self, expr: &mut Expr) -> std::ops::ControlFlow<()> {
+            let Expr::Function(f) = expr else {
+                return std::ops::ControlFlow::Continue(());
+            };
+            let name = f
+                .name
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .map(|i| i.value.to_ascii_lowercase())
+                .unwrap_or_default();
+            let FunctionArguments::List(list) = &f.args else {
+                return std::ops::ControlFlow::Continue(());
+            };
+            let args: Vec<String> = list
+                .args
+                .iter()
+                .filter_map(|a| match a {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.to_string()),
+                    _ => None,
+                })
+                .collect();
+            let sql = match (name.as_str(), args.as_slice()) {
+                ("to_regtype", [arg]) => format!(
+                    "(SELECT max(__regtype.oid) FROM pg_catalog.pg_type AS __regtype \
+                     WHERE __regtype.typname = tarn_type_name({arg}))"
+                ),
+                ("pg_get_viewdef", [arg] | [arg, _]) => format!(
+                    "(SELECT max(__viewdef_v.definition) FROM pg_catalog.pg_views AS __viewdef_v \
+                     JOIN pg_catalog.pg_namespace AS __viewdef_n ON __viewdef_n.nspname = __viewdef_v.schemaname \
+                     JOIN pg_catalog.pg_class AS __viewdef_c ON __viewdef_c.relnamespace = __viewdef_n.oid \
+                     AND __viewdef_c.relname = __viewdef_v.viewname \
+                     WHERE __viewdef_c.oid = CAST({arg} AS INT))"
+                ),
+                _ => return std::ops::ControlFlow::Continue(()),
+            };
+            if let Ok(parsed) = Parser::new(&PostgreSqlDialect {})
+                .try_with_sql(&sql)
+                .and_then(|mut p| p.parse_expr())
+            {
+                *expr = parsed;
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    if let DFStatement::Statement(statement) = statement {
+        let _ = ast::Statement::visit(statement, &mut Calls);
+    }
+}
+
+/// `tarn_type_name(text)`: the pg_type name of a type as `to_regtype` accepts it
+/// (`integer`, `pg_catalog.int4`, `character varying`, `text[]`), or NULL.
+pub(crate) fn type_name_udf() -> ScalarUDF {
+    create_udf(
+        "tarn_type_name",
+        vec![DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| match &args[0] {
+            ColumnarValue::Scalar(s) => {
+                let name = match s {
+                    ScalarValue::Utf8(Some(n)) | ScalarValue::Utf8View(Some(n)) => type_name(n),
+                    _ => None,
+                };
+                Ok(ColumnarValue::Scalar(ScalarValue::Utf8(name)))
+            }
+            ColumnarValue::Array(a) => {
+                let a = datafusion::arrow::compute::cast(a, &DataType::Utf8)?;
+                let names: datafusion::arrow::array::StringArray =
+                    datafusion::arrow::array::AsArray::as_string::<i32>(a.as_ref())
+                        .iter()
+                        .map(|n| n.and_then(type_name))
+                        .collect();
+                Ok(ColumnarValue::Array(Arc::new(names)))
+            }
+        }),
+    )
+}
+
+fn type_name(name: &str) -> Option<String> {
+    let name = name.trim().to_ascii_lowercase();
+    let name = name.strip_prefix("pg_catalog.").unwrap_or(&name).trim();
+    if let Some(element) = name.strip_suffix("[]") {
+        return type_name(element).map(|e| format!("_{e}"));
+    }
+    let base = name.split('(').next().unwrap_or(name).trim();
+    Some(
+        match base {
+            "integer" | "int" => "int4",
+            "smallint" => "int2",
+            "bigint" => "int8",
+            "real" => "float4",
+            "double precision" | "float" => "float8",
+            "boolean" => "bool",
+            "character varying" => "varchar",
+            "character" | "char" => "bpchar",
+            "decimal" => "numeric",
+            "timestamp without time zone" | "timestamp" => "timestamp",
+            "timestamp with time zone" => "timestamptz",
+            "time without time zone" => "time",
+            "time with time zone" => "timetz",
+            other => other,
+        }
+        .to_owned(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_are_read_as_postgresql_reads_them() {
+        assert_eq!(type_name("integer").as_deref(), Some("int4"));
+        assert_eq!(type_name("pg_catalog.int8").as_deref(), Some("int8"));
+        assert_eq!(
+            type_name("Character Varying(20)").as_deref(),
+            Some("varchar")
+        );
+        assert_eq!(type_name("text[]").as_deref(), Some("_text"));
+        assert_eq!(type_name("hstore").as_deref(), Some("hstore"));
+    }
+}
