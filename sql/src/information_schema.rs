@@ -181,6 +181,25 @@ pub(crate) struct PgColumnType {
     pub datetime_precision: Option<i32>,
 }
 
+/// How PostgreSQL describes a column declared `varchar(n)`, `char(n)`, `json` or `jsonb`.
+pub(crate) fn declared_column_type(declared: tarn_catalog::types::DeclaredType) -> PgColumnType {
+    use tarn_catalog::types::DeclaredType;
+    let (data_type, udt_name) = match declared {
+        DeclaredType::Varchar(_) => ("character varying", "varchar"),
+        DeclaredType::Char(_) => ("character", "bpchar"),
+        DeclaredType::Json => ("json", "json"),
+        DeclaredType::Jsonb => ("jsonb", "jsonb"),
+    };
+    PgColumnType {
+        data_type,
+        udt_name,
+        numeric_precision: None,
+        numeric_precision_radix: None,
+        numeric_scale: None,
+        datetime_precision: None,
+    }
+}
+
 pub(crate) fn pg_column_type(data_type: &DataType) -> PgColumnType {
     let t = |data_type, udt_name| PgColumnType {
         data_type,
@@ -288,7 +307,20 @@ impl Columns {
                         continue;
                     };
                     for (i, field) in table.schema().fields().iter().enumerate() {
-                        let pg = pg_column_type(field.data_type());
+                        let declared = tarn_catalog::types::DeclaredType::of(field);
+                        let pg = match declared {
+                            Some(d) => declared_column_type(d),
+                            None => pg_column_type(field.data_type()),
+                        };
+                        // character_maximum_length; octet length is 4 bytes a
+                        // character (UTF8), as PostgreSQL reports it.
+                        let length = match declared {
+                            Some(
+                                tarn_catalog::types::DeclaredType::Varchar(n)
+                                | tarn_catalog::types::DeclaredType::Char(n),
+                            ) => i32::try_from(n).ok(),
+                            _ => None,
+                        };
                         let position = i32::try_from(i + 1).unwrap_or(i32::MAX);
                         let row_text: [(usize, Option<&str>); 14] = [
                             (0, Some(&catalog_name)),
@@ -311,8 +343,15 @@ impl Columns {
                         }
                         let row_ints: [(usize, Option<i32>); 7] = [
                             (4, Some(position)),
-                            (8, None),
-                            (9, (pg.data_type == "text").then_some(1_073_741_824)),
+                            (8, length),
+                            (
+                                9,
+                                match length {
+                                    Some(n) => Some(n.saturating_mul(4)),
+                                    None => (matches!(pg.data_type, "text" | "character varying" | "character"))
+                                        .then_some(1_073_741_824),
+                                },
+                            ),
                             (10, pg.numeric_precision),
                             (11, pg.numeric_precision_radix),
                             (12, pg.numeric_scale),

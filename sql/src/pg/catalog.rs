@@ -635,6 +635,7 @@ struct NumericTypmods {
 }
 
 const NUMERIC_OID: i32 = 1700;
+const TEXT_OID: i32 = 25;
 
 async fn collect_table(
     provider: Arc<dyn TableProvider>,
@@ -845,7 +846,11 @@ impl TableProvider for NumericTypmods {
                 int_column(batch, "atttypmod"),
             ) {
                 for i in 0..batch.num_rows() {
-                    if typ.value(i) == NUMERIC_OID && typmod.value(i) < 0 {
+                    // numeric columns get their precision and scale; text columns
+                    // may have been declared varchar(n), json or jsonb.
+                    if (typ.value(i) == NUMERIC_OID && typmod.value(i) < 0)
+                        || typ.value(i) == TEXT_OID
+                    {
                         wanted.insert(rel.value(i));
                     }
                 }
@@ -865,34 +870,44 @@ impl TableProvider for NumericTypmods {
             }
             converted.clear();
             for batch in batches {
-                let (Some(rel), Some(name), Some(typmod)) = (
+                let (Some(rel), Some(name), Some(typ), Some(typmod)) = (
                     int_column(&batch, "attrelid"),
                     text_column(&batch, "attname"),
+                    int_column(&batch, "atttypid"),
                     int_column(&batch, "atttypmod"),
                 ) else {
                     converted.push(batch);
                     continue;
                 };
-                let typmods: Int32Array = (0..batch.num_rows())
+                let (types, typmods): (Vec<Option<i32>>, Vec<Option<i32>>) = (0..batch.num_rows())
                     .map(|i| {
-                        let found = schemas
+                        let field = schemas
                             .get(&rel.value(i))
-                            .and_then(|s| s.field_with_name(name.value(i)).ok())
-                            .and_then(|f| match f.data_type() {
-                                DataType::Decimal32(p, s)
-                                | DataType::Decimal64(p, s)
-                                | DataType::Decimal128(p, s)
-                                | DataType::Decimal256(p, s) => {
-                                    Some(((i32::from(*p) << 16) | i32::from(*s)) + 4)
-                                }
-                                _ => None,
-                            });
-                        Some(found.unwrap_or(typmod.value(i)))
+                            .and_then(|s| s.field_with_name(name.value(i)).ok());
+                        let declared = field.and_then(|f| tarn_catalog::types::DeclaredType::of(f));
+                        let numeric = field.and_then(|f| match f.data_type() {
+                            DataType::Decimal32(p, s)
+                            | DataType::Decimal64(p, s)
+                            | DataType::Decimal128(p, s)
+                            | DataType::Decimal256(p, s) => {
+                                Some(((i32::from(*p) << 16) | i32::from(*s)) + 4)
+                            }
+                            _ => None,
+                        });
+                        use tarn_catalog::types::DeclaredType as D;
+                        let length = |n: u32| i32::try_from(n).map_or(-1, |n| n.saturating_add(4));
+                        match declared {
+                            Some(D::Varchar(n)) => (Some(1043), Some(length(n))),
+                            Some(D::Char(n)) => (Some(1042), Some(length(n))),
+                            Some(D::Json) => (Some(114), Some(-1)),
+                            Some(D::Jsonb) => (Some(3802), Some(-1)),
+                            None => (Some(typ.value(i)), Some(numeric.unwrap_or(typmod.value(i)))),
+                        }
                     })
-                    .collect();
-                let index = batch.schema().index_of("atttypmod")?;
+                    .unzip();
                 let mut columns = batch.columns().to_vec();
-                columns[index] = Arc::new(typmods);
+                columns[batch.schema().index_of("atttypid")?] = Arc::new(Int32Array::from(types));
+                columns[batch.schema().index_of("atttypmod")?] = Arc::new(Int32Array::from(typmods));
                 converted.push(RecordBatch::try_new(batch.schema(), columns)?);
             }
         }
