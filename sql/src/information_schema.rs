@@ -348,8 +348,11 @@ impl Columns {
                                 9,
                                 match length {
                                     Some(n) => Some(n.saturating_mul(4)),
-                                    None => (matches!(pg.data_type, "text" | "character varying" | "character"))
-                                        .then_some(1_073_741_824),
+                                    None => (matches!(
+                                        pg.data_type,
+                                        "text" | "character varying" | "character"
+                                    ))
+                                    .then_some(1_073_741_824),
                                 },
                             ),
                             (10, pg.numeric_precision),

@@ -161,6 +161,7 @@ pub(crate) fn install(
     ctx.register_udf(interval_mul::udf());
     ctx.register_udf(sleep::udf());
     ctx.register_udf(functions::type_name_udf());
+    ctx.register_udf(functions::type_is_visible_udf());
     for udf in functions::absent_object_udfs() {
         ctx.register_udf(udf);
     }

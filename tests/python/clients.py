@@ -199,9 +199,18 @@ def run_sqlalchemy(port, password):
         inspector.get_unique_constraints("orders", schema="shop"),
         [],
     )
-    # Not yet: get_columns, get_pk_constraint and get_indexes (their catalog queries
-    # use correlated subqueries inside CASE and unnest(int2vector), which Tarn cannot
-    # plan yet; issue 5's note says so).
+    # get_columns: its query reads the outer row inside correlated subqueries.
+    columns = inspector.get_columns("orders", schema="shop")
+    check(
+        "sqlalchemy columns",
+        [(c["name"], str(c["type"]), c["nullable"]) for c in columns if c["name"] != "customer"],
+        [
+            ("id", "BIGINT", True),
+            ("amount", "NUMERIC(10, 2)", True),
+            ("placed", "TIMESTAMP", True),
+            ("paid", "BOOLEAN", True),
+        ],
+    )
     frame = pandas.read_sql(
         sqlalchemy.text("select customer, count(*) as n from shop.orders group by customer order by customer"),
         engine,

@@ -907,7 +907,8 @@ impl TableProvider for NumericTypmods {
                     .unzip();
                 let mut columns = batch.columns().to_vec();
                 columns[batch.schema().index_of("atttypid")?] = Arc::new(Int32Array::from(types));
-                columns[batch.schema().index_of("atttypmod")?] = Arc::new(Int32Array::from(typmods));
+                columns[batch.schema().index_of("atttypmod")?] =
+                    Arc::new(Int32Array::from(typmods));
                 converted.push(RecordBatch::try_new(batch.schema(), columns)?);
             }
         }

@@ -9,6 +9,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use datafusion::arrow::array::Array;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result as DFResult;
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
@@ -113,6 +114,24 @@ pub(crate) fn absent_object_udfs() -> Vec<ScalarUDF> {
             vec![DataType::Int32, DataType::Boolean],
         ),
     ]
+}
+
+/// `pg_type_is_visible(oid)`: every type Tarn has lives in pg_catalog, which is
+/// always searched, so each is visible (NULL for a NULL argument).
+pub(crate) fn type_is_visible_udf() -> ScalarUDF {
+    create_udf(
+        "pg_type_is_visible",
+        vec![DataType::Int32],
+        DataType::Boolean,
+        Volatility::Stable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let args = ColumnarValue::values_to_arrays(args)?;
+            let visible: datafusion::arrow::array::BooleanArray = (0..args[0].len())
+                .map(|i| (!args[0].is_null(i)).then_some(true))
+                .collect();
+            Ok(ColumnarValue::Array(Arc::new(visible)))
+        }),
+    )
 }
 
 /// Rewrites `to_regtype(x)` and `pg_get_viewdef(oid [, pretty])` in `statement` into

@@ -352,6 +352,103 @@ fn and_all(mut exprs: Vec<Expr>) -> Option<Expr> {
     }))
 }
 
+fn case_when(condition: Expr, result: Expr) -> Expr {
+    Expr::Case {
+        case_token: datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken::empty(
+        ),
+        end_token: datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+        operand: None,
+        conditions: vec![datafusion::sql::sqlparser::ast::CaseWhen { condition, result }],
+        else_result: None,
+    }
+}
+
+/// A scalar subquery whose one output expression also reads the outer row, as
+/// SQLAlchemy's get_columns has it: `(SELECT f(outer.a, t.b) FROM t WHERE t.k =
+/// outer.k)`. DataFusion cannot decorrelate an outer column in a subquery's
+/// output, so the expression moves out and each inner column it reads becomes a
+/// subquery of its own: `CASE WHEN (SELECT v(true) FROM t WHERE ...) THEN
+/// f(outer.a, (SELECT v(t.b) FROM t WHERE ...)) END`, with `v` the single-value
+/// aggregate. No row gives NULL, more than one fails with 21000: the original's
+/// answer. `None` when the subquery is not of that form.
+fn split_outer_projection(query: &Query) -> Option<Expr> {
+    if query.order_by.is_some()
+        || query.limit_clause.is_some()
+        || query.fetch.is_some()
+        || query.with.is_some()
+    {
+        return None;
+    }
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    let grouped = match &select.group_by {
+        GroupByExpr::All(_) => true,
+        GroupByExpr::Expressions(exprs, _) => !exprs.is_empty(),
+    };
+    if grouped
+        || select.having.is_some()
+        || select.distinct.is_some()
+        || select.projection.len() != 1
+    {
+        return None;
+    }
+    let output = match &select.projection[0] {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
+        _ => return None,
+    };
+    if aggregates(output) {
+        return None;
+    }
+    let inner = relation_names(select);
+    if inner.iter().any(|n| n == "*") {
+        return None;
+    }
+    let mut reads_outer = false;
+    let mut nested = false;
+    let _ = visit_expressions(output, |e| {
+        match e {
+            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                let table = parts[parts.len() - 2].value.to_ascii_lowercase();
+                if !inner.contains(&table) {
+                    reads_outer = true;
+                }
+            }
+            Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => nested = true,
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    if !reads_outer || nested {
+        return None;
+    }
+    let single = |value: Expr| -> Expr {
+        let mut q = query.clone();
+        if let SetExpr::Select(s) = q.body.as_mut() {
+            s.projection = vec![SelectItem::UnnamedExpr(wrap(value))];
+        }
+        Expr::Subquery(Box::new(q))
+    };
+    let mut moved = output.clone();
+    let _ = visit_expressions_mut(&mut moved, |e| {
+        let is_inner = match e {
+            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                inner.contains(&parts[parts.len() - 2].value.to_ascii_lowercase())
+            }
+            Expr::Identifier(_) => true,
+            _ => false,
+        };
+        if is_inner {
+            *e = single(e.clone());
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    let present = single(Expr::value(
+        datafusion::sql::sqlparser::ast::Value::Boolean(true),
+    ));
+    Some(case_when(present, moved))
+}
+
 /// Takes the WHERE conditions of a scalar subquery that test only the outer row
 /// out of it: `(SELECT e FROM t WHERE outer.flag AND t.k = outer.k)` becomes
 /// `CASE WHEN outer.flag THEN (SELECT e FROM t WHERE t.k = outer.k) END`, the same
@@ -375,6 +472,19 @@ pub(crate) fn rewrite(statement: &mut Statement) {
     let _ = visit_expressions_mut(statement, |expr| {
         if let Expr::Subquery(query) = expr {
             let guard = hoist_outer_conditions(query);
+            if let Some(split) = split_outer_projection(query) {
+                *expr = split;
+                if let Some(condition) = guard {
+                    *expr = case_when(
+                        condition,
+                        std::mem::replace(
+                            expr,
+                            Expr::value(datafusion::sql::sqlparser::ast::Value::Null),
+                        ),
+                    );
+                }
+                return ControlFlow::Continue(());
+            }
             rewrite_subquery(query);
             if let Some(condition) = guard {
                 let subquery = std::mem::replace(
