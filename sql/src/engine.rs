@@ -107,6 +107,8 @@ pub struct Engine {
     runtime: Arc<RuntimeEnv>,
     /// The state sessions start from, built on first use.
     initial_state: std::sync::OnceLock<datafusion::execution::session_state::SessionState>,
+    /// pg_class OIDs of tables named in result descriptions, by (schema, table).
+    table_oids: std::sync::Mutex<HashMap<(String, String), i32>>,
 }
 
 impl Engine {
@@ -146,6 +148,7 @@ impl Engine {
             options,
             runtime,
             initial_state: std::sync::OnceLock::new(),
+            table_oids: Default::default(),
         });
         engine
             .catalog
@@ -155,6 +158,22 @@ impl Engine {
 
     pub fn catalog(&self) -> &LakeCatalog {
         &self.catalog
+    }
+
+    /// The remembered pg_class OID of `schema.table`, if one was looked up.
+    pub(crate) fn table_oid(&self, schema: &str, table: &str) -> Option<i32> {
+        self.table_oids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(schema.to_owned(), table.to_owned()))
+            .copied()
+    }
+
+    pub(crate) fn remember_table_oid(&self, schema: &str, table: &str, oid: i32) {
+        self.table_oids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((schema.to_owned(), table.to_owned()), oid);
     }
 
     /// The connections of this server (`pg_stat_activity`).

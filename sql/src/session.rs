@@ -44,6 +44,7 @@ use crate::settings::Settings;
 mod crawl;
 mod cursor;
 mod merge;
+pub mod origins;
 mod scope;
 
 pub use scope::TEMP_SCHEMA_PREFIX;
@@ -386,7 +387,16 @@ impl Session {
             DFStatement::Statement(s) if plans_for_rows(s) => {
                 let plan = self.plan(statement.clone()).await?;
                 let types = parameter_types(&plan)?;
-                let schema = returns_rows(&plan).then(|| Arc::new(self.output_schema(&plan)));
+                let schema = match returns_rows(&plan) {
+                    true => Some(
+                        self.attributed(
+                            Arc::new(self.output_schema(&plan)),
+                            origins::column_origins(&plan),
+                        )
+                        .await,
+                    ),
+                    false => None,
+                };
                 (types, schema)
             }
             DFStatement::Statement(s) if matches!(**s, SqlStatement::ShowVariable { .. }) => {
@@ -764,6 +774,65 @@ impl Session {
         self.run_plan(plan, create).await
     }
 
+    /// `schema` with each column that is a table's column marked with the table's
+    /// pg_class OID and the column's number (see [`origins`]). Tables of the system
+    /// catalogs are not marked.
+    async fn attributed(
+        &self,
+        schema: SchemaRef,
+        origins: Vec<Option<(TableReference, usize)>>,
+    ) -> SchemaRef {
+        if origins.iter().all(Option::is_none) {
+            return schema;
+        }
+        let default_schema = self
+            .ctx
+            .state()
+            .config_options()
+            .catalog
+            .default_schema
+            .clone();
+        let mut fields = Vec::with_capacity(schema.fields().len());
+        for (i, field) in schema.fields().iter().enumerate() {
+            let mut field = field.as_ref().clone();
+            if let Some(Some((table, attnum))) = origins.get(i) {
+                let schema_name = table.schema().unwrap_or(&default_schema).to_owned();
+                if !matches!(schema_name.as_str(), "pg_catalog" | "information_schema")
+                    && let Some(oid) = self.table_oid(&schema_name, table.table()).await
+                {
+                    let mut metadata = field.metadata().clone();
+                    metadata.insert(origins::TABLE_OID_KEY.to_owned(), oid.to_string());
+                    metadata.insert(origins::ATTNUM_KEY.to_owned(), attnum.to_string());
+                    field = field.with_metadata(metadata);
+                }
+            }
+            fields.push(field);
+        }
+        Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+    }
+
+    /// The pg_class OID of `schema.table`, as pg_class shows it (asked once per
+    /// server and remembered: the OID stays while the server runs).
+    async fn table_oid(&self, schema: &str, table: &str) -> Option<i32> {
+        if let Some(oid) = self.engine.table_oid(schema, table) {
+            return Some(oid);
+        }
+        let quote = |s: &str| s.replace('\'', "''");
+        let sql = format!(
+            "SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n \
+             ON n.oid = c.relnamespace WHERE n.nspname = '{}' AND c.relname = '{}'",
+            quote(schema),
+            quote(table)
+        );
+        let batches = self.ctx.sql(&sql).await.ok()?.collect().await.ok()?;
+        let column = batches.first()?.column(0);
+        let column = datafusion::arrow::compute::cast(column, &DataType::Int32).ok()?;
+        let oids = column.as_primitive_opt::<datafusion::arrow::datatypes::Int32Type>()?;
+        let oid = oids.iter().next().flatten()?;
+        self.engine.remember_table_oid(schema, table, oid);
+        Some(oid)
+    }
+
     /// The schema `plan`'s rows will have: after type coercion, which can widen a
     /// column (`CASE ... THEN int ELSE bigint END` is bigint), so that a prepared
     /// statement's RowDescription matches its DataRows. Falls back to the planned
@@ -978,8 +1047,11 @@ impl Session {
                 Err(SqlError::not_supported(statement.name().to_owned()))
             }
             query => {
+                let origins = origins::column_origins(&query);
                 let frame = self.ctx.execute_logical_plan(query).await?;
-                let schema = Arc::new(frame.schema().as_arrow().clone());
+                let schema = self
+                    .attributed(Arc::new(frame.schema().as_arrow().clone()), origins)
+                    .await;
                 let stream = frame.execute_stream().await?;
                 Ok(Output::Rows {
                     schema,

@@ -55,8 +55,6 @@ create view analytics.v_paid as select * from analytics.orders where is_paid;
 KNOWN = [
     ("*", r"CommandComplete 'SHOW 1' where PostgreSQL sent 'SHOW'",
      "pgwire appends the row count to every row-returning command's tag"),
-    ("*", r"attributed to table column None where PostgreSQL's is \d+",
-     "RowDescription does not name the table and column a result column comes from"),
     ("psql.trace", r"columns \[.*'\?column\?', 'reltablespace', 'case',",
      "a CASE column is named `case`, PostgreSQL names it after the cast's type"),
     ("psql.trace", r"'pg_get_expr_1', 'pg_get_expr_2'",

@@ -90,6 +90,24 @@ pub fn fields(
                     .get(tarn_sql::pg::sleep::VOID_KEY)
                     .map(String::as_str)
                     == Some(tarn_sql::pg::sleep::VOID);
+                // A table's column passed through: its table OID and column number.
+                let metadata = field.metadata();
+                let table_id = metadata
+                    .get(tarn_sql::session::origins::TABLE_OID_KEY)
+                    .and_then(|v| v.parse::<i32>().ok())
+                    .or(info.table_id());
+                let column_id = metadata
+                    .get(tarn_sql::session::origins::ATTNUM_KEY)
+                    .and_then(|v| v.parse::<i16>().ok())
+                    .or(info.column_id());
+                let info = FieldInfo::new(
+                    info.name().to_owned(),
+                    table_id,
+                    column_id,
+                    info.datatype().clone(),
+                    info.format(),
+                )
+                .with_format_options(Arc::clone(&options));
                 let info = match declared {
                     _ if void => FieldInfo::new(
                         info.name().to_owned(),

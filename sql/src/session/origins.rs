@@ -1,0 +1,108 @@
+//! Where a result column comes from: the table and column PostgreSQL names in
+//! RowDescription (table OID and attribute number) when a column is a table's
+//! column passed through unchanged. pgjdbc's `ResultSetMetaData.getTableName`,
+//! psqlODBC's `SQLColAttribute` and npgsql's schema reads rely on it.
+//!
+//! The origin is followed down the logical plan through projections (a column or
+//! an alias of one), filters, sorts, limits, aliases, joins, window and grouping
+//! columns to a table scan; anything computed has none, as in PostgreSQL. The
+//! session then records the table's pg_class OID and the column's number as field
+//! metadata ([`TABLE_OID_KEY`], [`ATTNUM_KEY`]) for the wire layer.
+
+use datafusion::common::TableReference;
+use datafusion::logical_expr::{Expr, JoinType, LogicalPlan};
+
+/// Field metadata: the pg_class OID of the table a result column comes from.
+pub const TABLE_OID_KEY: &str = "tarn.table_oid";
+/// Field metadata: the column's number in that table (1-based, as `attnum`).
+pub const ATTNUM_KEY: &str = "tarn.attnum";
+
+/// For each output column of `plan`, the table and column it comes from, if any.
+pub(crate) fn column_origins(plan: &LogicalPlan) -> Vec<Option<(TableReference, usize)>> {
+    (0..plan.schema().fields().len())
+        .map(|i| origin(plan, i, 0))
+        .collect()
+}
+
+fn origin(plan: &LogicalPlan, index: usize, depth: usize) -> Option<(TableReference, usize)> {
+    if depth > 64 {
+        return None;
+    }
+    let through = |input: &LogicalPlan, expr: &Expr| -> Option<(TableReference, usize)> {
+        let (column, cast_to) = passed_through(expr)?;
+        let at = input.schema().index_of_column(column).ok()?;
+        if let Some(target) = cast_to
+            && !same_type(input.schema().field(at).data_type(), target)
+        {
+            return None;
+        }
+        origin(input, at, depth + 1)
+    };
+    match plan {
+        LogicalPlan::Projection(p) => through(&p.input, p.expr.get(index)?),
+        LogicalPlan::Filter(f) => origin(&f.input, index, depth + 1),
+        LogicalPlan::Sort(s) => origin(&s.input, index, depth + 1),
+        LogicalPlan::Limit(l) => origin(&l.input, index, depth + 1),
+        LogicalPlan::SubqueryAlias(a) => origin(&a.input, index, depth + 1),
+        LogicalPlan::Repartition(r) => origin(&r.input, index, depth + 1),
+        LogicalPlan::Window(w) => {
+            (index < w.input.schema().fields().len()).then(|| origin(&w.input, index, depth + 1))?
+        }
+        LogicalPlan::Aggregate(a) => through(&a.input, a.group_expr.get(index)?),
+        LogicalPlan::Join(j) => {
+            let left = j.left.schema().fields().len();
+            match j.join_type {
+                JoinType::Inner | JoinType::Left | JoinType::Right | JoinType::Full => {
+                    if index < left {
+                        origin(&j.left, index, depth + 1)
+                    } else {
+                        origin(&j.right, index - left, depth + 1)
+                    }
+                }
+                JoinType::LeftSemi | JoinType::LeftAnti => origin(&j.left, index, depth + 1),
+                JoinType::RightSemi | JoinType::RightAnti => origin(&j.right, index, depth + 1),
+                _ => None,
+            }
+        }
+        LogicalPlan::TableScan(scan) => {
+            let source = scan.source.schema();
+            let at = match &scan.projection {
+                Some(projection) => *projection.get(index)?,
+                None => index,
+            };
+            (at < source.fields().len()).then(|| (scan.table_name.clone(), at + 1))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a cast from `from` to `to` leaves the PostgreSQL type alone (Arrow's three
+/// string layouts are all `text`).
+fn same_type(
+    from: &datafusion::arrow::datatypes::DataType,
+    to: &datafusion::arrow::datatypes::DataType,
+) -> bool {
+    use datafusion::arrow::datatypes::DataType::{LargeUtf8, Utf8, Utf8View};
+    from == to
+        || (matches!(from, Utf8 | Utf8View | LargeUtf8)
+            && matches!(to, Utf8 | Utf8View | LargeUtf8))
+}
+
+/// The column `expr` passes through unchanged: a column, an alias of one, or a cast
+/// of one to its own type (psqlODBC's `CAST("orders"."status" AS TEXT)`).
+fn passed_through(
+    expr: &Expr,
+) -> Option<(
+    &datafusion::common::Column,
+    Option<&datafusion::arrow::datatypes::DataType>,
+)> {
+    match expr {
+        Expr::Column(c) => Some((c, None)),
+        Expr::Alias(a) => passed_through(&a.expr),
+        Expr::Cast(cast) => match cast.expr.as_ref() {
+            Expr::Column(c) => Some((c, Some(cast.field.data_type()))),
+            _ => None,
+        },
+        _ => None,
+    }
+}
