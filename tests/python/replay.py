@@ -81,8 +81,6 @@ KNOWN = [
      "integer literals and arithmetic are bigint in DataFusion, integer in PostgreSQL"),
     ("pgjdbc.trace", r"'a.attnotnull OR t.typtype",
      "a boolean expression column is named after the expression, not `?column?`"),
-    ("pgjdbc.trace", r"NoData', 'EmptyQueryResponse'",
-     "an empty statement over the extended protocol is described as a row result"),
     ("psycopg3.trace", r"has type 20 where PostgreSQL has 23",
      "integer literals and arithmetic are bigint in DataFusion, integer in PostgreSQL"),
     ("psycopg3.trace", r"column 'regtype' has type 26 where PostgreSQL has 25",

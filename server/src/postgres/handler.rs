@@ -599,7 +599,11 @@ impl ExtendedQueryHandler for QueryHandler {
         let name = message.name.clone().unwrap_or_default();
         match StoredStatement::parse(client, &message, self.query_parser()).await? {
             Some(stmt) => client.portal_store().put_statement(Arc::new(stmt)),
-            None => client.portal_store().put_empty_statement(&name),
+            None => client.portal_store().put_empty_statement(if name.is_empty() {
+                pgwire::api::DEFAULT_NAME
+            } else {
+                &name
+            }),
         }
         if !name.is_empty() {
             self.named_statements
@@ -799,6 +803,9 @@ impl QueryParser for Parser {
             .map(|t| t.as_ref().and_then(encode::arrow_type))
             .collect();
         match self.session.prepare(sql, &declared).await {
+            // pgwire keeps an empty statement as such: Describe answers NoData and
+            // Execute EmptyQueryResponse, as PostgreSQL does.
+            Ok(prepared) if prepared.is_empty() => Ok(None),
             Ok(prepared) => Ok(Some(Arc::new(prepared))),
             Err(e) => {
                 self.session.statement_failed();
