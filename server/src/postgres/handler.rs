@@ -599,11 +599,13 @@ impl ExtendedQueryHandler for QueryHandler {
         let name = message.name.clone().unwrap_or_default();
         match StoredStatement::parse(client, &message, self.query_parser()).await? {
             Some(stmt) => client.portal_store().put_statement(Arc::new(stmt)),
-            None => client.portal_store().put_empty_statement(if name.is_empty() {
-                pgwire::api::DEFAULT_NAME
-            } else {
-                &name
-            }),
+            None => client
+                .portal_store()
+                .put_empty_statement(if name.is_empty() {
+                    pgwire::api::DEFAULT_NAME
+                } else {
+                    &name
+                }),
         }
         if !name.is_empty() {
             self.named_statements

@@ -588,3 +588,176 @@ async fn issue_5_pg_stat_activity_cancel_and_terminate_backend() {
     }
     assert!(gone, "the terminated connection is still listed");
 }
+
+/// The raw binary value of any column, to check the bytes PostgreSQL would send.
+struct Raw(Vec<u8>);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for Raw {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Raw(raw.to_vec()))
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_declared_column_types_reach_clients() {
+    let dir = warehouse();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    client
+        .batch_execute(
+            "create schema s;
+             create table s.t (id bigint, code varchar(20), doc jsonb, raw json, note text);
+             insert into s.t values (1, 'a1', '{\"k\": [1, 2]}', '[true]', 'n');
+             create table s.copy as select code, doc from s.t;",
+        )
+        .await
+        .expect("create");
+    // RowDescription: PostgreSQL's types, typmod, and the table's columns.
+    let statement = client
+        .prepare("select code, doc, raw, note, id + 1 as next from s.t")
+        .await
+        .expect("prepare");
+    let types: Vec<Type> = statement
+        .columns()
+        .iter()
+        .map(|c| c.type_().clone())
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            Type::VARCHAR,
+            Type::JSONB,
+            Type::JSON,
+            Type::TEXT,
+            Type::INT8
+        ]
+    );
+    let table = statement.columns()[0]
+        .table_oid()
+        .expect("code comes from s.t");
+    assert_eq!(
+        statement
+            .columns()
+            .iter()
+            .map(|c| (c.table_oid(), c.column_id()))
+            .collect::<Vec<_>>(),
+        vec![
+            (Some(table), Some(2)),
+            (Some(table), Some(3)),
+            (Some(table), Some(4)),
+            (Some(table), Some(5)),
+            (None, None)
+        ]
+    );
+    let oid: u32 = client
+        .query_one("select oid from pg_class where relname = 't'", &[])
+        .await
+        .expect("pg_class")
+        .get(0);
+    assert_eq!(table, oid, "RowDescription's table OID is pg_class's");
+    // Binary jsonb is a version byte before the text; json is the text.
+    let row = client.query_one(&statement, &[]).await.expect("query");
+    assert_eq!(row.get::<_, Raw>(1).0, b"\x01{\"k\": [1, 2]}".to_vec());
+    assert_eq!(row.get::<_, Raw>(2).0, b"[true]".to_vec());
+    // The catalog says what was declared, also for a table made by CREATE TABLE AS.
+    let rows = client
+        .query(
+            "select table_name, column_name, data_type, character_maximum_length
+             from information_schema.columns where table_schema = 's' and column_name in ('code', 'doc')
+             order by 1, 2",
+            &[],
+        )
+        .await
+        .expect("information_schema");
+    let got: Vec<(String, String, String, Option<i32>)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    let expected = |t: &str| {
+        vec![
+            (
+                t.to_owned(),
+                "code".to_owned(),
+                "character varying".to_owned(),
+                Some(20),
+            ),
+            (t.to_owned(), "doc".to_owned(), "jsonb".to_owned(), None),
+        ]
+    };
+    assert_eq!(got, [expected("copy"), expected("t")].concat());
+    let (ok, out, err) = server.psql(&["-c", "\\d s.t"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("character varying(20)") && out.contains("jsonb"),
+        "{out}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_pg_sleep_and_deallocate() {
+    let dir = warehouse();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    // pg_sleep returns void after the wait, and a timeout ends it early.
+    let sleep = client
+        .prepare("select pg_sleep(0.2)")
+        .await
+        .expect("prepare");
+    assert_eq!(sleep.columns()[0].type_(), &Type::VOID);
+    let started = std::time::Instant::now();
+    client.query(&sleep, &[]).await.expect("sleep");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(200));
+    client
+        .batch_execute("set statement_timeout = '300ms'")
+        .await
+        .expect("set");
+    let started = std::time::Instant::now();
+    let err = client
+        .batch_execute("select pg_sleep(30)")
+        .await
+        .expect_err("times out");
+    assert_eq!(err.code(), Some(&SqlState::QUERY_CANCELED));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    client
+        .batch_execute("reset statement_timeout")
+        .await
+        .expect("reset");
+
+    // DEALLOCATE forgets a statement prepared over the extended protocol (its name
+    // is in tokio-postgres's Debug output only).
+    let one = client.prepare("select 1::int8").await.expect("prepare");
+    assert_eq!(
+        client
+            .query_one(&one, &[])
+            .await
+            .expect("run")
+            .get::<_, i64>(0),
+        1
+    );
+    let debug = format!("{one:?}");
+    let name = debug
+        .split("name: \"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("statement name in Debug");
+    client
+        .batch_execute(&format!("DEALLOCATE \"{name}\""))
+        .await
+        .expect("deallocate");
+    let err = client.query(&one, &[]).await.expect_err("gone");
+    assert_eq!(err.code(), Some(&SqlState::INVALID_SQL_STATEMENT_NAME));
+    let err = client
+        .batch_execute("DEALLOCATE nothing_here")
+        .await
+        .expect_err("unknown");
+    assert_eq!(err.code(), Some(&SqlState::INVALID_SQL_STATEMENT_NAME));
+    let two = client.prepare("select 2::int8").await.expect("prepare");
+    client.batch_execute("DEALLOCATE ALL").await.expect("all");
+    let err = client.query(&two, &[]).await.expect_err("gone");
+    assert_eq!(err.code(), Some(&SqlState::INVALID_SQL_STATEMENT_NAME));
+    server.stop().await;
+}
