@@ -106,6 +106,11 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    if let Auth::Password { users, .. } = &config.auth {
+        for name in users.keys() {
+            tarn_sql::pg::register_role(name);
+        }
+    }
     let shared = Shared {
         engine,
         manager: Arc::new(ConnectionManager::new()),

@@ -21,6 +21,7 @@ pub mod sleep;
 mod zoned;
 
 pub(crate) use catalog::attach as attach_settings;
+pub use catalog::register_role;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};

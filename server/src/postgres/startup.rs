@@ -135,6 +135,7 @@ impl Startup {
                 .map_err(|e| Self::fatal(sqlstate::sqlstate(&e), e.to_string()))
         };
         set("session_authorization", &user)?;
+        tarn_sql::pg::register_role(&user);
         for (name, value) in parameters {
             match name.as_str() {
                 "user" | "database" | "replication" => {}

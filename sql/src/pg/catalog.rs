@@ -313,6 +313,13 @@ impl SchemaProvider for PgCatalog {
         if name.eq_ignore_ascii_case("pg_stat_activity") {
             return Ok(Some(Arc::clone(&self.activity)));
         }
+        if name.eq_ignore_ascii_case("pg_roles") || name.eq_ignore_ascii_case("pg_authid") {
+            return Ok(self
+                .inner
+                .table("pg_roles")
+                .await?
+                .map(|inner| Arc::new(Roles { inner }) as Arc<dyn TableProvider>));
+        }
         if name.eq_ignore_ascii_case("pg_attribute") {
             return Ok(self.inner.table(name).await?.map(|inner| {
                 Arc::new(NumericTypmods {
@@ -801,6 +808,86 @@ pub(crate) fn role_oid(name: &str) -> i32 {
         .unwrap_or_else(|e| e.into_inner())
         .insert(oid, name.to_owned());
     oid
+}
+
+/// Makes `name` a role: listed in pg_roles (psql's `\du`) with its stable OID. The
+/// server registers its configured users and each user that connects.
+pub fn register_role(name: &str) {
+    role_oid(name);
+}
+
+/// pg_roles: `postgres` (the superuser PostgreSQL creates, owner of the system
+/// catalogs) and the roles this server knows (configured users, users that
+/// connected, owners of relations), each with its stable OID. Tarn has no role
+/// attributes: every role can log in, only `postgres` is a superuser.
+#[derive(Debug)]
+struct Roles {
+    inner: Arc<dyn TableProvider>,
+}
+
+#[async_trait]
+impl TableProvider for Roles {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        use datafusion::arrow::array::{
+            ArrayRef, BooleanArray, Int32Array, ListBuilder, StringArray, StringBuilder,
+            TimestampMicrosecondArray, new_null_array,
+        };
+        let mut names: Vec<(i32, String)> = roles()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(oid, name)| (*oid, name.clone()))
+            .collect();
+        names.push((POSTGRES_ROLE, "postgres".to_owned()));
+        names.sort_by(|a, b| a.1.cmp(&b.1));
+        names.dedup_by(|a, b| a.1 == b.1);
+        let n = names.len();
+        let schema = self.inner.schema();
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+        for field in schema.fields() {
+            let column: ArrayRef = match field.name().as_str() {
+                "rolname" => Arc::new(StringArray::from_iter_values(names.iter().map(|(_, n)| n))),
+                "oid" => Arc::new(Int32Array::from_iter_values(names.iter().map(|(o, _)| *o))),
+                "rolsuper" | "rolcreaterole" | "rolcreatedb" | "rolreplication"
+                | "rolbypassrls" => Arc::new(BooleanArray::from_iter(
+                    names.iter().map(|(o, _)| Some(*o == POSTGRES_ROLE)),
+                )),
+                "rolinherit" | "rolcanlogin" => Arc::new(BooleanArray::from(vec![true; n])),
+                "rolconnlimit" => Arc::new(Int32Array::from(vec![-1; n])),
+                "rolvaliduntil" => Arc::new(
+                    TimestampMicrosecondArray::from(vec![None; n])
+                        .with_data_type(field.data_type().clone()),
+                ),
+                "rolconfig" => {
+                    let mut builder = ListBuilder::new(StringBuilder::new());
+                    for _ in 0..n {
+                        builder.append(false);
+                    }
+                    Arc::new(builder.finish())
+                }
+                _ => new_null_array(field.data_type(), n),
+            };
+            columns.push(column);
+        }
+        let batch = RecordBatch::try_new(Arc::clone(&schema), columns)?;
+        MemTable::try_new(schema, vec![vec![batch]])?
+            .scan(state, projection, filters, limit)
+            .await
+    }
 }
 
 /// `pg_get_userbyid(oid)`: the role's name, `postgres` for 10 (and 0, which the

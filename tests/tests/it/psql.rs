@@ -132,6 +132,16 @@ async fn issue_5_psql_meta_commands_list_schemas_tables_views_and_columns() {
     }
     let version = run("select version()");
     assert!(version.contains("PostgreSQL 15."), "{version}");
+    // \du: the superuser PostgreSQL always has, and the user connected (as PostgreSQL
+    // 15 prints their attributes); \df: no user functions.
+    let roles = run("\\du");
+    assert!(
+        roles.contains(" postgres  | Superuser, Create role, Create DB, Replication, Bypass RLS |"),
+        "{roles}"
+    );
+    assert!(roles.contains(" tarn      |"), "{roles}");
+    let functions = run("\\df");
+    assert!(functions.contains("(0 rows)"), "{functions}");
 }
 
 /// Listing tables reads catalog entries, never Delta logs (issue #3): a table whose
