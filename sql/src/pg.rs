@@ -163,6 +163,7 @@ pub(crate) fn install(
     ctx.register_udf(sleep::udf());
     ctx.register_udf(functions::type_name_udf());
     ctx.register_udf(functions::type_is_visible_udf());
+    ctx.register_udf(functions::prefix_elements_udf());
     for udf in functions::absent_object_udfs() {
         ctx.register_udf(udf);
     }
@@ -376,6 +377,7 @@ fn rules() -> &'static [Box<dyn datafusion_pg_catalog::sql::rules::SqlStatementR
 pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     qualify_tarn_tables(&mut statement);
     name_set_function_columns(&mut statement);
+    functions::rewrite_array_over_unnest(&mut statement);
     interval_mul::rewrite(&mut statement);
     // Before the crate's rules, which rename functions (`current_user`).
     names::rewrite(&mut statement);
@@ -416,30 +418,99 @@ fn qualify_tarn_tables(statement: &mut SqlStatement) {
     });
 }
 
-/// `FROM generate_series(1, 3) AS i` names its column `i` in PostgreSQL (a function
-/// returning a scalar takes its alias as column name); DataFusion calls it `value`.
-/// The alias gets the column list PostgreSQL implies (Grafana's `s[i]` over
-/// `generate_series`).
+/// `FROM generate_series(1, 3) AS i` and `FROM unnest(arr) x` name their column
+/// after the alias in PostgreSQL (a function returning a scalar takes its alias as
+/// column name); DataFusion calls them `value` and `UNNEST(...)`. The alias gets the
+/// column list PostgreSQL implies (Grafana's `s[i]` over `generate_series`, psql's
+/// `\d+` over `pg_catalog.unnest(reloptions) x`). `pg_catalog.unnest(...)` in FROM
+/// is PostgreSQL's `unnest`, which sqlparser only recognizes unqualified.
 fn name_set_function_columns(statement: &mut SqlStatement) {
-    use datafusion::sql::sqlparser::ast::{Query, SetExpr, TableAliasColumnDef, TableFactor};
-    fn visit_factor(factor: &mut TableFactor) {
-        if let TableFactor::Table {
-            name,
-            args: Some(_),
-            alias: Some(alias),
-            ..
-        } = factor
+    use datafusion::sql::sqlparser::ast::{
+        Query, SetExpr, TableAliasColumnDef, TableFactor, VisitMut, VisitorMut,
+    };
+    fn column_alias(alias: &mut Option<datafusion::sql::sqlparser::ast::TableAlias>) {
+        if let Some(alias) = alias
             && alias.columns.is_empty()
-            && name
-                .0
-                .last()
-                .and_then(|p| p.as_ident())
-                .is_some_and(|i| i.value.eq_ignore_ascii_case("generate_series"))
         {
             alias.columns = vec![TableAliasColumnDef {
                 name: alias.name.clone(),
                 data_type: None,
             }];
+        }
+    }
+    fn visit_factor(factor: &mut TableFactor) {
+        let function = match factor {
+            TableFactor::Table {
+                name,
+                args: Some(_),
+                ..
+            } => name
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .map(|i| i.value.to_ascii_lowercase()),
+            _ => None,
+        };
+        match function.as_deref() {
+            Some("generate_series") => {
+                if let TableFactor::Table { alias, .. } = factor {
+                    column_alias(alias);
+                }
+            }
+            Some("unnest") => {
+                let TableFactor::Table {
+                    args: Some(args),
+                    alias,
+                    with_ordinality,
+                    ..
+                } = factor
+                else {
+                    return;
+                };
+                let array_exprs = args
+                    .args
+                    .iter()
+                    .filter_map(|a| match a {
+                        datafusion::sql::sqlparser::ast::FunctionArg::Unnamed(
+                            datafusion::sql::sqlparser::ast::FunctionArgExpr::Expr(e),
+                        ) => Some(e.clone()),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>();
+                if array_exprs.len() != args.args.len() {
+                    return;
+                }
+                let single = array_exprs.len() == 1;
+                let mut alias = alias.take();
+                if single {
+                    column_alias(&mut alias);
+                }
+                *factor = TableFactor::UNNEST {
+                    alias,
+                    array_exprs,
+                    with_offset: false,
+                    with_offset_alias: None,
+                    with_ordinality: *with_ordinality,
+                };
+            }
+            _ => {
+                if let TableFactor::UNNEST {
+                    alias, array_exprs, ..
+                } = factor
+                    && array_exprs.len() == 1
+                {
+                    column_alias(alias);
+                }
+            }
+        }
+    }
+    // Every query, subqueries included (psql's `array(select ... from unnest(...) x)`).
+    struct Queries;
+    impl VisitorMut for Queries {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &mut Query) -> std::ops::ControlFlow<()> {
+            visit_query(query);
+            std::ops::ControlFlow::Continue(())
         }
     }
     fn visit_query(query: &mut Query) {
@@ -452,12 +523,7 @@ fn name_set_function_columns(statement: &mut SqlStatement) {
             }
         }
     }
-    let _ = datafusion::sql::sqlparser::ast::visit_statements_mut(statement, |s| {
-        if let SqlStatement::Query(query) = s {
-            visit_query(query);
-        }
-        std::ops::ControlFlow::<()>::Continue(())
-    });
+    let _ = statement.visit(&mut Queries);
 }
 
 /// True for a client's catalog introspection (it names `pg_catalog` tables).

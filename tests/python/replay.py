@@ -55,8 +55,6 @@ create view analytics.v_paid as select * from analytics.orders where is_paid;
 KNOWN = [
     ("*", r"CommandComplete 'SHOW 1' where PostgreSQL sent 'SHOW'",
      "pgwire appends the row count to every row-returning command's tag"),
-    ("psql.trace", r"columns \[.*'\?column\?', 'reltablespace', 'case',",
-     "a CASE column is named `case`, PostgreSQL names it after the cast's type"),
     ("psql.trace", r"'pg_get_expr_1', 'pg_get_expr_2'",
      "DataFusion needs unique column names; PostgreSQL repeats `pg_get_expr`"),
     ("psql.trace", r"columns \['pubname', '_1', '_2'\]",
@@ -67,8 +65,6 @@ KNOWN = [
      "pg_statistic_ext is empty and its columns are typed text"),
     ("psql.trace", r"table function 'pg_partition_ancestors' not found",
      "psql \\d's trigger query: no pg_partition_ancestors table function"),
-    ("psql.trace", r"table function 'unnest' not found",
-     "psql \\d+ on a table: a LATERAL unnest in the FROM clause is not planned"),
     ("psql.trace", r"'rtrim\(pg_get_ruledef",
      "trim(trailing ...) is named after DataFusion's expression, not `rtrim`"),
     ("psql.trace", r"column 'memberof' has type 705 where PostgreSQL has 1003",

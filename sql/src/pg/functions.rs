@@ -190,6 +190,144 @@ pub(crate) fn rewrite_catalog_calls(statement: &mut DFStatement) {
     }
 }
 
+/// Rewrites each `ARRAY(SELECT ... FROM unnest(a) x)` that [`array_over_unnest`]
+/// maps; runs before ARRAY(subquery) becomes an aggregated subquery.
+pub(crate) fn rewrite_array_over_unnest(statement: &mut ast::Statement) {
+    struct Arrays;
+    impl VisitorMut for Arrays {
+        type Break = ();
+        fn post_visit_expr(&mut self, expr: &mut Expr) -> std::ops::ControlFlow<()> {
+            if let Expr::Function(f) = expr
+                && f.name.to_string().eq_ignore_ascii_case("array")
+                && let FunctionArguments::Subquery(query) = &f.args
+                && let Some(mapped) = array_over_unnest(query)
+            {
+                *expr = mapped;
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let _ = statement.visit(&mut Arrays);
+}
+
+/// `ARRAY(SELECT x FROM unnest(a) x)` is `a`, and `ARRAY(SELECT 'p' || x FROM unnest(a)
+/// x)` (psql's `\d+`, over an outer row's `reloptions`) is `tarn_prefix_elements(a,
+/// 'p')`: DataFusion cannot unnest a column of the outer row in a subquery.
+fn array_over_unnest(query: &ast::Query) -> Option<Expr> {
+    use ast::{BinaryOperator, SelectItem, SetExpr, TableFactor};
+    if query.with.is_some() || query.order_by.is_some() || query.limit_clause.is_some() {
+        return None;
+    }
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    if select.selection.is_some() || select.having.is_some() || select.distinct.is_some() {
+        return None;
+    }
+    let [from] = select.from.as_slice() else {
+        return None;
+    };
+    let TableFactor::UNNEST {
+        alias: Some(alias),
+        array_exprs,
+        with_ordinality: false,
+        with_offset: false,
+        ..
+    } = &from.relation
+    else {
+        return None;
+    };
+    let ([array], true) = (array_exprs.as_slice(), from.joins.is_empty()) else {
+        return None;
+    };
+    let element = alias
+        .columns
+        .first()
+        .map_or(&alias.name, |c| &c.name)
+        .value
+        .to_ascii_lowercase();
+    let is_element = |e: &Expr| match e {
+        Expr::Identifier(i) => i.value.to_ascii_lowercase() == element,
+        Expr::CompoundIdentifier(parts) => parts
+            .last()
+            .is_some_and(|i| i.value.to_ascii_lowercase() == element),
+        _ => false,
+    };
+    let [SelectItem::UnnamedExpr(output) | SelectItem::ExprWithAlias { expr: output, .. }] =
+        select.projection.as_slice()
+    else {
+        return None;
+    };
+    if is_element(output) {
+        return Some(array.clone());
+    }
+    match output {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::StringConcat,
+            right,
+        } if is_element(right) && matches!(left.as_ref(), Expr::Value(_)) => {
+            let sql = format!("tarn_prefix_elements({array}, {left})");
+            Parser::new(&PostgreSqlDialect {})
+                .try_with_sql(&sql)
+                .and_then(|mut p| p.parse_expr())
+                .ok()
+        }
+        _ => None,
+    }
+}
+
+/// `tarn_prefix_elements(text[], text)`: each element with the prefix before it
+/// (NULL elements stay NULL), the array NULL if it was.
+pub(crate) fn prefix_elements_udf() -> ScalarUDF {
+    use datafusion::arrow::array::{ListArray, ListBuilder, StringBuilder};
+    create_udf(
+        "tarn_prefix_elements",
+        vec![
+            DataType::List(Arc::new(
+                datafusion::arrow::datatypes::Field::new_list_field(DataType::Utf8, true),
+            )),
+            DataType::Utf8,
+        ],
+        DataType::List(Arc::new(
+            datafusion::arrow::datatypes::Field::new_list_field(DataType::Utf8, true),
+        )),
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let args = ColumnarValue::values_to_arrays(args)?;
+            let lists = args[0]
+                .as_any()
+                .downcast_ref::<ListArray>()
+                .ok_or_else(|| {
+                    datafusion::error::DataFusionError::Internal(
+                        "tarn_prefix_elements: not a list".into(),
+                    )
+                })?;
+            let prefixes = datafusion::arrow::compute::cast(&args[1], &DataType::Utf8)?;
+            let prefixes = datafusion::arrow::array::AsArray::as_string::<i32>(prefixes.as_ref());
+            let mut out = ListBuilder::new(StringBuilder::new());
+            for row in 0..lists.len() {
+                if lists.is_null(row) {
+                    out.append(false);
+                    continue;
+                }
+                let values = datafusion::arrow::compute::cast(&lists.value(row), &DataType::Utf8)?;
+                let values = datafusion::arrow::array::AsArray::as_string::<i32>(values.as_ref());
+                for value in values.iter() {
+                    match (value, prefixes.is_null(row)) {
+                        (Some(v), false) => out
+                            .values()
+                            .append_value(format!("{}{v}", prefixes.value(row))),
+                        _ => out.values().append_null(),
+                    }
+                }
+                out.append(true);
+            }
+            Ok(ColumnarValue::Array(Arc::new(out.finish())))
+        }),
+    )
+}
+
 /// `tarn_type_name(text)`: the pg_type name of a type as `to_regtype` accepts it
 /// (`integer`, `pg_catalog.int4`, `character varying`, `text[]`), or NULL.
 pub(crate) fn type_name_udf() -> ScalarUDF {

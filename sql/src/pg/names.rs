@@ -54,6 +54,19 @@ fn ident_name(ident: &Ident) -> String {
     }
 }
 
+/// A name PostgreSQL's `FigureColname` gives with strength 2: a column, a function
+/// call, an indirection, or a cast of one of those.
+fn strong_name(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Identifier(i) => Some(ident_name(i)),
+        Expr::CompoundIdentifier(parts) => Some(ident_name(parts.last()?)),
+        Expr::Function(f) => Some(ident_name(f.name.0.last()?.as_ident()?)),
+        Expr::Cast { expr, .. } | Expr::Nested(expr) => strong_name(expr),
+        Expr::Case { else_result, .. } => strong_name(else_result.as_deref()?),
+        _ => None,
+    }
+}
+
 /// The name PostgreSQL gives an unaliased select item; `None` where DataFusion's
 /// name is already the same (column references) or Tarn does not know PostgreSQL's.
 fn figure(expr: &Expr) -> Option<String> {
@@ -71,7 +84,12 @@ fn figure(expr: &Expr) -> Option<String> {
                 _ => type_name(data_type)?.to_owned(),
             },
         },
-        Expr::Case { .. } => "case".to_owned(),
+        // Named after its ELSE result when that has a name of its own (psql's
+        // `CASE ... ELSE c.reloftype::regtype::text END` is `reloftype`).
+        Expr::Case { else_result, .. } => else_result
+            .as_deref()
+            .and_then(strong_name)
+            .unwrap_or_else(|| "case".to_owned()),
         Expr::Exists { negated: false, .. } => "exists".to_owned(),
         Expr::Array(_) => "array".to_owned(),
         Expr::TypedString(t) => type_name(&t.data_type)?.to_owned(),

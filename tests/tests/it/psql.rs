@@ -140,6 +140,14 @@ async fn issue_5_psql_meta_commands_list_schemas_tables_views_and_columns() {
         "{roles}"
     );
     assert!(roles.contains(" tarn      |"), "{roles}");
+    // \\d+: storage and description columns, and a view's definition.
+    let detail = run("\\d+ sales.orders");
+    assert!(
+        detail.contains(" id     | bigint           |           |          |         | plain    |"),
+        "{detail}"
+    );
+    let view = run("\\d+ v");
+    assert!(view.contains("View definition:"), "{view}");
     let functions = run("\\df");
     assert!(functions.contains("(0 rows)"), "{functions}");
 }
