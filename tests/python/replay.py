@@ -79,8 +79,6 @@ KNOWN = [
      "a boolean expression column is named after the expression, not `?column?`"),
     ("psycopg3.trace", r"has type 20 where PostgreSQL has 23",
      "integer literals and arithmetic are bigint in DataFusion, integer in PostgreSQL"),
-    ("psycopg3.trace", r"column 'regtype' has type 26 where PostgreSQL has 25",
-     "oid::regtype::text is typed oid"),
     ("asyncpg_introspect.trace", r"ParserError\(\"Expected: joined table",
      "asyncpg's recursive type query (only for types outside its codecs) does not parse"),
     ("asyncpg_introspect.trace", r"messages \['ReadyForQuery'\] where PostgreSQL sent \['BindComplete'",

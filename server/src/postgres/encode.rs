@@ -69,6 +69,34 @@ pub fn fields(
     format: &Format,
     options: Arc<FormatOptions>,
 ) -> PgWireResult<Arc<Vec<FieldInfo>>> {
+    // An OID alias (regclass, regtype ...) names an int4 column; a cast to another
+    // type (`attrelid::int8`) keeps the metadata but not the type.
+    let cleaned;
+    let schema = if schema.fields().iter().any(|f| {
+        f.metadata()
+            .contains_key(arrow_pg::datatypes::PG_OID_ALIAS_KEY)
+            && !matches!(f.data_type(), DataType::Int32 | DataType::UInt32)
+    }) {
+        cleaned = Schema::new_with_metadata(
+            schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    let mut f = f.as_ref().clone();
+                    if !matches!(f.data_type(), DataType::Int32 | DataType::UInt32) {
+                        let mut metadata = f.metadata().clone();
+                        metadata.remove(arrow_pg::datatypes::PG_OID_ALIAS_KEY);
+                        f = f.with_metadata(metadata);
+                    }
+                    f
+                })
+                .collect::<Vec<_>>(),
+            schema.metadata().clone(),
+        );
+        &cleaned
+    } else {
+        schema
+    };
     let fields = arrow_schema_to_pg_fields(schema, format, Some(Arc::clone(&options)))?;
     Ok(Arc::new(
         fields

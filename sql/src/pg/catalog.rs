@@ -273,6 +273,7 @@ pub(crate) struct PgCatalog {
     views: Arc<dyn TableProvider>,
     activity: Arc<dyn TableProvider>,
     lake: tarn_catalog::LakeCatalog,
+    oids: StableOids,
 }
 
 impl PgCatalog {
@@ -288,6 +289,7 @@ impl PgCatalog {
             tables: Arc::new(Relations::new(lake.clone(), false)),
             views: Arc::new(Relations::new(lake.clone(), true)),
             lake: lake.clone(),
+            oids: StableOids::default(),
         }
     }
 }
@@ -326,6 +328,7 @@ impl SchemaProvider for PgCatalog {
                     inner,
                     catalog: Arc::clone(&self.inner),
                     lake: self.lake.clone(),
+                    oids: self.oids.clone(),
                 }) as Arc<dyn TableProvider>
             }));
         }
@@ -335,6 +338,12 @@ impl SchemaProvider for PgCatalog {
                 inner,
                 catalog: Arc::clone(&self.inner),
                 lake: self.lake.clone(),
+                oids: self.oids.clone(),
+            })
+                as Arc<dyn TableProvider>),
+            Some(inner) if name.eq_ignore_ascii_case("pg_namespace") => Some(Arc::new(Namespaces {
+                inner,
+                oids: self.oids.clone(),
             })
                 as Arc<dyn TableProvider>),
             other => other,
@@ -639,6 +648,7 @@ struct NumericTypmods {
     inner: Arc<dyn TableProvider>,
     catalog: Arc<dyn SchemaProvider>,
     lake: tarn_catalog::LakeCatalog,
+    oids: StableOids,
 }
 
 const NUMERIC_OID: i32 = 1700;
@@ -681,12 +691,27 @@ impl NumericTypmods {
     }
 }
 
-/// Schema and name of the pg_class relations in `wanted` (all with `None`).
+/// Schema and name of the pg_class relations in `wanted` (all with `None`), by the
+/// crate's OIDs.
 async fn relation_names(
     catalog: &Arc<dyn SchemaProvider>,
     state: &dyn Session,
     wanted: Option<&std::collections::HashSet<i32>>,
 ) -> DFResult<std::collections::HashMap<i32, (String, String)>> {
+    Ok(catalog_names(catalog, state, wanted).await?.1)
+}
+
+/// The crate's schemas (OID to name) and relations in `wanted` (OID to schema and
+/// name), read from its own pg_namespace and pg_class.
+#[allow(clippy::type_complexity)]
+async fn catalog_names(
+    catalog: &Arc<dyn SchemaProvider>,
+    state: &dyn Session,
+    wanted: Option<&std::collections::HashSet<i32>>,
+) -> DFResult<(
+    std::collections::HashMap<i32, String>,
+    std::collections::HashMap<i32, (String, String)>,
+)> {
     use std::collections::HashMap;
     let mut namespaces: HashMap<i32, String> = HashMap::new();
     if let Some(table) = catalog.table("pg_namespace").await? {
@@ -720,7 +745,7 @@ async fn relation_names(
             }
         }
     }
-    Ok(relations)
+    Ok((namespaces, relations))
 }
 
 /// `pg_class.relowner` from the user who created each relation, as the catalog
@@ -732,6 +757,155 @@ struct Owners {
     inner: Arc<dyn TableProvider>,
     catalog: Arc<dyn SchemaProvider>,
     lake: tarn_catalog::LakeCatalog,
+    oids: StableOids,
+}
+
+/// OIDs of schemas and relations that stay the same across restarts and servers,
+/// as PostgreSQL's do: a hash of the name above PostgreSQL's first user OID (16384),
+/// or PostgreSQL's own for `pg_catalog` (11) and `public` (2200). The pg_catalog
+/// crate numbers objects in the order it first sees them, so pg_class,
+/// pg_namespace and pg_attribute are rewritten to these (the crate's number to
+/// the stable one is remembered per server). Two names hashing to one OID are
+/// possible in principle (about one chance in 4,000 with 1,000 tables) and not
+/// detected.
+#[derive(Debug, Clone, Default)]
+struct StableOids {
+    by_crate_oid: Arc<std::sync::Mutex<std::collections::HashMap<i32, i32>>>,
+}
+
+fn name_hash(parts: &[&str]) -> i32 {
+    let hash = parts
+        .iter()
+        .enumerate()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, (i, part)| {
+            let h = if i > 0 {
+                (h ^ 0xff).wrapping_mul(0x100_0000_01b3)
+            } else {
+                h
+            };
+            part.bytes()
+                .fold(h, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+        });
+    16_384 + (hash % (i32::MAX as u64 - 16_384)) as i32
+}
+
+/// The stable OID of schema `name`.
+pub(crate) fn namespace_oid(name: &str) -> i32 {
+    match name {
+        "pg_catalog" => 11,
+        "public" => 2200,
+        _ => name_hash(&["namespace", name]),
+    }
+}
+
+/// The stable OID of relation `schema.name`.
+pub(crate) fn relation_oid(schema: &str, name: &str) -> i32 {
+    name_hash(&[schema, name])
+}
+
+impl StableOids {
+    fn get(&self, crate_oid: i32) -> Option<i32> {
+        self.by_crate_oid
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&crate_oid)
+            .copied()
+    }
+
+    /// Learns the crate's OIDs of every schema and relation; returns the relations
+    /// by the crate's OID.
+    async fn refresh(
+        &self,
+        catalog: &Arc<dyn SchemaProvider>,
+        state: &dyn Session,
+    ) -> DFResult<std::collections::HashMap<i32, (String, String)>> {
+        let (namespaces, relations) = catalog_names(catalog, state, None).await?;
+        let mut map = self.by_crate_oid.lock().unwrap_or_else(|e| e.into_inner());
+        for (oid, name) in &namespaces {
+            map.insert(*oid, namespace_oid(name));
+        }
+        for (oid, (schema, name)) in &relations {
+            map.insert(*oid, relation_oid(schema, name));
+        }
+        Ok(relations)
+    }
+
+    /// `batch` with `column`'s crate OIDs replaced by the stable ones it knows.
+    fn map_column(&self, batch: RecordBatch, column: &str) -> DFResult<RecordBatch> {
+        use datafusion::arrow::array::Int32Array;
+        let (Some(values), Ok(at)) = (int_column(&batch, column), batch.schema().index_of(column))
+        else {
+            return Ok(batch);
+        };
+        let map = self.by_crate_oid.lock().unwrap_or_else(|e| e.into_inner());
+        let mapped: Int32Array = values
+            .iter()
+            .map(|v| v.map(|o| map.get(&o).copied().unwrap_or(o)))
+            .collect();
+        drop(map);
+        let mut columns = batch.columns().to_vec();
+        columns[at] = Arc::new(mapped);
+        Ok(RecordBatch::try_new(batch.schema(), columns)?)
+    }
+}
+
+/// pg_namespace with stable OIDs (see [`StableOids`]).
+#[derive(Debug)]
+struct Namespaces {
+    inner: Arc<dyn TableProvider>,
+    oids: StableOids,
+}
+
+#[async_trait]
+impl TableProvider for Namespaces {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.inner.table_type()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        use datafusion::arrow::array::Int32Array;
+        let batches = collect_table(Arc::clone(&self.inner), state).await?;
+        let mut converted = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let (Some(oids), Some(names), Ok(at)) = (
+                int_column(&batch, "oid"),
+                text_column(&batch, "nspname"),
+                batch.schema().index_of("oid"),
+            ) else {
+                converted.push(batch);
+                continue;
+            };
+            let mut map = self
+                .oids
+                .by_crate_oid
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let stable: Int32Array = (0..batch.num_rows())
+                .map(|i| {
+                    let oid = namespace_oid(names.value(i));
+                    map.insert(oids.value(i), oid);
+                    Some(oid)
+                })
+                .collect();
+            drop(map);
+            let mut columns = batch.columns().to_vec();
+            columns[at] = Arc::new(stable);
+            converted.push(RecordBatch::try_new(batch.schema(), columns)?);
+        }
+        MemTable::try_new(self.inner.schema(), vec![converted])?
+            .scan(state, projection, filters, limit)
+            .await
+    }
 }
 
 #[async_trait]
@@ -753,7 +927,7 @@ impl TableProvider for Owners {
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
         use datafusion::arrow::array::Int32Array;
         let batches = collect_table(Arc::clone(&self.inner), state).await?;
-        let relations = relation_names(&self.catalog, state, None).await?;
+        let relations = self.oids.refresh(&self.catalog, state).await?;
         let mut owners = std::collections::HashMap::new();
         for (oid, (schema, name)) in &relations {
             if let Ok(Some(entry)) = self.lake.metastore().table(schema, name).await
@@ -776,7 +950,9 @@ impl TableProvider for Owners {
                 .collect();
             let mut columns = batch.columns().to_vec();
             columns[at] = Arc::new(owner);
-            converted.push(RecordBatch::try_new(batch.schema(), columns)?);
+            let batch = RecordBatch::try_new(batch.schema(), columns)?;
+            let batch = self.oids.map_column(batch, "oid")?;
+            converted.push(self.oids.map_column(batch, "relnamespace")?);
         }
         MemTable::try_new(self.inner.schema(), vec![converted])?
             .scan(state, projection, filters, limit)
@@ -999,6 +1175,18 @@ impl TableProvider for NumericTypmods {
                 converted.push(RecordBatch::try_new(batch.schema(), columns)?);
             }
         }
+        // attrelid in the stable OIDs pg_class shows.
+        let unknown = converted.iter().any(|b| {
+            int_column(b, "attrelid")
+                .is_some_and(|rel| rel.iter().flatten().any(|o| self.oids.get(o).is_none()))
+        });
+        if unknown {
+            self.oids.refresh(&self.catalog, state).await?;
+        }
+        let converted = converted
+            .into_iter()
+            .map(|b| self.oids.map_column(b, "attrelid"))
+            .collect::<DFResult<Vec<_>>>()?;
         MemTable::try_new(self.inner.schema(), vec![converted])?
             .scan(state, projection, filters, limit)
             .await

@@ -761,3 +761,72 @@ async fn issue_5_pg_sleep_and_deallocate() {
     assert_eq!(err.code(), Some(&SqlState::INVALID_SQL_STATEMENT_NAME));
     server.stop().await;
 }
+
+/// OIDs of schemas, tables and columns' relations as the catalog shows them, plus
+/// the table OID RowDescription gives for `s.b`'s first column.
+async fn catalog_oids(
+    client: &tokio_postgres::Client,
+    pg_attribute_first: bool,
+) -> Vec<(String, u32)> {
+    let attributes = "select 'attrelid ' || c.relname, a.attrelid::int8 from pg_attribute a
+         join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
+         where n.nspname = 's' and a.attnum = 1";
+    let classes = "select 'class ' || c.relname, c.oid::int8 from pg_class c
+         join pg_namespace n on n.oid = c.relnamespace where n.nspname = 's'
+         union all select 'namespace ' || nspname, oid::int8 from pg_namespace where nspname in ('s', 'public')
+         union all select 'regclass s.a', 's.a'::regclass::int8";
+    let mut out = Vec::new();
+    let order = if pg_attribute_first {
+        [attributes, classes]
+    } else {
+        [classes, attributes]
+    };
+    for sql in order {
+        for row in client.query(sql, &[]).await.expect(sql) {
+            let oid: i64 = row.get(1);
+            out.push((row.get::<_, String>(0), u32::try_from(oid).expect("an OID")));
+        }
+    }
+    let described = client.prepare("select x from s.b").await.expect("prepare");
+    out.push((
+        "RowDescription s.b".to_owned(),
+        described.columns()[0].table_oid().expect("attributed"),
+    ));
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_oids_are_stable_across_restarts() {
+    let dir = warehouse();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    client
+        .batch_execute("create schema s; create table s.b (x int); create table s.a (y int)")
+        .await
+        .expect("create");
+    let before = catalog_oids(&client, false).await;
+    assert_eq!(before.len(), 8, "{before:?}");
+    assert!(
+        before.contains(&("namespace public".to_owned(), 2200)),
+        "{before:?}"
+    );
+    drop(client);
+    server.stop().await;
+
+    // Another server on the warehouse, a table created before the catalog is read,
+    // and pg_attribute read before pg_class: the same OIDs.
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    client
+        .batch_execute("create table s.aa (z int)")
+        .await
+        .expect("create");
+    let after: Vec<(String, u32)> = catalog_oids(&client, true)
+        .await
+        .into_iter()
+        .filter(|(what, _)| !what.ends_with(" aa"))
+        .collect();
+    assert_eq!(after, before);
+    server.stop().await;
+}
