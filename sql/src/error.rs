@@ -58,6 +58,13 @@ pub enum SqlError {
     #[error("more than one row returned by a subquery used as an expression")]
     SubqueryRows,
 
+    /// A text value that does not read as `type_name` (22P02).
+    #[error("invalid input syntax for type {type_name}: {message}")]
+    InvalidText {
+        type_name: &'static str,
+        message: String,
+    },
+
     #[error("invalid value for parameter \"{name}\": \"{value}\"")]
     InvalidSettingValue { name: String, value: String },
 

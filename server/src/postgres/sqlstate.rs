@@ -76,6 +76,7 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::ParameterCount { .. } => PROTOCOL_VIOLATION,
         SqlError::UnknownSetting { .. } => UNDEFINED_OBJECT,
         SqlError::SubqueryRows => "21000",
+        SqlError::InvalidText { .. } => INVALID_TEXT_REPRESENTATION,
         SqlError::TemporaryInSchema(_) => "42P16",
         SqlError::StatementTimeout => QUERY_CANCELED,
         SqlError::UnknownCursor(_) => INVALID_CURSOR_NAME,

@@ -69,6 +69,16 @@ impl AnalyzerRule for PgCasts {
                         (DataType::Timestamp(_, Some(_)), DataType::Utf8) => Transformed::yes(
                             call(timestamp_out("pg_timestamptz_out"), (**inner).clone()),
                         ),
+                        (
+                            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8,
+                            DataType::Binary | DataType::LargeBinary | DataType::BinaryView,
+                        ) => Transformed::yes(Expr::Cast(Cast::new_from_field(
+                            Box::new(call(
+                                ScalarUDF::new_from_impl(ByteaIn::default()),
+                                (**inner).clone(),
+                            )),
+                            Arc::clone(field),
+                        ))),
                         _ => Transformed::no(expr),
                     })
                 })
@@ -77,6 +87,98 @@ impl AnalyzerRule for PgCasts {
         })
         .map(|t| t.data)
     }
+}
+
+/// Text to bytea as PostgreSQL reads it (`byteain`): `\\x` then hex digits (spaces
+/// between pairs allowed), or the escape format, where `\\\\` is a backslash and
+/// `\\ooo` an octal byte; any other text is its UTF-8 bytes. Arrow's cast takes the
+/// bytes of the text as they are, so `'\\x0102'` would be six bytes, not two.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ByteaIn {
+    signature: Signature,
+}
+
+impl Default for ByteaIn {
+    fn default() -> Self {
+        Self {
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for ByteaIn {
+    fn name(&self) -> &str {
+        "pg_bytea_in"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Binary)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let array = args.args[0].to_array(args.number_rows)?;
+        let text = datafusion::arrow::compute::cast(&array, &DataType::Utf8)?;
+        let mut out = datafusion::arrow::array::BinaryBuilder::new();
+        for value in text.as_string::<i32>().iter() {
+            match value {
+                None => out.append_null(),
+                Some(v) => out.append_value(bytea_in(v)?),
+            }
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
+fn bytea_in(text: &str) -> Result<Vec<u8>> {
+    let invalid = |what: &str| {
+        datafusion::error::DataFusionError::External(Box::new(crate::SqlError::InvalidText {
+            type_name: "bytea",
+            message: what.to_owned(),
+        }))
+    };
+    if let Some(hex) = text
+        .strip_prefix("\\x")
+        .or_else(|| text.strip_prefix("\\X"))
+    {
+        let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+        if digits.len() % 2 != 0 {
+            return Err(invalid("invalid hexadecimal data: odd number of digits"));
+        }
+        return digits
+            .chunks(2)
+            .map(|pair| {
+                std::str::from_utf8(pair)
+                    .ok()
+                    .and_then(|p| u8::from_str_radix(p, 16).ok())
+                    .ok_or_else(|| invalid("invalid hexadecimal digit"))
+            })
+            .collect();
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            out.push(bytes[i]);
+            i += 1;
+        } else if bytes.get(i + 1) == Some(&b'\\') {
+            out.push(b'\\');
+            i += 2;
+        } else if let Some(octal) = bytes.get(i + 1..i + 4)
+            && octal[0] <= b'3'
+            && octal.iter().all(|b| (b'0'..=b'7').contains(b))
+        {
+            out.push((octal[0] - b'0') * 64 + (octal[1] - b'0') * 8 + (octal[2] - b'0'));
+            i += 4;
+        } else {
+            return Err(invalid("invalid input syntax for type bytea"));
+        }
+    }
+    Ok(out)
 }
 
 fn text_in() -> ScalarUDF {
