@@ -680,25 +680,25 @@ fn text_column<'a>(batch: &'a RecordBatch, name: &str) -> Option<&'a StringArray
         .and_then(|c| c.as_string_opt::<i32>())
 }
 
-impl NumericTypmods {
-    /// oid -> (schema, table) for the relations in `wanted`.
-    async fn relation_names(
-        &self,
-        state: &dyn Session,
-        wanted: &std::collections::HashSet<i32>,
-    ) -> DFResult<std::collections::HashMap<i32, (String, String)>> {
-        relation_names(&self.catalog, state, Some(wanted)).await
-    }
-}
-
-/// Schema and name of the pg_class relations in `wanted` (all with `None`), by the
-/// crate's OIDs.
-async fn relation_names(
+/// The crate's schemas, OID to name (pg_namespace is small).
+async fn namespace_names(
     catalog: &Arc<dyn SchemaProvider>,
     state: &dyn Session,
-    wanted: Option<&std::collections::HashSet<i32>>,
-) -> DFResult<std::collections::HashMap<i32, (String, String)>> {
-    Ok(catalog_names(catalog, state, wanted).await?.1)
+) -> DFResult<std::collections::HashMap<i32, String>> {
+    let mut namespaces = std::collections::HashMap::new();
+    if let Some(table) = catalog.table("pg_namespace").await? {
+        for batch in collect_table(table, state).await? {
+            let (Some(oid), Some(name)) =
+                (int_column(&batch, "oid"), text_column(&batch, "nspname"))
+            else {
+                continue;
+            };
+            for i in 0..batch.num_rows() {
+                namespaces.insert(oid.value(i), name.value(i).to_owned());
+            }
+        }
+    }
+    Ok(namespaces)
 }
 
 /// The crate's schemas (OID to name) and relations in `wanted` (OID to schema and
@@ -771,6 +771,9 @@ struct Owners {
 #[derive(Debug, Clone, Default)]
 struct StableOids {
     by_crate_oid: Arc<std::sync::Mutex<std::collections::HashMap<i32, i32>>>,
+    /// Schema and name of each relation by the crate's OID (which is stable for a
+    /// name while the server runs).
+    names: Arc<std::sync::Mutex<std::collections::HashMap<i32, (String, String)>>>,
 }
 
 fn name_hash(parts: &[&str]) -> i32 {
@@ -820,14 +823,47 @@ impl StableOids {
         state: &dyn Session,
     ) -> DFResult<std::collections::HashMap<i32, (String, String)>> {
         let (namespaces, relations) = catalog_names(catalog, state, None).await?;
+        self.learn(&namespaces, &relations);
+        Ok(relations)
+    }
+
+    fn learn(
+        &self,
+        namespaces: &std::collections::HashMap<i32, String>,
+        relations: &std::collections::HashMap<i32, (String, String)>,
+    ) {
         let mut map = self.by_crate_oid.lock().unwrap_or_else(|e| e.into_inner());
-        for (oid, name) in &namespaces {
+        for (oid, name) in namespaces {
             map.insert(*oid, namespace_oid(name));
         }
-        for (oid, (schema, name)) in &relations {
+        for (oid, (schema, name)) in relations {
             map.insert(*oid, relation_oid(schema, name));
         }
-        Ok(relations)
+        drop(map);
+        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        names.extend(relations.iter().map(|(o, n)| (*o, n.clone())));
+    }
+
+    /// Schema and name of the relations in `wanted` by the crate's OIDs, from what
+    /// was learned, reading the crate's catalog only if one is new.
+    async fn names_of(
+        &self,
+        catalog: &Arc<dyn SchemaProvider>,
+        state: &dyn Session,
+        wanted: &std::collections::HashSet<i32>,
+    ) -> DFResult<std::collections::HashMap<i32, (String, String)>> {
+        let known = |names: &std::collections::HashMap<i32, (String, String)>| {
+            wanted
+                .iter()
+                .filter_map(|o| names.get(o).map(|n| (*o, n.clone())))
+                .collect::<std::collections::HashMap<_, _>>()
+        };
+        let found = known(&self.names.lock().unwrap_or_else(|e| e.into_inner()));
+        if found.len() == wanted.len() {
+            return Ok(found);
+        }
+        self.refresh(catalog, state).await?;
+        Ok(known(&self.names.lock().unwrap_or_else(|e| e.into_inner())))
     }
 
     /// `batch` with `column`'s crate OIDs replaced by the stable ones it knows.
@@ -927,7 +963,25 @@ impl TableProvider for Owners {
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
         use datafusion::arrow::array::Int32Array;
         let batches = collect_table(Arc::clone(&self.inner), state).await?;
-        let relations = self.oids.refresh(&self.catalog, state).await?;
+        // The relations' names from the rows just read (pg_class is built once per
+        // query: it lists every table), their schemas from the crate's pg_namespace.
+        let namespaces = namespace_names(&self.catalog, state).await?;
+        let mut relations = std::collections::HashMap::new();
+        for batch in &batches {
+            let (Some(oid), Some(name), Some(namespace)) = (
+                int_column(batch, "oid"),
+                text_column(batch, "relname"),
+                int_column(batch, "relnamespace"),
+            ) else {
+                continue;
+            };
+            for i in 0..batch.num_rows() {
+                if let Some(schema) = namespaces.get(&namespace.value(i)) {
+                    relations.insert(oid.value(i), (schema.clone(), name.value(i).to_owned()));
+                }
+            }
+        }
+        self.oids.learn(&namespaces, &relations);
         let mut owners = std::collections::HashMap::new();
         for (oid, (schema, name)) in &relations {
             if let Ok(Some(entry)) = self.lake.metastore().table(schema, name).await
@@ -1121,7 +1175,7 @@ impl TableProvider for NumericTypmods {
         }
         let mut converted = batches.clone();
         if !wanted.is_empty() {
-            let relations = self.relation_names(state, &wanted).await?;
+            let relations = self.oids.names_of(&self.catalog, state, &wanted).await?;
             let metadata = self.lake.metadata();
             let mut schemas: HashMap<i32, SchemaRef> = HashMap::new();
             for (oid, (schema, table)) in &relations {
