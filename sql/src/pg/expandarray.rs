@@ -286,6 +286,20 @@ const REGPROC_NAME_COLUMNS: &[&str] = &[
 /// turn the literal into an OID lookup.
 pub(crate) fn rewrite_regproc_comparisons(statement: &mut Statement) {
     use datafusion::sql::sqlparser::ast::BinaryOperator;
+    /// `proc.oid = typ.typreceive` (npgsql's type query joins pg_proc so) compares
+    /// the function's name instead: `proc.proname`. The crate's pg_proc has one
+    /// function of each name these columns hold.
+    fn proc_name_for_oid(e: &mut Expr) {
+        if let Expr::CompoundIdentifier(parts) = e
+            && parts.len() >= 2
+            && parts
+                .last()
+                .is_some_and(|i| i.value.eq_ignore_ascii_case("oid"))
+            && let Some(last) = parts.last_mut()
+        {
+            *last = Ident::new("proname");
+        }
+    }
     fn name_column(e: &Expr) -> bool {
         let last = match e {
             Expr::Identifier(i) => Some(i),
@@ -322,6 +336,10 @@ pub(crate) fn rewrite_regproc_comparisons(statement: &mut Statement) {
                 && let Some(name) = regproc_literal(left)
             {
                 **left = Expr::value(Value::SingleQuotedString(name));
+            } else if name_column(right) {
+                proc_name_for_oid(left);
+            } else if name_column(left) {
+                proc_name_for_oid(right);
             }
         }
         ControlFlow::<()>::Continue(())

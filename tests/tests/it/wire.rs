@@ -830,3 +830,48 @@ async fn issue_5_oids_are_stable_across_restarts() {
     assert_eq!(after, before);
     server.stop().await;
 }
+
+/// npgsql (Power BI's driver) loads the server's types at connect with one query
+/// joining pg_type to pg_proc on `typreceive`; it must answer the base types and
+/// their arrays (element types included), or npgsql cannot read any column.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_npgsql_type_loading_query() {
+    let dir = warehouse();
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let sql = include_str!("../../sql/npgsql_load_types.sql");
+    let rows = client.simple_query(sql).await.expect("npgsql's type query");
+    let rows = simple_rows(&rows);
+    let find = |name: &str| {
+        rows.iter()
+            .find(|r| r[2].as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("{name} missing from {rows:?}"))
+            .clone()
+    };
+    let int4 = find("int4");
+    assert_eq!(int4[1].as_deref(), Some("23"));
+    assert_eq!(int4[3].as_deref(), Some("b"));
+    let int4_array = find("_int4");
+    assert_eq!(
+        int4_array[3].as_deref(),
+        Some("a"),
+        "an array: {int4_array:?}"
+    );
+    assert_eq!(
+        int4_array[5].as_deref(),
+        Some("23"),
+        "of int4: {int4_array:?}"
+    );
+    for name in [
+        "text",
+        "numeric",
+        "timestamptz",
+        "jsonb",
+        "bytea",
+        "_text",
+        "record",
+    ] {
+        find(name);
+    }
+    server.stop().await;
+}
