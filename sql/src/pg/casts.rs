@@ -427,3 +427,26 @@ mod boolean_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod bytea_tests {
+    use super::bytea_in;
+
+    #[test]
+    fn bytea_input_formats_are_postgresqls() {
+        // Expected bytes as PostgreSQL 15's byteain gives them.
+        assert_eq!(bytea_in("\\x0102ff").expect("hex"), vec![1, 2, 255]);
+        assert_eq!(
+            bytea_in("\\xDE AD").expect("hex with a space"),
+            vec![0xde, 0xad]
+        );
+        assert_eq!(
+            bytea_in("a\\\\b\\001").expect("escapes"),
+            vec![b'a', b'\\', b'b', 1]
+        );
+        assert_eq!(bytea_in("plain").expect("text"), b"plain".to_vec());
+        assert!(bytea_in("\\x012").is_err(), "odd number of hex digits");
+        assert!(bytea_in("\\xzz").is_err(), "not hex");
+        assert!(bytea_in("a\\9").is_err(), "a lone backslash");
+    }
+}

@@ -506,3 +506,33 @@ pub(crate) fn rewrite(statement: &mut Statement) {
         ControlFlow::<()>::Continue(())
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::rewrite;
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
+    fn rewritten(sql: &str) -> String {
+        let mut statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .expect("parses")
+            .remove(0);
+        rewrite(&mut statement);
+        statement.to_string()
+    }
+
+    #[test]
+    fn a_subquery_reading_the_outer_row_in_its_output_is_split() {
+        // SQLAlchemy's get_columns shape: the output reads `a.x` from the outer row.
+        assert_eq!(
+            rewritten("SELECT (SELECT f(a.x, s.v) FROM s WHERE s.k = a.k) FROM a"),
+            "SELECT CASE WHEN (SELECT pg_single_value(true) FROM s WHERE s.k = a.k) \
+             THEN f(a.x, (SELECT pg_single_value(s.v) FROM s WHERE s.k = a.k)) END FROM a"
+        );
+        // Output from the subquery's own rows only: wrapped as before.
+        assert_eq!(
+            rewritten("SELECT (SELECT s.v FROM s WHERE s.k = a.k) FROM a"),
+            "SELECT (SELECT pg_single_value(s.v) FROM s WHERE s.k = a.k) FROM a"
+        );
+    }
+}
