@@ -37,55 +37,45 @@ impl AnalyzerRule for PgCasts {
     }
 
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        plan.transform_up_with_subqueries(|plan| {
-            let schema = datafusion::logical_expr::utils::merge_schema(&plan.inputs());
-            // Output names stay what they were (`select cast(x as text)` is still `x`).
-            let names = datafusion::logical_expr::expr_rewriter::NamePreserver::new(&plan);
-            plan.map_expressions(|expr| {
-                let name = names.save(&expr);
-                expr.transform_up(|expr| {
-                    let Expr::Cast(Cast { expr: inner, field }) = &expr else {
-                        return Ok(Transformed::no(expr));
-                    };
-                    let data_type = field.data_type();
-                    let Ok(from) = inner.get_type(&schema) else {
-                        return Ok(Transformed::no(expr));
-                    };
-                    let call = |udf: ScalarUDF, arg: Expr| {
-                        Expr::ScalarFunction(ScalarFunction::new_udf(Arc::new(udf), vec![arg]))
-                    };
-                    Ok(match (&from, data_type) {
-                        (
-                            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8,
-                            DataType::Timestamp(_, _),
-                        ) => Transformed::yes(Expr::Cast(Cast::new_from_field(
-                            Box::new(call(text_in(), (**inner).clone())),
-                            Arc::clone(field),
-                        ))),
-                        (DataType::Timestamp(_, None), DataType::Utf8) => Transformed::yes(call(
-                            timestamp_out("pg_timestamp_out"),
-                            (**inner).clone(),
-                        )),
-                        (DataType::Timestamp(_, Some(_)), DataType::Utf8) => Transformed::yes(
-                            call(timestamp_out("pg_timestamptz_out"), (**inner).clone()),
-                        ),
-                        (
-                            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8,
-                            DataType::Binary | DataType::LargeBinary | DataType::BinaryView,
-                        ) => Transformed::yes(Expr::Cast(Cast::new_from_field(
-                            Box::new(call(
-                                ScalarUDF::new_from_impl(ByteaIn::default()),
-                                (**inner).clone(),
-                            )),
-                            Arc::clone(field),
-                        ))),
-                        _ => Transformed::no(expr),
-                    })
-                })
-                .map(|t| t.update_data(|e| name.restore(e)))
+        // Output names stay what they were (`select cast(x as text)` is still `x`).
+        rewrite_expressions(plan, &|expr, schema| {
+            let Expr::Cast(Cast { expr: inner, field }) = &expr else {
+                return Ok(Transformed::no(expr));
+            };
+            let data_type = field.data_type();
+            let Ok(from) = inner.get_type(schema) else {
+                return Ok(Transformed::no(expr));
+            };
+            let call = |udf: ScalarUDF, arg: Expr| {
+                Expr::ScalarFunction(ScalarFunction::new_udf(Arc::new(udf), vec![arg]))
+            };
+            Ok(match (&from, data_type) {
+                (
+                    DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8,
+                    DataType::Timestamp(_, _),
+                ) => Transformed::yes(Expr::Cast(Cast::new_from_field(
+                    Box::new(call(text_in(), (**inner).clone())),
+                    Arc::clone(field),
+                ))),
+                (DataType::Timestamp(_, None), DataType::Utf8) => {
+                    Transformed::yes(call(timestamp_out("pg_timestamp_out"), (**inner).clone()))
+                }
+                (DataType::Timestamp(_, Some(_)), DataType::Utf8) => {
+                    Transformed::yes(call(timestamp_out("pg_timestamptz_out"), (**inner).clone()))
+                }
+                (
+                    DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8,
+                    DataType::Binary | DataType::LargeBinary | DataType::BinaryView,
+                ) => Transformed::yes(Expr::Cast(Cast::new_from_field(
+                    Box::new(call(
+                        ScalarUDF::new_from_impl(ByteaIn::default()),
+                        (**inner).clone(),
+                    )),
+                    Arc::clone(field),
+                ))),
+                _ => Transformed::no(expr),
             })
         })
-        .map(|t| t.data)
     }
 }
 
@@ -145,7 +135,7 @@ fn bytea_in(text: &str) -> Result<Vec<u8>> {
         .or_else(|| text.strip_prefix("\\X"))
     {
         let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-        if digits.len() % 2 != 0 {
+        if !digits.len().is_multiple_of(2) {
             return Err(invalid("invalid hexadecimal data: odd number of digits"));
         }
         return digits
@@ -179,6 +169,24 @@ fn bytea_in(text: &str) -> Result<Vec<u8>> {
         }
     }
     Ok(out)
+}
+
+/// Rewrites every expression of `plan`, subqueries included, bottom up with `f`,
+/// which gets the schema of the node's inputs; output names stay what they were.
+fn rewrite_expressions(
+    plan: LogicalPlan,
+    f: &(dyn Fn(Expr, &datafusion::common::DFSchema) -> Result<Transformed<Expr>> + Sync),
+) -> Result<LogicalPlan> {
+    plan.transform_up_with_subqueries(|plan| {
+        let schema = datafusion::logical_expr::utils::merge_schema(&plan.inputs());
+        let names = datafusion::logical_expr::expr_rewriter::NamePreserver::new(&plan);
+        plan.map_expressions(|expr| {
+            let name = names.save(&expr);
+            expr.transform_up(|expr| f(expr, &schema))
+                .map(|t| t.update_data(|e| name.restore(e)))
+        })
+    })
+    .map(|t| t.data)
 }
 
 fn text_in() -> ScalarUDF {
@@ -336,56 +344,46 @@ impl AnalyzerRule for BooleanLiterals {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
         use datafusion::logical_expr::{BinaryExpr, Operator};
         use datafusion::scalar::ScalarValue;
-        plan.transform_up_with_subqueries(|plan| {
-            let schema = datafusion::logical_expr::utils::merge_schema(&plan.inputs());
-            let names = datafusion::logical_expr::expr_rewriter::NamePreserver::new(&plan);
-            plan.map_expressions(|expr| {
-                let name = names.save(&expr);
-                expr.transform_up(|expr| {
-                    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &expr else {
-                        return Ok(Transformed::no(expr));
-                    };
-                    if !matches!(
-                        op,
-                        Operator::Eq
-                            | Operator::NotEq
-                            | Operator::IsDistinctFrom
-                            | Operator::IsNotDistinctFrom
-                    ) {
-                        return Ok(Transformed::no(expr));
-                    }
-                    let is_bool = |e: &Expr| matches!(e.get_type(&schema), Ok(DataType::Boolean));
-                    let literal = |e: &Expr| match e {
-                        Expr::Literal(
-                            ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)),
-                            _,
-                        ) => pg_bool(s),
-                        _ => None,
-                    };
-                    let rewritten = match (literal(left), literal(right)) {
-                        (None, Some(b)) if is_bool(left) => Some((
-                            left.as_ref().clone(),
-                            Expr::Literal(ScalarValue::Boolean(Some(b)), None),
-                        )),
-                        (Some(b), None) if is_bool(right) => Some((
-                            Expr::Literal(ScalarValue::Boolean(Some(b)), None),
-                            right.as_ref().clone(),
-                        )),
-                        _ => None,
-                    };
-                    Ok(match rewritten {
-                        Some((l, r)) => Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
-                            Box::new(l),
-                            *op,
-                            Box::new(r),
-                        ))),
-                        None => Transformed::no(expr),
-                    })
-                })
-                .map(|t| t.update_data(|e| name.restore(e)))
+        rewrite_expressions(plan, &|expr, schema| {
+            let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &expr else {
+                return Ok(Transformed::no(expr));
+            };
+            if !matches!(
+                op,
+                Operator::Eq
+                    | Operator::NotEq
+                    | Operator::IsDistinctFrom
+                    | Operator::IsNotDistinctFrom
+            ) {
+                return Ok(Transformed::no(expr));
+            }
+            let is_bool = |e: &Expr| matches!(e.get_type(schema), Ok(DataType::Boolean));
+            let literal = |e: &Expr| match e {
+                Expr::Literal(ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)), _) => {
+                    pg_bool(s)
+                }
+                _ => None,
+            };
+            let rewritten = match (literal(left), literal(right)) {
+                (None, Some(b)) if is_bool(left) => Some((
+                    left.as_ref().clone(),
+                    Expr::Literal(ScalarValue::Boolean(Some(b)), None),
+                )),
+                (Some(b), None) if is_bool(right) => Some((
+                    Expr::Literal(ScalarValue::Boolean(Some(b)), None),
+                    right.as_ref().clone(),
+                )),
+                _ => None,
+            };
+            Ok(match rewritten {
+                Some((l, r)) => Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
+                    Box::new(l),
+                    *op,
+                    Box::new(r),
+                ))),
+                None => Transformed::no(expr),
             })
         })
-        .map(|t| t.data)
     }
 }
 

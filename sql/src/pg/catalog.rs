@@ -324,26 +324,32 @@ impl SchemaProvider for PgCatalog {
         }
         if name.eq_ignore_ascii_case("pg_attribute") {
             return Ok(self.inner.table(name).await?.map(|inner| {
-                Arc::new(NumericTypmods {
+                Arc::new(Rewritten {
                     inner,
-                    catalog: Arc::clone(&self.inner),
-                    lake: self.lake.clone(),
-                    oids: self.oids.clone(),
+                    rows: NumericTypmods {
+                        catalog: Arc::clone(&self.inner),
+                        lake: self.lake.clone(),
+                        oids: self.oids.clone(),
+                    },
                 }) as Arc<dyn TableProvider>
             }));
         }
         let table = self.inner.table(name).await?;
         let table = match table {
-            Some(inner) if name.eq_ignore_ascii_case("pg_class") => Some(Arc::new(Owners {
+            Some(inner) if name.eq_ignore_ascii_case("pg_class") => Some(Arc::new(Rewritten {
                 inner,
-                catalog: Arc::clone(&self.inner),
-                lake: self.lake.clone(),
-                oids: self.oids.clone(),
+                rows: Owners {
+                    catalog: Arc::clone(&self.inner),
+                    lake: self.lake.clone(),
+                    oids: self.oids.clone(),
+                },
             })
                 as Arc<dyn TableProvider>),
-            Some(inner) if name.eq_ignore_ascii_case("pg_namespace") => Some(Arc::new(Namespaces {
+            Some(inner) if name.eq_ignore_ascii_case("pg_namespace") => Some(Arc::new(Rewritten {
                 inner,
-                oids: self.oids.clone(),
+                rows: Namespaces {
+                    oids: self.oids.clone(),
+                },
             })
                 as Arc<dyn TableProvider>),
             other => other,
@@ -645,10 +651,53 @@ impl TableProvider for Relations {
 /// from the table's columns as the catalog records them (no Delta log is opened).
 #[derive(Debug)]
 struct NumericTypmods {
-    inner: Arc<dyn TableProvider>,
     catalog: Arc<dyn SchemaProvider>,
     lake: tarn_catalog::LakeCatalog,
     oids: StableOids,
+}
+
+/// How Tarn corrects the rows of a table the pg_catalog crate builds (owners,
+/// stable OIDs, typmods): given all of them, the corrected ones.
+#[async_trait]
+trait RewriteRows: std::fmt::Debug + Send + Sync {
+    async fn rewrite(
+        &self,
+        state: &dyn Session,
+        batches: Vec<RecordBatch>,
+    ) -> DFResult<Vec<RecordBatch>>;
+}
+
+/// The crate's table `inner` with its rows corrected by `rows`; filters and
+/// projections apply to the corrected rows.
+#[derive(Debug)]
+struct Rewritten<R> {
+    inner: Arc<dyn TableProvider>,
+    rows: R,
+}
+
+#[async_trait]
+impl<R: RewriteRows + 'static> TableProvider for Rewritten<R> {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.inner.table_type()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        let batches = collect_table(Arc::clone(&self.inner), state).await?;
+        let rows = self.rows.rewrite(state, batches).await?;
+        MemTable::try_new(self.inner.schema(), vec![rows])?
+            .scan(state, projection, filters, limit)
+            .await
+    }
 }
 
 const NUMERIC_OID: i32 = 1700;
@@ -754,7 +803,6 @@ async fn catalog_names(
 /// `pg_get_userbyid` maps the OIDs back ([`role_oid`], [`role_name`]).
 #[derive(Debug)]
 struct Owners {
-    inner: Arc<dyn TableProvider>,
     catalog: Arc<dyn SchemaProvider>,
     lake: tarn_catalog::LakeCatalog,
     oids: StableOids,
@@ -888,29 +936,17 @@ impl StableOids {
 /// pg_namespace with stable OIDs (see [`StableOids`]).
 #[derive(Debug)]
 struct Namespaces {
-    inner: Arc<dyn TableProvider>,
     oids: StableOids,
 }
 
 #[async_trait]
-impl TableProvider for Namespaces {
-    fn schema(&self) -> SchemaRef {
-        self.inner.schema()
-    }
-
-    fn table_type(&self) -> TableType {
-        self.inner.table_type()
-    }
-
-    async fn scan(
+impl RewriteRows for Namespaces {
+    async fn rewrite(
         &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        _state: &dyn Session,
+        batches: Vec<RecordBatch>,
+    ) -> DFResult<Vec<RecordBatch>> {
         use datafusion::arrow::array::Int32Array;
-        let batches = collect_table(Arc::clone(&self.inner), state).await?;
         let mut converted = Vec::with_capacity(batches.len());
         for batch in batches {
             let (Some(oids), Some(names), Ok(at)) = (
@@ -938,31 +974,18 @@ impl TableProvider for Namespaces {
             columns[at] = Arc::new(stable);
             converted.push(RecordBatch::try_new(batch.schema(), columns)?);
         }
-        MemTable::try_new(self.inner.schema(), vec![converted])?
-            .scan(state, projection, filters, limit)
-            .await
+        Ok(converted)
     }
 }
 
 #[async_trait]
-impl TableProvider for Owners {
-    fn schema(&self) -> SchemaRef {
-        self.inner.schema()
-    }
-
-    fn table_type(&self) -> TableType {
-        self.inner.table_type()
-    }
-
-    async fn scan(
+impl RewriteRows for Owners {
+    async fn rewrite(
         &self,
         state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        batches: Vec<RecordBatch>,
+    ) -> DFResult<Vec<RecordBatch>> {
         use datafusion::arrow::array::Int32Array;
-        let batches = collect_table(Arc::clone(&self.inner), state).await?;
         // The relations' names from the rows just read (pg_class is built once per
         // query: it lists every table), their schemas from the crate's pg_namespace.
         let namespaces = namespace_names(&self.catalog, state).await?;
@@ -1008,9 +1031,7 @@ impl TableProvider for Owners {
             let batch = self.oids.map_column(batch, "oid")?;
             converted.push(self.oids.map_column(batch, "relnamespace")?);
         }
-        MemTable::try_new(self.inner.schema(), vec![converted])?
-            .scan(state, projection, filters, limit)
-            .await
+        Ok(converted)
     }
 }
 
@@ -1135,26 +1156,15 @@ pub(crate) fn role_name(oid: i32) -> String {
 }
 
 #[async_trait]
-impl TableProvider for NumericTypmods {
-    fn schema(&self) -> SchemaRef {
-        self.inner.schema()
-    }
-
-    fn table_type(&self) -> TableType {
-        self.inner.table_type()
-    }
-
-    async fn scan(
+impl RewriteRows for NumericTypmods {
+    async fn rewrite(
         &self,
         state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        batches: Vec<RecordBatch>,
+    ) -> DFResult<Vec<RecordBatch>> {
         use datafusion::arrow::array::Int32Array;
         use datafusion::catalog::CatalogProvider;
         use std::collections::{HashMap, HashSet};
-        let batches = collect_table(Arc::clone(&self.inner), state).await?;
         let mut wanted = HashSet::new();
         for batch in &batches {
             if let (Some(rel), Some(typ), Some(typmod)) = (
@@ -1201,7 +1211,7 @@ impl TableProvider for NumericTypmods {
                         let field = schemas
                             .get(&rel.value(i))
                             .and_then(|s| s.field_with_name(name.value(i)).ok());
-                        let declared = field.and_then(|f| tarn_catalog::types::DeclaredType::of(f));
+                        let declared = field.and_then(tarn_catalog::types::DeclaredType::of);
                         let numeric = field.and_then(|f| match f.data_type() {
                             DataType::Decimal32(p, s)
                             | DataType::Decimal64(p, s)
@@ -1241,8 +1251,6 @@ impl TableProvider for NumericTypmods {
             .into_iter()
             .map(|b| self.oids.map_column(b, "attrelid"))
             .collect::<DFResult<Vec<_>>>()?;
-        MemTable::try_new(self.inner.schema(), vec![converted])?
-            .scan(state, projection, filters, limit)
-            .await
+        Ok(converted)
     }
 }
