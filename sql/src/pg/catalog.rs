@@ -274,6 +274,7 @@ pub(crate) struct PgCatalog {
     activity: Arc<dyn TableProvider>,
     lake: tarn_catalog::LakeCatalog,
     oids: StableOids,
+    statement_rows: StatementRows,
 }
 
 impl PgCatalog {
@@ -290,6 +291,7 @@ impl PgCatalog {
             views: Arc::new(Relations::new(lake.clone(), true)),
             lake: lake.clone(),
             oids: StableOids::default(),
+            statement_rows: StatementRows::default(),
         }
     }
 }
@@ -326,6 +328,8 @@ impl SchemaProvider for PgCatalog {
             return Ok(self.inner.table(name).await?.map(|inner| {
                 Arc::new(Rewritten {
                     inner,
+                    name: "pg_attribute",
+                    statement_rows: self.statement_rows.clone(),
                     rows: NumericTypmods {
                         catalog: Arc::clone(&self.inner),
                         lake: self.lake.clone(),
@@ -338,6 +342,8 @@ impl SchemaProvider for PgCatalog {
         let table = match table {
             Some(inner) if name.eq_ignore_ascii_case("pg_class") => Some(Arc::new(Rewritten {
                 inner,
+                name: "pg_class",
+                statement_rows: self.statement_rows.clone(),
                 rows: Owners {
                     catalog: Arc::clone(&self.inner),
                     lake: self.lake.clone(),
@@ -347,6 +353,8 @@ impl SchemaProvider for PgCatalog {
                 as Arc<dyn TableProvider>),
             Some(inner) if name.eq_ignore_ascii_case("pg_namespace") => Some(Arc::new(Rewritten {
                 inner,
+                name: "pg_namespace",
+                statement_rows: self.statement_rows.clone(),
                 rows: Namespaces {
                     oids: self.oids.clone(),
                 },
@@ -672,7 +680,27 @@ trait RewriteRows: std::fmt::Debug + Send + Sync {
 #[derive(Debug)]
 struct Rewritten<R> {
     inner: Arc<dyn TableProvider>,
+    /// The table's name, for [`StatementRows`].
+    name: &'static str,
+    statement_rows: StatementRows,
     rows: R,
+}
+
+/// The corrected rows of each table for the statement being planned: a query that
+/// names pg_class twice (pgjdbc's getTables joins it for descriptions) builds it
+/// once. Keyed by session and the statement's start time; the catalog does not
+/// change while one statement is planned.
+#[derive(Debug, Clone, Default)]
+#[allow(clippy::type_complexity)]
+struct StatementRows {
+    rows: Arc<
+        std::sync::Mutex<
+            std::collections::HashMap<
+                &'static str,
+                (String, chrono::DateTime<chrono::Utc>, Vec<RecordBatch>),
+            >,
+        >,
+    >,
 }
 
 #[async_trait]
@@ -692,8 +720,35 @@ impl<R: RewriteRows + 'static> TableProvider for Rewritten<R> {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
-        let batches = collect_table(Arc::clone(&self.inner), state).await?;
-        let rows = self.rows.rewrite(state, batches).await?;
+        let statement = state
+            .execution_props()
+            .query_execution_start_time
+            .map(|at| (state.session_id().to_owned(), at));
+        let cached = statement.as_ref().and_then(|(session, at)| {
+            let rows = self
+                .statement_rows
+                .rows
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            rows.get(self.name)
+                .filter(|(s, t, _)| s == session && t == at)
+                .map(|(_, _, batches)| batches.clone())
+        });
+        let rows = match cached {
+            Some(rows) => rows,
+            None => {
+                let batches = collect_table(Arc::clone(&self.inner), state).await?;
+                let rows = self.rows.rewrite(state, batches).await?;
+                if let Some((session, at)) = statement {
+                    self.statement_rows
+                        .rows
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(self.name, (session, at, rows.clone()));
+                }
+                rows
+            }
+        };
         MemTable::try_new(self.inner.schema(), vec![rows])?
             .scan(state, projection, filters, limit)
             .await
