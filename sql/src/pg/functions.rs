@@ -144,13 +144,7 @@ pub(crate) fn rewrite_catalog_calls(statement: &mut DFStatement) {
             let Expr::Function(f) = expr else {
                 return std::ops::ControlFlow::Continue(());
             };
-            let name = f
-                .name
-                .0
-                .last()
-                .and_then(|p| p.as_ident())
-                .map(|i| i.value.to_ascii_lowercase())
-                .unwrap_or_default();
+            let name = super::single_value::function_name(f);
             let FunctionArguments::List(list) = &f.args else {
                 return std::ops::ControlFlow::Continue(());
             };
@@ -198,7 +192,7 @@ pub(crate) fn rewrite_array_over_unnest(statement: &mut ast::Statement) {
         type Break = ();
         fn post_visit_expr(&mut self, expr: &mut Expr) -> std::ops::ControlFlow<()> {
             if let Expr::Function(f) = expr
-                && f.name.to_string().eq_ignore_ascii_case("array")
+                && super::single_value::function_name(f) == "array"
                 && let FunctionArguments::Subquery(query) = &f.args
                 && let Some(mapped) = array_over_unnest(query)
             {

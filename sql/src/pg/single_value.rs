@@ -173,17 +173,21 @@ const AGGREGATES: &[&str] = &[
     NAME,
 ];
 
+/// A called function's unqualified name, lower case (`pg_catalog.COUNT` is `count`).
+pub(crate) fn function_name(f: &Function) -> String {
+    f.name
+        .0
+        .last()
+        .and_then(|p| p.as_ident())
+        .map(|i| i.value.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
 fn aggregates(expr: &Expr) -> bool {
     let mut found = false;
     let _ = visit_expressions(expr, |e| {
         if let Expr::Function(f) = e {
-            let name = f
-                .name
-                .0
-                .last()
-                .and_then(|p| p.as_ident())
-                .map(|i| i.value.to_ascii_lowercase())
-                .unwrap_or_default();
+            let name = function_name(f);
             if f.over.is_some() || AGGREGATES.contains(&name.as_str()) {
                 found = true;
                 return ControlFlow::Break(());
