@@ -26,7 +26,10 @@ import sys
 import tempfile
 import time
 
-import psycopg2
+import psycopg2  # noqa: F401 (the client measured, through common.wait)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import free_port, start_postgres, wait  # noqa: E402
 
 TABLES = int(os.environ.get("TARN_BENCH_TABLES", "1000"))
 RUNS = 30
@@ -49,50 +52,6 @@ COLUMNS = ", ".join(
     + [f"m{i} numeric(12,2)" for i in range(4)]
     + [f"ts{i} timestamp" for i in range(4)]
 )
-
-
-def free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait(port, user, database):
-    deadline = time.time() + 60
-    while True:
-        try:
-            return psycopg2.connect(host="127.0.0.1", port=port, user=user, dbname=database)
-        except psycopg2.OperationalError:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.2)
-
-
-def start_postgres(root):
-    bindir = sorted(
-        os.path.join("/usr/lib/postgresql", v, "bin") for v in os.listdir("/usr/lib/postgresql")
-    )[-1]
-    data = os.path.join(root, "pg")
-    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    os.makedirs(data)
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(data, "postgres")
-    subprocess.run(as_postgres + [f"{bindir}/initdb", "-D", data, "-U", "bench", "-A", "trust"], check=True, capture_output=True)
-    port = free_port()
-    subprocess.run(
-        as_postgres + [f"{bindir}/pg_ctl", "-D", data, "-o", f"-p {port} -k {root}", "-l", os.path.join(root, "pg.log"), "start"],
-        check=True,
-        capture_output=True,
-    )
-    stop = lambda: subprocess.run(as_postgres + [f"{bindir}/pg_ctl", "-D", data, "stop", "-m", "fast"], capture_output=True)
-    conn = wait(port, "bench", "postgres")
-    conn.autocommit = True
-    conn.cursor().execute("create database tarn")
-    conn.close()
-    return port, stop
 
 
 def create_tables(conn):
@@ -139,7 +98,7 @@ def main():
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    pg_port, stop_pg = start_postgres(os.path.join(root, "pgroot"))
+    pg_port, _, stop_pg = start_postgres(os.path.join(root, "pgroot"))
     try:
         t = wait(tarn_port, "tarn", "tarn")
         t.autocommit = True

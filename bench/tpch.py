@@ -1,7 +1,7 @@
-"""TPC-H over the wire, side by side with DuckDB and DataFusion (issue 7), run by
-bench/tpch.sh.
+"""TPC-H over the wire, side by side with DuckDB, DataFusion and Spark (issue 7), run
+by bench/tpch.sh.
 
-  tpch.py TARN_BIN RESULTS_DIR [--sf 1] [--runs 3] [--queries 1,3,6]
+  tpch.py TARN_BIN RESULTS_DIR [--sf 1] [--runs 3] [--queries 1,3,6] [--peers datafusion,duckdb,spark]
 
 1. Generates the TPC-H tables as Parquet with tpchgen-cli (once per scale factor, in
    ~/.cache/tarn/tpch/sf<SF>).
@@ -12,12 +12,12 @@ bench/tpch.sh.
    after one warm-up run, on: Tarn over the wire (psycopg2, every row fetched);
    DataFusion in-process (the `datafusion` package, the engine version Tarn embeds)
    over the Parquet files, which is the floor for Tarn's own overhead; DuckDB over the
-   same Parquet files.
+   same Parquet files; Spark in local mode (PyPI's pyspark with its jars, on the
+   machine's Java 17, `local[*]`, shuffle partitions twice the cores instead of 200),
+   over the same Parquet files as temporary views, every row collected.
 4. Checks that the answers agree (values rounded to cents, row order as returned),
    prints a markdown table of median times, ratios and geometric means, with Tarn's
    peak resident memory, and writes it to RESULTS_DIR.
-
-Spark (local mode) is not a peer yet: see the issue's note.
 """
 
 import argparse
@@ -88,6 +88,30 @@ def timed(run, runs):
     return statistics.median(times), result
 
 
+def java_version():
+    out = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
+    return out.split('"')[1] if '"' in out else "?"
+
+
+def start_spark(data):
+    """A local Spark session with the TPC-H Parquet files as temporary views."""
+    from pyspark.sql import SparkSession
+
+    spark = (
+        SparkSession.builder.master("local[*]")
+        .appName("tarn-tpch")
+        .config("spark.driver.memory", "8g")
+        .config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 2)))
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    for t in TABLES:
+        spark.read.parquet(f"{data}/{t}.parquet").createOrReplaceTempView(t)
+    return spark
+
+
 def peak_rss_mb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -108,7 +132,9 @@ def main():
     parser.add_argument("--sf", default="1")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--queries", default="")
+    parser.add_argument("--peers", default="datafusion,duckdb,spark")
     args = parser.parse_args()
+    peers = [p for p in args.peers.split(",") if p]
 
     import datafusion
     import duckdb
@@ -152,6 +178,7 @@ def main():
         for t in TABLES:
             ctx.register_parquet(t, f"{data}/{t}.parquet")
             duck.execute(f"create view {t} as select * from read_parquet('{data}/{t}.parquet')")
+        spark = start_spark(data) if "spark" in peers else None
 
         def on_tarn(sql):
             def run():
@@ -166,12 +193,16 @@ def main():
         def on_duckdb(sql):
             return lambda: duck.execute(sql).fetchall()
 
+        def on_spark(sql):
+            return lambda: [tuple(r) for r in spark.sql(sql).collect()]
+
+        runners = {"datafusion": on_datafusion, "duckdb": on_duckdb, "spark": on_spark}
         rows = []
         for q in chosen:
             sql = texts[q]
             line = {"q": q}
             answers = {}
-            for name, runner in [("tarn", on_tarn), ("datafusion", on_datafusion), ("duckdb", on_duckdb)]:
+            for name, runner in [("tarn", on_tarn)] + [(p, runners[p]) for p in peers]:
                 try:
                     line[name], result = timed(runner(sql), args.runs)
                     answers[name] = normalize(result)
@@ -179,13 +210,16 @@ def main():
                     line[name] = float("nan")
                     line[name + "_error"] = str(e).splitlines()[0][:80]
             agree = [
-                peer for peer in ("datafusion", "duckdb")
+                peer for peer in peers
                 if "tarn" in answers and peer in answers and answers[peer] == answers["tarn"]
             ]
             line["agree"] = ", ".join(agree) if agree else "-"
             rows.append(line)
             print(f"q{q}: {line}", file=sys.stderr)
         rss = peak_rss_mb(server.pid)
+        if spark is not None:
+            spark_version = spark.version
+            spark.stop()
     finally:
         server.terminate()
         server.wait()
@@ -197,32 +231,50 @@ def main():
     def ratio(a, b):
         return "-" if math.isnan(a) or math.isnan(b) else f"{a / b:.2f}"
 
+    label = {"datafusion": "DataFusion", "duckdb": "DuckDB", "spark": "Spark"}
+    versions = {
+        "datafusion": f"datafusion {datafusion.__version__}",
+        "duckdb": f"duckdb {duckdb.__version__}",
+        "spark": f"pyspark {spark_version if spark is not None else '-'} (local[*], Java "
+        f"{java_version()})",
+    }
     out = [
-        f"# TPC-H SF{args.sf}: Tarn over the wire, DataFusion in-process, DuckDB",
+        f"# TPC-H SF{args.sf}: Tarn over the wire beside " + ", ".join(label[p] for p in peers),
         "",
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
         f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"datafusion {datafusion.__version__}, duckdb {duckdb.__version__}. "
-        f"Median of {args.runs} runs after a warm-up; ms. Tarn: {os.path.basename(os.path.dirname(args.tarn))} build, tables loaded "
+        + ", ".join(versions[p] for p in peers)
+        + f". Median of {args.runs} runs after a warm-up; ms. Tarn: "
+        f"{os.path.basename(os.path.dirname(args.tarn))} build, tables loaded "
         f"as Delta through Tarn in {load_s:.1f} s, every row fetched by psycopg2. "
-        "DataFusion and DuckDB read the same Parquet files in-process. "
+        "The peers read the same Parquet files in-process. "
         "Ratios above 1 mean Tarn is slower.",
         "",
-        "| query | Tarn | DataFusion | DuckDB | Tarn/DataFusion | Tarn/DuckDB | answers agree with |",
-        "|---|---|---|---|---|---|---|",
+        "| query | Tarn | "
+        + " | ".join(label[p] for p in peers)
+        + " | "
+        + " | ".join(f"Tarn/{label[p]}" for p in peers)
+        + " | answers agree with |",
+        "|---" * (2 + 2 * len(peers)) + "|---|",
     ]
     for r in rows:
         errors = "; ".join(f"{k[:-6]}: {v}" for k, v in r.items() if k.endswith("_error"))
         out.append(
-            f"| q{r['q']} | {ms(r['tarn'])} | {ms(r['datafusion'])} | {ms(r['duckdb'])} | "
-            f"{ratio(r['tarn'], r['datafusion'])} | {ratio(r['tarn'], r['duckdb'])} | "
-            f"{r['agree']}{' (' + errors + ')' if errors else ''} |"
+            f"| q{r['q']} | {ms(r['tarn'])} | "
+            + " | ".join(ms(r[p]) for p in peers)
+            + " | "
+            + " | ".join(ratio(r["tarn"], r[p]) for p in peers)
+            + f" | {r['agree']}{' (' + errors + ')' if errors else ''} |"
         )
-    both = [r for r in rows if not any(math.isnan(r[k]) for k in ("tarn", "datafusion", "duckdb"))]
-    g = {k: geomean([r[k] for r in both]) for k in ("tarn", "datafusion", "duckdb")}
+    engines = ["tarn"] + peers
+    both = [r for r in rows if not any(math.isnan(r[k]) for k in engines)]
+    g = {k: geomean([r[k] for r in both]) for k in engines}
     out.append(
-        f"| geomean ({len(both)} queries all ran) | {ms(g['tarn'])} | {ms(g['datafusion'])} | "
-        f"{ms(g['duckdb'])} | {ratio(g['tarn'], g['datafusion'])} | {ratio(g['tarn'], g['duckdb'])} | |"
+        f"| geomean ({len(both)} queries all ran) | {ms(g['tarn'])} | "
+        + " | ".join(ms(g[p]) for p in peers)
+        + " | "
+        + " | ".join(ratio(g["tarn"], g[p]) for p in peers)
+        + " | |"
     )
     out += ["", f"Tarn's peak resident memory (VmHWM): {rss:.0f} MB.", ""]
     text = "\n".join(out)

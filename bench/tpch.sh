@@ -12,12 +12,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tarn/target}"
-venv="${TARN_BENCH_VENV:-$HOME/.cache/tarn/bench-venv}"
-stamp="$venv/.tarn-requirements"
-if [ ! -f "$stamp" ] || ! cmp -s bench/requirements.txt "$stamp"; then
-  [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check -r bench/requirements.txt
-  cp bench/requirements.txt "$stamp"
-fi
+. bench/venv.sh
 cargo build --release --bin tarn
 "$venv/bin/python" bench/tpch.py "$CARGO_TARGET_DIR/release/tarn" bench/results "$@"

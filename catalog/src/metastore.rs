@@ -129,7 +129,7 @@ pub struct Metastore {
 
 /// An object's version as listings and reads report it: its ETag where the store
 /// gives one, else its modification time and size.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Version {
     e_tag: Option<String>,
     modified: chrono::DateTime<chrono::Utc>,
@@ -161,6 +161,8 @@ impl Version {
 struct EntryCache {
     listed: std::sync::RwLock<HashMap<String, Version>>,
     entries: std::sync::RwLock<HashMap<String, (Version, TableEntry)>>,
+    /// See [`Metastore::state`].
+    state: std::sync::atomic::AtomicU64,
 }
 
 impl EntryCache {
@@ -182,6 +184,8 @@ impl EntryCache {
     }
 
     fn forget(&self, key: &str) {
+        self.state
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.entries
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -195,6 +199,17 @@ impl EntryCache {
 
 /// Everything the metastore lists: schema name to its table names.
 pub type Listing = BTreeMap<String, BTreeSet<String>>;
+
+/// The hash [`Metastore::state`] reports for a listing and its entries' versions.
+fn state_of(listing: &Listing, versions: &HashMap<String, Version>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    listing.hash(&mut hasher);
+    let mut versions: Vec<_> = versions.iter().collect();
+    versions.sort_by(|a, b| a.0.cmp(b.0));
+    versions.hash(&mut hasher);
+    hasher.finish()
+}
 
 impl Metastore {
     pub fn new(root: StorageLocation) -> Self {
@@ -242,8 +257,22 @@ impl Metastore {
                 _ => {}
             }
         }
+        self.cache.state.store(
+            state_of(&listing, &versions),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         *self.cache.listed.write().unwrap_or_else(|e| e.into_inner()) = versions;
         Ok(listing)
+    }
+
+    /// A number that changes when the catalog does: a hash of the names and entry
+    /// versions the last [`Metastore::list`] saw, moved on by this server's own
+    /// writes until the next listing. What is built from the catalog (pg_catalog's
+    /// tables) can be kept while it stays the same. Relations whose columns are not
+    /// recorded in their entries (views, external files) change with their entry,
+    /// not with the files or tables under them.
+    pub fn state(&self) -> u64 {
+        self.cache.state.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub async fn schema_exists(&self, name: &str) -> Result<bool> {

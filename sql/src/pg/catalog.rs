@@ -274,7 +274,7 @@ pub(crate) struct PgCatalog {
     activity: Arc<dyn TableProvider>,
     lake: tarn_catalog::LakeCatalog,
     oids: StableOids,
-    statement_rows: StatementRows,
+    built: BuiltRows,
 }
 
 impl PgCatalog {
@@ -291,7 +291,7 @@ impl PgCatalog {
             views: Arc::new(Relations::new(lake.clone(), true)),
             lake: lake.clone(),
             oids: StableOids::default(),
-            statement_rows: StatementRows::default(),
+            built: BuiltRows::new(lake),
         }
     }
 }
@@ -329,7 +329,7 @@ impl SchemaProvider for PgCatalog {
                 Arc::new(Rewritten {
                     inner,
                     name: "pg_attribute",
-                    statement_rows: self.statement_rows.clone(),
+                    built: self.built.clone(),
                     rows: NumericTypmods {
                         catalog: Arc::clone(&self.inner),
                         lake: self.lake.clone(),
@@ -343,7 +343,7 @@ impl SchemaProvider for PgCatalog {
             Some(inner) if name.eq_ignore_ascii_case("pg_class") => Some(Arc::new(Rewritten {
                 inner,
                 name: "pg_class",
-                statement_rows: self.statement_rows.clone(),
+                built: self.built.clone(),
                 rows: Owners {
                     catalog: Arc::clone(&self.inner),
                     lake: self.lake.clone(),
@@ -354,7 +354,7 @@ impl SchemaProvider for PgCatalog {
             Some(inner) if name.eq_ignore_ascii_case("pg_namespace") => Some(Arc::new(Rewritten {
                 inner,
                 name: "pg_namespace",
-                statement_rows: self.statement_rows.clone(),
+                built: self.built.clone(),
                 rows: Namespaces {
                     oids: self.oids.clone(),
                 },
@@ -680,27 +680,51 @@ trait RewriteRows: std::fmt::Debug + Send + Sync {
 #[derive(Debug)]
 struct Rewritten<R> {
     inner: Arc<dyn TableProvider>,
-    /// The table's name, for [`StatementRows`].
+    /// The table's name, for [`BuiltRows`].
     name: &'static str,
-    statement_rows: StatementRows,
+    built: BuiltRows,
     rows: R,
 }
 
-/// The corrected rows of each table for the statement being planned: a query that
-/// names pg_class twice (pgjdbc's getTables joins it for descriptions) builds it
-/// once. Keyed by session and the statement's start time; the catalog does not
-/// change while one statement is planned.
-#[derive(Debug, Clone, Default)]
-#[allow(clippy::type_complexity)]
-struct StatementRows {
-    rows: Arc<
-        std::sync::Mutex<
-            std::collections::HashMap<
-                &'static str,
-                (String, chrono::DateTime<chrono::Utc>, Vec<RecordBatch>),
-            >,
-        >,
-    >,
+/// The corrected rows of each table, kept while the catalog stays as it was when
+/// they were built ([`tarn_catalog::Metastore::state`]): psql's `\dt` and pgjdbc's
+/// getColumns over 1,000 tables then read rows already built instead of building
+/// 1,000 tables' worth of pg_class and pg_attribute on every query, and a query
+/// that names pg_class twice (pgjdbc's getTables) builds it once. Shared by every
+/// session of a server (the rows do not depend on the session).
+#[derive(Debug, Clone)]
+struct BuiltRows {
+    lake: tarn_catalog::LakeCatalog,
+    #[allow(clippy::type_complexity)]
+    rows: Arc<std::sync::Mutex<std::collections::HashMap<&'static str, (u64, Vec<RecordBatch>)>>>,
+}
+
+impl BuiltRows {
+    fn new(lake: &tarn_catalog::LakeCatalog) -> Self {
+        Self {
+            lake: lake.clone(),
+            rows: Arc::default(),
+        }
+    }
+
+    fn get(&self, table: &'static str) -> Option<Vec<RecordBatch>> {
+        let state = self.lake.metastore().state();
+        let rows = self.rows.lock().unwrap_or_else(|e| e.into_inner());
+        rows.get(table)
+            .filter(|(s, _)| *s == state)
+            .map(|(_, batches)| batches.clone())
+    }
+
+    /// Keeps `batches` as `table`'s rows if the catalog is still in `state`, the
+    /// one it was in before they were built.
+    fn put(&self, table: &'static str, state: u64, batches: &[RecordBatch]) {
+        if self.lake.metastore().state() == state {
+            self.rows
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(table, (state, batches.to_vec()));
+        }
+    }
 }
 
 #[async_trait]
@@ -720,32 +744,13 @@ impl<R: RewriteRows + 'static> TableProvider for Rewritten<R> {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
-        let statement = state
-            .execution_props()
-            .query_execution_start_time
-            .map(|at| (state.session_id().to_owned(), at));
-        let cached = statement.as_ref().and_then(|(session, at)| {
-            let rows = self
-                .statement_rows
-                .rows
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            rows.get(self.name)
-                .filter(|(s, t, _)| s == session && t == at)
-                .map(|(_, _, batches)| batches.clone())
-        });
-        let rows = match cached {
+        let rows = match self.built.get(self.name) {
             Some(rows) => rows,
             None => {
+                let before = self.built.lake.metastore().state();
                 let batches = collect_table(Arc::clone(&self.inner), state).await?;
                 let rows = self.rows.rewrite(state, batches).await?;
-                if let Some((session, at)) = statement {
-                    self.statement_rows
-                        .rows
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(self.name, (session, at, rows.clone()));
-                }
+                self.built.put(self.name, before, &rows);
                 rows
             }
         };

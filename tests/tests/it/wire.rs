@@ -831,6 +831,66 @@ async fn issue_5_oids_are_stable_across_restarts() {
     server.stop().await;
 }
 
+/// pg_class and pg_attribute are kept between queries while the catalog is
+/// unchanged; they must still follow every change, made by this server or by
+/// another one on the same warehouse, from the next statement on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_catalog_listings_follow_ddl_from_any_server() {
+    let dir = warehouse();
+    let a = TestServer::start(dir.path()).await;
+    let b = TestServer::start(dir.path()).await;
+    let on_a = a.client().await;
+    let on_b = b.client().await;
+    async fn columns(client: &tokio_postgres::Client) -> Vec<String> {
+        let rows = client
+            .simple_query(
+                "select c.relname || '.' || a.attname || ':' || \
+                 pg_catalog.format_type(a.atttypid, a.atttypmod) \
+                 from pg_catalog.pg_attribute a join pg_catalog.pg_class c \
+                 on a.attrelid = c.oid join pg_catalog.pg_namespace n on n.oid = c.relnamespace \
+                 where n.nspname = 'watched' and a.attnum > 0 order by c.relname, a.attnum",
+            )
+            .await
+            .expect("pg_attribute");
+        simple_rows(&rows)
+            .into_iter()
+            .map(|r| r[0].clone().unwrap_or_default())
+            .collect()
+    }
+    on_a.batch_execute("create schema watched; create table watched.t (a int)")
+        .await
+        .expect("create");
+    assert_eq!(columns(&on_a).await, ["t.a:integer"]);
+    assert_eq!(columns(&on_a).await, ["t.a:integer"], "read twice");
+    assert_eq!(columns(&on_b).await, ["t.a:integer"]);
+
+    on_b.batch_execute("alter table watched.t add column b numeric(10,2)")
+        .await
+        .expect("alter on b");
+    assert_eq!(
+        columns(&on_a).await,
+        ["t.a:integer", "t.b:numeric(10,2)"],
+        "a column added by another server"
+    );
+    on_a.batch_execute("create table watched.u (c text); alter table watched.t rename to v")
+        .await
+        .expect("create and rename on a");
+    assert_eq!(
+        columns(&on_b).await,
+        ["u.c:text", "v.a:integer", "v.b:numeric(10,2)"]
+    );
+    assert_eq!(
+        columns(&on_a).await,
+        ["u.c:text", "v.a:integer", "v.b:numeric(10,2)"]
+    );
+    on_b.batch_execute("drop table watched.u")
+        .await
+        .expect("drop");
+    assert_eq!(columns(&on_a).await, ["v.a:integer", "v.b:numeric(10,2)"]);
+    a.stop().await;
+    b.stop().await;
+}
+
 /// npgsql (Power BI's driver) loads the server's types at connect with one query
 /// joining pg_type to pg_proc on `typreceive`; it must answer the base types and
 /// their arrays (element types included), or npgsql cannot read any column.
