@@ -53,6 +53,8 @@ pub struct Lake {
     definition_planner: std::sync::OnceLock<Arc<dyn DefinitionPlanner>>,
     /// How long a dropped managed table's files outlive its entry.
     dropped_files_kept: RwLock<Duration>,
+    /// DataFusion settings Delta scans follow (see [`table::provider`]).
+    scan_settings: RwLock<Arc<datafusion::execution::SessionState>>,
 }
 
 /// How long the files of a dropped (or replaced) managed table are kept by default:
@@ -86,6 +88,9 @@ impl LakeCatalog {
             tables: Mutex::new(HashMap::new()),
             definition_planner: std::sync::OnceLock::new(),
             dropped_files_kept: RwLock::new(DROPPED_FILES_KEPT),
+            scan_settings: RwLock::new(Arc::new(
+                datafusion::execution::SessionStateBuilder::new().build(),
+            )),
         })))
     }
 
@@ -107,6 +112,20 @@ impl LakeCatalog {
         Ok(())
     }
 
+    /// Sets the DataFusion settings Delta scans follow (the engine's options; by
+    /// default DataFusion's).
+    pub fn set_scan_settings(&self, config: datafusion::prelude::SessionConfig) {
+        *self
+            .0
+            .scan_settings
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(
+            datafusion::execution::SessionStateBuilder::new()
+                .with_config(config)
+                .build(),
+        );
+    }
+
     /// Registers how views are planned (once; later calls are ignored).
     pub fn set_definition_planner(&self, planner: Arc<dyn DefinitionPlanner>) {
         let _ = self.0.definition_planner.set(planner);
@@ -123,6 +142,10 @@ impl Lake {
         let listing = self.metastore.list().await?;
         *self.listing.write().unwrap_or_else(|e| e.into_inner()) = listing;
         Ok(())
+    }
+
+    fn scan_settings(&self) -> Arc<datafusion::execution::SessionState> {
+        Arc::clone(&self.scan_settings.read().unwrap_or_else(|e| e.into_inner()))
     }
 
     fn listing(&self) -> std::sync::RwLockReadGuard<'_, Listing> {
@@ -275,7 +298,11 @@ impl Lake {
             partition_by,
         )
         .await?;
-        entry.columns = Some(ColumnEntry::of(&table::provider(&delta).await?.schema()));
+        entry.columns = Some(ColumnEntry::of(
+            &table::provider(&delta, self.scan_settings())
+                .await?
+                .schema(),
+        ));
         self.register(entry, if_not_exists).await
     }
 
@@ -305,7 +332,11 @@ impl Lake {
             partition_by,
         )
         .await?;
-        entry.columns = Some(ColumnEntry::of(&table::provider(&delta).await?.schema()));
+        entry.columns = Some(ColumnEntry::of(
+            &table::provider(&delta, self.scan_settings())
+                .await?
+                .schema(),
+        ));
         self.register(entry, if_not_exists).await
     }
 
@@ -695,7 +726,11 @@ impl Lake {
         self.remember_url(&delta);
         // The entry's column list follows; if this write fails only listings lag.
         if let Some(mut entry) = self.metastore.table(schema, name).await? {
-            entry.columns = Some(ColumnEntry::of(&table::provider(&delta).await?.schema()));
+            entry.columns = Some(ColumnEntry::of(
+                &table::provider(&delta, self.scan_settings())
+                    .await?
+                    .schema(),
+            ));
             if let Err(e) = self.metastore.replace_table(&entry).await {
                 warn!(table = %name, error = %e, "could not record the new columns in the catalog entry");
             }
@@ -782,7 +817,7 @@ impl Lake {
             return Ok(Some(Arc::new(ViewTable::new(plan, Some(definition)))));
         }
         match self.delta_table(schema, name).await? {
-            Some(delta) => Ok(Some(table::provider(&delta).await?)),
+            Some(delta) => Ok(Some(table::provider(&delta, self.scan_settings()).await?)),
             None => Ok(None),
         }
     }
@@ -827,7 +862,7 @@ impl Lake {
                 .await?
             }
         };
-        Ok(Some(table::provider(&at).await?))
+        Ok(Some(table::provider(&at, self.scan_settings()).await?))
     }
 
     /// The table's Delta log brought up to date, from the cache where possible.

@@ -165,8 +165,127 @@ pub async fn history(table: &DeltaTable) -> Result<Arc<dyn TableProvider>> {
 
 /// A DataFusion provider for `table`'s current snapshot; it also accepts INSERTs,
 /// each committed as one Delta version.
-pub async fn provider(table: &DeltaTable) -> Result<Arc<dyn TableProvider>> {
-    Ok(table.table_provider().await?)
+///
+/// Scans follow `settings` (the engine's DataFusion options) as DataFusion's own
+/// Parquet scans do: filters prune files and row groups and are evaluated after
+/// decoding unless `datafusion.execution.parquet.pushdown_filters` is on. (Without a
+/// session deltalake always pushes filters into the Parquet decoder, evaluating
+/// them twice; TPC-H q6 took 161 ms that way and 102 ms this way.)
+pub async fn provider(
+    table: &DeltaTable,
+    settings: Arc<datafusion::execution::SessionState>,
+) -> Result<Arc<dyn TableProvider>> {
+    let pushdown = settings.config_options().execution.parquet.pushdown_filters;
+    let inner = table.table_provider().with_session(settings).await?;
+    Ok(Arc::new(DeltaProvider { inner, pushdown }))
+}
+
+/// deltalake's provider, with column statistics for the columns a scan reads.
+///
+/// deltalake hands DataFusion the row count of each file but the minimum, maximum
+/// and null count only of columns a filter names. Join planning needs them for the
+/// join keys: without them DataFusion estimates `supplier JOIN lineitem` at
+/// supplier's 10,000 rows instead of lineitem's 1.7 million and builds its hash
+/// tables on the large side (TPC-H q7 twice as slow as over the same files read
+/// as Parquet). Each column read gets an always-true filter (`c IS NULL OR c IS
+/// NOT NULL`) passed to deltalake's scan only: it makes deltalake read that
+/// column's statistics from the log, skips no file (unless a file has no rows) and
+/// filters no row. Not done when filters are pushed into the Parquet decoder,
+/// where they would be evaluated per row.
+#[derive(Debug)]
+struct DeltaProvider {
+    inner: Arc<dyn TableProvider>,
+    pushdown: bool,
+}
+
+impl DeltaProvider {
+    /// The always-true filters that ask for the statistics of the columns read.
+    fn statistics_requests(
+        &self,
+        projection: Option<&Vec<usize>>,
+    ) -> Vec<datafusion::prelude::Expr> {
+        if self.pushdown {
+            return Vec::new();
+        }
+        let schema = self.inner.schema();
+        let read: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..schema.fields().len()).collect(),
+        };
+        read.into_iter()
+            .filter_map(|i| schema.fields().get(i))
+            .filter(|f| has_statistics(f.data_type()))
+            .map(|f| {
+                let column = datafusion::prelude::Expr::Column(
+                    datafusion::common::Column::new_unqualified(f.name()),
+                );
+                column.clone().is_null().or(column.is_not_null())
+            })
+            .collect()
+    }
+}
+
+/// Types whose minimum and maximum Delta records and DataFusion uses.
+fn has_statistics(data_type: &arrow::datatypes::DataType) -> bool {
+    use arrow::datatypes::DataType as T;
+    matches!(
+        data_type,
+        T::Int8
+            | T::Int16
+            | T::Int32
+            | T::Int64
+            | T::Float32
+            | T::Float64
+            | T::Decimal128(..)
+            | T::Date32
+            | T::Timestamp(..)
+            | T::Utf8
+            | T::LargeUtf8
+            | T::Utf8View
+    )
+}
+
+#[async_trait::async_trait]
+impl TableProvider for DeltaProvider {
+    fn schema(&self) -> arrow::datatypes::SchemaRef {
+        self.inner.schema()
+    }
+
+    fn table_type(&self) -> datafusion::datasource::TableType {
+        self.inner.table_type()
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&datafusion::prelude::Expr],
+    ) -> datafusion::error::Result<Vec<datafusion::logical_expr::TableProviderFilterPushDown>> {
+        self.inner.supports_filters_pushdown(filters)
+    }
+
+    fn statistics(&self) -> Option<datafusion::common::Statistics> {
+        self.inner.statistics()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[datafusion::prelude::Expr],
+        limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        let mut filters = filters.to_vec();
+        filters.extend(self.statistics_requests(projection));
+        self.inner.scan(state, projection, &filters, limit).await
+    }
+
+    async fn insert_into(
+        &self,
+        state: &dyn Session,
+        input: Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+        insert_op: datafusion::logical_expr::dml::InsertOp,
+    ) -> datafusion::error::Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        self.inner.insert_into(state, input, insert_op).await
+    }
 }
 
 /// Creates an empty Delta table with `schema` at `location`.

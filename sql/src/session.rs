@@ -257,6 +257,7 @@ pub(crate) fn initial_state(
     for (key, value) in &engine.options().datafusion_options {
         config.options_mut().set(key, value)?;
     }
+    engine.catalog().set_scan_settings(config.clone());
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(Arc::clone(engine.runtime()))
@@ -1014,7 +1015,7 @@ impl Session {
             )?;
             state.clone()
         };
-        Ok(state.statement_to_plan(statement).await?)
+        signed_integers(state.statement_to_plan(statement).await?)
     }
 
     async fn run_plan(&self, plan: LogicalPlan, create: CreateParts) -> Result<Output> {
@@ -2155,6 +2156,40 @@ fn plans_for_rows(statement: &SqlStatement) -> bool {
             | SqlStatement::Delete(_)
             | SqlStatement::Explain { .. }
     )
+}
+
+/// A query's `UInt64` columns (`row_number()`, `rank()`, `dense_rank()`, `ntile()`)
+/// answered as `bigint`, the type PostgreSQL gives those functions: PostgreSQL has
+/// no unsigned integers, and arrow-pg maps `UInt64` to `numeric`, which drivers read
+/// as a decimal (pgjdbc's getColumns `attnum`). The other unsigned widths already
+/// map to a wider signed type. A value above `bigint`'s range is an error.
+fn signed_integers(plan: LogicalPlan) -> Result<LogicalPlan> {
+    if !returns_rows(&plan)
+        || matches!(plan, LogicalPlan::Explain(_) | LogicalPlan::Analyze(_))
+        || !plan
+            .schema()
+            .fields()
+            .iter()
+            .any(|f| f.data_type() == &DataType::UInt64)
+    {
+        return Ok(plan);
+    }
+    let columns: Vec<Expr> = plan
+        .schema()
+        .iter()
+        .map(|(qualifier, field)| {
+            let column = Expr::Column(datafusion::common::Column::from((qualifier, field)));
+            if field.data_type() == &DataType::UInt64 {
+                datafusion::logical_expr::cast(column, DataType::Int64)
+                    .alias_qualified(qualifier.cloned(), field.name())
+            } else {
+                column
+            }
+        })
+        .collect();
+    Ok(datafusion::logical_expr::LogicalPlanBuilder::from(plan)
+        .project(columns)?
+        .build()?)
 }
 
 fn returns_rows(plan: &LogicalPlan) -> bool {

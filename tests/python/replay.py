@@ -69,8 +69,6 @@ KNOWN = [
      "trim(trailing ...) is named after DataFusion's expression, not `rtrim`"),
     ("psql.trace", r"column 'memberof' has type 705 where PostgreSQL has 1003",
      "ARRAY(subquery) of no rows is typed unknown, not name[]"),
-    ("pgjdbc.trace", r"column 'attnum' has type 1700 where PostgreSQL has 20",
-     "pgjdbc getColumns: row_number() over the catalog is numeric, PostgreSQL's is bigint"),
     ("pgjdbc.trace", r"column 'cardinality' has type 701 where PostgreSQL has 700",
      "pgjdbc getIndexInfo: a float4 cast in a UNION is widened to float8"),
     ("pgjdbc.trace", r"has type 20 where PostgreSQL has 23",
