@@ -97,7 +97,8 @@ def pgbench(port, user, clients, seconds, work):
                 int(line.split()[2]) / 1000 for line in f if line.split()[2:3] and line.split()[2].isdigit()
             )
     latencies.sort()
-    failed = [line for line in out.splitlines() if "failed" in line]
+    # "number of failed transactions: 0 (0.000%)"
+    failed = [line.split(":", 1)[1].strip() for line in out.splitlines() if "failed transactions" in line]
 
     def pct(p):
         return latencies[min(len(latencies) - 1, int(len(latencies) * p))] if latencies else float("nan")

@@ -414,3 +414,85 @@ pub async fn delete_files(
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::common::stats::Precision;
+    use datafusion::prelude::SessionContext;
+    use datafusion::scalar::ScalarValue;
+
+    /// A scan through Tarn's provider reports the minimum and maximum of a column it
+    /// reads though no filter names it (a join key); deltalake's provider alone
+    /// reports only row counts, which is why the wrapper exists.
+    #[tokio::test]
+    async fn scans_report_statistics_of_the_columns_they_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = Url::from_directory_path(dir.path()).expect("url");
+        // Tarn's planner writes Delta (deltalake's write nodes), as the engine's does.
+        let ctx = SessionContext::new_with_state(
+            datafusion::execution::SessionStateBuilder::new()
+                .with_default_features()
+                .with_query_planner(crate::query_planner())
+                .build(),
+        );
+        let rows = ctx
+            .sql("select * from (values (3, 'c'), (1, 'a'), (5, 'b')) as t(k, v)")
+            .await
+            .expect("rows");
+        let table = create_as(
+            &url,
+            &HashMap::new(),
+            rows.logical_plan().clone(),
+            Arc::new(ctx.state()),
+            "t",
+            &[],
+        )
+        .await
+        .expect("create");
+        let settings = Arc::new(datafusion::execution::SessionStateBuilder::new().build());
+        let key_statistics = |provider: Arc<dyn TableProvider>| {
+            let ctx = SessionContext::new();
+            async move {
+                let plan = provider
+                    .scan(&ctx.state(), Some(&vec![0]), &[], None)
+                    .await
+                    .expect("scan");
+                let statistics = datafusion::physical_plan::StatisticsContext::new()
+                    .compute(
+                        plan.as_ref(),
+                        &datafusion::physical_plan::StatisticsArgs::new(),
+                    )
+                    .expect("statistics");
+                assert_eq!(statistics.num_rows.get_value(), Some(&3));
+                statistics
+                    .column_statistics
+                    .first()
+                    .map(|c| (c.min_value.clone(), c.max_value.clone()))
+            }
+        };
+        let (min, max) = key_statistics(
+            provider(&table, Arc::clone(&settings))
+                .await
+                .expect("provider"),
+        )
+        .await
+        .expect("column statistics");
+        assert_eq!(min.get_value(), Some(&ScalarValue::Int64(Some(1))));
+        assert_eq!(max.get_value(), Some(&ScalarValue::Int64(Some(5))));
+
+        let bare = table
+            .table_provider()
+            .with_session(settings)
+            .await
+            .expect("deltalake's provider");
+        let without = key_statistics(bare).await;
+        assert!(
+            without
+                .as_ref()
+                .is_none_or(|(min, max)| *min == Precision::Absent && *max == Precision::Absent),
+            "deltalake now reports statistics of unfiltered columns: {without:?}; \
+             DeltaProvider's requests can go"
+        );
+    }
+}
