@@ -27,20 +27,16 @@ import math
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import start_tarn, wait  # noqa: E402
+
 TABLES = ["region", "nation", "supplier", "customer", "part", "partsupp", "orders", "lineitem"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def generate(sf):
@@ -138,31 +134,15 @@ def main():
 
     import datafusion
     import duckdb
-    import psycopg2
 
     data = generate(args.sf)
     texts = queries()
     chosen = [int(q) for q in args.queries.split(",") if q] or sorted(texts)
 
     work = tempfile.mkdtemp(prefix="tarn-tpch-")
-    port = free_port()
-    config = os.path.join(work, "tarn.toml")
-    with open(config, "w") as f:
-        f.write(
-            f'[server]\nlisten = "127.0.0.1:{port}"\n'
-            f'[warehouse]\nurl = "{work}/warehouse"\nallowed_locations = ["{data}"]\n'
-        )
-    log = open(os.path.join(work, "tarn.log"), "w")
-    server = subprocess.Popen([args.tarn, "serve", "--config", config], stdout=log, stderr=log)
+    port, server = start_tarn(args.tarn, work, f'allowed_locations = ["{data}"]\n')
     try:
-        for _ in range(200):
-            try:
-                conn = psycopg2.connect(host="127.0.0.1", port=port, user="tarn", dbname="tarn")
-                break
-            except psycopg2.OperationalError:
-                time.sleep(0.1)
-        else:
-            raise SystemExit("tarn did not start; see " + log.name)
+        conn = wait(port, "tarn", "tarn")
         conn.autocommit = True
         cur = conn.cursor()
         load_start = time.perf_counter()
