@@ -887,6 +887,7 @@ impl Lake {
             .get(&entry.location)
             .cloned();
         let delta = match cached {
+            Some(delta) if !table::has_newer_commit(&delta).await => delta,
             Some(mut delta) => {
                 delta
                     .update_incremental(None)

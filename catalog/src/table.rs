@@ -14,7 +14,7 @@ use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::protocol::SaveMode;
 use futures::{StreamExt, TryStreamExt};
-use object_store::ObjectStore;
+use object_store::{ObjectStore, ObjectStoreExt};
 use tracing::instrument;
 use url::Url;
 
@@ -36,6 +36,24 @@ pub async fn open(location: &Url, options: &HashMap<String, String>) -> Result<D
         .load()
         .await
         .map_err(delta_err(location))
+}
+
+/// Whether the Delta log holds a commit after the version `table` was loaded at: one
+/// HEAD of the next commit's file (`_delta_log/<version + 1>.json`), which every
+/// writer creates, once, to commit that version. The cheap check before bringing a
+/// cached table up to date: deltalake's `update_incremental` lists the log through
+/// delta-kernel, whose synchronous engine blocks a runtime thread per call, and
+/// rebuilds the snapshot even when nothing changed. Any answer but "not found"
+/// counts as a newer commit.
+pub async fn has_newer_commit(table: &DeltaTable) -> bool {
+    let Some(version) = table.version() else {
+        return true;
+    };
+    let next = object_store::path::Path::from(format!("_delta_log/{:020}.json", version + 1));
+    !matches!(
+        table.object_store().head(&next).await,
+        Err(object_store::Error::NotFound { .. })
+    )
 }
 
 /// A point in a table's history.
@@ -421,6 +439,57 @@ mod tests {
     use datafusion::common::stats::Precision;
     use datafusion::prelude::SessionContext;
     use datafusion::scalar::ScalarValue;
+
+    /// A second handle on a table learns that the table moved on from the next
+    /// commit's file alone, which lets the catalog skip replaying an unchanged log.
+    #[tokio::test]
+    async fn newer_commits_are_seen_by_their_log_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = Url::from_directory_path(dir.path().join("schema").join("t")).expect("url");
+        let ctx = SessionContext::new_with_state(
+            datafusion::execution::SessionStateBuilder::new()
+                .with_default_features()
+                .with_query_planner(crate::query_planner())
+                .build(),
+        );
+        let rows = ctx
+            .sql("select * from (values (1, 'a')) as t(k, v)")
+            .await
+            .expect("rows");
+        let writer = create_as(
+            &url,
+            &HashMap::new(),
+            rows.logical_plan().clone(),
+            Arc::new(ctx.state()),
+            "t",
+            &[],
+        )
+        .await
+        .expect("create");
+        let mut reader = open(&url, &HashMap::new()).await.expect("open");
+        assert!(
+            !has_newer_commit(&reader).await,
+            "nothing was committed since"
+        );
+
+        let schema = writer
+            .snapshot()
+            .expect("snapshot")
+            .snapshot()
+            .arrow_schema();
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|f| arrow::array::new_null_array(f.data_type(), 1))
+            .collect();
+        let batch = arrow::record_batch::RecordBatch::try_new(schema, columns).expect("batch");
+        writer.write(vec![batch]).await.expect("append");
+        assert!(has_newer_commit(&reader).await, "version 1 was committed");
+
+        reader.update_incremental(None).await.expect("update");
+        assert_eq!(reader.version(), Some(1));
+        assert!(!has_newer_commit(&reader).await);
+    }
 
     /// A scan through Tarn's provider reports the minimum and maximum of a column it
     /// reads though no filter names it (a join key); deltalake's provider alone
