@@ -10,6 +10,14 @@ use tarn_server::config::{Config, Overrides};
 use tarn_sql::Output;
 use tarn_sql::arrow::util::pretty::pretty_format_batches;
 
+/// mimalloc rather than glibc's malloc, as DataFusion's own CLI does: planning and
+/// executing a short query allocate thousands of small objects across threads, and
+/// glibc's arenas spent a quarter of the server's time in malloc and free under 100
+/// connections (bench/wire.py) and kept freed memory from one large result to the
+/// next.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "tarn",

@@ -298,8 +298,13 @@ fn encode_batch(
         for (col, pg_field) in fields.iter().enumerate() {
             let array = batch.column(col);
             let own_text = if pg_field.format() == FieldFormat::Text {
-                let time_zone = pg_field.format_options().time_zone.as_str();
-                super::text::value(array.as_ref(), row, time_zone)
+                let options = pg_field.format_options();
+                let iso_dates = options
+                    .date_style
+                    .trim_start()
+                    .get(..3)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("ISO"));
+                super::text::value(array.as_ref(), row, &options.time_zone, iso_dates)
             } else {
                 None
             };
