@@ -440,24 +440,18 @@ mod tests {
     use datafusion::prelude::SessionContext;
     use datafusion::scalar::ScalarValue;
 
-    /// A second handle on a table learns that the table moved on from the next
-    /// commit's file alone, which lets the catalog skip replaying an unchanged log.
-    #[tokio::test]
-    async fn newer_commits_are_seen_by_their_log_file() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = Url::from_directory_path(dir.path().join("schema").join("t")).expect("url");
+    /// A new Delta table at `url` holding the rows of `sql`, written by Tarn's planner
+    /// (deltalake's write nodes), as the engine writes tables.
+    async fn table_of(url: &Url, sql: &str) -> DeltaTable {
         let ctx = SessionContext::new_with_state(
             datafusion::execution::SessionStateBuilder::new()
                 .with_default_features()
                 .with_query_planner(crate::query_planner())
                 .build(),
         );
-        let rows = ctx
-            .sql("select * from (values (1, 'a')) as t(k, v)")
-            .await
-            .expect("rows");
-        let writer = create_as(
-            &url,
+        let rows = ctx.sql(sql).await.expect("rows");
+        create_as(
+            url,
             &HashMap::new(),
             rows.logical_plan().clone(),
             Arc::new(ctx.state()),
@@ -465,7 +459,16 @@ mod tests {
             &[],
         )
         .await
-        .expect("create");
+        .expect("create")
+    }
+
+    /// A second handle on a table learns that the table moved on from the next
+    /// commit's file alone, which lets the catalog skip replaying an unchanged log.
+    #[tokio::test]
+    async fn newer_commits_are_seen_by_their_log_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = Url::from_directory_path(dir.path().join("schema").join("t")).expect("url");
+        let writer = table_of(&url, "select * from (values (1, 'a')) as t(k, v)").await;
         let mut reader = open(&url, &HashMap::new()).await.expect("open");
         assert!(
             !has_newer_commit(&reader).await,
@@ -480,7 +483,11 @@ mod tests {
         let columns = schema
             .fields()
             .iter()
-            .map(|f| arrow::array::new_null_array(f.data_type(), 1))
+            .map(|f| {
+                ScalarValue::new_default(f.data_type())
+                    .and_then(|v| v.to_array_of_size(1))
+                    .expect("a default value")
+            })
             .collect();
         let batch = arrow::record_batch::RecordBatch::try_new(schema, columns).expect("batch");
         writer.write(vec![batch]).await.expect("append");
@@ -498,27 +505,11 @@ mod tests {
     async fn scans_report_statistics_of_the_columns_they_read() {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = Url::from_directory_path(dir.path()).expect("url");
-        // Tarn's planner writes Delta (deltalake's write nodes), as the engine's does.
-        let ctx = SessionContext::new_with_state(
-            datafusion::execution::SessionStateBuilder::new()
-                .with_default_features()
-                .with_query_planner(crate::query_planner())
-                .build(),
-        );
-        let rows = ctx
-            .sql("select * from (values (3, 'c'), (1, 'a'), (5, 'b')) as t(k, v)")
-            .await
-            .expect("rows");
-        let table = create_as(
+        let table = table_of(
             &url,
-            &HashMap::new(),
-            rows.logical_plan().clone(),
-            Arc::new(ctx.state()),
-            "t",
-            &[],
+            "select * from (values (3, 'c'), (1, 'a'), (5, 'b')) as t(k, v)",
         )
-        .await
-        .expect("create");
+        .await;
         let settings = Arc::new(datafusion::execution::SessionStateBuilder::new().build());
         let key_statistics = |provider: Arc<dyn TableProvider>| {
             let ctx = SessionContext::new();
