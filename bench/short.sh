@@ -1,29 +1,52 @@
 #!/usr/bin/env bash
-# Short-query load on Tarn alone, for profiling (issue 7): bench/short.sh TARN_BINARY CLIENTS SECONDS [perf]
-# Starts the server on a fresh warehouse, loads TPC-H nation and region (from
-# ~/.cache/tarn/tpch/sf1, made by bench/wire.sh), runs pgbench (extended protocol) with
-# the query of bench/wire.py step 4 and prints its throughput; with "perf", records a
-# call-graph profile of the server (perf report -i <work>/perf.data). Needs psql, pgbench
-# and, for profiles, perf.
+# Short-query load on Tarn alone, for profiling (issue 7):
+#
+#   bench/short.sh TARN_BINARY CLIENTS SECONDS [perf]
+#
+# Starts the server on a fresh warehouse, loads TPC-H nation and region (CSV from
+# ~/.cache/tarn/tpch/sf1, which bench/wire.sh generates), runs pgbench (extended
+# protocol) with the query of bench/wire.py's step 4 and prints its throughput and
+# latency. With "perf", records a call-graph profile of the server (read it with
+# `perf report -i <work>/perf.data`). Needs psql and pgbench (Debian's postgresql
+# packages) and, for profiles, perf (linux-perf).
 set -euo pipefail
-BIN=$1; C=$2; S=$3; PERF=${4:-}
-W=$(mktemp -d /tmp/short-XXXX); PORT=$((20000 + RANDOM % 10000))
-printf '[server]\nlisten = "127.0.0.1:%s"\n[warehouse]\nurl = "%s/warehouse"\n' $PORT $W > $W/tarn.toml
-$BIN serve --config $W/tarn.toml > $W/tarn.log 2>&1 & PID=$!
-for i in $(seq 50); do psql -h 127.0.0.1 -p $PORT -U tarn -d tarn -c 'select 1' >/dev/null 2>&1 && break; sleep 0.2; done
-D=~/.cache/tarn/tpch/sf1
-psql -X -q -h 127.0.0.1 -p $PORT -U tarn -d tarn <<SQL
+if [ $# -lt 3 ]; then
+  echo "usage: $0 TARN_BINARY CLIENTS SECONDS [perf]" >&2
+  exit 2
+fi
+bin=$1 clients=$2 seconds=$3 profile=${4:-}
+data=~/.cache/tarn/tpch/sf1
+for t in nation region; do
+  [ -f "$data/$t.csv" ] || { echo "$data/$t.csv is missing: run bench/wire.sh first" >&2; exit 1; }
+done
+work=$(mktemp -d /tmp/tarn-short-XXXX)
+port=$((20000 + RANDOM % 10000))
+printf '[server]\nlisten = "127.0.0.1:%s"\n[warehouse]\nurl = "%s/warehouse"\n' "$port" "$work" > "$work/tarn.toml"
+"$bin" serve --config "$work/tarn.toml" > "$work/tarn.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+psql=(psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U tarn -d tarn)
+for _ in $(seq 100); do "${psql[@]}" -c 'select 1' >/dev/null 2>&1 && break; sleep 0.2; done
+"${psql[@]}" <<SQL
 create table nation (n_nationkey integer, n_name varchar, n_regionkey integer, n_comment varchar);
 create table region (r_regionkey integer, r_name varchar, r_comment varchar);
-\copy nation from '$D/nation.csv' with (format csv, header true)
-\copy region from '$D/region.csv' with (format csv, header true)
+\copy nation from '$data/nation.csv' with (format csv, header true)
+\copy region from '$data/region.csv' with (format csv, header true)
 SQL
-cat > $W/short.sql <<'SQL'
+cat > "$work/short.sql" <<'SQL'
 \set k random(0, 24)
 select n_name, r_name from nation join region on n_regionkey = r_regionkey where n_nationkey = :k;
 SQL
-if [ -n "$PERF" ]; then perf record -F 49 --call-graph dwarf,65528 -o $W/perf.data -p $PID > /dev/null 2>&1 & PP=$!; sleep 1; fi
-pgbench -n -h 127.0.0.1 -p $PORT -U tarn -c $C -j 2 -T $S -M extended -f $W/short.sql tarn 2>&1 | grep -E 'tps|latency|failed'
-if [ -n "$PERF" ]; then kill -INT $PP; wait $PP || true; echo "perf data: $W/perf.data"; fi
-kill $PID; wait $PID || true
-echo "work: $W"
+if [ -n "$profile" ]; then
+  perf record -F 49 --call-graph dwarf,65528 -o "$work/perf.data" -p "$server" > /dev/null 2>&1 &
+  recorder=$!
+  sleep 1
+fi
+pgbench -n -h 127.0.0.1 -p "$port" -U tarn -c "$clients" -j 2 -T "$seconds" -M extended \
+  -f "$work/short.sql" tarn 2>&1 | grep -E 'tps|latency|failed'
+if [ -n "$profile" ]; then
+  kill -INT "$recorder"
+  wait "$recorder" || true
+  echo "profile: $work/perf.data"
+fi
+echo "work folder: $work"

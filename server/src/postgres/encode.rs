@@ -294,17 +294,22 @@ fn encode_batch(
 ) -> impl Iterator<Item = PgWireResult<DataRow>> {
     let mut encoder = DataRowEncoder::new(Arc::clone(&fields));
     let schema = batch.schema();
+    // DateStyle "ISO" or "ISO, <order>": dates are YYYY-MM-DD whatever the order.
+    let iso_dates: Vec<bool> = fields
+        .iter()
+        .map(|f| {
+            let style = f.format_options().date_style.trim_start();
+            style
+                .get(..3)
+                .is_some_and(|s| s.eq_ignore_ascii_case("ISO"))
+        })
+        .collect();
     (0..batch.num_rows()).map(move |row| {
         for (col, pg_field) in fields.iter().enumerate() {
             let array = batch.column(col);
             let own_text = if pg_field.format() == FieldFormat::Text {
-                let options = pg_field.format_options();
-                let iso_dates = options
-                    .date_style
-                    .trim_start()
-                    .get(..3)
-                    .is_some_and(|s| s.eq_ignore_ascii_case("ISO"));
-                super::text::value(array.as_ref(), row, &options.time_zone, iso_dates)
+                let time_zone = pg_field.format_options().time_zone.as_str();
+                super::text::value(array.as_ref(), row, time_zone, iso_dates[col])
             } else {
                 None
             };

@@ -40,7 +40,7 @@ pub fn value(
         return Some(None);
     }
     Some(Some(match array.data_type() {
-        DataType::Date32 => iso_date(array.as_primitive::<Date32Type>().value(row))?,
+        DataType::Date32 => iso_date(array.as_primitive::<Date32Type>().value_as_date(row)?)?,
         DataType::Float32 => float4(array.as_primitive::<Float32Type>().value(row)),
         DataType::Float64 => float8(array.as_primitive::<Float64Type>().value(row)),
         DataType::Timestamp(unit, tz) => {
@@ -240,31 +240,12 @@ pub fn interval(months: i32, days: i32, micros: i64) -> String {
     parts.join(" ")
 }
 
-/// `YYYY-MM-DD` for a date `days` after 1970-01-01, as PostgreSQL writes it in
-/// DateStyle ISO; `None` outside years 1 to 9999 (BC dates and five-digit years are
-/// left to pgwire).
-fn iso_date(days: i32) -> Option<String> {
-    let date = chrono::NaiveDate::from_num_days_from_ce_opt(days.checked_add(719_163)?)?;
-    let year = date.year();
-    if !(1..=9999).contains(&year) {
-        return None;
-    }
-    let mut text = String::with_capacity(10);
-    let digit = |v: u32| char::from(b'0' + (v % 10) as u8);
-    let year = year as u32;
-    text.extend([
-        digit(year / 1000),
-        digit(year / 100),
-        digit(year / 10),
-        digit(year),
-        '-',
-        digit(date.month() / 10),
-        digit(date.month()),
-        '-',
-        digit(date.day() / 10),
-        digit(date.day()),
-    ]);
-    Some(text)
+/// `YYYY-MM-DD`, as PostgreSQL writes a date in DateStyle ISO; `None` outside years 1
+/// to 9999 (BC dates and five-digit years are left to pgwire).
+fn iso_date(date: chrono::NaiveDate) -> Option<String> {
+    (1..=9999)
+        .contains(&date.year())
+        .then(|| format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day()))
 }
 
 #[cfg(test)]
@@ -274,18 +255,33 @@ mod tests {
     // PostgreSQL 15: select '2024-01-05'::date, '0099-12-31'::date, '1970-01-01'::date.
     #[test]
     fn dates_in_iso_style() {
+        use datafusion::arrow::array::Date32Array;
         let days = |y, m, d| {
-            (chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date")
-                - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch"))
-            .num_days() as i32
+            let date = chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
+            let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+            Some((date - epoch).num_days() as i32)
         };
-        assert_eq!(iso_date(days(2024, 1, 5)).as_deref(), Some("2024-01-05"));
-        assert_eq!(iso_date(days(99, 12, 31)).as_deref(), Some("0099-12-31"));
-        assert_eq!(iso_date(0).as_deref(), Some("1970-01-01"));
-        assert_eq!(iso_date(days(9999, 12, 31)).as_deref(), Some("9999-12-31"));
+        // 44 BC is year -43 in chrono's (ISO 8601's) numbering.
+        let dates = Date32Array::from(vec![
+            days(2024, 1, 5),
+            days(99, 12, 31),
+            days(1970, 1, 1),
+            days(9999, 12, 31),
+            days(10000, 1, 1),
+            days(-43, 3, 15),
+            None,
+        ]);
+        let text = |row| value(&dates, row, "UTC", true);
+        assert_eq!(text(0), Some(Some("2024-01-05".to_owned())));
+        assert_eq!(text(1), Some(Some("0099-12-31".to_owned())));
+        assert_eq!(text(2), Some(Some("1970-01-01".to_owned())));
+        assert_eq!(text(3), Some(Some("9999-12-31".to_owned())));
         // PostgreSQL writes "10000-01-01" and "0044-03-15 BC": left to pgwire.
-        assert_eq!(iso_date(days(10000, 1, 1)), None);
-        assert_eq!(iso_date(days(-43, 3, 15)), None);
+        assert_eq!(text(4), None);
+        assert_eq!(text(5), None);
+        assert_eq!(text(6), Some(None));
+        // Other DateStyles (German, SQL, Postgres) are pgwire's to write.
+        assert_eq!(value(&dates, 0, "UTC", false), None);
     }
 
     // Expected strings are PostgreSQL 15's output for the same values.
