@@ -15,7 +15,7 @@ mod expandarray;
 mod format;
 pub(crate) mod functions;
 mod interval_mul;
-mod names;
+pub(crate) mod names;
 mod single_value;
 pub mod sleep;
 mod zoned;

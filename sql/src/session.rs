@@ -775,14 +775,16 @@ impl Session {
         self.run_plan(plan, create).await
     }
 
-    /// `schema` with each column that is a table's column marked with the table's
-    /// pg_class OID and the column's number (see [`origins`]). Tables of the system
-    /// catalogs are not marked.
+    /// `schema` as the client sees it: with the names PostgreSQL gives its columns
+    /// ([`crate::pg::names::shown`]), and each column that is a table's column marked
+    /// with the table's pg_class OID and the column's number (see [`origins`]).
+    /// Tables of the system catalogs are not marked.
     async fn attributed(
         &self,
         schema: SchemaRef,
         origins: Vec<Option<(TableReference, usize)>>,
     ) -> SchemaRef {
+        let schema = crate::pg::names::shown(schema);
         if origins.iter().all(Option::is_none) {
             return schema;
         }

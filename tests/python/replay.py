@@ -73,8 +73,6 @@ KNOWN = [
      "pgjdbc getIndexInfo: a float4 cast in a UNION is widened to float8"),
     ("pgjdbc.trace", r"has type 20 where PostgreSQL has 23",
      "integer literals and arithmetic are bigint in DataFusion, integer in PostgreSQL"),
-    ("pgjdbc.trace", r"'a.attnotnull OR t.typtype",
-     "a boolean expression column is named after the expression, not `?column?`"),
     ("psycopg3.trace", r"has type 20 where PostgreSQL has 23",
      "integer literals and arithmetic are bigint in DataFusion, integer in PostgreSQL"),
     ("asyncpg_introspect.trace", r"ParserError\(\"Expected: joined table",

@@ -5,12 +5,18 @@
 //! AS SELECT` makes (dbt models). [`rewrite`] adds PostgreSQL's name as an alias to
 //! each unaliased select item, as `FigureColname` in PostgreSQL's parser does,
 //! unless two items would end up with the same name (PostgreSQL allows that,
-//! DataFusion does not): those keep DataFusion's names.
+//! DataFusion does not): those keep DataFusion's names, except in the statement's
+//! own result, where [`REPEAT_MARK`] lets the client see PostgreSQL's names.
 
+use std::collections::HashSet;
 use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
 
 use datafusion::sql::sqlparser::ast::{
-    AccessExpr, DataType, Expr, Ident, Query, SelectItem, SetExpr, Statement, VisitMut, VisitorMut,
+    AccessExpr, DataType, Expr, Ident, Query, Select, SelectItem, SetExpr, Statement, VisitMut,
+    VisitorMut,
 };
 
 const UNNAMED: &str = "?column?";
@@ -236,7 +242,84 @@ impl VisitorMut for Namer {
 
 /// Names every unaliased select item of `statement` as PostgreSQL would.
 pub(crate) fn rewrite(statement: &mut Statement) {
+    name_repeated_columns(statement);
     let _ = statement.visit(&mut Namer);
+}
+
+/// Ends an output column name that Tarn made unique. PostgreSQL lets a query return
+/// several columns of one name (`SELECT 1, 1` has two `?column?`; psql's `\d`
+/// queries return two `pg_get_expr`), DataFusion does not: the repeats in a query's
+/// own result are aliased `name`, this mark and the column's position, and
+/// [`shown`] takes the mark off before the client sees the names. A private-use
+/// character, which no client writes in an identifier.
+pub(crate) const REPEAT_MARK: char = '\u{E000}';
+
+/// `schema` with the names its client sees: each name without [`REPEAT_MARK`] and
+/// what follows it.
+pub(crate) fn shown(schema: SchemaRef) -> SchemaRef {
+    if !schema
+        .fields()
+        .iter()
+        .any(|f| f.name().contains(REPEAT_MARK))
+    {
+        return schema;
+    }
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.name().split_once(REPEAT_MARK) {
+            Some((name, _)) => Arc::new(f.as_ref().clone().with_name(name)),
+            None => Arc::clone(f),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+/// The name a select item's column gets: its alias, its column's name, or the name
+/// [`figure`] gives it. `None` for `*` and for items named by DataFusion.
+fn item_name(item: &SelectItem) -> Option<String> {
+    match item {
+        SelectItem::UnnamedExpr(e) => kept_name(item).or_else(|| figure(e)),
+        _ => kept_name(item),
+    }
+}
+
+/// The select whose items name a query's columns (the first of a set operation).
+fn naming_select(body: &mut SetExpr) -> Option<&mut Select> {
+    match body {
+        SetExpr::Select(select) => Some(select),
+        SetExpr::SetOperation { left, .. } => naming_select(left),
+        SetExpr::Query(query) => naming_select(&mut query.body),
+        _ => None,
+    }
+}
+
+/// Gives each repeated column name of a query statement's result a unique alias
+/// (see [`REPEAT_MARK`]). Only the statement's own result: a table, view or
+/// subquery with repeated column names is an error in PostgreSQL as in DataFusion.
+fn name_repeated_columns(statement: &mut Statement) {
+    let Statement::Query(query) = statement else {
+        return;
+    };
+    let Some(select) = naming_select(&mut query.body) else {
+        return;
+    };
+    let mut seen = HashSet::new();
+    for (i, item) in select.projection.iter_mut().enumerate() {
+        let Some(name) = item_name(item) else {
+            continue;
+        };
+        if seen.insert(name.clone()) {
+            continue;
+        }
+        let (SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. }) = item else {
+            continue;
+        };
+        *item = SelectItem::ExprWithAlias {
+            expr: expr.clone(),
+            alias: Ident::with_quote('"', format!("{name}{REPEAT_MARK}{i}")),
+        };
+    }
 }
 
 #[cfg(test)]
@@ -259,14 +342,41 @@ mod tests {
             "SELECT count(*) AS \"count\", upper(t.name) AS \"upper\", t.id, 1 + 2 AS \"?column?\", \
              x::INT AS \"x\", 'a'::TEXT AS \"text\" FROM t"
         );
-        // Two `?column?` and a `count` that an alias already takes keep their own names.
+        // In a subquery, two `?column?` and a `count` that an alias already takes keep
+        // their own names.
         assert_eq!(
-            named("select 1, 2, count(*), 3 as count from t"),
-            "SELECT CAST(1 AS INT), CAST(2 AS INT), count(*), CAST(3 AS INT) AS count FROM t"
+            named("select * from (select 1, 2, count(*), 3 as count from t) s"),
+            "SELECT * FROM (SELECT CAST(1 AS INT), CAST(2 AS INT), count(*), CAST(3 AS INT) AS count FROM t) s"
         );
         assert_eq!(
             named("select (select max(id) from t) from u"),
             "SELECT (SELECT max(id) AS \"max\" FROM t) AS \"max\" FROM u"
         );
+    }
+
+    #[test]
+    fn repeated_names_of_a_result_are_marked_and_shown_without_the_mark() {
+        use std::sync::Arc;
+
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+        let mark = super::REPEAT_MARK;
+        assert_eq!(
+            named("select 1, 2, count(*), 3 as count, t.id, u.id from t, u"),
+            format!(
+                "SELECT CAST(1 AS INT) AS \"?column?\", CAST(2 AS INT) AS \"?column?{mark}1\", count(*) AS \"count\", \
+                 CAST(3 AS INT) AS \"count{mark}3\", t.id, u.id AS \"id{mark}5\" FROM t, u"
+            )
+        );
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("count", DataType::Int64, false),
+            Field::new(format!("count{mark}1"), DataType::Int64, false),
+        ]));
+        let names: Vec<String> = super::shown(schema)
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(names, ["count", "count"]);
     }
 }

@@ -205,6 +205,9 @@ async fn issue_5_column_names_match_postgres_15() {
         "select 1 + 2, case when true then 1 end, array[1], date '2024-01-01', (select max(id) from n)",
         "select n.id, t.id from n join n t on t.id = n.id order by 1",
         "select count(*) from (select upper(name) from n) s where s.upper = 'A'",
+        // Repeated names, which PostgreSQL allows in a result.
+        "select 1, 1, count(*), count(*), 3 as count, id, n.id from n group by id order by id",
+        "select 1 as a, 2 as a union all select 3, 4 order by 1",
         "create table m as select name, count(*), max(id) from n group by name",
         "select column_name from information_schema.columns where table_name = 'm' order by ordinal_position",
     ];
