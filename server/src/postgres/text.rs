@@ -240,6 +240,147 @@ pub fn interval(months: i32, days: i32, micros: i64) -> String {
     parts.join(" ")
 }
 
+/// A batch's column in PostgreSQL's text form, written a column at a time: the array
+/// is matched on its type once, not once per value as a per-value encoder must.
+pub enum TextColumn<'a> {
+    /// Strings are their own text form and are borrowed.
+    Utf8(&'a datafusion::arrow::array::StringArray),
+    LargeUtf8(&'a datafusion::arrow::array::LargeStringArray),
+    Utf8View(&'a datafusion::arrow::array::StringViewArray),
+    /// Every value's text, one after another; row `i` ends at `ends[i]`.
+    Written {
+        array: &'a dyn Array,
+        data: Vec<u8>,
+        ends: Vec<usize>,
+    },
+}
+
+impl TextColumn<'_> {
+    /// Row `row`'s text, `None` if it is NULL.
+    pub fn value(&self, row: usize) -> Option<&[u8]> {
+        match self {
+            TextColumn::Utf8(a) => a.is_valid(row).then(|| a.value(row).as_bytes()),
+            TextColumn::LargeUtf8(a) => a.is_valid(row).then(|| a.value(row).as_bytes()),
+            TextColumn::Utf8View(a) => a.is_valid(row).then(|| a.value(row).as_bytes()),
+            TextColumn::Written { array, data, ends } => {
+                let start = if row == 0 { 0 } else { ends[row - 1] };
+                array.is_valid(row).then(|| &data[start..ends[row]])
+            }
+        }
+    }
+}
+
+/// `array`'s values as PostgreSQL's text output writes them, for the types whose text
+/// Tarn writes itself: strings, integers, booleans, `numeric` (Decimal128), floats,
+/// timestamps, intervals, and dates in DateStyle ISO. `None` for any other type, and
+/// for dates outside years 1 to 9999; those go value by value through pgwire.
+pub fn column<'a>(
+    array: &'a dyn Array,
+    time_zone: &str,
+    iso_dates: bool,
+) -> Option<TextColumn<'a>> {
+    use datafusion::arrow::datatypes::{
+        Decimal128Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
+        UInt32Type, UInt64Type,
+    };
+    match array.data_type() {
+        DataType::Utf8 => return Some(TextColumn::Utf8(array.as_string::<i32>())),
+        DataType::LargeUtf8 => return Some(TextColumn::LargeUtf8(array.as_string::<i64>())),
+        DataType::Utf8View => return Some(TextColumn::Utf8View(array.as_string_view())),
+        _ => {}
+    }
+    let rows = array.len();
+    let mut data = Vec::with_capacity(rows * 8);
+    let mut ends = Vec::with_capacity(rows);
+    // Writes `text(row)` for each non-null row, nothing for a null one.
+    let mut each = |text: &mut dyn FnMut(usize, &mut Vec<u8>)| {
+        for row in 0..rows {
+            if array.is_valid(row) {
+                text(row, &mut data);
+            }
+            ends.push(data.len());
+        }
+    };
+    macro_rules! integers {
+        ($t:ty) => {{
+            let values = array.as_primitive::<$t>().values();
+            let mut buffer = itoa::Buffer::new();
+            each(&mut |row, out| out.extend_from_slice(buffer.format(values[row]).as_bytes()));
+        }};
+    }
+    match array.data_type() {
+        DataType::Int8 => integers!(Int8Type),
+        DataType::Int16 => integers!(Int16Type),
+        DataType::Int32 => integers!(Int32Type),
+        DataType::Int64 => integers!(Int64Type),
+        DataType::UInt8 => integers!(UInt8Type),
+        DataType::UInt16 => integers!(UInt16Type),
+        DataType::UInt32 => integers!(UInt32Type),
+        DataType::UInt64 => integers!(UInt64Type),
+        DataType::Boolean => {
+            let values = array.as_boolean();
+            each(&mut |row, out| out.push(if values.value(row) { b't' } else { b'f' }));
+        }
+        DataType::Decimal128(_, scale) if *scale >= 0 => {
+            let values = array.as_primitive::<Decimal128Type>().values();
+            let scale = *scale as usize;
+            each(&mut |row, out| decimal(values[row], scale, out));
+        }
+        DataType::Date32 if iso_dates => {
+            let values = array.as_primitive::<Date32Type>();
+            let mut outside = false;
+            each(
+                &mut |row, out| match values.value_as_date(row).and_then(iso_date) {
+                    Some(text) => out.extend_from_slice(text.as_bytes()),
+                    None => outside = true,
+                },
+            );
+            if outside {
+                return None;
+            }
+        }
+        DataType::Float32
+        | DataType::Float64
+        | DataType::Timestamp(_, _)
+        | DataType::Interval(_)
+        | DataType::Duration(_) => {
+            each(&mut |row, out| {
+                if let Some(Some(text)) = value(array, row, time_zone, iso_dates) {
+                    out.extend_from_slice(text.as_bytes());
+                }
+            });
+        }
+        _ => return None,
+    }
+    Some(TextColumn::Written { array, data, ends })
+}
+
+/// `numeric` text of an unscaled value with `scale` digits after the point, all of them
+/// written (`numeric(15,2)` writes `17.00`), as PostgreSQL does.
+fn decimal(value: i128, scale: usize, out: &mut Vec<u8>) {
+    if value < 0 {
+        out.push(b'-');
+    }
+    let mut buffer = itoa::Buffer::new();
+    let digits = buffer.format(value.unsigned_abs()).as_bytes();
+    if scale == 0 {
+        out.extend_from_slice(digits);
+        return;
+    }
+    match digits.len().checked_sub(scale) {
+        Some(0) | None => {
+            out.extend_from_slice(b"0.");
+            out.resize(out.len() + scale - digits.len(), b'0');
+            out.extend_from_slice(digits);
+        }
+        Some(whole) => {
+            out.extend_from_slice(&digits[..whole]);
+            out.push(b'.');
+            out.extend_from_slice(&digits[whole..]);
+        }
+    }
+}
+
 /// `YYYY-MM-DD`, as PostgreSQL writes a date in DateStyle ISO; `None` outside years 1
 /// to 9999 (BC dates and five-digit years are left to pgwire).
 fn iso_date(date: chrono::NaiveDate) -> Option<String> {
