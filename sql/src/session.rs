@@ -43,6 +43,7 @@ use crate::settings::Settings;
 
 mod crawl;
 mod cursor;
+mod explain;
 mod merge;
 pub mod origins;
 mod scope;
@@ -405,8 +406,8 @@ impl Session {
                 (Vec::new(), Some(schema))
             }
             DFStatement::Explain(_) => {
-                let plan = self.plan(statement.clone()).await?;
-                (Vec::new(), Some(Arc::new(plan.schema().as_arrow().clone())))
+                self.plan(statement.clone()).await?;
+                (Vec::new(), Some(explain::schema()))
             }
             DFStatement::Statement(s) => match s.as_ref() {
                 SqlStatement::Declare { stmts } => {
@@ -841,6 +842,9 @@ impl Session {
     /// statement's RowDescription matches its DataRows. Falls back to the planned
     /// schema where analysis needs what only execution has (parameter values).
     fn output_schema(&self, plan: &LogicalPlan) -> datafusion::arrow::datatypes::Schema {
+        if matches!(plan, LogicalPlan::Explain(_) | LogicalPlan::Analyze(_)) {
+            return explain::schema().as_ref().clone();
+        }
         let state = self.ctx.state();
         match state
             .analyzer()
@@ -1048,6 +1052,20 @@ impl Session {
             LogicalPlan::Copy(_) => Err(SqlError::not_supported("COPY")),
             LogicalPlan::Statement(statement) => {
                 Err(SqlError::not_supported(statement.name().to_owned()))
+            }
+            LogicalPlan::Explain(_) | LogicalPlan::Analyze(_) => {
+                let verbose = match &plan {
+                    LogicalPlan::Explain(e) => e.verbose,
+                    LogicalPlan::Analyze(a) => a.verbose,
+                    _ => false,
+                };
+                // A plan's text, or an ANALYZE's metrics: small, whatever the query.
+                let batches = self.ctx.execute_logical_plan(plan).await?.collect().await?;
+                Ok(Output::Rows {
+                    schema: explain::schema(),
+                    stream: explain::rows(&batches, verbose)?,
+                    command: "EXPLAIN",
+                })
             }
             query => {
                 let origins = origins::column_origins(&query);

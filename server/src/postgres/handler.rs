@@ -15,13 +15,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::DataType;
 use futures::future::{Either, select};
-use futures::{Sink, SinkExt};
+use futures::{Sink, SinkExt, StreamExt};
 use pgwire::api::auth::sasl::SASLAuthStartupHandler;
 use pgwire::api::auth::sasl::scram::ScramAuth;
 use pgwire::api::cancel::DefaultCancelHandler;
 use pgwire::api::copy::{CopyHandler, send_copy_in_response, send_copy_out_response};
 use pgwire::api::portal::{Format, Portal};
-use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler, send_query_response};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
@@ -32,6 +32,7 @@ use pgwire::api::{
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::copy::{CopyData, CopyDone, CopyFail};
+use pgwire::messages::data::{DataRow, RowDescription};
 use pgwire::messages::extendedquery::{Bind, Parse, ParseComplete};
 use pgwire::messages::response::{EmptyQueryResponse, ReadyForQuery, TransactionStatus};
 use pgwire::messages::simplequery::Query;
@@ -214,6 +215,42 @@ fn transaction_status(state: TransactionState) -> TransactionStatus {
         TransactionState::InBlock => TransactionStatus::Transaction,
         TransactionState::Failed => TransactionStatus::Error,
     }
+}
+
+/// Sends a simple Query's rows: RowDescription, the DataRows, CommandComplete. As
+/// pgwire's `send_query_response` does, except for the tag: PostgreSQL counts the rows
+/// of `SELECT n` and `FETCH n` but tags `SHOW` and `EXPLAIN` bare, where pgwire counts
+/// every command's rows. (An extended-protocol Execute is sent by pgwire, which
+/// counts them.) Messages are fed, not flushed: the ReadyForQuery that follows
+/// flushes them together.
+async fn send_rows<C>(
+    client: &mut C,
+    fields: &[FieldInfo],
+    rows: impl futures::Stream<Item = PgWireResult<DataRow>>,
+    command: &str,
+) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    let description = RowDescription::new(fields.iter().map(Into::into).collect());
+    client
+        .feed(PgWireBackendMessage::RowDescription(description))
+        .await?;
+    let mut rows = std::pin::pin!(rows);
+    let mut count = 0;
+    while let Some(row) = rows.next().await {
+        client.feed(PgWireBackendMessage::DataRow(row?)).await?;
+        count += 1;
+    }
+    let tag = match command {
+        "SHOW" | "EXPLAIN" => Tag::new(command),
+        _ => Tag::new(command).with_rows(count),
+    };
+    client
+        .feed(PgWireBackendMessage::CommandComplete(tag.into()))
+        .await?;
+    Ok(())
 }
 
 fn tag(command: &CommandTag) -> Tag {
@@ -459,9 +496,7 @@ impl QueryHandler {
                         Err(e) => return send_pgwire_error(client, &self.session, e).await,
                     };
                     let rows = encode::rows(Arc::clone(&self.session), Arc::clone(&fields), stream);
-                    let mut response = QueryResponse::new(fields, rows);
-                    response.set_command_tag(command);
-                    if let Err(e) = send_query_response(client, response, true).await {
+                    if let Err(e) = send_rows(client, &fields, rows, command).await {
                         return send_pgwire_error(client, &self.session, e).await;
                     }
                 }

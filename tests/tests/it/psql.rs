@@ -224,3 +224,50 @@ async fn issue_5_like_with_an_escape_character_other_than_backslash() {
     assert!(ok, "{err}");
     assert_eq!(out, "t|f|t|t\n");
 }
+
+/// EXPLAIN in PostgreSQL's shape (one `QUERY PLAN` text column, a row per line), as
+/// psql, DBeaver and Metabase show it: the plan that runs, or with VERBOSE every
+/// stage; ANALYZE runs the query and shows its metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_explain_answers_one_query_plan_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(dir.path()).await;
+    let (ok, _, err) = server.psql(&["-c", "create table e (id int, name text)"]);
+    assert!(ok, "{err}");
+    let plan = |sql: &str| -> Vec<String> {
+        let (ok, out, err) = server.psql(&["-A", "-c", sql]);
+        assert!(ok, "{sql}: {err}");
+        out.lines().map(str::to_owned).collect()
+    };
+    for sql in [
+        "explain select name from e where id = 1",
+        "explain verbose select name from e where id = 1",
+        "explain analyze select name from e where id = 1",
+    ] {
+        let lines = plan(sql);
+        assert_eq!(lines[0], "QUERY PLAN", "{sql}: {lines:?}");
+        let rows = lines.len() - 2;
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some(format!("({rows} rows)").as_str())
+        );
+        assert!(
+            rows > 1,
+            "{sql}: a plan of several lines, one per row: {lines:?}"
+        );
+        let body = lines[1..=rows].join("\n");
+        match sql.split(' ').nth(1) {
+            Some("verbose") => {
+                assert!(
+                    body.contains("logical_plan:") && body.contains("physical_plan:"),
+                    "{body}"
+                );
+            }
+            Some("analyze") => assert!(body.contains("metrics="), "{body}"),
+            _ => {
+                assert!(!body.contains("logical_plan"), "{body}");
+                assert!(body.contains("Exec"), "the physical plan: {body}");
+            }
+        }
+    }
+}
