@@ -789,6 +789,22 @@ impl datafusion::logical_expr::ScalarUDFImpl for JsonBuildObject {
         Ok(datafusion::arrow::datatypes::DataType::Utf8)
     }
 
+    /// Text marked as `json`, so the client is told the type PostgreSQL's function
+    /// returns (SQLAlchemy's get_columns reads `identity_options` as json).
+    fn return_field_from_args(
+        &self,
+        _args: datafusion::logical_expr::ReturnFieldArgs,
+    ) -> DFResult<datafusion::arrow::datatypes::FieldRef> {
+        Ok(Arc::new(
+            datafusion::arrow::datatypes::Field::new(
+                self.name(),
+                datafusion::arrow::datatypes::DataType::Utf8,
+                true,
+            )
+            .with_metadata(tarn_catalog::types::DeclaredType::Json.metadata()),
+        ))
+    }
+
     fn invoke_with_args(
         &self,
         args: datafusion::logical_expr::ScalarFunctionArgs,

@@ -281,3 +281,44 @@ async fn issue_5_bi_tool_functions_match_postgres_15() {
     assert!(expected_err.is_empty(), "PostgreSQL: {expected_err}");
     assert_eq!(actual, expected, "Tarn's errors: {actual_err}");
 }
+
+/// The types a result's columns are described with (psql's `\gdesc`, from the
+/// RowDescription), compared with PostgreSQL 15's for expressions clients read
+/// metadata of: drivers pick their decoders from these types.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_result_column_types_match_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let setup = "create table g (i int, b bigint, s text, v varchar(10), d date, t timestamptz)";
+    for (server, result) in [
+        ("PostgreSQL", postgres.psql(&["-c", setup])),
+        ("Tarn", tarn.psql(&["-c", setup])),
+    ] {
+        assert!(result.0, "{server}: {}", result.2);
+    }
+    let queries = [
+        "select json_build_object('a', 1, 'b', s) as j from g",
+        "select count(*), sum(i), max(b), min(s), max(v) from g",
+        "select i, b, s, v, d, t, s || 'x' as c, 1 as one, true as yes from g",
+        "select now() as n, current_date as today",
+    ];
+    let script = dir.path().join("gdesc.sql");
+    std::fs::write(
+        &script,
+        queries
+            .iter()
+            .map(|q| format!("{q} \\gdesc\n"))
+            .collect::<String>(),
+    )
+    .expect("write script");
+    let script = script.to_str().expect("utf-8 path");
+    let expected = value(
+        postgres.psql(&["-A", "-f", script]),
+        "\\gdesc",
+        "PostgreSQL",
+    );
+    let actual = value(tarn.psql(&["-A", "-f", script]), "\\gdesc", "Tarn");
+    assert!(expected.contains("j|json"), "{expected}");
+    assert_eq!(actual, expected);
+}
