@@ -315,6 +315,10 @@ fn decode(
             }
         }
     });
+    // Stored values fit their varchar(n) / char(n) columns, as an INSERT's do.
+    let stream = futures::StreamExt::map(stream, |batch| {
+        batch.and_then(crate::pg::typmod::assign_batch)
+    });
     Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
 }
 

@@ -65,6 +65,11 @@ pub enum SqlError {
         message: String,
     },
 
+    /// A value longer than its `varchar(n)` / `char(n)` column allows (22001). The
+    /// message starts with [`VALUE_TOO_LONG`].
+    #[error("value too long for type {type_name}")]
+    ValueTooLong { type_name: String },
+
     #[error("invalid value for parameter \"{name}\": \"{value}\"")]
     InvalidSettingValue { name: String, value: String },
 
@@ -102,6 +107,10 @@ pub enum SqlError {
 }
 
 pub type Result<T, E = SqlError> = std::result::Result<T, E>;
+
+/// The start of [`SqlError::ValueTooLong`]'s message, by which the server recognizes
+/// it where a library kept only an error's text.
+pub const VALUE_TOO_LONG: &str = "value too long for type ";
 
 impl SqlError {
     pub(crate) fn not_supported(feature: impl Into<String>) -> Self {

@@ -18,6 +18,7 @@ mod interval_mul;
 pub(crate) mod names;
 mod single_value;
 pub mod sleep;
+pub(crate) mod typmod;
 mod zoned;
 
 pub(crate) use catalog::attach as attach_settings;
@@ -161,6 +162,9 @@ pub(crate) fn install(
     ));
     ctx.register_udf(interval_mul::udf());
     ctx.register_udf(sleep::udf());
+    for udf in typmod::udfs() {
+        ctx.register_udf(udf);
+    }
     ctx.register_udf(functions::type_name_udf());
     ctx.register_udf(functions::type_is_visible_udf());
     ctx.register_udf(functions::prefix_elements_udf());
@@ -381,6 +385,7 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     interval_mul::rewrite(&mut statement);
     // Before the crate's rules, which rename functions (`current_user`).
     names::rewrite(&mut statement);
+    typmod::rewrite_casts(&mut statement);
     expandarray::rewrite_regproc_comparisons(&mut statement);
     expandarray::rewrite_array_subqueries(&mut statement);
     expandarray::rewrite_function_result(&mut statement);

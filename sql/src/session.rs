@@ -1031,6 +1031,7 @@ impl Session {
                 op: WriteOp::Insert(_),
                 ..
             }) => {
+                let plan = crate::pg::typmod::assign_insert(plan)?;
                 let batches: Vec<RecordBatch> =
                     self.ctx.execute_logical_plan(plan).await?.collect().await?;
                 Ok(Output::Command(CommandTag::with_rows(
@@ -1073,7 +1074,7 @@ impl Session {
                 let schema = self
                     .attributed(Arc::new(frame.schema().as_arrow().clone()), origins)
                     .await;
-                let stream = frame.execute_stream().await?;
+                let stream = crate::pg::names::shown_stream(frame.execute_stream().await?);
                 Ok(Output::Rows {
                     schema,
                     stream,

@@ -29,6 +29,7 @@ pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
 pub const DIVISION_BY_ZERO: &str = "22012";
 pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
 pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+pub const STRING_DATA_RIGHT_TRUNCATION: &str = "22001";
 pub const INVALID_PARAMETER_VALUE: &str = "22023";
 pub const DATA_EXCEPTION: &str = "22000";
 pub const IN_FAILED_SQL_TRANSACTION: &str = "25P02";
@@ -63,6 +64,9 @@ pub fn error_info(err: &SqlError) -> ErrorInfo {
 
 /// The SQLSTATE for `err`.
 pub fn sqlstate(err: &SqlError) -> &'static str {
+    if too_long_in_delta_write(err).is_some() {
+        return STRING_DATA_RIGHT_TRUNCATION;
+    }
     match err {
         SqlError::DataFusion(e) => datafusion_state(e),
         SqlError::Catalog(e) => catalog_state(e),
@@ -73,6 +77,7 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::CopyData { .. } => INVALID_TEXT_REPRESENTATION,
         SqlError::MultipleCommands | SqlError::Syntax { .. } => SYNTAX_ERROR,
         SqlError::InvalidParameter { .. } => INVALID_TEXT_REPRESENTATION,
+        SqlError::ValueTooLong { .. } => STRING_DATA_RIGHT_TRUNCATION,
         SqlError::ParameterCount { .. } => PROTOCOL_VIOLATION,
         SqlError::UnknownSetting { .. } => UNDEFINED_OBJECT,
         SqlError::SubqueryRows => "21000",
@@ -286,7 +291,22 @@ fn arrow_root<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a Arro
 
 /// The message shown to the client: DataFusion's backtraces and context wrappers
 /// are stripped, since clients show the message verbatim.
+/// Tarn's "value too long" raised while deltalake writes a table (an INSERT's or
+/// COPY's value longer than its column allows): deltalake keeps only the error's text,
+/// so it is found by its text; the part from Tarn's message on.
+fn too_long_in_delta_write(err: &SqlError) -> Option<String> {
+    if matches!(err, SqlError::ValueTooLong { .. }) {
+        return None;
+    }
+    let text = err.to_string();
+    let at = text.find(tarn_sql::error::VALUE_TOO_LONG)?;
+    Some(text[at..].lines().next().unwrap_or_default().to_owned())
+}
+
 fn message(err: &SqlError) -> String {
+    if let Some(message) = too_long_in_delta_write(err) {
+        return message;
+    }
     match err {
         SqlError::DataFusion(e) => datafusion_message(e),
         SqlError::Catalog(CatalogError::DataFusion(e)) => datafusion_message(e),

@@ -1,12 +1,12 @@
 //! Column types PostgreSQL clients declare that Arrow and Delta spell as a plain string:
-//! `varchar(n)`, `json` and `jsonb`.
+//! `varchar(n)`, `char(n)`, `json` and `jsonb`.
 //!
 //! DataFusion plans `varchar(20)` as `Utf8` (the length is gone) and refuses `json` and
 //! `jsonb`. Tarn plans such columns as text and records the declared type on the
 //! Delta field ([`DeclaredType`]), so that RowDescription, pg_attribute and
 //! information_schema report `character varying(20)` or `jsonb` as PostgreSQL does.
-//! Values are kept as written: the length of a `varchar(n)` is not enforced and
-//! `json`/`jsonb` text is neither validated nor normalized (README, "Types").
+//! Lengths are applied as PostgreSQL applies them ([`super::typmod`]); `json`/`jsonb`
+//! text is kept as written, neither validated nor normalized (README, "Types").
 
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
@@ -29,6 +29,10 @@ pub(crate) fn declared_columns(create: &ast::CreateTable) -> Vec<(String, Declar
                 }))
                 | SqlType::CharVarying(Some(CharacterLength::IntegerLength { length, .. })) => {
                     DeclaredType::Varchar(u32::try_from(*length).ok()?)
+                }
+                SqlType::Char(Some(CharacterLength::IntegerLength { length, .. }))
+                | SqlType::Character(Some(CharacterLength::IntegerLength { length, .. })) => {
+                    DeclaredType::Char(u32::try_from(*length).ok()?)
                 }
                 SqlType::JSON => DeclaredType::Json,
                 SqlType::JSONB => DeclaredType::Jsonb,

@@ -275,6 +275,27 @@ pub(crate) fn shown(schema: SchemaRef) -> SchemaRef {
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
+/// `stream` with its batches' columns named as the client sees them ([`shown`]), for
+/// clients that print the batches themselves (`tarn sql`, the embedded API).
+pub(crate) fn shown_stream(
+    stream: datafusion::execution::SendableRecordBatchStream,
+) -> datafusion::execution::SendableRecordBatchStream {
+    use datafusion::arrow::record_batch::RecordBatch;
+    use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+    use futures::StreamExt;
+    let schema = stream.schema();
+    let names = shown(Arc::clone(&schema));
+    if Arc::ptr_eq(&names, &schema) {
+        return stream;
+    }
+    let batches = stream.map(move |batch| {
+        let batch = batch?;
+        let schema = shown(batch.schema());
+        Ok(RecordBatch::try_new(schema, batch.columns().to_vec())?)
+    });
+    Box::pin(RecordBatchStreamAdapter::new(names, batches))
+}
+
 /// The name a select item's column gets: its alias, its column's name, or the name
 /// [`figure`] gives it. `None` for `*` and for items named by DataFusion.
 fn item_name(item: &SelectItem) -> Option<String> {

@@ -322,3 +322,58 @@ async fn issue_5_result_column_types_match_postgres_15() {
     assert!(expected.contains("j|json"), "{expected}");
     assert_eq!(actual, expected);
 }
+
+/// `varchar(n)` and `char(n)` as PostgreSQL 15 applies them: an explicit cast cuts,
+/// storing (INSERT, COPY) refuses a longer value with 22001 unless only spaces are cut,
+/// `char(n)` pads; and results are described with the length. One psql script on both
+/// servers: the same rows, descriptions and SQLSTATEs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_varchar_and_char_lengths_match_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let fits = dir.path().join("fits.csv");
+    std::fs::write(&fits, "xy,q\nabc   ,r   \n").expect("write csv");
+    let too_long = dir.path().join("too_long.csv");
+    std::fs::write(&too_long, "ok,s\nabcd,t\n").expect("write csv");
+    let script = dir.path().join("lengths.sql");
+    std::fs::write(
+        &script,
+        format!(
+            "create table vc (v varchar(3), c char(4));\n\
+             insert into vc values ('ab', 'x'), ('abc  ', 'y   ');\n\
+             insert into vc values ('abcdef', 'z');\n\
+             insert into vc values ('a', 'zzzzz');\n\
+             \\copy vc from '{}' csv\n\
+             \\copy vc from '{}' csv\n\
+             select v, c from vc order by v, c;\n\
+             select 'abcdefg'::varchar(3) as v, 'x'::char(3) as c, 'abc  '::varchar(3) as s;\n\
+             select 'x'::varchar(5) as v5, 'y'::char(2) as c2 \\gdesc\n\
+             select v, c from vc \\gdesc\n",
+            fits.display(),
+            too_long.display()
+        ),
+    )
+    .expect("write script");
+    let script = script.to_str().expect("utf-8 path");
+    let args = ["-A", "-v", "VERBOSITY=sqlstate", "-f", script];
+    let (_, expected, expected_err) = postgres.psql(&args);
+    let (_, actual, actual_err) = tarn.psql(&args);
+    let states = |err: &str| -> Vec<String> {
+        err.lines()
+            .filter_map(|l| l.split_once("ERROR:"))
+            .map(|(_, state)| state.trim().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        states(&expected_err),
+        ["22001", "22001", "22001"],
+        "{expected_err}"
+    );
+    assert_eq!(
+        states(&actual_err),
+        states(&expected_err),
+        "Tarn: {actual_err}"
+    );
+    assert_eq!(actual, expected);
+}

@@ -1,0 +1,366 @@
+//! `varchar(n)` and `char(n)` lengths, as PostgreSQL applies them. DataFusion has one
+//! string type and drops the length; Tarn keeps it as the field's declared type and
+//! applies it with two functions named after PostgreSQL's own length coercions,
+//! `varchar(value, n, explicit)` and `bpchar(value, n, explicit)`:
+//!
+//! - an explicit cast (`'abcdef'::varchar(3)`, `explicit` true) cuts the value to `n`
+//!   characters;
+//! - storing into a column (INSERT, `explicit` false) refuses a longer value with
+//!   `22001`, unless what is past `n` is only spaces, which are cut;
+//! - `char(n)` pads a shorter value with spaces to `n` (PostgreSQL's `bpchar`).
+//!
+//! The result is marked with the declared type, so clients are told
+//! `character varying(n)` / `character(n)`, and `CREATE TABLE AS` keeps it.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, StringBuilder};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::common::{Result, exec_err, plan_err};
+use datafusion::error::DataFusionError;
+use datafusion::logical_expr::{
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
+};
+use datafusion::scalar::ScalarValue;
+use datafusion::sql::sqlparser::ast::{
+    self, CharacterLength, Expr, FunctionArg, FunctionArgExpr, FunctionArgumentList,
+    FunctionArguments, Ident, ObjectName, Statement, Value, VisitMut, VisitorMut,
+};
+use tarn_catalog::types::DeclaredType;
+
+use crate::error::SqlError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Varchar,
+    Char,
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Length {
+    kind: Kind,
+    signature: Signature,
+}
+
+/// The two functions, `varchar` and `bpchar`.
+pub(crate) fn udfs() -> [ScalarUDF; 2] {
+    [Kind::Varchar, Kind::Char].map(udf)
+}
+
+fn udf(kind: Kind) -> ScalarUDF {
+    ScalarUDF::new_from_impl(Length {
+        kind,
+        signature: Signature::exact(
+            vec![DataType::Utf8, DataType::Int64, DataType::Boolean],
+            Volatility::Immutable,
+        ),
+    })
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Varchar => "varchar",
+            Kind::Char => "bpchar",
+        }
+    }
+
+    fn declared(self, n: u32) -> DeclaredType {
+        match self {
+            Kind::Varchar => DeclaredType::Varchar(n),
+            Kind::Char => DeclaredType::Char(n),
+        }
+    }
+
+    /// The type's name in PostgreSQL's messages.
+    fn type_name(self, n: u32) -> String {
+        match self {
+            Kind::Varchar => format!("character varying({n})"),
+            Kind::Char => format!("character({n})"),
+        }
+    }
+}
+
+/// The length argument, which must be a constant (it is part of the result's type).
+fn length(value: Option<&ScalarValue>) -> Result<u32> {
+    match value {
+        Some(ScalarValue::Int64(Some(n))) if (1..=10_485_760).contains(n) => Ok(*n as u32),
+        Some(ScalarValue::Int64(Some(n))) => {
+            plan_err!("length for type varchar must be between 1 and 10485760, not {n}")
+        }
+        _ => plan_err!("the length of varchar(n) and char(n) must be a constant"),
+    }
+}
+
+impl ScalarUDFImpl for Length {
+    fn name(&self) -> &str {
+        self.kind.name()
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let n = length(args.scalar_arguments.get(1).copied().flatten())?;
+        let nullable = args.arg_fields.first().is_none_or(|f| f.is_nullable());
+        Ok(Arc::new(
+            Field::new(self.name(), DataType::Utf8, nullable)
+                .with_metadata(self.kind.declared(n).metadata()),
+        ))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let (n, explicit) = match (&args.args[1], &args.args[2]) {
+            (
+                ColumnarValue::Scalar(n),
+                ColumnarValue::Scalar(ScalarValue::Boolean(Some(explicit))),
+            ) => (length(Some(n))? as usize, *explicit),
+            _ => return exec_err!("{}: length and mode must be constants", self.name()),
+        };
+        let values = args.args[0].to_array(args.number_rows)?;
+        let values = values
+            .as_string_opt::<i32>()
+            .ok_or_else(|| DataFusionError::Execution(format!("{}: expected text", self.name())))?;
+        Ok(ColumnarValue::Array(Arc::new(fit(
+            values, self.kind, n, explicit,
+        )?)))
+    }
+}
+
+/// `values` fitted to `kind(n)`: cut (explicitly, or where only spaces are cut), padded
+/// for `char(n)`, or refused with [`SqlError::ValueTooLong`].
+fn fit(
+    values: &datafusion::arrow::array::StringArray,
+    kind: Kind,
+    n: usize,
+    explicit: bool,
+) -> Result<datafusion::arrow::array::StringArray> {
+    let mut out = StringBuilder::with_capacity(values.len(), values.value_data().len());
+    let mut padded = String::new();
+    for value in values.iter() {
+        let Some(value) = value else {
+            out.append_null();
+            continue;
+        };
+        // Byte offset of the character past the n-th, if the value is longer.
+        let cut = value.char_indices().nth(n).map(|(i, _)| i);
+        let kept = match cut {
+            None => value,
+            Some(i) if explicit || value[i..].chars().all(|c| c == ' ') => &value[..i],
+            Some(_) => {
+                return Err(DataFusionError::External(Box::new(
+                    SqlError::ValueTooLong {
+                        type_name: kind.type_name(n as u32),
+                    },
+                )));
+            }
+        };
+        match kind {
+            Kind::Char if cut.is_none() => {
+                padded.clear();
+                padded.push_str(kept);
+                let missing = n - kept.chars().count();
+                padded.extend(std::iter::repeat_n(' ', missing));
+                out.append_value(&padded);
+            }
+            _ => out.append_value(kept),
+        }
+    }
+    Ok(out.finish())
+}
+
+/// The length a field's declared type gives it, if it is `varchar(n)` or `char(n)`.
+fn declared_length(field: &Field) -> Option<(Kind, usize)> {
+    match DeclaredType::of(field)? {
+        DeclaredType::Varchar(n) => Some((Kind::Varchar, n as usize)),
+        DeclaredType::Char(n) => Some((Kind::Char, n as usize)),
+        _ => None,
+    }
+}
+
+/// `batch`, about to be stored in columns of its schema, with each `varchar(n)` and
+/// `char(n)` column fitted as storing it requires (COPY's rows).
+pub(crate) fn assign_batch(
+    batch: datafusion::arrow::record_batch::RecordBatch,
+) -> Result<datafusion::arrow::record_batch::RecordBatch> {
+    let schema = batch.schema();
+    if !schema.fields().iter().any(|f| declared_length(f).is_some()) {
+        return Ok(batch);
+    }
+    let mut columns = batch.columns().to_vec();
+    for (i, field) in schema.fields().iter().enumerate() {
+        if let Some((kind, n)) = declared_length(field)
+            && field.data_type().is_string()
+        {
+            let text = datafusion::arrow::compute::cast(&columns[i], &DataType::Utf8)?;
+            let fitted = fit(text.as_string::<i32>(), kind, n, false)?;
+            columns[i] = datafusion::arrow::compute::cast(&fitted, field.data_type())?;
+        }
+    }
+    Ok(datafusion::arrow::record_batch::RecordBatch::try_new(
+        schema, columns,
+    )?)
+}
+
+/// An INSERT's plan with its rows fitted to the target's `varchar(n)` and `char(n)`
+/// columns (the functions above, with `explicit` false), as PostgreSQL applies a
+/// column's length on assignment.
+pub(crate) fn assign_insert(
+    plan: datafusion::logical_expr::LogicalPlan,
+) -> Result<datafusion::logical_expr::LogicalPlan> {
+    use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder, cast, lit};
+    let LogicalPlan::Dml(mut dml) = plan else {
+        return Ok(plan);
+    };
+    let target = dml.target.schema();
+    let lengths: Vec<(String, Kind, usize)> = target
+        .fields()
+        .iter()
+        .filter_map(|f| declared_length(f).map(|(k, n)| (f.name().clone(), k, n)))
+        .collect();
+    if lengths.is_empty() {
+        return Ok(LogicalPlan::Dml(dml));
+    }
+    let input = Arc::clone(&dml.input);
+    let exprs: Vec<datafusion::logical_expr::Expr> = input
+        .schema()
+        .iter()
+        .map(|(qualifier, field)| {
+            let column = datafusion::logical_expr::Expr::Column(datafusion::common::Column::new(
+                qualifier.cloned(),
+                field.name(),
+            ));
+            match lengths.iter().find(|(name, ..)| name == field.name()) {
+                // Tables keep strings as Utf8View; the functions take Utf8.
+                Some((name, kind, n)) if field.data_type().is_string() => {
+                    let text = cast(column, DataType::Utf8);
+                    let fitted = udf(*kind).call(vec![text, lit(*n as i64), lit(false)]);
+                    cast(fitted, field.data_type().clone()).alias(name.clone())
+                }
+                _ => column,
+            }
+        })
+        .collect();
+    dml.input = Arc::new(LogicalPlanBuilder::from(input).project(exprs)?.build()?);
+    Ok(LogicalPlan::Dml(dml))
+}
+
+/// The length of a `varchar(n)` / `char(n)` type, and which of the two it is.
+fn sized(data_type: &ast::DataType) -> Option<(Kind, u64)> {
+    let length = |l: &Option<CharacterLength>| match l {
+        Some(CharacterLength::IntegerLength { length, .. }) => Some(*length),
+        _ => None,
+    };
+    match data_type {
+        ast::DataType::Varchar(l)
+        | ast::DataType::CharacterVarying(l)
+        | ast::DataType::CharVarying(l) => Some((Kind::Varchar, length(l)?)),
+        ast::DataType::Char(l) | ast::DataType::Character(l) => Some((Kind::Char, length(l)?)),
+        _ => None,
+    }
+}
+
+struct Casts;
+
+impl VisitorMut for Casts {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> std::ops::ControlFlow<()> {
+        if let Expr::Cast {
+            expr: inner,
+            data_type,
+            ..
+        } = expr
+            && let Some((kind, n)) = sized(data_type)
+        {
+            let arg = |e: Expr| FunctionArg::Unnamed(FunctionArgExpr::Expr(e));
+            let text = Expr::Cast {
+                kind: ast::CastKind::Cast,
+                expr: inner.clone(),
+                data_type: ast::DataType::Text,
+                array: false,
+                format: None,
+            };
+            *expr = Expr::Function(ast::Function {
+                name: ObjectName::from(vec![Ident::new(kind.name())]),
+                uses_odbc_syntax: false,
+                parameters: FunctionArguments::None,
+                args: FunctionArguments::List(FunctionArgumentList {
+                    duplicate_treatment: None,
+                    args: vec![
+                        arg(text),
+                        arg(Expr::value(Value::Number(n.to_string(), false))),
+                        arg(Expr::value(Value::Boolean(true))),
+                    ],
+                    clauses: Vec::new(),
+                }),
+                filter: None,
+                null_treatment: None,
+                over: None,
+                within_group: Vec::new(),
+            });
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
+/// Explicit casts to `varchar(n)` and `char(n)` in `statement` as calls of the
+/// functions above (a cast without a length is DataFusion's own).
+pub(crate) fn rewrite_casts(statement: &mut Statement) {
+    let _ = statement.visit(&mut Casts);
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::StringArray;
+
+    use super::*;
+
+    fn fitted(values: &[&str], kind: Kind, n: usize, explicit: bool) -> Result<Vec<String>> {
+        let values = StringArray::from(values.to_vec());
+        Ok(fit(&values, kind, n, explicit)?
+            .iter()
+            .map(|v| v.unwrap_or_default().to_owned())
+            .collect())
+    }
+
+    // PostgreSQL 15: select 'héllo'::varchar(2), 'ab   '::varchar(3)::text || '|'; insert
+    // into a varchar(3) column 'abc  ' (stored 'abc') and 'abcd' (22001).
+    #[test]
+    fn casts_cut_storing_refuses_all_but_spaces_and_char_pads() {
+        assert_eq!(
+            fitted(&["héllo", "ab   ", "a"], Kind::Varchar, 2, true).expect("fits"),
+            ["hé", "ab", "a"]
+        );
+        assert_eq!(
+            fitted(&["abc  ", "ab"], Kind::Varchar, 3, false).expect("fits"),
+            ["abc", "ab"]
+        );
+        let refused = fitted(&["abcd"], Kind::Varchar, 3, false).expect_err("too long");
+        assert!(
+            refused
+                .to_string()
+                .contains("value too long for type character varying(3)"),
+            "{refused}"
+        );
+        assert_eq!(
+            fitted(&["x", "abcd  "], Kind::Char, 4, false).expect("fits"),
+            ["x   ", "abcd"]
+        );
+        assert!(fitted(&["abcde"], Kind::Char, 4, false).is_err());
+        let message = SqlError::ValueTooLong {
+            type_name: "character(4)".to_owned(),
+        }
+        .to_string();
+        assert!(
+            message.starts_with(crate::error::VALUE_TOO_LONG),
+            "{message}"
+        );
+    }
+}
