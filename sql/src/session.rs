@@ -1114,7 +1114,10 @@ impl Session {
                         let value = unnormalize_col(expr.unalias());
                         match &value {
                             Expr::Column(c) if c.name == *field.name() => None,
-                            _ => Some((field.name().clone(), value)),
+                            _ => Some((
+                                field.name().clone(),
+                                crate::pg::typmod::assign_value(field, value),
+                            )),
                         }
                     })
                     .collect();

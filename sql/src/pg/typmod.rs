@@ -208,13 +208,42 @@ pub(crate) fn assign_batch(
     )?)
 }
 
+/// `value` of type `data_type`, fitted to `kind(n)` for storing. Tables keep strings
+/// as Utf8View; the functions take Utf8.
+fn fitted(
+    value: datafusion::logical_expr::Expr,
+    kind: Kind,
+    n: usize,
+    data_type: &DataType,
+) -> datafusion::logical_expr::Expr {
+    use datafusion::logical_expr::{cast, lit};
+    let text = cast(value, DataType::Utf8);
+    cast(
+        udf(kind).call(vec![text, lit(n as i64), lit(false)]),
+        data_type.clone(),
+    )
+}
+
+/// An UPDATE's new value for column `field`, fitted to its `varchar(n)` or `char(n)`.
+pub(crate) fn assign_value(
+    field: &Field,
+    value: datafusion::logical_expr::Expr,
+) -> datafusion::logical_expr::Expr {
+    match declared_length(field) {
+        Some((kind, n)) if field.data_type().is_string() => {
+            fitted(value, kind, n, field.data_type())
+        }
+        _ => value,
+    }
+}
+
 /// An INSERT's plan with its rows fitted to the target's `varchar(n)` and `char(n)`
 /// columns (the functions above, with `explicit` false), as PostgreSQL applies a
 /// column's length on assignment.
 pub(crate) fn assign_insert(
     plan: datafusion::logical_expr::LogicalPlan,
 ) -> Result<datafusion::logical_expr::LogicalPlan> {
-    use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder, cast, lit};
+    use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
     let LogicalPlan::Dml(mut dml) = plan else {
         return Ok(plan);
     };
@@ -237,11 +266,8 @@ pub(crate) fn assign_insert(
                 field.name(),
             ));
             match lengths.iter().find(|(name, ..)| name == field.name()) {
-                // Tables keep strings as Utf8View; the functions take Utf8.
                 Some((name, kind, n)) if field.data_type().is_string() => {
-                    let text = cast(column, DataType::Utf8);
-                    let fitted = udf(*kind).call(vec![text, lit(*n as i64), lit(false)]);
-                    cast(fitted, field.data_type().clone()).alias(name.clone())
+                    fitted(column, *kind, *n, field.data_type()).alias(name.clone())
                 }
                 _ => column,
             }

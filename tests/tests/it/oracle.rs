@@ -344,6 +344,8 @@ async fn issue_5_varchar_and_char_lengths_match_postgres_15() {
              insert into vc values ('ab', 'x'), ('abc  ', 'y   ');\n\
              insert into vc values ('abcdef', 'z');\n\
              insert into vc values ('a', 'zzzzz');\n\
+             update vc set v = 'toolong' where v = 'ab';\n\
+             update vc set c = 'w' where v = 'ab';\n\
              \\copy vc from '{}' csv\n\
              \\copy vc from '{}' csv\n\
              select v, c from vc order by v, c;\n\
@@ -367,7 +369,7 @@ async fn issue_5_varchar_and_char_lengths_match_postgres_15() {
     };
     assert_eq!(
         states(&expected_err),
-        ["22001", "22001", "22001"],
+        ["22001", "22001", "22001", "22001"],
         "{expected_err}"
     );
     assert_eq!(
