@@ -237,6 +237,18 @@ pub(crate) fn assign_value(
     }
 }
 
+/// A MERGE's new value for column `field` as SQL text (deltalake plans a MERGE's
+/// values from text, in the session, where these functions are registered), fitted
+/// to its `varchar(n)` or `char(n)`.
+pub(crate) fn assign_sql(field: &Field, value: &str) -> String {
+    match declared_length(field) {
+        Some((kind, n)) if field.data_type().is_string() => {
+            format!("{}(CAST(({value}) AS TEXT), {n}, false)", kind.name())
+        }
+        _ => value.to_owned(),
+    }
+}
+
 /// An INSERT's plan with its rows fitted to the target's `varchar(n)` and `char(n)`
 /// columns (the functions above, with `explicit` false), as PostgreSQL applies a
 /// column's length on assignment.

@@ -68,12 +68,23 @@ impl Session {
             });
         }
         let (schema, name) = self.resolve_table(&target)?;
-        let columns = self.target_columns(&schema, &name).await?;
-        let clauses = merge
+        let fields = self.target_columns(&schema, &name).await?;
+        let columns: Vec<String> = fields.fields().iter().map(|f| f.name().clone()).collect();
+        let mut clauses = merge
             .clauses
             .iter()
             .map(|clause| merge_clause(clause, &columns, &source_alias))
             .collect::<Result<Vec<_>>>()?;
+        // New values fit their varchar(n) / char(n) columns, as an UPDATE's do.
+        for clause in &mut clauses {
+            if let MergeAction::Update(sets) | MergeAction::Insert(sets) = &mut clause.action {
+                for (column, value) in sets.iter_mut() {
+                    if let Ok(field) = fields.field_with_name(column) {
+                        *value = crate::pg::typmod::assign_sql(field, value);
+                    }
+                }
+            }
+        }
         let session: Arc<dyn datafusion::catalog::Session> = Arc::new(self.ctx.state());
         let counts = self
             .engine
@@ -124,7 +135,11 @@ impl Session {
         Ok((DataFrame::new(self.ctx.state(), plan), alias))
     }
 
-    async fn target_columns(&self, schema: &str, name: &str) -> Result<Vec<String>> {
+    async fn target_columns(
+        &self,
+        schema: &str,
+        name: &str,
+    ) -> Result<datafusion::arrow::datatypes::SchemaRef> {
         let missing = || tarn_catalog::CatalogError::TableNotFound {
             schema: schema.to_owned(),
             name: name.to_owned(),
@@ -134,12 +149,7 @@ impl Session {
             .table(name)
             .await?
             .ok_or_else(missing)?;
-        Ok(provider
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect())
+        Ok(provider.schema())
     }
 }
 

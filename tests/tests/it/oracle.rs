@@ -346,6 +346,8 @@ async fn issue_5_varchar_and_char_lengths_match_postgres_15() {
              insert into vc values ('a', 'zzzzz');\n\
              update vc set v = 'toolong' where v = 'ab';\n\
              update vc set c = 'w' where v = 'ab';\n\
+             merge into vc using (select 'ab' as k) s on vc.v = s.k when matched then update set c = 'toolong';\n\
+             merge into vc using (select 'zz' as k) s on vc.v = s.k when not matched then insert values (s.k || ' ', 'm');\n\
              \\copy vc from '{}' csv\n\
              \\copy vc from '{}' csv\n\
              select v, c from vc order by v, c;\n\
@@ -369,7 +371,7 @@ async fn issue_5_varchar_and_char_lengths_match_postgres_15() {
     };
     assert_eq!(
         states(&expected_err),
-        ["22001", "22001", "22001", "22001"],
+        ["22001", "22001", "22001", "22001", "22001"],
         "{expected_err}"
     );
     assert_eq!(
