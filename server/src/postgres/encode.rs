@@ -210,36 +210,16 @@ pub fn copy_rows(
         line.push(b'\n');
         Ok(CopyData::new(Bytes::from(line)))
     });
-    let lines = rows(session, fields, stream).map(move |row| {
-        let row = row?;
-        Ok(CopyData::new(Bytes::from(copy_line(&row, &format))))
-    });
+    let lines = stream
+        .map(move |batch| match batch {
+            Ok(batch) => Ok(futures::stream::iter(copy_batch(&fields, &batch, &format))),
+            Err(e) => {
+                session.statement_failed();
+                Err(user_error(&SqlError::DataFusion(e)))
+            }
+        })
+        .try_flatten();
     Ok(futures::stream::iter(header).chain(lines))
-}
-
-/// One COPY line from an encoded row, written into one buffer; a value with nothing
-/// to escape is copied whole. Escaping looks only at ASCII bytes, which never occur
-/// inside a multi-byte UTF-8 character, so it works on the bytes as they are.
-fn copy_line(row: &DataRow, format: &CopyFormat) -> Vec<u8> {
-    let mut line = Vec::with_capacity(row.data.len() + row.field_count as usize + 1);
-    let mut data = row.data.as_ref();
-    for i in 0..row.field_count {
-        if i > 0 {
-            line.push(format.delimiter);
-        }
-        let (len, rest) = data.split_at(4);
-        let len = i32::from_be_bytes([len[0], len[1], len[2], len[3]]);
-        if len < 0 {
-            line.extend_from_slice(format.null.as_bytes());
-            data = rest;
-        } else {
-            let (value, rest) = rest.split_at(len as usize);
-            push_copy_value(&mut line, value, format);
-            data = rest;
-        }
-    }
-    line.push(b'\n');
-    line
 }
 
 /// Appends a non-NULL value as COPY writes it: quoted in CSV where it must be (with
@@ -248,8 +228,9 @@ fn push_copy_value(line: &mut Vec<u8>, value: &[u8], format: &CopyFormat) {
     let delimiter = format.delimiter;
     if format.csv {
         let quote = format.quote;
-        let needs_quotes = value.is_empty()
-            || value == format.null.as_bytes()
+        // An empty string is quoted only where it would read back as NULL (the
+        // default NULL string is empty).
+        let needs_quotes = value == format.null.as_bytes()
             || value
                 .iter()
                 .any(|&b| b == delimiter || b == quote || b == b'\n' || b == b'\r');
@@ -312,82 +293,136 @@ fn written_by_column(pg: &Type) -> bool {
     .contains(pg)
 }
 
-/// Encodes each row of `batch`. Text-format columns of the common types are written a
-/// column at a time ([`super::text::column`]); other values go through `arrow-pg`, or
-/// Tarn's own text for the types whose PostgreSQL spelling it writes itself, one value
-/// at a time. The batch's rows are encoded together (the text columns borrow the
-/// batch), so a batch's DataRows are in memory at once, as its values already are.
-fn encode_batch(fields: &[FieldInfo], batch: &RecordBatch) -> Vec<PgWireResult<DataRow>> {
-    // DateStyle "ISO" or "ISO, <order>": dates are YYYY-MM-DD whatever the order.
-    let iso_dates: Vec<bool> = fields
-        .iter()
-        .map(|f| {
-            let style = f.format_options().date_style.trim_start();
-            style
-                .get(..3)
-                .is_some_and(|s| s.eq_ignore_ascii_case("ISO"))
-        })
-        .collect();
-    let schema = batch.schema();
-    let columns: Vec<Option<super::text::TextColumn<'_>>> = fields
-        .iter()
-        .enumerate()
-        .map(|(col, f)| {
-            let by_column = f.format() == FieldFormat::Text && written_by_column(f.datatype());
-            by_column
-                .then(|| {
-                    let time_zone = f.format_options().time_zone.as_str();
-                    super::text::column(batch.column(col).as_ref(), time_zone, iso_dates[col])
-                })
-                .flatten()
-        })
-        .collect();
-    // A one-column encoder for each column encoded value by value.
-    let mut single: Vec<Option<DataRowEncoder>> = fields
-        .iter()
-        .zip(&columns)
-        .map(|(f, c)| {
-            c.is_none()
-                .then(|| DataRowEncoder::new(Arc::new(vec![f.clone()])))
-        })
-        .collect();
-    let count = i16::try_from(fields.len()).unwrap_or(i16::MAX);
-    let mut rows = Vec::with_capacity(batch.num_rows());
-    for row in 0..batch.num_rows() {
-        let mut data = bytes::BytesMut::with_capacity(16 * fields.len());
-        let mut encoded = Ok(());
-        for (col, pg_field) in fields.iter().enumerate() {
-            if let Some(column) = &columns[col] {
-                match column.value(row) {
-                    None => data.extend_from_slice(&(-1i32).to_be_bytes()),
-                    Some(text) => {
-                        // Values are far below 2 GiB: a message is at most 1 GiB.
-                        data.extend_from_slice(&(text.len() as i32).to_be_bytes());
-                        data.extend_from_slice(text);
-                    }
-                }
+/// A batch's values in the forms `fields` ask for, produced row by row. Text-format
+/// columns of the common types are written a column at a time
+/// ([`super::text::column`]); other values go through `arrow-pg`, or Tarn's own text
+/// for the types whose PostgreSQL spelling it writes itself, one value at a time.
+struct BatchValues<'a> {
+    fields: &'a [FieldInfo],
+    batch: &'a RecordBatch,
+    iso_dates: Vec<bool>,
+    columns: Vec<Option<super::text::TextColumn<'a>>>,
+    /// A one-column encoder for each column encoded value by value.
+    single: Vec<Option<DataRowEncoder>>,
+}
+
+impl<'a> BatchValues<'a> {
+    fn new(fields: &'a [FieldInfo], batch: &'a RecordBatch) -> Self {
+        // DateStyle "ISO" or "ISO, <order>": dates are YYYY-MM-DD whatever the order.
+        let iso_dates: Vec<bool> = fields
+            .iter()
+            .map(|f| {
+                let style = f.format_options().date_style.trim_start();
+                style
+                    .get(..3)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("ISO"))
+            })
+            .collect();
+        let columns: Vec<Option<super::text::TextColumn<'_>>> = fields
+            .iter()
+            .enumerate()
+            .map(|(col, f)| {
+                let by_column = f.format() == FieldFormat::Text && written_by_column(f.datatype());
+                by_column
+                    .then(|| {
+                        let time_zone = f.format_options().time_zone.as_str();
+                        super::text::column(batch.column(col).as_ref(), time_zone, iso_dates[col])
+                    })
+                    .flatten()
+            })
+            .collect();
+        let single = fields
+            .iter()
+            .zip(&columns)
+            .map(|(f, c)| {
+                c.is_none()
+                    .then(|| DataRowEncoder::new(Arc::new(vec![f.clone()])))
+            })
+            .collect();
+        Self {
+            fields,
+            batch,
+            iso_dates,
+            columns,
+            single,
+        }
+    }
+
+    /// Hands each value of row `row` to `value` in column order (`None`: NULL).
+    fn row(&mut self, row: usize, mut value: impl FnMut(Option<&[u8]>)) -> PgWireResult<()> {
+        for (col, pg_field) in self.fields.iter().enumerate() {
+            if let Some(column) = &self.columns[col] {
+                value(column.value(row));
                 continue;
             }
-            let Some(encoder) = single[col].as_mut() else {
+            let Some(encoder) = self.single[col].as_mut() else {
                 continue;
             };
-            let array = batch.column(col);
-            encoded = encode_one(
+            encode_one(
                 encoder,
-                array,
+                self.batch.column(col),
                 row,
-                schema.field(col),
+                self.batch.schema_ref().field(col),
                 pg_field,
-                iso_dates[col],
-            );
-            if encoded.is_err() {
-                break;
-            }
-            data.extend_from_slice(&encoder.take_row().data);
+                self.iso_dates[col],
+            )?;
+            // The encoder wrote one length-prefixed value (-1: NULL).
+            let encoded = encoder.take_row().data;
+            let (len, rest) = encoded.split_at(4.min(encoded.len()));
+            let len = i32::from_be_bytes(len.try_into().unwrap_or([255; 4]));
+            value((len >= 0).then_some(rest));
         }
-        rows.push(encoded.map(|()| DataRow::new(data, count)));
+        Ok(())
     }
-    rows
+}
+
+/// Encodes each row of `batch` as a DataRow. The batch's rows are encoded together
+/// (the text columns borrow the batch), so a batch's DataRows are in memory at once,
+/// as its values already are.
+fn encode_batch(fields: &[FieldInfo], batch: &RecordBatch) -> Vec<PgWireResult<DataRow>> {
+    let mut values = BatchValues::new(fields, batch);
+    let count = i16::try_from(fields.len()).unwrap_or(i16::MAX);
+    (0..batch.num_rows())
+        .map(|row| {
+            let mut data = bytes::BytesMut::with_capacity(16 * fields.len());
+            values.row(row, |value| match value {
+                None => data.extend_from_slice(&(-1i32).to_be_bytes()),
+                Some(text) => {
+                    // Values are far below 2 GiB: a message is at most 1 GiB.
+                    data.extend_from_slice(&(text.len() as i32).to_be_bytes());
+                    data.extend_from_slice(text);
+                }
+            })?;
+            Ok(DataRow::new(data, count))
+        })
+        .collect()
+}
+
+/// Writes each row of `batch` as a COPY line, one CopyData message per row.
+fn copy_batch(
+    fields: &[FieldInfo],
+    batch: &RecordBatch,
+    format: &CopyFormat,
+) -> Vec<PgWireResult<CopyData>> {
+    let mut values = BatchValues::new(fields, batch);
+    (0..batch.num_rows())
+        .map(|row| {
+            let mut line = Vec::with_capacity(16 * fields.len());
+            let mut first = true;
+            values.row(row, |value| {
+                if !first {
+                    line.push(format.delimiter);
+                }
+                first = false;
+                match value {
+                    None => line.extend_from_slice(format.null.as_bytes()),
+                    Some(text) => push_copy_value(&mut line, text, format),
+                }
+            })?;
+            line.push(b'\n');
+            Ok(CopyData::new(Bytes::from(line)))
+        })
+        .collect()
 }
 
 /// Encodes row `row` of `array` into `encoder`: through `arrow-pg`, or as Tarn's own

@@ -381,3 +381,34 @@ async fn issue_5_varchar_and_char_lengths_match_postgres_15() {
     );
     assert_eq!(actual, expected);
 }
+
+/// `COPY ... TO STDOUT` byte for byte as PostgreSQL 15 writes it, in text and CSV,
+/// for the common types with NULLs, escapes and quotes (the column-at-a-time text
+/// encoder and COPY's escaping).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_7_copy_to_stdout_matches_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = [
+        "-c",
+        "create table k (id bigint, s text, n numeric(12,3), ok boolean, d date, ts timestamp, f double precision, i int, v varchar(8))",
+        "-c",
+        "insert into k values (1, 'tab\there', -0.005, true, '2024-01-02', '2024-03-04 03:06:07.25', 0.1, -2147483648, 'a,b'), \
+         (2, null, null, null, null, null, null, null, null), \
+         (3, 'quote \" and \\ back', 123456789.5, false, '0001-01-01', '2000-01-01 00:00:00', 1e100, 7, ''), \
+         (4, 'line\nbreak', 0, true, '9999-12-31', '1999-12-31 23:59:59.999999', -1.5e-7, 0, 'x')",
+        "-c",
+        "\\copy (select * from k order by id) to stdout",
+        "-c",
+        "\\copy (select * from k order by id) to stdout with (format csv, header)",
+        "-c",
+        "\\copy (select s, v from k order by id) to stdout with (format csv, delimiter '|', null 'NULL')",
+    ];
+    let (ok, expected, err) = postgres.psql(&script);
+    assert!(ok, "PostgreSQL: {err}");
+    let (ok, actual, err) = tarn.psql(&script);
+    assert!(ok, "Tarn: {err}");
+    assert!(expected.contains("tab\\there"), "{expected}");
+    assert_eq!(actual, expected);
+}
