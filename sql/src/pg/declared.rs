@@ -109,6 +109,7 @@ mod tests {
                 ("B".to_owned(), DeclaredType::Varchar(3)),
                 ("d".to_owned(), DeclaredType::Json),
                 ("e".to_owned(), DeclaredType::Jsonb),
+                ("g".to_owned(), DeclaredType::Char(2)),
             ]
         );
     }
