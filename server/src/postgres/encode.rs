@@ -405,6 +405,9 @@ fn copy_batch(
     format: &CopyFormat,
 ) -> Vec<PgWireResult<CopyData>> {
     let mut values = BatchValues::new(fields, batch);
+    // A line holding only `\.` would read back as the end of the data: in CSV a lone
+    // column's `\.` is quoted, as PostgreSQL quotes it (text format escapes it anyway).
+    let quote_end_marker = format.csv && fields.len() == 1;
     (0..batch.num_rows())
         .map(|row| {
             let mut line = Vec::with_capacity(16 * fields.len());
@@ -416,6 +419,11 @@ fn copy_batch(
                 first = false;
                 match value {
                     None => line.extend_from_slice(format.null.as_bytes()),
+                    Some(b"\\.") if quote_end_marker => {
+                        line.push(format.quote);
+                        line.extend_from_slice(b"\\.");
+                        line.push(format.quote);
+                    }
                     Some(text) => push_copy_value(&mut line, text, format),
                 }
             })?;

@@ -404,6 +404,8 @@ async fn issue_7_copy_to_stdout_matches_postgres_15() {
         "\\copy (select * from k order by id) to stdout with (format csv, header)",
         "-c",
         "\\copy (select s, v from k order by id) to stdout with (format csv, delimiter '|', null 'NULL')",
+        "-c",
+        "\\copy (select '\\.' as x union all select 'y' order by 1) to stdout with (format csv)",
     ];
     let (ok, expected, err) = postgres.psql(&script);
     assert!(ok, "PostgreSQL: {err}");
