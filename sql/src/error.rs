@@ -112,6 +112,9 @@ pub type Result<T, E = SqlError> = std::result::Result<T, E>;
 /// it where a library kept only an error's text.
 pub const VALUE_TOO_LONG: &str = "value too long for type ";
 
+/// The start of [`SqlError::InvalidText`]'s message for JSON, likewise.
+pub const INVALID_JSON: &str = "invalid input syntax for type json";
+
 impl SqlError {
     pub(crate) fn not_supported(feature: impl Into<String>) -> Self {
         Self::NotSupported {

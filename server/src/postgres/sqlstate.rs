@@ -64,8 +64,8 @@ pub fn error_info(err: &SqlError) -> ErrorInfo {
 
 /// The SQLSTATE for `err`.
 pub fn sqlstate(err: &SqlError) -> &'static str {
-    if too_long_in_delta_write(err).is_some() {
-        return STRING_DATA_RIGHT_TRUNCATION;
+    if let Some((state, _)) = own_error_in_delta_write(err) {
+        return state;
     }
     match err {
         SqlError::DataFusion(e) => datafusion_state(e),
@@ -291,20 +291,36 @@ fn arrow_root<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a Arro
 
 /// The message shown to the client: DataFusion's backtraces and context wrappers
 /// are stripped, since clients show the message verbatim.
-/// Tarn's "value too long" raised while deltalake writes a table (an INSERT's or
-/// COPY's value longer than its column allows): deltalake keeps only the error's text,
-/// so it is found by its text; the part from Tarn's message on.
-fn too_long_in_delta_write(err: &SqlError) -> Option<String> {
-    if matches!(err, SqlError::ValueTooLong { .. }) {
+/// Tarn's own error raised while deltalake writes a table (a value that does not fit
+/// its column: too long, or not JSON): deltalake keeps only the error's text, so it is
+/// found by its text. Its SQLSTATE, and the part of the text from Tarn's message on.
+fn own_error_in_delta_write(err: &SqlError) -> Option<(&'static str, String)> {
+    if matches!(
+        err,
+        SqlError::ValueTooLong { .. } | SqlError::InvalidText { .. }
+    ) {
         return None;
     }
     let text = err.to_string();
-    let at = text.find(tarn_sql::error::VALUE_TOO_LONG)?;
-    Some(text[at..].lines().next().unwrap_or_default().to_owned())
+    [
+        (
+            tarn_sql::error::VALUE_TOO_LONG,
+            STRING_DATA_RIGHT_TRUNCATION,
+        ),
+        (tarn_sql::error::INVALID_JSON, INVALID_TEXT_REPRESENTATION),
+    ]
+    .into_iter()
+    .find_map(|(start, state)| {
+        let at = text.find(start)?;
+        Some((
+            state,
+            text[at..].lines().next().unwrap_or_default().to_owned(),
+        ))
+    })
 }
 
 fn message(err: &SqlError) -> String {
-    if let Some(message) = too_long_in_delta_write(err) {
+    if let Some((_, message)) = own_error_in_delta_write(err) {
         return message;
     }
     match err {

@@ -5,8 +5,8 @@
 //! `jsonb`. Tarn plans such columns as text and records the declared type on the
 //! Delta field ([`DeclaredType`]), so that RowDescription, pg_attribute and
 //! information_schema report `character varying(20)` or `jsonb` as PostgreSQL does.
-//! Lengths are applied as PostgreSQL applies them ([`super::typmod`]); `json`/`jsonb`
-//! text is kept as written, neither validated nor normalized (README, "Types").
+//! Lengths are applied as PostgreSQL applies them, and stored `json`/`jsonb` text must
+//! be JSON ([`super::typmod`]); it is kept as written, not normalized (README, "Types").
 
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{

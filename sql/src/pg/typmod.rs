@@ -11,6 +11,10 @@
 //!
 //! The result is marked with the declared type, so clients are told
 //! `character varying(n)` / `character(n)`, and `CREATE TABLE AS` keeps it.
+//!
+//! Storing into a `json` or `jsonb` column goes through the same path, with functions
+//! `json_in` and `jsonb_in` (same arguments, no length) that refuse text that is not
+//! JSON with `22P02` and keep JSON text as written.
 
 use std::sync::Arc;
 
@@ -35,6 +39,9 @@ use crate::error::SqlError;
 enum Kind {
     Varchar,
     Char,
+    /// `json` and `jsonb` have no length; storing checks that the text is JSON.
+    Json,
+    Jsonb,
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -43,9 +50,10 @@ struct Length {
     signature: Signature,
 }
 
-/// The two functions, `varchar` and `bpchar`.
-pub(crate) fn udfs() -> [ScalarUDF; 2] {
-    [Kind::Varchar, Kind::Char].map(udf)
+/// The functions `varchar`, `bpchar`, and `json_in` and `jsonb_in`, which take the
+/// same arguments and ignore the length.
+pub(crate) fn udfs() -> [ScalarUDF; 4] {
+    [Kind::Varchar, Kind::Char, Kind::Json, Kind::Jsonb].map(udf)
 }
 
 fn udf(kind: Kind) -> ScalarUDF {
@@ -63,6 +71,8 @@ impl Kind {
         match self {
             Kind::Varchar => "varchar",
             Kind::Char => "bpchar",
+            Kind::Json => "json_in",
+            Kind::Jsonb => "jsonb_in",
         }
     }
 
@@ -70,6 +80,8 @@ impl Kind {
         match self {
             Kind::Varchar => DeclaredType::Varchar(n),
             Kind::Char => DeclaredType::Char(n),
+            Kind::Json => DeclaredType::Json,
+            Kind::Jsonb => DeclaredType::Jsonb,
         }
     }
 
@@ -78,6 +90,8 @@ impl Kind {
         match self {
             Kind::Varchar => format!("character varying({n})"),
             Kind::Char => format!("character({n})"),
+            // PostgreSQL names json in jsonb's input errors too.
+            Kind::Json | Kind::Jsonb => "json".to_owned(),
         }
     }
 }
@@ -107,7 +121,10 @@ impl ScalarUDFImpl for Length {
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        let n = length(args.scalar_arguments.get(1).copied().flatten())?;
+        let n = match self.kind {
+            Kind::Json | Kind::Jsonb => 0,
+            _ => length(args.scalar_arguments.get(1).copied().flatten())?,
+        };
         let nullable = args.arg_fields.first().is_none_or(|f| f.is_nullable());
         Ok(Arc::new(
             Field::new(self.name(), DataType::Utf8, nullable)
@@ -117,6 +134,10 @@ impl ScalarUDFImpl for Length {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let (n, explicit) = match (&args.args[1], &args.args[2]) {
+            (
+                ColumnarValue::Scalar(_),
+                ColumnarValue::Scalar(ScalarValue::Boolean(Some(explicit))),
+            ) if matches!(self.kind, Kind::Json | Kind::Jsonb) => (0, *explicit),
             (
                 ColumnarValue::Scalar(n),
                 ColumnarValue::Scalar(ScalarValue::Boolean(Some(explicit))),
@@ -134,13 +155,26 @@ impl ScalarUDFImpl for Length {
 }
 
 /// `values` fitted to `kind(n)`: cut (explicitly, or where only spaces are cut), padded
-/// for `char(n)`, or refused with [`SqlError::ValueTooLong`].
+/// for `char(n)`, or refused with [`SqlError::ValueTooLong`]; for `json` and `jsonb`,
+/// checked to be JSON text (refused with [`SqlError::InvalidText`]) and kept as written.
 fn fit(
     values: &datafusion::arrow::array::StringArray,
     kind: Kind,
     n: usize,
     explicit: bool,
 ) -> Result<datafusion::arrow::array::StringArray> {
+    if matches!(kind, Kind::Json | Kind::Jsonb) {
+        for value in values.iter().flatten() {
+            // Skipped, not built: numbers of any size are JSON, as in PostgreSQL.
+            if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(value) {
+                return Err(DataFusionError::External(Box::new(SqlError::InvalidText {
+                    type_name: "json",
+                    message: e.to_string(),
+                })));
+            }
+        }
+        return Ok(values.clone());
+    }
     let mut out = StringBuilder::with_capacity(values.len(), values.value_data().len());
     let mut padded = String::new();
     for value in values.iter() {
@@ -175,13 +209,15 @@ fn fit(
     Ok(out.finish())
 }
 
-/// The length a field's declared type gives it, if it is `varchar(n)` or `char(n)`.
+/// What storing into `field` checks, if its declared type asks for anything:
+/// `varchar(n)`, `char(n)`, `json` or `jsonb`.
 fn declared_length(field: &Field) -> Option<(Kind, usize)> {
-    match DeclaredType::of(field)? {
-        DeclaredType::Varchar(n) => Some((Kind::Varchar, n as usize)),
-        DeclaredType::Char(n) => Some((Kind::Char, n as usize)),
-        _ => None,
-    }
+    Some(match DeclaredType::of(field)? {
+        DeclaredType::Varchar(n) => (Kind::Varchar, n as usize),
+        DeclaredType::Char(n) => (Kind::Char, n as usize),
+        DeclaredType::Json => (Kind::Json, 0),
+        DeclaredType::Jsonb => (Kind::Jsonb, 0),
+    })
 }
 
 /// `batch`, about to be stored in columns of its schema, with each `varchar(n)` and
@@ -392,6 +428,16 @@ mod tests {
             ["x   ", "abcd"]
         );
         assert!(fitted(&["abcde"], Kind::Char, 4, false).is_err());
+        // JSON text is checked, not rewritten; any number is JSON.
+        assert_eq!(
+            fitted(&["{\"a\": [1, 2e400]}", " null "], Kind::Jsonb, 0, false).expect("json"),
+            ["{\"a\": [1, 2e400]}", " null "]
+        );
+        let refused = fitted(&["{bad"], Kind::Json, 0, false).expect_err("not json");
+        assert!(
+            refused.to_string().contains(crate::error::INVALID_JSON),
+            "{refused}"
+        );
         let message = SqlError::ValueTooLong {
             type_name: "character(4)".to_owned(),
         }

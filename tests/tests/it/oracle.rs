@@ -414,3 +414,55 @@ async fn issue_7_copy_to_stdout_matches_postgres_15() {
     assert!(expected.contains("tab\\there"), "{expected}");
     assert_eq!(actual, expected);
 }
+
+/// `json` and `jsonb` columns take only JSON text, as in PostgreSQL 15: INSERT, COPY
+/// and UPDATE of anything else fail with 22P02 and store nothing; numbers of any size
+/// are JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_json_columns_refuse_text_that_is_not_json_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let good = dir.path().join("good.tsv");
+    std::fs::write(&good, "{\"c\": 3}\t[3]\n").expect("write");
+    let bad = dir.path().join("bad.tsv");
+    std::fs::write(&bad, "{\"d\": 4}\t[4]\noops\t[5]\n").expect("write");
+    let script = dir.path().join("json.sql");
+    std::fs::write(
+        &script,
+        format!(
+            "create table js (j json, b jsonb);\n\
+             insert into js values ('{{\"a\": 1}}', '[1, 2]'), ('1e400', 'null');\n\
+             insert into js values ('{{bad', '1');\n\
+             insert into js values ('1', 'nope');\n\
+             \\copy js from '{}'\n\
+             \\copy js from '{}'\n\
+             update js set j = 'x' where b::text = 'null';\n\
+             select j, b from js order by j::text;\n",
+            good.display(),
+            bad.display()
+        ),
+    )
+    .expect("write script");
+    let script = script.to_str().expect("utf-8 path");
+    let args = ["-A", "-v", "VERBOSITY=sqlstate", "-f", script];
+    let (_, expected, expected_err) = postgres.psql(&args);
+    let (_, actual, actual_err) = tarn.psql(&args);
+    let states = |err: &str| -> Vec<String> {
+        err.lines()
+            .filter_map(|l| l.split_once("ERROR:"))
+            .map(|(_, state)| state.trim().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        states(&expected_err),
+        ["22P02", "22P02", "22P02", "22P02"],
+        "{expected_err}"
+    );
+    assert_eq!(
+        states(&actual_err),
+        states(&expected_err),
+        "Tarn: {actual_err}"
+    );
+    assert_eq!(actual, expected);
+}
