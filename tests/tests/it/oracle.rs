@@ -415,8 +415,8 @@ async fn issue_7_copy_to_stdout_matches_postgres_15() {
     assert_eq!(actual, expected);
 }
 
-/// `json` and `jsonb` columns take only JSON text, as in PostgreSQL 15: INSERT, COPY
-/// and UPDATE of anything else fail with 22P02 and store nothing; numbers of any size
+/// `json` and `jsonb` columns take only JSON text, as in PostgreSQL 15: INSERT, COPY,
+/// UPDATE and MERGE of anything else fail with 22P02 and store nothing; numbers of any size
 /// are JSON.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_json_columns_refuse_text_that_is_not_json_as_postgres_15() {
@@ -438,6 +438,7 @@ async fn issue_5_json_columns_refuse_text_that_is_not_json_as_postgres_15() {
              \\copy js from '{}'\n\
              \\copy js from '{}'\n\
              update js set j = 'x' where b::text = 'null';\n\
+             merge into js using (select 1 as k) s on true when matched then update set j = 'bad';\n\
              select j, b from js order by j::text;\n",
             good.display(),
             bad.display()
@@ -456,7 +457,7 @@ async fn issue_5_json_columns_refuse_text_that_is_not_json_as_postgres_15() {
     };
     assert_eq!(
         states(&expected_err),
-        ["22P02", "22P02", "22P02", "22P02"],
+        ["22P02", "22P02", "22P02", "22P02", "22P02"],
         "{expected_err}"
     );
     assert_eq!(
