@@ -280,8 +280,8 @@ pub fn column<'a>(
     iso_dates: bool,
 ) -> Option<TextColumn<'a>> {
     use datafusion::arrow::datatypes::{
-        Decimal128Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
-        UInt32Type, UInt64Type,
+        Decimal128Type, DecimalType, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
+        UInt16Type, UInt32Type, UInt64Type,
     };
     match array.data_type() {
         DataType::Utf8 => return Some(TextColumn::Utf8(array.as_string::<i32>())),
@@ -321,10 +321,14 @@ pub fn column<'a>(
             let values = array.as_boolean();
             each(&mut |row, out| out.push(if values.value(row) { b't' } else { b'f' }));
         }
-        DataType::Decimal128(_, scale) if *scale >= 0 => {
+        // Arrow writes every digit of the scale (`numeric(15,2)`: `17.00`), as
+        // PostgreSQL does.
+        DataType::Decimal128(precision, scale) if *scale >= 0 => {
             let values = array.as_primitive::<Decimal128Type>().values();
-            let scale = *scale as usize;
-            each(&mut |row, out| decimal(values[row], scale, out));
+            each(&mut |row, out| {
+                let text = Decimal128Type::format_decimal(values[row], *precision, *scale);
+                out.extend_from_slice(text.as_bytes());
+            });
         }
         DataType::Date32 if iso_dates => {
             let values = array.as_primitive::<Date32Type>();
@@ -339,11 +343,16 @@ pub fn column<'a>(
                 return None;
             }
         }
-        DataType::Float32
-        | DataType::Float64
-        | DataType::Timestamp(_, _)
-        | DataType::Interval(_)
-        | DataType::Duration(_) => {
+        DataType::Float32 => {
+            let values = array.as_primitive::<Float32Type>().values();
+            each(&mut |row, out| out.extend_from_slice(float4(values[row]).as_bytes()));
+        }
+        DataType::Float64 => {
+            let values = array.as_primitive::<Float64Type>().values();
+            each(&mut |row, out| out.extend_from_slice(float8(values[row]).as_bytes()));
+        }
+        // Each value through `value`, which matches on the unit and time zone.
+        DataType::Timestamp(_, _) | DataType::Interval(_) | DataType::Duration(_) => {
             each(&mut |row, out| {
                 if let Some(Some(text)) = value(array, row, time_zone, iso_dates) {
                     out.extend_from_slice(text.as_bytes());
@@ -353,32 +362,6 @@ pub fn column<'a>(
         _ => return None,
     }
     Some(TextColumn::Written { array, data, ends })
-}
-
-/// `numeric` text of an unscaled value with `scale` digits after the point, all of them
-/// written (`numeric(15,2)` writes `17.00`), as PostgreSQL does.
-fn decimal(value: i128, scale: usize, out: &mut Vec<u8>) {
-    if value < 0 {
-        out.push(b'-');
-    }
-    let mut buffer = itoa::Buffer::new();
-    let digits = buffer.format(value.unsigned_abs()).as_bytes();
-    if scale == 0 {
-        out.extend_from_slice(digits);
-        return;
-    }
-    match digits.len().checked_sub(scale) {
-        Some(0) | None => {
-            out.extend_from_slice(b"0.");
-            out.resize(out.len() + scale - digits.len(), b'0');
-            out.extend_from_slice(digits);
-        }
-        Some(whole) => {
-            out.extend_from_slice(&digits[..whole]);
-            out.push(b'.');
-            out.extend_from_slice(&digits[whole..]);
-        }
-    }
 }
 
 /// `YYYY-MM-DD`, as PostgreSQL writes a date in DateStyle ISO; `None` outside years 1
