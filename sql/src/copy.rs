@@ -315,7 +315,8 @@ fn decode(
             }
         }
     });
-    // Stored values fit their varchar(n) / char(n) columns, as an INSERT's do.
+    // Stored values fit their columns' declared types (varchar(n), char(n), json), as
+    // an INSERT's do.
     let stream = futures::StreamExt::map(stream, |batch| {
         batch.and_then(crate::pg::typmod::assign_batch)
     });

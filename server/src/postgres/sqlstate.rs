@@ -289,8 +289,6 @@ fn arrow_root<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a Arro
     found
 }
 
-/// The message shown to the client: DataFusion's backtraces and context wrappers
-/// are stripped, since clients show the message verbatim.
 /// Tarn's own error raised while deltalake writes a table (a value that does not fit
 /// its column: too long, or not JSON): deltalake keeps only the error's text, so it is
 /// found by its text. Its SQLSTATE, and the part of the text from Tarn's message on.
@@ -319,6 +317,8 @@ fn own_error_in_delta_write(err: &SqlError) -> Option<(&'static str, String)> {
     })
 }
 
+/// The message shown to the client: DataFusion's backtraces and context wrappers
+/// are stripped, since clients show the message verbatim.
 fn message(err: &SqlError) -> String {
     if let Some((_, message)) = own_error_in_delta_write(err) {
         return message;

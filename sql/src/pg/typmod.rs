@@ -100,9 +100,12 @@ impl Kind {
 fn length(value: Option<&ScalarValue>) -> Result<u32> {
     match value {
         Some(ScalarValue::Int64(Some(n))) if (1..=10_485_760).contains(n) => Ok(*n as u32),
-        Some(ScalarValue::Int64(Some(n))) => {
-            plan_err!("length for type varchar must be between 1 and 10485760, not {n}")
-        }
+        Some(ScalarValue::Int64(Some(n))) => Err(DataFusionError::External(Box::new(
+            SqlError::InvalidOption {
+                statement: "varchar(n)",
+                reason: format!("length for type varchar must be between 1 and 10485760, not {n}"),
+            },
+        ))),
         _ => plan_err!("the length of varchar(n) and char(n) must be a constant"),
     }
 }
@@ -211,7 +214,7 @@ fn fit(
 
 /// What storing into `field` checks, if its declared type asks for anything:
 /// `varchar(n)`, `char(n)`, `json` or `jsonb`.
-fn declared_length(field: &Field) -> Option<(Kind, usize)> {
+fn stored_check(field: &Field) -> Option<(Kind, usize)> {
     Some(match DeclaredType::of(field)? {
         DeclaredType::Varchar(n) => (Kind::Varchar, n as usize),
         DeclaredType::Char(n) => (Kind::Char, n as usize),
@@ -220,18 +223,18 @@ fn declared_length(field: &Field) -> Option<(Kind, usize)> {
     })
 }
 
-/// `batch`, about to be stored in columns of its schema, with each `varchar(n)` and
-/// `char(n)` column fitted as storing it requires (COPY's rows).
+/// `batch`, about to be stored in columns of its schema, with each `varchar(n)`,
+/// `char(n)`, `json` and `jsonb` column fitted as storing it requires (COPY's rows).
 pub(crate) fn assign_batch(
     batch: datafusion::arrow::record_batch::RecordBatch,
 ) -> Result<datafusion::arrow::record_batch::RecordBatch> {
     let schema = batch.schema();
-    if !schema.fields().iter().any(|f| declared_length(f).is_some()) {
+    if !schema.fields().iter().any(|f| stored_check(f).is_some()) {
         return Ok(batch);
     }
     let mut columns = batch.columns().to_vec();
     for (i, field) in schema.fields().iter().enumerate() {
-        if let Some((kind, n)) = declared_length(field)
+        if let Some((kind, n)) = stored_check(field)
             && field.data_type().is_string()
         {
             let text = datafusion::arrow::compute::cast(&columns[i], &DataType::Utf8)?;
@@ -260,12 +263,12 @@ fn fitted(
     )
 }
 
-/// An UPDATE's new value for column `field`, fitted to its `varchar(n)` or `char(n)`.
+/// An UPDATE's new value for column `field`, fitted to its declared type (see [`fit`]).
 pub(crate) fn assign_value(
     field: &Field,
     value: datafusion::logical_expr::Expr,
 ) -> datafusion::logical_expr::Expr {
-    match declared_length(field) {
+    match stored_check(field) {
         Some((kind, n)) if field.data_type().is_string() => {
             fitted(value, kind, n, field.data_type())
         }
@@ -275,9 +278,9 @@ pub(crate) fn assign_value(
 
 /// A MERGE's new value for column `field` as SQL text (deltalake plans a MERGE's
 /// values from text, in the session, where these functions are registered), fitted
-/// to its `varchar(n)` or `char(n)`.
+/// to its declared type (see [`fit`]).
 pub(crate) fn assign_sql(field: &Field, value: &str) -> String {
-    match declared_length(field) {
+    match stored_check(field) {
         Some((kind, n)) if field.data_type().is_string() => {
             format!("{}(CAST(({value}) AS TEXT), {n}, false)", kind.name())
         }
@@ -285,9 +288,9 @@ pub(crate) fn assign_sql(field: &Field, value: &str) -> String {
     }
 }
 
-/// An INSERT's plan with its rows fitted to the target's `varchar(n)` and `char(n)`
-/// columns (the functions above, with `explicit` false), as PostgreSQL applies a
-/// column's length on assignment.
+/// An INSERT's plan with its rows fitted to the target's `varchar(n)`, `char(n)`,
+/// `json` and `jsonb` columns (the functions above, with `explicit` false), as
+/// PostgreSQL applies a column's type on assignment.
 pub(crate) fn assign_insert(
     plan: datafusion::logical_expr::LogicalPlan,
 ) -> Result<datafusion::logical_expr::LogicalPlan> {
@@ -299,7 +302,7 @@ pub(crate) fn assign_insert(
     let lengths: Vec<(String, Kind, usize)> = target
         .fields()
         .iter()
-        .filter_map(|f| declared_length(f).map(|(k, n)| (f.name().clone(), k, n)))
+        .filter_map(|f| stored_check(f).map(|(k, n)| (f.name().clone(), k, n)))
         .collect();
     if lengths.is_empty() {
         return Ok(LogicalPlan::Dml(dml));

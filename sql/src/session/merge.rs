@@ -68,14 +68,15 @@ impl Session {
             });
         }
         let (schema, name) = self.resolve_table(&target)?;
-        let fields = self.target_columns(&schema, &name).await?;
+        let fields = self.target_schema(&schema, &name).await?;
         let columns: Vec<String> = fields.fields().iter().map(|f| f.name().clone()).collect();
         let mut clauses = merge
             .clauses
             .iter()
             .map(|clause| merge_clause(clause, &columns, &source_alias))
             .collect::<Result<Vec<_>>>()?;
-        // New values fit their varchar(n) / char(n) columns, as an UPDATE's do.
+        // New values fit their columns' declared types (varchar(n), char(n), json), as
+        // an UPDATE's do.
         for clause in &mut clauses {
             if let MergeAction::Update(sets) | MergeAction::Insert(sets) = &mut clause.action {
                 for (column, value) in sets.iter_mut() {
@@ -135,7 +136,7 @@ impl Session {
         Ok((DataFrame::new(self.ctx.state(), plan), alias))
     }
 
-    async fn target_columns(
+    async fn target_schema(
         &self,
         schema: &str,
         name: &str,

@@ -353,14 +353,18 @@ async fn issue_5_varchar_and_char_lengths_match_postgres_15() {
              select v, c from vc order by v, c;\n\
              select 'abcdefg'::varchar(3) as v, 'x'::char(3) as c, 'abc  '::varchar(3) as s;\n\
              select 'x'::varchar(5) as v5, 'y'::char(2) as c2 \\gdesc\n\
-             select v, c from vc \\gdesc\n",
+             select v, c from vc \\gdesc\n\
+             select 'x'::varchar(0);\n",
             fits.display(),
             too_long.display()
         ),
     )
     .expect("write script");
     let errors = same_script_output(&postgres, &tarn, &script);
-    assert_eq!(errors, ["22001", "22001", "22001", "22001", "22001"]);
+    assert_eq!(
+        errors,
+        ["22001", "22001", "22001", "22001", "22001", "22023"]
+    );
 }
 
 /// `COPY ... TO STDOUT` byte for byte as PostgreSQL 15 writes it, in text and CSV,
