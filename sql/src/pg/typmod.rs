@@ -12,9 +12,10 @@
 //! The result is marked with the declared type, so clients are told
 //! `character varying(n)` / `character(n)`, and `CREATE TABLE AS` keeps it.
 //!
-//! Storing into a `json` or `jsonb` column goes through the same path, with functions
-//! `json_in` and `jsonb_in` (same arguments, no length) that refuse text that is not
-//! JSON with `22P02` and keep JSON text as written.
+//! Storing into a `json` or `jsonb` column, and casting to either (`'{}'::json`), go
+//! through the same path, with functions `json_in` and `jsonb_in` (same arguments, no
+//! length) that refuse text that is not JSON with `22P02` and keep JSON text as written;
+//! the result is described as `json` / `jsonb`.
 
 use std::sync::Arc;
 
@@ -328,7 +329,8 @@ pub(crate) fn assign_insert(
     Ok(LogicalPlan::Dml(dml))
 }
 
-/// The length of a `varchar(n)` / `char(n)` type, and which of the two it is.
+/// The length of a `varchar(n)` / `char(n)` type, and which of the two it is; `json`
+/// and `jsonb`, which have no length, with 0.
 fn sized(data_type: &ast::DataType) -> Option<(Kind, u64)> {
     let length = |l: &Option<CharacterLength>| match l {
         Some(CharacterLength::IntegerLength { length, .. }) => Some(*length),
@@ -339,6 +341,8 @@ fn sized(data_type: &ast::DataType) -> Option<(Kind, u64)> {
         | ast::DataType::CharacterVarying(l)
         | ast::DataType::CharVarying(l) => Some((Kind::Varchar, length(l)?)),
         ast::DataType::Char(l) | ast::DataType::Character(l) => Some((Kind::Char, length(l)?)),
+        ast::DataType::JSON => Some((Kind::Json, 0)),
+        ast::DataType::JSONB => Some((Kind::Jsonb, 0)),
         _ => None,
     }
 }
@@ -387,8 +391,9 @@ impl VisitorMut for Casts {
     }
 }
 
-/// Explicit casts to `varchar(n)` and `char(n)` in `statement` as calls of the
-/// functions above (a cast without a length is DataFusion's own).
+/// Explicit casts to `varchar(n)`, `char(n)`, `json` and `jsonb` in `statement` as
+/// calls of the functions above (a cast to `varchar` without a length is DataFusion's
+/// own).
 pub(crate) fn rewrite_casts(statement: &mut Statement) {
     let _ = statement.visit(&mut Casts);
 }
@@ -448,6 +453,23 @@ mod tests {
         assert!(
             message.starts_with(crate::error::VALUE_TOO_LONG),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn casts_to_lengths_and_json_become_the_functions() {
+        use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+        use datafusion::sql::sqlparser::parser::Parser;
+        let sql =
+            "select 'a'::json, cast(b as jsonb), c::varchar(2), d::char(1), e::varchar, f::text";
+        let mut statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .expect("parses")
+            .remove(0);
+        rewrite_casts(&mut statement);
+        assert_eq!(
+            statement.to_string(),
+            "SELECT json_in(CAST('a' AS TEXT), 0, true), jsonb_in(CAST(b AS TEXT), 0, true), \
+             varchar(CAST(c AS TEXT), 2, true), bpchar(CAST(d AS TEXT), 1, true), e::VARCHAR, f::TEXT"
         );
     }
 }
