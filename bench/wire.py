@@ -11,12 +11,15 @@ On the same machine, with the same client for both servers:
    unaligned output to /dev/null), every row received and formatted by psql.
 3. COPY TO STDOUT: psql's `\\copy lineitem to /dev/null` (COPY lineitem TO STDOUT,
    text format).
-4. Concurrency: pgbench (PostgreSQL's own load client) with --clients connections
+4. Memory by result size: the same SELECT with LIMIT a sixteenth, a quarter and
+   all of lineitem, the server's peak memory for each: a server that streams holds
+   the same memory whatever the size of the result.
+5. Concurrency: pgbench (PostgreSQL's own load client) with --clients connections
    for --seconds, each transaction one short query (a join of nation and region
    for a random key, extended protocol); throughput and latency percentiles from
    pgbench's per-transaction log.
 
-For 1-3 it reports rows per second and the server's peak memory while the step ran
+For 1-4 it reports rows per second and the server's peak memory while the step ran
 (proportional set size summed over the server's processes, sampled every 50 ms:
 PostgreSQL's shared buffers count once). Prints a markdown table and writes it to
 RESULTS_DIR.
@@ -65,6 +68,11 @@ def generate(sf, venv_bin):
 def psql(port, user, *args):
     return [os.path.join(postgres_bindir(), "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
             "-h", "127.0.0.1", "-p", str(port), "-U", user, "-d", "tarn", *args]
+
+
+def result_sizes(rows):
+    """Row counts for the memory-by-size step: a sixteenth, a quarter and all."""
+    return [rows // 16, rows // 4, rows]
 
 
 def timed_step(pid, command):
@@ -167,6 +175,13 @@ def main():
             )
             print(f"{name}: COPY TO", file=sys.stderr)
             r["copy_out"] = timed_step(pid, psql(port, user, "-c", "\\copy lineitem to '/dev/null'"))
+            print(f"{name}: memory by result size", file=sys.stderr)
+            r["sizes"] = [
+                (n, timed_step(
+                    pid, psql(port, user, "-A", "-t", "-o", "/dev/null", "-c", f"select * from lineitem limit {n}")
+                ))
+                for n in result_sizes(rows)
+            ]
             print(f"{name}: pgbench", file=sys.stderr)
             r["bench"] = pgbench(port, user, args.clients, args.seconds, work)
     finally:
@@ -201,6 +216,22 @@ def main():
             f"| {label} | {rows / ts:,.0f} | {rows / ps:,.0f} | {ps / ts:.2f} | {ts:.1f} | {ps:.1f} | "
             f"{tpeak:.0f} ({tbase:.0f}) | {ppeak:.0f} ({pbase:.0f}) |"
         )
+    out += [
+        "",
+        "Server memory while streaming results of growing size (`select * from lineitem limit N`, psql): "
+        "peak MB during the step (before it in brackets), and the growth of the peak from the smallest result "
+        "to the whole table.",
+        "",
+        "| rows | Tarn peak MB | PostgreSQL peak MB |",
+        "|---:|---:|---:|",
+    ]
+    for (n, (_, tpeak, tbase)), (_, (_, ppeak, pbase)) in zip(t["sizes"], p["sizes"]):
+        out.append(f"| {n:,} | {tpeak:.0f} ({tbase:.0f}) | {ppeak:.0f} ({pbase:.0f}) |")
+    (n0, (_, t0, _)), (n1, (_, t1, _)) = t["sizes"][0], t["sizes"][-1]
+    (_, (_, p0, _)), (_, (_, p1, _)) = p["sizes"][0], p["sizes"][-1]
+    out.append(
+        f"| growth for {n1 / n0:.0f}x the rows | {t1 / t0:.2f}x | {p1 / p0:.2f}x |"
+    )
     tb, pb = t["bench"], p["bench"]
     out += [
         "",
