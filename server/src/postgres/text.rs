@@ -280,8 +280,8 @@ pub fn column<'a>(
     iso_dates: bool,
 ) -> Option<TextColumn<'a>> {
     use datafusion::arrow::datatypes::{
-        Decimal128Type, DecimalType, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
-        UInt16Type, UInt32Type, UInt64Type,
+        Decimal128Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
+        UInt32Type, UInt64Type,
     };
     match array.data_type() {
         DataType::Utf8 => return Some(TextColumn::Utf8(array.as_string::<i32>())),
@@ -321,24 +321,19 @@ pub fn column<'a>(
             let values = array.as_boolean();
             each(&mut |row, out| out.push(if values.value(row) { b't' } else { b'f' }));
         }
-        // Arrow writes every digit of the scale (`numeric(15,2)`: `17.00`), as
-        // PostgreSQL does.
-        DataType::Decimal128(precision, scale) if *scale >= 0 => {
+        DataType::Decimal128(_, scale) if *scale >= 0 => {
             let values = array.as_primitive::<Decimal128Type>().values();
-            each(&mut |row, out| {
-                let text = Decimal128Type::format_decimal(values[row], *precision, *scale);
-                out.extend_from_slice(text.as_bytes());
-            });
+            let mut buffer = itoa::Buffer::new();
+            let scale = *scale as usize;
+            each(&mut |row, out| write_numeric(out, values[row], scale, &mut buffer));
         }
         DataType::Date32 if iso_dates => {
             let values = array.as_primitive::<Date32Type>();
             let mut outside = false;
-            each(
-                &mut |row, out| match values.value_as_date(row).and_then(iso_date) {
-                    Some(text) => out.extend_from_slice(text.as_bytes()),
-                    None => outside = true,
-                },
-            );
+            each(&mut |row, out| match values.value_as_date(row) {
+                Some(date) if write_iso_date(out, date) => {}
+                _ => outside = true,
+            });
             if outside {
                 return None;
             }
@@ -367,9 +362,50 @@ pub fn column<'a>(
 /// `YYYY-MM-DD`, as PostgreSQL writes a date in DateStyle ISO; `None` outside years 1
 /// to 9999 (BC dates and five-digit years are left to pgwire).
 fn iso_date(date: chrono::NaiveDate) -> Option<String> {
-    (1..=9999)
-        .contains(&date.year())
-        .then(|| format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day()))
+    let mut out = Vec::with_capacity(10);
+    write_iso_date(&mut out, date).then(|| String::from_utf8(out).expect("ASCII digits"))
+}
+
+/// Appends `date` as `YYYY-MM-DD`; `false`, writing nothing, outside years 1 to 9999.
+/// Written digit by digit: lineitem's three dates per row went through `format!`'s
+/// allocation and formatting machinery (the wire benchmark's SELECT * and COPY TO).
+fn write_iso_date(out: &mut Vec<u8>, date: chrono::NaiveDate) -> bool {
+    let Ok(year @ 1..=9999) = u32::try_from(date.year()) else {
+        return false;
+    };
+    let two = |out: &mut Vec<u8>, n: u32| {
+        out.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8])
+    };
+    two(out, year / 100);
+    two(out, year % 100);
+    out.push(b'-');
+    two(out, date.month());
+    out.push(b'-');
+    two(out, date.day());
+    true
+}
+
+/// Appends the Decimal128 `value` of `scale` as PostgreSQL's numeric output writes it:
+/// every digit of the scale (`numeric(15,2)`: `17.00`), `0.` before a fraction, `-` before
+/// a negative value. The digits come from itoa; Arrow's `format_decimal` builds two
+/// `String`s per value, which cut the wire benchmark's SELECT * and COPY TO rows/s.
+fn write_numeric(out: &mut Vec<u8>, value: i128, scale: usize, buffer: &mut itoa::Buffer) {
+    if value < 0 {
+        out.push(b'-');
+    }
+    let digits = buffer.format(value.unsigned_abs()).as_bytes();
+    if scale == 0 {
+        out.extend_from_slice(digits);
+    } else if digits.len() > scale {
+        let (whole, fraction) = digits.split_at(digits.len() - scale);
+        out.extend_from_slice(whole);
+        out.push(b'.');
+        out.extend_from_slice(fraction);
+    } else {
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat_n(b'0', scale - digits.len()));
+        out.extend_from_slice(digits);
+    }
 }
 
 #[cfg(test)]
