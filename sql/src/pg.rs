@@ -8,7 +8,7 @@
 //! DBeaver, Metabase and Grafana. Tarn adds a per-session catalog wrapper so the
 //! `pg_catalog` schema lives in the session, not in the shared lake catalog.
 
-mod casts;
+pub(crate) mod casts;
 mod catalog;
 pub(crate) mod declared;
 mod expandarray;

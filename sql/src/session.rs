@@ -1021,7 +1021,8 @@ impl Session {
             )?;
             state.clone()
         };
-        signed_integers(state.statement_to_plan(statement).await?)
+        let plan = state.statement_to_plan(statement).await?;
+        signed_integers(crate::pg::casts::text_casts_are_text(plan)?)
     }
 
     async fn run_plan(&self, plan: LogicalPlan, create: CreateParts) -> Result<Output> {

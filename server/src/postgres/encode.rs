@@ -380,7 +380,8 @@ impl<'a> BatchValues<'a> {
 /// (the text columns borrow the batch), so a batch's DataRows are in memory at once,
 /// as its values already are.
 fn encode_batch(fields: &[FieldInfo], batch: &RecordBatch) -> Vec<PgWireResult<DataRow>> {
-    let mut values = BatchValues::new(fields, batch);
+    let batch = padded_chars(fields, batch);
+    let mut values = BatchValues::new(fields, &batch);
     let count = i16::try_from(fields.len()).unwrap_or(i16::MAX);
     (0..batch.num_rows())
         .map(|row| {
@@ -404,7 +405,8 @@ fn copy_batch(
     batch: &RecordBatch,
     format: &CopyFormat,
 ) -> Vec<PgWireResult<CopyData>> {
-    let mut values = BatchValues::new(fields, batch);
+    let batch = padded_chars(fields, batch);
+    let mut values = BatchValues::new(fields, &batch);
     // A line holding only `\.` would read back as the end of the data: in CSV a lone
     // column's `\.` is quoted, as PostgreSQL quotes it (text format escapes it anyway).
     let quote_end_marker = format.csv && fields.len() == 1;
@@ -431,6 +433,65 @@ fn copy_batch(
             Ok(CopyData::new(Bytes::from(line)))
         })
         .collect()
+}
+
+/// `batch` with the columns that `fields` describe as `character(n)` padded with spaces
+/// to `n` characters, as PostgreSQL writes them. Tarn keeps `char(n)` values without
+/// trailing spaces (`typmod`), so that comparisons, `length()` and `||` see what
+/// PostgreSQL's bpchar sees; only a column still of that type is padded (any function
+/// of it, or a cast to text, is text in PostgreSQL, without the spaces).
+fn padded_chars<'a>(
+    fields: &[FieldInfo],
+    batch: &'a RecordBatch,
+) -> std::borrow::Cow<'a, RecordBatch> {
+    use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
+    use datafusion::arrow::compute::cast;
+    let pad = |array: &ArrayRef, n: usize| -> Option<ArrayRef> {
+        let text = cast(array, &DataType::Utf8).ok()?;
+        let text = text.as_string_opt::<i32>()?;
+        let mut out = StringBuilder::with_capacity(text.len(), text.len() * n);
+        let mut value = String::with_capacity(n);
+        for s in text.iter() {
+            let Some(s) = s else {
+                out.append_null();
+                continue;
+            };
+            value.clear();
+            value.push_str(s);
+            value.extend(std::iter::repeat_n(
+                ' ',
+                n.saturating_sub(s.chars().count()),
+            ));
+            out.append_value(&value);
+        }
+        cast(&(Arc::new(out.finish()) as ArrayRef), array.data_type()).ok()
+    };
+    let schema = batch.schema_ref();
+    // The type modifier of character(n) is n + 4.
+    let widths: Vec<Option<usize>> = fields
+        .iter()
+        .map(|f| {
+            (f.datatype() == &Type::BPCHAR && f.type_modifier() > 4)
+                .then(|| (f.type_modifier() - 4) as usize)
+        })
+        .collect();
+    if widths.iter().all(Option::is_none) {
+        return std::borrow::Cow::Borrowed(batch);
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(&widths)
+        .map(|(column, width)| {
+            width
+                .and_then(|n| pad(column, n))
+                .unwrap_or_else(|| Arc::clone(column))
+        })
+        .collect();
+    match RecordBatch::try_new(Arc::clone(schema), columns) {
+        Ok(padded) => std::borrow::Cow::Owned(padded),
+        Err(_) => std::borrow::Cow::Borrowed(batch),
+    }
 }
 
 /// Encodes row `row` of `array` into `encoder`: through `arrow-pg`, or as Tarn's own
@@ -673,6 +734,20 @@ mod tests {
                         Some(-123456789012345),
                     ])
                     .with_precision_and_scale(15, 2)
+                    .expect("valid decimal"),
+                ),
+            ),
+            (
+                "n6",
+                Arc::new(
+                    Decimal128Array::from(vec![
+                        Some(1),
+                        Some(-1234567),
+                        Some(1000000),
+                        None,
+                        Some(-12_345_678_901_234_567_890_123),
+                    ])
+                    .with_precision_and_scale(38, 6)
                     .expect("valid decimal"),
                 ),
             ),

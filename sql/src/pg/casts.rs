@@ -173,6 +173,59 @@ fn bytea_in(text: &str) -> Result<Vec<u8>> {
 
 /// Rewrites every expression of `plan`, subqueries included, bottom up with `f`,
 /// which gets the schema of the node's inputs; output names stay what they were.
+/// A cast to text is text, whatever the value was declared as: `c::text` of a
+/// `char(n)` column is unpadded text in PostgreSQL, and `j::text` of a json one is
+/// text. DataFusion carries a field's metadata, where Tarn keeps the declared type,
+/// through a cast that names only a type, so such casts get an explicit target field
+/// (which keeps none), and the schemas above them are computed again. Run on the plan
+/// as planned from SQL, whose schema describes the result to the client.
+pub(crate) fn text_casts_are_text(plan: LogicalPlan) -> Result<LogicalPlan> {
+    let text =
+        |t: &DataType| matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8);
+    let rewritten = plan.transform_up_with_subqueries(|plan| {
+        let schema = datafusion::logical_expr::utils::merge_schema(&plan.inputs());
+        let rewritten = plan.map_expressions(|expr| {
+            expr.transform_up(|expr| {
+                let Expr::Cast(Cast { expr: inner, field }) = &expr else {
+                    return Ok(Transformed::no(expr));
+                };
+                let declared = inner.to_field(&schema).is_ok_and(|(_, f)| {
+                    text(f.data_type()) && tarn_catalog::types::DeclaredType::of(&f).is_some()
+                });
+                if !(declared
+                    && text(field.data_type())
+                    && field.metadata().is_empty()
+                    && field.name().is_empty())
+                {
+                    return Ok(Transformed::no(expr));
+                }
+                Ok(Transformed::yes(Expr::Cast(Cast::new_from_field(
+                    inner.clone(),
+                    Arc::new(datafusion::arrow::datatypes::Field::new(
+                        "text",
+                        field.data_type().clone(),
+                        true,
+                    )),
+                ))))
+            })
+        })?;
+        if rewritten.transformed {
+            rewritten.map_data(LogicalPlan::recompute_schema)
+        } else {
+            Ok(rewritten)
+        }
+    })?;
+    // The nodes above a changed one keep the schemas they were built with.
+    if rewritten.transformed {
+        rewritten
+            .data
+            .transform_up_with_subqueries(|plan| plan.recompute_schema().map(Transformed::yes))
+            .map(|t| t.data)
+    } else {
+        Ok(rewritten.data)
+    }
+}
+
 fn rewrite_expressions(
     plan: LogicalPlan,
     f: &(dyn Fn(Expr, &datafusion::common::DFSchema) -> Result<Transformed<Expr>> + Sync),

@@ -7,7 +7,9 @@
 //!   characters;
 //! - storing into a column (INSERT, `explicit` false) refuses a longer value with
 //!   `22001`, unless what is past `n` is only spaces, which are cut;
-//! - `char(n)` pads a shorter value with spaces to `n` (PostgreSQL's `bpchar`).
+//! - `char(n)` values are kept without trailing spaces, which PostgreSQL's `bpchar`
+//!   ignores in comparisons, `length()` and `||`; the server pads a `char(n)` column to
+//!   `n` characters when it writes it to a client, as PostgreSQL prints it.
 //!
 //! The result is marked with the declared type, so clients are told
 //! `character varying(n)` / `character(n)`, and `CREATE TABLE AS` keeps it.
@@ -158,8 +160,8 @@ impl ScalarUDFImpl for Length {
     }
 }
 
-/// `values` fitted to `kind(n)`: cut (explicitly, or where only spaces are cut), padded
-/// for `char(n)`, or refused with [`SqlError::ValueTooLong`]; for `json` and `jsonb`,
+/// `values` fitted to `kind(n)`: cut (explicitly, or where only spaces are cut), without
+/// trailing spaces for `char(n)`, or refused with [`SqlError::ValueTooLong`]; for `json` and `jsonb`,
 /// checked to be JSON text (refused with [`SqlError::InvalidText`]) and kept as written.
 fn fit(
     values: &datafusion::arrow::array::StringArray,
@@ -180,7 +182,6 @@ fn fit(
         return Ok(values.clone());
     }
     let mut out = StringBuilder::with_capacity(values.len(), values.value_data().len());
-    let mut padded = String::new();
     for value in values.iter() {
         let Some(value) = value else {
             out.append_null();
@@ -200,13 +201,7 @@ fn fit(
             }
         };
         match kind {
-            Kind::Char if cut.is_none() => {
-                padded.clear();
-                padded.push_str(kept);
-                let missing = n - kept.chars().count();
-                padded.extend(std::iter::repeat_n(' ', missing));
-                out.append_value(&padded);
-            }
+            Kind::Char => out.append_value(kept.trim_end_matches(' ')),
             _ => out.append_value(kept),
         }
     }
@@ -415,7 +410,7 @@ mod tests {
     // PostgreSQL 15: select 'héllo'::varchar(2), 'ab   '::varchar(3)::text || '|'; insert
     // into a varchar(3) column 'abc  ' (stored 'abc') and 'abcd' (22001).
     #[test]
-    fn casts_cut_storing_refuses_all_but_spaces_and_char_pads() {
+    fn casts_cut_storing_refuses_all_but_spaces_and_char_drops_trailing_spaces() {
         assert_eq!(
             fitted(&["héllo", "ab   ", "a"], Kind::Varchar, 2, true).expect("fits"),
             ["hé", "ab", "a"]
@@ -432,8 +427,8 @@ mod tests {
             "{refused}"
         );
         assert_eq!(
-            fitted(&["x", "abcd  "], Kind::Char, 4, false).expect("fits"),
-            ["x   ", "abcd"]
+            fitted(&["x", "abcd  ", "a b  "], Kind::Char, 4, false).expect("fits"),
+            ["x", "abcd", "a b"]
         );
         assert!(fitted(&["abcde"], Kind::Char, 4, false).is_err());
         // JSON text is checked, not rewritten; any number is JSON.

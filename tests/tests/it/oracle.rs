@@ -325,7 +325,8 @@ async fn issue_5_result_column_types_match_postgres_15() {
 
 /// `varchar(n)` and `char(n)` as PostgreSQL 15 applies them: an explicit cast cuts,
 /// storing (INSERT, COPY) refuses a longer value with 22001 unless only spaces are cut,
-/// `char(n)` pads; and results are described with the length. One psql script on both
+/// `char(n)` prints padded while comparisons, `length()`, `||` and functions ignore the
+/// padding (also through COPY TO); and results are described with the length. One psql script on both
 /// servers: the same rows, descriptions and SQLSTATEs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_varchar_and_char_lengths_match_postgres_15() {
@@ -351,6 +352,9 @@ async fn issue_5_varchar_and_char_lengths_match_postgres_15() {
              \\copy vc from '{}' csv\n\
              \\copy vc from '{}' csv\n\
              select v, c from vc order by v, c;\n\
+             select c, length(c) as n, c || '|' as joined, c = 'x' as eq, upper(c) as up, c::text as t from vc order by v, c;\n\
+             select count(*) from vc where c = 'y';\n\
+             \\copy (select v, c from vc order by v, c) to stdout with csv\n\
              select 'abcdefg'::varchar(3) as v, 'x'::char(3) as c, 'abc  '::varchar(3) as s;\n\
              select 'x'::varchar(5) as v5, 'y'::char(2) as c2 \\gdesc\n\
              select v, c from vc \\gdesc\n\
@@ -428,6 +432,7 @@ async fn issue_5_json_columns_refuse_text_that_is_not_json_as_postgres_15() {
              select j, b from js order by j::text;\n\
              select '[1, {{\"x\": null}}]'::json as v, cast('{{\"k\": \"v\"}}' as jsonb) as w, null::json as n;\n\
              select '[1, {{\"x\": null}}]'::json as v, cast('{{\"k\": \"v\"}}' as jsonb) as w \\gdesc\n\
+             select j::text as t, b::text as u from js \\gdesc\n\
              select 'nope'::json;\n\
              select cast('{{1}}' as jsonb);\n",
             good.display(),
