@@ -171,8 +171,6 @@ fn bytea_in(text: &str) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Rewrites every expression of `plan`, subqueries included, bottom up with `f`,
-/// which gets the schema of the node's inputs; output names stay what they were.
 /// A cast to text is text, whatever the value was declared as: `c::text` of a
 /// `char(n)` column is unpadded text in PostgreSQL, and `j::text` of a json one is
 /// text. DataFusion carries a field's metadata, where Tarn keeps the declared type,
@@ -226,6 +224,8 @@ pub(crate) fn text_casts_are_text(plan: LogicalPlan) -> Result<LogicalPlan> {
     }
 }
 
+/// Rewrites every expression of `plan`, subqueries included, bottom up with `f`,
+/// which gets the schema of the node's inputs; output names stay what they were.
 fn rewrite_expressions(
     plan: LogicalPlan,
     f: &(dyn Fn(Expr, &datafusion::common::DFSchema) -> Result<Transformed<Expr>> + Sync),
