@@ -1022,6 +1022,7 @@ impl Session {
             state.clone()
         };
         let plan = state.statement_to_plan(statement).await?;
+        let plan = crate::pg::casts::char_comparisons(plan)?;
         signed_integers(crate::pg::casts::text_casts_are_text(plan)?)
     }
 

@@ -224,6 +224,57 @@ pub(crate) fn text_casts_are_text(plan: LogicalPlan) -> Result<LogicalPlan> {
     }
 }
 
+/// A `char(n)` column compared with a string literal (`c = 'ab  '`) compares without
+/// the literal's trailing spaces: PostgreSQL types the literal `character` and ignores
+/// trailing spaces on both sides, and Tarn keeps `char(n)` values without them
+/// (`typmod`). Run on the plan as planned from SQL, before type coercion.
+pub(crate) fn char_comparisons(plan: LogicalPlan) -> Result<LogicalPlan> {
+    use datafusion::logical_expr::{BinaryExpr, Operator};
+    use datafusion::scalar::ScalarValue;
+    use tarn_catalog::types::DeclaredType;
+    rewrite_expressions(plan, &|expr, schema| {
+        let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &expr else {
+            return Ok(Transformed::no(expr));
+        };
+        if !matches!(
+            op,
+            Operator::Eq
+                | Operator::NotEq
+                | Operator::Lt
+                | Operator::LtEq
+                | Operator::Gt
+                | Operator::GtEq
+                | Operator::IsDistinctFrom
+                | Operator::IsNotDistinctFrom
+        ) {
+            return Ok(Transformed::no(expr));
+        }
+        let is_char = |e: &Expr| {
+            e.to_field(schema)
+                .is_ok_and(|(_, f)| matches!(DeclaredType::of(&f), Some(DeclaredType::Char(_))))
+        };
+        let trimmed = |e: &Expr| match e {
+            Expr::Literal(ScalarValue::Utf8(Some(s)), m) if s.ends_with(' ') => {
+                Some(Expr::Literal(
+                    ScalarValue::Utf8(Some(s.trim_end_matches(' ').to_owned())),
+                    m.clone(),
+                ))
+            }
+            _ => None,
+        };
+        let (l, r) = match (trimmed(left), trimmed(right)) {
+            (None, Some(r)) if is_char(left) => (left.as_ref().clone(), r),
+            (Some(l), None) if is_char(right) => (l, right.as_ref().clone()),
+            _ => return Ok(Transformed::no(expr)),
+        };
+        Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
+            Box::new(l),
+            *op,
+            Box::new(r),
+        ))))
+    })
+}
+
 /// Rewrites every expression of `plan`, subqueries included, bottom up with `f`,
 /// which gets the schema of the node's inputs; output names stay what they were.
 fn rewrite_expressions(

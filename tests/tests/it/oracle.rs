@@ -354,6 +354,7 @@ async fn issue_5_varchar_and_char_lengths_match_postgres_15() {
              select v, c from vc order by v, c;\n\
              select c, length(c) as n, c || '|' as joined, c = 'x' as eq, upper(c) as up, c::text as t from vc order by v, c;\n\
              select count(*) from vc where c = 'y';\n\
+             select count(*) as eq, count(*) filter (where 'y  ' <> c) as ne, count(*) filter (where c < 'r  ') as lt from vc where c = 'y  ';\n\
              \\copy (select v, c from vc order by v, c) to stdout with csv\n\
              select 'abcdefg'::varchar(3) as v, 'x'::char(3) as c, 'abc  '::varchar(3) as s;\n\
              select 'x'::varchar(5) as v5, 'y'::char(2) as c2 \\gdesc\n\
