@@ -229,42 +229,58 @@ pub(crate) fn text_casts_are_text(plan: LogicalPlan) -> Result<LogicalPlan> {
 /// trailing spaces on both sides, and Tarn keeps `char(n)` values without them
 /// (`typmod`). Run on the plan as planned from SQL, before type coercion.
 pub(crate) fn char_comparisons(plan: LogicalPlan) -> Result<LogicalPlan> {
-    use datafusion::logical_expr::{BinaryExpr, Operator};
-    use datafusion::scalar::ScalarValue;
+    use datafusion::logical_expr::Operator;
     use tarn_catalog::types::DeclaredType;
+    literal_comparisons(
+        plan,
+        &[
+            Operator::Eq,
+            Operator::NotEq,
+            Operator::Lt,
+            Operator::LtEq,
+            Operator::Gt,
+            Operator::GtEq,
+            Operator::IsDistinctFrom,
+            Operator::IsNotDistinctFrom,
+        ],
+        &|e, schema| {
+            e.to_field(schema)
+                .is_ok_and(|(_, f)| matches!(DeclaredType::of(&f), Some(DeclaredType::Char(_))))
+        },
+        &|text| {
+            text.ends_with(' ')
+                .then(|| Expr::Literal(text.trim_end_matches(' ').into(), None))
+        },
+    )
+}
+
+/// Rewrites each comparison of `plan` by one of `ops` between an expression that
+/// `compared` accepts and a string literal that `literal` turns into another
+/// expression (`None`: left alone), replacing the literal; the other comparisons stay.
+fn literal_comparisons(
+    plan: LogicalPlan,
+    ops: &[datafusion::logical_expr::Operator],
+    compared: &(dyn Fn(&Expr, &datafusion::common::DFSchema) -> bool + Sync),
+    literal: &(dyn Fn(&str) -> Option<Expr> + Sync),
+) -> Result<LogicalPlan> {
+    use datafusion::logical_expr::BinaryExpr;
+    use datafusion::scalar::ScalarValue;
     rewrite_expressions(plan, &|expr, schema| {
         let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &expr else {
             return Ok(Transformed::no(expr));
         };
-        if !matches!(
-            op,
-            Operator::Eq
-                | Operator::NotEq
-                | Operator::Lt
-                | Operator::LtEq
-                | Operator::Gt
-                | Operator::GtEq
-                | Operator::IsDistinctFrom
-                | Operator::IsNotDistinctFrom
-        ) {
+        if !ops.contains(op) {
             return Ok(Transformed::no(expr));
         }
-        let is_char = |e: &Expr| {
-            e.to_field(schema)
-                .is_ok_and(|(_, f)| matches!(DeclaredType::of(&f), Some(DeclaredType::Char(_))))
-        };
-        let trimmed = |e: &Expr| match e {
-            Expr::Literal(ScalarValue::Utf8(Some(s)), m) if s.ends_with(' ') => {
-                Some(Expr::Literal(
-                    ScalarValue::Utf8(Some(s.trim_end_matches(' ').to_owned())),
-                    m.clone(),
-                ))
+        let replaced = |e: &Expr| match e {
+            Expr::Literal(ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)), _) => {
+                literal(s)
             }
             _ => None,
         };
-        let (l, r) = match (trimmed(left), trimmed(right)) {
-            (None, Some(r)) if is_char(left) => (left.as_ref().clone(), r),
-            (Some(l), None) if is_char(right) => (l, right.as_ref().clone()),
+        let (l, r) = match (replaced(left), replaced(right)) {
+            (None, Some(r)) if compared(left, schema) => (left.as_ref().clone(), r),
+            (Some(l), None) if compared(right, schema) => (l, right.as_ref().clone()),
             _ => return Ok(Transformed::no(expr)),
         };
         Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
@@ -446,48 +462,19 @@ impl AnalyzerRule for BooleanLiterals {
     }
 
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        use datafusion::logical_expr::{BinaryExpr, Operator};
+        use datafusion::logical_expr::Operator;
         use datafusion::scalar::ScalarValue;
-        rewrite_expressions(plan, &|expr, schema| {
-            let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &expr else {
-                return Ok(Transformed::no(expr));
-            };
-            if !matches!(
-                op,
-                Operator::Eq
-                    | Operator::NotEq
-                    | Operator::IsDistinctFrom
-                    | Operator::IsNotDistinctFrom
-            ) {
-                return Ok(Transformed::no(expr));
-            }
-            let is_bool = |e: &Expr| matches!(e.get_type(schema), Ok(DataType::Boolean));
-            let literal = |e: &Expr| match e {
-                Expr::Literal(ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)), _) => {
-                    pg_bool(s)
-                }
-                _ => None,
-            };
-            let rewritten = match (literal(left), literal(right)) {
-                (None, Some(b)) if is_bool(left) => Some((
-                    left.as_ref().clone(),
-                    Expr::Literal(ScalarValue::Boolean(Some(b)), None),
-                )),
-                (Some(b), None) if is_bool(right) => Some((
-                    Expr::Literal(ScalarValue::Boolean(Some(b)), None),
-                    right.as_ref().clone(),
-                )),
-                _ => None,
-            };
-            Ok(match rewritten {
-                Some((l, r)) => Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
-                    Box::new(l),
-                    *op,
-                    Box::new(r),
-                ))),
-                None => Transformed::no(expr),
-            })
-        })
+        literal_comparisons(
+            plan,
+            &[
+                Operator::Eq,
+                Operator::NotEq,
+                Operator::IsDistinctFrom,
+                Operator::IsNotDistinctFrom,
+            ],
+            &|e, schema| matches!(e.get_type(schema), Ok(DataType::Boolean)),
+            &|text| pg_bool(text).map(|b| Expr::Literal(ScalarValue::Boolean(Some(b)), None)),
+        )
     }
 }
 
