@@ -70,6 +70,15 @@ pub enum SqlError {
     #[error("value too long for type {type_name}")]
     ValueTooLong { type_name: String },
 
+    /// `\u0000` in text for jsonb, which a text value cannot hold (22P05). The message
+    /// starts with [`UNSUPPORTED_ESCAPE`].
+    #[error("unsupported Unicode escape sequence: \\u0000 cannot be converted to text")]
+    UnsupportedUnicodeEscape,
+
+    /// A number beyond `numeric`'s range (22003); the message is [`NUMERIC_OVERFLOW`].
+    #[error("value overflows numeric format")]
+    NumericOverflow,
+
     #[error("invalid value for parameter \"{name}\": \"{value}\"")]
     InvalidSettingValue { name: String, value: String },
 
@@ -114,6 +123,12 @@ pub const VALUE_TOO_LONG: &str = "value too long for type ";
 
 /// The start of [`SqlError::InvalidText`]'s message for JSON, likewise.
 pub const INVALID_JSON: &str = "invalid input syntax for type json";
+
+/// [`SqlError::UnsupportedUnicodeEscape`]'s message, likewise.
+pub const UNSUPPORTED_ESCAPE: &str = "unsupported Unicode escape sequence";
+
+/// [`SqlError::NumericOverflow`]'s message, likewise.
+pub const NUMERIC_OVERFLOW: &str = "value overflows numeric format";
 
 impl SqlError {
     pub(crate) fn not_supported(feature: impl Into<String>) -> Self {

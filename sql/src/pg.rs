@@ -15,6 +15,7 @@ mod expandarray;
 mod format;
 pub(crate) mod functions;
 mod interval_mul;
+pub(crate) mod jsonb;
 pub(crate) mod names;
 mod single_value;
 pub mod sleep;

@@ -29,6 +29,7 @@ pub const FEATURE_NOT_SUPPORTED: &str = "0A000";
 pub const DIVISION_BY_ZERO: &str = "22012";
 pub const NUMERIC_VALUE_OUT_OF_RANGE: &str = "22003";
 pub const INVALID_TEXT_REPRESENTATION: &str = "22P02";
+pub const UNTRANSLATABLE_CHARACTER: &str = "22P05";
 pub const STRING_DATA_RIGHT_TRUNCATION: &str = "22001";
 pub const INVALID_PARAMETER_VALUE: &str = "22023";
 pub const DATA_EXCEPTION: &str = "22000";
@@ -82,6 +83,8 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::UnknownSetting { .. } => UNDEFINED_OBJECT,
         SqlError::SubqueryRows => "21000",
         SqlError::InvalidText { .. } => INVALID_TEXT_REPRESENTATION,
+        SqlError::UnsupportedUnicodeEscape => UNTRANSLATABLE_CHARACTER,
+        SqlError::NumericOverflow => NUMERIC_VALUE_OUT_OF_RANGE,
         SqlError::TemporaryInSchema(_) => "42P16",
         SqlError::StatementTimeout => QUERY_CANCELED,
         SqlError::UnknownCursor(_) => INVALID_CURSOR_NAME,
@@ -290,12 +293,15 @@ fn arrow_root<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a Arro
 }
 
 /// Tarn's own error raised while deltalake writes a table (a value that does not fit
-/// its column: too long, or not JSON): deltalake keeps only the error's text, so it is
+/// its column: too long, not JSON, not a jsonb value): deltalake keeps only the error's text, so it is
 /// found by its text. Its SQLSTATE, and the part of the text from Tarn's message on.
 fn own_error_in_delta_write(err: &SqlError) -> Option<(&'static str, String)> {
     if matches!(
         err,
-        SqlError::ValueTooLong { .. } | SqlError::InvalidText { .. }
+        SqlError::ValueTooLong { .. }
+            | SqlError::InvalidText { .. }
+            | SqlError::UnsupportedUnicodeEscape
+            | SqlError::NumericOverflow
     ) {
         return None;
     }
@@ -306,6 +312,14 @@ fn own_error_in_delta_write(err: &SqlError) -> Option<(&'static str, String)> {
             STRING_DATA_RIGHT_TRUNCATION,
         ),
         (tarn_sql::error::INVALID_JSON, INVALID_TEXT_REPRESENTATION),
+        (
+            tarn_sql::error::UNSUPPORTED_ESCAPE,
+            UNTRANSLATABLE_CHARACTER,
+        ),
+        (
+            tarn_sql::error::NUMERIC_OVERFLOW,
+            NUMERIC_VALUE_OUT_OF_RANGE,
+        ),
     ]
     .into_iter()
     .find_map(|(start, state)| {

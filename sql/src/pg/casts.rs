@@ -254,6 +254,36 @@ pub(crate) fn char_comparisons(plan: LogicalPlan) -> Result<LogicalPlan> {
     )
 }
 
+/// A `jsonb` column compared for equality with a string literal (`b = '{"a":1}'`)
+/// compares with the literal's jsonb text: PostgreSQL reads the literal as jsonb, and
+/// Tarn keeps jsonb values in PostgreSQL's rendering ([`super::jsonb`]), so the
+/// literal is brought to that rendering. A literal that is not JSON is left as it is
+/// (it equals no stored value; PostgreSQL would refuse it). Run on the plan as
+/// planned from SQL, before type coercion.
+pub(crate) fn jsonb_comparisons(plan: LogicalPlan) -> Result<LogicalPlan> {
+    use datafusion::logical_expr::Operator;
+    use tarn_catalog::types::DeclaredType;
+    literal_comparisons(
+        plan,
+        &[
+            Operator::Eq,
+            Operator::NotEq,
+            Operator::IsDistinctFrom,
+            Operator::IsNotDistinctFrom,
+        ],
+        &|e, schema| {
+            e.to_field(schema)
+                .is_ok_and(|(_, f)| matches!(DeclaredType::of(&f), Some(DeclaredType::Jsonb)))
+        },
+        &|text| {
+            super::jsonb::normalized(text)
+                .ok()
+                .filter(|normalized| normalized != text)
+                .map(|normalized| Expr::Literal(normalized.into(), None))
+        },
+    )
+}
+
 /// Rewrites each comparison of `plan` by one of `ops` between an expression that
 /// `compared` accepts and a string literal that `literal` turns into another
 /// expression (`None`: left alone), replacing the literal; the other comparisons stay.

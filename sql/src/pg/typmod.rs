@@ -36,6 +36,7 @@ use datafusion::sql::sqlparser::ast::{
 };
 use tarn_catalog::types::DeclaredType;
 
+use super::jsonb::JsonbError;
 use crate::error::SqlError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -162,7 +163,8 @@ impl ScalarUDFImpl for Length {
 
 /// `values` fitted to `kind(n)`: cut (explicitly, or where only spaces are cut), without
 /// trailing spaces for `char(n)`, or refused with [`SqlError::ValueTooLong`]; for `json` and `jsonb`,
-/// checked to be JSON text (refused with [`SqlError::InvalidText`]) and kept as written.
+/// checked to be JSON text (refused with [`SqlError::InvalidText`]), kept as written for
+/// `json` and in PostgreSQL's rendering of the value for `jsonb` ([`super::jsonb`]).
 fn fit(
     values: &datafusion::arrow::array::StringArray,
     kind: Kind,
@@ -179,7 +181,27 @@ fn fit(
                 })));
             }
         }
-        return Ok(values.clone());
+        if kind == Kind::Json {
+            return Ok(values.clone());
+        }
+        let mut out = StringBuilder::with_capacity(values.len(), values.value_data().len());
+        for value in values.iter() {
+            match value.map(super::jsonb::normalized).transpose() {
+                Ok(value) => out.append_option(value),
+                Err(e) => {
+                    let error = match e {
+                        JsonbError::NulEscape => SqlError::UnsupportedUnicodeEscape,
+                        JsonbError::NumericOverflow => SqlError::NumericOverflow,
+                        JsonbError::Syntax { at } => SqlError::InvalidText {
+                            type_name: "json",
+                            message: format!("unexpected text at byte {at}"),
+                        },
+                    };
+                    return Err(DataFusionError::External(Box::new(error)));
+                }
+            }
+        }
+        return Ok(out.finish());
     }
     let mut out = StringBuilder::with_capacity(values.len(), values.value_data().len());
     for value in values.iter() {
@@ -431,10 +453,21 @@ mod tests {
             ["x", "abcd", "a b"]
         );
         assert!(fitted(&["abcde"], Kind::Char, 4, false).is_err());
-        // JSON text is checked, not rewritten; any number is JSON.
+        // json text is checked, not rewritten; any number is JSON. jsonb is kept as
+        // PostgreSQL prints it (keys by length, numbers as numeric).
         assert_eq!(
-            fitted(&["{\"a\": [1, 2e400]}", " null "], Kind::Jsonb, 0, false).expect("json"),
+            fitted(&["{\"a\": [1, 2e400]}", " null "], Kind::Json, 0, false).expect("json"),
             ["{\"a\": [1, 2e400]}", " null "]
+        );
+        assert_eq!(
+            fitted(
+                &["{\"bb\":1,\"a\":[1.50e1]}", " null "],
+                Kind::Jsonb,
+                0,
+                false
+            )
+            .expect("jsonb"),
+            ["{\"a\": [15.0], \"bb\": 1}", "null"]
         );
         let refused = fitted(&["{bad"], Kind::Json, 0, false).expect_err("not json");
         assert!(

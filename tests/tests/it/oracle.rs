@@ -445,6 +445,40 @@ async fn issue_5_json_columns_refuse_text_that_is_not_json_as_postgres_15() {
     assert_eq!(errors, ["22P02"; 7]);
 }
 
+/// jsonb values come back as PostgreSQL 15 renders them, not as written: keys sorted
+/// by length then bytes, the last of duplicate keys kept, whitespace and escapes
+/// normalized, numbers as `numeric` prints them; stored that way from INSERT, casts
+/// and COPY, and compared that way with literals. `\u0000` (22P05) and numbers
+/// beyond numeric's range (22003) are refused with PostgreSQL's SQLSTATEs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_jsonb_values_print_and_compare_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let rows = dir.path().join("rows.tsv");
+    std::fs::write(&rows, "10\t{\"q\": 1,   \"p\": [true, 2.50E+1]}\n").expect("write");
+    let script = dir.path().join("jsonb.sql");
+    let mut text = r#"create table jb (id int, b jsonb);
+insert into jb values (1, '{"b":1, "a":2, "aa": [1,2,{"z":null,"y":true}], "a": 3}'), (2, '[1e2, 1.50e1, 1E-3, -0, -0.0, 0.10, 1e+2, 12.5e-1, -1.0e0, 100e-2, 5e-1]'), (3, '"a\u00e9\n\t\u001f\/\\\"b\ud83d\ude00"'), (4, '  {  }  '), (5, '{"é":1,"ab":2,"b":3,"":[]}'), (6, '0.000001e6'), (7, '{"a" : 1}'), (8, '123456789012345678901234567890.5e-40');
+insert into jb values (9, '"a\u0000"');
+insert into jb values (9, '1e131072');
+insert into jb values (9, '[1e-16384]');
+select id, b from jb order by id;
+select count(*) from jb where b = '{ "a":1 }';
+select id from jb where b <> '{}' and b is distinct from '[ ]' order by id;
+select '{"y": 1, "x": [ 2 ,3 ], "y": 0}'::jsonb as b, '{"y": 1, "x": [ 2 ,3 ], "y": 0}'::json as j;
+select count(distinct b) from (select '{"a":1,"b":2}'::jsonb as b union all select '{"b":2, "a":1}'::jsonb) t;
+"#
+    .to_owned();
+    text.push_str(&format!("\\copy jb from '{}'\n", rows.display()));
+    text.push_str(
+        "select b from jb where id = 10;\n\\copy (select id, b from jb order by id) to stdout\n",
+    );
+    std::fs::write(&script, text).expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["22P05", "22003", "22003"]);
+}
+
 /// Runs the psql script at `script` on both servers, with SQLSTATEs shown for errors
 /// (psql goes on after one), and asserts that Tarn printed what PostgreSQL printed and
 /// failed where it failed with the same SQLSTATEs. Returns PostgreSQL's SQLSTATEs, in

@@ -1,0 +1,398 @@
+//! jsonb's text, as PostgreSQL 15 keeps and prints it.
+//!
+//! `json` keeps the text it was given; `jsonb` keeps a parsed value, so what comes
+//! back is PostgreSQL's rendering of it (`jsonb_out`): no insignificant whitespace,
+//! `", "` between elements and `": "` after keys, object keys ordered by length and
+//! then bytes with only the last of duplicate keys kept, strings with their escapes
+//! resolved and re-escaped as `escape_json` does, and numbers as `numeric` prints
+//! them (`1e2` is `100`, `1.50e1` is `15.0`, `-0` is `0`). Tarn stores jsonb values
+//! in this form, so comparisons, `DISTINCT` and output agree with PostgreSQL.
+//!
+//! The text is checked to be JSON before it gets here ([`super::typmod`]); this
+//! parser still refuses what is not JSON rather than guess.
+
+use std::fmt::Write;
+
+/// Why a JSON text has no jsonb value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum JsonbError {
+    /// `\u0000`, which a text value cannot hold (PostgreSQL's 22P05).
+    NulEscape,
+    /// A number beyond `numeric`'s range: more than 131,072 digits before the
+    /// point or 16,383 after (22003).
+    NumericOverflow,
+    /// Not JSON at byte `at`.
+    Syntax { at: usize },
+}
+
+/// Digits `numeric` allows before the decimal point and after it.
+const MAX_INTEGER_DIGITS: i64 = 131_072;
+const MAX_SCALE: i64 = 16_383;
+
+/// The jsonb text of the JSON `text`.
+pub(crate) fn normalized(text: &str) -> Result<String, JsonbError> {
+    let mut parser = Parser {
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    let mut out = String::with_capacity(text.len());
+    parser.value(&mut out)?;
+    parser.skip_whitespace();
+    if parser.at != parser.bytes.len() {
+        return Err(parser.syntax());
+    }
+    Ok(out)
+}
+
+struct Parser<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Parser<'_> {
+    fn syntax(&self) -> JsonbError {
+        JsonbError::Syntax { at: self.at }
+    }
+
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_whitespace();
+        self.bytes.get(self.at).copied()
+    }
+
+    fn expect(&mut self, byte: u8) -> Result<(), JsonbError> {
+        if self.peek() != Some(byte) {
+            return Err(self.syntax());
+        }
+        self.at += 1;
+        Ok(())
+    }
+
+    fn value(&mut self, out: &mut String) -> Result<(), JsonbError> {
+        match self.peek().ok_or_else(|| self.syntax())? {
+            b'{' => self.object(out),
+            b'[' => self.array(out),
+            b'"' => {
+                let s = self.string()?;
+                write_string(out, &s);
+                Ok(())
+            }
+            b'-' | b'0'..=b'9' => self.number(out),
+            _ => {
+                for word in ["true", "false", "null"] {
+                    if self.bytes[self.at..].starts_with(word.as_bytes()) {
+                        self.at += word.len();
+                        out.push_str(word);
+                        return Ok(());
+                    }
+                }
+                Err(self.syntax())
+            }
+        }
+    }
+
+    fn object(&mut self, out: &mut String) -> Result<(), JsonbError> {
+        self.expect(b'{')?;
+        // Each member's key, and its value already in jsonb text.
+        let mut members: Vec<(String, String)> = Vec::new();
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+        } else {
+            loop {
+                if self.peek() != Some(b'"') {
+                    return Err(self.syntax());
+                }
+                let key = self.string()?;
+                self.expect(b':')?;
+                let mut value = String::new();
+                self.value(&mut value)?;
+                members.push((key, value));
+                match self.peek() {
+                    Some(b',') => self.at += 1,
+                    Some(b'}') => {
+                        self.at += 1;
+                        break;
+                    }
+                    _ => return Err(self.syntax()),
+                }
+            }
+        }
+        // Stable: of equal keys, the one written last stays last, and is kept.
+        members.sort_by(|(a, _), (b, _)| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+        out.push('{');
+        let mut first = true;
+        for (i, (key, value)) in members.iter().enumerate() {
+            if members.get(i + 1).is_some_and(|(next, _)| next == key) {
+                continue;
+            }
+            if !first {
+                out.push_str(", ");
+            }
+            first = false;
+            write_string(out, key);
+            out.push_str(": ");
+            out.push_str(value);
+        }
+        out.push('}');
+        Ok(())
+    }
+
+    fn array(&mut self, out: &mut String) -> Result<(), JsonbError> {
+        self.expect(b'[')?;
+        out.push('[');
+        if self.peek() == Some(b']') {
+            self.at += 1;
+        } else {
+            loop {
+                self.value(out)?;
+                match self.peek() {
+                    Some(b',') => {
+                        self.at += 1;
+                        out.push_str(", ");
+                    }
+                    Some(b']') => {
+                        self.at += 1;
+                        break;
+                    }
+                    _ => return Err(self.syntax()),
+                }
+            }
+        }
+        out.push(']');
+        Ok(())
+    }
+
+    /// A string's value, its escapes resolved.
+    fn string(&mut self) -> Result<String, JsonbError> {
+        self.expect(b'"')?;
+        let mut value = String::new();
+        loop {
+            let start = self.at;
+            while let Some(&b) = self.bytes.get(self.at) {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                self.at += 1;
+            }
+            // The input is a &str and the run stops only at ASCII bytes.
+            value.push_str(
+                std::str::from_utf8(&self.bytes[start..self.at]).map_err(|_| self.syntax())?,
+            );
+            match self.bytes.get(self.at) {
+                Some(b'"') => {
+                    self.at += 1;
+                    return Ok(value);
+                }
+                Some(b'\\') => {
+                    self.at += 1;
+                    let escaped = self
+                        .bytes
+                        .get(self.at)
+                        .copied()
+                        .ok_or_else(|| self.syntax())?;
+                    self.at += 1;
+                    match escaped {
+                        b'"' => value.push('"'),
+                        b'\\' => value.push('\\'),
+                        b'/' => value.push('/'),
+                        b'b' => value.push('\u{8}'),
+                        b'f' => value.push('\u{c}'),
+                        b'n' => value.push('\n'),
+                        b'r' => value.push('\r'),
+                        b't' => value.push('\t'),
+                        b'u' => value.push(self.unicode_escape()?),
+                        _ => return Err(self.syntax()),
+                    }
+                }
+                _ => return Err(self.syntax()),
+            }
+        }
+    }
+
+    /// The character of `\uXXXX` (the `\u` read), or of a surrogate pair.
+    fn unicode_escape(&mut self) -> Result<char, JsonbError> {
+        let high = self.hex4()?;
+        if high == 0 {
+            return Err(JsonbError::NulEscape);
+        }
+        let code = if (0xD800..0xDC00).contains(&high) {
+            if !self.bytes[self.at..].starts_with(b"\\u") {
+                return Err(self.syntax());
+            }
+            self.at += 2;
+            let low = self.hex4()?;
+            if !(0xDC00..0xE000).contains(&low) {
+                return Err(self.syntax());
+            }
+            0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+        } else {
+            high
+        };
+        char::from_u32(code).ok_or_else(|| self.syntax())
+    }
+
+    fn hex4(&mut self) -> Result<u32, JsonbError> {
+        let digits = self
+            .bytes
+            .get(self.at..self.at + 4)
+            .ok_or_else(|| self.syntax())?;
+        let text = std::str::from_utf8(digits).map_err(|_| self.syntax())?;
+        let code = u32::from_str_radix(text, 16).map_err(|_| self.syntax())?;
+        self.at += 4;
+        Ok(code)
+    }
+
+    /// A number as `numeric` prints it: the digits shifted by the exponent, with as
+    /// many decimals as written less the exponent (none below zero).
+    fn number(&mut self, out: &mut String) -> Result<(), JsonbError> {
+        let digits_from = |p: &mut Self| {
+            let start = p.at;
+            while p.bytes.get(p.at).is_some_and(u8::is_ascii_digit) {
+                p.at += 1;
+            }
+            &p.bytes[start..p.at]
+        };
+        let negative = self.bytes.get(self.at) == Some(&b'-');
+        if negative {
+            self.at += 1;
+        }
+        let integer = digits_from(self);
+        if integer.is_empty() || (integer.len() > 1 && integer[0] == b'0') {
+            return Err(self.syntax());
+        }
+        let mut fraction: &[u8] = &[];
+        if self.bytes.get(self.at) == Some(&b'.') {
+            self.at += 1;
+            fraction = digits_from(self);
+            if fraction.is_empty() {
+                return Err(self.syntax());
+            }
+        }
+        let mut exponent: i64 = 0;
+        if let Some(b'e' | b'E') = self.bytes.get(self.at) {
+            self.at += 1;
+            let sign = match self.bytes.get(self.at) {
+                Some(b'-') => {
+                    self.at += 1;
+                    -1
+                }
+                Some(b'+') => {
+                    self.at += 1;
+                    1
+                }
+                _ => 1,
+            };
+            let written = digits_from(self);
+            if written.is_empty() {
+                return Err(self.syntax());
+            }
+            for &d in written {
+                exponent = exponent * 10 + i64::from(d - b'0');
+                if exponent > 2 * (MAX_INTEGER_DIGITS + MAX_SCALE) {
+                    return Err(JsonbError::NumericOverflow);
+                }
+            }
+            exponent *= sign;
+        }
+        let digits: Vec<u8> = integer.iter().chain(fraction).copied().collect();
+        let scale = (fraction.len() as i64 - exponent).max(0);
+        // Where the point falls among `digits`.
+        let point = integer.len() as i64 + exponent;
+        let zero = digits.iter().all(|&d| d == b'0');
+        let whole: String = if point <= 0 {
+            String::new()
+        } else {
+            let shown = point.min(digits.len() as i64) as usize;
+            let mut whole: String = digits[..shown].iter().map(|&d| d as char).collect();
+            whole.extend(std::iter::repeat_n('0', (point - shown as i64) as usize));
+            whole.trim_start_matches('0').to_owned()
+        };
+        if scale > MAX_SCALE || whole.len() as i64 > MAX_INTEGER_DIGITS {
+            return Err(JsonbError::NumericOverflow);
+        }
+        if negative && !zero {
+            out.push('-');
+        }
+        out.push_str(if whole.is_empty() { "0" } else { &whole });
+        if scale > 0 {
+            out.push('.');
+            for i in 0..scale {
+                let at = point + i;
+                out.push(if at < 0 || at >= digits.len() as i64 {
+                    '0'
+                } else {
+                    digits[at as usize] as char
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `s` as a JSON string, escaped as PostgreSQL's `escape_json` does.
+fn write_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Edges of the grammar that PostgreSQL's own tests also cover are checked in the
+    /// oracle test against PostgreSQL 15; these are the refusals.
+    #[test]
+    fn text_that_is_not_json_or_not_a_jsonb_value_is_refused() {
+        for bad in [
+            "",
+            "{",
+            "[1,]",
+            "01",
+            "1.",
+            "1e",
+            "-",
+            "{\"a\" 1}",
+            "\"\\x\"",
+            "tru",
+            "1 2",
+        ] {
+            assert!(
+                matches!(normalized(bad), Err(JsonbError::Syntax { .. })),
+                "{bad:?} gave {:?}",
+                normalized(bad)
+            );
+        }
+        assert_eq!(normalized("\"a\\u0000\""), Err(JsonbError::NulEscape));
+        assert_eq!(normalized("1e131072"), Err(JsonbError::NumericOverflow));
+        assert_eq!(normalized("1e-16384"), Err(JsonbError::NumericOverflow));
+        assert_eq!(
+            normalized("1e99999999999999999999"),
+            Err(JsonbError::NumericOverflow)
+        );
+        assert_eq!(
+            normalized("1e131071").map(|s| s.len()),
+            Ok(131_072),
+            "the largest numeric: a 1 and 131,071 zeros"
+        );
+    }
+}
