@@ -224,7 +224,7 @@ pub(crate) fn text_casts_are_text(plan: LogicalPlan) -> Result<LogicalPlan> {
     }
 }
 
-/// A `char(n)` column compared with a string literal (`c = 'ab  '`) compares without
+/// A `char(n)` column compared with a string literal (`c = 'ab  '`, `c IN ('ab  ')`) compares without
 /// the literal's trailing spaces: PostgreSQL types the literal `character` and ignores
 /// trailing spaces on both sides, and Tarn keeps `char(n)` values without them
 /// (`typmod`). Run on the plan as planned from SQL, before type coercion.
@@ -254,7 +254,7 @@ pub(crate) fn char_comparisons(plan: LogicalPlan) -> Result<LogicalPlan> {
     )
 }
 
-/// A `jsonb` column compared for equality with a string literal (`b = '{"a":1}'`)
+/// A `jsonb` column compared for equality with a string literal (`b = '{"a":1}'`, or in an IN list)
 /// compares with the literal's jsonb text: PostgreSQL reads the literal as jsonb, and
 /// Tarn keeps jsonb values in PostgreSQL's rendering ([`super::jsonb`]), so the
 /// literal is brought to that rendering. A literal that is not JSON is left as it is
@@ -287,27 +287,53 @@ pub(crate) fn jsonb_comparisons(plan: LogicalPlan) -> Result<LogicalPlan> {
 /// Rewrites each comparison of `plan` by one of `ops` between an expression that
 /// `compared` accepts and a string literal that `literal` turns into another
 /// expression (`None`: left alone), replacing the literal; the other comparisons stay.
+/// With `=` among `ops`, the string literals of `IN (...)` lists are replaced too.
 fn literal_comparisons(
     plan: LogicalPlan,
     ops: &[datafusion::logical_expr::Operator],
     compared: &(dyn Fn(&Expr, &datafusion::common::DFSchema) -> bool + Sync),
     literal: &(dyn Fn(&str) -> Option<Expr> + Sync),
 ) -> Result<LogicalPlan> {
-    use datafusion::logical_expr::BinaryExpr;
+    use datafusion::logical_expr::expr::InList;
+    use datafusion::logical_expr::{BinaryExpr, Operator};
     use datafusion::scalar::ScalarValue;
     rewrite_expressions(plan, &|expr, schema| {
-        let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &expr else {
-            return Ok(Transformed::no(expr));
-        };
-        if !ops.contains(op) {
-            return Ok(Transformed::no(expr));
-        }
         let replaced = |e: &Expr| match e {
             Expr::Literal(ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)), _) => {
                 literal(s)
             }
             _ => None,
         };
+        if let Expr::InList(InList {
+            expr: tested,
+            list,
+            negated,
+        }) = &expr
+        {
+            if !ops.contains(&Operator::Eq) || !compared(tested, schema) {
+                return Ok(Transformed::no(expr));
+            }
+            let items: Vec<Option<Expr>> = list.iter().map(replaced).collect();
+            if items.iter().all(Option::is_none) {
+                return Ok(Transformed::no(expr));
+            }
+            let list = items
+                .into_iter()
+                .zip(list)
+                .map(|(new, old)| new.unwrap_or_else(|| old.clone()))
+                .collect();
+            return Ok(Transformed::yes(Expr::InList(InList::new(
+                tested.clone(),
+                list,
+                *negated,
+            ))));
+        }
+        let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &expr else {
+            return Ok(Transformed::no(expr));
+        };
+        if !ops.contains(op) {
+            return Ok(Transformed::no(expr));
+        }
         let (l, r) = match (replaced(left), replaced(right)) {
             (None, Some(r)) if compared(left, schema) => (left.as_ref().clone(), r),
             (Some(l), None) if compared(right, schema) => (l, right.as_ref().clone()),

@@ -355,6 +355,7 @@ async fn issue_5_varchar_and_char_lengths_match_postgres_15() {
              select c, length(c) as n, c || '|' as joined, c = 'x' as eq, upper(c) as up, c::text as t from vc order by v, c;\n\
              select count(*) from vc where c = 'y';\n\
              select count(*) as eq, count(*) filter (where 'y  ' <> c) as ne, count(*) filter (where c < 'r  ') as lt from vc where c = 'y  ';\n\
+             select count(*) filter (where c in ('y  ', 'q')) as inlist, count(*) filter (where c not in ('y ')) as notin from vc;\n\
              \\copy (select v, c from vc order by v, c) to stdout with csv\n\
              select 'abcdefg'::varchar(3) as v, 'x'::char(3) as c, 'abc  '::varchar(3) as s;\n\
              select 'x'::varchar(5) as v5, 'y'::char(2) as c2 \\gdesc\n\
@@ -465,6 +466,7 @@ insert into jb values (9, '1e131072');
 insert into jb values (9, '[1e-16384]');
 select id, b from jb order by id;
 select count(*) from jb where b = '{ "a":1 }';
+select id from jb where b in ('{ "a":1 }', '[ ]', '{"":[], "b":3, "é":1, "ab":2}') order by id;
 select id from jb where b <> '{}' and b is distinct from '[ ]' order by id;
 select '{"y": 1, "x": [ 2 ,3 ], "y": 0}'::jsonb as b, '{"y": 1, "x": [ 2 ,3 ], "y": 0}'::json as j;
 select count(distinct b) from (select '{"a":1,"b":2}'::jsonb as b union all select '{"b":2, "a":1}'::jsonb) t;
