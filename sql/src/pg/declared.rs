@@ -6,7 +6,8 @@
 //! Delta field ([`DeclaredType`]), so that RowDescription, pg_attribute and
 //! information_schema report `character varying(20)` or `jsonb` as PostgreSQL does.
 //! Lengths are applied as PostgreSQL applies them, and stored `json`/`jsonb` text must
-//! be JSON ([`super::typmod`]); it is kept as written, not normalized (README, "Types").
+//! be JSON ([`super::typmod`]); json keeps it as written, jsonb in PostgreSQL's
+//! rendering ([`super::jsonb`]).
 
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
