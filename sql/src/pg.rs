@@ -15,6 +15,7 @@ mod expandarray;
 mod format;
 pub(crate) mod functions;
 mod interval_mul;
+mod json_ops;
 pub(crate) mod jsonb;
 pub(crate) mod names;
 mod single_value;
@@ -163,6 +164,7 @@ pub(crate) fn install(
     ));
     ctx.register_udf(interval_mul::udf());
     ctx.register_udf(sleep::udf());
+    json_ops::install(ctx).map_err(crate::SqlError::DataFusion)?;
     for udf in typmod::udfs() {
         ctx.register_udf(udf);
     }

@@ -44,6 +44,109 @@ pub(crate) fn normalized(text: &str) -> Result<String, JsonbError> {
     Ok(out)
 }
 
+/// One step into a JSON value: an object's member by key, or an array's element by
+/// position (from 0; negative counts from the end).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Step<'a> {
+    Key(&'a str),
+    Index(i64),
+}
+
+/// The text of the value one `step` into the JSON `text`, as written there (PostgreSQL's
+/// `->`): of duplicate keys the last, as jsonb keeps it and json's `->` answers. `None`
+/// where there is no such member or element, or `text` is not an object or an array;
+/// with `scalar_as_array` (jsonb, which keeps a lone scalar as an array of one), a
+/// scalar is its own element 0 and -1.
+pub(crate) fn get<'t>(
+    text: &'t str,
+    step: Step<'_>,
+    scalar_as_array: bool,
+) -> Result<Option<&'t str>, JsonbError> {
+    let mut parser = Parser {
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    let mut scratch = String::new();
+    // Reads a value, returning where it lies in `text`.
+    let mut value = |parser: &mut Parser<'_>| -> Result<(usize, usize), JsonbError> {
+        parser.skip_whitespace();
+        let start = parser.at;
+        scratch.clear();
+        parser.value(&mut scratch)?;
+        Ok((start, parser.at))
+    };
+    let mut found = None;
+    match (parser.peek(), step) {
+        (Some(b'{'), Step::Key(key)) => {
+            parser.at += 1;
+            if parser.peek() == Some(b'}') {
+                return Ok(None);
+            }
+            loop {
+                if parser.peek() != Some(b'"') {
+                    return Err(parser.syntax());
+                }
+                let name = parser.string()?;
+                parser.expect(b':')?;
+                let span = value(&mut parser)?;
+                if name == key {
+                    found = Some(span);
+                }
+                match parser.peek() {
+                    Some(b',') => parser.at += 1,
+                    Some(b'}') => break,
+                    _ => return Err(parser.syntax()),
+                }
+            }
+        }
+        (Some(b'['), Step::Index(index)) => {
+            parser.at += 1;
+            let mut elements = Vec::new();
+            if parser.peek() != Some(b']') {
+                loop {
+                    elements.push(value(&mut parser)?);
+                    match parser.peek() {
+                        Some(b',') => parser.at += 1,
+                        Some(b']') => break,
+                        _ => return Err(parser.syntax()),
+                    }
+                }
+            }
+            let at = if index < 0 {
+                elements.len() as i64 + index
+            } else {
+                index
+            };
+            found = usize::try_from(at)
+                .ok()
+                .and_then(|at| elements.get(at).copied());
+        }
+        (Some(b'{' | b'['), _) | (None, _) | (_, Step::Key(_)) => {}
+        (Some(_), Step::Index(index)) => {
+            if scalar_as_array && (index == 0 || index == -1) {
+                found = Some(value(&mut parser)?);
+            }
+        }
+    }
+    Ok(found.map(|(start, end)| &text[start..end]))
+}
+
+/// The text a JSON value stands for (PostgreSQL's `->>`): a string's characters, its
+/// escapes resolved; `None` for `null`; any other value as written.
+pub(crate) fn as_text(value: &str) -> Result<Option<std::borrow::Cow<'_, str>>, JsonbError> {
+    if value == "null" {
+        return Ok(None);
+    }
+    if value.starts_with('"') {
+        let mut parser = Parser {
+            bytes: value.as_bytes(),
+            at: 0,
+        };
+        return parser.string().map(|s| Some(s.into()));
+    }
+    Ok(Some(value.into()))
+}
+
 struct Parser<'a> {
     bytes: &'a [u8],
     at: usize,

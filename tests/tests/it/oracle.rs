@@ -470,6 +470,10 @@ select id from jb where b in ('{ "a":1 }', '[ ]', '{"":[], "b":3, "é":1, "ab":2
 select id from jb where b <> '{}' and b is distinct from '[ ]' order by id;
 select '{"y": 1, "x": [ 2 ,3 ], "y": 0}'::jsonb as b, '{"y": 1, "x": [ 2 ,3 ], "y": 0}'::json as j;
 select count(distinct b) from (select '{"a":1,"b":2}'::jsonb as b union all select '{"b":2, "a":1}'::jsonb) t;
+select id, b -> 'a' as a, b ->> 'a' as t, b -> 0 as e0, b -> -1 as el, b -> 5 as e5, b -> 'aa' -> 2 ->> 'y' as deep, b ->> 'é' as accent from jb order by id;
+select b -> 'a' as a, b ->> 'a' as t, b -> 'aa' -> 2 as deep from jb \gdesc
+select '{"a":1,"a":2}'::json -> 'a' as x, '{"a": [1,  2.50]}'::json -> 'a' as y, '[1,2,3]'::json -> -1 as w, '{"a":null}'::json -> 'a' as m, '{"a":null}'::json ->> 'a' as n, '"s"'::json -> 'a' as o, '{"a":"x\ty"}'::json ->> 'a' as esc, '"s"'::json -> 0 as o0, '5'::jsonb -> -1 as s1, '5'::jsonb -> 1 as s2;
+select '{"a":1}'::json -> 'a' as x, '{"a":1}'::json ->> 'a' as y \gdesc
 "#
     .to_owned();
     text.push_str(&format!("\\copy jb from '{}'\n", rows.display()));

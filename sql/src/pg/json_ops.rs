@@ -1,0 +1,246 @@
+//! PostgreSQL's `->` and `->>` on `json` and `jsonb` values.
+//!
+//! `j -> 'key'` and `j -> 2` give a member of an object or an element of an array (a
+//! negative position counts from the end) as json (jsonb for a jsonb operand), `->>`
+//! the same as text: a string's characters, `NULL` for JSON `null`. A missing member,
+//! a position past the end, or a step into a value of the other kind give `NULL`, as
+//! in PostgreSQL. Tarn keeps json and jsonb as text ([`super::jsonb`]), so the
+//! operators read the text; an operand of type text is read as json too (PostgreSQL
+//! wants a cast first).
+//!
+//! DataFusion parses both operators and leaves them to an [`ExprPlanner`]; the
+//! `datafusion-functions-json` crate has one, but its `->` returns a union of JSON
+//! kinds, which clients would be described as no PostgreSQL type, so Tarn plans them
+//! as two functions of its own, named after PostgreSQL's (`json_object_field`'s
+//! family answers both keys and positions here).
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::common::{DFSchema, Result, ScalarValue, plan_err};
+use datafusion::error::DataFusionError;
+use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
+use datafusion::logical_expr::{
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
+};
+use datafusion::sql::sqlparser::ast::BinaryOperator;
+use tarn_catalog::types::DeclaredType;
+
+use super::jsonb::{self, JsonbError, Step};
+use crate::error::SqlError;
+
+/// Registers the functions and the planner of `->` and `->>`.
+pub(crate) fn install(ctx: &datafusion::prelude::SessionContext) -> Result<()> {
+    use datafusion::execution::FunctionRegistry;
+    ctx.register_udf(udf(false));
+    ctx.register_udf(udf(true));
+    ctx.state_ref()
+        .write()
+        .register_expr_planner(Arc::new(JsonOperators))
+}
+
+fn udf(text: bool) -> ScalarUDF {
+    ScalarUDF::new_from_impl(JsonGet {
+        text,
+        signature: Signature::any(2, Volatility::Immutable),
+    })
+}
+
+#[derive(Debug)]
+struct JsonOperators;
+
+impl ExprPlanner for JsonOperators {
+    fn plan_binary_op(
+        &self,
+        expr: RawBinaryExpr,
+        _schema: &DFSchema,
+    ) -> Result<PlannerResult<RawBinaryExpr>> {
+        let text = match expr.op {
+            BinaryOperator::Arrow => false,
+            BinaryOperator::LongArrow => true,
+            _ => return Ok(PlannerResult::Original(expr)),
+        };
+        Ok(PlannerResult::Planned(
+            udf(text).call(vec![expr.left, expr.right]),
+        ))
+    }
+}
+
+/// `json_get(j, key or position)` (`->`) and `json_get_text` (`->>`).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct JsonGet {
+    text: bool,
+    signature: Signature,
+}
+
+fn is_text(t: &DataType) -> bool {
+    matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
+}
+
+impl ScalarUDFImpl for JsonGet {
+    fn name(&self) -> &str {
+        if self.text {
+            "json_get_text"
+        } else {
+            "json_get"
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let [value, step] = args.arg_fields else {
+            return plan_err!("{} takes a json value and a key or position", self.name());
+        };
+        let operator = if self.text { "->>" } else { "->" };
+        if !is_text(value.data_type()) && !value.data_type().is_null() {
+            return plan_err!(
+                "operator does not exist: {} {operator} {}",
+                value.data_type(),
+                step.data_type()
+            );
+        }
+        if !is_text(step.data_type())
+            && !step.data_type().is_integer()
+            && !step.data_type().is_null()
+        {
+            return plan_err!(
+                "operator does not exist: json {operator} {}: the right operand is a key (text) or a position (integer)",
+                step.data_type()
+            );
+        }
+        let field = Field::new(self.name(), DataType::Utf8, true);
+        if self.text {
+            return Ok(Arc::new(field));
+        }
+        let declared = match DeclaredType::of(value) {
+            Some(DeclaredType::Jsonb) => DeclaredType::Jsonb,
+            _ => DeclaredType::Json,
+        };
+        Ok(Arc::new(field.with_metadata(declared.metadata())))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let rows = args.number_rows;
+        let as_text = |v: &ColumnarValue| -> Result<ArrayRef> {
+            Ok(datafusion::arrow::compute::cast(
+                &v.to_array(rows)?,
+                &DataType::Utf8,
+            )?)
+        };
+        let values = as_text(&args.args[0])?;
+        let values = values.as_string::<i32>();
+        let step = &args.args[1];
+        let step_type = step.data_type();
+        let (keys, positions) = if step_type.is_integer() {
+            let positions =
+                datafusion::arrow::compute::cast(&step.to_array(rows)?, &DataType::Int64)?;
+            (None, Some(positions))
+        } else {
+            (Some(as_text(step)?), None)
+        };
+        let jsonb = args
+            .arg_fields
+            .first()
+            .is_some_and(|f| DeclaredType::of(f) == Some(DeclaredType::Jsonb));
+        let mut out = StringBuilder::with_capacity(rows, 0);
+        for row in 0..rows {
+            let step = match (&keys, &positions) {
+                (Some(keys), _) => {
+                    let keys = keys.as_string::<i32>();
+                    keys.is_valid(row).then(|| Step::Key(keys.value(row)))
+                }
+                (_, Some(positions)) => {
+                    let positions =
+                        positions.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+                    positions
+                        .is_valid(row)
+                        .then(|| Step::Index(positions.value(row)))
+                }
+                _ => None,
+            };
+            let (Some(step), true) = (step, values.is_valid(row)) else {
+                out.append_null();
+                continue;
+            };
+            let found = jsonb::get(values.value(row), step, jsonb).map_err(refused)?;
+            match found {
+                None => out.append_null(),
+                Some(value) if self.text => {
+                    out.append_option(jsonb::as_text(value).map_err(refused)?)
+                }
+                Some(value) => out.append_value(value),
+            }
+        }
+        let array: ArrayRef = Arc::new(out.finish());
+        if args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)))
+        {
+            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+                &array, 0,
+            )?));
+        }
+        Ok(ColumnarValue::Array(array))
+    }
+}
+
+fn refused(e: JsonbError) -> DataFusionError {
+    let error = match e {
+        JsonbError::NulEscape => SqlError::UnsupportedUnicodeEscape,
+        JsonbError::NumericOverflow => SqlError::NumericOverflow,
+        JsonbError::Syntax { at } => SqlError::InvalidText {
+            type_name: "json",
+            message: format!("unexpected text at byte {at}"),
+        },
+    };
+    DataFusionError::External(Box::new(error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_right_operand_is_a_key_or_a_position() {
+        let j = r#"{"a": [10, {"b": "x\ny"}, null], "a2": 1, "a": [1, 2]}"#;
+        assert_eq!(
+            jsonb::get(j, Step::Key("a"), false),
+            Ok(Some("[1, 2]")),
+            "the last duplicate"
+        );
+        assert_eq!(jsonb::get(j, Step::Key("zz"), false), Ok(None));
+        assert_eq!(
+            jsonb::get(j, Step::Index(0), true),
+            Ok(None),
+            "an object has no positions"
+        );
+        let a = r#"[10, {"b": "x\ny"}, null]"#;
+        assert_eq!(jsonb::get(a, Step::Index(-1), false), Ok(Some("null")));
+        assert_eq!(jsonb::get(a, Step::Index(3), false), Ok(None));
+        assert_eq!(jsonb::get(a, Step::Index(-4), false), Ok(None));
+        let b = jsonb::get(a, Step::Index(1), false)
+            .expect("json")
+            .expect("element 1");
+        let s = jsonb::get(b, Step::Key("b"), false)
+            .expect("json")
+            .expect("member b");
+        assert_eq!(jsonb::as_text(s), Ok(Some("x\ny".into())));
+        assert_eq!(jsonb::as_text("null"), Ok(None));
+        assert_eq!(jsonb::as_text("1.50"), Ok(Some("1.50".into())));
+        assert!(jsonb::get("{\"a\" 1}", Step::Key("a"), false).is_err());
+        // jsonb keeps a lone scalar as an array of one; json does not.
+        assert_eq!(jsonb::get(" 5 ", Step::Index(-1), true), Ok(Some("5")));
+        assert_eq!(jsonb::get("5", Step::Index(1), true), Ok(None));
+        assert_eq!(jsonb::get("5", Step::Index(0), false), Ok(None));
+    }
+}
