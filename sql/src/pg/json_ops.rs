@@ -1,8 +1,10 @@
-//! PostgreSQL's `->` and `->>` on `json` and `jsonb` values.
+//! PostgreSQL's `->`, `->>`, `#>` and `#>>` on `json` and `jsonb` values.
 //!
 //! `j -> 'key'` and `j -> 2` give a member of an object or an element of an array (a
 //! negative position counts from the end) as json (jsonb for a jsonb operand), `->>`
-//! the same as text: a string's characters, `NULL` for JSON `null`. A missing member,
+//! the same as text: a string's characters, `NULL` for JSON `null`. `#>` and `#>>`
+//! take a path of such steps (`j #> '{a,0,b}'`, a text array), each a key in an
+//! object and a position in an array. A missing member,
 //! a position past the end, or a step into a value of the other kind give `NULL`, as
 //! in PostgreSQL. Tarn keeps json and jsonb as text ([`super::jsonb`]), so the
 //! operators read the text; an operand of type text is read as json too (PostgreSQL
@@ -18,7 +20,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::{DFSchema, Result, ScalarValue, plan_err};
+use datafusion::common::{DFSchema, Result, ScalarValue, exec_err, plan_err};
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
 use datafusion::logical_expr::{
@@ -34,16 +36,18 @@ use crate::error::SqlError;
 /// Registers the functions and the planner of `->` and `->>`.
 pub(crate) fn install(ctx: &datafusion::prelude::SessionContext) -> Result<()> {
     use datafusion::execution::FunctionRegistry;
-    ctx.register_udf(udf(false));
-    ctx.register_udf(udf(true));
+    for (text, path) in [(false, false), (true, false), (false, true), (true, true)] {
+        ctx.register_udf(udf(text, path));
+    }
     ctx.state_ref()
         .write()
         .register_expr_planner(Arc::new(JsonOperators))
 }
 
-fn udf(text: bool) -> ScalarUDF {
+fn udf(text: bool, path: bool) -> ScalarUDF {
     ScalarUDF::new_from_impl(JsonGet {
         text,
+        path,
         signature: Signature::any(2, Volatility::Immutable),
     })
 }
@@ -57,21 +61,25 @@ impl ExprPlanner for JsonOperators {
         expr: RawBinaryExpr,
         _schema: &DFSchema,
     ) -> Result<PlannerResult<RawBinaryExpr>> {
-        let text = match expr.op {
-            BinaryOperator::Arrow => false,
-            BinaryOperator::LongArrow => true,
+        let (text, path) = match expr.op {
+            BinaryOperator::Arrow => (false, false),
+            BinaryOperator::LongArrow => (true, false),
+            BinaryOperator::HashArrow => (false, true),
+            BinaryOperator::HashLongArrow => (true, true),
             _ => return Ok(PlannerResult::Original(expr)),
         };
         Ok(PlannerResult::Planned(
-            udf(text).call(vec![expr.left, expr.right]),
+            udf(text, path).call(vec![expr.left, expr.right]),
         ))
     }
 }
 
-/// `json_get(j, key or position)` (`->`) and `json_get_text` (`->>`).
+/// `json_get(j, key or position)` (`->`), `json_get_text` (`->>`), and
+/// `json_get_path(j, path)` (`#>`), `json_get_path_text` (`#>>`).
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct JsonGet {
     text: bool,
+    path: bool,
     signature: Signature,
 }
 
@@ -81,10 +89,11 @@ fn is_text(t: &DataType) -> bool {
 
 impl ScalarUDFImpl for JsonGet {
     fn name(&self) -> &str {
-        if self.text {
-            "json_get_text"
-        } else {
-            "json_get"
+        match (self.text, self.path) {
+            (false, false) => "json_get",
+            (true, false) => "json_get_text",
+            (false, true) => "json_get_path",
+            (true, true) => "json_get_path_text",
         }
     }
 
@@ -100,11 +109,22 @@ impl ScalarUDFImpl for JsonGet {
         let [value, step] = args.arg_fields else {
             return plan_err!("{} takes a json value and a key or position", self.name());
         };
-        let operator = if self.text { "->>" } else { "->" };
+        let operator = match (self.text, self.path) {
+            (false, false) => "->",
+            (true, false) => "->>",
+            (false, true) => "#>",
+            (true, true) => "#>>",
+        };
         if !is_text(value.data_type()) && !value.data_type().is_null() {
             return plan_err!(
                 "operator does not exist: {} {operator} {}",
                 value.data_type(),
+                step.data_type()
+            );
+        }
+        if self.path && !is_text(step.data_type()) && !step.data_type().is_null() {
+            return plan_err!(
+                "operator does not exist: json {operator} {}: the right operand is a path (a text array such as '{{a,0}}')",
                 step.data_type()
             );
         }
@@ -171,7 +191,14 @@ impl ScalarUDFImpl for JsonGet {
                 out.append_null();
                 continue;
             };
-            let found = jsonb::get(values.value(row), step, jsonb).map_err(refused)?;
+            let found = if self.path {
+                let Step::Key(path) = step else {
+                    return exec_err!("{}: a path is a text array", self.name());
+                };
+                follow(values.value(row), path)?
+            } else {
+                jsonb::get(values.value(row), step, jsonb).map_err(refused)?
+            };
             match found {
                 None => out.append_null(),
                 Some(value) if self.text => {
@@ -194,6 +221,84 @@ impl ScalarUDFImpl for JsonGet {
     }
 }
 
+/// The value at `path` (a PostgreSQL text array, `{a,0,"b c"}`) in the JSON `text`: each
+/// element a key where the value is an object, a position where it is an array.
+/// `None` where a step finds nothing, is not a position into an array, or is NULL.
+fn follow<'t>(text: &'t str, path: &str) -> Result<Option<&'t str>> {
+    let Some(steps) = text_array(path) else {
+        return Err(DataFusionError::External(Box::new(SqlError::InvalidText {
+            type_name: "text[]",
+            message: format!("malformed array literal: \"{path}\""),
+        })));
+    };
+    let mut at = text.trim_matches([' ', '\t', '\n', '\r']);
+    for step in steps {
+        let Some(step) = step else {
+            return Ok(None);
+        };
+        let first = at.as_bytes().first();
+        let step = match first {
+            Some(b'[') => match step.trim().parse::<i64>() {
+                Ok(i) => Step::Index(i),
+                Err(_) => return Ok(None),
+            },
+            Some(b'{') => Step::Key(&step),
+            // Unlike `->`, a path does not step into a jsonb scalar.
+            _ => return Ok(None),
+        };
+        match jsonb::get(at, step, false).map_err(refused)? {
+            Some(next) => at = next,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(at))
+}
+
+/// The elements of a one-dimensional PostgreSQL array literal (`{a,"b c",NULL}`):
+/// `None` for an unquoted NULL. `None` altogether if `text` is not such a literal.
+fn text_array(text: &str) -> Option<Vec<Option<String>>> {
+    let inner = text.trim().strip_prefix('{')?.strip_suffix('}')?;
+    let mut elements = Vec::new();
+    if inner.trim().is_empty() {
+        return Some(elements);
+    }
+    let mut chars = inner.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut element = String::new();
+        let quoted = chars.next_if_eq(&'"').is_some();
+        if quoted {
+            loop {
+                match chars.next()? {
+                    '"' => break,
+                    '\\' => element.push(chars.next()?),
+                    c => element.push(c),
+                }
+            }
+            while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        } else {
+            while let Some(c) = chars.next_if(|&c| c != ',') {
+                match c {
+                    '\\' => element.push(chars.next()?),
+                    '"' | '{' | '}' => return None,
+                    c => element.push(c),
+                }
+            }
+            element.truncate(element.trim_end().len());
+            if element.is_empty() {
+                return None;
+            }
+        }
+        let null = !quoted && element.eq_ignore_ascii_case("null");
+        elements.push((!null).then_some(element));
+        match chars.next() {
+            None => return Some(elements),
+            Some(',') => {}
+            Some(_) => return None,
+        }
+    }
+}
+
 fn refused(e: JsonbError) -> DataFusionError {
     let error = match e {
         JsonbError::NulEscape => SqlError::UnsupportedUnicodeEscape,
@@ -209,6 +314,31 @@ fn refused(e: JsonbError) -> DataFusionError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_are_text_arrays_of_keys_and_positions() {
+        assert_eq!(
+            text_array(r#"{a, "b c" ,NULL,"NULL",-1,"x\"y"}"#),
+            Some(vec![
+                Some("a".into()),
+                Some("b c".into()),
+                None,
+                Some("NULL".into()),
+                Some("-1".into()),
+                Some("x\"y".into())
+            ])
+        );
+        assert_eq!(text_array("{}"), Some(vec![]));
+        for bad in ["a,b", "{a,}", "{\"a}", "{a}b"] {
+            assert_eq!(text_array(bad), None, "{bad}");
+        }
+        let j = r#" {"a": [1, {"b c": "x"}]} "#;
+        assert_eq!(follow(j, r#"{a,-1,"b c"}"#).expect("path"), Some("\"x\""));
+        assert_eq!(follow(j, "{}").expect("path"), Some(j.trim()));
+        assert_eq!(follow(j, "{a,x}").expect("path"), None);
+        assert_eq!(follow(j, "{a,NULL}").expect("path"), None);
+        assert!(follow(j, "a").is_err());
+    }
 
     #[test]
     fn the_right_operand_is_a_key_or_a_position() {

@@ -474,6 +474,9 @@ select id, b -> 'a' as a, b ->> 'a' as t, b -> 0 as e0, b -> -1 as el, b -> 5 as
 select b -> 'a' as a, b ->> 'a' as t, b -> 'aa' -> 2 as deep from jb \gdesc
 select '{"a":1,"a":2}'::json -> 'a' as x, '{"a": [1,  2.50]}'::json -> 'a' as y, '[1,2,3]'::json -> -1 as w, '{"a":null}'::json -> 'a' as m, '{"a":null}'::json ->> 'a' as n, '"s"'::json -> 'a' as o, '{"a":"x\ty"}'::json ->> 'a' as esc, '"s"'::json -> 0 as o0, '5'::jsonb -> -1 as s1, '5'::jsonb -> 1 as s2;
 select '{"a":1}'::json -> 'a' as x, '{"a":1}'::json ->> 'a' as y \gdesc
+select '{"a":[1,{"b":"x"}]}'::jsonb #> '{a,1,b}' as p1, '{"a":[1,{"b":"x"}]}'::jsonb #>> '{a,1,b}' as p2, '{"a":[1,2]}'::json #> '{a,-1}' as p3, '{"a":[1,2]}'::json #> '{}' as p4, '{"a":[1,2]}'::json #> '{a,x}' as p5, '{"a b":1}'::json #> '{"a b"}' as p6, '{"a":1}'::json #> '{a,NULL}' as p7, '"s"'::json #>> '{}' as p8;
+select id, b #> '{aa,2}' as p, b #>> '{aa,2,y}' as q, b #> '{0}' as r from jb order by id;
+select b #> '{aa}' as p, b #>> '{aa}' as q from jb \gdesc
 "#
     .to_owned();
     text.push_str(&format!("\\copy jb from '{}'\n", rows.display()));
