@@ -1,4 +1,5 @@
-//! PostgreSQL's `->`, `->>`, `#>` and `#>>` on `json` and `jsonb` values.
+//! PostgreSQL's `->`, `->>`, `#>` and `#>>` on `json` and `jsonb` values, and jsonb's
+//! key tests `?`, `?|` and `?&`.
 //!
 //! `j -> 'key'` and `j -> 2` give a member of an object or an element of an array (a
 //! negative position counts from the end) as json (jsonb for a jsonb operand), `->>`
@@ -39,6 +40,9 @@ pub(crate) fn install(ctx: &datafusion::prelude::SessionContext) -> Result<()> {
     for (text, path) in [(false, false), (true, false), (false, true), (true, true)] {
         ctx.register_udf(udf(text, path));
     }
+    for keys in [Keys::One, Keys::Any, Keys::All] {
+        ctx.register_udf(exists_udf(keys));
+    }
     ctx.state_ref()
         .write()
         .register_expr_planner(Arc::new(JsonOperators))
@@ -61,6 +65,17 @@ impl ExprPlanner for JsonOperators {
         expr: RawBinaryExpr,
         _schema: &DFSchema,
     ) -> Result<PlannerResult<RawBinaryExpr>> {
+        let keys = match expr.op {
+            BinaryOperator::Question => Some(Keys::One),
+            BinaryOperator::QuestionPipe => Some(Keys::Any),
+            BinaryOperator::QuestionAnd => Some(Keys::All),
+            _ => None,
+        };
+        if let Some(keys) = keys {
+            return Ok(PlannerResult::Planned(
+                exists_udf(keys).call(vec![expr.left, expr.right]),
+            ));
+        }
         let (text, path) = match expr.op {
             BinaryOperator::Arrow => (false, false),
             BinaryOperator::LongArrow => (true, false),
@@ -221,15 +236,126 @@ impl ScalarUDFImpl for JsonGet {
     }
 }
 
+/// Which keys `?` (one), `?|` (any of an array) and `?&` (all of it) ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Keys {
+    One,
+    Any,
+    All,
+}
+
+fn exists_udf(keys: Keys) -> ScalarUDF {
+    ScalarUDF::new_from_impl(JsonExists {
+        keys,
+        signature: Signature::any(2, Volatility::Immutable),
+    })
+}
+
+/// `jsonb_exists(j, key)` (`?`), `jsonb_exists_any(j, keys)` (`?|`) and
+/// `jsonb_exists_all` (`?&`): whether keys are top-level keys of an object, string
+/// elements of an array, or the string itself. NULL elements of the key array are
+/// skipped, as PostgreSQL skips them.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct JsonExists {
+    keys: Keys,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for JsonExists {
+    fn name(&self) -> &str {
+        match self.keys {
+            Keys::One => "jsonb_exists",
+            Keys::Any => "jsonb_exists_any",
+            Keys::All => "jsonb_exists_all",
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        for t in args {
+            if !is_text(t) && !t.is_null() {
+                return plan_err!(
+                    "{}: operands are jsonb and text{}, not {t}",
+                    self.name(),
+                    if self.keys == Keys::One {
+                        ""
+                    } else {
+                        " arrays ('{a,b}')"
+                    }
+                );
+            }
+        }
+        Ok(DataType::Boolean)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let rows = args.number_rows;
+        let text = |v: &ColumnarValue| -> Result<ArrayRef> {
+            Ok(datafusion::arrow::compute::cast(
+                &v.to_array(rows)?,
+                &DataType::Utf8,
+            )?)
+        };
+        let values = text(&args.args[0])?;
+        let values = values.as_string::<i32>();
+        let keys = text(&args.args[1])?;
+        let keys = keys.as_string::<i32>();
+        let mut out = datafusion::arrow::array::BooleanBuilder::with_capacity(rows);
+        for row in 0..rows {
+            if !values.is_valid(row) || !keys.is_valid(row) {
+                out.append_null();
+                continue;
+            }
+            let value = values.value(row);
+            let has = |key: &str| jsonb::has_key(value, key).map_err(refused);
+            let found = match self.keys {
+                Keys::One => has(keys.value(row))?,
+                Keys::Any | Keys::All => {
+                    let Some(list) = text_array(keys.value(row)) else {
+                        return Err(malformed(keys.value(row)));
+                    };
+                    let mut any = false;
+                    let mut all = true;
+                    for key in list.iter().flatten() {
+                        let found = has(key)?;
+                        any |= found;
+                        all &= found;
+                    }
+                    if self.keys == Keys::Any { any } else { all }
+                }
+            };
+            out.append_value(found);
+        }
+        let array: ArrayRef = Arc::new(out.finish());
+        if args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)))
+        {
+            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+                &array, 0,
+            )?));
+        }
+        Ok(ColumnarValue::Array(array))
+    }
+}
+
+fn malformed(text: &str) -> DataFusionError {
+    DataFusionError::External(Box::new(SqlError::InvalidText {
+        type_name: "text[]",
+        message: format!("malformed array literal: \"{text}\""),
+    }))
+}
+
 /// The value at `path` (a PostgreSQL text array, `{a,0,"b c"}`) in the JSON `text`: each
 /// element a key where the value is an object, a position where it is an array.
 /// `None` where a step finds nothing, is not a position into an array, or is NULL.
 fn follow<'t>(text: &'t str, path: &str) -> Result<Option<&'t str>> {
     let Some(steps) = text_array(path) else {
-        return Err(DataFusionError::External(Box::new(SqlError::InvalidText {
-            type_name: "text[]",
-            message: format!("malformed array literal: \"{path}\""),
-        })));
+        return Err(malformed(path));
     };
     let mut at = text.trim_matches([' ', '\t', '\n', '\r']);
     for step in steps {
@@ -314,6 +440,18 @@ fn refused(e: JsonbError) -> DataFusionError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_exist_at_the_top_level_only() {
+        let j = r#"{"a": {"c": 1}, "b": null}"#;
+        assert_eq!(jsonb::has_key(j, "b"), Ok(true));
+        assert_eq!(jsonb::has_key(j, "c"), Ok(false), "not a top-level key");
+        assert_eq!(jsonb::has_key(r#"["x", 1, {"y": 2}]"#, "x"), Ok(true));
+        assert_eq!(jsonb::has_key(r#"["x", 1, {"y": 2}]"#, "1"), Ok(false));
+        assert_eq!(jsonb::has_key(r#"["x", 1, {"y": 2}]"#, "y"), Ok(false));
+        assert_eq!(jsonb::has_key(r#""s""#, "s"), Ok(true));
+        assert_eq!(jsonb::has_key("{}", ""), Ok(false));
+    }
 
     #[test]
     fn paths_are_text_arrays_of_keys_and_positions() {

@@ -131,6 +131,63 @@ pub(crate) fn get<'t>(
     Ok(found.map(|(start, end)| &text[start..end]))
 }
 
+/// Whether `key` is a top-level key of the JSON `text` (an object), a string element
+/// of it (an array), or the string itself (PostgreSQL's jsonb `?`).
+pub(crate) fn has_key(text: &str, key: &str) -> Result<bool, JsonbError> {
+    let mut parser = Parser {
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    let mut scratch = String::new();
+    match parser.peek() {
+        Some(b'{') => {
+            parser.at += 1;
+            if parser.peek() == Some(b'}') {
+                return Ok(false);
+            }
+            loop {
+                if parser.peek() != Some(b'"') {
+                    return Err(parser.syntax());
+                }
+                if parser.string()? == key {
+                    return Ok(true);
+                }
+                parser.expect(b':')?;
+                scratch.clear();
+                parser.value(&mut scratch)?;
+                match parser.peek() {
+                    Some(b',') => parser.at += 1,
+                    Some(b'}') => return Ok(false),
+                    _ => return Err(parser.syntax()),
+                }
+            }
+        }
+        Some(b'[') => {
+            parser.at += 1;
+            if parser.peek() == Some(b']') {
+                return Ok(false);
+            }
+            loop {
+                if parser.peek() == Some(b'"') {
+                    if parser.string()? == key {
+                        return Ok(true);
+                    }
+                } else {
+                    scratch.clear();
+                    parser.value(&mut scratch)?;
+                }
+                match parser.peek() {
+                    Some(b',') => parser.at += 1,
+                    Some(b']') => return Ok(false),
+                    _ => return Err(parser.syntax()),
+                }
+            }
+        }
+        Some(b'"') => Ok(parser.string()? == key),
+        _ => Ok(false),
+    }
+}
+
 /// The text a JSON value stands for (PostgreSQL's `->>`): a string's characters, its
 /// escapes resolved; `None` for `null`; any other value as written.
 pub(crate) fn as_text(value: &str) -> Result<Option<std::borrow::Cow<'_, str>>, JsonbError> {
