@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::{DFSchema, Result, ScalarValue, exec_err, plan_err};
+use datafusion::common::{DFSchema, Result, ScalarValue, plan_err};
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
 use datafusion::logical_expr::{
@@ -102,6 +102,38 @@ fn is_text(t: &DataType) -> bool {
     matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
 }
 
+/// A text array: a literal in PostgreSQL's syntax (`'{a,b}'`), or an array (`ARRAY['a']`,
+/// as Metabase sends `#>> array[...]::text[]`).
+fn is_text_array(t: &DataType) -> bool {
+    match t {
+        DataType::List(f) | DataType::LargeList(f) => {
+            is_text(f.data_type()) || f.data_type().is_null()
+        }
+        t => is_text(t) || t.is_null(),
+    }
+}
+
+/// The elements of row `row` of `paths`, a text array literal or an array of text.
+fn path_elements(paths: &ArrayRef, row: usize) -> Result<Vec<Option<String>>> {
+    let strings = |array: ArrayRef| -> Result<Vec<Option<String>>> {
+        let array = datafusion::arrow::compute::cast(&array, &DataType::Utf8)?;
+        Ok(array
+            .as_string::<i32>()
+            .iter()
+            .map(|s| s.map(str::to_owned))
+            .collect())
+    };
+    match paths.data_type() {
+        DataType::List(_) => strings(paths.as_list::<i32>().value(row)),
+        DataType::LargeList(_) => strings(paths.as_list::<i64>().value(row)),
+        _ => {
+            let text = datafusion::arrow::compute::cast(paths, &DataType::Utf8)?;
+            let text = text.as_string::<i32>().value(row);
+            text_array(text).ok_or_else(|| malformed(text))
+        }
+    }
+}
+
 impl ScalarUDFImpl for JsonGet {
     fn name(&self) -> &str {
         match (self.text, self.path) {
@@ -137,13 +169,14 @@ impl ScalarUDFImpl for JsonGet {
                 step.data_type()
             );
         }
-        if self.path && !is_text(step.data_type()) && !step.data_type().is_null() {
+        if self.path && !is_text_array(step.data_type()) {
             return plan_err!(
                 "operator does not exist: json {operator} {}: the right operand is a path (a text array such as '{{a,0}}')",
                 step.data_type()
             );
         }
-        if !is_text(step.data_type())
+        if !self.path
+            && !is_text(step.data_type())
             && !step.data_type().is_integer()
             && !step.data_type().is_null()
         {
@@ -175,12 +208,14 @@ impl ScalarUDFImpl for JsonGet {
         let values = values.as_string::<i32>();
         let step = &args.args[1];
         let step_type = step.data_type();
-        let (keys, positions) = if step_type.is_integer() {
+        let (keys, positions, paths) = if self.path {
+            (None, None, Some(step.to_array(rows)?))
+        } else if step_type.is_integer() {
             let positions =
                 datafusion::arrow::compute::cast(&step.to_array(rows)?, &DataType::Int64)?;
-            (None, Some(positions))
+            (None, Some(positions), None)
         } else {
-            (Some(as_text(step)?), None)
+            (Some(as_text(step)?), None, None)
         };
         let jsonb = args
             .arg_fields
@@ -188,6 +223,21 @@ impl ScalarUDFImpl for JsonGet {
             .is_some_and(|f| DeclaredType::of(f) == Some(DeclaredType::Jsonb));
         let mut out = StringBuilder::with_capacity(rows, 0);
         for row in 0..rows {
+            if let Some(paths) = &paths {
+                if !values.is_valid(row) || !paths.is_valid(row) {
+                    out.append_null();
+                    continue;
+                }
+                let path = path_elements(paths, row)?;
+                match follow(values.value(row), &path)? {
+                    None => out.append_null(),
+                    Some(value) if self.text => {
+                        out.append_option(jsonb::as_text(value).map_err(refused)?)
+                    }
+                    Some(value) => out.append_value(value),
+                }
+                continue;
+            }
             let step = match (&keys, &positions) {
                 (Some(keys), _) => {
                     let keys = keys.as_string::<i32>();
@@ -206,14 +256,7 @@ impl ScalarUDFImpl for JsonGet {
                 out.append_null();
                 continue;
             };
-            let found = if self.path {
-                let Step::Key(path) = step else {
-                    return exec_err!("{}: a path is a text array", self.name());
-                };
-                follow(values.value(row), path)?
-            } else {
-                jsonb::get(values.value(row), step, jsonb).map_err(refused)?
-            };
+            let found = jsonb::get(values.value(row), step, jsonb).map_err(refused)?;
             match found {
                 None => out.append_null(),
                 Some(value) if self.text => {
@@ -275,8 +318,13 @@ impl ScalarUDFImpl for JsonExists {
     }
 
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-        for t in args {
-            if !is_text(t) && !t.is_null() {
+        for (i, t) in args.iter().enumerate() {
+            let fits = if i == 1 && self.keys != Keys::One {
+                is_text_array(t)
+            } else {
+                is_text(t) || t.is_null()
+            };
+            if !fits {
                 return plan_err!(
                     "{}: operands are jsonb and text{}, not {t}",
                     self.name(),
@@ -301,22 +349,24 @@ impl ScalarUDFImpl for JsonExists {
         };
         let values = text(&args.args[0])?;
         let values = values.as_string::<i32>();
-        let keys = text(&args.args[1])?;
-        let keys = keys.as_string::<i32>();
+        let raw_keys = args.args[1].to_array(rows)?;
+        let keys = if self.keys == Keys::One {
+            text(&args.args[1])?
+        } else {
+            Arc::clone(&raw_keys)
+        };
         let mut out = datafusion::arrow::array::BooleanBuilder::with_capacity(rows);
         for row in 0..rows {
-            if !values.is_valid(row) || !keys.is_valid(row) {
+            if !values.is_valid(row) || !raw_keys.is_valid(row) {
                 out.append_null();
                 continue;
             }
             let value = values.value(row);
             let has = |key: &str| jsonb::has_key(value, key).map_err(refused);
             let found = match self.keys {
-                Keys::One => has(keys.value(row))?,
+                Keys::One => has(keys.as_string::<i32>().value(row))?,
                 Keys::Any | Keys::All => {
-                    let Some(list) = text_array(keys.value(row)) else {
-                        return Err(malformed(keys.value(row)));
-                    };
+                    let list = path_elements(&keys, row)?;
                     let mut any = false;
                     let mut all = true;
                     for key in list.iter().flatten() {
@@ -353,10 +403,7 @@ fn malformed(text: &str) -> DataFusionError {
 /// The value at `path` (a PostgreSQL text array, `{a,0,"b c"}`) in the JSON `text`: each
 /// element a key where the value is an object, a position where it is an array.
 /// `None` where a step finds nothing, is not a position into an array, or is NULL.
-fn follow<'t>(text: &'t str, path: &str) -> Result<Option<&'t str>> {
-    let Some(steps) = text_array(path) else {
-        return Err(malformed(path));
-    };
+fn follow<'t>(text: &'t str, steps: &[Option<String>]) -> Result<Option<&'t str>> {
     let mut at = text.trim_matches([' ', '\t', '\n', '\r']);
     for step in steps {
         let Some(step) = step else {
@@ -368,7 +415,7 @@ fn follow<'t>(text: &'t str, path: &str) -> Result<Option<&'t str>> {
                 Ok(i) => Step::Index(i),
                 Err(_) => return Ok(None),
             },
-            Some(b'{') => Step::Key(&step),
+            Some(b'{') => Step::Key(step),
             // Unlike `->`, a path does not step into a jsonb scalar.
             _ => return Ok(None),
         };
@@ -471,11 +518,13 @@ mod tests {
             assert_eq!(text_array(bad), None, "{bad}");
         }
         let j = r#" {"a": [1, {"b c": "x"}]} "#;
-        assert_eq!(follow(j, r#"{a,-1,"b c"}"#).expect("path"), Some("\"x\""));
-        assert_eq!(follow(j, "{}").expect("path"), Some(j.trim()));
-        assert_eq!(follow(j, "{a,x}").expect("path"), None);
-        assert_eq!(follow(j, "{a,NULL}").expect("path"), None);
-        assert!(follow(j, "a").is_err());
+        let at = |path: &str| follow(j, &text_array(path).expect("a text array")).expect("path");
+        assert_eq!(at(r#"{a,-1,"b c"}"#), Some("\"x\""));
+        assert_eq!(at("{}"), Some(j.trim()));
+        assert_eq!(at("{a,x}"), None);
+        assert_eq!(at("{a,NULL}"), None);
+        let texts: ArrayRef = Arc::new(datafusion::arrow::array::StringArray::from(vec!["a"]));
+        assert!(path_elements(&texts, 0).is_err(), "not an array literal");
     }
 
     #[test]
