@@ -261,16 +261,10 @@ pub(crate) fn char_comparisons(plan: LogicalPlan) -> Result<LogicalPlan> {
 /// (it equals no stored value; PostgreSQL would refuse it). Run on the plan as
 /// planned from SQL, before type coercion.
 pub(crate) fn jsonb_comparisons(plan: LogicalPlan) -> Result<LogicalPlan> {
-    use datafusion::logical_expr::Operator;
     use tarn_catalog::types::DeclaredType;
     literal_comparisons(
         plan,
-        &[
-            Operator::Eq,
-            Operator::NotEq,
-            Operator::IsDistinctFrom,
-            Operator::IsNotDistinctFrom,
-        ],
+        &EQUALITY,
         &|e, schema| {
             e.to_field(schema)
                 .is_ok_and(|(_, f)| matches!(DeclaredType::of(&f), Some(DeclaredType::Jsonb)))
@@ -283,6 +277,14 @@ pub(crate) fn jsonb_comparisons(plan: LogicalPlan) -> Result<LogicalPlan> {
         },
     )
 }
+
+/// The comparisons of equality, which a value's text decides (booleans, jsonb).
+const EQUALITY: [datafusion::logical_expr::Operator; 4] = [
+    datafusion::logical_expr::Operator::Eq,
+    datafusion::logical_expr::Operator::NotEq,
+    datafusion::logical_expr::Operator::IsDistinctFrom,
+    datafusion::logical_expr::Operator::IsNotDistinctFrom,
+];
 
 /// Rewrites each comparison of `plan` by one of `ops` between an expression that
 /// `compared` accepts and a string literal that `literal` turns into another
@@ -518,16 +520,10 @@ impl AnalyzerRule for BooleanLiterals {
     }
 
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        use datafusion::logical_expr::Operator;
         use datafusion::scalar::ScalarValue;
         literal_comparisons(
             plan,
-            &[
-                Operator::Eq,
-                Operator::NotEq,
-                Operator::IsDistinctFrom,
-                Operator::IsNotDistinctFrom,
-            ],
+            &EQUALITY,
             &|e, schema| matches!(e.get_type(schema), Ok(DataType::Boolean)),
             &|text| pg_bool(text).map(|b| Expr::Literal(ScalarValue::Boolean(Some(b)), None)),
         )

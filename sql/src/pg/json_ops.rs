@@ -265,17 +265,7 @@ impl ScalarUDFImpl for JsonGet {
                 Some(value) => out.append_value(value),
             }
         }
-        let array: ArrayRef = Arc::new(out.finish());
-        if args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)))
-        {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-                &array, 0,
-            )?));
-        }
-        Ok(ColumnarValue::Array(array))
+        answer(&args.args, Arc::new(out.finish()))
     }
 }
 
@@ -379,17 +369,7 @@ impl ScalarUDFImpl for JsonExists {
             };
             out.append_value(found);
         }
-        let array: ArrayRef = Arc::new(out.finish());
-        if args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)))
-        {
-            return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-                &array, 0,
-            )?));
-        }
-        Ok(ColumnarValue::Array(array))
+        answer(&args.args, Arc::new(out.finish()))
     }
 }
 
@@ -472,16 +452,18 @@ fn text_array(text: &str) -> Option<Vec<Option<String>>> {
     }
 }
 
+/// `array` as the function's result: one value when every argument was one.
+fn answer(args: &[ColumnarValue], array: ArrayRef) -> Result<ColumnarValue> {
+    if args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
+        return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+            &array, 0,
+        )?));
+    }
+    Ok(ColumnarValue::Array(array))
+}
+
 fn refused(e: JsonbError) -> DataFusionError {
-    let error = match e {
-        JsonbError::NulEscape => SqlError::UnsupportedUnicodeEscape,
-        JsonbError::NumericOverflow => SqlError::NumericOverflow,
-        JsonbError::Syntax { at } => SqlError::InvalidText {
-            type_name: "json",
-            message: format!("unexpected text at byte {at}"),
-        },
-    };
-    DataFusionError::External(Box::new(error))
+    DataFusionError::External(Box::new(SqlError::from(e)))
 }
 
 #[cfg(test)]

@@ -25,6 +25,19 @@ pub(crate) enum JsonbError {
     Syntax { at: usize },
 }
 
+impl From<JsonbError> for crate::error::SqlError {
+    fn from(e: JsonbError) -> Self {
+        match e {
+            JsonbError::NulEscape => Self::UnsupportedUnicodeEscape,
+            JsonbError::NumericOverflow => Self::NumericOverflow,
+            JsonbError::Syntax { at } => Self::InvalidText {
+                type_name: "json",
+                message: format!("unexpected text at byte {at}"),
+            },
+        }
+    }
+}
+
 /// Digits `numeric` allows before the decimal point and after it.
 const MAX_INTEGER_DIGITS: i64 = 131_072;
 const MAX_SCALE: i64 = 16_383;

@@ -36,7 +36,6 @@ use datafusion::sql::sqlparser::ast::{
 };
 use tarn_catalog::types::DeclaredType;
 
-use super::jsonb::JsonbError;
 use crate::error::SqlError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -188,17 +187,7 @@ fn fit(
         for value in values.iter() {
             match value.map(super::jsonb::normalized).transpose() {
                 Ok(value) => out.append_option(value),
-                Err(e) => {
-                    let error = match e {
-                        JsonbError::NulEscape => SqlError::UnsupportedUnicodeEscape,
-                        JsonbError::NumericOverflow => SqlError::NumericOverflow,
-                        JsonbError::Syntax { at } => SqlError::InvalidText {
-                            type_name: "json",
-                            message: format!("unexpected text at byte {at}"),
-                        },
-                    };
-                    return Err(DataFusionError::External(Box::new(error)));
-                }
+                Err(e) => return Err(DataFusionError::External(Box::new(SqlError::from(e)))),
             }
         }
         return Ok(out.finish());
