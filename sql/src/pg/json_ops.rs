@@ -43,6 +43,24 @@ pub(crate) fn install(ctx: &datafusion::prelude::SessionContext) -> Result<()> {
     for keys in [Keys::One, Keys::Any, Keys::All] {
         ctx.register_udf(exists_udf(keys));
     }
+    for name in ["json_typeof", "jsonb_typeof"] {
+        ctx.register_udf(ScalarUDF::new_from_impl(JsonTypeof {
+            name,
+            signature: Signature::any(1, Volatility::Immutable),
+        }));
+    }
+    for (name, text) in [
+        ("json_extract_path", false),
+        ("jsonb_extract_path", false),
+        ("json_extract_path_text", true),
+        ("jsonb_extract_path_text", true),
+    ] {
+        ctx.register_udf(ScalarUDF::new_from_impl(ExtractPath {
+            name,
+            text,
+            signature: Signature::variadic_any(Volatility::Immutable),
+        }));
+    }
     ctx.state_ref()
         .write()
         .register_expr_planner(Arc::new(JsonOperators))
@@ -368,6 +386,139 @@ impl ScalarUDFImpl for JsonExists {
                 }
             };
             out.append_value(found);
+        }
+        answer(&args.args, Arc::new(out.finish()))
+    }
+}
+
+/// `json_typeof(j)` and `jsonb_typeof(j)`: `object`, `array`, `string`, `number`,
+/// `boolean` or `null`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct JsonTypeof {
+    name: &'static str,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for JsonTypeof {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        match args {
+            [t] if is_text(t) || t.is_null() => Ok(DataType::Utf8),
+            _ => plan_err!("function {}({args:?}) does not exist", self.name),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let values = datafusion::arrow::compute::cast(
+            &args.args[0].to_array(args.number_rows)?,
+            &DataType::Utf8,
+        )?;
+        let values = values.as_string::<i32>();
+        let mut out = StringBuilder::with_capacity(values.len(), 0);
+        for value in values.iter() {
+            out.append_option(value.map(|v| {
+                match v
+                    .trim_start_matches([' ', '\t', '\n', '\r'])
+                    .as_bytes()
+                    .first()
+                {
+                    Some(b'{') => "object",
+                    Some(b'[') => "array",
+                    Some(b'"') => "string",
+                    Some(b't' | b'f') => "boolean",
+                    Some(b'n') => "null",
+                    _ => "number",
+                }
+            }));
+        }
+        answer(&args.args, Arc::new(out.finish()))
+    }
+}
+
+/// `json[b]_extract_path(j, VARIADIC path)` (`#>`) and `json[b]_extract_path_text`
+/// (`#>>`), the path given as arguments.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ExtractPath {
+    name: &'static str,
+    text: bool,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for ExtractPath {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        if args.arg_fields.len() < 2
+            || args
+                .arg_fields
+                .iter()
+                .any(|f| !is_text(f.data_type()) && !f.data_type().is_null())
+        {
+            return plan_err!(
+                "function {} takes a json value and one or more text keys or positions",
+                self.name
+            );
+        }
+        let field = Field::new(self.name, DataType::Utf8, true);
+        if self.text {
+            return Ok(Arc::new(field));
+        }
+        let declared = if self.name.starts_with("jsonb") {
+            DeclaredType::Jsonb
+        } else {
+            DeclaredType::Json
+        };
+        Ok(Arc::new(field.with_metadata(declared.metadata())))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let rows = args.number_rows;
+        let columns = args
+            .args
+            .iter()
+            .map(|a| {
+                Ok(datafusion::arrow::compute::cast(
+                    &a.to_array(rows)?,
+                    &DataType::Utf8,
+                )?)
+            })
+            .collect::<Result<Vec<ArrayRef>>>()?;
+        let columns: Vec<_> = columns.iter().map(|c| c.as_string::<i32>()).collect();
+        let mut out = StringBuilder::with_capacity(rows, 0);
+        for row in 0..rows {
+            let values = &columns[0];
+            if !values.is_valid(row) {
+                out.append_null();
+                continue;
+            }
+            let path: Vec<Option<String>> = columns[1..]
+                .iter()
+                .map(|c| c.is_valid(row).then(|| c.value(row).to_owned()))
+                .collect();
+            match follow(values.value(row), &path)? {
+                None => out.append_null(),
+                Some(value) if self.text => {
+                    out.append_option(jsonb::as_text(value).map_err(refused)?)
+                }
+                Some(value) => out.append_value(value),
+            }
         }
         answer(&args.args, Arc::new(out.finish()))
     }

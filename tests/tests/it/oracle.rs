@@ -477,6 +477,8 @@ select '{"a":1}'::json -> 'a' as x, '{"a":1}'::json ->> 'a' as y \gdesc
 select '{"a":[1,{"b":"x"}]}'::jsonb #> '{a,1,b}' as p1, '{"a":[1,{"b":"x"}]}'::jsonb #>> '{a,1,b}' as p2, '{"a":[1,2]}'::json #> '{a,-1}' as p3, '{"a":[1,2]}'::json #> '{}' as p4, '{"a":[1,2]}'::json #> '{a,x}' as p5, '{"a b":1}'::json #> '{"a b"}' as p6, '{"a":1}'::json #> '{a,NULL}' as p7, '"s"'::json #>> '{}' as p8;
 select id, b #> '{aa,2}' as p, b #>> '{aa,2,y}' as q, b #> '{0}' as r from jb order by id;
 select b #> '{aa}' as p, b #>> '{aa}' as q from jb \gdesc
+select id, jsonb_typeof(b) as t, jsonb_extract_path(b, 'aa', '2') as p, jsonb_extract_path_text(b, 'aa', '-1', 'y') as q, json_typeof(' [1]') as u, json_extract_path_text('{"a":[1,{"b":"x"}]}', 'a', '1', 'b') as v from jb order by id;
+select jsonb_typeof(b) as t, jsonb_extract_path(b, 'a') as p, json_extract_path('{}', 'a') as q, jsonb_extract_path_text(b, 'a') as r from jb \gdesc
 select id, b #>> array['aa','2','y'] as p, b #> array['a']::text[] as q, b ?| array['a','zz'] as r, b ?& array['b','a'] as s from jb order by id;
 select id, b ? 'a' as a, b ? 'aa' as aa, b ? '1' as one, b ?| '{z,b}' as anyk, b ?& '{a,b}' as allk, b ?& '{a,NULL}' as alln, b ?| '{}' as anye, b ?& '{}' as alle, '["x",1]'::jsonb ? 'x' as arr, '"s"'::jsonb ? 's' as str from jb order by id;
 "#
