@@ -203,6 +203,8 @@ fn plan_state(msg: &str) -> &'static str {
     } else if msg.contains("table function") && msg.contains("not found")
         || msg.contains("Invalid function")
         || msg.contains("No function matches")
+        || msg.starts_with("operator does not exist")
+        || msg.starts_with("function ") && msg.contains("does not exist")
     {
         UNDEFINED_FUNCTION
     } else if msg.contains("Cannot infer common")

@@ -334,7 +334,7 @@ impl ScalarUDFImpl for JsonExists {
             };
             if !fits {
                 return plan_err!(
-                    "{}: operands are jsonb and text{}, not {t}",
+                    "operator does not exist: {}: operands are jsonb and text{}, not {t}",
                     self.name(),
                     if self.keys == Keys::One {
                         ""
@@ -472,7 +472,7 @@ impl ScalarUDFImpl for ExtractPath {
                 .any(|f| !is_text(f.data_type()) && !f.data_type().is_null())
         {
             return plan_err!(
-                "function {} takes a json value and one or more text keys or positions",
+                "function {} does not exist for these arguments: it takes a json value and one or more text keys or positions",
                 self.name
             );
         }

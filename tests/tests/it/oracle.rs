@@ -450,7 +450,8 @@ async fn issue_5_json_columns_refuse_text_that_is_not_json_as_postgres_15() {
 /// by length then bytes, the last of duplicate keys kept, whitespace and escapes
 /// normalized, numbers as `numeric` prints them; stored that way from INSERT, casts
 /// and COPY, and compared that way with literals. `\u0000` (22P05) and numbers
-/// beyond numeric's range (22003) are refused with PostgreSQL's SQLSTATEs.
+/// beyond numeric's range (22003) are refused with PostgreSQL's SQLSTATEs, as are the
+/// operators and functions on a value that is not text (42883).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_jsonb_values_print_and_compare_as_postgres_15() {
     let postgres = Postgres::start();
@@ -479,6 +480,8 @@ select id, b #> '{aa,2}' as p, b #>> '{aa,2,y}' as q, b #> '{0}' as r from jb or
 select b #> '{aa}' as p, b #>> '{aa}' as q from jb \gdesc
 select id, jsonb_typeof(b) as t, jsonb_extract_path(b, 'aa', '2') as p, jsonb_extract_path_text(b, 'aa', '-1', 'y') as q, json_typeof(' [1]') as u, json_extract_path_text('{"a":[1,{"b":"x"}]}', 'a', '1', 'b') as v from jb order by id;
 select jsonb_typeof(b) as t, jsonb_extract_path(b, 'a') as p, json_extract_path('{}', 'a') as q, jsonb_extract_path_text(b, 'a') as r from jb \gdesc
+select 1 -> 'a';
+select jsonb_typeof(1);
 select id, b #>> array['aa','2','y'] as p, b #> array['a']::text[] as q, b ?| array['a','zz'] as r, b ?& array['b','a'] as s from jb order by id;
 select id, b ? 'a' as a, b ? 'aa' as aa, b ? '1' as one, b ?| '{z,b}' as anyk, b ?& '{a,b}' as allk, b ?& '{a,NULL}' as alln, b ?| '{}' as anye, b ?& '{}' as alle, '["x",1]'::jsonb ? 'x' as arr, '"s"'::jsonb ? 's' as str from jb order by id;
 "#
@@ -489,7 +492,7 @@ select id, b ? 'a' as a, b ? 'aa' as aa, b ? '1' as one, b ?| '{z,b}' as anyk, b
     );
     std::fs::write(&script, text).expect("write script");
     let errors = same_script_output(&postgres, &tarn, &script);
-    assert_eq!(errors, ["22P05", "22003", "22003"]);
+    assert_eq!(errors, ["22P05", "22003", "22003", "42883", "42883"]);
 }
 
 /// Runs the psql script at `script` on both servers, with SQLSTATEs shown for errors
