@@ -257,9 +257,9 @@ pub(crate) fn char_comparisons(plan: LogicalPlan) -> Result<LogicalPlan> {
 /// A `jsonb` column compared for equality with a string literal (`b = '{"a":1}'`, or in an IN list)
 /// compares with the literal's jsonb text: PostgreSQL reads the literal as jsonb, and
 /// Tarn keeps jsonb values in PostgreSQL's rendering ([`super::jsonb`]), so the
-/// literal is brought to that rendering. A literal that is not JSON is left as it is
-/// (it equals no stored value; PostgreSQL would refuse it). Run on the plan as
-/// planned from SQL, before type coercion.
+/// literal is brought to that rendering. A literal that is not JSON becomes a cast to
+/// jsonb, which refuses it with 22P02 as PostgreSQL does. Run on the plan as planned
+/// from SQL, before type coercion.
 pub(crate) fn jsonb_comparisons(plan: LogicalPlan) -> Result<LogicalPlan> {
     use tarn_catalog::types::DeclaredType;
     literal_comparisons(
@@ -269,11 +269,10 @@ pub(crate) fn jsonb_comparisons(plan: LogicalPlan) -> Result<LogicalPlan> {
             e.to_field(schema)
                 .is_ok_and(|(_, f)| matches!(DeclaredType::of(&f), Some(DeclaredType::Jsonb)))
         },
-        &|text| {
-            super::jsonb::normalized(text)
-                .ok()
-                .filter(|normalized| normalized != text)
-                .map(|normalized| Expr::Literal(normalized.into(), None))
+        &|text| match super::jsonb::normalized(text) {
+            Ok(normalized) if normalized == text => None,
+            Ok(normalized) => Some(Expr::Literal(normalized.into(), None)),
+            Err(_) => Some(super::typmod::jsonb_in(Expr::Literal(text.into(), None))),
         },
     )
 }

@@ -59,6 +59,13 @@ pub(crate) fn udfs() -> [ScalarUDF; 4] {
     [Kind::Varchar, Kind::Char, Kind::Json, Kind::Jsonb].map(udf)
 }
 
+/// `value` read as jsonb, as a cast to jsonb reads it: text that is not JSON fails when
+/// the expression is evaluated (22P02).
+pub(crate) fn jsonb_in(value: datafusion::prelude::Expr) -> datafusion::prelude::Expr {
+    use datafusion::prelude::lit;
+    udf(Kind::Jsonb).call(vec![value, lit(0i64), lit(true)])
+}
+
 fn udf(kind: Kind) -> ScalarUDF {
     ScalarUDF::new_from_impl(Length {
         kind,
