@@ -1,5 +1,5 @@
-//! PostgreSQL's `->`, `->>`, `#>` and `#>>` on `json` and `jsonb` values, and jsonb's
-//! key tests `?`, `?|` and `?&`.
+//! PostgreSQL's `->`, `->>`, `#>` and `#>>` on `json` and `jsonb` values, jsonb's
+//! key tests `?`, `?|` and `?&`, and its containment `@>` and `<@`.
 //!
 //! `j -> 'key'` and `j -> 2` give a member of an object or an element of an array (a
 //! negative position counts from the end) as json (jsonb for a jsonb operand), `->>`
@@ -43,6 +43,9 @@ pub(crate) fn install(ctx: &datafusion::prelude::SessionContext) -> Result<()> {
     for keys in [Keys::One, Keys::Any, Keys::All] {
         ctx.register_udf(exists_udf(keys));
     }
+    for contained in [false, true] {
+        ctx.register_udf(contains_udf(contained));
+    }
     for name in ["json_typeof", "jsonb_typeof"] {
         ctx.register_udf(ScalarUDF::new_from_impl(JsonTypeof {
             name,
@@ -81,8 +84,31 @@ impl ExprPlanner for JsonOperators {
     fn plan_binary_op(
         &self,
         expr: RawBinaryExpr,
-        _schema: &DFSchema,
+        schema: &DFSchema,
     ) -> Result<PlannerResult<RawBinaryExpr>> {
+        let contained = match expr.op {
+            BinaryOperator::AtArrow => Some(false),
+            BinaryOperator::ArrowAt => Some(true),
+            _ => None,
+        };
+        if let Some(contained) = contained {
+            // Arrays have `@>` and `<@` too (DataFusion's array_has_all).
+            let is_list = |e: &datafusion::logical_expr::Expr| {
+                use datafusion::logical_expr::ExprSchemable;
+                e.get_type(schema).is_ok_and(|t| {
+                    matches!(
+                        t,
+                        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)
+                    )
+                })
+            };
+            if is_list(&expr.left) || is_list(&expr.right) {
+                return Ok(PlannerResult::Original(expr));
+            }
+            return Ok(PlannerResult::Planned(
+                contains_udf(contained).call(vec![expr.left, expr.right]),
+            ));
+        }
         let keys = match expr.op {
             BinaryOperator::Question => Some(Keys::One),
             BinaryOperator::QuestionPipe => Some(Keys::Any),
@@ -386,6 +412,67 @@ impl ScalarUDFImpl for JsonExists {
                 }
             };
             out.append_value(found);
+        }
+        answer(&args.args, Arc::new(out.finish()))
+    }
+}
+
+fn contains_udf(contained: bool) -> ScalarUDF {
+    ScalarUDF::new_from_impl(JsonContains {
+        contained,
+        signature: Signature::any(2, Volatility::Immutable),
+    })
+}
+
+/// `jsonb_contains(a, b)` (`a @> b`) and `jsonb_contained(a, b)` (`a <@ b`), by
+/// [`jsonb::contains`].
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct JsonContains {
+    contained: bool,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for JsonContains {
+    fn name(&self) -> &str {
+        match self.contained {
+            false => "jsonb_contains",
+            true => "jsonb_contained",
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        if let Some(t) = args.iter().find(|t| !is_text(t) && !t.is_null()) {
+            return plan_err!(
+                "operator does not exist: {}: operands are jsonb, not {t}",
+                self.name()
+            );
+        }
+        Ok(DataType::Boolean)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let rows = args.number_rows;
+        let text = |v: &ColumnarValue| -> Result<ArrayRef> {
+            Ok(datafusion::arrow::compute::cast(
+                &v.to_array(rows)?,
+                &DataType::Utf8,
+            )?)
+        };
+        let (left, right) = (text(&args.args[0])?, text(&args.args[1])?);
+        let (left, right) = (left.as_string::<i32>(), right.as_string::<i32>());
+        let mut out = datafusion::arrow::array::BooleanBuilder::with_capacity(rows);
+        for row in 0..rows {
+            if !left.is_valid(row) || !right.is_valid(row) {
+                out.append_null();
+                continue;
+            }
+            let (a, b) = (left.value(row), right.value(row));
+            let (container, contained) = if self.contained { (b, a) } else { (a, b) };
+            out.append_value(jsonb::contains(container, contained).map_err(refused)?);
         }
         answer(&args.args, Arc::new(out.finish()))
     }

@@ -217,6 +217,86 @@ pub(crate) fn as_text(value: &str) -> Result<Option<std::borrow::Cow<'_, str>>, 
     Ok(Some(value.into()))
 }
 
+/// Whether the jsonb value `container` contains `contained` (PostgreSQL's `@>`, and
+/// `<@` the other way round), by PostgreSQL's rules: an object contains an object
+/// whose every key it has, each with a value it contains; an array contains an array
+/// whose every element it contains (in any order, any number of times); a scalar
+/// contains an equal scalar (numbers by value: `1.0` is `1`); and, as the one
+/// exception to the kinds matching, an array at the top contains a lone scalar that
+/// is one of its elements. An object never contains an array, nor the other way round.
+pub(crate) fn contains(container: &str, contained: &str) -> Result<bool, JsonbError> {
+    let (container, contained) = (tree(container)?, tree(contained)?);
+    Ok(match (&container, &contained) {
+        // A scalar is kept as an array of one that is marked raw: it contains
+        // another raw scalar, and an array contains it, but it contains no array.
+        (Value::Array(_), Value::Object(_)) | (Value::Object(_), Value::Array(_)) => false,
+        (l, r) if !l.is_container() && !r.is_container() => l.equals(r),
+        (l, _) if !l.is_container() => false,
+        (Value::Array(l), r) if !r.is_container() => l.iter().any(|e| e.equals(r)),
+        (l, r) => l.contains(r),
+    })
+}
+
+/// A parsed JSON value: numbers in `numeric`'s rendering with trailing zeros of the
+/// fraction dropped, so equal numbers have equal text; objects with only the last of
+/// duplicate keys.
+#[derive(Debug, PartialEq)]
+enum Value {
+    Null,
+    Bool(bool),
+    Number(String),
+    String(String),
+    Array(Vec<Value>),
+    Object(Vec<(String, Value)>),
+}
+
+impl Value {
+    fn is_container(&self) -> bool {
+        matches!(self, Value::Array(_) | Value::Object(_))
+    }
+
+    /// Scalar equality; containers are never equal here.
+    fn equals(&self, other: &Value) -> bool {
+        !self.is_container() && self == other
+    }
+
+    /// Containment of two containers of the same kind (`false` for different kinds).
+    fn contains(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Object(l), Value::Object(r)) => {
+                l.len() >= r.len()
+                    && r.iter().all(|(key, rv)| {
+                        l.iter().find(|(k, _)| k == key).is_some_and(|(_, lv)| {
+                            match lv.is_container() {
+                                true => lv.contains(rv),
+                                false => lv.equals(rv),
+                            }
+                        })
+                    })
+            }
+            (Value::Array(l), Value::Array(r)) => r.iter().all(|rv| match rv.is_container() {
+                true => l.iter().any(|lv| lv.contains(rv)),
+                false => l.iter().any(|lv| lv.equals(rv)),
+            }),
+            _ => false,
+        }
+    }
+}
+
+/// The JSON `text` as a [`Value`].
+fn tree(text: &str) -> Result<Value, JsonbError> {
+    let mut parser = Parser {
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    let value = parser.tree()?;
+    parser.skip_whitespace();
+    if parser.at != parser.bytes.len() {
+        return Err(parser.syntax());
+    }
+    Ok(value)
+}
+
 struct Parser<'a> {
     bytes: &'a [u8],
     at: usize,
@@ -265,6 +345,78 @@ impl Parser<'_> {
                     }
                 }
                 Err(self.syntax())
+            }
+        }
+    }
+
+    fn tree(&mut self) -> Result<Value, JsonbError> {
+        match self.peek().ok_or_else(|| self.syntax())? {
+            b'{' => {
+                self.at += 1;
+                let mut members: Vec<(String, Value)> = Vec::new();
+                if self.peek() == Some(b'}') {
+                    self.at += 1;
+                    return Ok(Value::Object(members));
+                }
+                loop {
+                    if self.peek() != Some(b'"') {
+                        return Err(self.syntax());
+                    }
+                    let key = self.string()?;
+                    self.expect(b':')?;
+                    let value = self.tree()?;
+                    // The last of duplicate keys is the one kept.
+                    members.retain(|(k, _)| *k != key);
+                    members.push((key, value));
+                    match self.peek() {
+                        Some(b',') => self.at += 1,
+                        Some(b'}') => {
+                            self.at += 1;
+                            return Ok(Value::Object(members));
+                        }
+                        _ => return Err(self.syntax()),
+                    }
+                }
+            }
+            b'[' => {
+                self.at += 1;
+                let mut elements = Vec::new();
+                if self.peek() == Some(b']') {
+                    self.at += 1;
+                    return Ok(Value::Array(elements));
+                }
+                loop {
+                    elements.push(self.tree()?);
+                    match self.peek() {
+                        Some(b',') => self.at += 1,
+                        Some(b']') => {
+                            self.at += 1;
+                            return Ok(Value::Array(elements));
+                        }
+                        _ => return Err(self.syntax()),
+                    }
+                }
+            }
+            b'"' => Ok(Value::String(self.string()?)),
+            b'-' | b'0'..=b'9' => {
+                let mut number = String::new();
+                self.number(&mut number)?;
+                if number.contains('.') {
+                    number.truncate(number.trim_end_matches('0').trim_end_matches('.').len());
+                }
+                if number == "-0" {
+                    number.remove(0);
+                }
+                Ok(Value::Number(number))
+            }
+            _ => {
+                let mut word = String::new();
+                self.value(&mut word)?;
+                Ok(match word.as_str() {
+                    "true" => Value::Bool(true),
+                    "false" => Value::Bool(false),
+                    _ => Value::Null,
+                })
             }
         }
     }
@@ -531,6 +683,36 @@ fn write_string(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The examples of PostgreSQL 15's manual, section 8.14.3 (jsonb Containment and
+    /// Existence), with the answers it gives.
+    #[test]
+    fn containment_follows_the_postgres_manual() {
+        let product = r#"{"product": "PostgreSQL", "version": 9.4, "jsonb": true}"#;
+        for (container, contained, answer) in [
+            (r#""foo""#, r#""foo""#, true),
+            ("[1, 2, 3]", "[1, 3]", true),
+            ("[1, 2, 3]", "[3, 1]", true),
+            ("[1, 2, 3]", "[1, 2, 2]", true),
+            (product, r#"{"version": 9.4}"#, true),
+            ("[1, 2, [1, 3]]", "[1, 3]", false),
+            ("[1, 2, [1, 3]]", "[[1, 3]]", true),
+            (r#"{"foo": {"bar": "baz"}}"#, r#"{"bar": "baz"}"#, false),
+            (r#"{"foo": {"bar": "baz"}}"#, r#"{"foo": {}}"#, true),
+            (r#"["foo", "bar"]"#, r#""foo""#, true),
+            (r#""bar""#, r#"["bar"]"#, false),
+        ] {
+            assert_eq!(
+                contains(container, contained),
+                Ok(answer),
+                "{container} @> {contained}"
+            );
+        }
+        assert!(matches!(
+            contains("{}", "nope"),
+            Err(JsonbError::Syntax { .. })
+        ));
+    }
 
     /// Edges of the grammar that PostgreSQL's own tests also cover are checked in the
     /// oracle test against PostgreSQL 15; these are the refusals.
