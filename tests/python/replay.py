@@ -65,8 +65,6 @@ KNOWN = [
      "pg_statistic_ext is empty and its columns are typed text"),
     ("psql.trace", r"table function 'pg_partition_ancestors' not found",
      "psql \\d's trigger query: no pg_partition_ancestors table function"),
-    ("psql.trace", r"'rtrim\(pg_get_ruledef",
-     "trim(trailing ...) is named after DataFusion's expression, not `rtrim`"),
     ("psql.trace", r"column 'memberof' has type 705 where PostgreSQL has 1003",
      "ARRAY(subquery) of no rows is typed unknown, not name[]"),
     ("pgjdbc.trace", r"column 'cardinality' has type 701 where PostgreSQL has 700",

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 
 use datafusion::sql::sqlparser::ast::{
-    AccessExpr, DataType, Expr, Ident, Query, Select, SelectItem, SetExpr, Statement, VisitMut,
-    VisitorMut,
+    AccessExpr, DataType, Expr, Ident, Query, Select, SelectItem, SetExpr, Statement,
+    TrimWhereField, VisitMut, VisitorMut,
 };
 
 const UNNAMED: &str = "?column?";
@@ -101,6 +101,16 @@ fn figure(expr: &Expr) -> Option<String> {
         Expr::TypedString(t) => type_name(&t.data_type)?.to_owned(),
         Expr::Interval(_) => "interval".to_owned(),
         Expr::Ceil { .. } => "ceil".to_owned(),
+        // PostgreSQL's grammar turns these into calls of the functions named here.
+        Expr::Trim { trim_where, .. } => match trim_where {
+            Some(TrimWhereField::Leading) => "ltrim",
+            Some(TrimWhereField::Trailing) => "rtrim",
+            Some(TrimWhereField::Both) | None => "btrim",
+        }
+        .to_owned(),
+        Expr::Substring { .. } => "substring".to_owned(),
+        Expr::Position { .. } => "position".to_owned(),
+        Expr::Overlay { .. } => "overlay".to_owned(),
         Expr::Floor { .. } => "floor".to_owned(),
         Expr::Extract { .. } => "extract".to_owned(),
         Expr::AtTimeZone { .. } => "timezone".to_owned(),

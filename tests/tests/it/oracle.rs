@@ -204,6 +204,10 @@ async fn issue_5_column_names_match_postgres_15() {
         "select count(*), upper(name), id::bigint, '7'::int, coalesce(null, 2) from n group by name, id order by 3",
         "select 1 + 2, case when true then 1 end, array[1], date '2024-01-01', (select max(id) from n)",
         "select n.id, t.id from n join n t on t.id = n.id order by 1",
+        // SQL-standard syntax that PostgreSQL's grammar makes function calls.
+        "select trim(trailing 'b' from name), trim(name), trim(leading 'a' from name), trim(both 'x' from name), \
+         substring(name from 1 for 1), substring(name, 1), position('a' in name), overlay(name placing 'x' from 1) \
+         from n order by 1",
         "select count(*) from (select upper(name) from n) s where s.upper = 'A'",
         // Repeated names, which PostgreSQL allows in a result.
         "select 1, 1, count(*), count(*), 3 as count, id, n.id from n group by id order by id",
