@@ -196,7 +196,10 @@ fn name_projection(projection: &mut [SelectItem]) {
 
 /// A select item that is an integer literal is `integer` in PostgreSQL when it fits
 /// (`SELECT 1`, drivers' health checks); DataFusion makes every integer literal a
-/// bigint, which drivers then hand out differently (node-postgres: as a string).
+/// bigint, which drivers then hand out differently (node-postgres: as a string). So is
+/// a `CASE` whose every result is such a literal (or NULL, or such a `CASE`), as
+/// pgjdbc's metadata queries write their codes (`CASE ... WHEN 'c' THEN 0 ... END AS
+/// UPDATE_RULE`).
 fn type_integer_literals(projection: &mut [SelectItem]) {
     use datafusion::sql::sqlparser::ast::{CastKind, UnaryOperator, Value};
     let fits = |e: &Expr| match e {
@@ -208,12 +211,42 @@ fn type_integer_literals(projection: &mut [SelectItem]) {
             if matches!(&v.value, Value::Number(n, false) if format!("-{n}").parse::<i32>().is_ok())),
         _ => false,
     };
+    // Whether every result of `e` is an integer literal that fits, or NULL; `None` when
+    // all are NULL.
+    fn results_fit(e: &Expr, fits: &dyn Fn(&Expr) -> bool) -> Option<bool> {
+        match e {
+            Expr::Value(v) if matches!(v.value, Value::Null) => None,
+            Expr::Nested(inner) => results_fit(inner, fits),
+            Expr::Case {
+                conditions,
+                else_result,
+                ..
+            } => {
+                let mut any = None;
+                for result in conditions
+                    .iter()
+                    .map(|c| &c.result)
+                    .chain(else_result.as_deref())
+                {
+                    match results_fit(result, fits) {
+                        Some(false) => return Some(false),
+                        Some(true) => any = Some(true),
+                        None => {}
+                    }
+                }
+                any
+            }
+            e => Some(fits(e)),
+        }
+    }
     for item in projection.iter_mut() {
         let expr = match item {
             SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => e,
             _ => continue,
         };
-        if fits(expr) {
+        let case_of_integers =
+            matches!(expr, Expr::Case { .. }) && results_fit(expr, &fits) == Some(true);
+        if fits(expr) || case_of_integers {
             *expr = Expr::Cast {
                 kind: CastKind::Cast,
                 expr: Box::new(expr.clone()),

@@ -306,6 +306,10 @@ async fn issue_5_result_column_types_match_postgres_15() {
         "select count(*), sum(i), max(b), min(s), max(v) from g",
         "select i, b, s, v, d, t, s || 'x' as c, 1 as one, true as yes from g",
         "select now() as n, current_date as today",
+        // pgjdbc's metadata codes: CASEs of integer literals, nested, with NULL.
+        "select case when i = 1 then 0 when i = 2 then 1 else null end as rule, \
+         case when i > 0 then 1 else case s when 'h' then 2 else -3 end end as type, \
+         case when i > 0 then 5000000000 else 1 end as big from g",
     ];
     let script = dir.path().join("gdesc.sql");
     std::fs::write(
