@@ -75,6 +75,11 @@ pub enum SqlError {
     #[error("unsupported Unicode escape sequence: \\u0000 cannot be converted to text")]
     UnsupportedUnicodeEscape,
 
+    /// Integer arithmetic whose answer does not fit its type (22003); the message is
+    /// one of [`INTEGER_OUT_OF_RANGE`].
+    #[error("{type_name} out of range")]
+    IntegerOutOfRange { type_name: &'static str },
+
     /// A number beyond `numeric`'s range (22003); the message is [`NUMERIC_OVERFLOW`].
     #[error("value overflows numeric format")]
     NumericOverflow,
@@ -126,6 +131,13 @@ pub const INVALID_JSON: &str = "invalid input syntax for type json";
 
 /// [`SqlError::UnsupportedUnicodeEscape`]'s message, likewise.
 pub const UNSUPPORTED_ESCAPE: &str = "unsupported Unicode escape sequence";
+
+/// [`SqlError::IntegerOutOfRange`]'s messages, likewise.
+pub const INTEGER_OUT_OF_RANGE: [&str; 3] = [
+    "smallint out of range",
+    "integer out of range",
+    "bigint out of range",
+];
 
 /// [`SqlError::NumericOverflow`]'s message, likewise.
 pub const NUMERIC_OVERFLOW: &str = "value overflows numeric format";

@@ -18,6 +18,7 @@ mod interval_mul;
 mod json_ops;
 pub(crate) mod jsonb;
 pub(crate) mod names;
+mod overflow;
 mod single_value;
 pub mod sleep;
 pub(crate) mod typmod;
@@ -348,6 +349,12 @@ pub(crate) fn boolean_literal_rule() -> Arc<dyn datafusion::optimizer::AnalyzerR
 /// The analyzer rule that makes text/timestamp casts PostgreSQL's (see [`casts`]).
 pub(crate) fn cast_rule() -> Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync> {
     Arc::new(casts::PgCasts)
+}
+
+/// The analyzer rule that makes integer `+`, `-` and `*` fail on overflow (see
+/// [`overflow`]); it runs after type coercion.
+pub(crate) fn overflow_rule() -> Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync> {
+    Arc::new(overflow::CheckedIntegers)
 }
 
 /// The parser that rewrites client introspection SQL into what DataFusion plans.

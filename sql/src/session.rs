@@ -268,6 +268,7 @@ pub(crate) fn initial_state(
             std::iter::once(crate::pg::boolean_literal_rule())
                 .chain(datafusion::optimizer::Analyzer::new().rules)
                 .chain(std::iter::once(crate::pg::cast_rule()))
+                .chain(std::iter::once(crate::pg::overflow_rule()))
                 .collect(),
         )
         .build();

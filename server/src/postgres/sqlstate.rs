@@ -84,7 +84,9 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::SubqueryRows => "21000",
         SqlError::InvalidText { .. } => INVALID_TEXT_REPRESENTATION,
         SqlError::UnsupportedUnicodeEscape => UNTRANSLATABLE_CHARACTER,
-        SqlError::NumericOverflow => NUMERIC_VALUE_OUT_OF_RANGE,
+        SqlError::NumericOverflow | SqlError::IntegerOutOfRange { .. } => {
+            NUMERIC_VALUE_OUT_OF_RANGE
+        }
         SqlError::TemporaryInSchema(_) => "42P16",
         SqlError::StatementTimeout => QUERY_CANCELED,
         SqlError::UnknownCursor(_) => INVALID_CURSOR_NAME,
@@ -304,6 +306,7 @@ fn own_error_in_delta_write(err: &SqlError) -> Option<(&'static str, String)> {
             | SqlError::InvalidText { .. }
             | SqlError::UnsupportedUnicodeEscape
             | SqlError::NumericOverflow
+            | SqlError::IntegerOutOfRange { .. }
     ) {
         return None;
     }
@@ -324,6 +327,9 @@ fn own_error_in_delta_write(err: &SqlError) -> Option<(&'static str, String)> {
         ),
     ]
     .into_iter()
+    .chain(
+        tarn_sql::error::INTEGER_OUT_OF_RANGE.map(|message| (message, NUMERIC_VALUE_OUT_OF_RANGE)),
+    )
     .find_map(|(start, state)| {
         let at = text.find(start)?;
         Some((

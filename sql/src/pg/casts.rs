@@ -350,7 +350,7 @@ fn literal_comparisons(
 
 /// Rewrites every expression of `plan`, subqueries included, bottom up with `f`,
 /// which gets the schema of the node's inputs; output names stay what they were.
-fn rewrite_expressions(
+pub(super) fn rewrite_expressions(
     plan: LogicalPlan,
     f: &(dyn Fn(Expr, &datafusion::common::DFSchema) -> Result<Transformed<Expr>> + Sync),
 ) -> Result<LogicalPlan> {

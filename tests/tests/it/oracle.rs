@@ -541,3 +541,37 @@ fn same_script_output(
     assert_eq!(actual, expected);
     states(&expected_err)
 }
+
+/// Integer `+`, `-` and `*` whose answer does not fit the type are refused with 22003
+/// and PostgreSQL's message, in queries, aggregates, filters and INSERT ... SELECT (the
+/// statement then writes nothing), where DataFusion alone wraps around.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_integer_overflow_is_refused_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("overflow.sql");
+    std::fs::write(
+        &script,
+        "select 2147483647::int + 1::int;
+select 9223372036854775807 + 1;
+select (-2147483648)::int * (-1)::int;
+select 32767::smallint + 1::smallint;
+select -9223372036854775807 - 2;
+create table ov (a int, b bigint, c smallint);
+insert into ov values (2147483647, 9223372036854775807, 32767), (1, 2, 3);
+select a + a, b - 1, c + c from ov where a = 1;
+select a + a from ov order by a;
+select sum(b + b) from ov;
+select count(*) from ov where a * a > 0;
+insert into ov select a + a, b, c from ov;
+select count(*), sum(a::bigint) from ov;
+select a * 2::int as x, a - 1::int from ov where a = 1 group by a * 2::int, a - 1::int;
+select c * c from ov where c = 3;
+select b * b from ov where b = 2;
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["22003"; 9]);
+}
