@@ -357,6 +357,14 @@ pub(crate) fn overflow_rule() -> Arc<dyn datafusion::optimizer::AnalyzerRule + S
     Arc::new(overflow::CheckedIntegers)
 }
 
+/// Integer literals in arithmetic typed as PostgreSQL types them (see
+/// [`overflow::integer_literals`]).
+pub(crate) fn integer_literals(
+    plan: datafusion::logical_expr::LogicalPlan,
+) -> datafusion::error::Result<datafusion::logical_expr::LogicalPlan> {
+    overflow::integer_literals(plan)
+}
+
 /// The parser that rewrites client introspection SQL into what DataFusion plans.
 pub(crate) fn compatibility() -> &'static PostgresCompatibilityParser {
     static PARSER: OnceLock<PostgresCompatibilityParser> = OnceLock::new();

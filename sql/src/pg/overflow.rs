@@ -123,3 +123,68 @@ impl ScalarUDFImpl for Checked {
             })
     }
 }
+
+/// Integer literals in arithmetic with an `integer` or `smallint` operand (or with
+/// each other) typed `integer`, as PostgreSQL types a literal that fits: `int_col + 1`
+/// and `$1::int + 1` are `integer` (and overflow as `integer` does), where DataFusion
+/// makes every integer literal a `bigint`. Run on the plan as planned, before type
+/// coercion, so that the plan's schemas (recomputed here) carry the types clients are
+/// described.
+pub(crate) fn integer_literals(plan: LogicalPlan) -> Result<LogicalPlan> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let changed = AtomicBool::new(false);
+    let plan = super::casts::rewrite_expressions(plan, &|expr, schema| {
+        let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &expr else {
+            return Ok(Transformed::no(expr));
+        };
+        if !matches!(
+            op,
+            Operator::Plus
+                | Operator::Minus
+                | Operator::Multiply
+                | Operator::Divide
+                | Operator::Modulo
+        ) {
+            return Ok(Transformed::no(expr));
+        }
+        let small = |e: &Expr| {
+            e.get_type(schema)
+                .is_ok_and(|t| matches!(t, DataType::Int32 | DataType::Int16 | DataType::Int8))
+        };
+        let (l, r) = (as_integer(left), as_integer(right));
+        let (left, right) = match (l, r) {
+            (Some(l), Some(r)) => (l, r),
+            (Some(l), None) if small(right) => (l, (**right).clone()),
+            (None, Some(r)) if small(left) => ((**left).clone(), r),
+            _ => return Ok(Transformed::no(expr)),
+        };
+        changed.store(true, Ordering::Relaxed);
+        Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
+            Box::new(left),
+            *op,
+            Box::new(right),
+        ))))
+    })?;
+    if !changed.load(Ordering::Relaxed) {
+        return Ok(plan);
+    }
+    // A node whose expressions kept their types may still read a column whose type
+    // changed below it.
+    plan.transform_up_with_subqueries(|plan| plan.recompute_schema().map(Transformed::yes))
+        .map(|t| t.data)
+}
+
+/// `e` as an `integer` literal, if it is a `bigint` literal (or its negation) that fits.
+fn as_integer(e: &Expr) -> Option<Expr> {
+    use datafusion::scalar::ScalarValue;
+    let value = match e {
+        Expr::Literal(ScalarValue::Int64(Some(v)), _) => *v,
+        Expr::Negative(inner) => match inner.as_ref() {
+            Expr::Literal(ScalarValue::Int64(Some(v)), _) => v.checked_neg()?,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let value = i32::try_from(value).ok()?;
+    Some(Expr::Literal(ScalarValue::Int32(Some(value)), None))
+}

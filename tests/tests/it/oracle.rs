@@ -544,7 +544,9 @@ fn same_script_output(
 
 /// Integer `+`, `-` and `*` whose answer does not fit the type are refused with 22003
 /// and PostgreSQL's message, in queries, aggregates, filters and INSERT ... SELECT (the
-/// statement then writes nothing), where DataFusion alone wraps around.
+/// statement then writes nothing), where DataFusion alone wraps around; and integer
+/// literals in arithmetic are `integer` as in PostgreSQL (`a + 1` overflows at int4's
+/// bound and is described as `integer`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_integer_overflow_is_refused_as_postgres_15() {
     let postgres = Postgres::start();
@@ -569,9 +571,16 @@ select count(*), sum(a::bigint) from ov;
 select a * 2::int as x, a - 1::int from ov where a = 1 group by a * 2::int, a - 1::int;
 select c * c from ov where c = 3;
 select b * b from ov where b = 2;
+select a + 1, b + 1, c + 1, 1 + 1, 2 * -3, a / 2, a % 2, c * 2, 1 - a from ov where a = 1 \\gdesc
+select a + 1 from ov;
+select c * 2 from ov order by 1;
+select x + 1 from (select a + 1 as x from ov where a = 1) s;
+select a + 1 as y from ov where a = 1 union all select 5000000000 order by 1;
+select sum(a + 1) from ov where a = 1;
+select 2147483647 + 1;
 ",
     )
     .expect("write script");
     let errors = same_script_output(&postgres, &tarn, &script);
-    assert_eq!(errors, ["22003"; 9]);
+    assert_eq!(errors, ["22003"; 11]);
 }
