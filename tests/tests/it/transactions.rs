@@ -247,7 +247,7 @@ async fn issue_6_rollback_undoes_catalog_changes_and_commit_publishes_drops() {
         vec![1]
     );
     assert_eq!(
-        tarn_tests::column::<i64>(&a, "select w from keep_v").await,
+        tarn_tests::column::<i32>(&a, "select w from keep_v").await,
         vec![2]
     );
     let names = tarn_tests::column::<String>(
