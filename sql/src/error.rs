@@ -75,6 +75,10 @@ pub enum SqlError {
     #[error("unsupported Unicode escape sequence: \\u0000 cannot be converted to text")]
     UnsupportedUnicodeEscape,
 
+    /// `json[b]_array_length` of an object or a scalar (22023), as PostgreSQL says it.
+    #[error("cannot get array length of a {}", if *scalar { "scalar" } else { "non-array" })]
+    NotAnArray { scalar: bool },
+
     /// Integer arithmetic whose answer does not fit its type (22003); the message is
     /// one of [`INTEGER_OUT_OF_RANGE`].
     #[error("{type_name} out of range")]

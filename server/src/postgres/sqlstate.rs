@@ -95,9 +95,9 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::NoActiveTransaction(_) => NO_ACTIVE_SQL_TRANSACTION,
         SqlError::UnknownSavepoint(_) => INVALID_SAVEPOINT_SPECIFICATION,
         SqlError::SavepointWrites { .. } => FEATURE_NOT_SUPPORTED,
-        SqlError::InvalidSettingValue { .. } | SqlError::InvalidOption { .. } => {
-            INVALID_PARAMETER_VALUE
-        }
+        SqlError::InvalidSettingValue { .. }
+        | SqlError::InvalidOption { .. }
+        | SqlError::NotAnArray { .. } => INVALID_PARAMETER_VALUE,
     }
 }
 

@@ -52,6 +52,12 @@ pub(crate) fn install(ctx: &datafusion::prelude::SessionContext) -> Result<()> {
             signature: Signature::any(1, Volatility::Immutable),
         }));
     }
+    for name in ["json_array_length", "jsonb_array_length"] {
+        ctx.register_udf(ScalarUDF::new_from_impl(ArrayLength {
+            name,
+            signature: Signature::any(1, Volatility::Immutable),
+        }));
+    }
     for (name, text) in [
         ("json_extract_path", false),
         ("jsonb_extract_path", false),
@@ -473,6 +479,58 @@ impl ScalarUDFImpl for JsonContains {
             let (a, b) = (left.value(row), right.value(row));
             let (container, contained) = if self.contained { (b, a) } else { (a, b) };
             out.append_value(jsonb::contains(container, contained).map_err(refused)?);
+        }
+        answer(&args.args, Arc::new(out.finish()))
+    }
+}
+
+/// `json_array_length(j)` and `jsonb_array_length(j)`: the number of elements of an
+/// array; 22023 for an object or a scalar, as PostgreSQL answers.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ArrayLength {
+    name: &'static str,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for ArrayLength {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        match &args[0] {
+            t if is_text(t) || t.is_null() => Ok(DataType::Int32),
+            t => plan_err!("function {}({t}) does not exist", self.name),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let values = datafusion::arrow::compute::cast(
+            &args.args[0].to_array(args.number_rows)?,
+            &DataType::Utf8,
+        )?;
+        let values = values.as_string::<i32>();
+        let mut out = datafusion::arrow::array::Int32Builder::with_capacity(values.len());
+        for value in values.iter() {
+            let Some(value) = value else {
+                out.append_null();
+                continue;
+            };
+            let scalar = match jsonb::array_length(value).map_err(refused)? {
+                jsonb::ArrayLength::Array(n) => {
+                    out.append_value(i32::try_from(n).unwrap_or(i32::MAX));
+                    continue;
+                }
+                jsonb::ArrayLength::Object => false,
+                jsonb::ArrayLength::Scalar => true,
+            };
+            return Err(DataFusionError::External(Box::new(SqlError::NotAnArray {
+                scalar,
+            })));
         }
         answer(&args.args, Arc::new(out.finish()))
     }

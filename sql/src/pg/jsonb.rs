@@ -237,6 +237,22 @@ pub(crate) fn contains(container: &str, contained: &str) -> Result<bool, JsonbEr
     })
 }
 
+/// What `json[b]_array_length` finds in the JSON `text`.
+pub(crate) enum ArrayLength {
+    Array(usize),
+    Object,
+    Scalar,
+}
+
+/// The number of elements of the JSON `text` if it is an array.
+pub(crate) fn array_length(text: &str) -> Result<ArrayLength, JsonbError> {
+    Ok(match tree(text)? {
+        Value::Array(elements) => ArrayLength::Array(elements.len()),
+        Value::Object(_) => ArrayLength::Object,
+        _ => ArrayLength::Scalar,
+    })
+}
+
 /// A parsed JSON value: numbers in `numeric`'s rendering with trailing zeros of the
 /// fraction dropped, so equal numbers have equal text; objects with only the last of
 /// duplicate keys.

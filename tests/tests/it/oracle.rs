@@ -498,6 +498,11 @@ select '{"a":1}'::jsonb @> '{"a":1.00}' as n, '[1,[2,3]]'::jsonb @> '[[3],1,1]' 
 select b @> '{}' as c, '[1]'::jsonb <@ b as d from jb \gdesc
 select count(*) from jb where b @> 'nope';
 select 1 @> 2;
+select id, jsonb_array_length(b -> 'aa') as n, json_array_length('[1, [2, 3], {}]') as m, jsonb_array_length('[]') as e from jb where id in (1, 4) order by id;
+select id, jsonb_array_length(b) as n from jb where id = 2;
+select jsonb_array_length(b) from jb where id = 1;
+select json_array_length('5');
+select jsonb_array_length(b) as n from jb \gdesc
 "#
     .to_owned();
     text.push_str(&format!("\\copy jb from '{}'\n", rows.display()));
@@ -509,7 +514,8 @@ select 1 @> 2;
     assert_eq!(
         errors,
         [
-            "22P05", "22003", "22003", "42883", "42883", "22P02", "22P02", "42883"
+            "22P05", "22003", "22003", "42883", "42883", "22P02", "22P02", "42883", "22023",
+            "22023"
         ]
     );
 }
