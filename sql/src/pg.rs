@@ -18,7 +18,7 @@ mod interval_mul;
 mod json_ops;
 pub(crate) mod jsonb;
 pub(crate) mod names;
-mod overflow;
+pub(crate) mod overflow;
 mod single_value;
 pub mod sleep;
 pub(crate) mod typmod;
@@ -355,14 +355,6 @@ pub(crate) fn cast_rule() -> Arc<dyn datafusion::optimizer::AnalyzerRule + Send 
 /// [`overflow`]); it runs after type coercion.
 pub(crate) fn overflow_rule() -> Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync> {
     Arc::new(overflow::CheckedIntegers)
-}
-
-/// Integer literals in arithmetic typed as PostgreSQL types them (see
-/// [`overflow::integer_literals`]).
-pub(crate) fn integer_literals(
-    plan: datafusion::logical_expr::LogicalPlan,
-) -> datafusion::error::Result<datafusion::logical_expr::LogicalPlan> {
-    overflow::integer_literals(plan)
 }
 
 /// The parser that rewrites client introspection SQL into what DataFusion plans.

@@ -1025,7 +1025,7 @@ impl Session {
         let plan = state.statement_to_plan(statement).await?;
         let plan = crate::pg::casts::char_comparisons(plan)?;
         let plan = crate::pg::casts::jsonb_comparisons(plan)?;
-        let plan = crate::pg::integer_literals(plan)?;
+        let plan = crate::pg::overflow::integer_literals(plan)?;
         signed_integers(crate::pg::casts::text_casts_are_text(plan)?)
     }
 

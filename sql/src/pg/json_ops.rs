@@ -248,12 +248,7 @@ impl ScalarUDFImpl for JsonGet {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let rows = args.number_rows;
-        let as_text = |v: &ColumnarValue| -> Result<ArrayRef> {
-            Ok(datafusion::arrow::compute::cast(
-                &v.to_array(rows)?,
-                &DataType::Utf8,
-            )?)
-        };
+        let as_text = |v: &ColumnarValue| text_column(v, rows);
         let values = as_text(&args.args[0])?;
         let values = values.as_string::<i32>();
         let step = &args.args[1];
@@ -381,12 +376,7 @@ impl ScalarUDFImpl for JsonExists {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let rows = args.number_rows;
-        let text = |v: &ColumnarValue| -> Result<ArrayRef> {
-            Ok(datafusion::arrow::compute::cast(
-                &v.to_array(rows)?,
-                &DataType::Utf8,
-            )?)
-        };
+        let text = |v: &ColumnarValue| text_column(v, rows);
         let values = text(&args.args[0])?;
         let values = values.as_string::<i32>();
         let raw_keys = args.args[1].to_array(rows)?;
@@ -462,12 +452,7 @@ impl ScalarUDFImpl for JsonContains {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let rows = args.number_rows;
-        let text = |v: &ColumnarValue| -> Result<ArrayRef> {
-            Ok(datafusion::arrow::compute::cast(
-                &v.to_array(rows)?,
-                &DataType::Utf8,
-            )?)
-        };
+        let text = |v: &ColumnarValue| text_column(v, rows);
         let (left, right) = (text(&args.args[0])?, text(&args.args[1])?);
         let (left, right) = (left.as_string::<i32>(), right.as_string::<i32>());
         let mut out = datafusion::arrow::array::BooleanBuilder::with_capacity(rows);
@@ -502,17 +487,11 @@ impl ScalarUDFImpl for ArrayLength {
     }
 
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-        match &args[0] {
-            t if is_text(t) || t.is_null() => Ok(DataType::Int32),
-            t => plan_err!("function {}({t}) does not exist", self.name),
-        }
+        of_one_text(self.name, args, DataType::Int32)
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let values = datafusion::arrow::compute::cast(
-            &args.args[0].to_array(args.number_rows)?,
-            &DataType::Utf8,
-        )?;
+        let values = text_column(&args.args[0], args.number_rows)?;
         let values = values.as_string::<i32>();
         let mut out = datafusion::arrow::array::Int32Builder::with_capacity(values.len());
         for value in values.iter() {
@@ -554,17 +533,11 @@ impl ScalarUDFImpl for JsonTypeof {
     }
 
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
-        match args {
-            [t] if is_text(t) || t.is_null() => Ok(DataType::Utf8),
-            _ => plan_err!("function {}({args:?}) does not exist", self.name),
-        }
+        of_one_text(self.name, args, DataType::Utf8)
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let values = datafusion::arrow::compute::cast(
-            &args.args[0].to_array(args.number_rows)?,
-            &DataType::Utf8,
-        )?;
+        let values = text_column(&args.args[0], args.number_rows)?;
         let values = values.as_string::<i32>();
         let mut out = StringBuilder::with_capacity(values.len(), 0);
         for value in values.iter() {
@@ -638,12 +611,7 @@ impl ScalarUDFImpl for ExtractPath {
         let columns = args
             .args
             .iter()
-            .map(|a| {
-                Ok(datafusion::arrow::compute::cast(
-                    &a.to_array(rows)?,
-                    &DataType::Utf8,
-                )?)
-            })
+            .map(|a| text_column(a, rows))
             .collect::<Result<Vec<ArrayRef>>>()?;
         let columns: Vec<_> = columns.iter().map(|c| c.as_string::<i32>()).collect();
         let mut out = StringBuilder::with_capacity(rows, 0);
@@ -745,6 +713,23 @@ fn text_array(text: &str) -> Option<Vec<Option<String>>> {
             Some(',') => {}
             Some(_) => return None,
         }
+    }
+}
+
+/// `v` as a column of text, one value per row.
+fn text_column(v: &ColumnarValue, rows: usize) -> Result<ArrayRef> {
+    Ok(datafusion::arrow::compute::cast(
+        &v.to_array(rows)?,
+        &DataType::Utf8,
+    )?)
+}
+
+/// `output`, the type of function `name` of one json or text argument; for other
+/// arguments PostgreSQL's "function ... does not exist" (42883).
+fn of_one_text(name: &str, args: &[DataType], output: DataType) -> Result<DataType> {
+    match args {
+        [t] if is_text(t) || t.is_null() => Ok(output),
+        _ => plan_err!("function {name}({args:?}) does not exist"),
     }
 }
 
