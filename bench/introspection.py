@@ -12,6 +12,9 @@ open connection (psycopg2, simple protocol, as psql sends them) many times:
   pgjdbc getTables         DatabaseMetaData.getTables(null, "bench", "%", TABLE)
   pgjdbc getColumns        DatabaseMetaData.getColumns(null, "bench", "t0500", "%")
   information_schema       columns of one table, as BI tools list them
+  select 1                 a statement that names no table: what each statement
+                           costs with 1,000 tables in the catalog
+  count(*) of one table    a user query naming one of the 1,000 tables
 
 Prints a markdown table (median and p95 in ms, ratio to PostgreSQL, and whether the
 median is under the 50 ms the issue sets) and writes it to bench/results/.
@@ -113,6 +116,8 @@ def main():
             ("pgjdbc getTables", GET_TABLES, GET_TABLES),
             ("pgjdbc getColumns", GET_COLUMNS, GET_COLUMNS),
             ("information_schema.columns", INFO_COLUMNS, INFO_COLUMNS),
+            ("select 1", "select 1", "select 1"),
+            ("count(*) of bench.t0500", "select count(*) from bench.t0500", "select count(*) from bench.t0500"),
         ]
         lines = [
             f"# Catalog introspection with {TABLES} tables",

@@ -7,7 +7,8 @@
 # ~/.cache/tarn/tpch/sf1, which bench/wire.sh generates), runs pgbench (extended
 # protocol) with the query of bench/wire.py's step 4 and prints its throughput and
 # latency. With "perf", records a call-graph profile of the server (read it with
-# `perf report -i <work>/perf.data`). Needs psql and pgbench (Debian's postgresql
+# `perf report -i <work>/perf.data`), sampling 49 times a second (PERF_FREQ=499 for
+# more samples). Needs psql and pgbench (Debian's postgresql
 # packages) and, for profiles, perf (linux-perf).
 set -euo pipefail
 if [ $# -lt 3 ]; then
@@ -38,7 +39,7 @@ cat > "$work/short.sql" <<'SQL'
 select n_name, r_name from nation join region on n_regionkey = r_regionkey where n_nationkey = :k;
 SQL
 if [ -n "$profile" ]; then
-  perf record -F 49 --call-graph dwarf,65528 -o "$work/perf.data" -p "$server" > /dev/null 2>&1 &
+  perf record -F ${PERF_FREQ:-49} --call-graph dwarf,65528 -o "$work/perf.data" -p "$server" > /dev/null 2>&1 &
   recorder=$!
   sleep 1
 fi

@@ -1,8 +1,9 @@
 //! [`LakeCatalog`]: the metastore and managed Delta tables as a DataFusion catalog.
 //!
 //! DataFusion asks for schema and table *names* synchronously, so names come from an
-//! in-memory listing that [`LakeCatalog::refresh`] renews with one object-store listing
-//! (the SQL layer refreshes before each statement). Table *contents* are resolved
+//! in-memory listing that [`Lake::refresh`] renews (the SQL layer refreshes before each
+//! statement): one read of the catalog's stamp, and one object-store listing only when
+//! the stamp changed (or the listing is [`RELIST_AFTER`] old). Table *contents* are resolved
 //! asynchronously in [`LakeSchema::table`]: the entry is read, and the table's Delta log
 //! is brought up to date from a per-table cache, so listing many tables never opens
 //! their logs and querying one reads only the log versions it has not seen.
@@ -47,6 +48,10 @@ pub struct Lake {
     /// Options of configured buckets, for Delta tables outside the warehouse.
     buckets: StorageConfig,
     listing: RwLock<Listing>,
+    /// The catalog stamp read before `listing` was made, and when.
+    listed: Mutex<Listed>,
+    /// Held while listing, so listings and their stamps are stored in order.
+    relisting: tokio::sync::Mutex<()>,
     /// Delta tables by location, kept so a query replays only new log versions.
     tables: Mutex<HashMap<String, DeltaTable>>,
     /// Plans views' SQL; set by the SQL layer, which owns planning.
@@ -61,6 +66,21 @@ pub struct Lake {
 /// a query that resolved the table before the drop reads them to its end, as readers
 /// of the old `x` do while dbt swaps in a new one.
 pub const DROPPED_FILES_KEPT: Duration = Duration::from_secs(600);
+
+/// How old the listing of names may get while the catalog's stamp stays the same.
+/// Every change Tarn makes renews the stamp, so this only bounds how long a change
+/// made otherwise goes unseen: an entry edited by hand, or one whose stamp could not
+/// be written.
+pub const RELIST_AFTER: Duration = Duration::from_secs(10);
+
+/// What [`Lake::listing`] was made under.
+#[derive(Debug)]
+struct Listed {
+    stamp: Option<Vec<u8>>,
+    /// [`Metastore::changes`] before the listing.
+    changes: u64,
+    at: std::time::Instant,
+}
 
 /// Turns stored SQL definitions into something DataFusion can scan. The catalog stores
 /// views and external tables as SQL but cannot plan SQL (that is the SQL layer's job),
@@ -80,11 +100,16 @@ impl LakeCatalog {
     /// External Delta tables in `buckets` are opened with their bucket's options.
     pub async fn open(root: StorageLocation, buckets: StorageConfig) -> Result<Self> {
         let metastore = Metastore::new(root);
+        let at = std::time::Instant::now();
+        let changes = metastore.changes();
+        let stamp = metastore.stamp().await?;
         let listing = metastore.list().await?;
         Ok(Self(Arc::new(Lake {
             metastore,
             buckets,
             listing: RwLock::new(listing),
+            listed: Mutex::new(Listed { stamp, changes, at }),
+            relisting: tokio::sync::Mutex::new(()),
             tables: Mutex::new(HashMap::new()),
             definition_planner: std::sync::OnceLock::new(),
             dropped_files_kept: RwLock::new(DROPPED_FILES_KEPT),
@@ -137,11 +162,34 @@ impl Lake {
         &self.metastore
     }
 
-    /// Renews the names DataFusion sees, picking up DDL from other servers.
+    /// Renews the names DataFusion sees, picking up DDL from other servers: every
+    /// change to the catalog that completed before this call is in the listing after
+    /// it. Costs one read of the catalog stamp when nothing changed.
     pub async fn refresh(&self) -> Result<()> {
+        if self.listed_under(&self.metastore.stamp().await?) {
+            return Ok(());
+        }
+        let _one = self.relisting.lock().await;
+        // Read again under the lock: a concurrent refresh may have listed meanwhile.
+        // The stamp is read before listing, so a change that lands during the listing
+        // renews the stamp after it and the next refresh lists again.
+        let at = std::time::Instant::now();
+        let changes = self.metastore.changes();
+        let stamp = self.metastore.stamp().await?;
+        if self.listed_under(&stamp) {
+            return Ok(());
+        }
         let listing = self.metastore.list().await?;
         *self.listing.write().unwrap_or_else(|e| e.into_inner()) = listing;
+        *self.listed.lock().unwrap_or_else(|e| e.into_inner()) = Listed { stamp, changes, at };
         Ok(())
+    }
+
+    fn listed_under(&self, stamp: &Option<Vec<u8>>) -> bool {
+        let listed = self.listed.lock().unwrap_or_else(|e| e.into_inner());
+        listed.stamp == *stamp
+            && listed.changes == self.metastore.changes()
+            && listed.at.elapsed() < RELIST_AFTER
     }
 
     fn scan_settings(&self) -> Arc<datafusion::execution::SessionState> {
@@ -1109,5 +1157,50 @@ pub(crate) fn delta_error(
     move |source| CatalogError::Delta {
         location: tarn_connectors::storage::redact(location),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn open(dir: &std::path::Path) -> LakeCatalog {
+        let root = StorageLocation::open(dir.to_str().expect("utf-8 path"), HashMap::new())
+            .expect("warehouse");
+        LakeCatalog::open(root, StorageConfig::default())
+            .await
+            .expect("catalog")
+    }
+
+    /// Two servers on one warehouse: a refresh reads the catalog stamp and lists the
+    /// entries again only when a change renewed it. An entry written behind the
+    /// metastore's back (no new stamp) shows that an unchanged stamp costs no listing.
+    #[tokio::test]
+    async fn issue_7_refresh_lists_again_only_after_a_change() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = open(dir.path()).await;
+        let b = open(dir.path()).await;
+        let schemas = dir.path().join("_tarn/catalog/schemas");
+        std::fs::create_dir_all(&schemas).expect("mkdir");
+        std::fs::write(
+            schemas.join("by_hand.json"),
+            br#"{"name": "by_hand", "created_at": "2026-01-01T00:00:00Z"}"#,
+        )
+        .expect("write entry");
+        b.refresh().await.expect("refresh");
+        assert!(
+            !b.schema_names().contains(&"by_hand".to_owned()),
+            "listed again although the stamp did not change"
+        );
+
+        a.create_schema("sales", false).await.expect("create");
+        b.refresh().await.expect("refresh");
+        let names = b.schema_names();
+        assert!(names.contains(&"sales".to_owned()), "{names:?}");
+        assert!(names.contains(&"by_hand".to_owned()), "{names:?}");
+
+        a.drop_schema("sales", false, false).await.expect("drop");
+        b.refresh().await.expect("refresh");
+        assert!(!b.schema_names().contains(&"sales".to_owned()));
     }
 }

@@ -10,6 +10,11 @@
 //!
 //! Entries are created with `PutMode::Create`, so two servers creating the same name
 //! race safely: one wins, the other gets "already exists", nothing is overwritten.
+//!
+//! Every change to an entry is followed by a new catalog stamp (`_tarn/catalog-stamp`,
+//! a random token, overwritten), so a server learns whether the catalog changed by
+//! reading one small object instead of listing every entry: with a thousand tables a
+//! LIST before each statement cost more than the statement (`select 1` took 19 ms).
 //! Table data lives in a folder with a unique suffix, so dropping and re-creating a
 //! name never mixes files of the old and new table.
 
@@ -25,6 +30,9 @@ use crate::error::{CatalogError, Result};
 
 const SCHEMAS: &str = "_tarn/catalog/schemas";
 const TABLES: &str = "_tarn/catalog/tables";
+/// Rewritten after every change to a schema or table entry (see the module's doc).
+/// Outside the `_tarn/catalog/` prefix, so listings do not carry it.
+const STAMP: &str = "_tarn/catalog-stamp";
 /// Dropped managed tables whose files are kept a while for readers still scanning them.
 const RETIRED: &str = "_tarn/retired";
 
@@ -163,6 +171,8 @@ struct EntryCache {
     entries: std::sync::RwLock<HashMap<String, (Version, TableEntry)>>,
     /// See [`Metastore::state`].
     state: std::sync::atomic::AtomicU64,
+    /// See [`Metastore::changes`].
+    changes: std::sync::atomic::AtomicU64,
 }
 
 impl EntryCache {
@@ -275,6 +285,45 @@ impl Metastore {
         self.cache.state.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// The catalog stamp: a token that every change to an entry replaces (`None`
+    /// until the first change). When it reads the same as before a listing, no
+    /// entry was created, replaced or removed since, by this server or another one
+    /// that wrote through a [`Metastore`].
+    pub async fn stamp(&self) -> Result<Option<Vec<u8>>> {
+        match self.root.store().get(&self.root.path(STAMP)).await {
+            Ok(result) => Ok(Some(result.bytes().await?.to_vec())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// How many changes this server made to entries: a listing made before the
+    /// last of them is out of date even if the stamp could not be renewed.
+    pub fn changes(&self) -> u64 {
+        self.cache
+            .changes
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Replaces the stamp after a change to an entry. The change itself is done and
+    /// stays done if this fails: other servers then see it at their next periodic
+    /// listing (see `Lake::refresh`) or the next change's stamp, so it is logged, not
+    /// returned.
+    async fn stamp_change(&self) {
+        self.cache
+            .changes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let written = self
+            .root
+            .store()
+            .put(&self.root.path(STAMP), PutPayload::from(token.into_bytes()))
+            .await;
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "catalog changed but its stamp was not renewed");
+        }
+    }
+
     pub async fn schema_exists(&self, name: &str) -> Result<bool> {
         if name == DEFAULT_SCHEMA {
             return Ok(true);
@@ -305,13 +354,18 @@ impl Metastore {
                 }
             }
             other => other,
-        })
+        })?;
+        self.stamp_change().await;
+        Ok(())
     }
 
     pub async fn drop_schema(&self, name: &str) -> Result<()> {
         let path = self.root.path(&format!("{SCHEMAS}/{name}.json"));
         match self.root.store().delete(&path).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.stamp_change().await;
+                Ok(())
+            }
             Err(object_store::Error::NotFound { .. }) => Err(CatalogError::SchemaNotFound {
                 name: name.to_owned(),
             }),
@@ -353,7 +407,9 @@ impl Metastore {
                 }
             }
             other => other,
-        })
+        })?;
+        self.stamp_change().await;
+        Ok(())
     }
 
     /// Overwrites an existing entry (`CREATE OR REPLACE VIEW`).
@@ -368,6 +424,7 @@ impl Metastore {
             .store()
             .put(&self.root.path(&key), PutPayload::from(body))
             .await?;
+        self.stamp_change().await;
         Ok(())
     }
 
@@ -375,7 +432,10 @@ impl Metastore {
         self.cache.forget(&format!("{TABLES}/{schema}/{name}.json"));
         let path = self.root.path(&format!("{TABLES}/{schema}/{name}.json"));
         match self.root.store().delete(&path).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.stamp_change().await;
+                Ok(())
+            }
             Err(object_store::Error::NotFound { .. }) => Err(CatalogError::TableNotFound {
                 schema: schema.to_owned(),
                 name: name.to_owned(),
