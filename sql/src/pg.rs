@@ -471,6 +471,7 @@ fn name_set_function_columns(statement: &mut SqlStatement) {
                 if let TableFactor::Table { alias, .. } = factor {
                     column_alias(alias);
                 }
+                integer_series(factor);
             }
             Some("unnest") => {
                 let TableFactor::Table {
@@ -539,6 +540,82 @@ fn name_set_function_columns(statement: &mut SqlStatement) {
         }
     }
     let _ = statement.visit(&mut Queries);
+}
+
+/// `generate_series(1, 32) pos(n)` (pgjdbc's getImportedKeys), with an alias and
+/// integer literals that fit `integer`, yields `integer` in PostgreSQL, which picks
+/// `generate_series(int4, int4)` for them; DataFusion's has only a bigint form. The
+/// call becomes a derived table casting its values, under the same alias. Unaliased
+/// calls keep DataFusion's column (`value`, bigint), which queries written for
+/// DataFusion name.
+fn integer_series(factor: &mut datafusion::sql::sqlparser::ast::TableFactor) {
+    use datafusion::sql::sqlparser::ast::{
+        Expr, FunctionArg, FunctionArgExpr, TableFactor, UnaryOperator, Value,
+    };
+    fn int4(arg: &FunctionArg) -> bool {
+        let FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) = arg else {
+            return false;
+        };
+        let (negative, expr) = match expr {
+            Expr::UnaryOp {
+                op: UnaryOperator::Minus,
+                expr,
+            } => (true, expr.as_ref()),
+            other => (false, other),
+        };
+        let Expr::Value(v) = expr else {
+            return false;
+        };
+        let Value::Number(digits, _) = &v.value else {
+            return false;
+        };
+        let text = if negative {
+            format!("-{digits}")
+        } else {
+            digits.clone()
+        };
+        text.parse::<i32>().is_ok()
+    }
+    let TableFactor::Table {
+        name,
+        args: Some(args),
+        alias: Some(alias),
+        with_hints,
+        version: None,
+        with_ordinality: false,
+        partitions,
+        ..
+    } = factor
+    else {
+        return;
+    };
+    if !(2..=3).contains(&args.args.len())
+        || !args.args.iter().all(int4)
+        || !with_hints.is_empty()
+        || !partitions.is_empty()
+    {
+        return;
+    }
+    let arguments: Vec<String> = args.args.iter().map(ToString::to_string).collect();
+    let sql = format!(
+        "SELECT CAST(value AS INTEGER) AS value FROM {name}({})",
+        arguments.join(", ")
+    );
+    let Ok(mut parsed) = datafusion::sql::sqlparser::parser::Parser::parse_sql(
+        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+        &sql,
+    ) else {
+        return;
+    };
+    let Some(SqlStatement::Query(subquery)) = parsed.pop() else {
+        return;
+    };
+    *factor = TableFactor::Derived {
+        lateral: false,
+        subquery,
+        alias: Some(alias.clone()),
+        sample: None,
+    };
 }
 
 /// True for a client's catalog introspection (it names `pg_catalog` tables).

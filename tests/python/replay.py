@@ -69,8 +69,6 @@ KNOWN = [
      "ARRAY(subquery) of no rows is typed unknown, not name[]"),
     ("pgjdbc.trace", r"column 'cardinality' has type 701 where PostgreSQL has 700",
      "pgjdbc getIndexInfo: a float4 cast in a UNION is widened to float8"),
-    ("pgjdbc.trace", r"column 'key_seq' has type 20 where PostgreSQL has 23",
-     "getImportedKeys: generate_series(1, 32) gives bigint in DataFusion, integer in PostgreSQL"),
     ("asyncpg_introspect.trace", r"ParserError\(\"Expected: joined table",
      "the trace cuts asyncpg's type query at 2,000 characters; the whole query (sent only for types outside asyncpg's codecs, which Tarn never sends) parses but its correlated subqueries are not planned (0A000)"),
     ("asyncpg_introspect.trace", r"messages \['ReadyForQuery'\] where PostgreSQL sent \['BindComplete'",

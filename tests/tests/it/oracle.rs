@@ -310,6 +310,10 @@ async fn issue_5_result_column_types_match_postgres_15() {
         "select case when i = 1 then 0 when i = 2 then 1 else null end as rule, \
          case when i > 0 then 1 else case s when 'h' then 2 else -3 end end as type, \
          case when i > 0 then 5000000000 else 1 end as big from g",
+        // Series over integer literals are integer (pgjdbc's getImportedKeys `pos.n`),
+        // with a step, negative bounds, joined, and as a bare alias.
+        "select pos.n, x.k, i from generate_series(1, 32) pos(n),          generate_series(-3, 3, 2) as x(k), generate_series(2, 4) as i",
+        "select n from generate_series(1, 5000000000) s(n)",
     ];
     let script = dir.path().join("gdesc.sql");
     std::fs::write(
