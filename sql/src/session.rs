@@ -142,6 +142,10 @@ pub struct Prepared {
     statement: Option<DFStatement>,
     param_types: Vec<DataType>,
     schema: Option<SchemaRef>,
+    /// The plan a query got when it was prepared, with the session's batch number
+    /// then (see [`Session::end_batch`]): the first execution in the same batch,
+    /// with no other statement run in between, uses it instead of planning again.
+    planned: Arc<Mutex<Option<(u64, LogicalPlan)>>>,
 }
 
 impl Prepared {
@@ -207,6 +211,9 @@ pub struct Session {
     backend: std::sync::OnceLock<crate::activity::Registration>,
     /// Settings a statement changed with `set_config`, applied before the next one.
     set_by_function: crate::pg::functions::PendingSettings,
+    /// Moves on with every statement run and every end of an extended-protocol
+    /// batch (Sync): a plan made at Parse is reused only while it has not moved.
+    batch: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Session {
@@ -302,7 +309,22 @@ impl Session {
             cursors: cursor::Cursors::default(),
             backend: std::sync::OnceLock::new(),
             set_by_function: Default::default(),
+            batch: Default::default(),
         })
+    }
+
+    fn batch(&self) -> u64 {
+        self.batch.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The end of an extended-protocol batch (the client's Sync). The plans made at
+    /// Parse until now are not reused after it: a statement executed later (a named
+    /// statement run again minutes after, say) is planned again, so that it sees the
+    /// tables' versions and the catalog at that moment, as a statement run within
+    /// one batch sees them as they were when the batch began.
+    pub fn end_batch(&self) {
+        self.batch
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -369,7 +391,7 @@ impl Session {
     /// Runs one statement.
     #[instrument(skip_all)]
     pub async fn execute(&self, statement: DFStatement) -> Result<Output> {
-        self.run(statement, None).await
+        self.run(statement, None, None).await
     }
 
     /// Parses and describes `sql` (at most one statement) without running it.
@@ -384,8 +406,11 @@ impl Session {
                 statement: None,
                 param_types: Vec::new(),
                 schema: None,
+                planned: Default::default(),
             });
         };
+        let batch = self.batch();
+        let mut planned = None;
         let (inferred, schema) = match &statement {
             DFStatement::Statement(s) if plans_for_rows(s) => {
                 let plan = self.plan(statement.clone()).await?;
@@ -400,6 +425,11 @@ impl Session {
                     ),
                     false => None,
                 };
+                // Writes are planned again as MERGE or under a transaction block's
+                // rules; a query's plan is what execution would make.
+                if matches!(**s, SqlStatement::Query(_)) {
+                    planned = Some((batch, plan));
+                }
                 (types, schema)
             }
             DFStatement::Statement(s) if matches!(**s, SqlStatement::ShowVariable { .. }) => {
@@ -441,11 +471,15 @@ impl Session {
             statement: Some(statement),
             param_types,
             schema,
+            planned: Arc::new(Mutex::new(planned)),
         })
     }
 
-    /// Runs a prepared statement with `values` for its parameters. The statement is
-    /// planned again, so it sees the tables' current versions.
+    /// Runs a prepared statement with `values` for its parameters. A query executed
+    /// in the batch that prepared it, with no statement run in between, runs the plan
+    /// made then (pgbench, psycopg and most drivers send Parse, Bind and Execute
+    /// together for every statement); otherwise the statement is planned again, so
+    /// that it sees the tables' current versions.
     #[instrument(skip_all)]
     pub async fn execute_prepared(
         &self,
@@ -466,14 +500,25 @@ impl Session {
         } else {
             Some(values)
         };
-        self.run(statement, values).await
+        let planned = prepared
+            .planned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .filter(|(batch, _)| *batch == self.batch())
+            .map(|(_, plan)| plan);
+        self.run(statement, values, planned).await
     }
 
+    /// Runs `statement`, or `planned` where that is the plan already made for it.
     async fn run(
         &self,
         statement: DFStatement,
         params: Option<Vec<ScalarValue>>,
+        planned: Option<LogicalPlan>,
     ) -> Result<Output> {
+        self.batch
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let set_by_function = std::mem::take(
             &mut *self
                 .set_by_function
@@ -500,11 +545,11 @@ impl Session {
             .statement_timeout()
             .map(|t| tokio::time::Instant::now() + t);
         let result = match deadline {
-            Some(at) => tokio::time::timeout_at(at, self.run_inner(statement, params))
+            Some(at) => tokio::time::timeout_at(at, self.run_inner(statement, params, planned))
                 .await
                 .unwrap_or(Err(SqlError::StatementTimeout))
                 .map(|output| with_deadline(output, at)),
-            None => self.run_inner(statement, params).await,
+            None => self.run_inner(statement, params, planned).await,
         };
         match &result {
             Err(_) => self.statement_failed(),
@@ -532,6 +577,7 @@ impl Session {
         &self,
         statement: DFStatement,
         params: Option<Vec<ScalarValue>>,
+        planned: Option<LogicalPlan>,
     ) -> Result<Output> {
         let ast = match &statement {
             DFStatement::Statement(s) => Some(s.as_ref()),
@@ -688,11 +734,11 @@ impl Session {
                 .metastore()
                 .table(&schema, &table)
                 .await?;
-            let output = self.run_planned(statement, params).await?;
+            let output = self.run_planned(statement, params, planned).await?;
             self.state().pending.created(&schema, &table, before);
             return Ok(output);
         }
-        self.run_planned(statement, params).await
+        self.run_planned(statement, params, planned).await
     }
 
     /// `CREATE TEMPORARY TABLE name ...` as the statement DataFusion plans (which
@@ -720,6 +766,7 @@ impl Session {
         &self,
         statement: DFStatement,
         params: Option<Vec<ScalarValue>>,
+        planned: Option<LogicalPlan>,
     ) -> Result<Output> {
         let ast = match &statement {
             DFStatement::Statement(s) => Some(s.as_ref()),
@@ -755,7 +802,10 @@ impl Session {
             },
             _ => statement,
         };
-        let mut plan = self.plan(statement).await?;
+        let mut plan = match planned {
+            Some(plan) => plan,
+            None => self.plan(statement).await?,
+        };
         if let Some(values) = params {
             let types = parameter_types(&plan)?;
             let values = values
@@ -1666,7 +1716,7 @@ impl Session {
             return Err(SqlError::DuplicateCursor(name));
         }
         let statement = DFStatement::Statement(Box::new(SqlStatement::Query(query)));
-        match Box::pin(self.run_inner(statement, params)).await? {
+        match Box::pin(self.run_inner(statement, params, None)).await? {
             Output::Rows { schema, stream, .. } => {
                 self.cursors.declare(&name, hold, schema, stream)?;
                 Ok(Output::Command(CommandTag::new("DECLARE CURSOR")))
@@ -2476,5 +2526,67 @@ mod tests {
         )
         .expect("batch");
         assert_eq!(count_rows(&[batch]), 7);
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+    use futures::TryStreamExt;
+
+    async fn run(session: &Session, sql: &str) {
+        for statement in session.parse(sql).expect("parse") {
+            if let Output::Rows { stream, .. } = session.execute(statement).await.expect(sql) {
+                stream.try_collect::<Vec<_>>().await.expect("rows");
+            }
+        }
+    }
+
+    async fn rows(session: &Session, prepared: &Prepared) -> usize {
+        match session
+            .execute_prepared(prepared, Vec::new())
+            .await
+            .expect("execute")
+        {
+            Output::Rows { stream, .. } => {
+                let batches: Vec<RecordBatch> = stream.try_collect().await.expect("rows");
+                batches.iter().map(RecordBatch::num_rows).sum()
+            }
+            other => panic!("no rows: {other:?}"),
+        }
+    }
+
+    /// A plan made at Parse serves the Execute of the same batch, and only that one:
+    /// after the client's Sync, or after any other statement of the session ran, the
+    /// statement is planned again and sees what was committed meanwhile.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn plans_made_at_parse_serve_only_their_own_batch() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::open(dir.path().to_str().expect("utf-8"), Default::default())
+            .await
+            .expect("open");
+        let (this, other) = (
+            engine.session().expect("session"),
+            engine.session().expect("session"),
+        );
+        run(&this, "create table t (id int); insert into t values (1)").await;
+
+        // Within one batch: the plan of Parse time, before the other session's row.
+        let prepared = this.prepare("select * from t", &[]).await.expect("prepare");
+        run(&other, "insert into t values (2)").await;
+        assert_eq!(rows(&this, &prepared).await, 1, "the batch's plan");
+        // Executed again in the same batch: that plan was used once; planned anew.
+        assert_eq!(rows(&this, &prepared).await, 2, "planned again");
+
+        // Parse, Sync, then Execute (a named statement run later): planned again.
+        let prepared = this.prepare("select * from t", &[]).await.expect("prepare");
+        this.end_batch();
+        run(&other, "insert into t values (3)").await;
+        assert_eq!(rows(&this, &prepared).await, 3, "after Sync");
+
+        // Another statement of this session ran between Parse and Execute.
+        let prepared = this.prepare("select * from t", &[]).await.expect("prepare");
+        run(&this, "insert into t values (4)").await;
+        assert_eq!(rows(&this, &prepared).await, 4, "after a statement");
     }
 }
