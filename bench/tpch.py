@@ -2,6 +2,7 @@
 by bench/tpch.sh.
 
   tpch.py TARN_BIN RESULTS_DIR [--sf 1] [--runs 3] [--queries 1,3,6] [--peers datafusion,duckdb,spark]
+          [--setting execution.parquet.pushdown_filters=true ...]
 
 1. Generates the TPC-H tables as Parquet with tpchgen-cli (once per scale factor, in
    ~/.cache/tarn/tpch/sf<SF>).
@@ -129,6 +130,14 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--queries", default="")
     parser.add_argument("--peers", default="datafusion,duckdb,spark")
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a DataFusion setting for Tarn's [datafusion] section, e.g. "
+        "execution.parquet.pushdown_filters=true (repeatable)",
+    )
     args = parser.parse_args()
     peers = [p for p in args.peers.split(",") if p]
 
@@ -140,7 +149,14 @@ def main():
     chosen = [int(q) for q in args.queries.split(",") if q] or sorted(texts)
 
     work = tempfile.mkdtemp(prefix="tarn-tpch-")
-    port, server = start_tarn(args.tarn, work, f'allowed_locations = ["{data}"]\n')
+    settings = "".join(
+        f'"{k.strip()}" = "{v.strip()}"\n' for k, v in (s.split("=", 1) for s in args.setting)
+    )
+    port, server = start_tarn(
+        args.tarn,
+        work,
+        f'allowed_locations = ["{data}"]\n' + (f"[datafusion]\n{settings}" if settings else ""),
+    )
     try:
         conn = wait(port, "tarn", "tarn")
         conn.autocommit = True
@@ -227,7 +243,8 @@ def main():
         + f". Median of {args.runs} runs after a warm-up; ms. Tarn: "
         f"{os.path.basename(os.path.dirname(args.tarn))} build, tables loaded "
         f"as Delta through Tarn in {load_s:.1f} s, every row fetched by psycopg2. "
-        "The peers read the same Parquet files in-process. "
+        + (f"Tarn's settings: {', '.join(args.setting)}. " if args.setting else "")
+        + "The peers read the same Parquet files in-process. "
         "Ratios above 1 mean Tarn is slower.",
         "",
         "| query | Tarn | "
