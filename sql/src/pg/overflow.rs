@@ -3,9 +3,10 @@
 //! PostgreSQL refuses `2147483647::int + 1` with 22003 `integer out of range`;
 //! DataFusion's `+`, `-` and `*` on integers wrap around unless the physical
 //! expression is built with `fail_on_overflow`, which its planner never asks for (there
-//! is no setting). So after type coercion, when both operands are the same integer
-//! type, this analyzer rule plans the three operators as functions that use Arrow's
-//! checked kernels, keeping the operators' output names.
+//! is no setting), and its unary minus always wraps (`-a` of `-2147483648` is
+//! `-2147483648`). So after type coercion, when both operands are the same integer
+//! type, this analyzer rule plans the three operators, and unary minus of an integer,
+//! as functions that use Arrow's checked kernels, keeping the operators' output names.
 
 use std::sync::Arc;
 
@@ -34,6 +35,20 @@ impl AnalyzerRule for CheckedIntegers {
 
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
         super::casts::rewrite_expressions(plan, &|expr, schema| {
+            if let Expr::Negative(operand) = &expr {
+                let integer = operand
+                    .get_type(schema)
+                    .is_ok_and(|t| type_name(&t).is_some());
+                if !integer {
+                    return Ok(Transformed::no(expr));
+                }
+                let udf = ScalarUDF::new_from_impl(Negated {
+                    signature: Signature::any(1, Volatility::Immutable),
+                });
+                return Ok(Transformed::yes(Expr::ScalarFunction(
+                    ScalarFunction::new_udf(Arc::new(udf), vec![(**operand).clone()]),
+                )));
+            }
             let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &expr else {
                 return Ok(Transformed::no(expr));
             };
@@ -111,16 +126,62 @@ impl ScalarUDFImpl for Checked {
             _ => numeric::mul,
         };
         datafusion::physical_expr_common::datum::apply(&args.args[0], &args.args[1], kernel)
-            .map_err(|e| match e {
-                DataFusionError::ArrowError(err, _)
-                    if matches!(*err, ArrowError::ArithmeticOverflow(_)) =>
-                {
-                    DataFusionError::External(Box::new(SqlError::IntegerOutOfRange {
-                        type_name: type_name(&data_type).unwrap_or("integer"),
-                    }))
-                }
-                e => e,
-            })
+            .map_err(|e| out_of_range(e, &data_type))
+    }
+}
+
+/// An overflow in Arrow's checked kernels as PostgreSQL's 22003 for `data_type`.
+fn out_of_range(e: DataFusionError, data_type: &DataType) -> DataFusionError {
+    match e {
+        DataFusionError::ArrowError(err, _)
+            if matches!(*err, ArrowError::ArithmeticOverflow(_)) =>
+        {
+            DataFusionError::External(Box::new(SqlError::IntegerOutOfRange {
+                type_name: type_name(data_type).unwrap_or("integer"),
+            }))
+        }
+        e => e,
+    }
+}
+
+/// `-a` of an integer, refused with [`SqlError::IntegerOutOfRange`] for the type's
+/// smallest value, whose negation does not fit.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Negated {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for Negated {
+    fn name(&self) -> &str {
+        "pg_int_neg"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        Ok(args[0].clone())
+    }
+
+    /// Named as DataFusion names the operator (`(- a)`), so plans read as before.
+    fn schema_name(&self, args: &[Expr]) -> Result<String> {
+        Ok(format!("(- {})", args[0].schema_name()))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::compute::kernels::numeric;
+        let data_type = args.return_field.data_type().clone();
+        let negate = |array: &dyn datafusion::arrow::array::Array| {
+            numeric::neg(array).map_err(|e| out_of_range(e.into(), &data_type))
+        };
+        Ok(match &args.args[0] {
+            ColumnarValue::Array(array) => ColumnarValue::Array(negate(array.as_ref())?),
+            ColumnarValue::Scalar(scalar) => {
+                let array = negate(scalar.to_array()?.as_ref())?;
+                ColumnarValue::Scalar(datafusion::scalar::ScalarValue::try_from_array(&array, 0)?)
+            }
+        })
     }
 }
 
