@@ -1076,6 +1076,7 @@ impl Session {
         let plan = crate::pg::casts::char_comparisons(plan)?;
         let plan = crate::pg::casts::jsonb_comparisons(plan)?;
         let plan = crate::pg::overflow::integer_literals(plan)?;
+        let plan = crate::pg::overflow::numeric_sums(plan)?;
         signed_integers(crate::pg::casts::text_casts_are_text(plan)?)
     }
 

@@ -249,3 +249,54 @@ fn as_integer(e: &Expr) -> Option<Expr> {
     let value = i32::try_from(value).ok()?;
     Some(Expr::Literal(ScalarValue::Int32(Some(value)), None))
 }
+
+/// `sum` of a `bigint` is `numeric`, as in PostgreSQL, so that it neither wraps nor
+/// fails past bigint's range: DataFusion sums an Int64 into an Int64 that wraps around
+/// (two bigint maxima summed to `-2`). The argument is cast to a 38-digit decimal,
+/// whose sum DataFusion keeps at 38 digits, beyond any total of 2^63 bigints. Run on
+/// the plan as planned, as [`integer_literals`] is, so clients are told `numeric`.
+/// (`sum` of `integer` and `smallint` is already `bigint`, as in PostgreSQL.)
+pub(crate) fn numeric_sums(plan: LogicalPlan) -> Result<LogicalPlan> {
+    use datafusion::logical_expr::expr::{AggregateFunction, WindowFunction};
+    use datafusion::logical_expr::{WindowFunctionDefinition, cast};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let changed = AtomicBool::new(false);
+    let widen = |args: &mut Vec<Expr>, schema: &datafusion::common::DFSchema| {
+        let bigint =
+            args.len() == 1 && args[0].get_type(schema).is_ok_and(|t| t == DataType::Int64);
+        if bigint {
+            let arg = args.remove(0);
+            args.push(cast(arg, DataType::Decimal128(38, 0)));
+            changed.store(true, Ordering::Relaxed);
+        }
+        bigint
+    };
+    let plan = super::casts::rewrite_expressions(plan, &|expr, schema| match expr {
+        Expr::AggregateFunction(AggregateFunction { func, mut params }) if func.name() == "sum" => {
+            let widened = widen(&mut params.args, schema);
+            let expr = Expr::AggregateFunction(AggregateFunction { func, params });
+            Ok(if widened {
+                Transformed::yes(expr)
+            } else {
+                Transformed::no(expr)
+            })
+        }
+        Expr::WindowFunction(mut window) if matches!(&window.fun, WindowFunctionDefinition::AggregateUDF(f) if f.name() == "sum") =>
+        {
+            let WindowFunction { params, .. } = window.as_mut();
+            let widened = widen(&mut params.args, schema);
+            let expr = Expr::WindowFunction(window);
+            Ok(if widened {
+                Transformed::yes(expr)
+            } else {
+                Transformed::no(expr)
+            })
+        }
+        expr => Ok(Transformed::no(expr)),
+    })?;
+    if !changed.load(Ordering::Relaxed) {
+        return Ok(plan);
+    }
+    plan.transform_up_with_subqueries(|plan| plan.recompute_schema().map(Transformed::yes))
+        .map(|t| t.data)
+}

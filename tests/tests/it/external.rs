@@ -113,12 +113,12 @@ async fn issue_3_external_delta_table_is_registered_in_place() {
         ))
         .await
         .expect("external delta");
-    let n: i64 = client
+    let n: rust_decimal::Decimal = client
         .query_one("select sum(v) from ext", &[])
         .await
         .expect("sum")
         .get(0);
-    assert_eq!(n, 10);
+    assert_eq!(n, rust_decimal::Decimal::from(10));
     client
         .batch_execute("drop table ext")
         .await

@@ -557,7 +557,8 @@ fn same_script_output(
 /// statement then writes nothing), where DataFusion alone wraps around; and integer
 /// literals in arithmetic are `integer` as in PostgreSQL (`a + 1` overflows at int4's
 /// bound and is described as `integer`). Unary minus of a type's smallest value is
-/// refused too (DataFusion's wraps: `-a` gave `-2147483648`).
+/// refused too (DataFusion's wraps: `-a` gave `-2147483648`). `sum` of a `bigint` is
+/// `numeric` and exact past bigint's range (DataFusion's wrapped: two maxima gave `-2`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_integer_overflow_is_refused_as_postgres_15() {
     let postgres = Postgres::start();
@@ -589,6 +590,8 @@ select x + 1 from (select a + 1 as x from ov where a = 1) s;
 select a + 1 as y from ov where a = 1 union all select 5000000000 order by 1;
 select sum(a + 1) from ov where a = 1;
 select 2147483647 + 1;
+select sum(b), sum(a), sum(c), sum(b) filter (where a = 1) as f, sum(distinct b) as d, sum(b) * 2 as m, pg_typeof(sum(b)) as tb, pg_typeof(sum(a)) as ta from ov;
+select a, sum(b) over (order by a) as running from ov order by a;
 select -a, -b, -c, - -a from ov order by 1;
 select -a as x, -c as y from ov \\gdesc
 insert into ov values (-2147483647 - 1, -9223372036854775807 - 1, (-32767 - 1)::smallint);

@@ -353,7 +353,8 @@ async fn issue_2_fifty_concurrent_connections() {
                 .await
                 .expect("connect");
             tokio::spawn(connection);
-            let mut sum = 0i64;
+            // sum of a bigint is numeric, as in PostgreSQL.
+            let mut sum = rust_decimal::Decimal::ZERO;
             for _ in 0..5 {
                 let row = client
                     .query_one("select sum(v) + $1::bigint from shared", &[&i])
@@ -361,11 +362,14 @@ async fn issue_2_fifty_concurrent_connections() {
                     .expect("query");
                 sum = row.get(0);
             }
-            sum - i
+            sum - rust_decimal::Decimal::from(i)
         }));
     }
     for task in tasks {
-        assert_eq!(task.await.expect("task"), 499_500);
+        assert_eq!(
+            task.await.expect("task"),
+            rust_decimal::Decimal::from(499_500)
+        );
     }
 }
 
