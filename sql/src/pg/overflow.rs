@@ -185,46 +185,67 @@ impl ScalarUDFImpl for Negated {
     }
 }
 
-/// Integer literals in arithmetic with an `integer` or `smallint` operand (or with
-/// each other) typed `integer`, as PostgreSQL types a literal that fits: `int_col + 1`
-/// and `$1::int + 1` are `integer` (and overflow as `integer` does), where DataFusion
-/// makes every integer literal a `bigint`. Run on the plan as planned, before type
-/// coercion, so that the plan's schemas (recomputed here) carry the types clients are
-/// described.
+/// Integer literals typed `integer`, as PostgreSQL types a literal that fits, where
+/// they meet `integer` or `smallint` operands (or only each other): in arithmetic
+/// (`int_col + 1` and `$1::int + 1` are `integer`, and overflow as `integer` does), and
+/// among the values that `coalesce`, `nullif`, `greatest`, `least` and a `CASE`'s
+/// results choose from (`coalesce(int_col, 0)` is `integer`), where DataFusion makes
+/// every integer literal a `bigint` and the whole expression with it. Run on the plan as
+/// planned, before type coercion, so that the plan's schemas (recomputed here) carry
+/// the types clients are described.
 pub(crate) fn integer_literals(plan: LogicalPlan) -> Result<LogicalPlan> {
+    use datafusion::logical_expr::expr::Case;
     use std::sync::atomic::{AtomicBool, Ordering};
     let changed = AtomicBool::new(false);
     let plan = super::casts::rewrite_expressions(plan, &|expr, schema| {
-        let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &expr else {
-            return Ok(Transformed::no(expr));
+        let narrowed = match expr {
+            Expr::BinaryExpr(BinaryExpr {
+                mut left,
+                op:
+                    op @ (Operator::Plus
+                    | Operator::Minus
+                    | Operator::Multiply
+                    | Operator::Divide
+                    | Operator::Modulo),
+                mut right,
+            }) => {
+                let mut operands = [left.as_mut(), right.as_mut()];
+                let narrowed = narrow(&mut operands, schema);
+                (Expr::BinaryExpr(BinaryExpr { left, op, right }), narrowed)
+            }
+            Expr::ScalarFunction(mut call)
+                if matches!(
+                    call.func.name(),
+                    "coalesce" | "nullif" | "greatest" | "least"
+                ) =>
+            {
+                let mut operands: Vec<&mut Expr> = call.args.iter_mut().collect();
+                let narrowed = narrow(&mut operands, schema);
+                (Expr::ScalarFunction(call), narrowed)
+            }
+            Expr::Case(mut case) => {
+                let Case {
+                    when_then_expr,
+                    else_expr,
+                    ..
+                } = &mut case;
+                let mut operands: Vec<&mut Expr> = when_then_expr
+                    .iter_mut()
+                    .map(|(_, then)| then.as_mut())
+                    .chain(else_expr.as_deref_mut())
+                    .collect();
+                let narrowed = narrow(&mut operands, schema);
+                (Expr::Case(case), narrowed)
+            }
+            expr => (expr, false),
         };
-        if !matches!(
-            op,
-            Operator::Plus
-                | Operator::Minus
-                | Operator::Multiply
-                | Operator::Divide
-                | Operator::Modulo
-        ) {
-            return Ok(Transformed::no(expr));
-        }
-        let small = |e: &Expr| {
-            e.get_type(schema)
-                .is_ok_and(|t| matches!(t, DataType::Int32 | DataType::Int16 | DataType::Int8))
-        };
-        let (l, r) = (as_integer(left), as_integer(right));
-        let (left, right) = match (l, r) {
-            (Some(l), Some(r)) => (l, r),
-            (Some(l), None) if small(right) => (l, (**right).clone()),
-            (None, Some(r)) if small(left) => ((**left).clone(), r),
-            _ => return Ok(Transformed::no(expr)),
-        };
-        changed.store(true, Ordering::Relaxed);
-        Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
-            Box::new(left),
-            *op,
-            Box::new(right),
-        ))))
+        Ok(match narrowed {
+            (expr, true) => {
+                changed.store(true, Ordering::Relaxed);
+                Transformed::yes(expr)
+            }
+            (expr, false) => Transformed::no(expr),
+        })
     })?;
     if !changed.load(Ordering::Relaxed) {
         return Ok(plan);
@@ -233,6 +254,47 @@ pub(crate) fn integer_literals(plan: LogicalPlan) -> Result<LogicalPlan> {
     // changed below it.
     plan.transform_up_with_subqueries(|plan| plan.recompute_schema().map(Transformed::yes))
         .map(|t| t.data)
+}
+
+/// Makes the `bigint` literals among `operands` (values that take one common type)
+/// `integer` literals, if every one fits and every other operand is an `integer`,
+/// `smallint` or untyped NULL: the common type is then `integer`, as in PostgreSQL.
+/// Whether any literal changed.
+fn narrow(operands: &mut [&mut Expr], schema: &datafusion::common::DFSchema) -> bool {
+    let small = |e: &Expr| {
+        e.get_type(schema).is_ok_and(|t| {
+            matches!(
+                t,
+                DataType::Int32 | DataType::Int16 | DataType::Int8 | DataType::Null
+            )
+        })
+    };
+    let narrowed: Vec<Option<Expr>> = operands.iter().map(|e| as_integer(e)).collect();
+    let literals = operands.iter().filter(|e| is_bigint_literal(e)).count();
+    let fits = narrowed.iter().filter(|n| n.is_some()).count();
+    let others_small = operands
+        .iter()
+        .zip(&narrowed)
+        .all(|(e, n)| n.is_some() || small(e));
+    if fits == 0 || fits != literals || !others_small {
+        return false;
+    }
+    for (operand, narrowed) in operands.iter_mut().zip(narrowed) {
+        if let Some(literal) = narrowed {
+            **operand = literal;
+        }
+    }
+    true
+}
+
+/// Whether `e` is a `bigint` literal or its negation.
+fn is_bigint_literal(e: &Expr) -> bool {
+    use datafusion::scalar::ScalarValue;
+    let e = match e {
+        Expr::Negative(inner) => inner.as_ref(),
+        e => e,
+    };
+    matches!(e, Expr::Literal(ScalarValue::Int64(Some(_)), _))
 }
 
 /// `e` as an `integer` literal, if it is a `bigint` literal (or its negation) that fits.

@@ -606,3 +606,35 @@ select count(*) from ov where -a > 0;
     let errors = same_script_output(&postgres, &tarn, &script);
     assert_eq!(errors, ["22003"; 16]);
 }
+
+/// Integer literals among the values `coalesce`, `nullif`, `greatest`, `least` and a
+/// `CASE` choose from are `integer` beside `integer` and `smallint` operands, as in
+/// PostgreSQL: `coalesce(int_col, 0)` is `integer` (it was `bigint`) and overflows as
+/// one; beside a `bigint`, or a literal beyond `integer`, the result stays `bigint`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_integer_literals_among_choices_are_integer_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("choices.sql");
+    let choices = "coalesce(a, 0) as ca, coalesce(b, 0) as cb, coalesce(c, 0) as cc, \
+                   nullif(a, 1) as na, greatest(a, 2) as ga, least(c, 2) as lc, \
+                   case when a > 0 then a else 0 end as k, \
+                   case when a > 0 then c else -1 end as kc, \
+                   coalesce(a, 5000000000) as big, coalesce(1, 2) as lits";
+    std::fs::write(
+        &script,
+        format!(
+            "create table lt (a int, b bigint, c smallint);
+insert into lt values (1, 2, 3), (null, null, null), (-5, 50, 7);
+select {choices} from lt order by a nulls first;
+select {choices}, coalesce(a, null) as n from lt \\gdesc
+select coalesce(a, 2147483647) + 1 from lt where a is null;
+select sum(coalesce(a, 0)) as s from lt \\gdesc
+"
+        ),
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["22003"]);
+}
