@@ -14,6 +14,7 @@ pub mod listing;
 pub mod merge;
 pub mod metastore;
 pub mod parsed;
+mod plain;
 pub mod table;
 pub mod types;
 

@@ -201,7 +201,11 @@ pub async fn provider(
 ) -> Result<Arc<dyn TableProvider>> {
     let pushdown = settings.config_options().execution.parquet.pushdown_filters;
     let inner = table.table_provider().with_session(settings).await?;
-    Ok(Arc::new(DeltaProvider { inner, pushdown }))
+    Ok(Arc::new(DeltaProvider {
+        inner,
+        pushdown,
+        plain: crate::plain::PlainTable::of(table),
+    }))
 }
 
 /// deltalake's provider, with column statistics for the columns a scan reads.
@@ -220,6 +224,8 @@ pub async fn provider(
 struct DeltaProvider {
     inner: Arc<dyn TableProvider>,
     pushdown: bool,
+    /// Set for a plain table, which Tarn scans itself (see [`crate::plain`]).
+    plain: Option<crate::plain::PlainTable>,
 }
 
 impl DeltaProvider {
@@ -345,6 +351,13 @@ impl TableProvider for DeltaProvider {
         &self,
         filters: &[&datafusion::prelude::Expr],
     ) -> datafusion::error::Result<Vec<datafusion::logical_expr::TableProviderFilterPushDown>> {
+        if self.plain.is_some() {
+            // Used to prune files and row groups; DataFusion filters the rows.
+            return Ok(vec![
+                datafusion::logical_expr::TableProviderFilterPushDown::Inexact;
+                filters.len()
+            ]);
+        }
         self.inner.supports_filters_pushdown(filters)
     }
 
@@ -359,6 +372,10 @@ impl TableProvider for DeltaProvider {
         filters: &[datafusion::prelude::Expr],
         limit: Option<usize>,
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        if let Some(plain) = &self.plain {
+            let plan = plain.scan(state, self.inner.schema(), projection, filters, limit)?;
+            return sized_by_projection(plan);
+        }
         let mut filters = filters.to_vec();
         filters.extend(self.statistics_requests(projection));
         let plan = self.inner.scan(state, projection, &filters, limit).await?;
@@ -684,5 +701,95 @@ mod tests {
             text.contains("join_type=Left,"),
             "the join should build on few (a left join kept as left):\n{text}"
         );
+    }
+
+    /// A plain table (reader protocol 1, no partition columns) is read by Tarn's own
+    /// Parquet scan, with the same rows, and its statistics are bounds only: Delta keeps
+    /// the first 32 characters of a string's maximum, which must not answer `max(v)`.
+    /// A partitioned table keeps deltalake's scan.
+    #[tokio::test]
+    async fn plain_tables_are_scanned_without_a_log_replay() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let long = "z".repeat(40);
+        let plain = table_of(
+            &Url::from_directory_path(dir.path().join("plain")).expect("url"),
+            &format!("select * from (values (3, 'c'), (1, '{long}'), (5, 'b')) as t(k, v)"),
+        )
+        .await;
+        let ctx = SessionContext::new();
+        let settings = Arc::new(ctx.state());
+        ctx.register_table(
+            "plain",
+            provider(&plain, Arc::clone(&settings))
+                .await
+                .expect("provider"),
+        )
+        .expect("register");
+        let plan_text = |sql: &'static str| {
+            let ctx = ctx.clone();
+            async move {
+                let plan = ctx
+                    .sql(sql)
+                    .await
+                    .expect("plan")
+                    .create_physical_plan()
+                    .await
+                    .expect("physical plan");
+                datafusion::physical_plan::displayable(plan.as_ref())
+                    .indent(false)
+                    .to_string()
+            }
+        };
+        let text = plan_text("select k, v from plain where k > 2").await;
+        assert!(
+            text.contains("DataSourceExec") && !text.contains("DeltaScanExec"),
+            "{text}"
+        );
+        let rows = ctx
+            .sql("select max(v) as m, count(*) as n, sum(k) as s from plain where k > 0")
+            .await
+            .expect("query")
+            .collect()
+            .await
+            .expect("rows");
+        let shown = datafusion::arrow::util::pretty::pretty_format_batches(&rows)
+            .expect("format")
+            .to_string();
+        assert!(shown.contains(&format!("| {long} | 3 | 9 |")), "{shown}");
+        let filtered = ctx
+            .sql("select v from plain where k = 5")
+            .await
+            .expect("query")
+            .collect()
+            .await
+            .expect("rows");
+        assert_eq!(filtered.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+
+        let url = Url::from_directory_path(dir.path().join("parted")).expect("url");
+        let schema = arrow::datatypes::Schema::new(vec![
+            arrow::datatypes::Field::new("k", arrow::datatypes::DataType::Int64, true),
+            arrow::datatypes::Field::new("p", arrow::datatypes::DataType::Utf8, true),
+        ]);
+        let parted = create_empty(&url, &HashMap::new(), &schema, "parted", &["p".to_owned()])
+            .await
+            .expect("partitioned table");
+        let batch = arrow::record_batch::RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(arrow::array::Int64Array::from(vec![1, 2])),
+                Arc::new(arrow::array::StringArray::from(vec!["x", "y"])),
+            ],
+        )
+        .expect("batch");
+        let parted = parted.write(vec![batch]).await.expect("append");
+        ctx.register_table(
+            "parted",
+            provider(&parted, Arc::clone(&settings))
+                .await
+                .expect("provider"),
+        )
+        .expect("register");
+        let text = plan_text("select k from parted").await;
+        assert!(text.contains("DeltaScanExec"), "{text}");
     }
 }

@@ -1,0 +1,235 @@
+//! Scans of plain Delta tables as DataFusion's own Parquet scans, without a replay of
+//! the log per query.
+//!
+//! deltalake 1.1's scan replays the snapshot's files through delta-kernel on a blocking
+//! thread at every `scan`, and wraps the Parquet scan in an exec that evaluates the
+//! kernel's per-file transforms on every batch. For a short query over small tables
+//! that is a quarter of the server's CPU (profile of bench/short.sh: `DeltaScan::scan`
+//! 14.6%, `DeltaScanStream` 10.2%). A table that needs none of it, a *plain* table,
+//! is read here from the files of the snapshot Tarn already holds in memory: reader
+//! protocol 1 (so no deletion vectors, column mapping or other reader features) and
+//! no partition columns (whose values live in the log, not the files). Every other
+//! table keeps deltalake's scan.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::Session;
+use datafusion::common::stats::Precision;
+use datafusion::common::{Column, ColumnStatistics, DFSchema, ScalarValue, Statistics};
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::physical_optimizer::pruning::PruningStatistics;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::Expr;
+use deltalake::DeltaTable;
+use deltalake::logstore::LogStore;
+
+/// What a scan of a plain table needs: its files, where they are, and the table.
+#[derive(Debug, Clone)]
+pub(crate) struct PlainTable {
+    table: DeltaTable,
+    store_url: ObjectStoreUrl,
+}
+
+impl PlainTable {
+    /// The table as a plain table, or `None` if it needs deltalake's scan.
+    pub(crate) fn of(table: &DeltaTable) -> Option<Self> {
+        let state = table.snapshot().ok()?;
+        // The kernel's accessors for these are crate-private; the actions serialize as
+        // the log spells them.
+        let protocol = serde_json::to_value(state.protocol()).ok()?;
+        let metadata = serde_json::to_value(state.metadata()).ok()?;
+        let reader = protocol.get("minReaderVersion")?.as_i64()?;
+        let partitioned = metadata
+            .get("partitionColumns")?
+            .as_array()
+            .is_none_or(|p| !p.is_empty());
+        if reader != 1 || partitioned {
+            return None;
+        }
+        // Paths relative to the table root (not a shallow clone's absolute URLs).
+        if state.log_data().iter().any(|f| f.path().contains("://")) {
+            return None;
+        }
+        Some(Self {
+            store_url: table.log_store().object_store_url(),
+            table: table.clone(),
+        })
+    }
+
+    /// A Parquet scan of the table's files with `schema` (the provider's), reading
+    /// `projection`, pruning files and row groups with `filters` (which DataFusion also
+    /// applies above the scan: they are pushed down inexactly), and carrying the
+    /// minimum, maximum and null count of each column read, from the log, for planning.
+    pub(crate) fn scan(
+        &self,
+        session: &dyn Session,
+        schema: SchemaRef,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let runtime = session.runtime_env();
+        if runtime.object_store(&self.store_url).is_err() {
+            runtime.register_object_store(
+                self.store_url.as_ref(),
+                self.table.log_store().object_store(None),
+            );
+        }
+        let state = self.table.snapshot()?;
+        let log = state.log_data();
+        let read: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..schema.fields().len()).collect(),
+        };
+        // Per column of the table, one value per file, for the columns read.
+        let mut columns: Vec<Option<ColumnStats>> = vec![None; schema.fields().len()];
+        for &i in &read {
+            let field = schema.field(i);
+            let column = Column::new_unqualified(field.name());
+            let cast = |a: ArrayRef| {
+                datafusion::arrow::compute::cast(&a, field.data_type())
+                    .ok()
+                    .filter(|a| a.len() == log.num_containers())
+            };
+            let bounded = has_true_bounds(field.data_type());
+            columns[i] = Some(ColumnStats {
+                min: log.min_values(&column).filter(|_| bounded).and_then(cast),
+                max: log.max_values(&column).filter(|_| bounded).and_then(cast),
+                nulls: log.null_counts(&column).and_then(|a| {
+                    datafusion::arrow::compute::cast(
+                        &a,
+                        &datafusion::arrow::datatypes::DataType::UInt64,
+                    )
+                    .ok()
+                    .filter(|a| a.len() == log.num_containers())
+                }),
+            });
+        }
+        let files: Vec<PartitionedFile> = log
+            .iter()
+            .enumerate()
+            .map(|(n, file)| {
+                let statistics = Statistics {
+                    num_rows: file
+                        .num_records()
+                        .map_or(Precision::Absent, Precision::Exact),
+                    total_byte_size: Precision::Absent,
+                    column_statistics: columns
+                        .iter()
+                        .map(|c| {
+                            c.as_ref()
+                                .map_or_else(ColumnStatistics::new_unknown, |c| c.of(n))
+                        })
+                        .collect(),
+                };
+                // From the object store's own path: `PartitionedFile::new` would encode a
+                // path again (a file named `a%b` is `a%25b` in the log and in the Path).
+                PartitionedFile::new_from_meta(object_store::ObjectMeta {
+                    location: file.object_store_path(),
+                    size: file.size().max(0) as u64,
+                    last_modified: chrono::DateTime::UNIX_EPOCH,
+                    e_tag: None,
+                    version: None,
+                })
+                .with_statistics(Arc::new(statistics))
+            })
+            .collect();
+        let statistics = Statistics::try_merge_iter(
+            files.iter().filter_map(|f| f.statistics.as_deref()),
+            &schema,
+        )
+        .unwrap_or_else(|_| Statistics::new_unknown(&schema));
+
+        let options = session.config_options();
+        let mut source = ParquetSource::new(Arc::clone(&schema))
+            .with_table_parquet_options(datafusion::config::TableParquetOptions {
+                global: options.execution.parquet.clone(),
+                ..Default::default()
+            })
+            .with_parquet_file_reader_factory(Arc::new(
+                datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory::new(
+                    runtime.object_store(&self.store_url)?,
+                    runtime.cache_manager.get_file_metadata_cache(),
+                ),
+            ));
+        // Pruning is an optimization: a filter it cannot plan is still applied above.
+        let df_schema = DFSchema::try_from(Arc::clone(&schema))?;
+        if let Some(predicate) = conjunction(filters.iter().cloned())
+            .and_then(|p| session.create_physical_expr(p, &df_schema).ok())
+        {
+            source = source.with_predicate(predicate);
+        }
+        let config = FileScanConfigBuilder::new(self.store_url.clone(), Arc::new(source))
+            .with_file_group(FileGroup::new(files))
+            .with_statistics(statistics)
+            .with_projection_indices(Some(read))?
+            .with_limit(limit)
+            .build();
+        Ok(DataSourceExec::from_data_source(config))
+    }
+}
+
+/// Types whose minimum and maximum in the log bound every value of the file. Not
+/// strings, whose statistics writers cut to a prefix (a maximum cut short is below
+/// the longer values it stands for), nor timestamps, whose statistics Delta keeps to
+/// the millisecond (a maximum of `.123` for a value `.123456`): filters would skip
+/// files holding rows they match. Their files are still pruned by the Parquet
+/// footers' own statistics, which are exact.
+fn has_true_bounds(data_type: &datafusion::arrow::datatypes::DataType) -> bool {
+    use datafusion::arrow::datatypes::DataType as T;
+    matches!(
+        data_type,
+        T::Int8
+            | T::Int16
+            | T::Int32
+            | T::Int64
+            | T::UInt8
+            | T::UInt16
+            | T::UInt32
+            | T::UInt64
+            | T::Float32
+            | T::Float64
+            | T::Decimal128(..)
+            | T::Decimal256(..)
+            | T::Date32
+            | T::Date64
+    )
+}
+
+/// One column's statistics in every file, as the log has them.
+#[derive(Debug, Clone)]
+struct ColumnStats {
+    min: Option<ArrayRef>,
+    max: Option<ArrayRef>,
+    nulls: Option<ArrayRef>,
+}
+
+impl ColumnStats {
+    /// The statistics of file `n`: a value the log does not have is absent.
+    fn of(&self, n: usize) -> ColumnStatistics {
+        let value = |a: &Option<ArrayRef>| {
+            a.as_ref()
+                .filter(|a| a.is_valid(n))
+                .and_then(|a| ScalarValue::try_from_array(a, n).ok())
+        };
+        let nulls = match value(&self.nulls) {
+            Some(ScalarValue::UInt64(Some(v))) => Precision::Exact(v as usize),
+            _ => Precision::Absent,
+        };
+        // Bounds, not values: Delta truncates long strings' statistics (and writers may
+        // round timestamps), so `max(c)` must not be answered from them.
+        let bound = |a: &Option<ArrayRef>| value(a).map_or(Precision::Absent, Precision::Inexact);
+        ColumnStatistics {
+            null_count: nulls,
+            max_value: bound(&self.max),
+            min_value: bound(&self.min),
+            ..ColumnStatistics::new_unknown()
+        }
+    }
+}
