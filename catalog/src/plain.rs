@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::Session;
 use datafusion::common::stats::Precision;
 use datafusion::common::{Column, ColumnStatistics, DFSchema, ScalarValue, Statistics};
@@ -92,23 +92,23 @@ impl PlainTable {
         for &i in &read {
             let field = schema.field(i);
             let column = Column::new_unqualified(field.name());
-            let cast = |a: ArrayRef| {
-                datafusion::arrow::compute::cast(&a, field.data_type())
+            // One value per file, of the type the scan reads, or none at all.
+            let per_file = |a: ArrayRef, to: &DataType| {
+                datafusion::arrow::compute::cast(&a, to)
                     .ok()
                     .filter(|a| a.len() == log.num_containers())
             };
-            let bounded = has_true_bounds(field.data_type());
             columns[i] = Some(ColumnStats {
-                min: log.min_values(&column).filter(|_| bounded).and_then(cast),
-                max: log.max_values(&column).filter(|_| bounded).and_then(cast),
-                nulls: log.null_counts(&column).and_then(|a| {
-                    datafusion::arrow::compute::cast(
-                        &a,
-                        &datafusion::arrow::datatypes::DataType::UInt64,
-                    )
-                    .ok()
-                    .filter(|a| a.len() == log.num_containers())
-                }),
+                min: log
+                    .min_values(&column)
+                    .and_then(|a| per_file(a, field.data_type())),
+                max: log
+                    .max_values(&column)
+                    .and_then(|a| per_file(a, field.data_type())),
+                nulls: log
+                    .null_counts(&column)
+                    .and_then(|a| per_file(a, &DataType::UInt64)),
+                exact: has_exact_bounds(field.data_type()),
             });
         }
         let files: Vec<PartitionedFile> = log
@@ -175,14 +175,16 @@ impl PlainTable {
     }
 }
 
-/// Types whose minimum and maximum in the log bound every value of the file. Not
-/// strings, whose statistics writers cut to a prefix (a maximum cut short is below
-/// the longer values it stands for), nor timestamps, whose statistics Delta keeps to
-/// the millisecond (a maximum of `.123` for a value `.123456`): filters would skip
-/// files holding rows they match. Their files are still pruned by the Parquet
-/// footers' own statistics, which are exact.
-fn has_true_bounds(data_type: &datafusion::arrow::datatypes::DataType) -> bool {
-    use datafusion::arrow::datatypes::DataType as T;
+/// Types whose minimum and maximum in the log are the file's own: integers and dates.
+/// DataFusion prunes files only with exact statistics, and answers `min`/`max` from
+/// them. Not strings, whose statistics writers cut to a prefix (`max(v)` would come out
+/// short, and a filter would skip a file holding longer values), nor timestamps, which
+/// Delta keeps to the millisecond (a maximum of `.123` for a row at `.123456`), nor
+/// decimals, which it writes as JSON floating-point numbers, nor floating-point
+/// columns, whose statistics leave out NaN. Those are estimates for the planner only,
+/// and their files are pruned by the Parquet footers' own statistics.
+fn has_exact_bounds(data_type: &DataType) -> bool {
+    use DataType as T;
     matches!(
         data_type,
         T::Int8
@@ -193,10 +195,6 @@ fn has_true_bounds(data_type: &datafusion::arrow::datatypes::DataType) -> bool {
             | T::UInt16
             | T::UInt32
             | T::UInt64
-            | T::Float32
-            | T::Float64
-            | T::Decimal128(..)
-            | T::Decimal256(..)
             | T::Date32
             | T::Date64
     )
@@ -208,6 +206,8 @@ struct ColumnStats {
     min: Option<ArrayRef>,
     max: Option<ArrayRef>,
     nulls: Option<ArrayRef>,
+    /// Whether `min` and `max` are the values themselves, or only estimates.
+    exact: bool,
 }
 
 impl ColumnStats {
@@ -222,9 +222,11 @@ impl ColumnStats {
             Some(ScalarValue::UInt64(Some(v))) => Precision::Exact(v as usize),
             _ => Precision::Absent,
         };
-        // Bounds, not values: Delta truncates long strings' statistics (and writers may
-        // round timestamps), so `max(c)` must not be answered from them.
-        let bound = |a: &Option<ArrayRef>| value(a).map_or(Precision::Absent, Precision::Inexact);
+        let bound = |a: &Option<ArrayRef>| match value(a) {
+            Some(v) if self.exact => Precision::Exact(v),
+            Some(v) => Precision::Inexact(v),
+            None => Precision::Absent,
+        };
         ColumnStatistics {
             null_count: nulls,
             max_value: bound(&self.max),

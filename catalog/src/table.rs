@@ -704,9 +704,10 @@ mod tests {
     }
 
     /// A plain table (reader protocol 1, no partition columns) is read by Tarn's own
-    /// Parquet scan, with the same rows, and its statistics are bounds only: Delta keeps
-    /// the first 32 characters of a string's maximum, which must not answer `max(v)`.
-    /// A partitioned table keeps deltalake's scan.
+    /// Parquet scan, with the same rows; the log's statistics prune files where they
+    /// are exact (integers) and not where they are cut or rounded (a string's maximum
+    /// must not answer `max(v)`, a timestamp's must not skip a matching row). A
+    /// partitioned table keeps deltalake's scan.
     #[tokio::test]
     async fn plain_tables_are_scanned_without_a_log_replay() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -764,6 +765,48 @@ mod tests {
             .await
             .expect("rows");
         assert_eq!(filtered.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+        // An integer's statistics are exact: a filter beyond them skips the file
+        // before it is opened.
+        let analyzed = ctx
+            .sql("explain analyze select v from plain where k > 7")
+            .await
+            .expect("query")
+            .collect()
+            .await
+            .expect("rows");
+        let analyzed = datafusion::arrow::util::pretty::pretty_format_batches(&analyzed)
+            .expect("format")
+            .to_string();
+        assert!(
+            analyzed.contains("files_ranges_pruned_statistics=1 total → 0 matched"),
+            "{analyzed}"
+        );
+
+        // Delta keeps a timestamp's statistics to the millisecond: the file's maximum
+        // reads .123 for a row at .123456, so as an exact bound it would skip the file.
+        let stamped = table_of(
+            &Url::from_directory_path(dir.path().join("stamped")).expect("url"),
+            "select arrow_cast('2024-01-01T00:00:00.123456', 'Timestamp(Microsecond, Some(\"UTC\"))') as ts",
+        )
+        .await;
+        ctx.register_table(
+            "stamped",
+            provider(&stamped, Arc::clone(&settings))
+                .await
+                .expect("provider"),
+        )
+        .expect("register");
+        let late = ctx
+            .sql(
+                "select ts from stamped where ts > \
+                 arrow_cast('2024-01-01T00:00:00.1232', 'Timestamp(Microsecond, Some(\"UTC\"))')",
+            )
+            .await
+            .expect("query")
+            .collect()
+            .await
+            .expect("rows");
+        assert_eq!(late.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
 
         let url = Url::from_directory_path(dir.path().join("parted")).expect("url");
         let schema = arrow::datatypes::Schema::new(vec![

@@ -239,13 +239,11 @@ pub(crate) fn integer_literals(plan: LogicalPlan) -> Result<LogicalPlan> {
             }
             expr => (expr, false),
         };
-        Ok(match narrowed {
-            (expr, true) => {
-                changed.store(true, Ordering::Relaxed);
-                Transformed::yes(expr)
-            }
-            (expr, false) => Transformed::no(expr),
-        })
+        let (expr, narrowed) = narrowed;
+        if narrowed {
+            changed.store(true, Ordering::Relaxed);
+        }
+        Ok(Transformed::new_transformed(expr, narrowed))
     })?;
     if !changed.load(Ordering::Relaxed) {
         return Ok(plan);
@@ -270,13 +268,13 @@ fn narrow(operands: &mut [&mut Expr], schema: &datafusion::common::DFSchema) -> 
         })
     };
     let narrowed: Vec<Option<Expr>> = operands.iter().map(|e| as_integer(e)).collect();
-    let literals = operands.iter().filter(|e| is_bigint_literal(e)).count();
-    let fits = narrowed.iter().filter(|n| n.is_some()).count();
+    // A bigint literal that does not fit is not narrowed and, being bigint, keeps the
+    // whole expression bigint.
     let others_small = operands
         .iter()
         .zip(&narrowed)
         .all(|(e, n)| n.is_some() || small(e));
-    if fits == 0 || fits != literals || !others_small {
+    if narrowed.iter().all(Option::is_none) || !others_small {
         return false;
     }
     for (operand, narrowed) in operands.iter_mut().zip(narrowed) {
@@ -285,16 +283,6 @@ fn narrow(operands: &mut [&mut Expr], schema: &datafusion::common::DFSchema) -> 
         }
     }
     true
-}
-
-/// Whether `e` is a `bigint` literal or its negation.
-fn is_bigint_literal(e: &Expr) -> bool {
-    use datafusion::scalar::ScalarValue;
-    let e = match e {
-        Expr::Negative(inner) => inner.as_ref(),
-        e => e,
-    };
-    matches!(e, Expr::Literal(ScalarValue::Int64(Some(_)), _))
 }
 
 /// `e` as an `integer` literal, if it is a `bigint` literal (or its negation) that fits.
@@ -337,22 +325,14 @@ pub(crate) fn numeric_sums(plan: LogicalPlan) -> Result<LogicalPlan> {
         Expr::AggregateFunction(AggregateFunction { func, mut params }) if func.name() == "sum" => {
             let widened = widen(&mut params.args, schema);
             let expr = Expr::AggregateFunction(AggregateFunction { func, params });
-            Ok(if widened {
-                Transformed::yes(expr)
-            } else {
-                Transformed::no(expr)
-            })
+            Ok(Transformed::new_transformed(expr, widened))
         }
         Expr::WindowFunction(mut window) if matches!(&window.fun, WindowFunctionDefinition::AggregateUDF(f) if f.name() == "sum") =>
         {
             let WindowFunction { params, .. } = window.as_mut();
             let widened = widen(&mut params.args, schema);
             let expr = Expr::WindowFunction(window);
-            Ok(if widened {
-                Transformed::yes(expr)
-            } else {
-                Transformed::no(expr)
-            })
+            Ok(Transformed::new_transformed(expr, widened))
         }
         expr => Ok(Transformed::no(expr)),
     })?;
