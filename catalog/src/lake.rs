@@ -53,7 +53,7 @@ pub struct Lake {
     /// Held while listing, so listings and their stamps are stored in order.
     relisting: tokio::sync::Mutex<()>,
     /// Delta tables by location, kept so a query replays only new log versions.
-    tables: Mutex<HashMap<String, DeltaTable>>,
+    tables: Mutex<HashMap<String, Known>>,
     /// Plans views' SQL; set by the SQL layer, which owns planning.
     definition_planner: std::sync::OnceLock<Arc<dyn DefinitionPlanner>>,
     /// How long a dropped managed table's files outlive its entry.
@@ -72,6 +72,19 @@ pub const DROPPED_FILES_KEPT: Duration = Duration::from_secs(600);
 /// made otherwise goes unseen: an entry edited by hand, or one whose stamp could not
 /// be written.
 pub const RELIST_AFTER: Duration = Duration::from_secs(10);
+
+/// A Delta table as last read, and the provider made for its snapshot.
+#[derive(Debug)]
+struct Known {
+    delta: DeltaTable,
+    /// Made once per version (and scan settings) and shared by the queries that read
+    /// it: a provider's making reads the snapshot's files and statistics, a quarter of
+    /// the planning of a short query when made for each.
+    provider: Option<(
+        Arc<datafusion::execution::SessionState>,
+        Arc<dyn TableProvider>,
+    )>,
+}
 
 /// What [`Lake::listing`] was made under.
 #[derive(Debug)]
@@ -194,6 +207,14 @@ impl Lake {
 
     fn scan_settings(&self) -> Arc<datafusion::execution::SessionState> {
         Arc::clone(&self.scan_settings.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// What the current listing of names was made under: the catalog's stamp (renewed
+    /// by every change any server makes) and this server's count of changes. Equal
+    /// values mean no table, view or schema was created, dropped or replaced between.
+    pub fn listing_version(&self) -> (Option<Vec<u8>>, u64) {
+        let listed = self.listed.lock().unwrap_or_else(|e| e.into_inner());
+        (listed.stamp.clone(), listed.changes)
     }
 
     fn listing(&self) -> std::sync::RwLockReadGuard<'_, Listing> {
@@ -864,8 +885,8 @@ impl Lake {
             let plan = planner.plan_view(schema, &definition).await?;
             return Ok(Some(Arc::new(ViewTable::new(plan, Some(definition)))));
         }
-        match self.delta_table(schema, name).await? {
-            Some(delta) => Ok(Some(table::provider(&delta, self.scan_settings()).await?)),
+        match self.located_delta_table(schema, name).await? {
+            Some((location, delta)) => Ok(Some(self.current_provider(&location, &delta).await?)),
             None => Ok(None),
         }
     }
@@ -915,6 +936,18 @@ impl Lake {
 
     /// The table's Delta log brought up to date, from the cache where possible.
     async fn delta_table(&self, schema: &str, name: &str) -> Result<Option<DeltaTable>> {
+        Ok(self
+            .located_delta_table(schema, name)
+            .await?
+            .map(|(_, delta)| delta))
+    }
+
+    /// [`Lake::delta_table`], with the location it is kept under.
+    async fn located_delta_table(
+        &self,
+        schema: &str,
+        name: &str,
+    ) -> Result<Option<(String, DeltaTable)>> {
         let Some(entry) = self.metastore.table(schema, name).await? else {
             return Ok(None);
         };
@@ -933,7 +966,7 @@ impl Lake {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(&entry.location)
-            .cloned();
+            .map(|known| known.delta.clone());
         let delta = match cached {
             Some(delta) if !table::has_newer_commit(&delta).await => delta,
             Some(mut delta) => {
@@ -946,14 +979,59 @@ impl Lake {
             None => table::open(&url, &self.options_for(&url)).await?,
         };
         self.remember(&entry.location, &delta);
-        Ok(Some(delta))
+        Ok(Some((entry.location, delta)))
     }
 
+    /// Keeps `delta` as the table at `location`; its provider stays while the version
+    /// does.
     fn remember(&self, location: &str, delta: &DeltaTable) {
-        self.tables
+        let mut tables = self.tables.lock().unwrap_or_else(|e| e.into_inner());
+        let provider = tables
+            .remove(location)
+            .filter(|known| known.delta.version() == delta.version())
+            .and_then(|known| known.provider);
+        tables.insert(
+            location.to_owned(),
+            Known {
+                delta: delta.clone(),
+                provider,
+            },
+        );
+    }
+
+    /// The provider of the table at `location` as [`Lake::delta_table`] read it
+    /// (`delta`), made at most once per version and scan settings.
+    async fn current_provider(
+        &self,
+        location: &str,
+        delta: &DeltaTable,
+    ) -> Result<Arc<dyn TableProvider>> {
+        let settings = self.scan_settings();
+        let same = |known: &Known| {
+            known.delta.version() == delta.version() && known.delta.table_url() == delta.table_url()
+        };
+        if let Some(known) = self
+            .tables
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(location.to_owned(), delta.clone());
+            .get(location)
+            .filter(|known| same(known))
+            && let Some((made_with, provider)) = &known.provider
+            && Arc::ptr_eq(made_with, &settings)
+        {
+            return Ok(Arc::clone(provider));
+        }
+        let provider = table::provider(delta, Arc::clone(&settings)).await?;
+        if let Some(known) = self
+            .tables
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(location)
+            .filter(|known| same(known))
+        {
+            known.provider = Some((settings, Arc::clone(&provider)));
+        }
+        Ok(provider)
     }
 
     pub(crate) async fn existing(&self, schema: &str, name: &str) -> Result<DeltaTable> {
