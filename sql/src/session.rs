@@ -46,6 +46,7 @@ mod cursor;
 mod explain;
 mod merge;
 pub mod origins;
+mod plans;
 mod scope;
 
 pub use scope::TEMP_SCHEMA_PREFIX;
@@ -214,6 +215,8 @@ pub struct Session {
     /// Moves on with every statement run and every end of an extended-protocol
     /// batch (Sync): a plan made at Parse is reused only while it has not moved.
     batch: std::sync::atomic::AtomicU64,
+    /// What Parse made of the last query texts (see [`plans`]).
+    plans: Mutex<plans::Plans>,
 }
 
 impl std::fmt::Debug for Session {
@@ -310,6 +313,7 @@ impl Session {
             backend: std::sync::OnceLock::new(),
             set_by_function: Default::default(),
             batch: Default::default(),
+            plans: Default::default(),
         })
     }
 
@@ -397,6 +401,9 @@ impl Session {
     /// Parses and describes `sql` (at most one statement) without running it.
     /// `declared` holds the parameter types the client stated (`None` to infer).
     pub async fn prepare(&self, sql: &str, declared: &[Option<DataType>]) -> Result<Prepared> {
+        if let Some(prepared) = self.kept_prepared(sql, declared).await {
+            return Ok(prepared);
+        }
         let mut statements = self.parse(sql)?;
         if statements.len() > 1 {
             return Err(SqlError::MultipleCommands);
@@ -411,8 +418,14 @@ impl Session {
         };
         let batch = self.batch();
         let mut planned = None;
+        let mut conditions = None;
         let (inferred, schema) = match &statement {
             DFStatement::Statement(s) if plans_for_rows(s) => {
+                if matches!(**s, SqlStatement::Query(_)) {
+                    // Before planning: a change meanwhile makes the plan stale, not kept.
+                    self.engine.catalog().refresh().await?;
+                    conditions = Some(self.plan_conditions());
+                }
                 let plan = self.plan(statement.clone()).await?;
                 let types = parameter_types(&plan)?;
                 let schema = match returns_rows(&plan) {
@@ -467,11 +480,81 @@ impl Session {
                     .unwrap_or(DataType::Utf8)
             })
             .collect();
-        Ok(Prepared {
+        let prepared = Prepared {
             statement: Some(statement),
             param_types,
             schema,
+            planned: Default::default(),
+        };
+        if let (Some((_, plan)), Some(made_under)) = (&planned, conditions)
+            && let Some(tables) = plans::scanned_tables(plan)
+        {
+            self.plans.lock().unwrap_or_else(|e| e.into_inner()).keep(
+                sql,
+                plans::Kept {
+                    declared: declared.to_vec(),
+                    prepared: prepared.clone(),
+                    plan: plan.clone(),
+                    made_under,
+                    tables,
+                },
+            );
+        }
+        Ok(Prepared {
             planned: Arc::new(Mutex::new(planned)),
+            ..prepared
+        })
+    }
+
+    /// What a plan made now would depend on besides the tables it scans (see
+    /// [`plans`]).
+    fn plan_conditions(&self) -> plans::Conditions {
+        let settings = self.state().settings.clone();
+        plans::Conditions {
+            default_schema: self.default_schema(&settings),
+            settings,
+            listing: self.engine.catalog().listing_version(),
+        }
+    }
+
+    /// What an earlier Parse of `sql` made, if nothing it was made from changed (see
+    /// [`plans`]); `None` to plan it again (and meet any error doing so).
+    async fn kept_prepared(&self, sql: &str, declared: &[Option<DataType>]) -> Option<Prepared> {
+        let kept = self
+            .plans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(sql)?;
+        {
+            let state = self.state();
+            if kept.declared != declared
+                || state.transaction == TransactionState::Failed
+                || !state.pending.is_empty()
+            {
+                return None;
+            }
+        }
+        self.engine.catalog().refresh().await.ok()?;
+        let conditions = self.plan_conditions();
+        if conditions != kept.made_under {
+            return None;
+        }
+        for (name, provider) in &kept.tables {
+            let name = name
+                .clone()
+                .resolve(self.engine.catalog_name(), &conditions.default_schema);
+            let schema = self.ctx.catalog(&name.catalog)?.schema(&name.schema)?;
+            let now = schema.table(&name.table).await.ok()??;
+            if !plans::same_provider(&now, provider) {
+                return None;
+            }
+        }
+        self.set_up_state(&conditions.settings, conditions.default_schema)
+            .ok()?;
+        self.plans.lock().unwrap_or_else(|e| e.into_inner()).reused += 1;
+        Some(Prepared {
+            planned: Arc::new(Mutex::new(Some((self.batch(), kept.plan.clone())))),
+            ..kept.prepared.clone()
         })
     }
 
@@ -1032,52 +1115,66 @@ impl Session {
         let catalog = self.engine.catalog();
         catalog.refresh().await?;
         let settings = self.state().settings.clone();
-        let user = settings
-            .get("session_authorization")
-            .unwrap_or_default()
-            .to_owned();
-        let default_schema = {
-            let path = self.state().settings.search_path();
-            let names = datafusion::catalog::CatalogProvider::schema_names(catalog);
-            path.iter()
-                .find(|s| names.contains(s))
-                .or(path.first())
-                .cloned()
-                .unwrap_or_else(|| "public".to_owned())
-        };
+        let default_schema = self.default_schema(&settings);
         self.scope_names(&mut statement, &default_schema)?;
         crate::pg::declared::plan_json_as_text(&mut statement);
         crate::pg::functions::rewrite_catalog_calls(&mut statement);
-        let state = {
-            let state_ref = self.ctx.state_ref();
-            let mut state = state_ref.write();
-            state.config_mut().options_mut().catalog.default_schema = default_schema;
-            datafusion::execution::FunctionRegistry::register_udf(
-                &mut *state,
-                Arc::new(crate::pg::session_user_udf(&user)),
-            )?;
-            if let Some(pid) = self.backend_pid() {
-                datafusion::execution::FunctionRegistry::register_udf(
-                    &mut *state,
-                    Arc::new(crate::activity::backend_pid_udf(pid)),
-                )?;
-            }
-            crate::pg::attach_settings(&mut state, &settings)?;
-            datafusion::execution::FunctionRegistry::register_udf(
-                &mut *state,
-                Arc::new(crate::pg::functions::set_config_udf(
-                    Arc::new(settings.clone()),
-                    Arc::clone(&self.set_by_function),
-                )),
-            )?;
-            state.clone()
-        };
+        let state = self.set_up_state(&settings, default_schema)?;
         let plan = state.statement_to_plan(statement).await?;
         let plan = crate::pg::casts::char_comparisons(plan)?;
         let plan = crate::pg::casts::jsonb_comparisons(plan)?;
         let plan = crate::pg::overflow::integer_literals(plan)?;
         let plan = crate::pg::overflow::numeric_sums(plan)?;
         signed_integers(crate::pg::casts::text_casts_are_text(plan)?)
+    }
+
+    /// The schema unqualified names resolve in: the first schema of `search_path`
+    /// that exists.
+    fn default_schema(&self, settings: &Settings) -> String {
+        let path = settings.search_path();
+        let names = datafusion::catalog::CatalogProvider::schema_names(self.engine.catalog());
+        path.iter()
+            .find(|s| names.contains(s))
+            .or(path.first())
+            .cloned()
+            .unwrap_or_else(|| "public".to_owned())
+    }
+
+    /// Sets this session's DataFusion state up for planning and running a statement
+    /// under `settings`: the default schema, the functions that read the session
+    /// (`session_user`, `pg_backend_pid`, `current_setting`, `set_config`) and the
+    /// settings `pg_settings` shows. Returns a copy to plan with.
+    fn set_up_state(
+        &self,
+        settings: &Settings,
+        default_schema: String,
+    ) -> Result<datafusion::execution::session_state::SessionState> {
+        let user = settings
+            .get("session_authorization")
+            .unwrap_or_default()
+            .to_owned();
+        let state_ref = self.ctx.state_ref();
+        let mut state = state_ref.write();
+        state.config_mut().options_mut().catalog.default_schema = default_schema;
+        datafusion::execution::FunctionRegistry::register_udf(
+            &mut *state,
+            Arc::new(crate::pg::session_user_udf(&user)),
+        )?;
+        if let Some(pid) = self.backend_pid() {
+            datafusion::execution::FunctionRegistry::register_udf(
+                &mut *state,
+                Arc::new(crate::activity::backend_pid_udf(pid)),
+            )?;
+        }
+        crate::pg::attach_settings(&mut state, settings)?;
+        datafusion::execution::FunctionRegistry::register_udf(
+            &mut *state,
+            Arc::new(crate::pg::functions::set_config_udf(
+                Arc::new(settings.clone()),
+                Arc::clone(&self.set_by_function),
+            )),
+        )?;
+        Ok(state.clone())
     }
 
     async fn run_plan(&self, plan: LogicalPlan, create: CreateParts) -> Result<Output> {
@@ -1861,6 +1958,7 @@ impl Session {
             }
             SqlStatement::Discard { .. } => {
                 self.cursors.close_all();
+                self.plans.lock().unwrap_or_else(|e| e.into_inner()).clear();
                 self.state().settings.reset_all();
                 CommandTag::new("DISCARD ALL")
             }
@@ -2555,6 +2653,104 @@ mod batch_tests {
             }
             other => panic!("no rows: {other:?}"),
         }
+    }
+
+    /// The first column of what `sql` returns, prepared and run as a driver does
+    /// (Parse, Bind, Execute, Sync).
+    async fn values(session: &Session, sql: &str) -> Vec<String> {
+        let prepared = session.prepare(sql, &[]).await.expect(sql);
+        let output = session.execute_prepared(&prepared, Vec::new()).await;
+        session.end_batch();
+        match output.expect(sql) {
+            Output::Rows { stream, .. } => {
+                let batches: Vec<RecordBatch> = stream.try_collect().await.expect("rows");
+                batches
+                    .iter()
+                    .flat_map(|b| {
+                        (0..b.num_rows()).map(|i| {
+                            datafusion::arrow::util::display::array_value_to_string(b.column(0), i)
+                                .expect("display")
+                        })
+                    })
+                    .collect()
+            }
+            other => panic!("no rows: {other:?}"),
+        }
+    }
+
+    fn reused(session: &Session) -> u64 {
+        session.plans.lock().expect("plans").reused
+    }
+
+    /// A query text parsed again takes the plan its last Parse made while nothing
+    /// that plan was made from changed, and is planned again when something did: a
+    /// commit to a table it reads, the table replaced, `search_path`, a temporary
+    /// table of the same name, a view redefined. `now()` is still evaluated at each
+    /// execution.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn kept_plans_follow_what_they_were_made_from() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::open(dir.path().to_str().expect("utf-8"), Default::default())
+            .await
+            .expect("open");
+        let (this, other) = (
+            engine.session().expect("session"),
+            engine.session().expect("session"),
+        );
+        run(&this, "create table t (v text); insert into t values ('a')").await;
+        let query = "select v from t order by v";
+        assert_eq!(values(&this, query).await, ["a"]);
+        assert_eq!(values(&this, query).await, ["a"]);
+        assert_eq!(reused(&this), 1, "the second Parse took the kept plan");
+
+        run(&other, "insert into t values ('b')").await;
+        assert_eq!(values(&this, query).await, ["a", "b"], "another's commit");
+        assert_eq!(values(&this, query).await, ["a", "b"]);
+        assert_eq!(reused(&this), 2, "kept again after planning anew");
+
+        run(
+            &other,
+            "drop table t; create table t (v text); insert into t values ('c')",
+        )
+        .await;
+        assert_eq!(values(&this, query).await, ["c"], "the table replaced");
+
+        run(
+            &other,
+            "create schema s2; create table s2.t (v text); insert into s2.t values ('s2')",
+        )
+        .await;
+        run(&this, "set search_path = s2, public").await;
+        assert_eq!(values(&this, query).await, ["s2"], "search_path");
+        run(&this, "set search_path = public").await;
+        assert_eq!(values(&this, query).await, ["c"], "search_path again");
+
+        run(
+            &this,
+            "create temp table t (v text); insert into t values ('temporary')",
+        )
+        .await;
+        assert_eq!(
+            values(&this, query).await,
+            ["temporary"],
+            "a temporary table"
+        );
+
+        run(&this, "create view w as select 'v1' as v").await;
+        assert_eq!(values(&this, "select v from w").await, ["v1"]);
+        run(&other, "create or replace view w as select 'v2' as v").await;
+        assert_eq!(values(&this, "select v from w").await, ["v2"], "a view");
+
+        let now = "select now()::text";
+        let first = values(&this, now).await;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let before = reused(&this);
+        assert_ne!(values(&this, now).await, first, "now() at each execution");
+        assert_eq!(
+            reused(&this),
+            before + 1,
+            "a plan without tables is kept too"
+        );
     }
 
     /// A plan made at Parse serves the Execute of the same batch, and only that one:

@@ -52,7 +52,7 @@ const READ_ONLY: &[&str] = &[
     "server_version_num",
 ];
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// lower-cased name -> (canonical name, value)
     values: BTreeMap<String, (String, String)>,
