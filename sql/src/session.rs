@@ -430,11 +430,8 @@ impl Session {
                 let types = parameter_types(&plan)?;
                 let schema = match returns_rows(&plan) {
                     true => Some(
-                        self.attributed(
-                            Arc::new(self.output_schema(&plan)),
-                            origins::column_origins(&plan),
-                        )
-                        .await,
+                        self.attributed(Arc::new(self.output_schema(&plan)), &plan)
+                            .await,
                     ),
                     false => None,
                 };
@@ -914,13 +911,11 @@ impl Session {
     /// ([`crate::pg::names::shown`]), and each column that is a table's column marked
     /// with the table's pg_class OID and the column's number (see [`origins`]).
     /// Tables of the system catalogs are not marked.
-    async fn attributed(
-        &self,
-        schema: SchemaRef,
-        origins: Vec<Option<(TableReference, usize)>>,
-    ) -> SchemaRef {
+    async fn attributed(&self, schema: SchemaRef, plan: &LogicalPlan) -> SchemaRef {
         let schema = crate::pg::names::shown(schema);
-        if origins.iter().all(Option::is_none) {
+        let origins = origins::column_origins(plan);
+        let casts = origins::numeric_casts(plan);
+        if origins.iter().all(Option::is_none) && !casts.contains(&true) {
             return schema;
         }
         let default_schema = self
@@ -932,19 +927,20 @@ impl Session {
             .clone();
         let mut fields = Vec::with_capacity(schema.fields().len());
         for (i, field) in schema.fields().iter().enumerate() {
-            let mut field = field.as_ref().clone();
+            let mut metadata = field.metadata().clone();
             if let Some(Some((table, attnum))) = origins.get(i) {
                 let schema_name = table.schema().unwrap_or(&default_schema).to_owned();
                 if !matches!(schema_name.as_str(), "pg_catalog" | "information_schema")
                     && let Some(oid) = self.table_oid(&schema_name, table.table()).await
                 {
-                    let mut metadata = field.metadata().clone();
                     metadata.insert(origins::TABLE_OID_KEY.to_owned(), oid.to_string());
                     metadata.insert(origins::ATTNUM_KEY.to_owned(), attnum.to_string());
-                    field = field.with_metadata(metadata);
                 }
             }
-            fields.push(field);
+            if casts.get(i) == Some(&true) {
+                metadata.insert(origins::NUMERIC_CAST_KEY.to_owned(), "true".to_owned());
+            }
+            fields.push(field.as_ref().clone().with_metadata(metadata));
         }
         Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
     }
@@ -1222,11 +1218,10 @@ impl Session {
                 })
             }
             query => {
-                let origins = origins::column_origins(&query);
-                let frame = self.ctx.execute_logical_plan(query).await?;
                 let schema = self
-                    .attributed(Arc::new(frame.schema().as_arrow().clone()), origins)
+                    .attributed(Arc::new(query.schema().as_arrow().clone()), &query)
                     .await;
+                let frame = self.ctx.execute_logical_plan(query).await?;
                 let stream = crate::pg::names::shown_stream(frame.execute_stream().await?);
                 Ok(Output::Rows {
                     schema,

@@ -108,7 +108,16 @@ pub fn fields(
                     (Some(DeclaredType::Varchar(n) | DeclaredType::Char(n)), _) => {
                         i32::try_from(n).map_or(-1, |n| n.saturating_add(4))
                     }
-                    (_, DataType::Decimal128(p, s) | DataType::Decimal256(p, s)) => {
+                    // A table's numeric column, or a cast to numeric(p, s): PostgreSQL
+                    // gives computed numerics no precision and scale.
+                    (_, DataType::Decimal128(p, s) | DataType::Decimal256(p, s))
+                        if field
+                            .metadata()
+                            .contains_key(tarn_sql::session::origins::TABLE_OID_KEY)
+                            || field
+                                .metadata()
+                                .contains_key(tarn_sql::session::origins::NUMERIC_CAST_KEY) =>
+                    {
                         ((i32::from(*p) << 16) | (i32::from(*s) & 0xffff)) + 4
                     }
                     _ => -1,

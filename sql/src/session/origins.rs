@@ -17,6 +17,55 @@ pub const TABLE_OID_KEY: &str = "tarn.table_oid";
 /// Field metadata: the column's number in that table (1-based, as `attnum`).
 pub const ATTNUM_KEY: &str = "tarn.attnum";
 
+/// Field metadata: set on a computed result column of type numeric that the query
+/// casts to `numeric(p, s)` (`x::numeric(10,2)`). Clients are told a numeric's
+/// precision and scale (its typmod) only for such a cast and for a table's column, as
+/// PostgreSQL tells them; other computed numerics (`sum(x)`, `a * b`, `round(x, 2)`)
+/// have none, where DataFusion's decimal type always carries them.
+pub const NUMERIC_CAST_KEY: &str = "tarn.numeric_cast";
+
+/// For each output column of `plan`, whether it is a cast to `numeric(p, s)` written
+/// in the query (see [`NUMERIC_CAST_KEY`]).
+pub(crate) fn numeric_casts(plan: &LogicalPlan) -> Vec<bool> {
+    (0..plan.schema().fields().len())
+        .map(|i| numeric_cast(plan, i, 0))
+        .collect()
+}
+
+fn numeric_cast(plan: &LogicalPlan, index: usize, depth: usize) -> bool {
+    use datafusion::arrow::datatypes::DataType;
+    if depth > 64 {
+        return false;
+    }
+    // A bare `numeric` is planned as (38, 10): PostgreSQL's has no typmod.
+    let written = |t: &DataType| matches!(t, DataType::Decimal128(p, s) if (*p, *s) != (38, 10));
+    match plan {
+        LogicalPlan::Projection(p) => {
+            let Some(mut expr) = p.expr.get(index) else {
+                return false;
+            };
+            while let Expr::Alias(alias) = expr {
+                expr = &alias.expr;
+            }
+            match expr {
+                Expr::Cast(cast) => written(cast.field.data_type()),
+                Expr::TryCast(cast) => written(cast.field.data_type()),
+                Expr::Column(column) => p
+                    .input
+                    .schema()
+                    .index_of_column(column)
+                    .is_ok_and(|at| numeric_cast(&p.input, at, depth + 1)),
+                _ => false,
+            }
+        }
+        LogicalPlan::Filter(f) => numeric_cast(&f.input, index, depth + 1),
+        LogicalPlan::Sort(s) => numeric_cast(&s.input, index, depth + 1),
+        LogicalPlan::Limit(l) => numeric_cast(&l.input, index, depth + 1),
+        LogicalPlan::SubqueryAlias(a) => numeric_cast(&a.input, index, depth + 1),
+        _ => false,
+    }
+}
+
 /// For each output column of `plan`, the table and column it comes from, if any.
 pub(crate) fn column_origins(plan: &LogicalPlan) -> Vec<Option<(TableReference, usize)>> {
     (0..plan.schema().fields().len())

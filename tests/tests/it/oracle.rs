@@ -294,7 +294,8 @@ async fn issue_5_result_column_types_match_postgres_15() {
     let postgres = Postgres::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let tarn = TestServer::start(dir.path()).await;
-    let setup = "create table g (i int, b bigint, s text, v varchar(10), d date, t timestamptz)";
+    let setup = "create table g (i int, b bigint, s text, v varchar(10), d date, t timestamptz, \
+                 n numeric(12,3))";
     for (server, result) in [
         ("PostgreSQL", postgres.psql(&["-c", setup])),
         ("Tarn", tarn.psql(&["-c", setup])),
@@ -314,6 +315,12 @@ async fn issue_5_result_column_types_match_postgres_15() {
         // with a step, negative bounds, joined, and as a bare alias.
         "select pos.n, x.k, i from generate_series(1, 32) pos(n),          generate_series(-3, 3, 2) as x(k), generate_series(2, 4) as i",
         "select n from generate_series(1, 5000000000) s(n)",
+        // Numerics: a table's column and a cast to numeric(p,s) carry precision and
+        // scale; anything computed has none.
+        "select n, n + 1 as a, sum(n) over () as w, round(n, 1) as r, -n as m, n * n as p, \
+         n::numeric(5,1) as c, cast(n as decimal(20,4)) as c2, n::numeric as bare from g",
+        "select sum(n) as s, avg(n) as a, sum(b) as sb, max(n) as mx from g",
+        "select c from (select n::numeric(6,2) as c from g) q where c > 0 order by c",
     ];
     let script = dir.path().join("gdesc.sql");
     std::fs::write(
