@@ -6,7 +6,8 @@
 # Starts the server on a fresh warehouse, loads TPC-H nation and region (CSV from
 # ~/.cache/tarn/tpch/sf1, which bench/wire.sh generates), runs pgbench (extended
 # protocol) with the query of bench/wire.py's step 4 and prints its throughput and
-# latency. With "perf", records a call-graph profile of the server (read it with
+# latency (MODE=prepared in the environment runs pgbench's named prepared statements,
+# Parse once and Bind/Execute per query, as pgjdbc and asyncpg do). With "perf", records a call-graph profile of the server (read it with
 # `perf report -i <work>/perf.data`), sampling 49 times a second (PERF_FREQ=499 for
 # more samples). Needs psql and pgbench (Debian's postgresql
 # packages) and, for profiles, perf (linux-perf).
@@ -43,7 +44,7 @@ if [ -n "$profile" ]; then
   recorder=$!
   sleep 1
 fi
-pgbench -n -h 127.0.0.1 -p "$port" -U tarn -c "$clients" -j 2 -T "$seconds" -M extended \
+pgbench -n -h 127.0.0.1 -p "$port" -U tarn -c "$clients" -j 2 -T "$seconds" -M "${MODE:-extended}" \
   -f "$work/short.sql" tarn 2>&1 | grep -E 'tps|latency|failed'
 if [ -n "$profile" ]; then
   kill -INT "$recorder"

@@ -147,6 +147,9 @@ pub struct Prepared {
     /// then (see [`Session::end_batch`]): the first execution in the same batch,
     /// with no other statement run in between, uses it instead of planning again.
     planned: Arc<Mutex<Option<(u64, LogicalPlan)>>>,
+    /// The text and declared parameter types it was prepared from, under which the
+    /// session keeps its plan (see [`plans`]).
+    source: Arc<(String, Vec<Option<DataType>>)>,
 }
 
 impl Prepared {
@@ -414,6 +417,7 @@ impl Session {
                 param_types: Vec::new(),
                 schema: None,
                 planned: Default::default(),
+                source: Default::default(),
             });
         };
         let batch = self.batch();
@@ -482,6 +486,7 @@ impl Session {
             param_types,
             schema,
             planned: Default::default(),
+            source: Arc::new((sql.to_owned(), declared.to_vec())),
         };
         if let (Some((_, plan)), Some(made_under)) = (&planned, conditions)
             && let Some(tables) = plans::scanned_tables(plan)
@@ -558,8 +563,9 @@ impl Session {
     /// Runs a prepared statement with `values` for its parameters. A query executed
     /// in the batch that prepared it, with no statement run in between, runs the plan
     /// made then (pgbench, psycopg and most drivers send Parse, Bind and Execute
-    /// together for every statement); otherwise the statement is planned again, so
-    /// that it sees the tables' current versions.
+    /// together for every statement); otherwise it runs the plan the session keeps for
+    /// its text if that still holds (see [`plans`]: the tables' versions are checked),
+    /// or the statement is planned again, so that it sees the tables' current versions.
     #[instrument(skip_all)]
     pub async fn execute_prepared(
         &self,
@@ -587,6 +593,22 @@ impl Session {
             .take()
             .filter(|(batch, _)| *batch == self.batch())
             .map(|(_, plan)| plan);
+        // A named statement run again later: the plan kept for its text, if it holds.
+        let planned = match planned {
+            Some(plan) => Some(plan),
+            None => {
+                let (sql, declared) = prepared.source.as_ref();
+                self.kept_prepared(sql, declared)
+                    .await
+                    .and_then(|kept| {
+                        kept.planned
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .take()
+                    })
+                    .map(|(_, plan)| plan)
+            }
+        };
         self.run(statement, values, planned).await
     }
 
@@ -2735,6 +2757,22 @@ mod batch_tests {
         assert_eq!(values(&this, "select v from w").await, ["v1"]);
         run(&other, "create or replace view w as select 'v2' as v").await;
         assert_eq!(values(&this, "select v from w").await, ["v2"], "a view");
+
+        // A named statement executed in later batches (pgjdbc past its prepare
+        // threshold, asyncpg) takes the kept plan while it holds.
+        run(&this, "create table u (v text); insert into u values ('a')").await;
+        let named = this
+            .prepare("select v from u order by v", &[])
+            .await
+            .expect("prepare");
+        this.end_batch();
+        let before = reused(&this);
+        assert_eq!(rows(&this, &named).await, 1);
+        this.end_batch();
+        assert_eq!(reused(&this), before + 1, "a named statement, later");
+        run(&other, "insert into u values ('b')").await;
+        this.end_batch();
+        assert_eq!(rows(&this, &named).await, 2, "and another's commit seen");
 
         let now = "select now()::text";
         let first = values(&this, now).await;

@@ -631,6 +631,9 @@ impl ExtendedQueryHandler for QueryHandler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        // Before planning: the plan of `pg_backend_pid()` made here may serve the
+        // Execute (and, kept, later ones), so the session must know its process id.
+        self.check_in(&*client)?;
         let name = message.name.clone().unwrap_or_default();
         match StoredStatement::parse(client, &message, self.query_parser()).await? {
             Some(stmt) => client.portal_store().put_statement(Arc::new(stmt)),
