@@ -1137,6 +1137,9 @@ impl Session {
         self.scope_names(&mut statement, &default_schema)?;
         crate::pg::declared::plan_json_as_text(&mut statement);
         crate::pg::functions::rewrite_catalog_calls(&mut statement);
+        if let DFStatement::Statement(s) = &mut statement {
+            crate::pg::names::distinguish_casts(s);
+        }
         let state = self.set_up_state(&settings, default_schema)?;
         let plan = state.statement_to_plan(statement).await?;
         let plan = crate::pg::casts::char_comparisons(plan)?;
@@ -2672,6 +2675,19 @@ mod batch_tests {
         }
     }
 
+    /// Two sessions of one engine over a new warehouse (kept while the folder is).
+    async fn two_sessions() -> (tempfile::TempDir, Session, Session) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::open(dir.path().to_str().expect("utf-8"), Default::default())
+            .await
+            .expect("open");
+        let (this, other) = (
+            engine.session().expect("session"),
+            engine.session().expect("session"),
+        );
+        (dir, this, other)
+    }
+
     /// The first column of what `sql` returns, prepared and run as a driver does
     /// (Parse, Bind, Execute, Sync).
     async fn values(session: &Session, sql: &str) -> Vec<String> {
@@ -2706,14 +2722,7 @@ mod batch_tests {
     /// execution.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn kept_plans_follow_what_they_were_made_from() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let engine = Engine::open(dir.path().to_str().expect("utf-8"), Default::default())
-            .await
-            .expect("open");
-        let (this, other) = (
-            engine.session().expect("session"),
-            engine.session().expect("session"),
-        );
+        let (_dir, this, other) = two_sessions().await;
         run(&this, "create table t (v text); insert into t values ('a')").await;
         let query = "select v from t order by v";
         assert_eq!(values(&this, query).await, ["a"]);
@@ -2788,17 +2797,11 @@ mod batch_tests {
 
     /// A plan made at Parse serves the Execute of the same batch, and only that one:
     /// after the client's Sync, or after any other statement of the session ran, the
-    /// statement is planned again and sees what was committed meanwhile.
+    /// statement is planned again (or takes a kept plan that still holds, see
+    /// [`plans`]) and sees what was committed meanwhile.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn plans_made_at_parse_serve_only_their_own_batch() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let engine = Engine::open(dir.path().to_str().expect("utf-8"), Default::default())
-            .await
-            .expect("open");
-        let (this, other) = (
-            engine.session().expect("session"),
-            engine.session().expect("session"),
-        );
+        let (_dir, this, other) = two_sessions().await;
         run(&this, "create table t (id int); insert into t values (1)").await;
 
         // Within one batch: the plan of Parse time, before the other session's row.

@@ -444,3 +444,107 @@ mod tests {
         assert_eq!(names, ["count", "count"]);
     }
 }
+
+/// Gives function calls that differ only by casts of their arguments names of their
+/// own: DataFusion names a cast by what it casts, so `sum(a::bigint)` beside `sum(a)`
+/// would both be `sum(t.a)`, which an aggregate refuses (PostgreSQL computes both).
+/// The cast arguments of each such call are wrapped in one, two, ... one-argument
+/// `coalesce`, which changes neither value nor type. Calls that do not collide are
+/// left alone.
+pub(crate) fn distinguish_casts(statement: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::{
+        FunctionArg, FunctionArgExpr, FunctionArguments, visit_expressions, visit_expressions_mut,
+    };
+    use std::collections::HashMap;
+
+    fn uncast(expr: &Expr) -> &Expr {
+        match expr {
+            Expr::Cast { expr, .. } | Expr::Nested(expr) => uncast(expr),
+            _ => expr,
+        }
+    }
+    // A call's text without its arguments' casts (what DataFusion's name shows of
+    // it), and its text.
+    fn keys(expr: &Expr) -> Option<(String, String)> {
+        let Expr::Function(f) = expr else {
+            return None;
+        };
+        let FunctionArguments::List(list) = &f.args else {
+            return None;
+        };
+        let args: Vec<String> = list
+            .args
+            .iter()
+            .map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => uncast(e).to_string(),
+                other => other.to_string(),
+            })
+            .collect();
+        let named = format!("{}({})", f.name, args.join(", ")).to_ascii_lowercase();
+        Some((named, expr.to_string()))
+    }
+    fn has_cast(expr: &Expr) -> bool {
+        matches!(expr, Expr::Function(f) if matches!(&f.args, FunctionArguments::List(l)
+            if l.args.iter().any(|a| matches!(a, FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Cast { .. }))))))
+    }
+
+    // Per name, the distinct calls with a cast argument, and whether one without.
+    let mut calls: HashMap<String, (Vec<String>, bool)> = HashMap::new();
+    let _ = visit_expressions(statement, |expr| {
+        if let Some((named, written)) = keys(expr) {
+            let (cast, plain) = calls.entry(named).or_default();
+            if !has_cast(expr) {
+                *plain = true;
+            } else if !cast.contains(&written) {
+                cast.push(written);
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    calls.retain(|_, (cast, plain)| cast.len() + usize::from(*plain) > 1);
+    if calls.is_empty() {
+        return;
+    }
+    let _ = visit_expressions_mut(statement, |expr| {
+        let wraps = keys(expr).and_then(|(named, written)| {
+            let (cast, _) = calls.get(&named)?;
+            Some(cast.iter().position(|w| *w == written)? + 1)
+        });
+        if let (Some(wraps), Expr::Function(f)) = (wraps, expr)
+            && let FunctionArguments::List(list) = &mut f.args
+        {
+            for arg in &mut list.args {
+                if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = arg
+                    && matches!(e, Expr::Cast { .. })
+                {
+                    for _ in 0..wraps {
+                        let inner = std::mem::replace(e, Expr::Identifier(Ident::new("")));
+                        *e = coalesce(inner);
+                    }
+                }
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// `coalesce(expr)`.
+fn coalesce(expr: Expr) -> Expr {
+    use datafusion::sql::sqlparser::ast::{
+        Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, ObjectName,
+    };
+    Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::new("coalesce")]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(expr))],
+            clauses: Vec::new(),
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: Vec::new(),
+    })
+}
