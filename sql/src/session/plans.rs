@@ -21,7 +21,9 @@
 //!
 //! Optimization (which evaluates `now()`) and physical planning still happen at each
 //! execution. Not used in a failed transaction block, nor in one that changed the
-//! catalog (whose names [`super::scope`] rewrites).
+//! catalog (whose names [`super::scope`] rewrites). A kept plan holds the snapshots of
+//! the tables it read until it is replaced (the next Parse of its text after a change),
+//! pushed out by newer texts, cleared by `DISCARD`, or its session ends.
 
 use std::collections::HashMap;
 use std::sync::Arc;
