@@ -593,23 +593,40 @@ impl Session {
             .take()
             .filter(|(batch, _)| *batch == self.batch())
             .map(|(_, plan)| plan);
-        // A named statement run again later: the plan kept for its text, if it holds.
+        // A query run again later (a named statement): the plan kept for its text if
+        // it holds under the settings this statement runs with, or one made now and
+        // kept for the next execution.
+        let is_query = matches!(&statement, DFStatement::Statement(s) if matches!(**s, SqlStatement::Query(_)));
         let planned = match planned {
-            Some(plan) => Some(plan),
-            None => {
+            None if is_query => {
+                self.apply_set_by_function();
                 let (sql, declared) = prepared.source.as_ref();
-                self.kept_prepared(sql, declared)
-                    .await
-                    .and_then(|kept| {
-                        kept.planned
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .take()
-                    })
+                let again = match self.kept_prepared(sql, declared).await {
+                    Some(kept) => Some(kept),
+                    None => self.prepare(sql, declared).await.ok(),
+                };
+                again
+                    .and_then(|p| p.planned.lock().unwrap_or_else(|e| e.into_inner()).take())
                     .map(|(_, plan)| plan)
             }
+            planned => planned,
         };
         self.run(statement, values, planned).await
+    }
+
+    /// Applies the settings `set_config` changed in the last statement: they take
+    /// effect from the next one on.
+    fn apply_set_by_function(&self) {
+        let set_by_function = std::mem::take(
+            &mut *self
+                .set_by_function
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        for (name, value) in set_by_function {
+            // Checked when set_config ran; a failure now leaves the setting as it was.
+            let _ = self.state().settings.set(&name, &value);
+        }
     }
 
     /// Runs `statement`, or `planned` where that is the plan already made for it.
@@ -621,16 +638,7 @@ impl Session {
     ) -> Result<Output> {
         self.batch
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let set_by_function = std::mem::take(
-            &mut *self
-                .set_by_function
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
-        for (name, value) in set_by_function {
-            // Checked when set_config ran; a failure now leaves the setting as it was.
-            let _ = self.state().settings.set(&name, &value);
-        }
+        self.apply_set_by_function();
         if self.transaction_state() == TransactionState::Failed && !ends_transaction(&statement) {
             return Err(SqlError::InFailedTransaction);
         }
@@ -2782,6 +2790,20 @@ mod batch_tests {
         run(&other, "insert into u values ('b')").await;
         this.end_batch();
         assert_eq!(rows(&this, &named).await, 2, "and another's commit seen");
+        this.end_batch();
+        let before = reused(&this);
+        assert_eq!(rows(&this, &named).await, 2);
+        assert_eq!(reused(&this), before + 1, "the plan made then is kept");
+        // set_config applies from the next statement on: the named statement run next
+        // resolves its names under it.
+        run(
+            &other,
+            "create schema s3; create table s3.u (v text); insert into s3.u values ('x'), ('y'), ('z')",
+        )
+        .await;
+        this.end_batch();
+        values(&this, "select set_config('search_path', 's3', false)").await;
+        assert_eq!(rows(&this, &named).await, 3, "set_config's search_path");
 
         let now = "select now()::text";
         let first = values(&this, now).await;
