@@ -107,6 +107,34 @@ pub const VERSION: &str = concat!(
 /// `session_user` (also `current_user` and `user`, which the pg_catalog rules rename
 /// to it) for the user this session authenticated as; registered per statement
 /// because sessions share one prepared DataFusion state.
+/// The call `name(args...)`, as the parser would read it, for statement rewrites.
+pub(crate) fn call(
+    name: &str,
+    args: Vec<datafusion::sql::sqlparser::ast::Expr>,
+) -> datafusion::sql::sqlparser::ast::Expr {
+    use datafusion::sql::sqlparser::ast::{
+        Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments,
+        Ident, ObjectName,
+    };
+    Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args
+                .into_iter()
+                .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e)))
+                .collect(),
+            clauses: Vec::new(),
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: Vec::new(),
+    })
+}
+
 pub(crate) fn session_user_udf(user: &str) -> datafusion::logical_expr::ScalarUDF {
     use datafusion::arrow::datatypes::DataType;
     use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
@@ -680,35 +708,14 @@ pub(crate) fn rewrite_like_escape(statement: &mut SqlStatement) {
             && c.chars().count() == 1
         {
             let replace = |inner: Expr, from: &str, to: &str| -> Expr {
-                Expr::Function(datafusion::sql::sqlparser::ast::Function {
-                    name: datafusion::sql::sqlparser::ast::ObjectName::from(vec![
-                        datafusion::sql::sqlparser::ast::Ident::new("replace"),
-                    ]),
-                    uses_odbc_syntax: false,
-                    parameters: datafusion::sql::sqlparser::ast::FunctionArguments::None,
-                    args: datafusion::sql::sqlparser::ast::FunctionArguments::List(
-                        datafusion::sql::sqlparser::ast::FunctionArgumentList {
-                            duplicate_treatment: None,
-                            args: [
-                                inner,
-                                Expr::value(Value::SingleQuotedString(from.to_owned())),
-                                Expr::value(Value::SingleQuotedString(to.to_owned())),
-                            ]
-                            .into_iter()
-                            .map(|e| {
-                                datafusion::sql::sqlparser::ast::FunctionArg::Unnamed(
-                                    datafusion::sql::sqlparser::ast::FunctionArgExpr::Expr(e),
-                                )
-                            })
-                            .collect(),
-                            clauses: vec![],
-                        },
-                    ),
-                    filter: None,
-                    null_treatment: None,
-                    over: None,
-                    within_group: vec![],
-                })
+                call(
+                    "replace",
+                    vec![
+                        inner,
+                        Expr::value(Value::SingleQuotedString(from.to_owned())),
+                        Expr::value(Value::SingleQuotedString(to.to_owned())),
+                    ],
+                )
             };
             let c = c.clone();
             let original = std::mem::replace(pattern.as_mut(), Expr::value(Value::Null));

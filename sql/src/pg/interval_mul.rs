@@ -16,9 +16,7 @@ use datafusion::logical_expr::{
     Volatility,
 };
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, CastKind, DataType as SqlType, Expr, Function, FunctionArg, FunctionArgExpr,
-    FunctionArgumentList, FunctionArguments, Ident, ObjectName, Statement, Value,
-    visit_expressions_mut,
+    BinaryOperator, CastKind, DataType as SqlType, Expr, Statement, Value, visit_expressions_mut,
 };
 
 const NAME: &str = "pg_interval_mul";
@@ -76,21 +74,7 @@ fn is_interval(expr: &Expr) -> bool {
 }
 
 fn call(interval: Expr, factor: Expr) -> Expr {
-    let arg = |e: Expr| FunctionArg::Unnamed(FunctionArgExpr::Expr(e));
-    Expr::Function(Function {
-        name: ObjectName::from(vec![Ident::new(NAME)]),
-        uses_odbc_syntax: false,
-        parameters: FunctionArguments::None,
-        args: FunctionArguments::List(FunctionArgumentList {
-            duplicate_treatment: None,
-            args: vec![arg(interval), arg(factor)],
-            clauses: vec![],
-        }),
-        filter: None,
-        null_treatment: None,
-        over: None,
-        within_group: vec![],
-    })
+    super::call(NAME, vec![interval, factor])
 }
 
 pub(crate) fn udf() -> ScalarUDF {

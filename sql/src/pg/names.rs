@@ -519,32 +519,11 @@ pub(crate) fn distinguish_casts(statement: &mut Statement) {
                 {
                     for _ in 0..wraps {
                         let inner = std::mem::replace(e, Expr::Identifier(Ident::new("")));
-                        *e = coalesce(inner);
+                        *e = super::call("coalesce", vec![inner]);
                     }
                 }
             }
         }
         ControlFlow::<()>::Continue(())
     });
-}
-
-/// `coalesce(expr)`.
-fn coalesce(expr: Expr) -> Expr {
-    use datafusion::sql::sqlparser::ast::{
-        Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, ObjectName,
-    };
-    Expr::Function(Function {
-        name: ObjectName::from(vec![Ident::new("coalesce")]),
-        uses_odbc_syntax: false,
-        parameters: FunctionArguments::None,
-        args: FunctionArguments::List(FunctionArgumentList {
-            duplicate_treatment: None,
-            args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(expr))],
-            clauses: Vec::new(),
-        }),
-        filter: None,
-        null_treatment: None,
-        over: None,
-        within_group: Vec::new(),
-    })
 }

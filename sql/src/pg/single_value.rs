@@ -19,8 +19,7 @@ use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
 use datafusion::scalar::ScalarValue;
 use datafusion::sql::sqlparser::ast::{
-    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments,
-    GroupByExpr, Ident, ObjectName, Query, SelectItem, SetExpr, Statement, visit_expressions,
+    Expr, Function, GroupByExpr, Query, SelectItem, SetExpr, Statement, visit_expressions,
     visit_expressions_mut,
 };
 
@@ -206,20 +205,7 @@ fn aggregates(expr: &Expr) -> bool {
 }
 
 fn wrap(expr: Expr) -> Expr {
-    Expr::Function(Function {
-        name: ObjectName::from(vec![Ident::new(NAME)]),
-        uses_odbc_syntax: false,
-        parameters: FunctionArguments::None,
-        args: FunctionArguments::List(FunctionArgumentList {
-            duplicate_treatment: None,
-            args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(expr))],
-            clauses: vec![],
-        }),
-        filter: None,
-        null_treatment: None,
-        over: None,
-        within_group: vec![],
-    })
+    super::call(NAME, vec![expr])
 }
 
 /// Wraps the output of a scalar subquery that is a plain one-column SELECT (no
