@@ -970,6 +970,7 @@ impl Lake {
         let delta = match cached {
             Some(delta) if !table::has_newer_commit(&delta).await => delta,
             Some(mut delta) => {
+                tracing::debug!(location = %entry.location, version = ?delta.version(), "reading newer commits");
                 delta
                     .update_incremental(None)
                     .await
