@@ -146,7 +146,7 @@ pub struct Prepared {
     /// The plan a query got when it was prepared, with the session's batch number
     /// then (see [`Session::end_batch`]): the first execution in the same batch,
     /// with no other statement run in between, uses it instead of planning again.
-    planned: Arc<Mutex<Option<(u64, LogicalPlan)>>>,
+    planned: Arc<Mutex<Option<(u64, plans::Planned)>>>,
     /// The text and declared parameter types it was prepared from, under which the
     /// session keeps its plan (see [`plans`]).
     source: Arc<(String, Vec<Option<DataType>>)>,
@@ -442,7 +442,7 @@ impl Session {
                 // Writes are planned again as MERGE or under a transaction block's
                 // rules; a query's plan is what execution would make.
                 if matches!(**s, SqlStatement::Query(_)) {
-                    planned = Some((batch, plan));
+                    planned = Some((batch, plans::Planned::new(plan)));
                 }
                 (types, schema)
             }
@@ -488,17 +488,18 @@ impl Session {
             planned: Default::default(),
             source: Arc::new((sql.to_owned(), declared.to_vec())),
         };
-        if let (Some((_, plan)), Some(made_under)) = (&planned, conditions)
-            && let Some(tables) = plans::scanned_tables(plan)
+        if let (Some((_, planned)), Some(made_under)) = (&mut planned, conditions)
+            && let Some(tables) = plans::scanned_tables(&planned.plan)
         {
-            self.plans.lock().unwrap_or_else(|e| e.into_inner()).keep(
+            planned.kept = self.plans.lock().unwrap_or_else(|e| e.into_inner()).keep(
                 sql,
                 plans::Kept {
                     declared: declared.to_vec(),
                     prepared: prepared.clone(),
-                    plan: plan.clone(),
+                    plan: planned.plan.clone(),
                     made_under,
                     tables,
+                    optimized: Default::default(),
                 },
             );
         }
@@ -555,7 +556,13 @@ impl Session {
             .ok()?;
         self.plans.lock().unwrap_or_else(|e| e.into_inner()).reused += 1;
         Some(Prepared {
-            planned: Arc::new(Mutex::new(Some((self.batch(), kept.plan.clone())))),
+            planned: Arc::new(Mutex::new(Some((
+                self.batch(),
+                plans::Planned {
+                    plan: kept.plan.clone(),
+                    kept: Some(Arc::clone(&kept)),
+                },
+            )))),
             ..kept.prepared.clone()
         })
     }
@@ -634,7 +641,7 @@ impl Session {
         &self,
         statement: DFStatement,
         params: Option<Vec<ScalarValue>>,
-        planned: Option<LogicalPlan>,
+        planned: Option<plans::Planned>,
     ) -> Result<Output> {
         self.batch
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -687,7 +694,7 @@ impl Session {
         &self,
         statement: DFStatement,
         params: Option<Vec<ScalarValue>>,
-        planned: Option<LogicalPlan>,
+        planned: Option<plans::Planned>,
     ) -> Result<Output> {
         let ast = match &statement {
             DFStatement::Statement(s) => Some(s.as_ref()),
@@ -876,7 +883,7 @@ impl Session {
         &self,
         statement: DFStatement,
         params: Option<Vec<ScalarValue>>,
-        planned: Option<LogicalPlan>,
+        planned: Option<plans::Planned>,
     ) -> Result<Output> {
         let ast = match &statement {
             DFStatement::Statement(s) => Some(s.as_ref()),
@@ -912,10 +919,12 @@ impl Session {
             },
             _ => statement,
         };
-        let mut plan = match planned {
-            Some(plan) => plan,
-            None => self.plan(statement).await?,
+        let (mut plan, kept) = match planned {
+            Some(planned) => (planned.plan, planned.kept),
+            None => (self.plan(statement).await?, None),
         };
+        let optimized = kept.and_then(|kept| kept.optimized(&self.ctx.state()));
+        let mut optimized_with = optimized.as_ref().map(|o| o.plan.clone());
         if let Some(values) = params {
             let types = parameter_types(&plan)?;
             let values = values
@@ -926,6 +935,9 @@ impl Session {
                     None => Ok(v),
                 })
                 .collect::<Result<Vec<_>>>()?;
+            // Values of other types than the plan was optimized for: it is optimized
+            // again with them.
+            optimized_with = optimized.and_then(|o| o.with(&values));
             plan = plan.with_param_values(ParamValues::from(values))?;
         }
         let create = CreateParts {
@@ -934,7 +946,7 @@ impl Session {
             partition_by,
             declared,
         };
-        self.run_plan(plan, create).await
+        self.run_plan(plan, create, optimized_with).await
     }
 
     /// `schema` as the client sees it: with the names PostgreSQL gives its columns
@@ -1206,7 +1218,13 @@ impl Session {
         Ok(state.clone())
     }
 
-    async fn run_plan(&self, plan: LogicalPlan, create: CreateParts) -> Result<Output> {
+    /// `optimized`, for a query, is `plan` already optimized (see [`plans`]).
+    async fn run_plan(
+        &self,
+        plan: LogicalPlan,
+        create: CreateParts,
+        optimized: Option<LogicalPlan>,
+    ) -> Result<Output> {
         match plan {
             LogicalPlan::Ddl(ddl) => self.run_ddl(ddl, create).await,
             LogicalPlan::Dml(DmlStatement {
@@ -1254,8 +1272,21 @@ impl Session {
                 let schema = self
                     .attributed(Arc::new(query.schema().as_arrow().clone()), &query)
                     .await;
-                let frame = self.ctx.execute_logical_plan(query).await?;
-                let stream = crate::pg::names::shown_stream(frame.execute_stream().await?);
+                let stream = match optimized {
+                    Some(optimized) => {
+                        let state = self.ctx.state();
+                        let physical = state
+                            .query_planner()
+                            .create_physical_plan(&optimized, &state)
+                            .await?;
+                        datafusion::physical_plan::execute_stream(physical, self.ctx.task_ctx())?
+                    }
+                    None => {
+                        let frame = self.ctx.execute_logical_plan(query).await?;
+                        frame.execute_stream().await?
+                    }
+                };
+                let stream = crate::pg::names::shown_stream(stream);
                 Ok(Output::Rows {
                     schema,
                     stream,
@@ -2815,6 +2846,103 @@ mod batch_tests {
             before + 1,
             "a plan without tables is kept too"
         );
+    }
+
+    /// The first column of what `sql` returns with `params`, prepared with `declared`
+    /// and run as a driver does.
+    async fn values_with(
+        session: &Session,
+        sql: &str,
+        declared: &[Option<DataType>],
+        params: Vec<ScalarValue>,
+    ) -> Vec<String> {
+        let prepared = session.prepare(sql, declared).await.expect(sql);
+        let output = session.execute_prepared(&prepared, params).await;
+        session.end_batch();
+        match output.expect(sql) {
+            Output::Rows { stream, .. } => {
+                let batches: Vec<RecordBatch> = stream.try_collect().await.expect("rows");
+                batches
+                    .iter()
+                    .flat_map(|b| {
+                        (0..b.num_rows()).map(|i| {
+                            datafusion::arrow::util::display::array_value_to_string(b.column(0), i)
+                                .expect("display")
+                        })
+                    })
+                    .collect()
+            }
+            other => panic!("no rows: {other:?}"),
+        }
+    }
+
+    /// Whether the plan kept for `sql` was optimized once for all its executions
+    /// (`None`: not kept, or not executed yet).
+    fn optimized_once(session: &Session, sql: &str) -> Option<bool> {
+        let kept = session.plans.lock().expect("plans").get(sql)?;
+        kept.optimized.get().map(Option::is_some)
+    }
+
+    /// A kept plan optimized once with its parameters as placeholders takes each
+    /// execution's values: nothing of an earlier execution's values stays in it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn kept_plans_take_each_executions_parameters() {
+        let (_dir, this, _other) = two_sessions().await;
+        run(
+            &this,
+            "create table t (id int, name text); insert into t values (1, 'a'), (2, 'b'), (3, 'c')",
+        )
+        .await;
+        let by_id = "select name from t where id = $1 order by name limit $2";
+        let int = |v: i32| ScalarValue::Int32(Some(v));
+        let long = |v: i64| ScalarValue::Int64(Some(v));
+        let text = |v: &str| ScalarValue::Utf8(Some(v.to_owned()));
+        let limit = [None, Some(DataType::Int64)];
+        let run_by_id = |id, n| values_with(&this, by_id, &limit, vec![int(id), long(n)]);
+        assert_eq!(run_by_id(1, 5).await, ["a"]);
+        let before = reused(&this);
+        assert_eq!(run_by_id(2, 5).await, ["b"]);
+        assert_eq!(reused(&this), before + 1, "the kept plan");
+        // A limit is planned by its value: with a parameter for it, at each execution.
+        assert_eq!(optimized_once(&this, by_id), Some(false));
+        assert_eq!(run_by_id(3, 0).await, Vec::<String>::new(), "LIMIT 0");
+        assert_eq!(run_by_id(3, 1).await, ["c"]);
+        let in_range = "select name from t where id between $1 and $2 order by id";
+        let range = |a, b| values_with(&this, in_range, &[], vec![int(a), int(b)]);
+        assert_eq!(range(1, 2).await, ["a", "b"]);
+        assert_eq!(optimized_once(&this, in_range), Some(true));
+        assert_eq!(range(2, 3).await, ["b", "c"]);
+        assert_eq!(range(3, 1).await, Vec::<String>::new());
+
+        // A bigint parameter against an integer column (pgjdbc's setLong).
+        let wide = "select name from t where id = $1";
+        let declared = [Some(DataType::Int64)];
+        assert_eq!(
+            values_with(&this, wide, &declared, vec![long(2)]).await,
+            ["b"]
+        );
+        assert_eq!(
+            values_with(&this, wide, &declared, vec![long(3)]).await,
+            ["c"]
+        );
+
+        let by_name = "select id from t where name = $1 or name = upper($1)";
+        assert_eq!(
+            values_with(&this, by_name, &[], vec![text("b")]).await,
+            ["2"]
+        );
+        assert_eq!(
+            values_with(&this, by_name, &[], vec![text("c")]).await,
+            ["3"]
+        );
+        assert_eq!(optimized_once(&this, by_name), Some(true));
+
+        // now() is evaluated at each execution: such a plan is optimized each time.
+        let stamped = "select now()::text from t where id = $1";
+        let first = values_with(&this, stamped, &[], vec![int(1)]).await;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        assert_ne!(values_with(&this, stamped, &[], vec![int(1)]).await, first);
+        assert_eq!(optimized_once(&this, stamped), Some(false));
     }
 
     /// A plan made at Parse serves the Execute of the same batch, and only that one:

@@ -19,21 +19,32 @@
 //!   tables get a new provider at each resolution: queries of them are always planned
 //!   again.
 //!
-//! Optimization (which evaluates `now()`) and physical planning still happen at each
-//! execution. Not used in a failed transaction block, nor in one that changed the
+//! A kept plan whose expressions are all immutable (no `now()`, `random()` or
+//! `current_setting`) and whose parameters all have types is also optimized once, at
+//! its first execution, with its parameters still placeholders; each execution then
+//! puts its values into that plan and only plans it physically (optimization was a
+//! tenth of a short query's CPU). Other kept plans are optimized at each execution,
+//! which evaluates `now()` then. DataFusion's optimizer rewrites a plan into an
+//! equivalent one for any parameter values; what it can only do with a value in hand
+//! (folding a comparison of constants, unwrapping a cast around a column compared
+//! with a literal) DataFusion's physical planning and Parquet pruning still do with
+//! the values. Not used in a failed transaction block, nor in one that changed the
 //! catalog (whose names [`super::scope`] rewrites). A kept plan holds the snapshots of
 //! the tables it read until it is replaced (the next Parse of its text after a change),
 //! pushed out by newer texts, cleared by `DISCARD`, or its session ends.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::catalog::TableProvider;
 use datafusion::common::TableReference;
-use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{ParamValues, Result, ScalarValue};
 use datafusion::datasource::source_as_provider;
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::expr::Placeholder;
+use datafusion::logical_expr::{Expr, LogicalPlan, Volatility};
 
 use super::Prepared;
 use crate::settings::Settings;
@@ -64,6 +75,80 @@ pub(super) struct Kept {
     pub made_under: Conditions,
     /// Each table the plan scans, as named there, with the provider it resolved to.
     pub tables: Vec<(TableReference, Arc<dyn TableProvider>)>,
+    /// `plan` optimized with its parameters as placeholders, made at the first
+    /// execution; `None` if it cannot be (see [`Kept::optimized`]).
+    pub optimized: OnceLock<Option<Optimized>>,
+}
+
+/// A kept plan optimized once for all its executions.
+#[derive(Debug, Clone)]
+pub(super) struct Optimized {
+    pub plan: LogicalPlan,
+    /// The type of each parameter in `plan`: the values of an execution must have
+    /// these, as the optimizer coerced the expressions around them for these.
+    pub types: Vec<DataType>,
+}
+
+impl Optimized {
+    /// `plan` with `values` for its parameters, or `None` if their types are not
+    /// those it was optimized for.
+    pub(super) fn with(&self, values: &[ScalarValue]) -> Option<LogicalPlan> {
+        let same = values.len() == self.types.len()
+            && values
+                .iter()
+                .zip(&self.types)
+                .all(|(v, t)| v.data_type() == *t);
+        same.then(|| {
+            self.plan
+                .clone()
+                .with_param_values(ParamValues::from(values.to_vec()))
+                .ok()
+        })?
+    }
+}
+
+impl Kept {
+    /// `plan` after DataFusion's analyzer and optimizer under `state`, its parameters
+    /// still placeholders, each of the type its values are given in at execution:
+    /// for a plan whose expressions are all immutable (see [`reoptimizable`]), else
+    /// `None` (such a plan is optimized at each execution, with its values).
+    pub(super) fn optimized(&self, state: &SessionState) -> Option<Optimized> {
+        self.optimized
+            .get_or_init(|| {
+                let inferred = super::parameter_types(&self.plan).ok()?;
+                // As `run_planned` gives them: coerced to the type the plan infers, or
+                // as the client's were decoded.
+                let types: Vec<DataType> = (self.prepared.param_types().iter().enumerate())
+                    .map(|(i, decoded)| {
+                        inferred
+                            .get(i)
+                            .cloned()
+                            .flatten()
+                            .unwrap_or_else(|| decoded.clone())
+                    })
+                    .collect();
+                let typed = typed_placeholders(&self.plan, &types).ok()?;
+                if !reoptimizable(&typed) {
+                    return None;
+                }
+                let plan = state.optimize(&typed).ok()?;
+                Some(Optimized { plan, types })
+            })
+            .clone()
+    }
+}
+
+/// A plan made before execution: at Parse, with what the session keeps of it.
+#[derive(Debug, Clone)]
+pub(super) struct Planned {
+    pub plan: LogicalPlan,
+    pub kept: Option<Arc<Kept>>,
+}
+
+impl Planned {
+    pub(super) fn new(plan: LogicalPlan) -> Self {
+        Self { plan, kept: None }
+    }
 }
 
 /// What a plan depends on besides the tables it scans.
@@ -80,14 +165,16 @@ impl Plans {
         self.by_text.get(sql).cloned()
     }
 
-    /// Keeps `kept` for `sql`, in place of what was kept for it.
-    pub(super) fn keep(&mut self, sql: &str, kept: Kept) {
+    /// Keeps `kept` for `sql`, in place of what was kept for it; `None` if the text is
+    /// too long to keep.
+    pub(super) fn keep(&mut self, sql: &str, kept: Kept) -> Option<Arc<Kept>> {
         if sql.len() > LONGEST {
-            return;
+            return None;
         }
+        let kept = Arc::new(kept);
         if self
             .by_text
-            .insert(sql.to_owned(), Arc::new(kept))
+            .insert(sql.to_owned(), Arc::clone(&kept))
             .is_none()
         {
             self.order.push_back(sql.to_owned());
@@ -97,6 +184,7 @@ impl Plans {
                 self.by_text.remove(&oldest);
             }
         }
+        Some(kept)
     }
 
     /// Forgets everything (`DISCARD ALL`, `DISCARD PLANS`).
@@ -129,4 +217,79 @@ pub(super) fn scanned_tables(
 /// Whether `a` and `b` are one provider.
 pub(super) fn same_provider(a: &Arc<dyn TableProvider>, b: &Arc<dyn TableProvider>) -> bool {
     std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b))
+}
+
+/// `plan` with each parameter `$n` of type `types[n - 1]`, where DataFusion left it
+/// untyped (`LIMIT $1`, a parameter nothing compares) or typed it otherwise in one
+/// place than in another, so that the optimizer plans for the values' own type.
+fn typed_placeholders(plan: &LogicalPlan, types: &[DataType]) -> Result<LogicalPlan> {
+    plan.clone()
+        .transform_up_with_subqueries(|node| {
+            node.map_expressions(|expr| {
+                expr.transform(|e| match e {
+                    Expr::Placeholder(Placeholder { id, field }) => {
+                        let data_type = id
+                            .strip_prefix('$')
+                            .and_then(|n| n.parse::<usize>().ok())
+                            .and_then(|n| types.get(n.checked_sub(1)?));
+                        let field = match (data_type, field) {
+                            (Some(t), Some(f)) if f.data_type() == t => Some(f),
+                            (Some(t), _) => Some(Arc::new(Field::new(&id, t.clone(), true))),
+                            (None, f) => f,
+                        };
+                        Ok(Transformed::yes(Expr::Placeholder(Placeholder {
+                            id,
+                            field,
+                        })))
+                    }
+                    e => Ok(Transformed::no(e)),
+                })
+            })
+        })
+        .map(|t| t.data)
+}
+
+/// Whether `plan` (with its subqueries) can be optimized once for all its executions:
+/// every function it calls is immutable (an optimized plan holds what `now()` or
+/// `current_setting` returned when it was made), it reads no variables, each
+/// parameter has a type (which the values given later have, see `params::coerce`),
+/// and no `LIMIT` or `OFFSET` is a parameter: the optimizer plans a limit by its
+/// value (none at all for `LIMIT 0`, a top-k sort for a small one), and DataFusion's
+/// physical planning does not handle a `LIMIT 0` it left in place.
+fn reoptimizable(plan: &LogicalPlan) -> bool {
+    let mut ok = true;
+    let _ = plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::Limit(limit) = node {
+            let is_parameter = |e: &Option<Box<Expr>>| {
+                e.as_deref().is_some_and(|e| {
+                    e.exists(|e| Ok(matches!(e, Expr::Placeholder(_))))
+                        .unwrap_or(true)
+                })
+            };
+            ok &= !is_parameter(&limit.skip) && !is_parameter(&limit.fetch);
+        }
+        node.apply_expressions(|expr| {
+            expr.apply(|e| {
+                ok &= match e {
+                    Expr::ScalarFunction(f) => {
+                        f.func.signature().volatility == Volatility::Immutable
+                    }
+                    Expr::Placeholder(p) => p.field.is_some(),
+                    Expr::ScalarVariable(..) => false,
+                    _ => true,
+                };
+                Ok(if ok {
+                    TreeNodeRecursion::Continue
+                } else {
+                    TreeNodeRecursion::Stop
+                })
+            })
+        })?;
+        Ok(if ok {
+            TreeNodeRecursion::Continue
+        } else {
+            TreeNodeRecursion::Stop
+        })
+    });
+    ok
 }
