@@ -220,6 +220,9 @@ pub struct Session {
     batch: std::sync::atomic::AtomicU64,
     /// What Parse made of the last query texts (see [`plans`]).
     plans: Mutex<plans::Plans>,
+    /// The settings, default schema and backend PID the DataFusion state was last
+    /// set up under (see [`Session::set_up_state`]).
+    set_up_for: Mutex<Option<(Settings, String, Option<i32>)>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -317,6 +320,7 @@ impl Session {
             set_by_function: Default::default(),
             batch: Default::default(),
             plans: Default::default(),
+            set_up_for: Default::default(),
         })
     }
 
@@ -552,7 +556,7 @@ impl Session {
                 return None;
             }
         }
-        self.set_up_state(&conditions.settings, conditions.default_schema)
+        self.set_up(&conditions.settings, conditions.default_schema)
             .ok()?;
         self.plans.lock().unwrap_or_else(|e| e.into_inner()).reused += 1;
         Some(Prepared {
@@ -1190,18 +1194,36 @@ impl Session {
         settings: &Settings,
         default_schema: String,
     ) -> Result<datafusion::execution::session_state::SessionState> {
+        self.set_up(settings, default_schema)?;
+        Ok(self.ctx.state())
+    }
+
+    /// [`Session::set_up_state`] without the copy; nothing to do when the state is
+    /// already set up under the same settings, schema and PID (registering the
+    /// functions anew was a fiftieth of a short query's CPU).
+    fn set_up(&self, settings: &Settings, default_schema: String) -> Result<()> {
+        let pid = self.backend_pid();
+        let mut set_up_for = self.set_up_for.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((s, d, p)) = set_up_for.as_ref()
+            && s == settings
+            && *d == default_schema
+            && *p == pid
+        {
+            return Ok(());
+        }
+        *set_up_for = None;
         let user = settings
             .get("session_authorization")
             .unwrap_or_default()
             .to_owned();
         let state_ref = self.ctx.state_ref();
         let mut state = state_ref.write();
-        state.config_mut().options_mut().catalog.default_schema = default_schema;
+        state.config_mut().options_mut().catalog.default_schema = default_schema.clone();
         datafusion::execution::FunctionRegistry::register_udf(
             &mut *state,
             Arc::new(crate::pg::session_user_udf(&user)),
         )?;
-        if let Some(pid) = self.backend_pid() {
+        if let Some(pid) = pid {
             datafusion::execution::FunctionRegistry::register_udf(
                 &mut *state,
                 Arc::new(crate::activity::backend_pid_udf(pid)),
@@ -1215,7 +1237,8 @@ impl Session {
                 Arc::clone(&self.set_by_function),
             )),
         )?;
-        Ok(state.clone())
+        *set_up_for = Some((settings.clone(), default_schema, pid));
+        Ok(())
     }
 
     /// `optimized`, for a query, is `plan` already optimized (see [`plans`]).
@@ -2059,6 +2082,8 @@ impl Session {
                     let state_ref = self.ctx.state_ref();
                     let mut state = state_ref.write();
                     state.config_mut().options_mut().set(&name, &value)?;
+                    // Kept plans were optimized under the old value.
+                    self.plans.lock().unwrap_or_else(|e| e.into_inner()).clear();
                 } else {
                     let value = values.iter().map(set_value).collect::<Vec<_>>().join(", ");
                     if value.eq_ignore_ascii_case("default") {
