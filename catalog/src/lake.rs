@@ -54,6 +54,12 @@ pub struct Lake {
     relisting: tokio::sync::Mutex<()>,
     /// Delta tables by location, kept so a query replays only new log versions.
     tables: Mutex<HashMap<String, Known>>,
+    /// Per location, held while a cached table reads its newer commits, so that the
+    /// queries that find it behind at once wait for one reading instead of each
+    /// replaying the log (as 100 connections did after every commit).
+    catching_up: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// How many times a cached table read newer commits.
+    catch_ups: std::sync::atomic::AtomicU64,
     /// Plans views' SQL; set by the SQL layer, which owns planning.
     definition_planner: std::sync::OnceLock<Arc<dyn DefinitionPlanner>>,
     /// How long a dropped managed table's files outlive its entry.
@@ -123,6 +129,8 @@ impl LakeCatalog {
             listing: RwLock::new(listing),
             listed: Mutex::new(Listed { stamp, changes, at }),
             relisting: tokio::sync::Mutex::new(()),
+            catching_up: Default::default(),
+            catch_ups: Default::default(),
             tables: Mutex::new(HashMap::new()),
             definition_planner: std::sync::OnceLock::new(),
             dropped_files_kept: RwLock::new(DROPPED_FILES_KEPT),
@@ -969,18 +977,44 @@ impl Lake {
             .map(|known| known.delta.clone());
         let delta = match cached {
             Some(delta) if !table::has_newer_commit(&delta).await => delta,
-            Some(mut delta) => {
-                tracing::debug!(location = %entry.location, version = ?delta.version(), "reading newer commits");
-                delta
-                    .update_incremental(None)
-                    .await
-                    .map_err(delta_error(&url))?;
-                delta
-            }
+            Some(_) => self.catch_up(&entry.location, &url).await?,
             None => table::open(&url, &self.options_for(&url)).await?,
         };
         self.remember(&entry.location, &delta);
         Ok(Some((entry.location, delta)))
+    }
+
+    /// The cached table at `location` brought up to its latest commit, by one caller
+    /// at a time: those who waited find it done (one HEAD to check) and read nothing.
+    async fn catch_up(&self, location: &str, url: &Url) -> Result<DeltaTable> {
+        let one = Arc::clone(
+            self.catching_up
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(location.to_owned())
+                .or_default(),
+        );
+        let _one = one.lock().await;
+        let cached = self
+            .tables
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(location)
+            .map(|known| known.delta.clone());
+        let Some(mut delta) = cached else {
+            return table::open(url, &self.options_for(url)).await;
+        };
+        if table::has_newer_commit(&delta).await {
+            tracing::debug!(location, version = ?delta.version(), "reading newer commits");
+            self.catch_ups
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            delta
+                .update_incremental(None)
+                .await
+                .map_err(delta_error(url))?;
+            self.remember(location, &delta);
+        }
+        Ok(delta)
     }
 
     /// Keeps `delta` as the table at `location`; its provider stays while the version
@@ -1281,5 +1315,45 @@ mod tests {
         a.drop_schema("sales", false, false).await.expect("drop");
         b.refresh().await.expect("refresh");
         assert!(!b.schema_names().contains(&"sales".to_owned()));
+    }
+
+    /// Queries that find a cached table behind another server's commit at once read
+    /// the new commit once between them, and all see it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn issue_7_concurrent_readers_catch_up_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = open(dir.path()).await;
+        let b = open(dir.path()).await;
+        let columns = arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new(
+            "id",
+            arrow::datatypes::DataType::Int32,
+            true,
+        )]);
+        a.create_table("public", "t", &columns, &[], false)
+            .await
+            .expect("create");
+        let first = a.delta_table("public", "t").await.expect("read");
+        assert_eq!(first.and_then(|t| t.version()), Some(0));
+
+        b.refresh().await.expect("refresh");
+        let more = arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new(
+            "name",
+            arrow::datatypes::DataType::Utf8,
+            true,
+        )]);
+        b.add_columns("public", "t", &more, false)
+            .await
+            .expect("another server's commit");
+
+        let readers = (0..8).map(|_| a.delta_table("public", "t"));
+        for read in futures::future::join_all(readers).await {
+            let version = read.expect("read").and_then(|t| t.version());
+            assert_eq!(version, Some(1));
+        }
+        assert_eq!(
+            a.catch_ups.load(std::sync::atomic::Ordering::Relaxed),
+            1,
+            "one reading of the new commit"
+        );
     }
 }
