@@ -434,7 +434,7 @@ impl Session {
                     self.engine.catalog().refresh().await?;
                     conditions = Some(self.plan_conditions());
                 }
-                let plan = self.plan(statement.clone()).await?;
+                let plan = declared_numbers(self.plan(statement.clone()).await?, declared)?;
                 let types = parameter_types(&plan)?;
                 let schema = match returns_rows(&plan) {
                     true => Some(
@@ -935,7 +935,7 @@ impl Session {
                 .into_iter()
                 .enumerate()
                 .map(|(i, v)| match types.get(i).cloned().flatten() {
-                    Some(t) => params::coerce(i + 1, v, &t),
+                    Some(t) => params::fit(i + 1, v, &t),
                     None => Ok(v),
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -2464,6 +2464,56 @@ fn returns_rows(plan: &LogicalPlan) -> bool {
 /// `$1..$n` types of a plan, by position. DataFusion infers a placeholder's type from
 /// the column it is compared with; one written `$1::bigint` takes the cast's type, as
 /// in PostgreSQL.
+/// `plan` with each parameter the client declared a number type for taking that
+/// type where DataFusion inferred none or another number type from the parameter's
+/// context, as PostgreSQL keeps a declared type: `qty = $1` with `$1` a float8
+/// compares as float8 (2.5 matches no integer), `qty + $1` is a float8.
+fn declared_numbers(plan: LogicalPlan, declared: &[Option<DataType>]) -> Result<LogicalPlan> {
+    if !declared.iter().flatten().any(DataType::is_numeric) {
+        return Ok(plan);
+    }
+    Ok(placeholders_typed(plan, |index, inferred| {
+        let declared = declared.get(index).cloned().flatten()?;
+        let numbers = declared.is_numeric() && inferred.is_none_or(DataType::is_numeric);
+        (numbers && inferred != Some(&declared)).then_some(declared)
+    })?)
+}
+
+/// `plan` with the type of each parameter `$n` that `retype(n - 1, its type)` gives a
+/// type for set to that type.
+pub(crate) fn placeholders_typed(
+    plan: LogicalPlan,
+    retype: impl Fn(usize, Option<&DataType>) -> Option<DataType>,
+) -> datafusion::common::Result<LogicalPlan> {
+    use datafusion::common::tree_node::Transformed;
+    use datafusion::logical_expr::expr::Placeholder;
+    plan.transform_up_with_subqueries(|node| {
+        node.map_expressions(|expr| {
+            expr.transform(|e| match e {
+                Expr::Placeholder(Placeholder { id, field }) => {
+                    let new_type = id
+                        .strip_prefix('$')
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .and_then(|n| n.checked_sub(1))
+                        .and_then(|index| retype(index, field.as_ref().map(|f| f.data_type())));
+                    let field = match new_type {
+                        Some(t) => Some(Arc::new(datafusion::arrow::datatypes::Field::new(
+                            &id, t, true,
+                        ))),
+                        None => field,
+                    };
+                    Ok(Transformed::yes(Expr::Placeholder(Placeholder {
+                        id,
+                        field,
+                    })))
+                }
+                e => Ok(Transformed::no(e)),
+            })
+        })
+    })
+    .map(|t| t.data)
+}
+
 fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<DataType>>> {
     let mut found = plan.get_parameter_types()?;
     let mut casts = std::collections::HashMap::new();

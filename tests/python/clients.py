@@ -94,6 +94,22 @@ def run_psycopg(port, password):
         check("psycopg binary row", cur.fetchall(), [(7, "c0", amount(7), placed(7), False)])
         cur.execute("select count(*) from shop.orders where amount > %s", (decimal.Decimal("3000"),))
         check("psycopg numeric parameter", cur.fetchone()[0], BIG)
+        # A parameter keeps the number type psycopg declares, as PostgreSQL compares
+        # bigint with float8 and numeric: 2.5 is between ids, not id 2.
+        for binary in (True, False):
+            mode = "binary" if binary else "text"
+            c = conn.cursor(binary=binary)
+            c.execute("select count(*) from shop.orders where id = %s", (2.5,))
+            check(f"psycopg float parameter, = ({mode})", c.fetchone()[0], 0)
+            c.execute("select count(*) from shop.orders where id < %s", (2.5,))
+            check(f"psycopg float parameter, < ({mode})", c.fetchone()[0], 2)
+            c.execute("select id from shop.orders where id in (%s, %s) order by id", (1.5, 3))
+            check(f"psycopg float parameter, in ({mode})", c.fetchall(), [(3,)])
+            c.execute("select count(*) from shop.orders where id = %s", (2**70,))
+            check(f"psycopg numeric beyond bigint ({mode})", c.fetchone()[0], 0)
+            c.execute("select id + %s from shop.orders where id = 1", (0.5,))
+            got = c.fetchone()[0]
+            check(f"psycopg float8 + bigint ({mode})", (type(got), got), (float, 1.5))
         # A server-side cursor (DECLARE over the extended protocol, FETCH in batches).
         with conn.transaction():
             with conn.cursor("ss") as ss:

@@ -36,14 +36,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use datafusion::arrow::datatypes::{DataType, Field};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::TableProvider;
 use datafusion::common::TableReference;
-use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{ParamValues, Result, ScalarValue};
 use datafusion::datasource::source_as_provider;
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::expr::Placeholder;
 use datafusion::logical_expr::{Expr, LogicalPlan, Volatility};
 
 use super::Prepared;
@@ -223,30 +222,9 @@ pub(super) fn same_provider(a: &Arc<dyn TableProvider>, b: &Arc<dyn TableProvide
 /// untyped (`LIMIT $1`, a parameter nothing compares) or typed it otherwise in one
 /// place than in another, so that the optimizer plans for the values' own type.
 fn typed_placeholders(plan: &LogicalPlan, types: &[DataType]) -> Result<LogicalPlan> {
-    plan.clone()
-        .transform_up_with_subqueries(|node| {
-            node.map_expressions(|expr| {
-                expr.transform(|e| match e {
-                    Expr::Placeholder(Placeholder { id, field }) => {
-                        let data_type = id
-                            .strip_prefix('$')
-                            .and_then(|n| n.parse::<usize>().ok())
-                            .and_then(|n| types.get(n.checked_sub(1)?));
-                        let field = match (data_type, field) {
-                            (Some(t), Some(f)) if f.data_type() == t => Some(f),
-                            (Some(t), _) => Some(Arc::new(Field::new(&id, t.clone(), true))),
-                            (None, f) => f,
-                        };
-                        Ok(Transformed::yes(Expr::Placeholder(Placeholder {
-                            id,
-                            field,
-                        })))
-                    }
-                    e => Ok(Transformed::no(e)),
-                })
-            })
-        })
-        .map(|t| t.data)
+    super::placeholders_typed(plan.clone(), |index, now| {
+        types.get(index).filter(|t| now != Some(*t)).cloned()
+    })
 }
 
 /// Whether `plan` (with its subqueries) can be optimized once for all its executions:
