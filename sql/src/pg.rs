@@ -421,6 +421,8 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     name_set_function_columns(&mut statement);
     functions::rewrite_array_over_unnest(&mut statement);
     interval_mul::rewrite(&mut statement);
+    // Before the names, which then see the names it gives.
+    names::distinguish_grouped_casts(&mut statement);
     // Before the crate's rules, which rename functions (`current_user`).
     names::rewrite(&mut statement);
     typmod::rewrite_casts(&mut statement);

@@ -2805,24 +2805,7 @@ mod batch_tests {
     /// The first column of what `sql` returns, prepared and run as a driver does
     /// (Parse, Bind, Execute, Sync).
     async fn values(session: &Session, sql: &str) -> Vec<String> {
-        let prepared = session.prepare(sql, &[]).await.expect(sql);
-        let output = session.execute_prepared(&prepared, Vec::new()).await;
-        session.end_batch();
-        match output.expect(sql) {
-            Output::Rows { stream, .. } => {
-                let batches: Vec<RecordBatch> = stream.try_collect().await.expect("rows");
-                batches
-                    .iter()
-                    .flat_map(|b| {
-                        (0..b.num_rows()).map(|i| {
-                            datafusion::arrow::util::display::array_value_to_string(b.column(0), i)
-                                .expect("display")
-                        })
-                    })
-                    .collect()
-            }
-            other => panic!("no rows: {other:?}"),
-        }
+        values_with(session, sql, &[], Vec::new()).await
     }
 
     fn reused(session: &Session) -> u64 {
@@ -2988,6 +2971,14 @@ mod batch_tests {
         assert_eq!(optimized_once(&this, in_range), Some(true));
         assert_eq!(range(2, 3).await, ["b", "c"]);
         assert_eq!(range(3, 1).await, Vec::<String>::new());
+
+        // LIMIT and OFFSET bound as int4 (pgjdbc's setInt), where DataFusion expects
+        // a bigint.
+        let paged = "select name from t order by id limit $1 offset $2";
+        let int4 = [Some(DataType::Int32), Some(DataType::Int32)];
+        let page = |n, skip| values_with(&this, paged, &int4, vec![int(n), int(skip)]);
+        assert_eq!(page(2, 1).await, ["b", "c"]);
+        assert_eq!(page(1, 0).await, ["a"]);
 
         // A bigint parameter against an integer column (pgjdbc's setLong).
         let wide = "select name from t where id = $1";

@@ -391,6 +391,38 @@ mod tests {
     use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
     use datafusion::sql::sqlparser::parser::Parser;
 
+    fn grouped(sql: &str) -> String {
+        let mut statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .expect("parses")
+            .remove(0);
+        super::distinguish_grouped_casts(&mut statement);
+        statement.to_string()
+    }
+
+    /// Grouping by a column and a cast of it: the cast is wrapped wherever written,
+    /// and a select item so wrapped keeps the column's name.
+    #[test]
+    fn grouped_casts_get_names_of_their_own() {
+        assert_eq!(
+            grouped("select qty::text, qty from t group by qty::text, qty order by qty::text"),
+            "SELECT coalesce(qty::TEXT) AS \"qty\", qty FROM t GROUP BY coalesce(qty::TEXT), qty ORDER BY coalesce(qty::TEXT)"
+        );
+        assert_eq!(
+            grouped("select qty::text as a, qty from t group by 1, 2"),
+            "SELECT coalesce(qty::TEXT) AS a, qty FROM t GROUP BY 1, 2"
+        );
+        assert_eq!(
+            grouped("select qty::text, qty::int8 from t group by 1, 2"),
+            "SELECT coalesce(qty::TEXT) AS \"qty\", coalesce(coalesce(qty::INT8)) AS \"qty\" FROM t GROUP BY 1, 2"
+        );
+        assert_eq!(
+            grouped("select t.qty::text, qty from t group by t.qty::text, qty"),
+            "SELECT coalesce(t.qty::TEXT) AS \"qty\", qty FROM t GROUP BY coalesce(t.qty::TEXT), qty"
+        );
+        let alone = "SELECT qty::TEXT, count(*) FROM t GROUP BY qty::TEXT";
+        assert_eq!(grouped(alone), alone);
+    }
+
     fn named(sql: &str) -> String {
         let mut statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
             .expect("parses")
@@ -526,4 +558,128 @@ pub(crate) fn distinguish_casts(statement: &mut Statement) {
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// Gives grouping expressions that differ only by a cast names of their own:
+/// DataFusion names `qty::text` by the column it casts, so `GROUP BY qty::text, qty`
+/// (or `GROUP BY 1, 2` over those select items) would group by two `t.qty`, which it
+/// refuses; PostgreSQL groups by both. In each such SELECT the colliding casts are
+/// wrapped in one, two, ... one-argument `coalesce` wherever they are written (select
+/// list, GROUP BY, HAVING, ORDER BY), which changes neither value nor type; a select
+/// item so wrapped keeps PostgreSQL's name for it (the column's) as an alias. Only
+/// casts of columns are rewritten; other collisions are left to DataFusion's error.
+pub(crate) fn distinguish_grouped_casts(statement: &mut Statement) {
+    struct Grouped;
+    impl VisitorMut for Grouped {
+        type Break = ();
+        fn post_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+            distinguish_in(query);
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = statement.visit(&mut Grouped);
+}
+
+fn distinguish_in(query: &mut Query) {
+    use datafusion::sql::sqlparser::ast::{GroupByExpr, Value, visit_expressions_mut};
+    use std::collections::HashMap;
+
+    fn uncast(expr: &Expr) -> &Expr {
+        match expr {
+            Expr::Cast { expr, .. } | Expr::Nested(expr) => uncast(expr),
+            _ => expr,
+        }
+    }
+    // The column a cast of a column casts, as PostgreSQL names the cast's column.
+    fn column_name(expr: &Expr) -> Option<String> {
+        let ident = match uncast(expr) {
+            Expr::Identifier(ident) => ident,
+            Expr::CompoundIdentifier(parts) => parts.last()?,
+            _ => return None,
+        };
+        Some(match ident.quote_style {
+            Some(_) => ident.value.clone(),
+            None => ident.value.to_ascii_lowercase(),
+        })
+    }
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return;
+    };
+    let GroupByExpr::Expressions(grouping, _) = &select.group_by else {
+        return;
+    };
+    // Each grouping expression, or the select item its ordinal or alias names.
+    let item = |i: usize| match select.projection.get(i)? {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
+        _ => None,
+    };
+    let grouped: Vec<&Expr> = grouping
+        .iter()
+        .map(|g| {
+            let named = match g {
+                Expr::Value(v) => match &v.value {
+                    Value::Number(n, _) => n
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|n| item(n.checked_sub(1)?)),
+                    _ => None,
+                },
+                Expr::Identifier(name) => select.projection.iter().find_map(|p| match p {
+                    SelectItem::ExprWithAlias { expr, alias } if alias.value == name.value => {
+                        Some(expr)
+                    }
+                    _ => None,
+                }),
+                _ => None,
+            };
+            named.unwrap_or(g)
+        })
+        .collect();
+    // Per column (or text without casts), the distinct texts grouped by.
+    let mut by_uncast: HashMap<String, Vec<(String, bool)>> = HashMap::new();
+    for g in &grouped {
+        // By the column's name where it is one (`t.qty` and `qty` may be one column).
+        let key = column_name(g).unwrap_or_else(|| uncast(g).to_string());
+        let texts = by_uncast.entry(key).or_default();
+        let text = g.to_string();
+        if !texts.iter().any(|(t, _)| *t == text) {
+            let cast = matches!(g, Expr::Cast { .. }) && column_name(g).is_some();
+            texts.push((text, cast));
+        }
+    }
+    let mut wraps: HashMap<String, usize> = HashMap::new();
+    for texts in by_uncast.values().filter(|t| t.len() > 1) {
+        for (k, (text, _)) in texts.iter().filter(|(_, cast)| *cast).enumerate() {
+            wraps.insert(text.clone(), k + 1);
+        }
+    }
+    if wraps.is_empty() {
+        return;
+    }
+    for item in &mut select.projection {
+        if let SelectItem::UnnamedExpr(e) = item
+            && wraps.contains_key(&e.to_string())
+            && let Some(name) = column_name(e)
+        {
+            let expr = std::mem::replace(e, Expr::Identifier(Ident::new("")));
+            *item = SelectItem::ExprWithAlias {
+                expr,
+                alias: Ident::with_quote('"', name),
+            };
+        }
+    }
+    let wrap = |expr: &mut Expr| {
+        if let Some(&k) = wraps.get(&expr.to_string()) {
+            for _ in 0..k {
+                let inner = std::mem::replace(expr, Expr::Identifier(Ident::new("")));
+                *expr = super::call("coalesce", vec![inner]);
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    };
+    let mut wrap = wrap;
+    let _ = visit_expressions_mut(select.as_mut(), &mut wrap);
+    if let Some(order_by) = query.order_by.as_mut() {
+        let _ = visit_expressions_mut(order_by, &mut wrap);
+    }
 }

@@ -214,6 +214,10 @@ async fn issue_5_column_names_match_postgres_15() {
         "select 1 as a, 2 as a union all select 3, 4 order by 1",
         "create table m as select name, count(*), max(id) from n group by name",
         "select column_name from information_schema.columns where table_name = 'm' order by ordinal_position",
+        // Grouping by a column and casts of it (DataFusion names a cast by its column).
+        "select id::text, id, count(*) from n group by id::text, id order by 2",
+        "select id::text as a, id::bigint, id from n group by 1, 2, 3 having count(*) > 0 order by 3",
+        "select n.id::text, id from n group by n.id::text, id order by n.id::text",
     ];
     let mut args = vec!["-A", "-v", "VERBOSITY=sqlstate"];
     for s in &statements {
