@@ -112,9 +112,22 @@ pub(crate) fn call(
     name: &str,
     args: Vec<datafusion::sql::sqlparser::ast::Expr>,
 ) -> datafusion::sql::sqlparser::ast::Expr {
+    use datafusion::sql::sqlparser::ast::{FunctionArg, FunctionArgExpr};
+    call_with(
+        name,
+        args.into_iter()
+            .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e)))
+            .collect(),
+    )
+}
+
+/// [`call`] with the arguments as the parser keeps them (named, wildcards).
+pub(crate) fn call_with(
+    name: &str,
+    args: Vec<datafusion::sql::sqlparser::ast::FunctionArg>,
+) -> datafusion::sql::sqlparser::ast::Expr {
     use datafusion::sql::sqlparser::ast::{
-        Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments,
-        Ident, ObjectName,
+        Expr, Function, FunctionArgumentList, FunctionArguments, Ident, ObjectName,
     };
     Expr::Function(Function {
         name: ObjectName::from(vec![Ident::new(name)]),
@@ -122,10 +135,7 @@ pub(crate) fn call(
         parameters: FunctionArguments::None,
         args: FunctionArguments::List(FunctionArgumentList {
             duplicate_treatment: None,
-            args: args
-                .into_iter()
-                .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e)))
-                .collect(),
+            args,
             clauses: Vec::new(),
         }),
         filter: None,

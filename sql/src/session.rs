@@ -931,10 +931,16 @@ impl Session {
         let mut optimized_with = optimized.as_ref().map(|o| o.plan.clone());
         if let Some(values) = params {
             let types = parameter_types(&plan)?;
+            // An INSERT's values are stored in the column's type (so an out-of-range
+            // one is refused naming the parameter); elsewhere a number keeps what the
+            // column's type would change (`DELETE ... WHERE qty = 2.5` deletes none).
+            let is_insert =
+                matches!(&plan, LogicalPlan::Dml(dml) if matches!(dml.op, WriteOp::Insert(_)));
             let values = values
                 .into_iter()
                 .enumerate()
                 .map(|(i, v)| match types.get(i).cloned().flatten() {
+                    Some(t) if is_insert => params::coerce(i + 1, v, &t),
                     Some(t) => params::fit(i + 1, v, &t),
                     None => Ok(v),
                 })

@@ -13,6 +13,8 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
+use super::call;
+
 use datafusion::arrow::array::{
     Array, ArrayBuilder, ArrayRef, AsArray, Int16Builder, Int32Array, ListArray, StructArray,
 };
@@ -145,23 +147,6 @@ impl ScalarUDFImpl for ExpandArray {
     }
 }
 
-fn call(name: &str, args: Vec<FunctionArg>) -> Expr {
-    Expr::Function(Function {
-        name: ObjectName::from(vec![Ident::new(name)]),
-        uses_odbc_syntax: false,
-        parameters: FunctionArguments::None,
-        args: FunctionArguments::List(FunctionArgumentList {
-            duplicate_treatment: None,
-            args,
-            clauses: vec![],
-        }),
-        filter: None,
-        null_treatment: None,
-        over: None,
-        within_group: vec![],
-    })
-}
-
 fn is_expandarray(name: &ObjectName) -> bool {
     let parts: Vec<String> = name
         .0
@@ -186,10 +171,6 @@ fn is_generate_subscripts(name: &ObjectName) -> bool {
         .is_some_and(|i| i.value.eq_ignore_ascii_case("generate_subscripts"))
 }
 
-fn unnamed(expr: Expr) -> FunctionArg {
-    FunctionArg::Unnamed(FunctionArgExpr::Expr(expr))
-}
-
 /// Rewrites `_pg_expandarray(a)` to `unnest(pg_expandarray_list(a))`,
 /// `generate_subscripts(a, 1)` to `unnest(range(1, cardinality(a) + 1))` (both
 /// set-returning in the select list, as SQLAlchemy's inspector uses them beside
@@ -208,14 +189,14 @@ pub(crate) fn rewrite(statement: &mut Statement) {
             let length = call(
                 "coalesce",
                 vec![
-                    unnamed(Expr::Cast {
+                    Expr::Cast {
                         kind: datafusion::sql::sqlparser::ast::CastKind::Cast,
-                        expr: Box::new(call("cardinality", vec![unnamed(array.clone())])),
+                        expr: Box::new(call("cardinality", vec![array.clone()])),
                         data_type: datafusion::sql::sqlparser::ast::DataType::BigInt(None),
                         array: false,
                         format: None,
-                    }),
-                    unnamed(Expr::value(Value::Number("0".to_owned(), false))),
+                    },
+                    Expr::value(Value::Number("0".to_owned(), false)),
                 ],
             );
             let end = Expr::BinaryOp {
@@ -223,19 +204,13 @@ pub(crate) fn rewrite(statement: &mut Statement) {
                 op: datafusion::sql::sqlparser::ast::BinaryOperator::Plus,
                 right: Box::new(one()),
             };
-            *expr = call(
-                "unnest",
-                vec![unnamed(call("range", vec![unnamed(one()), unnamed(end)]))],
-            );
+            *expr = call("unnest", vec![call("range", vec![one(), end])]);
         } else if let Expr::Function(f) = expr
             && is_expandarray(&f.name)
             && let FunctionArguments::List(list) = &f.args
         {
-            let inner = call(LIST_FUNCTION, list.args.clone());
-            *expr = call(
-                "unnest",
-                vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(inner))],
-            );
+            let inner = super::call_with(LIST_FUNCTION, list.args.clone());
+            *expr = call("unnest", vec![inner]);
         } else if let Expr::CompoundFieldAccess { root, access_chain } = expr
             && matches!(**root, Expr::Nested(_))
             && !access_chain.is_empty()
@@ -253,12 +228,7 @@ pub(crate) fn rewrite(statement: &mut Statement) {
                     };
                     out = call(
                         "get_field",
-                        vec![
-                            FunctionArg::Unnamed(FunctionArgExpr::Expr(out)),
-                            FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::value(
-                                Value::SingleQuotedString(name),
-                            ))),
-                        ],
+                        vec![out, Expr::value(Value::SingleQuotedString(name))],
                     );
                 }
             }
@@ -419,13 +389,7 @@ pub(crate) fn rewrite_function_result(statement: &mut Statement) {
         {
             let rettype =
                 Expr::CompoundIdentifier(vec![parts[0].clone(), Ident::new("prorettype")]);
-            *expr = call(
-                "format_type",
-                vec![
-                    FunctionArg::Unnamed(FunctionArgExpr::Expr(rettype)),
-                    FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::value(Value::Null))),
-                ],
-            );
+            *expr = call("format_type", vec![rettype, Expr::value(Value::Null)]);
         }
         ControlFlow::<()>::Continue(())
     });

@@ -391,12 +391,17 @@ mod tests {
     use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
     use datafusion::sql::sqlparser::parser::Parser;
 
-    fn grouped(sql: &str) -> String {
+    /// `sql` after `rewrite`, as text.
+    fn rewritten(sql: &str, rewrite: fn(&mut super::Statement)) -> String {
         let mut statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
             .expect("parses")
             .remove(0);
-        super::distinguish_grouped_casts(&mut statement);
+        rewrite(&mut statement);
         statement.to_string()
+    }
+
+    fn grouped(sql: &str) -> String {
+        rewritten(sql, super::distinguish_grouped_casts)
     }
 
     /// Grouping by a column and a cast of it: the cast is wrapped wherever written,
@@ -424,11 +429,7 @@ mod tests {
     }
 
     fn named(sql: &str) -> String {
-        let mut statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .expect("parses")
-            .remove(0);
-        super::rewrite(&mut statement);
-        statement.to_string()
+        rewritten(sql, super::rewrite)
     }
 
     #[test]
