@@ -1332,7 +1332,14 @@ impl Session {
         let (schema, name) = self.resolve_table(&dml.table_name)?;
         let session: Arc<dyn datafusion::catalog::Session> = Arc::new(self.ctx.state());
         let catalog = self.engine.catalog();
-        let (projection, predicate) = split_dml_input(&dml.input);
+        // Typed as a query's filter would be: deltalake would otherwise cast a literal
+        // to the column's type (`qty = 2.5` deleted the rows of 2).
+        let input = datafusion::optimizer::AnalyzerRule::analyze(
+            &datafusion::optimizer::analyzer::type_coercion::TypeCoercion::new(),
+            dml.input.as_ref().clone(),
+            self.ctx.state().config_options(),
+        )?;
+        let (projection, predicate) = split_dml_input(&input);
         match dml.op {
             WriteOp::Truncate => {
                 catalog.delete_rows(&schema, &name, None, session).await?;
@@ -3015,6 +3022,30 @@ mod batch_tests {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         assert_ne!(values_with(&this, stamped, &[], vec![int(1)]).await, first);
         assert_eq!(optimized_once(&this, stamped), Some(false));
+    }
+
+    /// DELETE and UPDATE compare as a query does: an integer column with 2.5 as
+    /// numbers (PostgreSQL's answer), not with 2.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn deletes_and_updates_compare_numbers_as_queries_do() {
+        let (_dir, this, _other) = two_sessions().await;
+        run(
+            &this,
+            "create table t (qty int); insert into t values (2), (3)",
+        )
+        .await;
+        run(&this, "delete from t where qty = 2.5").await;
+        assert_eq!(
+            values(&this, "select qty from t order by qty").await,
+            ["2", "3"]
+        );
+        run(&this, "update t set qty = 9 where qty > 2.5").await;
+        assert_eq!(
+            values(&this, "select qty from t order by qty").await,
+            ["2", "9"]
+        );
+        run(&this, "delete from t where qty < 2.5").await;
+        assert_eq!(values(&this, "select qty from t order by qty").await, ["9"]);
     }
 
     /// A plan made at Parse serves the Execute of the same batch, and only that one:
