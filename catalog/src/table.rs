@@ -201,11 +201,34 @@ pub async fn provider(
 ) -> Result<Arc<dyn TableProvider>> {
     let pushdown = settings.config_options().execution.parquet.pushdown_filters;
     let inner = table.table_provider().with_session(settings).await?;
+    let size = table.snapshot().ok().map(|state| {
+        let log = state.log_data();
+        DataSize {
+            files: log.iter().count(),
+            bytes: log.iter().map(|f| f.size().max(0) as u64).sum(),
+        }
+    });
     Ok(Arc::new(DeltaProvider {
         inner,
         pushdown,
         plain: crate::plain::PlainTable::of(table),
+        size,
     }))
+}
+
+/// How much a scan of a whole table reads: its data files and their bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataSize {
+    pub files: usize,
+    pub bytes: u64,
+}
+
+/// The size of the Delta table version `provider` reads, if it is one of this
+/// crate's Delta providers (see [`provider`]).
+pub fn data_size(provider: &dyn TableProvider) -> Option<DataSize> {
+    provider
+        .downcast_ref::<DeltaProvider>()
+        .and_then(|p| p.size)
 }
 
 /// deltalake's provider, with column statistics for the columns a scan reads.
@@ -226,6 +249,7 @@ struct DeltaProvider {
     pushdown: bool,
     /// Set for a plain table, which Tarn scans itself (see [`crate::plain`]).
     plain: Option<crate::plain::PlainTable>,
+    size: Option<DataSize>,
 }
 
 impl DeltaProvider {

@@ -26,6 +26,7 @@ use datafusion::logical_expr::expr_rewriter::unnormalize_col;
 use datafusion::logical_expr::{
     Cast, DdlStatement, DmlStatement, Expr, LogicalPlan, TryCast, WriteOp,
 };
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::scalar::ScalarValue;
 use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
@@ -497,14 +498,13 @@ impl Session {
         {
             planned.kept = self.plans.lock().unwrap_or_else(|e| e.into_inner()).keep(
                 sql,
-                plans::Kept {
-                    declared: declared.to_vec(),
-                    prepared: prepared.clone(),
-                    plan: planned.plan.clone(),
+                plans::Kept::new(
+                    declared.to_vec(),
+                    prepared.clone(),
+                    planned.plan.clone(),
                     made_under,
                     tables,
-                    optimized: Default::default(),
-                },
+                ),
             );
         }
         Ok(Prepared {
@@ -927,8 +927,15 @@ impl Session {
             Some(planned) => (planned.plan, planned.kept),
             None => (self.plan(statement).await?, None),
         };
-        let optimized = kept.and_then(|kept| kept.optimized(&self.ctx.state()));
-        let mut optimized_with = optimized.as_ref().map(|o| o.plan.clone());
+        let optimized = kept.and_then(|kept| {
+            let optimized = kept.optimized(&self.ctx.state())?;
+            Some(plans::Reuse {
+                kept,
+                optimized,
+                values: Vec::new(),
+            })
+        });
+        let mut reuse = optimized;
         if let Some(values) = params {
             let types = parameter_types(&plan)?;
             // An INSERT's values are stored in the column's type (so an out-of-range
@@ -945,9 +952,9 @@ impl Session {
                     None => Ok(v),
                 })
                 .collect::<Result<Vec<_>>>()?;
-            // Values of other types than the plan was optimized for: it is optimized
-            // again with them.
-            optimized_with = optimized.and_then(|o| o.with(&values));
+            if let Some(reuse) = &mut reuse {
+                reuse.values = values.clone();
+            }
             plan = plan.with_param_values(ParamValues::from(values))?;
         }
         let create = CreateParts {
@@ -956,7 +963,7 @@ impl Session {
             partition_by,
             declared,
         };
-        self.run_plan(plan, create, optimized_with).await
+        self.run_plan(plan, create, reuse).await
     }
 
     /// `schema` as the client sees it: with the names PostgreSQL gives its columns
@@ -1252,7 +1259,7 @@ impl Session {
         &self,
         plan: LogicalPlan,
         create: CreateParts,
-        optimized: Option<LogicalPlan>,
+        reuse: Option<plans::Reuse>,
     ) -> Result<Output> {
         match plan {
             LogicalPlan::Ddl(ddl) => self.run_ddl(ddl, create).await,
@@ -1301,13 +1308,15 @@ impl Session {
                 let schema = self
                     .attributed(Arc::new(query.schema().as_arrow().clone()), &query)
                     .await;
-                let stream = match optimized {
-                    Some(optimized) => {
-                        let state = self.ctx.state();
-                        let physical = state
-                            .query_planner()
-                            .create_physical_plan(&optimized, &state)
-                            .await?;
+                // A kept plan optimized once: its physical plan for these values, kept
+                // or made; values of other types than it was optimized for are
+                // optimized again with the query.
+                let physical = match reuse {
+                    Some(reuse) => self.reused_physical(reuse).await?,
+                    None => None,
+                };
+                let stream = match physical {
+                    Some(physical) => {
                         datafusion::physical_plan::execute_stream(physical, self.ctx.task_ctx())?
                     }
                     None => {
@@ -1323,6 +1332,44 @@ impl Session {
                 })
             }
         }
+    }
+
+    /// The physical plan of a kept plan optimized once, for `reuse`'s values: the one
+    /// kept for them, or one made and, for a small scan, kept (see
+    /// [`plans::Kept::keeps_physical`]); `None` if the values' types are not those
+    /// the plan was optimized for.
+    async fn reused_physical(&self, reuse: plans::Reuse) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        let plans::Reuse {
+            kept,
+            optimized,
+            values,
+        } = reuse;
+        if let Some(physical) = kept.physical(&values) {
+            return Ok(Some(physical));
+        }
+        let Some(logical) = optimized.with(&values) else {
+            return Ok(None);
+        };
+        let keep = kept.keeps_physical();
+        let state = match keep {
+            true => plans::without_dynamic_filters(self.ctx.state()),
+            false => self.ctx.state(),
+        };
+        let physical = state
+            .query_planner()
+            .create_physical_plan(&logical, &state)
+            .await?;
+        if keep {
+            kept.keep_physical(values, Arc::clone(&physical));
+            self.plans
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .physical_made += 1;
+            return Ok(Some(
+                datafusion::physical_plan::execution_plan::reset_plan_states(physical)?,
+            ));
+        }
+        Ok(Some(physical))
     }
 
     /// DELETE, UPDATE and TRUNCATE become one Delta commit each. DataFusion has planned
@@ -3022,6 +3069,76 @@ mod batch_tests {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         assert_ne!(values_with(&this, stamped, &[], vec![int(1)]).await, first);
         assert_eq!(optimized_once(&this, stamped), Some(false));
+    }
+
+    /// A kept plan optimized once keeps its physical plans by parameter values (its
+    /// tables are small): run again with the same values, it takes the one made then
+    /// (a join collects its build side again, a top-k sort starts empty), other values
+    /// get another, and a commit makes the next Parse plan anew.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn kept_physical_plans_run_again_with_their_values() {
+        let (_dir, this, other) = two_sessions().await;
+        // One file per row.
+        for (id, name, tag) in [(1, "a", "x"), (2, "b", "y"), (3, "c", "z"), (4, "d", "w")] {
+            run(
+                &this,
+                &format!(
+                    "{}; {}",
+                    if id == 1 {
+                        "create table t (id int, name text); create table u (id int, tag text)"
+                    } else {
+                        "select 1"
+                    },
+                    format_args!(
+                        "insert into t values ({id}, '{name}'); insert into u values ({id}, '{tag}')"
+                    )
+                ),
+            )
+            .await;
+        }
+        let made = |session: &Session| session.plans.lock().expect("plans").physical_made;
+        let int = |v: i32| ScalarValue::Int32(Some(v));
+        let top = "select t.name || u.tag from t join u on t.id = u.id \
+                   where t.id >= $1 order by t.name desc limit 2";
+        for _ in 0..3 {
+            assert_eq!(
+                values_with(&this, top, &[], vec![int(1)]).await,
+                ["dw", "cz"]
+            );
+        }
+        assert_eq!(made(&this), 1, "one physical plan for the three runs");
+        assert_eq!(
+            values_with(&this, top, &[], vec![int(4)]).await,
+            ["dw"],
+            "other values, another plan"
+        );
+        assert_eq!(
+            values_with(&this, top, &[], vec![int(1)]).await,
+            ["dw", "cz"]
+        );
+        assert_eq!(made(&this), 2);
+
+        // Another session's commit: the next Parse plans anew, and sees it.
+        run(
+            &other,
+            "insert into t values (5, 'e'); insert into u values (5, 'v')",
+        )
+        .await;
+        assert_eq!(
+            values_with(&this, top, &[], vec![int(1)]).await,
+            ["ev", "dw"]
+        );
+        assert_eq!(made(&this), 3);
+        // Kept without dynamic filters: DataFusion resets a join's or a top-k sort's at
+        // each execution, but not the scan's copy of it (see `reset_plan_states`).
+        let kept = this.plans.lock().expect("plans").get(top).expect("kept");
+        let physical = kept.physical.lock().expect("physical");
+        let (_, plan) = physical.back().expect("a physical plan");
+        let shown = datafusion::physical_plan::displayable(plan.as_ref())
+            .indent(true)
+            .to_string();
+        assert!(shown.contains("TopK"), "{shown}");
+        assert!(!shown.contains("DynamicFilter"), "{shown}");
     }
 
     /// DELETE and UPDATE compare as a query does: an integer column with 2.5 as

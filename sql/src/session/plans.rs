@@ -33,8 +33,8 @@
 //! the tables it read until it is replaced (the next Parse of its text after a change),
 //! pushed out by newer texts, cleared by `DISCARD`, or its session ends.
 
-use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::TableProvider;
@@ -44,6 +44,8 @@ use datafusion::common::{ParamValues, Result, ScalarValue};
 use datafusion::datasource::source_as_provider;
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::{Expr, LogicalPlan, Volatility};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::execution_plan::reset_plan_states;
 
 use super::Prepared;
 use crate::settings::Settings;
@@ -54,6 +56,13 @@ const KEPT: usize = 64;
 /// Texts longer than this are planned each time, so the memory kept stays small.
 const LONGEST: usize = 16 * 1024;
 
+/// How many physical plans (for as many sets of parameter values) a kept plan keeps.
+const PHYSICAL_PER_TEXT: usize = 32;
+
+/// The most bytes, and files, a query may scan for its physical plans to be kept.
+const SMALL_SCAN: u64 = 64 << 20;
+const SMALL_SCAN_FILES: usize = 64;
+
 /// A session's kept plans, by query text.
 #[derive(Debug, Default)]
 pub(super) struct Plans {
@@ -62,6 +71,8 @@ pub(super) struct Plans {
     order: std::collections::VecDeque<String>,
     /// How many Parses took a kept plan.
     pub(super) reused: u64,
+    /// How many physical plans were made to be kept.
+    pub(super) physical_made: u64,
 }
 
 /// What Parse made of a query, and what it was made from.
@@ -77,6 +88,11 @@ pub(super) struct Kept {
     /// `plan` optimized with its parameters as placeholders, made at the first
     /// execution; `None` if it cannot be (see [`Kept::optimized`]).
     pub optimized: OnceLock<Option<Optimized>>,
+    /// Physical plans of `optimized` for the values of its latest executions, newest
+    /// last (see [`Kept::physical`]).
+    pub physical: Mutex<VecDeque<(Vec<ScalarValue>, Arc<dyn ExecutionPlan>)>>,
+    /// Whether physical plans are kept: see [`Kept::keeps_physical`].
+    pub keeps_physical: OnceLock<bool>,
 }
 
 /// A kept plan optimized once for all its executions.
@@ -135,6 +151,89 @@ impl Kept {
             })
             .clone()
     }
+
+    pub(super) fn new(
+        declared: Vec<Option<DataType>>,
+        prepared: Prepared,
+        plan: LogicalPlan,
+        made_under: Conditions,
+        tables: Vec<(TableReference, Arc<dyn TableProvider>)>,
+    ) -> Self {
+        Self {
+            declared,
+            prepared,
+            plan,
+            made_under,
+            tables,
+            optimized: OnceLock::new(),
+            physical: Mutex::new(VecDeque::new()),
+            keeps_physical: OnceLock::new(),
+        }
+    }
+
+    /// Whether the physical plans of this plan are kept, by parameter values: if
+    /// every table it scans is a Delta table version of at most [`SMALL_SCAN`] bytes
+    /// in at most [`SMALL_SCAN_FILES`] files (and it scans one). Physical planning
+    /// is most of a short query's CPU, and nothing against the time a large scan
+    /// takes; a physical plan holds the list of the files it reads, so the memory
+    /// kept stays small too.
+    pub(super) fn keeps_physical(&self) -> bool {
+        *self.keeps_physical.get_or_init(|| {
+            let mut files = 0;
+            let mut bytes = 0;
+            for (_, provider) in &self.tables {
+                let Some(size) = tarn_catalog::table::data_size(provider.as_ref()) else {
+                    return false;
+                };
+                files += size.files;
+                bytes += size.bytes;
+            }
+            !self.tables.is_empty() && files <= SMALL_SCAN_FILES && bytes <= SMALL_SCAN
+        })
+    }
+
+    /// A physical plan made earlier of this plan's optimized form with `values`, ready
+    /// to execute again (each node's execution state reset, as DataFusion does to run
+    /// a recursive query's term again), if one is kept.
+    pub(super) fn physical(&self, values: &[ScalarValue]) -> Option<Arc<dyn ExecutionPlan>> {
+        let kept = self.physical.lock().unwrap_or_else(|e| e.into_inner());
+        let (_, plan) = kept.iter().find(|(v, _)| v.as_slice() == values)?;
+        reset_plan_states(Arc::clone(plan)).ok()
+    }
+
+    /// Keeps `plan` as the physical plan for `values`; the oldest goes beyond
+    /// [`PHYSICAL_PER_TEXT`]. Only for a plan made without dynamic filters (see
+    /// [`without_dynamic_filters`]) and never executed.
+    pub(super) fn keep_physical(&self, values: Vec<ScalarValue>, plan: Arc<dyn ExecutionPlan>) {
+        let mut kept = self.physical.lock().unwrap_or_else(|e| e.into_inner());
+        kept.retain(|(v, _)| *v != values);
+        kept.push_back((values, plan));
+        while kept.len() > PHYSICAL_PER_TEXT {
+            kept.pop_front();
+        }
+    }
+}
+
+/// `state` planning no dynamic filters, for a physical plan that is kept to execute
+/// again. A dynamic filter is made by a join or a top-k sort at each execution and
+/// read by the scan below it; DataFusion resets the join's or sort's at a new
+/// execution but not the scan's copy, which would keep filtering with the previous
+/// execution's values (`reset_plan_states` names that limit).
+pub(super) fn without_dynamic_filters(mut state: SessionState) -> SessionState {
+    let optimizer = &mut state.config_mut().options_mut().optimizer;
+    optimizer.enable_dynamic_filter_pushdown = false;
+    optimizer.enable_join_dynamic_filter_pushdown = false;
+    optimizer.enable_topk_dynamic_filter_pushdown = false;
+    optimizer.enable_aggregate_dynamic_filter_pushdown = false;
+    state
+}
+
+/// An execution of a kept plan that is optimized once (see [`Kept::optimized`]),
+/// with its parameter values.
+pub(super) struct Reuse {
+    pub kept: Arc<Kept>,
+    pub optimized: Optimized,
+    pub values: Vec<ScalarValue>,
 }
 
 /// A plan made before execution: at Parse, with what the session keeps of it.
