@@ -52,12 +52,37 @@ pub fn coerce(index: usize, value: ScalarValue, target: &DataType) -> Result<Sca
         safe: false,
         ..Default::default()
     };
+    let value = match target.is_integer() {
+        true => rounded(value),
+        false => value,
+    };
     value
         .cast_to_with_options(target, &options)
         .map_err(|e| SqlError::InvalidParameter {
             index,
             reason: e.strip_backtrace(),
         })
+}
+
+/// `value` rounded to a whole number as PostgreSQL assigns a fraction to an integer
+/// type (Arrow's cast truncates): a double precision value half to even (`rint`), a
+/// numeric half away from zero.
+fn rounded(value: ScalarValue) -> ScalarValue {
+    match value {
+        ScalarValue::Float64(Some(v)) => ScalarValue::Float64(Some(v.round_ties_even())),
+        ScalarValue::Float32(Some(v)) => ScalarValue::Float32(Some(v.round_ties_even())),
+        ScalarValue::Decimal128(Some(v), precision, scale) if scale > 0 => {
+            let unit = 10_i128.checked_pow(scale as u32).unwrap_or(i128::MAX);
+            let (whole, fraction) = (v / unit, v % unit);
+            let whole = match fraction.unsigned_abs() >= unit.unsigned_abs().div_ceil(2) {
+                true => whole + v.signum(),
+                false => whole,
+            };
+            // As a decimal of scale 0 that Arrow's cast then takes as it is.
+            ScalarValue::Decimal128(Some(whole), precision, 0)
+        }
+        other => other,
+    }
 }
 
 fn parse_bool(text: &str) -> Option<bool> {
@@ -71,6 +96,32 @@ fn parse_bool(text: &str) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fraction given for an integer is rounded as PostgreSQL assigns it: a double
+    /// half to even, a numeric half away from zero; an integer too large is refused.
+    #[test]
+    fn fractions_for_integers_round_as_postgres_assigns_them() {
+        let int = |v: ScalarValue| coerce(1, v, &DataType::Int32).expect("fits");
+        let float = |v: f64| int(ScalarValue::Float64(Some(v)));
+        assert_eq!(float(2.7), ScalarValue::Int32(Some(3)));
+        assert_eq!(float(-2.7), ScalarValue::Int32(Some(-3)));
+        assert_eq!(float(2.5), ScalarValue::Int32(Some(2)));
+        assert_eq!(float(3.5), ScalarValue::Int32(Some(4)));
+        assert_eq!(float(-0.4), ScalarValue::Int32(Some(0)));
+        let numeric = |v: i128| int(ScalarValue::Decimal128(Some(v), 10, 2));
+        assert_eq!(numeric(250), ScalarValue::Int32(Some(3)), "2.50");
+        assert_eq!(numeric(-250), ScalarValue::Int32(Some(-3)), "-2.50");
+        assert_eq!(numeric(249), ScalarValue::Int32(Some(2)), "2.49");
+        assert_eq!(numeric(-1), ScalarValue::Int32(Some(0)), "-0.01");
+        assert!(
+            coerce(
+                1,
+                ScalarValue::Float64(Some(2147483647.5)),
+                &DataType::Int32
+            )
+            .is_err()
+        );
+    }
 
     /// A number the plan's type holds exactly is cast to it; one it does not keeps
     /// its own type (PostgreSQL compares `int4 = float8` as float8).

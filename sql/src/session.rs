@@ -1380,12 +1380,16 @@ impl Session {
         let session: Arc<dyn datafusion::catalog::Session> = Arc::new(self.ctx.state());
         let catalog = self.engine.catalog();
         // Typed as a query's filter would be: deltalake would otherwise cast a literal
-        // to the column's type (`qty = 2.5` deleted the rows of 2).
-        let input = datafusion::optimizer::AnalyzerRule::analyze(
-            &datafusion::optimizer::analyzer::type_coercion::TypeCoercion::new(),
-            dml.input.as_ref().clone(),
-            self.ctx.state().config_options(),
-        )?;
+        // to the column's type (`qty = 2.5` deleted the rows of 2); then casts and
+        // integer arithmetic as a query's (`set qty = 2.7` stores 3, not 2).
+        let state = self.ctx.state();
+        let coercion: Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync> =
+            Arc::new(datafusion::optimizer::analyzer::type_coercion::TypeCoercion::new());
+        let input = [coercion, crate::pg::cast_rule(), crate::pg::overflow_rule()]
+            .iter()
+            .try_fold(dml.input.as_ref().clone(), |plan, rule| {
+                rule.analyze(plan, state.config_options())
+            })?;
         let (projection, predicate) = split_dml_input(&input);
         match dml.op {
             WriteOp::Truncate => {

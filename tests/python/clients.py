@@ -110,6 +110,16 @@ def run_psycopg(port, password):
             c.execute("select id + %s from shop.orders where id = 1", (0.5,))
             got = c.fetchone()[0]
             check(f"psycopg float8 + bigint ({mode})", (type(got), got), (float, 1.5))
+        # A fraction stored into an integer column is rounded as PostgreSQL assigns it:
+        # a float8 half to even, a numeric half away from zero (Arrow's cast truncated).
+        cur = conn.cursor(binary=True)
+        cur.execute("create table shop.rounded (k int, n int)")
+        fractions = [2.7, 2.5, -2.7, decimal.Decimal("2.5"), decimal.Decimal("-0.4")]
+        for k, v in enumerate(fractions):
+            cur.execute("insert into shop.rounded values (%s, %s)", (k, v))
+        cur.execute("select n from shop.rounded order by k")
+        check("psycopg fractions into integers", [r[0] for r in cur.fetchall()], [3, 2, -3, 3, 0])
+        cur.execute("drop table shop.rounded")
         # A server-side cursor (DECLARE over the extended protocol, FETCH in batches).
         with conn.transaction():
             with conn.cursor("ss") as ss:

@@ -68,6 +68,9 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
     if let Some((state, _)) = own_error_in_delta_write(err) {
         return state;
     }
+    if integer_out_of_range(&err.to_string()).is_some() {
+        return NUMERIC_VALUE_OUT_OF_RANGE;
+    }
     match err {
         SqlError::DataFusion(e) => datafusion_state(e),
         SqlError::Catalog(e) => catalog_state(e),
@@ -163,6 +166,7 @@ fn arrow_state(err: &ArrowError) -> &'static str {
     match err {
         ArrowError::DivideByZero => DIVISION_BY_ZERO,
         ArrowError::ArithmeticOverflow(_) => NUMERIC_VALUE_OUT_OF_RANGE,
+        ArrowError::CastError(m) if integer_out_of_range(m).is_some() => NUMERIC_VALUE_OUT_OF_RANGE,
         ArrowError::CastError(_) | ArrowError::ParseError(_) => INVALID_TEXT_REPRESENTATION,
         ArrowError::MemoryError(_) => OUT_OF_MEMORY,
         ArrowError::ExternalError(e) => external_state(e.as_ref()),
@@ -224,7 +228,7 @@ fn plan_state(msg: &str) -> &'static str {
 fn execution_state(msg: &str) -> &'static str {
     if msg.contains("Divide by zero") || msg.contains("division by zero") {
         DIVISION_BY_ZERO
-    } else if msg.contains("overflow") {
+    } else if msg.contains("overflow") || integer_out_of_range(msg).is_some() {
         NUMERIC_VALUE_OUT_OF_RANGE
     } else if msg.contains("Cast error") || msg.contains("Cannot cast") {
         INVALID_TEXT_REPRESENTATION
@@ -339,9 +343,28 @@ fn own_error_in_delta_write(err: &SqlError) -> Option<(&'static str, String)> {
     })
 }
 
+/// PostgreSQL's message for Arrow's cast of a number beyond an integer type
+/// ("Can't cast value 2147483648.0 to type Int32": `integer out of range`), found
+/// anywhere in `text` (deltalake keeps only the text of an error in a write).
+fn integer_out_of_range(text: &str) -> Option<&'static str> {
+    let (_, rest) = text.split_once("Can't cast value ")?;
+    let (_, to) = rest.split_once(" to type ")?;
+    [
+        ("Int16", "smallint out of range"),
+        ("Int32", "integer out of range"),
+        ("Int64", "bigint out of range"),
+    ]
+    .into_iter()
+    .find(|(arrow, _)| to.starts_with(arrow))
+    .map(|(_, message)| message)
+}
+
 /// The message shown to the client: DataFusion's backtraces and context wrappers
 /// are stripped, since clients show the message verbatim.
 fn message(err: &SqlError) -> String {
+    if let Some(message) = integer_out_of_range(&err.to_string()) {
+        return message.to_owned();
+    }
     if let Some((_, message)) = own_error_in_delta_write(err) {
         return message;
     }

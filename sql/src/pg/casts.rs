@@ -8,6 +8,14 @@
 //!   in UTC with `+00` (PostgreSQL prints the session's TimeZone; the wire output of
 //!   timestamptz columns does follow it, this cast does not yet).
 //!
+//! - a fractional number (double precision, real, numeric) to an integer type rounds
+//!   to the nearest integer, halves away from zero (`2.7::int` is 3, `-2.5::int` is
+//!   -3), where Arrow's cast truncates (2 and -2); that holds for a value stored into
+//!   an integer column too (`INSERT`, `UPDATE`). PostgreSQL rounds a `numeric` so and a
+//!   `double precision` half to even (`2.5::float8::int` is 2); Tarn's decimal
+//!   literals are double precision, and rounding them as PostgreSQL rounds the
+//!   `numeric` they are there is what a query means.
+//!
 //! An analyzer rule, run after type coercion, replaces those `Cast`s (written ones and
 //! the ones coercion inserts, as for INSERT of text into a timestamp column) with
 //! the two functions below.
@@ -73,10 +81,30 @@ impl AnalyzerRule for PgCasts {
                     )),
                     Arc::clone(field),
                 ))),
+                (from, to) if is_fractional(from) && to.is_integer() => {
+                    Transformed::yes(Expr::Cast(Cast::new_from_field(
+                        Box::new(datafusion::functions::math::expr_fn::round(vec![
+                            (**inner).clone(),
+                        ])),
+                        Arc::clone(field),
+                    )))
+                }
                 _ => Transformed::no(expr),
             })
         })
     }
+}
+
+/// Whether values of `data_type` can have a fraction.
+fn is_fractional(data_type: &DataType) -> bool {
+    data_type.is_floating()
+        || matches!(
+            data_type,
+            DataType::Decimal32(_, s)
+                | DataType::Decimal64(_, s)
+                | DataType::Decimal128(_, s)
+                | DataType::Decimal256(_, s) if *s > 0
+        )
 }
 
 /// Text to bytea as PostgreSQL reads it (`byteain`): `\\x` then hex digits (spaces

@@ -653,3 +653,43 @@ select sum(coalesce(a, 0)) as s from lt \\gdesc
     let errors = same_script_output(&postgres, &tarn, &script);
     assert_eq!(errors, ["22003"]);
 }
+
+/// A fraction cast or stored to an integer type is rounded, halves away from zero, as
+/// PostgreSQL rounds a numeric (Arrow's cast truncated: `2.7::int` was 2, and an INSERT
+/// or UPDATE of 2.7 into an integer column stored 2); a value beyond the type is
+/// refused with 22003 and PostgreSQL's words (it was 22P02, Arrow's cast error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_fractions_to_integers_round_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("fractions.sql");
+    std::fs::write(
+        &script,
+        "select 2.7::int as a, (-2.7)::int as b, 2.5::int as c, (-2.5)::int as d, 0.4::int as e,
+  2.7::smallint as f, 2.7::bigint as g, cast(7 / 2.0 as integer) as h;
+create table fr (i int, b bigint, s smallint, n numeric(10,2), d float8);
+insert into fr values (2.7, 2.5, -1.5, 1.25, 2.7), (1.2, -2.5, 3.49, 2.5, 3.7);
+select * from fr order by i;
+select n::int as ni, d::int as di, round(d)::int as r, cast(avg(i) over () as int) as av
+  from fr order by 1;
+update fr set i = 9.6 where i = 3;
+update fr set b = b + 0.5;
+select i, b from fr order by i;
+insert into fr (i) values (2147483647.4);
+insert into fr (i) values (2147483647.5);
+update fr set s = 40000.2 where i = 1;
+select 2147483647.5::int;
+select 5000000000::bigint::int;
+\\set VERBOSITY default
+select 1e10::int;
+select count(*) from fr;
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(
+        errors,
+        ["22003", "22003", "22003", "22003", "integer out of range"]
+    );
+}
