@@ -46,6 +46,7 @@ use datafusion::execution::SessionState;
 use datafusion::logical_expr::{Expr, LogicalPlan, Volatility};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::execution_plan::reset_plan_states;
+use datafusion::prelude::SessionContext;
 
 use super::Prepared;
 use crate::settings::Settings;
@@ -123,11 +124,11 @@ impl Optimized {
 }
 
 impl Kept {
-    /// `plan` after DataFusion's analyzer and optimizer under `state`, its parameters
+    /// `plan` after DataFusion's analyzer and optimizer under `ctx`'s state, its parameters
     /// still placeholders, each of the type its values are given in at execution:
     /// for a plan whose expressions are all immutable (see [`reoptimizable`]), else
     /// `None` (such a plan is optimized at each execution, with its values).
-    pub(super) fn optimized(&self, state: &SessionState) -> Option<Optimized> {
+    pub(super) fn optimized(&self, ctx: &SessionContext) -> Option<Optimized> {
         self.optimized
             .get_or_init(|| {
                 let inferred = super::parameter_types(&self.plan).ok()?;
@@ -146,7 +147,7 @@ impl Kept {
                 if !reoptimizable(&typed) {
                     return None;
                 }
-                let plan = state.optimize(&typed).ok()?;
+                let plan = ctx.state().optimize(&typed).ok()?;
                 Some(Optimized { plan, types })
             })
             .clone()
