@@ -56,6 +56,15 @@ pub async fn has_newer_commit(table: &DeltaTable) -> bool {
         return true;
     };
     let next = object_store::path::Path::from(format!("_delta_log/{:020}.json", version + 1));
+    // A local table's is a stat on this thread (checked at every statement that reads
+    // the table): the object store's hand-off to the blocking pool cost more.
+    let url = table.table_url();
+    if url.scheme() == "file"
+        && let Ok(root) = url.to_file_path()
+    {
+        let file = root.join(next.as_ref());
+        return !matches!(std::fs::metadata(file), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
+    }
     !matches!(
         table.object_store().head(&next).await,
         Err(object_store::Error::NotFound { .. })

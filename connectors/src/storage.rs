@@ -116,6 +116,17 @@ impl StorageLocation {
         path
     }
 
+    /// The file of `relative` (slash-separated) under this root, for a local root;
+    /// `None` for an object store.
+    pub fn local_file(&self, relative: &str) -> Option<std::path::PathBuf> {
+        if self.url.scheme() != "file" {
+            return None;
+        }
+        let mut file = self.url.to_file_path().ok()?;
+        file.extend(relative.split('/').filter(|p| !p.is_empty()));
+        Some(file)
+    }
+
     /// The URL of `relative` (slash-separated, no leading slash) under this root,
     /// with a trailing slash: the form Delta table roots take.
     pub fn child_url(&self, relative: &str) -> Result<Url> {
