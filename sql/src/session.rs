@@ -3145,6 +3145,48 @@ mod batch_tests {
         assert!(!shown.contains("DynamicFilter"), "{shown}");
     }
 
+    /// A scan of small files keeps only the files whose exact bounds (integers) a
+    /// filter can match, when it is planned. A file whose bounds are unknown (all its
+    /// `k` null: deltalake 1.1 gives no null counts, as it reads them as the column's
+    /// type) and files whose bounds are estimates (text) are kept.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn small_scans_prune_files_when_planned() {
+        let (_dir, this, _other) = two_sessions().await;
+        run(&this, "create table t (k int, v text)").await;
+        // One file per row.
+        for row in ["(1, 'a')", "(2, 'b')", "(null, 'c')", "(4, null)"] {
+            run(&this, &format!("insert into t values {row}")).await;
+        }
+        let files = |plan: Vec<String>| {
+            let scan = plan
+                .iter()
+                .find(|line| line.contains("DataSourceExec"))
+                .expect("a scan")
+                .clone();
+            scan.matches(".parquet").count()
+        };
+        let this = &this;
+        let explained = |filter: &str| {
+            let sql = format!("explain select v from t where {filter}");
+            async move { files(values(this, &sql).await) }
+        };
+        assert_eq!(explained("k = 2").await, 2, "2 and the unknown");
+        assert_eq!(explained("k > 1").await, 3, "2, 4 and the unknown");
+        assert_eq!(explained("k > 9").await, 1, "the unknown");
+        assert_eq!(explained("k is null").await, 4, "no null counts");
+        assert_eq!(explained("v = 'b'").await, 4, "text bounds are estimates");
+        assert_eq!(values(this, "select v from t where k = 2").await, ["b"]);
+        assert_eq!(values(this, "select v from t where k is null").await, ["c"]);
+        assert_eq!(
+            values(this, "select k::text from t where v is null").await,
+            ["4"]
+        );
+        assert_eq!(
+            values(this, "select v from t where k > 1 order by v nulls first").await,
+            ["", "b"]
+        );
+    }
+
     /// DELETE and UPDATE compare as a query does: an integer column with 2.5 as
     /// numbers (PostgreSQL's answer), not with 2.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
