@@ -7,7 +7,9 @@
 # ~/.cache/tarn/tpch/sf1, which bench/wire.sh generates), runs pgbench (extended
 # protocol) with the query of bench/wire.py's step 4 and prints its throughput and
 # latency (MODE=prepared in the environment runs pgbench's named prepared statements,
-# Parse once and Bind/Execute per query, as pgjdbc and asyncpg do). With "perf", records a call-graph profile of the server (read it with
+# Parse once and Bind/Execute per query, as pgjdbc and asyncpg do; KEYS=N draws the
+# nation key from 0 to N instead of 0 to 24, so that values rarely repeat and a kept
+# physical plan is rarely taken). With "perf", records a call-graph profile of the server (read it with
 # `perf report -i <work>/perf.data`), sampling 49 times a second (PERF_FREQ=499 for
 # more samples). Needs psql and pgbench (Debian's postgresql
 # packages) and, for profiles, perf (linux-perf).
@@ -35,8 +37,8 @@ create table region (r_regionkey integer, r_name varchar, r_comment varchar);
 \copy nation from '$data/nation.csv' with (format csv, header true)
 \copy region from '$data/region.csv' with (format csv, header true)
 SQL
-cat > "$work/short.sql" <<'SQL'
-\set k random(0, 24)
+cat > "$work/short.sql" <<SQL
+\\set k random(0, ${KEYS:-24})
 select n_name, r_name from nation join region on n_regionkey = r_regionkey where n_nationkey = :k;
 SQL
 if [ -n "$profile" ]; then
