@@ -1352,7 +1352,7 @@ impl Session {
         };
         let keep = kept.keeps_physical();
         let state = match keep {
-            true => plans::without_dynamic_filters(self.ctx.state()),
+            true => plans::kept_physical_state(self.ctx.state(), kept.runs_in_one_partition()),
             false => self.ctx.state(),
         };
         let physical = state
@@ -3143,6 +3143,8 @@ mod batch_tests {
             .to_string();
         assert!(shown.contains("TopK"), "{shown}");
         assert!(!shown.contains("DynamicFilter"), "{shown}");
+        // A few kilobytes: in one partition.
+        assert!(!shown.contains("RepartitionExec"), "{shown}");
     }
 
     /// A scan of small files keeps only the files whose exact bounds (integers) a

@@ -50,6 +50,7 @@ use datafusion::prelude::SessionContext;
 
 use super::Prepared;
 use crate::settings::Settings;
+use tarn_catalog::table::DataSize;
 
 /// How many query texts a session keeps plans for; the oldest goes first.
 const KEPT: usize = 64;
@@ -63,6 +64,9 @@ const PHYSICAL_PER_TEXT: usize = 32;
 /// The most bytes, and files, a query may scan for its physical plans to be kept.
 const SMALL_SCAN: u64 = 64 << 20;
 const SMALL_SCAN_FILES: usize = 64;
+
+/// The most bytes a kept physical plan may scan to run in one partition.
+const ONE_PARTITION: u64 = 4 << 20;
 
 /// A session's kept plans, by query text.
 #[derive(Debug, Default)]
@@ -92,8 +96,9 @@ pub(super) struct Kept {
     /// Physical plans of `optimized` for the values of its latest executions, newest
     /// last (see [`Kept::physical`]).
     pub physical: Mutex<VecDeque<(Vec<ScalarValue>, Arc<dyn ExecutionPlan>)>>,
-    /// Whether physical plans are kept: see [`Kept::keeps_physical`].
-    pub keeps_physical: OnceLock<bool>,
+    /// What the tables scanned hold, in all, if all are Delta tables; see
+    /// [`Kept::keeps_physical`].
+    pub scanned: OnceLock<Option<DataSize>>,
 }
 
 /// A kept plan optimized once for all its executions.
@@ -168,7 +173,7 @@ impl Kept {
             tables,
             optimized: OnceLock::new(),
             physical: Mutex::new(VecDeque::new()),
-            keeps_physical: OnceLock::new(),
+            scanned: OnceLock::new(),
         }
     }
 
@@ -179,17 +184,25 @@ impl Kept {
     /// takes; a physical plan holds the list of the files it reads, so the memory
     /// kept stays small too.
     pub(super) fn keeps_physical(&self) -> bool {
-        *self.keeps_physical.get_or_init(|| {
-            let mut files = 0;
-            let mut bytes = 0;
+        self.scanned()
+            .is_some_and(|s| s.files <= SMALL_SCAN_FILES && s.bytes <= SMALL_SCAN)
+    }
+
+    /// Whether the plan is made to run in one partition: if what it scans is at most
+    /// [`ONE_PARTITION`] bytes (see [`kept_physical_state`]).
+    pub(super) fn runs_in_one_partition(&self) -> bool {
+        self.scanned().is_some_and(|s| s.bytes <= ONE_PARTITION)
+    }
+
+    fn scanned(&self) -> Option<DataSize> {
+        *self.scanned.get_or_init(|| {
+            let mut all = DataSize { files: 0, bytes: 0 };
             for (_, provider) in &self.tables {
-                let Some(size) = tarn_catalog::table::data_size(provider.as_ref()) else {
-                    return false;
-                };
-                files += size.files;
-                bytes += size.bytes;
+                let size = tarn_catalog::table::data_size(provider.as_ref())?;
+                all.files += size.files;
+                all.bytes += size.bytes;
             }
-            !self.tables.is_empty() && files <= SMALL_SCAN_FILES && bytes <= SMALL_SCAN
+            (!self.tables.is_empty()).then_some(all)
         })
     }
 
@@ -204,7 +217,7 @@ impl Kept {
 
     /// Keeps `plan` as the physical plan for `values`; the oldest goes beyond
     /// [`PHYSICAL_PER_TEXT`]. Only for a plan made without dynamic filters (see
-    /// [`without_dynamic_filters`]) and never executed.
+    /// [`kept_physical_state`]) and never executed.
     pub(super) fn keep_physical(&self, values: Vec<ScalarValue>, plan: Arc<dyn ExecutionPlan>) {
         let mut kept = self.physical.lock().unwrap_or_else(|e| e.into_inner());
         kept.retain(|(v, _)| *v != values);
@@ -215,12 +228,19 @@ impl Kept {
     }
 }
 
-/// `state` planning no dynamic filters, for a physical plan that is kept to execute
-/// again. A dynamic filter is made by a join or a top-k sort at each execution and
-/// read by the scan below it; DataFusion resets the join's or sort's at a new
-/// execution but not the scan's copy, which would keep filtering with the previous
-/// execution's values (`reset_plan_states` names that limit).
-pub(super) fn without_dynamic_filters(mut state: SessionState) -> SessionState {
+/// `state` for a physical plan that is kept to execute again: planning no dynamic
+/// filters, and with one partition if `one_partition`.
+///
+/// A dynamic filter is made by a join or a top-k sort at each execution and read by
+/// the scan below it; DataFusion resets the join's or sort's at a new execution but
+/// not the scan's copy, which would keep filtering with the previous execution's
+/// values (`reset_plan_states` names that limit). A scan of a few megabytes takes a
+/// thread a few milliseconds; splitting it and gathering the parts again cost more
+/// (bench/short.sh, 4 clients: 2,524-2,638 tps in one partition, 2,038-2,340 in two).
+pub(super) fn kept_physical_state(mut state: SessionState, one_partition: bool) -> SessionState {
+    if one_partition {
+        state.config_mut().options_mut().execution.target_partitions = 1;
+    }
     let optimizer = &mut state.config_mut().options_mut().optimizer;
     optimizer.enable_dynamic_filter_pushdown = false;
     optimizer.enable_join_dynamic_filter_pushdown = false;
