@@ -66,23 +66,20 @@ pub fn coerce(index: usize, value: ScalarValue, target: &DataType) -> Result<Sca
 
 /// `value` rounded to a whole number as PostgreSQL assigns a fraction to an integer
 /// type (Arrow's cast truncates): a double precision value half to even (`rint`), a
-/// numeric half away from zero.
+/// numeric half away from zero (as Arrow's cast to a smaller decimal scale rounds).
 fn rounded(value: ScalarValue) -> ScalarValue {
-    match value {
-        ScalarValue::Float64(Some(v)) => ScalarValue::Float64(Some(v.round_ties_even())),
-        ScalarValue::Float32(Some(v)) => ScalarValue::Float32(Some(v.round_ties_even())),
-        ScalarValue::Decimal128(Some(v), precision, scale) if scale > 0 => {
-            let unit = 10_i128.checked_pow(scale as u32).unwrap_or(i128::MAX);
-            let (whole, fraction) = (v / unit, v % unit);
-            let whole = match fraction.unsigned_abs() >= unit.unsigned_abs().div_ceil(2) {
-                true => whole + v.signum(),
-                false => whole,
-            };
-            // As a decimal of scale 0 that Arrow's cast then takes as it is.
-            ScalarValue::Decimal128(Some(whole), precision, 0)
+    let whole = match value {
+        ScalarValue::Float64(Some(v)) => return ScalarValue::Float64(Some(v.round_ties_even())),
+        ScalarValue::Float32(Some(v)) => return ScalarValue::Float32(Some(v.round_ties_even())),
+        ScalarValue::Decimal128(_, precision, scale) if scale > 0 => {
+            DataType::Decimal128(precision, 0)
         }
-        other => other,
-    }
+        ScalarValue::Decimal256(_, precision, scale) if scale > 0 => {
+            DataType::Decimal256(precision, 0)
+        }
+        other => return other,
+    };
+    value.cast_to(&whole).unwrap_or(value)
 }
 
 fn parse_bool(text: &str) -> Option<bool> {

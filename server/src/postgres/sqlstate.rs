@@ -166,7 +166,6 @@ fn arrow_state(err: &ArrowError) -> &'static str {
     match err {
         ArrowError::DivideByZero => DIVISION_BY_ZERO,
         ArrowError::ArithmeticOverflow(_) => NUMERIC_VALUE_OUT_OF_RANGE,
-        ArrowError::CastError(m) if integer_out_of_range(m).is_some() => NUMERIC_VALUE_OUT_OF_RANGE,
         ArrowError::CastError(_) | ArrowError::ParseError(_) => INVALID_TEXT_REPRESENTATION,
         ArrowError::MemoryError(_) => OUT_OF_MEMORY,
         ArrowError::ExternalError(e) => external_state(e.as_ref()),
@@ -228,7 +227,7 @@ fn plan_state(msg: &str) -> &'static str {
 fn execution_state(msg: &str) -> &'static str {
     if msg.contains("Divide by zero") || msg.contains("division by zero") {
         DIVISION_BY_ZERO
-    } else if msg.contains("overflow") || integer_out_of_range(msg).is_some() {
+    } else if msg.contains("overflow") {
         NUMERIC_VALUE_OUT_OF_RANGE
     } else if msg.contains("Cast error") || msg.contains("Cannot cast") {
         INVALID_TEXT_REPRESENTATION
@@ -345,7 +344,8 @@ fn own_error_in_delta_write(err: &SqlError) -> Option<(&'static str, String)> {
 
 /// PostgreSQL's message for Arrow's cast of a number beyond an integer type
 /// ("Can't cast value 2147483648.0 to type Int32": `integer out of range`), found
-/// anywhere in `text` (deltalake keeps only the text of an error in a write).
+/// anywhere in `text`: an error's whole text, since deltalake keeps only the text of
+/// an error in a write.
 fn integer_out_of_range(text: &str) -> Option<&'static str> {
     let (_, rest) = text.split_once("Can't cast value ")?;
     let (_, to) = rest.split_once(" to type ")?;
