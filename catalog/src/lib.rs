@@ -7,6 +7,7 @@
 //! deltalake's table API. It imports `tarn-connectors` for storage and must not import
 //! `tarn-sql` or `tarn-server`.
 
+pub mod decoded;
 pub mod error;
 pub mod lake;
 pub mod levels;

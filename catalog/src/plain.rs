@@ -13,12 +13,13 @@
 
 use std::sync::{Arc, OnceLock};
 
-use datafusion::arrow::array::{Array, ArrayRef};
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::Session;
 use datafusion::common::stats::Precision;
 use datafusion::common::{Column, ColumnStatistics, DFSchema, ScalarValue, Statistics};
 use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::object_store::ObjectStoreUrl;
@@ -28,6 +29,9 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::Expr;
 use deltalake::DeltaTable;
 use deltalake::logstore::LogStore;
+use tracing::debug;
+
+use crate::decoded::DecodedFiles;
 
 /// Files up to this size (bytes) are read without their page index and bloom filters:
 /// arrow-rs writes data pages of up to 1 MiB, so such a file holds about one page per
@@ -35,6 +39,11 @@ use deltalake::logstore::LogStore;
 /// at best that one page. On bench/short.sh (a lookup joining TPC-H's nation and
 /// region, 4 clients) the two reads and their pruning were 15% of the server's CPU.
 const SMALL_FILE: i64 = 1 << 20;
+
+/// Scans of small files reading at most this many bytes of them take their columns
+/// from the engine's [`DecodedFiles`] (the files' total size on the store, before
+/// decoding): larger ones stream from the files, and would push the small tables out.
+const DECODED_SCAN: u64 = 4 << 20;
 
 /// What a scan of a plain table needs: its files, where they are, and the table.
 #[derive(Debug, Clone)]
@@ -80,7 +89,7 @@ impl PlainTable {
     /// `projection`, pruning files and row groups with `filters` (which DataFusion also
     /// applies above the scan: they are pushed down inexactly), and carrying the
     /// minimum, maximum and null count of each column read, from the log, for planning.
-    pub(crate) fn scan(
+    pub(crate) async fn scan(
         &self,
         session: &dyn Session,
         schema: SchemaRef,
@@ -189,6 +198,21 @@ impl PlainTable {
             for file in &mut files {
                 file.statistics = None;
             }
+            let bytes: u64 = files.iter().map(|f| f.object_meta.size).sum();
+            if let Some(decoded) = session.config().get_extension::<DecodedFiles>()
+                && bytes <= DECODED_SCAN
+                && !read.is_empty()
+            {
+                // A file the cache cannot take (a type it cannot cast) is read as
+                // Parquet, as any other, with the error in the debug log.
+                match self
+                    .decoded_scan(session, &decoded, &files, &schema, &read, limit)
+                    .await
+                {
+                    Ok(plan) => return Ok(plan),
+                    Err(e) => debug!(error = %e, "small files read as Parquet"),
+                }
+            }
         }
         let mut source = ParquetSource::new(Arc::clone(&schema))
             .with_table_parquet_options(datafusion::config::TableParquetOptions {
@@ -211,6 +235,42 @@ impl PlainTable {
             .with_limit(limit)
             .build();
         Ok(DataSourceExec::from_data_source(config))
+    }
+}
+
+impl PlainTable {
+    /// A scan of `files` (small ones) in memory, from `decoded`: the columns `read`
+    /// of `schema`, in one partition, in batches of the session's size.
+    async fn decoded_scan(
+        &self,
+        session: &dyn Session,
+        decoded: &DecodedFiles,
+        files: &[PartitionedFile],
+        schema: &SchemaRef,
+        read: &[usize],
+        limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let store = session.runtime_env().object_store(&self.store_url)?;
+        let projected = Arc::new(schema.project(read)?);
+        let fields = projected.fields().to_vec();
+        let size = session.config().batch_size().max(1);
+        let mut batches = Vec::new();
+        for file in files {
+            let name: Arc<str> =
+                format!("{}{}", self.store_url.as_str(), file.object_meta.location).into();
+            let columns = decoded
+                .columns(&store, &name, &file.object_meta.location, &fields)
+                .await?;
+            let batch = RecordBatch::try_new(Arc::clone(&projected), columns)?;
+            let mut offset = 0;
+            while offset < batch.num_rows() {
+                let length = size.min(batch.num_rows() - offset);
+                batches.push(batch.slice(offset, length));
+                offset += length;
+            }
+        }
+        let source = MemorySourceConfig::try_new(&[batches], projected, None)?.with_limit(limit);
+        Ok(DataSourceExec::from_data_source(source))
     }
 }
 

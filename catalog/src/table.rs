@@ -406,7 +406,9 @@ impl TableProvider for DeltaProvider {
         limit: Option<usize>,
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
         if let Some(plain) = &self.plain {
-            let plan = plain.scan(state, self.inner.schema(), projection, filters, limit)?;
+            let plan = plain
+                .scan(state, self.inner.schema(), projection, filters, limit)
+                .await?;
             return sized_by_projection(plan);
         }
         let mut filters = filters.to_vec();

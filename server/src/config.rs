@@ -120,6 +120,9 @@ pub struct RawWarehouse {
     /// How long a dropped table's files stay for queries still reading them
     /// (`"10m"`, `"30s"`, `"0s"` to remove them at once).
     pub dropped_files_kept: String,
+    /// Memory for decoded columns of small files, which queries reading them again
+    /// take from memory (`"128MB"`, `"1GB"`, `"0"` to keep none).
+    pub small_file_cache: String,
 }
 
 impl Default for RawWarehouse {
@@ -130,6 +133,7 @@ impl Default for RawWarehouse {
             storage: BTreeMap::new(),
             allowed_locations: Vec::new(),
             dropped_files_kept: "10m".to_owned(),
+            small_file_cache: "128MB".to_owned(),
         }
     }
 }
@@ -221,6 +225,8 @@ pub struct Config {
     pub storage_options: HashMap<String, String>,
     pub allowed_locations: Vec<String>,
     pub dropped_files_kept: std::time::Duration,
+    /// Bytes (see [`RawWarehouse::small_file_cache`]).
+    pub small_file_cache: usize,
     pub buckets: tarn_connectors::StorageConfig,
     pub crawlers: Vec<Crawler>,
     pub datafusion_options: HashMap<String, String>,
@@ -426,9 +432,16 @@ impl Config {
                 key: "warehouse.dropped_files_kept".to_owned(),
                 reason: e.to_string(),
             })?;
+        let small_file_cache = memory_size(&raw.warehouse.small_file_cache).map_err(|reason| {
+            ConfigError::Invalid {
+                key: "warehouse.small_file_cache".to_owned(),
+                reason,
+            }
+        })?;
         Ok(Self {
             listen,
             dropped_files_kept,
+            small_file_cache,
             warehouse: raw.warehouse.url,
             catalog: raw.warehouse.catalog,
             storage_options,
@@ -440,6 +453,35 @@ impl Config {
             tls,
         })
     }
+}
+
+/// Bytes in a memory size as PostgreSQL's settings spell it: a number with `B`, `kB`,
+/// `MB`, `GB` or `TB` (multiples of 1024), or `0`.
+fn memory_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: usize = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a memory size (\"128MB\", \"1GB\", \"0\")"))?;
+    let scale: usize = match unit.trim() {
+        "" if number == 0 => 1,
+        "B" => 1,
+        "kB" => 1 << 10,
+        "MB" => 1 << 20,
+        "GB" => 1 << 30,
+        "TB" => 1 << 40,
+        _ => {
+            return Err(format!(
+                "{text:?} is not a memory size: valid units are \"B\", \"kB\", \"MB\", \"GB\" and \"TB\""
+            ));
+        }
+    };
+    number
+        .checked_mul(scale)
+        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 #[cfg(test)]
@@ -471,6 +513,7 @@ mod tests {
             config.dropped_files_kept,
             std::time::Duration::from_secs(600)
         );
+        assert_eq!(config.small_file_cache, 128 << 20);
     }
 
     #[test]
@@ -498,6 +541,31 @@ mod tests {
         );
         let err = load("soon").expect_err("not a duration").to_string();
         assert!(err.contains("warehouse.dropped_files_kept"), "{err}");
+    }
+
+    #[test]
+    fn small_file_cache_reads_memory_sizes_as_postgres_spells_them() {
+        assert_eq!(memory_size("128MB"), Ok(128 * 1024 * 1024));
+        assert_eq!(memory_size("1GB"), Ok(1 << 30));
+        assert_eq!(memory_size("64kB"), Ok(64 * 1024));
+        assert_eq!(memory_size("0"), Ok(0));
+        assert_eq!(memory_size("4096B"), Ok(4096));
+        for bad in ["128", "128 mb", "lots", "-1MB", "99999999999999TB"] {
+            assert!(memory_size(bad).is_err(), "{bad}");
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("tarn.toml");
+        std::fs::write(&file, "[warehouse]\nsmall_file_cache = \"big\"\n").expect("write");
+        let err = Config::load(
+            &Overrides {
+                config: Some(file),
+                ..Overrides::default()
+            },
+            &[],
+        )
+        .expect_err("not a size")
+        .to_string();
+        assert!(err.contains("warehouse.small_file_cache"), "{err}");
     }
 
     #[test]

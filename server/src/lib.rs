@@ -51,6 +51,7 @@ pub async fn open_engine(config: &Config) -> tarn_sql::Result<Arc<Engine>> {
             allowed_locations: config.allowed_locations.clone(),
             buckets: config.buckets.clone(),
             dropped_files_kept: config.dropped_files_kept,
+            small_file_cache: config.small_file_cache,
         },
     )
     .await

@@ -83,7 +83,15 @@ pub struct EngineOptions {
     /// (default [`tarn_catalog::DROPPED_FILES_KEPT`], 10 minutes; zero removes them at
     /// once).
     pub dropped_files_kept: std::time::Duration,
+    /// Bytes of decoded columns of small files kept in memory for the queries that
+    /// read them again (default [`SMALL_FILE_CACHE`]; zero keeps none). See
+    /// [`tarn_catalog::decoded`].
+    pub small_file_cache: usize,
 }
+
+/// The default of [`EngineOptions::small_file_cache`]: 128 MiB, PostgreSQL's default
+/// `shared_buffers`.
+pub const SMALL_FILE_CACHE: usize = 128 << 20;
 
 impl Default for EngineOptions {
     fn default() -> Self {
@@ -94,6 +102,7 @@ impl Default for EngineOptions {
             allowed_locations: Vec::new(),
             buckets: StorageConfig::default(),
             dropped_files_kept: tarn_catalog::DROPPED_FILES_KEPT,
+            small_file_cache: SMALL_FILE_CACHE,
         }
     }
 }
@@ -105,6 +114,9 @@ pub struct Engine {
     activity: Arc<crate::activity::Activity>,
     options: EngineOptions,
     runtime: Arc<RuntimeEnv>,
+    /// Decoded columns of small files, shared by the sessions (none with a zero
+    /// budget).
+    decoded: Option<Arc<tarn_catalog::decoded::DecodedFiles>>,
     /// The state sessions start from, built on first use.
     initial_state: std::sync::OnceLock<datafusion::execution::session_state::SessionState>,
     /// pg_class OIDs of tables named in result descriptions, by (schema, table).
@@ -142,11 +154,17 @@ impl Engine {
             .keep_dropped_files_for(options.dropped_files_kept)
             .await?;
         info!(warehouse = %catalog.root().display_url(), catalog = %options.catalog_name, "warehouse open");
+        let decoded = (options.small_file_cache > 0).then(|| {
+            Arc::new(tarn_catalog::decoded::DecodedFiles::new(
+                options.small_file_cache,
+            ))
+        });
         let engine = Arc::new(Self {
             catalog,
             activity: Arc::default(),
             options,
             runtime,
+            decoded,
             initial_state: std::sync::OnceLock::new(),
             table_oids: Default::default(),
         });
@@ -179,6 +197,11 @@ impl Engine {
     /// The connections of this server (`pg_stat_activity`).
     pub fn activity(&self) -> &Arc<crate::activity::Activity> {
         &self.activity
+    }
+
+    /// The engine's cache of decoded small files, if it keeps one.
+    pub fn decoded_files(&self) -> Option<Arc<tarn_catalog::decoded::DecodedFiles>> {
+        self.decoded.clone()
     }
 
     pub fn options(&self) -> &EngineOptions {
