@@ -206,6 +206,16 @@ impl State {
     }
 }
 
+/// What a session's DataFusion state was last set up for, and the task context made
+/// from it then.
+#[derive(Debug)]
+struct SetUp {
+    settings: Settings,
+    default_schema: String,
+    pid: Option<i32>,
+    task: Arc<datafusion::execution::TaskContext>,
+}
+
 /// One client's session. Statements on a session run one at a time.
 pub struct Session {
     engine: Arc<Engine>,
@@ -223,7 +233,7 @@ pub struct Session {
     plans: Mutex<plans::Plans>,
     /// The settings, default schema and backend PID the DataFusion state was last
     /// set up under (see [`Session::set_up_state`]).
-    set_up_for: Mutex<Option<(Settings, String, Option<i32>)>>,
+    set_up_for: Mutex<Option<SetUp>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -1220,10 +1230,10 @@ impl Session {
     fn set_up(&self, settings: &Settings, default_schema: String) -> Result<()> {
         let pid = self.backend_pid();
         let mut set_up_for = self.set_up_for.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((s, d, p)) = set_up_for.as_ref()
-            && s == settings
-            && *d == default_schema
-            && *p == pid
+        if let Some(done) = set_up_for.as_ref()
+            && done.settings == *settings
+            && done.default_schema == default_schema
+            && done.pid == pid
         {
             return Ok(());
         }
@@ -1253,8 +1263,25 @@ impl Session {
                 Arc::clone(&self.set_by_function),
             )),
         )?;
-        *set_up_for = Some((settings.clone(), default_schema, pid));
+        drop(state);
+        *set_up_for = Some(SetUp {
+            settings: settings.clone(),
+            default_schema,
+            pid,
+            task: self.ctx.task_ctx(),
+        });
         Ok(())
+    }
+
+    /// What a physical plan runs with: the one made when the state was last set up
+    /// (copying the state's function registries for each execution was a twentieth of
+    /// a short query's CPU), or a new one.
+    fn task_ctx(&self) -> Arc<datafusion::execution::TaskContext> {
+        let set_up_for = self.set_up_for.lock().unwrap_or_else(|e| e.into_inner());
+        match set_up_for.as_ref() {
+            Some(done) => Arc::clone(&done.task),
+            None => self.ctx.task_ctx(),
+        }
     }
 
     /// `optimized`, for a query, is `plan` already optimized (see [`plans`]).
@@ -1320,7 +1347,7 @@ impl Session {
                 };
                 let stream = match physical {
                     Some(physical) => {
-                        datafusion::physical_plan::execute_stream(physical, self.ctx.task_ctx())?
+                        datafusion::physical_plan::execute_stream(physical, self.task_ctx())?
                     }
                     None => {
                         let frame = self.ctx.execute_logical_plan(query).await?;
@@ -2149,8 +2176,10 @@ impl Session {
                     let state_ref = self.ctx.state_ref();
                     let mut state = state_ref.write();
                     state.config_mut().options_mut().set(&name, &value)?;
-                    // Kept plans were optimized under the old value.
+                    // Kept plans were optimized under the old value, and the task
+                    // context holds the old options.
                     self.plans.lock().unwrap_or_else(|e| e.into_inner()).clear();
+                    *self.set_up_for.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 } else {
                     let value = values.iter().map(set_value).collect::<Vec<_>>().join(", ");
                     if value.eq_ignore_ascii_case("default") {
