@@ -3,6 +3,7 @@
 //! Protocol code translates; behaviour lives in the session. One [`Connection`] is made
 //! per socket, holding that client's session.
 
+mod deferred;
 pub mod encode;
 pub mod handler;
 pub mod sqlstate;

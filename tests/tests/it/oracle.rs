@@ -693,3 +693,145 @@ select count(*) from fr;
         ["22003", "22003", "22003", "22003", "integer out of range"]
     );
 }
+
+/// How long a raw connection waits for a reply.
+const READ: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// A raw connection speaking protocol 3.0 as user `tarn` to database `tarn`, ready
+/// for queries; each message read is its kind and body.
+struct Raw(std::net::TcpStream);
+
+impl Raw {
+    fn connect(port: u16) -> Self {
+        use std::io::Write;
+        let mut socket = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        // A reply that never comes fails the test rather than hanging it.
+        socket.set_read_timeout(Some(READ)).expect("timeout");
+        let mut body = 196_608_i32.to_be_bytes().to_vec();
+        for text in ["user", "tarn", "database", "tarn", ""] {
+            body.extend_from_slice(text.as_bytes());
+            body.push(0);
+        }
+        let length = i32::try_from(body.len() + 4).expect("small");
+        socket.write_all(&length.to_be_bytes()).expect("startup");
+        socket.write_all(&body).expect("startup");
+        let mut raw = Self(socket);
+        while raw.read().expect("startup replies").0 != b'Z' {}
+        raw
+    }
+
+    fn send(&mut self, kind: u8, body: &[u8]) {
+        use std::io::Write;
+        let length = i32::try_from(body.len() + 4).expect("small");
+        let mut message = vec![kind];
+        message.extend_from_slice(&length.to_be_bytes());
+        message.extend_from_slice(body);
+        self.0.write_all(&message).expect("send");
+    }
+
+    fn read(&mut self) -> std::io::Result<(u8, Vec<u8>)> {
+        use std::io::Read;
+        let mut head = [0u8; 5];
+        self.0.read_exact(&mut head)?;
+        let length = i32::from_be_bytes([head[1], head[2], head[3], head[4]]);
+        let mut body = vec![0; usize::try_from(length - 4).expect("a length")];
+        self.0.read_exact(&mut body)?;
+        Ok((head[0], body))
+    }
+
+    /// Message kinds until one of kind `last`, inclusive.
+    fn kinds_until(&mut self, last: u8) -> String {
+        let mut kinds = String::new();
+        loop {
+            let (kind, _) = self.read().expect("a reply");
+            kinds.push(char::from(kind));
+            if kind == last {
+                return kinds;
+            }
+        }
+    }
+
+    /// Whether anything arrives within `wait`.
+    fn quiet_for(&mut self, wait: std::time::Duration) -> bool {
+        self.0.set_read_timeout(Some(wait)).expect("timeout");
+        let mut byte = [0u8; 1];
+        let quiet = match self.0.peek(&mut byte) {
+            Ok(_) => false,
+            Err(e) => matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+        };
+        self.0.set_read_timeout(Some(READ)).expect("timeout");
+        quiet
+    }
+}
+
+/// The extended protocol's replies wait for the client's Flush or Sync, as PostgreSQL
+/// 15's do: Parse, Bind, Describe and Execute get no answer on the socket until then,
+/// and then all of them at once (issue 7: one write to the socket per query, where
+/// pgwire flushed after each reply). An error and a COPY FROM STDIN's CopyInResponse
+/// are sent at once: the client waits for the latter before sending its data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_7_extended_replies_wait_for_flush_or_sync_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let (tarn_port, postgres_port) = (tarn.addr.port(), postgres.port);
+    let answers = tokio::task::spawn_blocking(move || {
+        [tarn_port, postgres_port].map(|port| {
+            let mut raw = Raw::connect(port);
+            let mut answers = Vec::new();
+            let wait = std::time::Duration::from_millis(300);
+            raw.send(b'Q', b"create table w (i int)\0");
+            answers.push(raw.kinds_until(b'Z'));
+            raw.send(b'P', b"\0select 1 as one\0\0\0");
+            raw.send(b'B', b"\0\0\0\0\0\0\0\0");
+            raw.send(b'D', b"P\0");
+            raw.send(b'E', b"\0\0\0\0\0");
+            answers.push(format!("quiet: {}", raw.quiet_for(wait)));
+            raw.send(b'H', b"");
+            answers.push(raw.kinds_until(b'C'));
+            raw.send(b'S', b"");
+            answers.push(raw.kinds_until(b'Z'));
+            // An error is sent at once (PostgreSQL flushes it, so that a client learns
+            // of it even if the server dies), and the rest until Sync is skipped.
+            raw.send(b'P', b"\0select nope\0\0\0");
+            raw.send(b'B', b"\0\0\0\0\0\0\0\0");
+            answers.push(format!("quiet: {}", raw.quiet_for(wait)));
+            raw.send(b'S', b"");
+            answers.push(raw.kinds_until(b'Z'));
+            // COPY FROM STDIN over the extended protocol, Sync sent after the data.
+            raw.send(b'P', b"\0copy w from stdin\0\0\0");
+            raw.send(b'B', b"\0\0\0\0\0\0\0\0");
+            raw.send(b'E', b"\0\0\0\0\0");
+            answers.push(raw.kinds_until(b'G'));
+            raw.send(b'd', b"7\n");
+            raw.send(b'c', b"");
+            raw.send(b'S', b"");
+            answers.push(raw.kinds_until(b'Z'));
+            raw.send(b'Q', b"select i from w\0");
+            answers.push(raw.kinds_until(b'Z'));
+            answers
+        })
+    })
+    .await
+    .expect("both servers");
+    let [tarn_answers, postgres_answers] = answers;
+    assert_eq!(
+        postgres_answers,
+        [
+            "CZ",
+            "quiet: true",
+            "12TDC",
+            "Z",
+            "quiet: false",
+            "EZ",
+            "12G",
+            "CZ",
+            "TDCZ"
+        ],
+        "PostgreSQL 15's answers"
+    );
+    assert_eq!(tarn_answers, postgres_answers);
+}
