@@ -946,11 +946,22 @@ impl Session {
                 kept,
                 optimized,
                 values: Vec::new(),
+                substituted: false,
             })
         });
         let mut reuse = optimized;
         if let Some(values) = params {
-            let types = parameter_types(&plan)?;
+            let types = match reuse.as_ref().map(|r| &r.kept.parameter_types) {
+                Some(kept) => match kept.get() {
+                    Some(types) => types.clone(),
+                    None => {
+                        let types = parameter_types(&plan)?;
+                        let _ = kept.set(types.clone());
+                        types
+                    }
+                },
+                None => parameter_types(&plan)?,
+            };
             // An INSERT's values are stored in the column's type (so an out-of-range
             // one is refused naming the parameter); elsewhere a number keeps what the
             // column's type would change (`DELETE ... WHERE qty = 2.5` deletes none).
@@ -965,10 +976,25 @@ impl Session {
                     None => Ok(v),
                 })
                 .collect::<Result<Vec<_>>>()?;
-            if let Some(reuse) = &mut reuse {
-                reuse.values = values.clone();
+            // A kept query whose values are of its parameters' types runs its kept
+            // physical plan (or optimizes its kept plan with them): the values go
+            // into `plan` only if neither can be used (see `run_plan`); its schema
+            // is the same either way. Putting them in at every execution was a
+            // eleventh of a short query's CPU.
+            let exact = values.len() == types.len()
+                && values
+                    .iter()
+                    .zip(&types)
+                    .all(|(v, t)| t.as_ref() == Some(&v.data_type()));
+            match &mut reuse {
+                Some(reuse) if exact && runs_as_query(&plan) => reuse.values = values,
+                Some(reuse) => {
+                    reuse.values = values.clone();
+                    plan = plan.with_param_values(ParamValues::from(values))?;
+                    reuse.substituted = true;
+                }
+                None => plan = plan.with_param_values(ParamValues::from(values))?,
             }
-            plan = plan.with_param_values(ParamValues::from(values))?;
         }
         let create = CreateParts {
             is_ctas,
@@ -1335,15 +1361,37 @@ impl Session {
                 })
             }
             query => {
-                let schema = self
-                    .attributed(Arc::new(query.schema().as_arrow().clone()), &query)
-                    .await;
+                // A kept plan's schema is the same at every execution (its parameters'
+                // values of the types it was made for, see `run_planned`).
+                let kept_schema = reuse
+                    .as_ref()
+                    .filter(|r| !r.substituted)
+                    .map(|r| Arc::clone(&r.kept));
+                let schema = match kept_schema.as_ref().and_then(|k| k.attributed.get()) {
+                    Some(schema) => Arc::clone(schema),
+                    None => {
+                        let schema = self
+                            .attributed(Arc::new(query.schema().as_arrow().clone()), &query)
+                            .await;
+                        if let Some(kept) = &kept_schema {
+                            let _ = kept.attributed.set(Arc::clone(&schema));
+                        }
+                        schema
+                    }
+                };
                 // A kept plan optimized once: its physical plan for these values, kept
                 // or made; values of other types than it was optimized for are
                 // optimized again with the query.
-                let physical = match reuse {
-                    Some(reuse) => self.reused_physical(reuse).await?,
-                    None => None,
+                let (physical, query) = match reuse {
+                    Some(reuse) if reuse.substituted => (self.reused_physical(reuse).await?, query),
+                    Some(reuse) => {
+                        let values = reuse.values.clone();
+                        match self.reused_physical(reuse).await? {
+                            Some(physical) => (Some(physical), query),
+                            None => (None, query.with_param_values(ParamValues::from(values))?),
+                        }
+                    }
+                    None => (None, query),
                 };
                 let stream = match physical {
                     Some(physical) => {
@@ -1373,6 +1421,7 @@ impl Session {
             kept,
             optimized,
             values,
+            ..
         } = reuse;
         if let Some(physical) = kept.physical(&values) {
             return Ok(Some(physical));
@@ -2608,6 +2657,19 @@ pub(crate) fn placeholders_typed(
         })
     })
     .map(|t| t.data)
+}
+
+/// Whether `plan` is run as a query by [`Session::run_plan`] (its last arm).
+fn runs_as_query(plan: &LogicalPlan) -> bool {
+    !matches!(
+        plan,
+        LogicalPlan::Ddl(_)
+            | LogicalPlan::Dml(_)
+            | LogicalPlan::Copy(_)
+            | LogicalPlan::Statement(_)
+            | LogicalPlan::Explain(_)
+            | LogicalPlan::Analyze(_)
+    )
 }
 
 fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<DataType>>> {

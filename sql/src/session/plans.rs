@@ -99,6 +99,13 @@ pub(super) struct Kept {
     /// What the tables scanned hold, in all, if all are Delta tables; see
     /// [`Kept::keeps_physical`].
     pub scanned: OnceLock<Option<DataSize>>,
+    /// The type of each parameter in `plan`, as an execution coerces its values to
+    /// (found at the first execution: the walk over the plan was a fiftieth of a
+    /// short query's CPU).
+    pub parameter_types: OnceLock<Vec<Option<DataType>>>,
+    /// The schema of its results as the client sees it (`Session::attributed`),
+    /// found at the first execution.
+    pub attributed: OnceLock<datafusion::arrow::datatypes::SchemaRef>,
 }
 
 /// A kept plan optimized once for all its executions.
@@ -174,6 +181,8 @@ impl Kept {
             optimized: OnceLock::new(),
             physical: Mutex::new(VecDeque::new()),
             scanned: OnceLock::new(),
+            parameter_types: OnceLock::new(),
+            attributed: OnceLock::new(),
         }
     }
 
@@ -255,6 +264,9 @@ pub(super) struct Reuse {
     pub kept: Arc<Kept>,
     pub optimized: Optimized,
     pub values: Vec<ScalarValue>,
+    /// Whether the statement's plan already has `values` in it; if not, it gets them
+    /// only when the kept plans cannot run them.
+    pub substituted: bool,
 }
 
 /// A plan made before execution: at Parse, with what the session keeps of it.
