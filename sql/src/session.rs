@@ -141,7 +141,8 @@ pub enum TransactionState {
 /// A statement parsed and described once, run many times with parameters.
 #[derive(Debug, Clone)]
 pub struct Prepared {
-    statement: Option<DFStatement>,
+    /// Shared by the executions of a kept plan: the statement is not copied for each.
+    statement: Option<Arc<DFStatement>>,
     param_types: Vec<DataType>,
     schema: Option<SchemaRef>,
     /// The plan a query got when it was prepared, with the session's batch number
@@ -172,7 +173,7 @@ impl Prepared {
 
     /// The cursor a `DECLARE name CURSOR FOR ...` opens (folded like an identifier).
     pub fn declared_cursor(&self) -> Option<String> {
-        match &self.statement {
+        match self.statement.as_deref() {
             Some(DFStatement::Statement(s)) => match s.as_ref() {
                 SqlStatement::Declare { stmts } => match stmts.as_slice() {
                     [declare] => declare.names.first().map(normalize_ident),
@@ -416,7 +417,7 @@ impl Session {
     /// Runs one statement.
     #[instrument(skip_all)]
     pub async fn execute(&self, statement: DFStatement) -> Result<Output> {
-        self.run(statement, None, None).await
+        self.run(Arc::new(statement), None, None).await
     }
 
     /// Parses and describes `sql` (at most one statement) without running it.
@@ -500,7 +501,7 @@ impl Session {
             })
             .collect();
         let prepared = Prepared {
-            statement: Some(statement),
+            statement: Some(Arc::new(statement)),
             param_types,
             schema,
             planned: Default::default(),
@@ -620,7 +621,7 @@ impl Session {
         // A query run again later (a named statement): the plan kept for its text if
         // it holds under the settings this statement runs with, or one made now and
         // kept for the next execution.
-        let is_query = matches!(&statement, DFStatement::Statement(s) if matches!(**s, SqlStatement::Query(_)));
+        let is_query = matches!(&*statement, DFStatement::Statement(s) if matches!(**s, SqlStatement::Query(_)));
         let planned = match planned {
             None if is_query => {
                 self.apply_set_by_function();
@@ -656,7 +657,7 @@ impl Session {
     /// Runs `statement`, or `planned` where that is the plan already made for it.
     async fn run(
         &self,
-        statement: DFStatement,
+        statement: Arc<DFStatement>,
         params: Option<Vec<ScalarValue>>,
         planned: Option<plans::Planned>,
     ) -> Result<Output> {
@@ -709,11 +710,11 @@ impl Session {
 
     async fn run_inner(
         &self,
-        statement: DFStatement,
+        statement: Arc<DFStatement>,
         params: Option<Vec<ScalarValue>>,
         planned: Option<plans::Planned>,
     ) -> Result<Output> {
-        let ast = match &statement {
+        let ast = match &*statement {
             DFStatement::Statement(s) => Some(s.as_ref()),
             DFStatement::CreateExternalTable(create) => {
                 return self.create_external_table(create.clone()).await;
@@ -840,11 +841,11 @@ impl Session {
             _ => None,
         };
         let statement = match temporary {
-            Some(create) => self.temporary_create(create).await?,
+            Some(create) => Arc::new(self.temporary_create(create).await?),
             None => statement,
         };
         // Inside a block, what a CREATE writes is recorded so ROLLBACK can undo it.
-        let created = match &statement {
+        let created = match &*statement {
             DFStatement::Statement(s) => match s.as_ref() {
                 SqlStatement::CreateTable(ct) => Some(ct.name.clone()),
                 SqlStatement::CreateView(view) => Some(view.name.clone()),
@@ -898,11 +899,11 @@ impl Session {
     /// The part of [`Session::run_inner`] for statements DataFusion plans.
     async fn run_planned(
         &self,
-        statement: DFStatement,
+        statement: Arc<DFStatement>,
         params: Option<Vec<ScalarValue>>,
         planned: Option<plans::Planned>,
     ) -> Result<Output> {
-        let ast = match &statement {
+        let ast = match &*statement {
             DFStatement::Statement(s) => Some(s.as_ref()),
             _ => None,
         };
@@ -925,12 +926,14 @@ impl Session {
             _ => Vec::new(),
         };
         // DataFusion does not plan Hive-style `PARTITIONED BY`; the catalog applies it.
-        let statement = match &statement {
+        let statement = match &*statement {
             DFStatement::Statement(s) if !partition_by.is_empty() => match s.as_ref() {
                 SqlStatement::CreateTable(ct) => {
                     let mut ct = ct.clone();
                     ct.hive_distribution = ast::HiveDistributionStyle::NONE;
-                    DFStatement::Statement(Box::new(SqlStatement::CreateTable(ct)))
+                    Arc::new(DFStatement::Statement(Box::new(SqlStatement::CreateTable(
+                        ct,
+                    ))))
                 }
                 _ => statement,
             },
@@ -938,7 +941,7 @@ impl Session {
         };
         let (mut plan, kept) = match planned {
             Some(planned) => (planned.plan, planned.kept),
-            None => (self.plan(statement).await?, None),
+            None => (self.plan(Arc::unwrap_or_clone(statement)).await?, None),
         };
         let optimized = kept.and_then(|kept| {
             let optimized = kept.optimized(&self.ctx)?;
@@ -2038,7 +2041,7 @@ impl Session {
         if self.cursors.schema(&name).is_ok() {
             return Err(SqlError::DuplicateCursor(name));
         }
-        let statement = DFStatement::Statement(Box::new(SqlStatement::Query(query)));
+        let statement = Arc::new(DFStatement::Statement(Box::new(SqlStatement::Query(query))));
         match Box::pin(self.run_inner(statement, params, None)).await? {
             Output::Rows { schema, stream, .. } => {
                 self.cursors.declare(&name, hold, schema, stream)?;
