@@ -26,6 +26,8 @@ use object_store::{ObjectStore, ObjectStoreExt};
 pub struct DecodedFiles {
     budget: usize,
     kept: Mutex<Kept>,
+    /// Files read and decoded, for all that they were asked for.
+    reads: std::sync::atomic::AtomicU64,
 }
 
 struct Kept {
@@ -51,12 +53,18 @@ impl DecodedFiles {
                 columns: LruQueue::new(),
                 bytes: 0,
             }),
+            reads: Default::default(),
         }
     }
 
     /// Bytes of decoded columns held now.
     pub fn bytes(&self) -> usize {
         self.lock().bytes
+    }
+
+    /// How many times a file was read and decoded (a column asked for was not held).
+    pub fn reads(&self) -> u64 {
+        self.reads.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
@@ -90,6 +98,8 @@ impl DecodedFiles {
         if !missing.is_empty() {
             let wanted: Vec<&FieldRef> = missing.iter().map(|&i| &fields[i]).collect();
             let decoded = decode(store, path, &wanted).await?;
+            self.reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let mut kept = self.lock();
             for (&i, array) in missing.iter().zip(decoded) {
                 kept.put(key(&fields[i]), Arc::clone(&array), self.budget);

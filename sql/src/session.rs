@@ -3310,8 +3310,10 @@ mod batch_tests {
         assert_eq!(values(&this, query).await, ["b", ""]);
         let held = decoded.bytes();
         assert!(held > 0, "the columns read are kept");
+        assert_eq!(decoded.reads(), 2, "each of the two files read once");
         assert_eq!(values(&this, query).await, ["b", ""]);
-        assert_eq!(decoded.bytes(), held, "and read from memory again");
+        assert_eq!(decoded.reads(), 2, "and not read again");
+        assert_eq!(decoded.bytes(), held);
         let plan = values(&this, &format!("explain {query}")).await.join("\n");
         assert!(plan.contains("partition_sizes"), "{plan}");
         assert!(!plan.contains(".parquet"), "{plan}");
