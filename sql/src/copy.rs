@@ -118,22 +118,34 @@ impl std::fmt::Debug for CopyIn {
 }
 
 impl CopyIn {
-    /// Starts loading into `table`, whose rows have `schema`, in `format`.
+    /// Starts loading into `table`, whose rows have `schema`, in `format`; the data
+    /// has the columns at `listed` of `schema`, in that order (`COPY t (b, a)`), or
+    /// all of them when `listed` is `None`. Columns not listed are NULL.
     pub(crate) fn start(
         table: Arc<dyn TableProvider>,
         schema: SchemaRef,
+        listed: Option<Vec<usize>>,
         format: CopyFormat,
         state: Arc<datafusion::execution::session_state::SessionState>,
     ) -> Result<Self> {
         // A few chunks in flight: the client waits while the loader catches up.
         let (tx, rx) = mpsc::channel::<std::result::Result<Bytes, String>>(16);
         let header = format.header;
-        let batches = decode(rx, Arc::clone(&schema), &format)?;
+        let (batches, columns) = match listed {
+            None => (
+                decode(rx, Arc::clone(&schema), &format)?,
+                schema.fields().len(),
+            ),
+            Some(listed) => {
+                let given = Arc::new(schema.project(&listed).map_err(copy_error)?);
+                let batches = decode(rx, given, &format)?;
+                (widened(batches, Arc::clone(&schema), &listed), listed.len())
+            }
+        };
         let source = Arc::new(OneStream {
             schema: Arc::clone(&schema),
             stream: Mutex::new(Some(batches)),
         });
-        let columns = schema.fields().len();
         let task = tokio::spawn(async move {
             let input = Arc::new(StreamingTableExec::try_new(
                 Arc::clone(&schema),
@@ -260,6 +272,7 @@ fn decode(
         decoder: builder.build_decoder(),
         pending: None,
         finished: false,
+        end: EndOfData::default(),
     };
     let stream = futures::stream::unfold(state, |mut st| async move {
         if st.finished {
@@ -294,7 +307,12 @@ fn decode(
                 }
             }
             match st.rx.recv().await {
-                Some(Ok(chunk)) => st.pending = Some((chunk, 0)),
+                // After the end-of-data line, the rest is dropped unread.
+                Some(Ok(chunk)) => {
+                    if let Some(chunk) = st.end.before_marker(chunk) {
+                        st.pending = Some((chunk, 0));
+                    }
+                }
                 Some(Err(message)) => {
                     st.finished = true;
                     let error =
@@ -302,6 +320,10 @@ fn decode(
                     return Some((Err(error), st));
                 }
                 None => {
+                    if let Some(rest) = st.end.rest() {
+                        st.pending = Some((rest, 0));
+                        continue;
+                    }
                     st.finished = true;
                     if let Err(e) = st.decoder.decode(&[]) {
                         return Some((Err(copy_error(e)), st));
@@ -323,11 +345,132 @@ fn decode(
     Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
 }
 
+/// Batches of the columns at `listed` of `schema` as batches of all of them, the
+/// others NULL.
+fn widened(
+    batches: SendableRecordBatchStream,
+    schema: SchemaRef,
+    listed: &[usize],
+) -> SendableRecordBatchStream {
+    let position: Vec<Option<usize>> = (0..schema.fields().len())
+        .map(|i| listed.iter().position(|&l| l == i))
+        .collect();
+    let target = Arc::clone(&schema);
+    let stream = futures::StreamExt::map(batches, move |batch| {
+        let batch = batch?;
+        let columns = target
+            .fields()
+            .iter()
+            .zip(&position)
+            .map(|(field, at)| match at {
+                Some(at) => Arc::clone(batch.column(*at)),
+                None => {
+                    datafusion::arrow::array::new_null_array(field.data_type(), batch.num_rows())
+                }
+            })
+            .collect();
+        Ok(datafusion::arrow::record_batch::RecordBatch::try_new(
+            Arc::clone(&target),
+            columns,
+        )?)
+    });
+    Box::pin(RecordBatchStreamAdapter::new(schema, stream))
+}
+
 struct DecodeState {
     rx: mpsc::Receiver<std::result::Result<Bytes, String>>,
     decoder: arrow_csv::reader::Decoder,
     pending: Option<(Bytes, usize)>,
     finished: bool,
+    end: EndOfData,
+}
+
+/// Finds PostgreSQL's end-of-data line, `\.` alone on a line, which psql 15 sends
+/// after the rows of a script's `COPY ... FROM STDIN` (and `\copy` from a file that
+/// has one); PostgreSQL stops reading there, in text and CSV format alike.
+#[derive(Debug)]
+struct EndOfData {
+    /// Whether the next byte starts a line.
+    line_start: bool,
+    /// The start of a line that may be the marker, cut by the chunk's end (`\`, `\.`
+    /// or `\.\r`).
+    held: Vec<u8>,
+    ended: bool,
+}
+
+impl Default for EndOfData {
+    fn default() -> Self {
+        Self {
+            line_start: true,
+            held: Vec::new(),
+            ended: false,
+        }
+    }
+}
+
+impl EndOfData {
+    /// The part of `chunk` before the marker, with any bytes held back from the last
+    /// chunk in front; `None` once the marker has been seen, or when all of `chunk`
+    /// is held back.
+    fn before_marker(&mut self, chunk: Bytes) -> Option<Bytes> {
+        if self.ended {
+            return None;
+        }
+        let chunk = if self.held.is_empty() {
+            chunk
+        } else {
+            let mut joined = std::mem::take(&mut self.held);
+            joined.extend_from_slice(&chunk);
+            self.line_start = true;
+            Bytes::from(joined)
+        };
+        let bytes = chunk.as_ref();
+        let mut start = if self.line_start { Some(0) } else { None };
+        let mut next = 0;
+        loop {
+            if let Some(at) = start {
+                let line = &bytes[at..];
+                match line {
+                    [b'\\', b'.', b'\n', ..] | [b'\\', b'.', b'\r', b'\n', ..] => {
+                        self.ended = true;
+                        return (at > 0).then(|| chunk.slice(..at));
+                    }
+                    [b'\\'] | [b'\\', b'.'] | [b'\\', b'.', b'\r'] => {
+                        // Perhaps the marker, cut: decided with the next chunk or at
+                        // the end of the data.
+                        self.held = line.to_vec();
+                        self.line_start = false;
+                        return (at > 0).then(|| chunk.slice(..at));
+                    }
+                    _ => {}
+                }
+            }
+            match memchr::memchr(b'\n', &bytes[next..]) {
+                Some(i) => {
+                    start = Some(next + i + 1);
+                    next += i + 1;
+                    if next == bytes.len() {
+                        self.line_start = true;
+                        return Some(chunk);
+                    }
+                }
+                None => {
+                    self.line_start = false;
+                    return Some(chunk);
+                }
+            }
+        }
+    }
+
+    /// What was held back at the end of the data: the marker without a line end
+    /// (`\.`), which ends it, or data.
+    fn rest(&mut self) -> Option<Bytes> {
+        let held = std::mem::take(&mut self.held);
+        match held.as_slice() {
+            b"\\." | b"\\.\r" | [] => None,
+            _ => Some(Bytes::from(held)),
+        }
+    }
 }
 
 /// A parse failure in the data, reported with the line of the input it is on
@@ -355,4 +498,42 @@ fn bad_data(error: SqlError, header: bool) -> SqlError {
 
 fn copy_error(e: datafusion::arrow::error::ArrowError) -> DataFusionError {
     DataFusionError::ArrowError(Box::new(e), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_end_of_data_line_ends_the_data_wherever_chunks_are_cut() {
+        let data = b"a\\.b\t1\n\\.x\t2\n\\.\r\nnot read\n";
+        // Every way of cutting the data in two gives the same rows.
+        for cut in 0..=data.len() {
+            let mut end = EndOfData::default();
+            let mut kept = Vec::new();
+            for part in [&data[..cut], &data[cut..]] {
+                if let Some(b) = end.before_marker(Bytes::copy_from_slice(part)) {
+                    kept.extend_from_slice(&b);
+                }
+            }
+            if let Some(b) = end.rest() {
+                kept.extend_from_slice(&b);
+            }
+            assert_eq!(kept, b"a\\.b\t1\n\\.x\t2\n", "cut at {cut}");
+        }
+        // Without a line end at the very end, and data without the marker.
+        for (data, expected) in [
+            (&b"1\n\\."[..], &b"1\n"[..]),
+            (b"1\n\\", b"1\n\\"),
+            (b"1\n2", b"1\n2"),
+        ] {
+            let mut end = EndOfData::default();
+            let mut kept = end
+                .before_marker(Bytes::copy_from_slice(data))
+                .map(|b| b.to_vec())
+                .unwrap_or_default();
+            kept.extend(end.rest().map(|b| b.to_vec()).unwrap_or_default());
+            assert_eq!(kept, expected);
+        }
+    }
 }

@@ -79,6 +79,19 @@ pub enum SqlError {
     #[error("cannot get array length of a {}", if *scalar { "scalar" } else { "non-array" })]
     NotAnArray { scalar: bool },
 
+    /// A column list (`COPY t (a, x)`) naming a column the table does not have (42703).
+    #[error("column \"{column}\" of relation \"{table}\" does not exist")]
+    UnknownColumn { column: String, table: String },
+
+    /// A column list naming a column twice (42701).
+    #[error("column \"{0}\" specified more than once")]
+    ColumnListedTwice(String),
+
+    /// A JSON set-returning function given a value of the wrong kind (22023), in
+    /// PostgreSQL's words (`cannot extract elements from an object`).
+    #[error("{0}")]
+    WrongJsonKind(String),
+
     /// Integer arithmetic whose answer does not fit its type (22003); the message is
     /// one of [`INTEGER_OUT_OF_RANGE`].
     #[error("{type_name} out of range")]

@@ -16,7 +16,9 @@ mod format;
 pub(crate) mod functions;
 mod interval_mul;
 mod json_ops;
+mod json_sets;
 pub(crate) mod jsonb;
+pub(crate) mod lateral;
 pub(crate) mod names;
 pub(crate) mod overflow;
 mod single_value;
@@ -204,6 +206,9 @@ pub(crate) fn install(
     ctx.register_udf(interval_mul::udf());
     ctx.register_udf(sleep::udf());
     json_ops::install(ctx).map_err(crate::SqlError::DataFusion)?;
+    for udf in json_sets::udfs() {
+        ctx.register_udf(udf);
+    }
     for udf in typmod::udfs() {
         ctx.register_udf(udf);
     }
@@ -428,6 +433,8 @@ fn rules() -> &'static [Box<dyn datafusion_pg_catalog::sql::rules::SqlStatementR
 /// Applies the client-SQL rewrites to one parsed statement.
 pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     qualify_tarn_tables(&mut statement);
+    // Before the names, which then see the columns it names.
+    json_sets::rewrite(&mut statement);
     name_set_function_columns(&mut statement);
     functions::rewrite_array_over_unnest(&mut statement);
     interval_mul::rewrite(&mut statement);

@@ -1221,6 +1221,7 @@ impl Session {
         }
         let state = self.set_up_state(&settings, default_schema)?;
         let plan = state.statement_to_plan(statement).await?;
+        let plan = crate::pg::lateral::unnest_joins(plan)?;
         let plan = crate::pg::casts::char_comparisons(plan)?;
         let plan = crate::pg::casts::jsonb_comparisons(plan)?;
         let plan = crate::pg::overflow::integer_literals(plan)?;
@@ -1829,9 +1830,6 @@ impl Session {
         else {
             return Err(SqlError::not_supported("COPY (query) FROM"));
         };
-        if !columns.is_empty() {
-            return Err(SqlError::not_supported("COPY FROM with a column list"));
-        }
         let (schema, name) =
             self.resolve_table(&object_name_to_table_reference(table_name.clone(), true)?)?;
         let table = self
@@ -1839,9 +1837,18 @@ impl Session {
             .catalog()
             .table_provider(&schema, &name)
             .await?
-            .ok_or(tarn_catalog::CatalogError::TableNotFound { schema, name })?;
-        let columns = table.schema();
-        let copy = crate::copy::CopyIn::start(table, columns, format, Arc::new(self.ctx.state()))?;
+            .ok_or_else(|| tarn_catalog::CatalogError::TableNotFound {
+                schema: schema.clone(),
+                name: name.clone(),
+            })?;
+        let fields = table.schema();
+        let listed = if columns.is_empty() {
+            None
+        } else {
+            Some(listed_columns(&fields, columns, &name)?)
+        };
+        let copy =
+            crate::copy::CopyIn::start(table, fields, listed, format, Arc::new(self.ctx.state()))?;
         Ok(Output::CopyIn(copy))
     }
 
@@ -2851,6 +2858,33 @@ fn ddl_words(ddl: &DdlStatement) -> &'static str {
         DdlStatement::CreateCatalog(_) => "CREATE DATABASE",
         _ => "this DDL statement",
     }
+}
+
+/// The positions in `fields` of a COPY's column list, in its order: names as
+/// identifiers resolve (unquoted ones folded to lower case), each at most once.
+fn listed_columns(
+    fields: &datafusion::arrow::datatypes::SchemaRef,
+    columns: &[ast::Ident],
+    table: &str,
+) -> Result<Vec<usize>> {
+    let mut listed = Vec::with_capacity(columns.len());
+    for column in columns {
+        let name = match column.quote_style {
+            Some(_) => column.value.clone(),
+            None => column.value.to_lowercase(),
+        };
+        let at = fields
+            .index_of(&name)
+            .map_err(|_| SqlError::UnknownColumn {
+                column: name.clone(),
+                table: table.to_owned(),
+            })?;
+        if listed.contains(&at) {
+            return Err(SqlError::ColumnListedTwice(name));
+        }
+        listed.push(at);
+    }
+    Ok(listed)
 }
 
 #[cfg(test)]

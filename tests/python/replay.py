@@ -53,8 +53,6 @@ create view analytics.v_paid as select * from analytics.orders where is_paid;
 # (trace, pattern of the difference's text, why Tarn differs). Keep reasons short
 # and true; remove an entry when its difference is gone.
 KNOWN = [
-    ("*", r"CommandComplete 'SHOW 1' where PostgreSQL sent 'SHOW'",
-     "pgwire appends the row count to the tag of every extended-protocol Execute"),
     ("psql.trace", r"'pg_get_expr_1', 'pg_get_expr_2'",
      "DataFusion needs unique column names; PostgreSQL repeats `pg_get_expr`"),
     ("psql.trace", r"columns \['pubname', '_1', '_2'\]",

@@ -7,7 +7,8 @@
 //! writes to the socket, and as many wake-ups of the client, where PostgreSQL makes
 //! one. `Deferred` is the connection with its flush left to Sync and Flush (whose
 //! handlers flush the connection itself); the codec still writes out whenever its
-//! buffer fills, so a large result streams as before.
+//! buffer fills, so a large result streams as before. It also tags `SHOW` and
+//! `EXPLAIN` bare, as PostgreSQL does ([`bare_tag`]).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -34,6 +35,13 @@ where
     }
 
     fn start_send(self: Pin<&mut Self>, item: PgWireBackendMessage) -> Result<(), Self::Error> {
+        let item = match item {
+            PgWireBackendMessage::CommandComplete(mut complete) => {
+                bare_tag(&mut complete.tag);
+                PgWireBackendMessage::CommandComplete(complete)
+            }
+            other => other,
+        };
         Pin::new(&mut *self.get_mut().0).start_send(item)
     }
 
@@ -43,6 +51,20 @@ where
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Pin::new(&mut *self.get_mut().0).poll_close(cx)
+    }
+}
+
+/// PostgreSQL tags the rows of `SHOW` and `EXPLAIN` bare, where pgwire's Execute
+/// counts every query's rows (`SHOW 1`). The simple protocol's tags are Tarn's own
+/// (`handler::send_rows`); these come from pgwire's Execute.
+fn bare_tag(tag: &mut String) {
+    for command in ["SHOW", "EXPLAIN"] {
+        if let Some(count) = tag.strip_prefix(command).and_then(|t| t.strip_prefix(' '))
+            && !count.is_empty()
+            && count.bytes().all(|b| b.is_ascii_digit())
+        {
+            tag.truncate(command.len());
+        }
     }
 }
 
@@ -113,5 +135,41 @@ impl<C: ClientInfo> ClientInfo for Deferred<'_, C> {
 
     fn client_certificates<'a>(&self) -> Option<&[rustls_pki_types::CertificateDer<'a>]> {
         self.0.client_certificates()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bare_tag;
+
+    #[test]
+    fn show_and_explain_are_tagged_bare_and_others_keep_their_counts() {
+        let tags = [
+            "SHOW 1",
+            "EXPLAIN 12",
+            "SELECT 1",
+            "SHOW",
+            "SHOWS 1",
+            "INSERT 0 3",
+        ];
+        let bare: Vec<String> = tags
+            .iter()
+            .map(|t| {
+                let mut t = (*t).to_owned();
+                bare_tag(&mut t);
+                t
+            })
+            .collect();
+        assert_eq!(
+            bare,
+            [
+                "SHOW",
+                "EXPLAIN",
+                "SELECT 1",
+                "SHOW",
+                "SHOWS 1",
+                "INSERT 0 3"
+            ]
+        );
     }
 }

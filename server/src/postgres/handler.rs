@@ -223,8 +223,9 @@ fn transaction_status(state: TransactionState) -> TransactionStatus {
 /// Sends a simple Query's rows: RowDescription, the DataRows, CommandComplete. As
 /// pgwire's `send_query_response` does, except for the tag: PostgreSQL counts the rows
 /// of `SELECT n` and `FETCH n` but tags `SHOW` and `EXPLAIN` bare, where pgwire counts
-/// every command's rows. (An extended-protocol Execute is sent by pgwire, which
-/// counts them.) Messages are fed, not flushed: the ReadyForQuery that follows
+/// every command's rows. (An extended-protocol Execute is sent by pgwire through
+/// `Deferred`, which makes its tags bare the same way.) Messages are fed, not
+/// flushed: the ReadyForQuery that follows
 /// flushes them together.
 async fn send_rows<C>(
     client: &mut C,

@@ -100,7 +100,10 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::SavepointWrites { .. } => FEATURE_NOT_SUPPORTED,
         SqlError::InvalidSettingValue { .. }
         | SqlError::InvalidOption { .. }
-        | SqlError::NotAnArray { .. } => INVALID_PARAMETER_VALUE,
+        | SqlError::NotAnArray { .. }
+        | SqlError::WrongJsonKind(_) => INVALID_PARAMETER_VALUE,
+        SqlError::UnknownColumn { .. } => UNDEFINED_COLUMN,
+        SqlError::ColumnListedTwice(_) => DUPLICATE_COLUMN,
     }
 }
 

@@ -9,12 +9,16 @@
 //!   timestamptz columns does follow it, this cast does not yet).
 //!
 //! - a fractional number (double precision, real, numeric) to an integer type rounds
-//!   to the nearest integer, halves away from zero (`2.7::int` is 3, `-2.5::int` is
-//!   -3), where Arrow's cast truncates (2 and -2); that holds for a value stored into
-//!   an integer column too (`INSERT`, `UPDATE`). PostgreSQL rounds a `numeric` so and a
-//!   `double precision` half to even (`2.5::float8::int` is 2); Tarn's decimal
-//!   literals are double precision, and rounding them as PostgreSQL rounds the
-//!   `numeric` they are there is what a query means.
+//!   to the nearest integer, where Arrow's cast truncates (`2.7::int` is 3, not 2);
+//!   that holds for a value stored into an integer column too (`INSERT`, `UPDATE`).
+//!   PostgreSQL rounds a `numeric`'s halves away from zero (`-2.5::int` is -3) and a
+//!   `double precision`'s or `real`'s to even (`2.5::float8::int` is 2). Tarn's
+//!   decimal literals are double precision where PostgreSQL's are `numeric`, so which
+//!   rounding a value gets follows the type PostgreSQL would give it ([`is_pg_float`]):
+//!   a literal, or arithmetic on literals and integer or numeric columns, rounds as a
+//!   `numeric`; a float column, a cast to a float type, and anything computed from
+//!   them round to even. `round(x)` of such a float rounds to even too, as
+//!   PostgreSQL's `round(double precision)` does (DataFusion's rounds halves away).
 //!
 //! An analyzer rule, run after type coercion, replaces those `Cast`s (written ones and
 //! the ones coercion inserts, as for INSERT of text into a timestamp column) with
@@ -47,6 +51,18 @@ impl AnalyzerRule for PgCasts {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
         // Output names stay what they were (`select cast(x as text)` is still `x`).
         rewrite_expressions(plan, &|expr, schema| {
+            if let Expr::ScalarFunction(ScalarFunction { func, args }) = &expr {
+                // `round(x)` of a value PostgreSQL computes as a float rounds halves
+                // to even there, as its casts do (`round(2.5::float8)` is 2).
+                if func.name() == "round" && args.len() == 1 && is_pg_float(&args[0], schema) {
+                    return Ok(Transformed::yes(Expr::ScalarFunction(
+                        ScalarFunction::new_udf(
+                            Arc::new(ScalarUDF::new_from_impl(RoundToEven::default())),
+                            args.clone(),
+                        ),
+                    )));
+                }
+            }
             let Expr::Cast(Cast { expr: inner, field }) = &expr else {
                 return Ok(Transformed::no(expr));
             };
@@ -82,16 +98,121 @@ impl AnalyzerRule for PgCasts {
                     Arc::clone(field),
                 ))),
                 (from, to) if is_fractional(from) && to.is_integer() => {
-                    Transformed::yes(Expr::Cast(Cast::new_from_field(
-                        Box::new(datafusion::functions::math::expr_fn::round(vec![
+                    let rounded = if is_pg_float(inner, schema) {
+                        call(
+                            ScalarUDF::new_from_impl(RoundToEven::default()),
                             (**inner).clone(),
-                        ])),
+                        )
+                    } else {
+                        datafusion::functions::math::expr_fn::round(vec![(**inner).clone()])
+                    };
+                    Transformed::yes(Expr::Cast(Cast::new_from_field(
+                        Box::new(rounded),
                         Arc::clone(field),
                     )))
                 }
                 _ => Transformed::no(expr),
             })
         })
+    }
+}
+
+/// Whether PostgreSQL would compute `expr` as `double precision` or `real` rather than
+/// `numeric`. DataFusion's types cannot tell: a decimal literal (`2.5`) is a Float64
+/// here and a `numeric` in PostgreSQL, and so is arithmetic mixing it with integer
+/// or numeric columns (`i + 0.5`, `avg(i)`). A float column or parameter, a cast to a
+/// float type from anything but an integer or decimal (casts DataFusion adds to
+/// coerce those into a float are `numeric` arithmetic in PostgreSQL, so a written
+/// `i::float8` counts as numeric too), and anything
+/// computed with one of them (PostgreSQL's `float8 * numeric` is `float8`) are.
+/// A float column of a subquery or CTE counts as a column, even where it came from
+/// a decimal literal (`select 2.5 as x`).
+fn is_pg_float(expr: &Expr, schema: &datafusion::common::DFSchema) -> bool {
+    let any = |args: &[Expr]| args.iter().any(|e| is_pg_float(e, schema));
+    match expr {
+        Expr::Literal(..) => false,
+        Expr::Alias(alias) => is_pg_float(&alias.expr, schema),
+        Expr::Negative(inner) => is_pg_float(inner, schema),
+        Expr::Cast(Cast { expr: inner, field }) => {
+            let to_float = field.data_type().is_floating();
+            match inner.get_type(schema) {
+                Ok(from) if from.is_integer() || from.is_decimal() || from.is_null() => false,
+                // Others are written (`2.5::float8`, `x::real`, `'2.5'::float8`, and
+                // `d::numeric`, which is numeric): type coercion casts no float to a
+                // float that would then be cast to an integer.
+                _ => to_float,
+            }
+        }
+        Expr::BinaryExpr(binary) => {
+            is_pg_float(&binary.left, schema) || is_pg_float(&binary.right, schema)
+        }
+        Expr::Case(case) => {
+            case.when_then_expr
+                .iter()
+                .any(|(_, then)| is_pg_float(then, schema))
+                || case
+                    .else_expr
+                    .as_deref()
+                    .is_some_and(|e| is_pg_float(e, schema))
+        }
+        Expr::ScalarFunction(f) => any(&f.args),
+        Expr::AggregateFunction(f) => any(&f.params.args),
+        Expr::WindowFunction(f) => any(&f.params.args),
+        _ => expr.get_type(schema).is_ok_and(|t| t.is_floating()),
+    }
+}
+
+/// Rounds a double precision or real to the nearest integer, halves to even, as
+/// PostgreSQL's `rint` (its float-to-integer casts and `round(double precision)`).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct RoundToEven {
+    signature: Signature,
+}
+
+impl Default for RoundToEven {
+    fn default() -> Self {
+        Self {
+            signature: Signature::uniform(
+                1,
+                vec![DataType::Float64, DataType::Float32],
+                Volatility::Immutable,
+            ),
+        }
+    }
+}
+
+impl ScalarUDFImpl for RoundToEven {
+    fn name(&self) -> &str {
+        "pg_rint"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        Ok(arg_types[0].clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::datatypes::{Float32Type, Float64Type};
+        let array = args.args[0].to_array(args.number_rows)?;
+        let out: ArrayRef = match array.data_type() {
+            DataType::Float32 => Arc::new(
+                array
+                    .as_primitive::<Float32Type>()
+                    .unary::<_, Float32Type>(f32::round_ties_even),
+            ),
+            _ => {
+                let array = datafusion::arrow::compute::cast(&array, &DataType::Float64)?;
+                Arc::new(
+                    array
+                        .as_primitive::<Float64Type>()
+                        .unary::<_, Float64Type>(f64::round_ties_even),
+                )
+            }
+        };
+        Ok(ColumnarValue::Array(out))
     }
 }
 

@@ -144,6 +144,70 @@ pub(crate) fn get<'t>(
     Ok(found.map(|(start, end)| &text[start..end]))
 }
 
+/// The top-level parts of a JSON value, as written in its text.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Members<'t> {
+    /// An array's elements.
+    Array(Vec<&'t str>),
+    /// An object's members, keys with their escapes resolved, in the order written
+    /// (duplicate keys too: json keeps them, jsonb's text has none).
+    Object(Vec<(String, &'t str)>),
+    Scalar,
+}
+
+/// The elements or members of the JSON `text` (what PostgreSQL's
+/// `json[b]_array_elements`, `json[b]_each` and `json[b]_object_keys` return).
+pub(crate) fn members(text: &str) -> Result<Members<'_>, JsonbError> {
+    let mut parser = Parser {
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    let mut scratch = String::new();
+    let mut value = |parser: &mut Parser<'_>| -> Result<&str, JsonbError> {
+        parser.skip_whitespace();
+        let start = parser.at;
+        scratch.clear();
+        parser.value(&mut scratch)?;
+        Ok(&text[start..parser.at])
+    };
+    let (open, close) = match parser.peek() {
+        Some(b'[') => (b'[', b']'),
+        Some(b'{') => (b'{', b'}'),
+        None => return Err(parser.syntax()),
+        Some(_) => {
+            value(&mut parser)?;
+            return Ok(Members::Scalar);
+        }
+    };
+    parser.at += 1;
+    let mut elements = Vec::new();
+    let mut object = Vec::new();
+    if parser.peek() != Some(close) {
+        loop {
+            if open == b'[' {
+                elements.push(value(&mut parser)?);
+            } else {
+                if parser.peek() != Some(b'"') {
+                    return Err(parser.syntax());
+                }
+                let key = parser.string()?;
+                parser.expect(b':')?;
+                object.push((key, value(&mut parser)?));
+            }
+            match parser.peek() {
+                Some(b',') => parser.at += 1,
+                Some(b) if b == close => break,
+                _ => return Err(parser.syntax()),
+            }
+        }
+    }
+    Ok(if open == b'[' {
+        Members::Array(elements)
+    } else {
+        Members::Object(object)
+    })
+}
+
 /// Whether `key` is a top-level key of the JSON `text` (an object), a string element
 /// of it (an array), or the string itself (PostgreSQL's jsonb `?`).
 pub(crate) fn has_key(text: &str, key: &str) -> Result<bool, JsonbError> {
@@ -702,6 +766,25 @@ mod tests {
 
     /// The examples of PostgreSQL 15's manual, section 8.14.3 (jsonb Containment and
     /// Existence), with the answers it gives.
+    #[test]
+    fn members_are_read_as_written() {
+        assert_eq!(
+            members(r#" [1, "a", {"b": [2]}, null] "#),
+            Ok(Members::Array(vec!["1", r#""a""#, r#"{"b": [2]}"#, "null"]))
+        );
+        assert_eq!(
+            members(r#"{"k\u0041": 1, "k": {"x": null}, "k": []}"#),
+            Ok(Members::Object(vec![
+                ("kA".to_owned(), "1"),
+                ("k".to_owned(), r#"{"x": null}"#),
+                ("k".to_owned(), "[]"),
+            ]))
+        );
+        assert_eq!(members("[]"), Ok(Members::Array(vec![])));
+        assert_eq!(members(" 3 "), Ok(Members::Scalar));
+        assert!(members("[1,").is_err());
+    }
+
     #[test]
     fn containment_follows_the_postgres_manual() {
         let product = r#"{"product": "PostgreSQL", "version": 9.4, "jsonb": true}"#;

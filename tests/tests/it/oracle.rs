@@ -469,6 +469,118 @@ async fn issue_5_json_columns_refuse_text_that_is_not_json_as_postgres_15() {
     assert_eq!(errors, ["22P02"; 7]);
 }
 
+/// `COPY t (b, a) FROM STDIN` loads the listed columns, in the list's order, and
+/// leaves the others NULL, as PostgreSQL 15 does (text and CSV with a header); a
+/// column the table lacks is 42703 and one listed twice 42701, in PostgreSQL's words,
+/// before any data is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_3_copy_from_with_a_column_list_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("copy_columns.sql");
+    std::fs::write(
+        &script,
+        "create table cl (a int, b text, c varchar(3), d date);
+copy cl (b, a) from stdin;
+x\t1
+\\N\t2
+\\.
+copy cl (\"d\", C) from stdin with (format csv, header true);
+when,what
+2024-01-02,abc
+,
+\\.
+select * from cl order by a nulls first, c nulls first;
+\\set VERBOSITY default
+copy cl (a, nope) from stdin;
+copy cl (a, b, A) from stdin;
+select count(*) from cl;
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(
+        errors,
+        [
+            "column \"nope\" of relation \"cl\" does not exist",
+            "column \"a\" specified more than once"
+        ]
+    );
+}
+
+/// JSON's set-returning functions answer as PostgreSQL 15's: `json[b]_array_elements`
+/// (and `_text`), `json[b]_object_keys` in a select list and in FROM, `json[b]_each`
+/// (and `_text`) in FROM, where a call reads the rows before it (implicitly LATERAL:
+/// `from orders o, jsonb_array_elements(o.items) i`), as `unnest` of an array does
+/// there too; their column names, NULL and empty values giving no rows, json keeping
+/// duplicate keys, and PostgreSQL's errors for a value of the wrong kind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_json_set_returning_functions_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("json_sets.sql");
+    std::fs::write(
+        &script,
+        r#"create table orders (id int, items jsonb, meta json);
+insert into orders values
+  (1, '[{"sku": "a1", "n": 2}, {"sku": "b2", "n": 1}]', '{"b": 1, "a": 2, "a": "x"}'),
+  (2, '[]', '{}'),
+  (3, null, null),
+  (4, '[7, "two", null, [3]]', '{"k": null, "m": {"z": [1, 2]}}');
+select * from (select id, jsonb_array_elements(items) as e from orders) s order by id, e::text;
+select id, jsonb_array_elements(items) ->> 'sku' as sku from orders where id = 1 order by 2;
+select o.id, i.value ->> 'sku' as sku, (i.value ->> 'n')::int as n
+  from orders o, jsonb_array_elements(o.items) i where o.id = 1 order by sku;
+select o.id, t.value from orders o cross join jsonb_array_elements_text(o.items) as t
+  order by 1, 2;
+select o.id, e.key, e.value::text as v from orders o, json_each(o.meta) e order by 1, 2, 3;
+select o.id, e.key, e.value from orders o, json_each_text(o.meta) as e order by 1, 2, 3;
+select id, json_object_keys(meta) from orders order by 1, 2;
+select * from jsonb_each_text('{"b": 1, "a": null, "c": "x"}') order by key;
+select key, value from jsonb_each('{"b": [1, 2], "a": {"c": true}}') order by key;
+select * from jsonb_object_keys('{"bb": 1, "a": 2}') k order by k;
+select jsonb_array_elements_text('["x", "y"]') as v;
+select json_array_elements('[1, {"a" : 2}]');
+select count(*) from orders o, jsonb_array_elements(o.items) e;
+select e.key, count(*) from orders o, jsonb_each(o.items -> 0) e where o.id < 3
+  group by e.key order by 1;
+select t.id, x from (values (1, array[1, 2]), (2, array[3])) t(id, a), unnest(t.a) x
+  order by 1, 2;
+select jsonb_array_elements(items) as e, json_array_elements_text('[]') as t from orders \gdesc
+select * from orders o, jsonb_each(o.items) e, json_each_text(o.meta) \gdesc
+\set VERBOSITY default
+select jsonb_array_elements('{"a": 1}');
+select * from jsonb_array_elements('3');
+select * from json_array_elements('{"a": 1}');
+select * from json_array_elements_text('3');
+select jsonb_object_keys('[1]');
+select json_object_keys('"s"');
+select * from jsonb_each('[1]');
+select * from json_each('[1]');
+select * from json_each_text('"s"');
+select count(*) from orders o, jsonb_array_elements(o.items) e where o.id = 4 and e.value = '"two"';
+"#,
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(
+        errors,
+        [
+            "cannot extract elements from an object",
+            "cannot extract elements from a scalar",
+            "cannot call json_array_elements on a non-array",
+            "cannot call json_array_elements_text on a scalar",
+            "cannot call jsonb_object_keys on an array",
+            "cannot call json_object_keys on a scalar",
+            "cannot call jsonb_each on a non-object",
+            "cannot deconstruct an array as an object",
+            "cannot deconstruct a scalar"
+        ]
+    );
+}
+
 /// jsonb values come back as PostgreSQL 15 renders them, not as written: keys sorted
 /// by length then bytes, the last of duplicate keys kept, whitespace and escapes
 /// normalized, numbers as `numeric` prints them; stored that way from INSERT, casts
@@ -656,8 +768,10 @@ select sum(coalesce(a, 0)) as s from lt \\gdesc
 
 /// A fraction cast or stored to an integer type is rounded, halves away from zero, as
 /// PostgreSQL rounds a numeric (Arrow's cast truncated: `2.7::int` was 2, and an INSERT
-/// or UPDATE of 2.7 into an integer column stored 2); a value beyond the type is
-/// refused with 22003 and PostgreSQL's words (it was 22P02, Arrow's cast error).
+/// or UPDATE of 2.7 into an integer column stored 2), and halves to even where
+/// PostgreSQL's value is a double precision or real (a float column, a cast to float,
+/// arithmetic with them, `round` of them); a value beyond the type is refused with
+/// 22003 and PostgreSQL's words (it was 22P02, Arrow's cast error).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_fractions_to_integers_round_as_postgres_15() {
     let postgres = Postgres::start();
@@ -684,6 +798,16 @@ select 5000000000::bigint::int;
 \\set VERBOSITY default
 select 1e10::int;
 select count(*) from fr;
+create table fl (d float8, r real, i int);
+insert into fl values (2.5, 2.5, 5), (3.5, -0.5, 7), (-2.5, 1.5, -5), (0.5, -2.5, 1);
+select d::int as a, r::int as b, round(d) as c, (d * 1.0)::int as e, (i / 2.0)::int as f,
+  (i * 0.5)::smallint as g, round(i / 2.0) as h, round(r) as k, (-d)::bigint as m,
+  d::numeric::int as n
+  from fl order by i;
+select 2.5::float8::int as a, '3.5'::float8::int as b, 0.5::real::int as c,
+  (sum(d) / 8)::int as d, (avg(r) * 2)::int as e from fl;
+insert into fr (i, b) select d, r from fl;
+select i, b from fr where s is null order by i, b;
 ",
     )
     .expect("write script");
@@ -747,6 +871,23 @@ impl Raw {
             kinds.push(char::from(kind));
             if kind == last {
                 return kinds;
+            }
+        }
+    }
+
+    /// The tags of the CommandComplete messages until ReadyForQuery.
+    fn tags_until_ready(&mut self) -> Vec<String> {
+        let mut tags = Vec::new();
+        loop {
+            let (kind, body) = self.read().expect("a reply");
+            match kind {
+                b'C' => tags.push(
+                    String::from_utf8_lossy(&body)
+                        .trim_end_matches('\0')
+                        .to_owned(),
+                ),
+                b'Z' => return tags,
+                _ => {}
             }
         }
     }
@@ -834,4 +975,57 @@ async fn issue_7_extended_replies_wait_for_flush_or_sync_as_postgres_15() {
         "PostgreSQL 15's answers"
     );
     assert_eq!(tarn_answers, postgres_answers);
+}
+
+/// The command tags of PostgreSQL 15 over both protocols: `SHOW` and `EXPLAIN` bare
+/// (pgwire counted their rows over the extended protocol: `SHOW 1`), `SELECT n`,
+/// `INSERT 0 n`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_command_tags_as_postgres_15_over_both_protocols() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let (tarn_port, postgres_port) = (tarn.addr.port(), postgres.port);
+    let tags = tokio::task::spawn_blocking(move || {
+        [tarn_port, postgres_port].map(|port| {
+            let mut raw = Raw::connect(port);
+            let mut tags = Vec::new();
+            raw.send(b'Q', b"create table tags (i int)\0");
+            tags.extend(raw.tags_until_ready());
+            for sql in [
+                "show search_path",
+                "explain select 1",
+                "select 1 union all select 2",
+                "insert into tags values (1), (2)",
+            ] {
+                raw.send(b'Q', format!("{sql}\0").as_bytes());
+                tags.extend(raw.tags_until_ready());
+                raw.send(b'P', format!("\0{sql}\0\0\0").as_bytes());
+                raw.send(b'B', b"\0\0\0\0\0\0\0\0");
+                raw.send(b'E', b"\0\0\0\0\0");
+                raw.send(b'S', b"");
+                tags.extend(raw.tags_until_ready());
+            }
+            tags
+        })
+    })
+    .await
+    .expect("both servers");
+    let [tarn_tags, postgres_tags] = tags;
+    assert_eq!(
+        postgres_tags,
+        [
+            "CREATE TABLE",
+            "SHOW",
+            "SHOW",
+            "EXPLAIN",
+            "EXPLAIN",
+            "SELECT 2",
+            "SELECT 2",
+            "INSERT 0 2",
+            "INSERT 0 2"
+        ],
+        "PostgreSQL 15's tags"
+    );
+    assert_eq!(tarn_tags, postgres_tags);
 }
