@@ -10,8 +10,10 @@
 //! table with PostgreSQL's columns: `value` (elements), `key` and `value` (each), or
 //! one named after the alias or the function (object_keys). Elements and values are
 //! `json`/`jsonb` as the argument (`_text` forms: text, JSON `null` as NULL); a value
-//! of the wrong kind is refused with 22023 and PostgreSQL's words. `json[b]_each` in
-//! a select list (a record there) and `WITH ORDINALITY` are not planned this way.
+//! of the wrong kind is refused with 22023 and PostgreSQL's words. In FROM,
+//! `WITH ORDINALITY` adds a bigint `ordinality` column, for these and for
+//! `unnest(array)`. `json[b]_each` in a select list (a record there) is not planned
+//! this way.
 
 use std::sync::Arc;
 
@@ -24,7 +26,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::sql::sqlparser::ast::{
     Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Query, SelectItem, SetExpr,
-    Statement, TableAlias, TableAliasColumnDef, TableFactor, VisitMut, VisitorMut,
+    Statement, TableAlias, TableFactor, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -154,16 +156,25 @@ fn udf_name(part: Part, text: bool) -> &'static str {
 /// The SQL of one column of `function` applied to `arg`: the unnested list, declared
 /// json or jsonb where PostgreSQL's column is.
 fn column_sql(function: &SetFunction, part: Part, text: bool, arg: &str) -> String {
-    let list = format!(
-        "unnest({}({arg}, '{}'))",
-        udf_name(part, text),
-        function.name
-    );
+    let list = format!("unnest({})", list_sql(function, part, text, arg));
     match (text, function.jsonb) {
         (true, _) => list,
         (false, true) => format!("CAST({list} AS JSONB)"),
         (false, false) => format!("CAST({list} AS JSON)"),
     }
+}
+
+/// The SQL of the list `function`'s column takes apart: of the argument as json or
+/// jsonb, as PostgreSQL reads it (a text literal given to a jsonb function is jsonb,
+/// its keys in jsonb's order, the last of duplicates kept; text that is not JSON is
+/// 22P02).
+fn list_sql(function: &SetFunction, part: Part, text: bool, arg: &str) -> String {
+    let kind = if function.jsonb { "JSONB" } else { "JSON" };
+    format!(
+        "{}(CAST({arg} AS {kind}), '{}')",
+        udf_name(part, text),
+        function.name
+    )
 }
 
 fn parse_expr(sql: &str) -> Option<Expr> {
@@ -233,64 +244,105 @@ pub(crate) fn rewrite(statement: &mut Statement) {
     let _ = statement.visit(&mut Calls);
 }
 
-/// A call in FROM made a lateral derived table of PostgreSQL's columns.
+/// A call in FROM made a lateral derived table of PostgreSQL's columns; with
+/// `WITH ORDINALITY`, a last column `ordinality` (bigint, from 1) numbers the rows
+/// of each call, for these functions and for `unnest(array)` (which DataFusion
+/// refuses with ordinality).
 fn from_item(factor: &mut TableFactor) {
-    let TableFactor::Table {
-        name,
-        args: Some(args),
-        alias,
-        with_ordinality: false,
-        ..
-    } = factor
-    else {
-        return;
+    let (function_name, arg, alias, with_ordinality) = match factor {
+        TableFactor::Table {
+            name,
+            args: Some(args),
+            alias,
+            with_ordinality,
+            ..
+        } => {
+            let Some(function_name) = name
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .map(|i| i.value.to_ascii_lowercase())
+            else {
+                return;
+            };
+            let Some(arg) = single_argument(&args.args) else {
+                return;
+            };
+            (function_name, arg, alias, with_ordinality)
+        }
+        // sqlparser reads `unnest(...)` in FROM as its own kind of item.
+        TableFactor::UNNEST {
+            alias,
+            array_exprs,
+            with_offset: false,
+            with_ordinality,
+            ..
+        } if array_exprs.len() == 1 => (
+            "unnest".to_owned(),
+            array_exprs[0].to_string(),
+            alias,
+            with_ordinality,
+        ),
+        _ => return,
     };
-    let Some(set) = name
-        .0
-        .last()
-        .and_then(|p| p.as_ident())
-        .and_then(|i| function(&i.value.to_ascii_lowercase()))
-    else {
-        return;
-    };
-    let Some(arg) = single_argument(&args.args) else {
-        return;
+    // Each column: its name ("" for the alias's, as a function returning a scalar
+    // names its column), its expression, and the list it unnests.
+    let columns: Vec<(&str, String, String)> = match function(&function_name) {
+        Some(set) => set
+            .columns
+            .iter()
+            .map(|&(column, part, text)| {
+                (
+                    column,
+                    column_sql(set, part, text, &arg),
+                    list_sql(set, part, text, &arg),
+                )
+            })
+            .collect(),
+        None if function_name == "unnest" && *with_ordinality => {
+            vec![("", format!("unnest({arg})"), arg.clone())]
+        }
+        None => return,
     };
     let mut alias = alias.take().unwrap_or_else(|| TableAlias {
         explicit: true,
-        name: Ident::new(set.name),
+        name: Ident::new(function_name.clone()),
         columns: Vec::new(),
         at: None,
     });
-    let items: Vec<String> = set
-        .columns
+    let mut items: Vec<(String, String)> = columns
         .iter()
-        .map(|&(column, part, text)| {
-            // A function returning a scalar names its column after the alias.
+        .map(|(column, expr, _)| {
             let column = if column.is_empty() {
-                alias.name.value.as_str()
+                alias.name.value.clone()
             } else {
-                column
+                (*column).to_owned()
             };
-            format!(
-                "{} AS {}",
-                column_sql(set, part, text, &arg),
-                Ident::with_quote('"', column)
-            )
+            (column, expr.clone())
         })
         .collect();
+    if *with_ordinality {
+        let list = &columns[0].2;
+        items.push((
+            "ordinality".to_owned(),
+            format!("unnest(range(1, CAST(cardinality({list}) AS BIGINT) + 1))"),
+        ));
+    }
+    // The alias's column names, as many as it gives, replace the first ones (PostgreSQL
+    // allows fewer than there are columns, DataFusion does not).
+    for (item, given) in items.iter_mut().zip(std::mem::take(&mut alias.columns)) {
+        item.0 = given.name.value;
+    }
+    let select: Vec<String> = items
+        .iter()
+        .map(|(column, expr)| format!("{expr} AS {}", Ident::with_quote('"', column)))
+        .collect();
     let Ok(subquery) = Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(&format!("SELECT {}", items.join(", ")))
+        .try_with_sql(&format!("SELECT {}", select.join(", ")))
         .and_then(|mut p| p.parse_query())
     else {
         return;
     };
-    if set.columns.len() == 1 && set.columns[0].0.is_empty() && alias.columns.is_empty() {
-        alias.columns = vec![TableAliasColumnDef {
-            name: alias.name.clone(),
-            data_type: None,
-        }];
-    }
     *factor = TableFactor::Derived {
         lateral: true,
         subquery,
@@ -442,19 +494,19 @@ mod tests {
     fn calls_become_unnests_of_lists_with_postgres_names() {
         assert_eq!(
             rewritten("SELECT jsonb_array_elements(j) FROM t"),
-            "SELECT CAST(unnest(tarn_json_elements(j, 'jsonb_array_elements')) AS JSONB) \
-             AS jsonb_array_elements FROM t"
+            "SELECT CAST(unnest(tarn_json_elements(CAST(j AS JSONB), 'jsonb_array_elements')) \
+             AS JSONB) AS jsonb_array_elements FROM t"
         );
         assert_eq!(
             rewritten("SELECT k FROM t, json_object_keys(t.j) AS k"),
-            "SELECT k FROM t, LATERAL (SELECT unnest(tarn_json_keys(t.j, 'json_object_keys')) \
-             AS \"k\") AS k (k)"
+            "SELECT k FROM t, LATERAL (SELECT unnest(tarn_json_keys(CAST(t.j AS JSON), \
+             'json_object_keys')) AS \"k\") AS k"
         );
         assert_eq!(
             rewritten("SELECT * FROM jsonb_each_text('{}')"),
-            "SELECT * FROM LATERAL (SELECT unnest(tarn_json_keys('{}', 'jsonb_each_text')) \
-             AS \"key\", unnest(tarn_json_values_text('{}', 'jsonb_each_text')) AS \"value\") \
-             AS jsonb_each_text"
+            "SELECT * FROM LATERAL (SELECT unnest(tarn_json_keys(CAST('{}' AS JSONB), \
+             'jsonb_each_text')) AS \"key\", unnest(tarn_json_values_text(CAST('{}' AS JSONB), \
+             'jsonb_each_text')) AS \"value\") AS jsonb_each_text"
         );
     }
 }

@@ -514,7 +514,8 @@ select count(*) from cl;
 /// (and `_text`) in FROM, where a call reads the rows before it (implicitly LATERAL:
 /// `from orders o, jsonb_array_elements(o.items) i`), as `unnest` of an array does
 /// there too; their column names, NULL and empty values giving no rows, json keeping
-/// duplicate keys, and PostgreSQL's errors for a value of the wrong kind.
+/// duplicate keys, `WITH ORDINALITY` (also of `unnest`), and PostgreSQL's errors for
+/// a value of the wrong kind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_json_set_returning_functions_as_postgres_15() {
     let postgres = Postgres::start();
@@ -549,6 +550,17 @@ select e.key, count(*) from orders o, jsonb_each(o.items -> 0) e where o.id < 3
 select t.id, x from (values (1, array[1, 2]), (2, array[3])) t(id, a), unnest(t.a) x
   order by 1, 2;
 select jsonb_array_elements(items) as e, json_array_elements_text('[]') as t from orders \gdesc
+select o.id, e.value, e.ordinality from orders o,
+  jsonb_array_elements_text(o.items) with ordinality e where o.id = 4 order by 3;
+select * from jsonb_each_text('{"b": 1, "a": 2}') with ordinality as t(k, v, n) order by n;
+select * from jsonb_each('{"a": [1]}') as e(k);
+select * from jsonb_each('{"a": 1, "a": 2}');
+select * from jsonb_array_elements('nope');
+select * from unnest(array['x', 'y']) with ordinality;
+select x, n from unnest(array[10, 20]) with ordinality as t(x, n) order by n;
+select t.id, u.x, u.n from (values (1, array[5, 6]), (2, array[7])) t(id, a),
+  unnest(t.a) with ordinality u(x, n) order by 1, 3;
+select * from orders o, jsonb_array_elements(o.items) with ordinality e \gdesc
 select * from orders o, jsonb_each(o.items) e, json_each_text(o.meta) \gdesc
 \set VERBOSITY default
 select jsonb_array_elements('{"a": 1}');
@@ -568,6 +580,7 @@ select count(*) from orders o, jsonb_array_elements(o.items) e where o.id = 4 an
     assert_eq!(
         errors,
         [
+            "22P02",
             "cannot extract elements from an object",
             "cannot extract elements from a scalar",
             "cannot call json_array_elements on a non-array",
