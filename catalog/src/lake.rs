@@ -83,6 +83,8 @@ pub const RELIST_AFTER: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 struct Known {
     delta: DeltaTable,
+    /// A local table's next commit file (see [`table::next_commit_file`]).
+    next_commit: Option<std::path::PathBuf>,
     /// Made once per version (and scan settings) and shared by the queries that read
     /// it: a provider's making reads the snapshot's files and statistics, a quarter of
     /// the planning of a short query when made for each.
@@ -227,6 +229,12 @@ impl Lake {
 
     fn listing(&self) -> std::sync::RwLockReadGuard<'_, Listing> {
         self.listing.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the warehouse has schema `name` (as last listed), without copying the
+    /// names as `schema_names` does.
+    pub fn has_schema(&self, name: &str) -> bool {
+        self.listing().contains_key(name)
     }
 
     fn root_url(&self) -> &Url {
@@ -968,15 +976,23 @@ impl Lake {
                 expected: "a Delta table",
             });
         }
-        let url = self.entry_url(&entry)?;
         let cached = self
             .tables
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(&entry.location)
-            .map(|known| known.delta.clone());
+            .map(|known| (known.delta.clone(), known.next_commit.clone()));
+        let fresh = match &cached {
+            Some((_, Some(next))) => !table::local_file_exists(next),
+            Some((delta, None)) => !table::has_newer_commit(delta).await,
+            None => false,
+        };
+        if fresh && let Some((delta, _)) = cached {
+            // Kept as it is.
+            return Ok(Some((entry.location, delta)));
+        }
+        let url = self.entry_url(&entry)?;
         let delta = match cached {
-            Some(delta) if !table::has_newer_commit(&delta).await => delta,
             Some(_) => self.catch_up(&entry.location, &url).await?,
             None => table::open(&url, &self.options_for(&url)).await?,
         };
@@ -1029,6 +1045,7 @@ impl Lake {
             location.to_owned(),
             Known {
                 delta: delta.clone(),
+                next_commit: table::next_commit_file(delta),
                 provider,
             },
         );

@@ -134,6 +134,9 @@ struct SchemaEntry {
 pub struct Metastore {
     root: StorageLocation,
     cache: Arc<EntryCache>,
+    /// The stamp's file, for a local warehouse (its path made once: it was a fifth
+    /// of the stamp's check).
+    local_stamp: Option<Arc<std::path::Path>>,
 }
 
 /// An object's version as listings and reads report it: its ETag where the store
@@ -225,6 +228,7 @@ fn state_of(listing: &Listing, versions: &HashMap<String, Version>) -> u64 {
 impl Metastore {
     pub fn new(root: StorageLocation) -> Self {
         Self {
+            local_stamp: root.local_file(STAMP).map(Arc::from),
             root,
             cache: Arc::new(EntryCache::default()),
         }
@@ -298,15 +302,24 @@ impl Metastore {
         // writes each new token to a new file renamed over the old, so every change
         // makes a new inode with a new modification time (object_store's own e-tags
         // for local files are made of the inode, the time and the size too).
-        if let Some(file) = self.root.local_file(STAMP) {
+        if let Some(file) = &self.local_stamp {
             #[cfg(unix)]
-            let looked = std::fs::metadata(&file).map(|m| {
+            let looked = std::fs::metadata(file).map(|m| {
                 use std::os::unix::fs::MetadataExt;
-                let (dev, ino, secs, nanos) = (m.dev(), m.ino(), m.mtime(), m.mtime_nsec());
-                format!("{dev}:{ino}:{secs}.{nanos:09}:{}", m.len()).into_bytes()
+                let mut token = Vec::with_capacity(40);
+                for part in [
+                    m.dev(),
+                    m.ino(),
+                    m.mtime() as u64,
+                    m.mtime_nsec() as u64,
+                    m.len(),
+                ] {
+                    token.extend_from_slice(&part.to_le_bytes());
+                }
+                token
             });
             #[cfg(not(unix))]
-            let looked = std::fs::read(&file);
+            let looked = std::fs::read(file);
             return match looked {
                 Ok(bytes) => Ok(Some(bytes)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

@@ -52,23 +52,38 @@ pub async fn open(location: &Url, options: &HashMap<String, String>) -> Result<D
 /// rebuilds the snapshot even when nothing changed. Any answer but "not found"
 /// counts as a newer commit.
 pub async fn has_newer_commit(table: &DeltaTable) -> bool {
+    if let Some(file) = next_commit_file(table) {
+        return local_file_exists(&file);
+    }
     let Some(version) = table.version() else {
         return true;
     };
     let next = object_store::path::Path::from(format!("_delta_log/{:020}.json", version + 1));
-    // A local table's is a stat on this thread (checked at every statement that reads
-    // the table): the object store's hand-off to the blocking pool cost more.
-    let url = table.table_url();
-    if url.scheme() == "file"
-        && let Ok(root) = url.to_file_path()
-    {
-        let file = root.join(next.as_ref());
-        return !matches!(std::fs::metadata(file), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
-    }
     !matches!(
         table.object_store().head(&next).await,
         Err(object_store::Error::NotFound { .. })
     )
+}
+
+/// For a local table, the file of the commit after the version `table` was loaded at,
+/// which [`local_file_exists`] checks with a stat on the caller's thread (at every
+/// statement that reads the table: the object store's hand-off to the blocking pool
+/// cost more, and so did making the path each time).
+pub fn next_commit_file(table: &DeltaTable) -> Option<std::path::PathBuf> {
+    let version = table.version()?;
+    let url = table.table_url();
+    if url.scheme() != "file" {
+        return None;
+    }
+    let mut file = url.to_file_path().ok()?;
+    file.push("_delta_log");
+    file.push(format!("{:020}.json", version + 1));
+    Some(file)
+}
+
+/// Whether `file` exists; any answer but "not found" counts as yes.
+pub fn local_file_exists(file: &std::path::Path) -> bool {
+    !matches!(std::fs::metadata(file), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
 }
 
 /// A point in a table's history.

@@ -556,9 +556,16 @@ impl Session {
             }
         }
         self.engine.catalog().refresh().await.ok()?;
-        let conditions = self.plan_conditions();
-        if conditions != kept.made_under {
-            return None;
+        // As `plan_conditions() == kept.made_under`, without copying the settings.
+        let conditions = &kept.made_under;
+        {
+            let state = self.state();
+            if state.settings != conditions.settings
+                || self.default_schema(&state.settings) != conditions.default_schema
+                || self.engine.catalog().listing_version() != conditions.listing
+            {
+                return None;
+            }
         }
         for (name, provider) in &kept.tables {
             let name = name
@@ -570,7 +577,7 @@ impl Session {
                 return None;
             }
         }
-        self.set_up(&conditions.settings, conditions.default_schema)
+        self.set_up(&conditions.settings, conditions.default_schema.clone())
             .ok()?;
         self.plans.lock().unwrap_or_else(|e| e.into_inner()).reused += 1;
         Some(Prepared {
@@ -1233,9 +1240,9 @@ impl Session {
     /// that exists.
     fn default_schema(&self, settings: &Settings) -> String {
         let path = settings.search_path();
-        let names = datafusion::catalog::CatalogProvider::schema_names(self.engine.catalog());
+        let catalog = self.engine.catalog();
         path.iter()
-            .find(|s| names.contains(s))
+            .find(|s| catalog.has_schema(s))
             .or(path.first())
             .cloned()
             .unwrap_or_else(|| "public".to_owned())
