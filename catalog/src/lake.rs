@@ -886,9 +886,10 @@ impl Lake {
         {
             return self.table_at(schema, base, suffix).await;
         }
-        if let Some(entry) = self.metastore.table(schema, name).await?
-            && matches!(entry.kind, TableKind::View | TableKind::External)
-        {
+        let Some(entry) = self.metastore.table(schema, name).await? else {
+            return Ok(None);
+        };
+        if matches!(entry.kind, TableKind::View | TableKind::External) {
             let definition = entry.definition.unwrap_or_default();
             let planner = self.definition_planner.get().ok_or_else(|| {
                 CatalogError::DataFusion(datafusion::error::DataFusionError::NotImplemented(
@@ -901,10 +902,8 @@ impl Lake {
             let plan = planner.plan_view(schema, &definition).await?;
             return Ok(Some(Arc::new(ViewTable::new(plan, Some(definition)))));
         }
-        match self.located_delta_table(schema, name).await? {
-            Some((location, delta)) => Ok(Some(self.current_provider(&location, &delta).await?)),
-            None => Ok(None),
-        }
+        let (location, delta) = self.delta_table_of(entry).await?;
+        Ok(Some(self.current_provider(&location, &delta).await?))
     }
 
     /// Time travel and history, spelled as a suffix of the table name (quoted, since `@`
@@ -967,6 +966,12 @@ impl Lake {
         let Some(entry) = self.metastore.table(schema, name).await? else {
             return Ok(None);
         };
+        self.delta_table_of(entry).await.map(Some)
+    }
+
+    /// The Delta table of catalog entry `entry`, with the location it is kept under.
+    async fn delta_table_of(&self, entry: TableEntry) -> Result<(String, DeltaTable)> {
+        let name = &entry.name;
         if !matches!(
             entry.kind,
             TableKind::ManagedDelta | TableKind::ExternalDelta
@@ -989,7 +994,7 @@ impl Lake {
         };
         if fresh && let Some((delta, _)) = cached {
             // Kept as it is.
-            return Ok(Some((entry.location, delta)));
+            return Ok((entry.location, delta));
         }
         let url = self.entry_url(&entry)?;
         let delta = match cached {
@@ -997,7 +1002,7 @@ impl Lake {
             None => table::open(&url, &self.options_for(&url)).await?,
         };
         self.remember(&entry.location, &delta);
-        Ok(Some((entry.location, delta)))
+        Ok((entry.location, delta))
     }
 
     /// The cached table at `location` brought up to its latest commit, by one caller

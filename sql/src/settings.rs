@@ -52,10 +52,19 @@ const READ_ONLY: &[&str] = &[
     "server_version_num",
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A session's parameters. Copies share one map until one of them changes (a
+/// session's settings are copied for every kept plan and every result's encoding,
+/// and change only at `SET`), and copies that share it compare equal at once.
+#[derive(Debug, Clone, Eq)]
 pub struct Settings {
     /// lower-cased name -> (canonical name, value)
-    values: BTreeMap<String, (String, String)>,
+    values: std::sync::Arc<BTreeMap<String, (String, String)>>,
+}
+
+impl PartialEq for Settings {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.values, &other.values) || self.values == other.values
+    }
 }
 
 impl Default for Settings {
@@ -69,16 +78,21 @@ impl Default for Settings {
                 )
             })
             .collect();
-        Self { values }
+        Self {
+            values: std::sync::Arc::new(values),
+        }
     }
 }
 
 impl Settings {
     /// The value of `name`, if it is a known or previously set parameter.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.values
-            .get(&name.to_ascii_lowercase())
-            .map(|(_, v)| v.as_str())
+        let found = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.values.get(&name.to_ascii_lowercase())
+        } else {
+            self.values.get(name)
+        };
+        found.map(|(_, v)| v.as_str())
     }
 
     /// The canonical spelling of `name` and its value, for `SHOW`.
@@ -110,10 +124,11 @@ impl Settings {
             name: name.to_owned(),
             value: value.to_owned(),
         })?;
-        match self.values.get_mut(&key) {
+        let values = std::sync::Arc::make_mut(&mut self.values);
+        match values.get_mut(&key) {
             Some((_, v)) => *v = value,
             None if key.contains('.') => {
-                self.values.insert(key, (name.to_owned(), value));
+                values.insert(key, (name.to_owned(), value));
             }
             None => {
                 return Err(SqlError::UnknownSetting {
@@ -129,11 +144,14 @@ impl Settings {
         let key = name.to_ascii_lowercase();
         match DEFAULTS.iter().find(|(n, _)| n.eq_ignore_ascii_case(&key)) {
             Some((canonical, value)) => {
-                self.values
+                std::sync::Arc::make_mut(&mut self.values)
                     .insert(key, ((*canonical).to_owned(), (*value).to_owned()));
                 Ok(())
             }
-            None if self.values.remove(&key).is_some() => Ok(()),
+            None if self.values.contains_key(&key) => {
+                std::sync::Arc::make_mut(&mut self.values).remove(&key);
+                Ok(())
+            }
             None => Err(SqlError::UnknownSetting {
                 name: name.to_owned(),
             }),
@@ -223,6 +241,19 @@ mod tests {
         ));
         s.set("myapp.flag", "x").expect("custom setting");
         assert_eq!(s.get("MYAPP.FLAG"), Some("x"));
+    }
+
+    #[test]
+    fn copies_share_their_values_until_one_changes() {
+        let a = Settings::default();
+        let mut b = a.clone();
+        assert_eq!(a, b);
+        b.set("DateStyle", "ISO, DMY").expect("set");
+        assert_ne!(a, b);
+        assert_eq!(a.get("datestyle"), Settings::default().get("DateStyle"));
+        assert_eq!(b.get("DATESTYLE"), Some("ISO, DMY"));
+        b.reset("datestyle").expect("reset");
+        assert_eq!(a, b, "equal values, no longer shared");
     }
 
     #[test]
