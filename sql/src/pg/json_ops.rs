@@ -743,7 +743,8 @@ fn answer(args: &[ColumnarValue], array: ArrayRef) -> Result<ColumnarValue> {
     Ok(ColumnarValue::Array(array))
 }
 
-fn refused(e: JsonbError) -> DataFusionError {
+/// A jsonb error as DataFusion carries it, keeping its SQLSTATE.
+pub(super) fn refused(e: JsonbError) -> DataFusionError {
     DataFusionError::External(Box::new(SqlError::from(e)))
 }
 

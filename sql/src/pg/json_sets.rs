@@ -31,6 +31,7 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
+use super::json_ops::refused;
 use super::jsonb::{self, Members};
 use crate::error::SqlError;
 
@@ -472,10 +473,6 @@ fn wrong_kind(set: &SetFunction, part: Part, kind: Kind) -> DataFusionError {
         (_, false, _) => "cannot deconstruct a scalar".to_owned(),
     };
     DataFusionError::External(Box::new(SqlError::WrongJsonKind(message)))
-}
-
-fn refused(e: jsonb::JsonbError) -> DataFusionError {
-    DataFusionError::External(Box::new(SqlError::from(e)))
 }
 
 #[cfg(test)]
