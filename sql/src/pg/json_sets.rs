@@ -271,6 +271,27 @@ fn from_item(factor: &mut TableFactor) {
             };
             (function_name, arg, alias, with_ordinality)
         }
+        // `CROSS JOIN LATERAL f(...)`: LATERAL, which PostgreSQL implies, spelled out.
+        TableFactor::Function {
+            name,
+            args,
+            alias,
+            with_ordinality,
+            ..
+        } => {
+            let Some(function_name) = name
+                .0
+                .last()
+                .and_then(|p| p.as_ident())
+                .map(|i| i.value.to_ascii_lowercase())
+            else {
+                return;
+            };
+            let Some(arg) = single_argument(args) else {
+                return;
+            };
+            (function_name, arg, alias, with_ordinality)
+        }
         // sqlparser reads `unnest(...)` in FROM as its own kind of item.
         TableFactor::UNNEST {
             alias,

@@ -536,6 +536,8 @@ select o.id, i.value ->> 'sku' as sku, (i.value ->> 'n')::int as n
   from orders o, jsonb_array_elements(o.items) i where o.id = 1 order by sku;
 select o.id, t.value from orders o cross join jsonb_array_elements_text(o.items) as t
   order by 1, 2;
+select o.id, k from orders o cross join lateral jsonb_object_keys(o.items -> 0) k
+  where o.id = 1 order by 2;
 select o.id, e.key, e.value::text as v from orders o, json_each(o.meta) e order by 1, 2, 3;
 select o.id, e.key, e.value from orders o, json_each_text(o.meta) as e order by 1, 2, 3;
 select id, json_object_keys(meta) from orders order by 1, 2;
