@@ -506,11 +506,7 @@ fn name_set_function_columns(statement: &mut SqlStatement) {
                 name,
                 args: Some(_),
                 ..
-            } => name
-                .0
-                .last()
-                .and_then(|p| p.as_ident())
-                .map(|i| i.value.to_ascii_lowercase()),
+            } => Some(single_value::unqualified_name(name)),
             _ => None,
         };
         match function.as_deref() {

@@ -26,7 +26,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::sql::sqlparser::ast::{
     Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Query, SelectItem, SetExpr,
-    Statement, TableAlias, TableFactor, VisitMut, VisitorMut,
+    Statement, TableAlias, TableFactor, TableFunctionArgs, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -251,46 +251,31 @@ pub(crate) fn rewrite(statement: &mut Statement) {
 /// refuses with ordinality).
 fn from_item(factor: &mut TableFactor) {
     let (function_name, arg, alias, with_ordinality) = match factor {
+        // `f(...)`, and `CROSS JOIN LATERAL f(...)` (LATERAL, which PostgreSQL
+        // implies, spelled out), which sqlparser reads as a table function.
         TableFactor::Table {
             name,
-            args: Some(args),
+            args: Some(TableFunctionArgs { args, .. }),
             alias,
             with_ordinality,
             ..
-        } => {
-            let Some(function_name) = name
-                .0
-                .last()
-                .and_then(|p| p.as_ident())
-                .map(|i| i.value.to_ascii_lowercase())
-            else {
-                return;
-            };
-            let Some(arg) = single_argument(&args.args) else {
-                return;
-            };
-            (function_name, arg, alias, with_ordinality)
         }
-        // `CROSS JOIN LATERAL f(...)`: LATERAL, which PostgreSQL implies, spelled out.
-        TableFactor::Function {
+        | TableFactor::Function {
             name,
             args,
             alias,
             with_ordinality,
             ..
         } => {
-            let Some(function_name) = name
-                .0
-                .last()
-                .and_then(|p| p.as_ident())
-                .map(|i| i.value.to_ascii_lowercase())
-            else {
-                return;
-            };
             let Some(arg) = single_argument(args) else {
                 return;
             };
-            (function_name, arg, alias, with_ordinality)
+            (
+                super::single_value::unqualified_name(name),
+                arg,
+                alias,
+                with_ordinality,
+            )
         }
         // sqlparser reads `unnest(...)` in FROM as its own kind of item.
         TableFactor::UNNEST {

@@ -174,8 +174,13 @@ const AGGREGATES: &[&str] = &[
 
 /// A called function's unqualified name, lower case (`pg_catalog.COUNT` is `count`).
 pub(crate) fn function_name(f: &Function) -> String {
-    f.name
-        .0
+    unqualified_name(&f.name)
+}
+
+/// The last part of `name`, lower case (`pg_catalog.COUNT` is `count`); empty if it
+/// is not an identifier.
+pub(crate) fn unqualified_name(name: &datafusion::sql::sqlparser::ast::ObjectName) -> String {
+    name.0
         .last()
         .and_then(|p| p.as_ident())
         .map(|i| i.value.to_ascii_lowercase())
