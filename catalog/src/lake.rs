@@ -773,7 +773,7 @@ impl Lake {
         self.refresh().await
     }
 
-    /// Adds nullable columns to a table's schema, in one Delta commit. Columns that
+    /// Adds columns to a table's schema, in one Delta commit. Columns that
     /// already exist are an error unless `if_not_exists`.
     #[instrument(skip(self, columns))]
     pub async fn add_columns(

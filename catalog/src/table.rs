@@ -8,12 +8,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::DFSchema;
 use datafusion::common::Statistics;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::datasource::physical_plan::{FileScanConfig, FileScanConfigBuilder};
 use datafusion::datasource::source::DataSourceExec;
-use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder, cast, col};
+use datafusion::logical_expr::{LogicalPlan, Projection, cast, col};
 use datafusion::physical_plan::ExecutionPlan;
 use deltalake::DeltaTable;
 use deltalake::kernel::StructType;
@@ -25,7 +26,7 @@ use tracing::instrument;
 use url::Url;
 
 use crate::error::{CatalogError, Result};
-use crate::types::delta_schema;
+use crate::types::{delta_schema, nullable_delta_schema};
 
 fn delta_err(location: &Url) -> impl FnOnce(deltalake::DeltaTableError) -> CatalogError + '_ {
     move |source| CatalogError::Delta {
@@ -525,9 +526,12 @@ fn check_partition_columns(
     Ok(())
 }
 
-/// Adds a projection casting each column to its Delta type, where they differ.
+/// Adds a projection casting each column to its Delta type, where they differ, and
+/// declaring every column nullable: deltalake creates the table from the plan's schema,
+/// and a query's columns that cannot be NULL (a literal, `count(*)`) would otherwise be
+/// `NOT NULL` columns of the new table, which PostgreSQL's `CREATE TABLE AS` never makes.
 fn coerce_to_delta(plan: LogicalPlan) -> Result<LogicalPlan> {
-    let target = delta_schema(plan.schema().as_arrow())?;
+    let target = nullable_delta_schema(plan.schema().as_arrow())?;
     let source = plan.schema().clone();
     if source.as_arrow().fields() == target.fields() {
         return Ok(plan);
@@ -549,7 +553,12 @@ fn coerce_to_delta(plan: LogicalPlan) -> Result<LogicalPlan> {
             }
         })
         .collect::<datafusion::error::Result<Vec<_>>>()?;
-    Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
+    let schema = Arc::new(DFSchema::try_from(target.as_ref().clone())?);
+    Ok(LogicalPlan::Projection(Projection::try_new_with_schema(
+        exprs,
+        Arc::new(plan),
+        schema,
+    )?))
 }
 
 /// Deletes every object under `prefix` (a dropped table's folder).

@@ -60,6 +60,8 @@ pub fn delta_type(column: &str, data_type: &DataType) -> Result<DataType> {
     })
 }
 
+/// A nested field (a list's items, a struct's fields) as Delta stores it: nullable, as
+/// SQL cannot declare it otherwise.
 fn delta_field(field: &Field) -> Result<Field> {
     Ok(Field::new(
         field.name(),
@@ -140,9 +142,22 @@ pub fn declared_metadata(field: &Field) -> std::collections::HashMap<String, Str
         .unwrap_or_default()
 }
 
-/// `schema` with every column mapped to its Delta type. Columns are nullable: Tarn
-/// does not enforce NOT NULL yet, so it does not record it either.
+/// `schema` with every column mapped to its Delta type. A column keeps its
+/// nullability (`NOT NULL` in `CREATE TABLE`, which Delta records and Tarn enforces on
+/// every write); nested fields are nullable.
 pub fn delta_schema(schema: &Schema) -> Result<SchemaRef> {
+    let fields = schema
+        .fields()
+        .iter()
+        .map(|f| Ok(delta_field(f)?.with_nullable(f.is_nullable())))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// `schema` as [`delta_schema`] maps it, every column nullable: the columns of a
+/// `CREATE TABLE ... AS` or an added column, which PostgreSQL makes nullable whatever
+/// the query's own columns are.
+pub fn nullable_delta_schema(schema: &Schema) -> Result<SchemaRef> {
     let fields = schema
         .fields()
         .iter()

@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::error::{Result, SqlError};
+use crate::pg::not_null;
 
 /// How COPY data is laid out (PostgreSQL's options and defaults).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +124,7 @@ impl CopyIn {
     /// all of them when `listed` is `None`. Columns not listed are NULL.
     pub(crate) fn start(
         table: Arc<dyn TableProvider>,
+        name: &str,
         schema: SchemaRef,
         listed: Option<Vec<usize>>,
         format: CopyFormat,
@@ -131,16 +133,26 @@ impl CopyIn {
         // A few chunks in flight: the client waits while the loader catches up.
         let (tx, rx) = mpsc::channel::<std::result::Result<Bytes, String>>(16);
         let header = format.header;
+        // Rows are read with every column nullable, then checked against the table's
+        // NOT NULL columns (which name the column, as PostgreSQL does).
+        let loose = not_null::loosened(&schema);
         let (batches, columns) = match listed {
             None => (
-                decode(rx, Arc::clone(&schema), &format)?,
+                decode(rx, Arc::clone(&loose), &format)?,
                 schema.fields().len(),
             ),
             Some(listed) => {
-                let given = Arc::new(schema.project(&listed).map_err(copy_error)?);
+                let given = Arc::new(loose.project(&listed).map_err(copy_error)?);
                 let batches = decode(rx, given, &format)?;
-                (widened(batches, Arc::clone(&schema), &listed), listed.len())
+                (widened(batches, Arc::clone(&loose), &listed), listed.len())
             }
+        };
+        let batches: SendableRecordBatchStream = {
+            let (target, table) = (Arc::clone(&schema), name.to_owned());
+            let checked = futures::StreamExt::map(batches, move |batch| {
+                batch.and_then(|b| not_null::check_batch(b, &target, &table))
+            });
+            Box::pin(RecordBatchStreamAdapter::new(Arc::clone(&schema), checked))
         };
         let source = Arc::new(OneStream {
             schema: Arc::clone(&schema),

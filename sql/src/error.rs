@@ -129,6 +129,17 @@ pub enum SqlError {
     )]
     SavepointWrites { name: String, writes: u64 },
 
+    /// A NULL stored into a `NOT NULL` column (23502). The message starts with
+    /// [`NOT_NULL_VIOLATION`].
+    #[error(
+        "null value in column \"{column}\" of relation \"{table}\" violates not-null constraint"
+    )]
+    NotNullViolation { column: String, table: String },
+
+    /// `ALTER TABLE ... ADD COLUMN ... NOT NULL` on a table with rows (23502).
+    #[error("column \"{column}\" of relation \"{table}\" contains null values")]
+    ColumnHasNulls { column: String, table: String },
+
     /// A statement's option that is unknown or has a bad value (PostgreSQL's 22023).
     #[error("{statement}: {reason}")]
     InvalidOption {
@@ -155,6 +166,9 @@ pub const INTEGER_OUT_OF_RANGE: [&str; 3] = [
     "integer out of range",
     "bigint out of range",
 ];
+
+/// The start of [`SqlError::NotNullViolation`]'s message, likewise.
+pub const NOT_NULL_VIOLATION: &str = "null value in column \"";
 
 /// [`SqlError::NumericOverflow`]'s message, likewise.
 pub const NUMERIC_OVERFLOW: &str = "value overflows numeric format";

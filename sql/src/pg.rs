@@ -20,6 +20,7 @@ mod json_sets;
 pub(crate) mod jsonb;
 pub(crate) mod lateral;
 pub(crate) mod names;
+pub(crate) mod not_null;
 pub(crate) mod overflow;
 mod single_value;
 pub mod sleep;
@@ -212,6 +213,7 @@ pub(crate) fn install(
     for udf in typmod::udfs() {
         ctx.register_udf(udf);
     }
+    ctx.register_udf(not_null::udf());
     ctx.register_udf(functions::type_name_udf());
     ctx.register_udf(functions::type_is_visible_udf());
     ctx.register_udf(functions::prefix_elements_udf());
@@ -433,6 +435,9 @@ fn rules() -> &'static [Box<dyn datafusion_pg_catalog::sql::rules::SqlStatementR
 /// Applies the client-SQL rewrites to one parsed statement.
 pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     qualify_tarn_tables(&mut statement);
+    if let SqlStatement::CreateTable(create) = &mut statement {
+        not_null::primary_keys_not_null(create);
+    }
     // Before the names, which then see the columns it names.
     json_sets::rewrite(&mut statement);
     name_set_function_columns(&mut statement);

@@ -1335,6 +1335,7 @@ impl Session {
                 ..
             }) => {
                 let plan = crate::pg::typmod::assign_insert(plan)?;
+                let plan = crate::pg::not_null::check_insert(plan)?;
                 let batches: Vec<RecordBatch> =
                     self.ctx.execute_logical_plan(plan).await?.collect().await?;
                 Ok(Output::Command(CommandTag::with_rows(
@@ -1505,7 +1506,11 @@ impl Session {
                             Expr::Column(c) if c.name == *field.name() => None,
                             _ => Some((
                                 field.name().clone(),
-                                crate::pg::typmod::assign_value(field, value),
+                                crate::pg::not_null::check_value(
+                                    field,
+                                    crate::pg::typmod::assign_value(field, value),
+                                    &name,
+                                ),
                             )),
                         }
                     })
@@ -1854,8 +1859,14 @@ impl Session {
         } else {
             Some(listed_columns(&fields, columns, &name)?)
         };
-        let copy =
-            crate::copy::CopyIn::start(table, fields, listed, format, Arc::new(self.ctx.state()))?;
+        let copy = crate::copy::CopyIn::start(
+            table,
+            &name,
+            fields,
+            listed,
+            format,
+            Arc::new(self.ctx.state()),
+        )?;
         Ok(Output::CopyIn(copy))
     }
 
@@ -1943,7 +1954,17 @@ impl Session {
                 } => {
                     let column = normalize_ident(&column_def.name);
                     let data_type = self.sql_type(&column_def.data_type).await?;
-                    let columns = Schema::new(vec![Field::new(column, data_type, true)]);
+                    let nullable = added_column_nullable(&column_def.options)?;
+                    // PostgreSQL fills a new column with NULL (there are no defaults
+                    // here), which a NOT NULL column cannot hold unless the table is
+                    // empty.
+                    if !nullable && self.count_table_rows(&schema, &name).await? > 0 {
+                        return Err(SqlError::ColumnHasNulls {
+                            column,
+                            table: name,
+                        });
+                    }
+                    let columns = Schema::new(vec![Field::new(column, data_type, nullable)]);
                     catalog
                         .add_columns(&schema, &name, &columns, *if_not_exists)
                         .await?;
@@ -2892,6 +2913,30 @@ fn listed_columns(
         listed.push(at);
     }
     Ok(listed)
+}
+
+/// Whether a column `ALTER TABLE ... ADD COLUMN` adds with `options` is nullable. Keys
+/// are accepted as `CREATE TABLE` accepts them (a primary key is NOT NULL); options
+/// Tarn does not apply are refused rather than dropped.
+fn added_column_nullable(options: &[ast::ColumnOptionDef]) -> Result<bool> {
+    let mut nullable = true;
+    for option in options {
+        match &option.option {
+            ast::ColumnOption::Null | ast::ColumnOption::Unique(_) => {}
+            ast::ColumnOption::NotNull | ast::ColumnOption::PrimaryKey(_) => nullable = false,
+            ast::ColumnOption::Default(ast::Expr::Value(v))
+                if matches!(v.value, ast::Value::Null) => {}
+            ast::ColumnOption::Default(_) => {
+                return Err(SqlError::not_supported("column DEFAULT values"));
+            }
+            other => {
+                return Err(SqlError::not_supported(format!(
+                    "ALTER TABLE ADD COLUMN ... {other}"
+                )));
+            }
+        }
+    }
+    Ok(nullable)
 }
 
 #[cfg(test)]

@@ -48,6 +48,7 @@ pub const DUPLICATE_CURSOR: &str = "42P03";
 pub const OBJECT_NOT_IN_PREREQUISITE_STATE: &str = "55000";
 pub const NO_ACTIVE_SQL_TRANSACTION: &str = "25P01";
 pub const INVALID_SAVEPOINT_SPECIFICATION: &str = "3B001";
+pub const NOT_NULL_VIOLATION: &str = "23502";
 
 /// The ErrorResponse fields for `err`.
 pub fn error_info(err: &SqlError) -> ErrorInfo {
@@ -104,6 +105,7 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         | SqlError::WrongJsonKind(_) => INVALID_PARAMETER_VALUE,
         SqlError::UnknownColumn { .. } => UNDEFINED_COLUMN,
         SqlError::ColumnListedTwice(_) => DUPLICATE_COLUMN,
+        SqlError::NotNullViolation { .. } | SqlError::ColumnHasNulls { .. } => NOT_NULL_VIOLATION,
     }
 }
 
@@ -222,6 +224,9 @@ fn plan_state(msg: &str) -> &'static str {
         DATATYPE_MISMATCH
     } else if msg.contains("Divide by zero") {
         DIVISION_BY_ZERO
+    } else if msg.ends_with("are not currently supported") {
+        // DataFusion's CREATE TABLE: CHECK, REFERENCES, indexes.
+        FEATURE_NOT_SUPPORTED
     } else {
         SYNTAX_OR_ACCESS_RULE
     }
@@ -313,6 +318,7 @@ fn own_error_in_delta_write(err: &SqlError) -> Option<(&'static str, String)> {
             | SqlError::UnsupportedUnicodeEscape
             | SqlError::NumericOverflow
             | SqlError::IntegerOutOfRange { .. }
+            | SqlError::NotNullViolation { .. }
     ) {
         return None;
     }
@@ -323,6 +329,7 @@ fn own_error_in_delta_write(err: &SqlError) -> Option<(&'static str, String)> {
             STRING_DATA_RIGHT_TRUNCATION,
         ),
         (tarn_sql::error::INVALID_JSON, INVALID_TEXT_REPRESENTATION),
+        (tarn_sql::error::NOT_NULL_VIOLATION, NOT_NULL_VIOLATION),
         (
             tarn_sql::error::UNSUPPORTED_ESCAPE,
             UNTRANSLATABLE_CHARACTER,
@@ -481,5 +488,27 @@ mod tests {
         };
         assert_eq!(sqlstate(&err), "0A000");
         assert_eq!(error_info(&err).message, "COPY is not supported yet");
+        let check = SqlError::DataFusion(DataFusionError::Plan(
+            "Check constraints are not currently supported".into(),
+        ));
+        assert_eq!(sqlstate(&check), "0A000");
+    }
+
+    #[test]
+    fn a_null_in_a_not_null_column_is_23502_also_as_deltalake_keeps_it() {
+        let violation = SqlError::NotNullViolation {
+            column: "b".into(),
+            table: "t".into(),
+        };
+        let message = "null value in column \"b\" of relation \"t\" violates not-null constraint";
+        assert_eq!(sqlstate(&violation), "23502");
+        assert_eq!(error_info(&violation).message, message);
+        // An UPDATE's check fails inside deltalake, which keeps only the text.
+        let kept = deltalake::DeltaTableError::Generic(format!(
+            "Execution error: External error: {violation}"
+        ));
+        let err = SqlError::DataFusion(DataFusionError::External(Box::new(kept)));
+        assert_eq!(sqlstate(&err), "23502");
+        assert_eq!(error_info(&err).message, message);
     }
 }

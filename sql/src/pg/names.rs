@@ -362,8 +362,15 @@ fn naming_select(body: &mut SetExpr) -> Option<&mut Select> {
 /// (see [`REPEAT_MARK`]). Only the statement's own result: a table, view or
 /// subquery with repeated column names is an error in PostgreSQL as in DataFusion.
 fn name_repeated_columns(statement: &mut Statement) {
-    let Statement::Query(query) = statement else {
-        return;
+    // An INSERT's rows are taken by position, so repeats there need names too
+    // (`insert into t select 1, 1`).
+    let query = match statement {
+        Statement::Query(query) => query,
+        Statement::Insert(insert) => match insert.source.as_mut() {
+            Some(query) => query,
+            None => return,
+        },
+        _ => return,
     };
     let Some(select) = naming_select(&mut query.body) else {
         return;
@@ -463,6 +470,13 @@ mod tests {
             format!(
                 "SELECT CAST(1 AS INT) AS \"?column?\", CAST(2 AS INT) AS \"?column?{mark}1\", count(*) AS \"count\", \
                  CAST(3 AS INT) AS \"count{mark}3\", t.id, u.id AS \"id{mark}5\" FROM t, u"
+            )
+        );
+        // An INSERT's rows too (DataFusion refused `insert into t select 1, 1`).
+        assert_eq!(
+            named("insert into t select a, a, 1 from u"),
+            format!(
+                "INSERT INTO t SELECT a, a AS \"a{mark}1\", CAST(1 AS INT) AS \"?column?\" FROM u"
             )
         );
         let schema = Arc::new(Schema::new(vec![

@@ -76,14 +76,20 @@ impl Session {
             .map(|clause| merge_clause(clause, &columns, &source_alias))
             .collect::<Result<Vec<_>>>()?;
         // New values fit their columns' declared types (varchar(n), char(n), json), as
-        // an UPDATE's do.
+        // an UPDATE's do, and none is NULL in a NOT NULL column, also where an INSERT
+        // leaves that column out.
         for clause in &mut clauses {
             if let MergeAction::Update(sets) | MergeAction::Insert(sets) = &mut clause.action {
                 for (column, value) in sets.iter_mut() {
                     if let Ok(field) = fields.field_with_name(column) {
-                        *value = crate::pg::typmod::assign_sql(field, value);
+                        let fitted = crate::pg::typmod::assign_sql(field, value);
+                        *value = crate::pg::not_null::check_sql(field, &fitted, &name);
                     }
                 }
+            }
+            if let MergeAction::Insert(sets) = &mut clause.action {
+                let set: Vec<String> = sets.iter().map(|(c, _)| c.clone()).collect();
+                sets.extend(crate::pg::not_null::unset_columns(&fields, &set, &name));
             }
         }
         let session: Arc<dyn datafusion::catalog::Session> = Arc::new(self.ctx.state());

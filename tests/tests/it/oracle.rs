@@ -509,6 +509,95 @@ select count(*) from cl;
     );
 }
 
+/// `NOT NULL` columns (and `PRIMARY KEY` ones, which are NOT NULL) refuse NULL as
+/// PostgreSQL 15 does, with its 23502 and words, from INSERT (VALUES, a column list
+/// that leaves one out, INSERT ... SELECT), UPDATE, MERGE (an INSERT that leaves one
+/// out, an UPDATE) and COPY (also with a column list); the catalog shows them (Tarn
+/// stored NULL there without a word, and `CREATE TABLE AS` made its literal and
+/// `count(*)` columns NOT NULL, where PostgreSQL's are nullable); `ADD COLUMN ... NOT
+/// NULL` is refused on a table with rows. Each refused statement writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_not_null_columns_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("not_null.sql");
+    std::fs::write(
+        &script,
+        "create table nn (id int primary key, name text not null, note text, qty int not null);
+create table nk (a int, b int, c text, primary key (a, b));
+insert into nn values (1, 'one', null, 10);
+insert into nn (id, name, qty) values (2, 'two', 20), (3, 'three', 30);
+insert into nk values (1, 2, 'x');
+insert into nn select id + 20, name, note, qty from nn where id > 2;
+\\set VERBOSITY default
+insert into nn values (4, null, 'n', 1);
+insert into nn (id, name) values (5, 'five');
+insert into nn values (null, 'x', null, 1);
+insert into nk (a, c) values (1, 'y');
+insert into nn select id + 10, case when id > 2 then null else name end, note, qty from nn;
+update nn set qty = null where id = 2;
+update nn set qty = null where id = 99;
+update nn set note = 'noted', qty = qty + 1 where id = 1;
+merge into nn using (select 7 as id) s on nn.id = s.id
+  when not matched then insert (id, name) values (s.id, 'seven');
+merge into nn using (select 1 as id) s on nn.id = s.id when matched then update set name = null;
+merge into nn using (select 8 as id) s on nn.id = s.id
+  when not matched then insert (id, name, qty) values (s.id, 'eight', 80);
+copy nn from stdin;
+9\tnine\t\\N\t\\N
+\\.
+copy nn (id, name) from stdin;
+10\tten
+\\.
+copy nn (id, name, qty) from stdin;
+10\tten\t100
+\\.
+select * from nn order by id;
+select * from nk;
+select table_name, column_name, is_nullable from information_schema.columns
+  where table_name in ('nn', 'nk') order by table_name, ordinal_position;
+select attname, attnotnull from pg_attribute
+  where attrelid = 'nk'::regclass and attnum > 0 order by attnum;
+create table copied as select *, 1 as one, (select count(*) from nk) as n from nn;
+select column_name, is_nullable from information_schema.columns
+  where table_name = 'copied' order by ordinal_position;
+insert into copied (id, one, n) values (null, null, null);
+select count(*) from copied where id is null and one is null and n is null;
+alter table nn add column extra int not null;
+create table fresh (a int);
+alter table fresh add column b int not null;
+insert into fresh values (1, null);
+insert into fresh values (1, 2);
+select * from fresh;
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    let refused = |column: &str, table: &str| {
+        format!(
+            "null value in column \"{column}\" of relation \"{table}\" violates not-null constraint"
+        )
+    };
+    assert_eq!(
+        errors,
+        [
+            refused("name", "nn"),
+            refused("qty", "nn"),
+            refused("id", "nn"),
+            refused("b", "nk"),
+            refused("name", "nn"),
+            refused("qty", "nn"),
+            refused("qty", "nn"),
+            refused("name", "nn"),
+            refused("qty", "nn"),
+            refused("qty", "nn"),
+            "column \"extra\" of relation \"nn\" contains null values".to_owned(),
+            refused("b", "fresh"),
+        ]
+    );
+}
+
 /// JSON's set-returning functions answer as PostgreSQL 15's: `json[b]_array_elements`
 /// (and `_text`), `json[b]_object_keys` in a select list and in FROM, `json[b]_each`
 /// (and `_text`) in FROM, where a call reads the rows before it (implicitly LATERAL:
