@@ -65,6 +65,10 @@ pub enum SqlError {
         message: String,
     },
 
+    /// Text that does not read as what it stands for (22P02), in PostgreSQL's words.
+    #[error("{0}")]
+    InvalidInput(String),
+
     /// A value longer than its `varchar(n)` / `char(n)` column allows (22001). The
     /// message starts with [`VALUE_TOO_LONG`].
     #[error("value too long for type {type_name}")]

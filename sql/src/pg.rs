@@ -12,9 +12,11 @@ pub(crate) mod casts;
 mod catalog;
 pub(crate) mod declared;
 mod expandarray;
+pub mod float_text;
 mod format;
 pub(crate) mod functions;
 mod interval_mul;
+mod json_build;
 mod json_ops;
 mod json_sets;
 pub(crate) mod jsonb;
@@ -324,9 +326,9 @@ pub(crate) fn install(
             )))
         }),
     ));
-    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
-        JsonBuildObject::new(),
-    ));
+    for udf in json_build::udfs() {
+        ctx.register_udf(udf);
+    }
     ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
         expandarray::ExpandArray::new(),
     ));
@@ -447,6 +449,9 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     names::distinguish_grouped_casts(&mut statement);
     // Before the crate's rules, which rename functions (`current_user`).
     names::rewrite(&mut statement);
+    // After the names, which name the column after the function the client wrote.
+    json_build::rewrite_aggregates(&mut statement);
+    functions::array_literals_as_calls(&mut statement);
     typmod::rewrite_casts(&mut statement);
     expandarray::rewrite_regproc_comparisons(&mut statement);
     expandarray::rewrite_array_subqueries(&mut statement);
@@ -843,119 +848,5 @@ impl datafusion::logical_expr::ScalarUDFImpl for NullText {
                 args.number_rows,
             ),
         ))
-    }
-}
-
-/// `json_build_object(key, value, ...)`: a JSON object of alternating keys and values,
-/// as its JSON text.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct JsonBuildObject {
-    signature: datafusion::logical_expr::Signature,
-}
-
-impl JsonBuildObject {
-    fn new() -> Self {
-        Self {
-            signature: datafusion::logical_expr::Signature::one_of(
-                vec![
-                    datafusion::logical_expr::TypeSignature::Nullary,
-                    datafusion::logical_expr::TypeSignature::VariadicAny,
-                ],
-                datafusion::logical_expr::Volatility::Immutable,
-            ),
-        }
-    }
-}
-
-/// A SQL value as JSON: numbers and booleans as themselves, NULL as null, anything
-/// else as its text.
-fn json_value(value: &datafusion::scalar::ScalarValue) -> serde_json::Value {
-    use datafusion::scalar::ScalarValue as V;
-    use serde_json::Value as J;
-    if value.is_null() {
-        return J::Null;
-    }
-    match value {
-        V::Boolean(Some(b)) => J::Bool(*b),
-        V::Int8(Some(v)) => J::from(*v),
-        V::Int16(Some(v)) => J::from(*v),
-        V::Int32(Some(v)) => J::from(*v),
-        V::Int64(Some(v)) => J::from(*v),
-        V::UInt8(Some(v)) => J::from(*v),
-        V::UInt16(Some(v)) => J::from(*v),
-        V::UInt32(Some(v)) => J::from(*v),
-        V::UInt64(Some(v)) => J::from(*v),
-        V::Float32(Some(v)) => J::from(f64::from(*v)),
-        V::Float64(Some(v)) => J::from(*v),
-        V::Utf8(Some(s)) | V::LargeUtf8(Some(s)) | V::Utf8View(Some(s)) => J::String(s.clone()),
-        other => J::String(other.to_string()),
-    }
-}
-
-impl datafusion::logical_expr::ScalarUDFImpl for JsonBuildObject {
-    fn name(&self) -> &str {
-        "json_build_object"
-    }
-
-    fn signature(&self) -> &datafusion::logical_expr::Signature {
-        &self.signature
-    }
-
-    fn return_type(
-        &self,
-        _args: &[datafusion::arrow::datatypes::DataType],
-    ) -> DFResult<datafusion::arrow::datatypes::DataType> {
-        Ok(datafusion::arrow::datatypes::DataType::Utf8)
-    }
-
-    /// Text marked as `json`, so the client is told the type PostgreSQL's function
-    /// returns (SQLAlchemy's get_columns reads `identity_options` as json).
-    fn return_field_from_args(
-        &self,
-        _args: datafusion::logical_expr::ReturnFieldArgs,
-    ) -> DFResult<datafusion::arrow::datatypes::FieldRef> {
-        Ok(Arc::new(
-            datafusion::arrow::datatypes::Field::new(
-                self.name(),
-                datafusion::arrow::datatypes::DataType::Utf8,
-                true,
-            )
-            .with_metadata(tarn_catalog::types::DeclaredType::Json.metadata()),
-        ))
-    }
-
-    fn invoke_with_args(
-        &self,
-        args: datafusion::logical_expr::ScalarFunctionArgs,
-    ) -> DFResult<datafusion::logical_expr::ColumnarValue> {
-        use datafusion::scalar::ScalarValue;
-        if !args.args.len().is_multiple_of(2) {
-            return datafusion::common::plan_err!(
-                "argument list must have even number of elements (json_build_object)"
-            );
-        }
-        let rows = args.number_rows;
-        let arrays = datafusion::logical_expr::ColumnarValue::values_to_arrays(&args.args)?;
-        let mut out = datafusion::arrow::array::StringBuilder::new();
-        for row in 0..rows {
-            // PostgreSQL's text: keys in the order given, `"k" : v` joined by ", ".
-            let mut members = Vec::with_capacity(arrays.len() / 2);
-            for pair in arrays.chunks(2) {
-                let key = ScalarValue::try_from_array(&pair[0], row)?;
-                if key.is_null() {
-                    return datafusion::common::exec_err!("null value not allowed for object key");
-                }
-                let key = match json_value(&key) {
-                    serde_json::Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                let value = json_value(&ScalarValue::try_from_array(&pair[1], row)?);
-                members.push(format!("{} : {value}", serde_json::Value::String(key)));
-            }
-            out.append_value(format!("{{{}}}", members.join(", ")));
-        }
-        Ok(datafusion::logical_expr::ColumnarValue::Array(Arc::new(
-            out.finish(),
-        )))
     }
 }

@@ -86,7 +86,7 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::ParameterCount { .. } => PROTOCOL_VIOLATION,
         SqlError::UnknownSetting { .. } => UNDEFINED_OBJECT,
         SqlError::SubqueryRows => "21000",
-        SqlError::InvalidText { .. } => INVALID_TEXT_REPRESENTATION,
+        SqlError::InvalidText { .. } | SqlError::InvalidInput(_) => INVALID_TEXT_REPRESENTATION,
         SqlError::UnsupportedUnicodeEscape => UNTRANSLATABLE_CHARACTER,
         SqlError::NumericOverflow | SqlError::IntegerOutOfRange { .. } => {
             NUMERIC_VALUE_OUT_OF_RANGE

@@ -184,6 +184,44 @@ pub(crate) fn rewrite_catalog_calls(statement: &mut DFStatement) {
     }
 }
 
+/// `ARRAY[a, b]` as `make_array(a, b)`, which DataFusion plans the literal as anyway:
+/// its planner reads a literal's elements without the enclosing query's scope, so an
+/// element naming a column of an outer row (`FROM t, unnest(ARRAY[t.a, t.b]) v`, the
+/// usual way to unpivot) was "column does not exist". Runs after the names, which
+/// call such a column `array` as PostgreSQL does.
+pub(crate) fn array_literals_as_calls(statement: &mut ast::Statement) {
+    struct Literals;
+    impl VisitorMut for Literals {
+        type Break = ();
+        fn post_visit_expr(&mut self, expr: &mut Expr) -> std::ops::ControlFlow<()> {
+            if let Expr::Array(array) = expr
+                && !array.elem.is_empty()
+            {
+                let args = std::mem::take(&mut array.elem)
+                    .into_iter()
+                    .map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)))
+                    .collect();
+                *expr = Expr::Function(ast::Function {
+                    name: ast::ObjectName::from(vec![ast::Ident::new("make_array")]),
+                    uses_odbc_syntax: false,
+                    parameters: FunctionArguments::None,
+                    args: FunctionArguments::List(ast::FunctionArgumentList {
+                        duplicate_treatment: None,
+                        args,
+                        clauses: Vec::new(),
+                    }),
+                    filter: None,
+                    null_treatment: None,
+                    over: None,
+                    within_group: Vec::new(),
+                });
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let _ = statement.visit(&mut Literals);
+}
+
 /// Rewrites each `ARRAY(SELECT ... FROM unnest(a) x)` that [`array_over_unnest`]
 /// maps; runs before ARRAY(subquery) becomes an aggregated subquery.
 pub(crate) fn rewrite_array_over_unnest(statement: &mut ast::Statement) {

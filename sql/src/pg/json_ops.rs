@@ -92,6 +92,40 @@ impl ExprPlanner for JsonOperators {
         expr: RawBinaryExpr,
         schema: &DFSchema,
     ) -> Result<PlannerResult<RawBinaryExpr>> {
+        // jsonb's `||` and `-`; PostgreSQL takes an untyped literal beside a jsonb
+        // value as jsonb (text beside it is text's `||`).
+        let is_jsonb = |e: &datafusion::logical_expr::Expr| {
+            use datafusion::logical_expr::ExprSchemable;
+            e.to_field(schema)
+                .is_ok_and(|(_, f)| DeclaredType::of(&f) == Some(DeclaredType::Jsonb))
+        };
+        let is_literal_text = |e: &datafusion::logical_expr::Expr| {
+            matches!(
+                e,
+                datafusion::logical_expr::Expr::Literal(
+                    ScalarValue::Utf8(_) | ScalarValue::Utf8View(_) | ScalarValue::LargeUtf8(_),
+                    _
+                )
+            )
+        };
+        match expr.op {
+            BinaryOperator::StringConcat
+                if (is_jsonb(&expr.left) || is_jsonb(&expr.right))
+                    && [&expr.left, &expr.right]
+                        .iter()
+                        .all(|e| is_jsonb(e) || is_literal_text(e)) =>
+            {
+                return Ok(PlannerResult::Planned(super::json_build::concat(
+                    expr.left, expr.right,
+                )));
+            }
+            BinaryOperator::Minus if is_jsonb(&expr.left) => {
+                return Ok(PlannerResult::Planned(super::json_build::remove(
+                    expr.left, expr.right,
+                )));
+            }
+            _ => {}
+        }
         let contained = match expr.op {
             BinaryOperator::AtArrow => Some(false),
             BinaryOperator::ArrowAt => Some(true),
@@ -637,7 +671,7 @@ impl ScalarUDFImpl for ExtractPath {
     }
 }
 
-fn malformed(text: &str) -> DataFusionError {
+pub(super) fn malformed(text: &str) -> DataFusionError {
     DataFusionError::External(Box::new(SqlError::InvalidText {
         type_name: "text[]",
         message: format!("malformed array literal: \"{text}\""),
@@ -673,7 +707,7 @@ fn follow<'t>(text: &'t str, steps: &[Option<String>]) -> Result<Option<&'t str>
 
 /// The elements of a one-dimensional PostgreSQL array literal (`{a,"b c",NULL}`):
 /// `None` for an unquoted NULL. `None` altogether if `text` is not such a literal.
-fn text_array(text: &str) -> Option<Vec<Option<String>>> {
+pub(super) fn text_array(text: &str) -> Option<Vec<Option<String>>> {
     let inner = text.trim().strip_prefix('{')?.strip_suffix('}')?;
     let mut elements = Vec::new();
     if inner.trim().is_empty() {

@@ -250,6 +250,8 @@ pub(crate) fn rewrite(statement: &mut Statement) {
 /// of each call, for these functions and for `unnest(array)` (which DataFusion
 /// refuses with ordinality).
 fn from_item(factor: &mut TableFactor) {
+    // `LATERAL f(...)`, spelled out.
+    let explicit = matches!(factor, TableFactor::Function { .. });
     let (function_name, arg, alias, with_ordinality) = match factor {
         // `f(...)`, and `CROSS JOIN LATERAL f(...)` (LATERAL, which PostgreSQL
         // implies, spelled out), which sqlparser reads as a table function.
@@ -306,7 +308,7 @@ fn from_item(factor: &mut TableFactor) {
                 )
             })
             .collect(),
-        None if function_name == "unnest" && *with_ordinality => {
+        None if function_name == "unnest" && (*with_ordinality || explicit) => {
             vec![("", format!("unnest({arg})"), arg.clone())]
         }
         None => return,

@@ -317,9 +317,8 @@ pub(crate) fn array_length(text: &str) -> Result<ArrayLength, JsonbError> {
     })
 }
 
-/// A parsed JSON value: numbers in `numeric`'s rendering with trailing zeros of the
-/// fraction dropped, so equal numbers have equal text; objects with only the last of
-/// duplicate keys.
+/// A parsed JSON value: numbers in `numeric`'s rendering (`15.0`, compared by value:
+/// see [`same_number`]); objects with only the last of duplicate keys.
 #[derive(Debug, PartialEq)]
 enum Value {
     Null,
@@ -337,7 +336,10 @@ impl Value {
 
     /// Scalar equality; containers are never equal here.
     fn equals(&self, other: &Value) -> bool {
-        !self.is_container() && self == other
+        match (self, other) {
+            (Value::Number(l), Value::Number(r)) => same_number(l, r),
+            (l, r) => !l.is_container() && l == r,
+        }
     }
 
     /// Containment of two containers of the same kind (`false` for different kinds).
@@ -361,6 +363,323 @@ impl Value {
             _ => false,
         }
     }
+
+    /// jsonb's text of this value, as `jsonb_out` prints it: object keys by length,
+    /// then bytes.
+    fn write(&self, out: &mut String) {
+        match self {
+            Value::Null => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Number(n) => out.push_str(n),
+            Value::String(s) => write_string(out, s),
+            Value::Array(elements) => {
+                out.push('[');
+                for (i, e) in elements.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    e.write(out);
+                }
+                out.push(']');
+            }
+            Value::Object(members) => {
+                out.push('{');
+                for (i, (k, v)) in sorted(members).into_iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write_string(out, k);
+                    out.push_str(": ");
+                    v.write(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    fn text(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out);
+        out
+    }
+
+    /// `jsonb_pretty`'s text: one member or element per line, four spaces a level.
+    fn write_pretty(&self, out: &mut String, level: usize) {
+        let indent = |out: &mut String, level: usize| {
+            out.extend(std::iter::repeat_n("    ", level));
+        };
+        match self {
+            // PostgreSQL breaks the line in an empty container too.
+            Value::Array(elements) if elements.is_empty() => {
+                out.push_str("[\n");
+                indent(out, level);
+                out.push(']');
+            }
+            Value::Object(members) if members.is_empty() => {
+                out.push_str("{\n");
+                indent(out, level);
+                out.push('}');
+            }
+            Value::Array(elements) => {
+                out.push_str("[\n");
+                for (i, e) in elements.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(",\n");
+                    }
+                    indent(out, level + 1);
+                    e.write_pretty(out, level + 1);
+                }
+                out.push('\n');
+                indent(out, level);
+                out.push(']');
+            }
+            Value::Object(members) => {
+                out.push_str("{\n");
+                for (i, (k, v)) in sorted(members).into_iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(",\n");
+                    }
+                    indent(out, level + 1);
+                    write_string(out, k);
+                    out.push_str(": ");
+                    v.write_pretty(out, level + 1);
+                }
+                out.push('\n');
+                indent(out, level);
+                out.push('}');
+            }
+            other => other.write(out),
+        }
+    }
+
+    /// This value without object members whose value is null, at any depth.
+    fn strip_nulls(self) -> Value {
+        match self {
+            Value::Object(members) => Value::Object(
+                members
+                    .into_iter()
+                    .filter(|(_, v)| *v != Value::Null)
+                    .map(|(k, v)| (k, v.strip_nulls()))
+                    .collect(),
+            ),
+            Value::Array(elements) => {
+                Value::Array(elements.into_iter().map(Value::strip_nulls).collect())
+            }
+            other => other,
+        }
+    }
+}
+
+/// An object's members in jsonb's order: keys by length, then bytes.
+fn sorted(members: &[(String, Value)]) -> Vec<&(String, Value)> {
+    let mut sorted: Vec<&(String, Value)> = members.iter().collect();
+    sorted.sort_by(|(a, _), (b, _)| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
+    sorted
+}
+
+/// Whether two numbers in `numeric`'s rendering are the same value (`1.50` is `1.5`).
+fn same_number(l: &str, r: &str) -> bool {
+    let value = |n: &'_ str| -> String {
+        let n = match n.contains('.') {
+            true => n.trim_end_matches('0').trim_end_matches('.'),
+            false => n,
+        };
+        match n {
+            "-0" => "0".to_owned(),
+            n => n.to_owned(),
+        }
+    };
+    value(l) == value(r)
+}
+
+/// jsonb's `||`: two objects merge (the right one's value wins for a key both have),
+/// two arrays concatenate, and otherwise a non-array side becomes an array of one, so
+/// an element is appended or prepended (PostgreSQL 15's `jsonb_concat`).
+pub(crate) fn concat(left: &str, right: &str) -> Result<String, JsonbError> {
+    let (left, right) = (tree(left)?, tree(right)?);
+    Ok(match (left, right) {
+        (Value::Object(mut l), Value::Object(r)) => {
+            for (key, value) in r {
+                l.retain(|(k, _)| *k != key);
+                l.push((key, value));
+            }
+            Value::Object(l)
+        }
+        (l, r) => {
+            let as_array = |v: Value| match v {
+                Value::Array(elements) => elements,
+                other => vec![other],
+            };
+            let mut elements = as_array(l);
+            elements.extend(as_array(r));
+            Value::Array(elements)
+        }
+    }
+    .text())
+}
+
+/// What jsonb's `-` removes.
+pub(crate) enum Removed<'a> {
+    /// An object's member by key, or an array's string elements equal to it.
+    Key(&'a str),
+    /// Several keys (`- '{a,b}'::text[]`).
+    Keys(&'a [Option<String>]),
+    /// An array's element by position (negative counts from the end).
+    Index(i64),
+}
+
+/// Why jsonb's `-` cannot remove from a value.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RemoveError {
+    Json(JsonbError),
+    /// A key from a scalar, or a position from a non-array (PostgreSQL's messages).
+    Kind(&'static str),
+}
+
+impl From<JsonbError> for RemoveError {
+    fn from(e: JsonbError) -> Self {
+        RemoveError::Json(e)
+    }
+}
+
+/// jsonb's `-` (PostgreSQL 15's `jsonb_delete` and `jsonb_delete_idx`).
+pub(crate) fn remove(text: &str, removed: Removed<'_>) -> Result<String, RemoveError> {
+    let value = tree(text)?;
+    let is_gone = |s: &str| match &removed {
+        Removed::Key(key) => s == *key,
+        Removed::Keys(keys) => keys.iter().flatten().any(|k| k == s),
+        Removed::Index(_) => false,
+    };
+    Ok(match (value, &removed) {
+        (Value::Object(members), Removed::Key(_) | Removed::Keys(_)) => {
+            Value::Object(members.into_iter().filter(|(k, _)| !is_gone(k)).collect())
+        }
+        (Value::Array(elements), Removed::Key(_) | Removed::Keys(_)) => Value::Array(
+            elements
+                .into_iter()
+                .filter(|e| !matches!(e, Value::String(s) if is_gone(s)))
+                .collect(),
+        ),
+        (Value::Array(mut elements), Removed::Index(i)) => {
+            let len = elements.len() as i64;
+            let at = if *i < 0 { len + i } else { *i };
+            if (0..len).contains(&at) {
+                elements.remove(at as usize);
+            }
+            Value::Array(elements)
+        }
+        (Value::Object(_), Removed::Index(_)) => {
+            return Err(RemoveError::Kind(
+                "cannot delete from object using integer index",
+            ));
+        }
+        _ => return Err(RemoveError::Kind("cannot delete from scalar")),
+    }
+    .text())
+}
+
+/// `jsonb_strip_nulls`: the value without object members that are null.
+pub(crate) fn strip_nulls(text: &str) -> Result<String, JsonbError> {
+    Ok(tree(text)?.strip_nulls().text())
+}
+
+/// `jsonb_pretty`.
+pub(crate) fn pretty(text: &str) -> Result<String, JsonbError> {
+    let mut out = String::new();
+    tree(text)?.write_pretty(&mut out, 0);
+    Ok(out)
+}
+
+/// Why `jsonb_set` cannot set a value.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum SetError {
+    Json(JsonbError),
+    /// A path step into an array that is not an integer (PostgreSQL's 22P02 words).
+    NotAnIndex {
+        step: String,
+        at: usize,
+    },
+    /// A scalar target (22023).
+    Scalar,
+}
+
+impl From<JsonbError> for SetError {
+    fn from(e: JsonbError) -> Self {
+        SetError::Json(e)
+    }
+}
+
+/// `jsonb_set(target, path, new_value, create_missing)`, as PostgreSQL 15's: the
+/// value at `path` replaced (or added as the last step's key of an object, or at
+/// the last step's position of an array, before the first or after the last element
+/// when it is past an end, if `create_missing`); a path through something absent
+/// changes nothing.
+pub(crate) fn set(
+    target: &str,
+    path: &[Option<String>],
+    new_value: &str,
+    create_missing: bool,
+) -> Result<String, SetError> {
+    let mut value = tree(target)?;
+    if !value.is_container() {
+        return Err(SetError::Scalar);
+    }
+    let new_value = tree(new_value)?;
+    set_in(&mut value, path, 0, new_value, create_missing)?;
+    Ok(value.text())
+}
+
+fn set_in(
+    value: &mut Value,
+    path: &[Option<String>],
+    at: usize,
+    new_value: Value,
+    create_missing: bool,
+) -> Result<(), SetError> {
+    let Some(step) = path.get(at) else {
+        return Ok(());
+    };
+    let last = at + 1 == path.len();
+    match value {
+        Value::Object(members) => {
+            let Some(key) = step else {
+                return Ok(());
+            };
+            match members.iter_mut().find(|(k, _)| k == key) {
+                Some((_, member)) if last => *member = new_value,
+                Some((_, member)) => set_in(member, path, at + 1, new_value, create_missing)?,
+                None if last && create_missing => members.push((key.clone(), new_value)),
+                None => {}
+            }
+        }
+        Value::Array(elements) => {
+            let Some(step) = step else {
+                return Ok(());
+            };
+            let index: i64 = step.trim().parse().map_err(|_| SetError::NotAnIndex {
+                step: step.clone(),
+                at: at + 1,
+            })?;
+            let len = elements.len() as i64;
+            let position = if index < 0 { len + index } else { index };
+            if (0..len).contains(&position) {
+                let element = &mut elements[position as usize];
+                if last {
+                    *element = new_value;
+                } else {
+                    set_in(element, path, at + 1, new_value, create_missing)?;
+                }
+            } else if last && create_missing {
+                if position < 0 {
+                    elements.insert(0, new_value);
+                } else {
+                    elements.push(new_value);
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The JSON `text` as a [`Value`].
@@ -481,12 +800,6 @@ impl Parser<'_> {
             b'-' | b'0'..=b'9' => {
                 let mut number = String::new();
                 self.number(&mut number)?;
-                if number.contains('.') {
-                    number.truncate(number.trim_end_matches('0').trim_end_matches('.').len());
-                }
-                if number == "-0" {
-                    number.remove(0);
-                }
                 Ok(Value::Number(number))
             }
             _ => {

@@ -8,14 +8,17 @@
 //! right side is only that (projections over an `Unnest` of lists computed from
 //! one row of nothing but outer references), [`unnest_joins`] computes the lists on
 //! the left side's rows instead and unnests them there, which keeps each left row
-//! beside its elements: the join's meaning, with its schema unchanged. Other lateral
-//! subqueries are left as DataFusion plans them.
+//! beside its elements: the join's meaning, with its schema unchanged. A left join
+//! `ON true` (`LEFT JOIN LATERAL f(o.x) i ON true`) does the same and keeps a left row
+//! that has no elements once, beside NULLs. Other lateral subqueries are left as
+//! DataFusion plans them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use datafusion::common::NullHandling;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
-use datafusion::common::{Column, Result};
+use datafusion::common::{Column, Result, ScalarValue};
 use datafusion::logical_expr::{
     Expr, JoinType, LogicalPlan, LogicalPlanBuilder, Projection, SubqueryAlias,
 };
@@ -42,7 +45,10 @@ pub(crate) fn unnest_joins(plan: LogicalPlan) -> Result<LogicalPlan> {
         let Some(right) = unnest_of_outer_rows(join) else {
             return Ok(Transformed::no(node));
         };
-        Ok(Transformed::yes(unnest_left(&join.left, &right)?))
+        let left_join = join.join_type == JoinType::Left;
+        Ok(Transformed::yes(unnest_left(
+            &join.left, &right, left_join,
+        )?))
     })
     .map(|t| t.data)
 }
@@ -58,7 +64,18 @@ struct LateralUnnest<'a> {
 }
 
 fn unnest_of_outer_rows(join: &datafusion::logical_expr::Join) -> Option<LateralUnnest<'_>> {
-    if join.join_type != JoinType::Inner || !join.on.is_empty() || join.filter.is_some() {
+    // A cross join, or a left join `ON true`.
+    let always = match &join.filter {
+        None => true,
+        Some(Expr::Literal(ScalarValue::Boolean(Some(true)), _)) => true,
+        Some(_) => false,
+    };
+    let kind = matches!(join.join_type, JoinType::Inner | JoinType::Left);
+    if !kind
+        || !join.on.is_empty()
+        || !always
+        || join.join_type == JoinType::Inner && join.filter.is_some()
+    {
         return None;
     }
     let LogicalPlan::SubqueryAlias(alias) = join.right.as_ref() else {
@@ -124,7 +141,11 @@ fn uncorrelated(expr: &Expr) -> Result<Expr> {
 ///   Unnest (the same lists)
 ///     Projection(left's columns, the lists computed from them)
 ///       left
-fn unnest_left(left: &Arc<LogicalPlan>, right: &LateralUnnest<'_>) -> Result<LogicalPlan> {
+fn unnest_left(
+    left: &Arc<LogicalPlan>,
+    right: &LateralUnnest<'_>,
+    left_join: bool,
+) -> Result<LogicalPlan> {
     let passed: Vec<Expr> = left
         .schema()
         .columns()
@@ -135,12 +156,15 @@ fn unnest_left(left: &Arc<LogicalPlan>, right: &LateralUnnest<'_>) -> Result<Log
     for expr in &right.lists.expr {
         lists.push(uncorrelated(expr)?);
     }
+    let mut options = right.unnest.options.clone();
+    if left_join {
+        // A left row with no elements (an empty list, or NULL) still comes out once,
+        // beside NULLs.
+        options = options.with_null_handling(NullHandling::PreserveAndExpandEmpty);
+    }
     let unnested = LogicalPlanBuilder::from(Arc::clone(left))
         .project(lists)?
-        .unnest_columns_with_options(
-            right.unnest.exec_columns.clone(),
-            right.unnest.options.clone(),
-        )?
+        .unnest_columns_with_options(right.unnest.exec_columns.clone(), options)?
         .build()?;
     // The projections above the Unnest, bottom first, folded into one over its output:
     // each refers to the one below by its output names.

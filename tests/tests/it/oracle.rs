@@ -598,6 +598,120 @@ select * from fresh;
     );
 }
 
+/// JSON built from SQL values answers as PostgreSQL 15's: `to_json`/`to_jsonb` of each
+/// kind of value, `json[b]_build_array`, `json[b]_build_object` (json and jsonb values
+/// kept as JSON, decimals and floats as numbers), the aggregates `json[b]_agg` (with
+/// `ORDER BY`, `FILTER`, per group, NULL for no rows) and `json[b]_object_agg`, and
+/// jsonb's `||`, `-`, `jsonb_set`, `jsonb_strip_nulls` and `jsonb_pretty`, with
+/// PostgreSQL's errors (Tarn had none of these but `json_build_object`, which quoted
+/// json values and decimals, and jsonb `||` concatenated the texts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_json_construction_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("json_build.sql");
+    std::fs::write(
+        &script,
+        r#"create table sales (id int, region text, amount numeric(10,2), rate float8,
+  sold date, at timestamp, tags jsonb, note json, ok boolean);
+insert into sales values
+  (1, 'north', 12.50, 0.1, '2024-01-02', '2024-01-02 10:00:00', '{"b": 1, "a": [1, 2]}', '{"x" :  1}', true),
+  (2, 'south', 3.00, 1e20, '2024-02-03', '2024-02-03 11:30:00.25', '[1, "two"]', '[1,2]', false),
+  (3, 'north', null, null, null, null, null, null, null),
+  (4, 'west', 7.25, 2.5, '2024-03-04', '2024-03-04 00:00:00', '"s"', '"q\"uote"', true);
+select id, to_json(id), to_json(region), to_json(amount), to_json(rate), to_json(sold),
+  to_json(at), to_json(tags), to_json(note), to_json(ok) from sales order by id;
+select id, to_jsonb(amount), to_jsonb(region), to_jsonb(note), to_jsonb(at) from sales order by id;
+select json_build_array(id, region, amount, tags, note, null) from sales order by id;
+select jsonb_build_array(id, region, amount, tags, note, null) from sales order by id;
+select json_build_object('id', id, 'amount', amount, 'tags', tags, 'note', note, 1, ok)
+  from sales order by id;
+select jsonb_build_object('id', id, 'amount', amount, 'tags', tags, 'note', note, 'ok', ok)
+  from sales order by id;
+select json_build_array(), json_build_object(), jsonb_build_array(), jsonb_build_object();
+select json_agg(id order by id desc) as ids, jsonb_agg(region order by id) from sales;
+select region, json_agg(amount order by id), jsonb_agg(tags order by id),
+  json_object_agg(id, amount order by id), jsonb_object_agg(id, note order by id)
+  from sales group by region order by region;
+select json_agg(id) filter (where id > 10), jsonb_agg(id) from sales where id > 10;
+select json_agg(s.id order by s.id) from (select id from sales where ok) s;
+select '{"a": 1, "b": 2}'::jsonb || '{"b": 3, "c": [4]}'::jsonb,
+  '[1, 2]'::jsonb || '[3]'::jsonb, '[1]'::jsonb || '{"k": 1}'::jsonb,
+  '{"k": 1}'::jsonb || '[1]'::jsonb, '1'::jsonb || '"x"'::jsonb, tags || '{"z": 0}' from sales order by id;
+select '{"a": 1, "b": 2}'::jsonb - 'a', '["a", "b", "a"]'::jsonb - 'a',
+  '[1, 2, 3]'::jsonb - 1, '[1, 2, 3]'::jsonb - -1, '{"a": 1, "b": 2, "c": 3}'::jsonb - '{a,c}'::text[];
+select jsonb_set('{"a": {"b": [1, 2]}}', '{a,b,1}', '"x"'),
+  jsonb_set('{"a": 1}', '{c}', '[true]'), jsonb_set('{"a": 1}', '{c}', '2', false),
+  jsonb_set('[1, 2]', '{-9}', '0'), jsonb_set('[1, 2]', '{9}', '3'),
+  jsonb_set('{"a": 1}', '{x,y}', '1');
+select id, jsonb_set(tags, '{a}', '"new"') from sales where jsonb_typeof(tags) = 'object';
+select jsonb_strip_nulls('{"a": null, "b": {"c": null, "d": 1}, "e": [null]}');
+select jsonb_pretty('{"a": [1, {"b": null}], "c": {}, "d": []}');
+select jsonb_pretty(tags) from sales order by id;
+\set VERBOSITY default
+select json_build_object('a');
+select json_build_object(null, 1);
+select '1'::jsonb - 'a';
+select '{"a": 1}'::jsonb - 0;
+select jsonb_set('1', '{a}', '2');
+select jsonb_set('[1]', '{x}', '2');
+select json_object_agg(region, id) from (select null::text as region, 1 as id) s;
+"#,
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(
+        errors,
+        [
+            "argument list must have even number of elements",
+            "argument 1 cannot be null",
+            "cannot delete from scalar",
+            "cannot delete from object using integer index",
+            "cannot set path in scalar",
+            "path element at position 1 is not an integer: \"x\"",
+            "field name must not be null",
+        ]
+    );
+}
+
+/// `LEFT JOIN LATERAL f(...) ON true` over the JSON set-returning functions and
+/// `unnest` keeps a row with no elements (an empty array, NULL) once, beside NULLs, as
+/// PostgreSQL 15 does (Tarn refused it with DataFusion's "OuterReferenceColumn"); and
+/// `ARRAY[...]` of an outer row's columns unnests in FROM, the usual unpivot (DataFusion
+/// planned the literal's elements without the outer row: "column does not exist").
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_left_join_lateral_and_unpivot_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("lateral.sql");
+    std::fs::write(
+        &script,
+        r#"create table o (id int, items jsonb, q1 int, q2 int);
+insert into o values (1, '[1, 2]', 10, 20), (2, '[]', 30, null), (3, null, null, null),
+  (4, '[{"k": "v"}]', 5, 6);
+select o.id, i.value from o left join lateral jsonb_array_elements(o.items) i on true
+  order by 1, 2;
+select o.id, i.value from o left join jsonb_array_elements_text(o.items) i on true
+  order by 1, 2;
+select o.id, i.value, i.ordinality
+  from o left join lateral jsonb_array_elements(o.items) with ordinality i on true
+  order by 1, 3;
+select o.id, k.key, k.value from o left join lateral jsonb_each(o.items -> 0) k on true
+  where o.id <> 1 order by 1, 2;
+select o.id, t from o left join lateral unnest(array[o.q1, o.q2]) t on true order by 1, 2;
+select o.id, t from o cross join lateral unnest(array[o.q1, o.q2]) t order by 1, 2;
+select o.id, q from o, unnest(array[o.q1, o.q2, o.q1 + 1]) with ordinality as u(q, n)
+  where q is not null order by 1, n;
+select id, array[id, q1] as pair from o order by 1;
+"#,
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
 /// JSON's set-returning functions answer as PostgreSQL 15's: `json[b]_array_elements`
 /// (and `_text`), `json[b]_object_keys` in a select list and in FROM, `json[b]_each`
 /// (and `_text`) in FROM, where a call reads the rows before it (implicitly LATERAL:
