@@ -77,12 +77,15 @@ impl Connection {
                 .with_scram(scram)
                 .with_connection_manager(Arc::clone(&shared.manager))
         });
+        let fields = Arc::new(encode::FieldCache::default());
         Ok(Self {
             queries: Arc::new(QueryHandler {
                 session: Arc::clone(&session),
                 parser: Arc::new(Parser {
                     session: Arc::clone(&session),
+                    fields: Arc::clone(&fields),
                 }),
+                fields,
                 active: Arc::clone(&shared.active),
                 copy: tokio::sync::Mutex::new(None),
                 terminated: Arc::default(),
@@ -140,6 +143,8 @@ impl Drop for Busy {
 pub struct QueryHandler {
     session: Arc<Session>,
     parser: Arc<Parser>,
+    /// RowDescription fields, shared with the parser's Describe.
+    fields: Arc<encode::FieldCache>,
     active: Arc<AtomicUsize>,
     /// The COPY FROM STDIN in progress, fed by CopyData messages.
     copy: tokio::sync::Mutex<Option<CopyIn>>,
@@ -814,8 +819,11 @@ impl ExtendedQueryHandler for QueryHandler {
                 stream,
                 command,
             } => {
-                let options = encode::format_options(&self.session.settings());
-                let fields = encode::fields(&schema, &portal.result_column_format, options)?;
+                let fields = self.fields.fields(
+                    &schema,
+                    &portal.result_column_format,
+                    &self.session.settings(),
+                )?;
                 let rows = encode::rows(Arc::clone(&self.session), Arc::clone(&fields), stream);
                 let handle = client
                     .session_extensions()
@@ -920,6 +928,7 @@ impl CopyHandler for QueryHandler {
 /// Parses and describes statements for the extended protocol.
 pub struct Parser {
     session: Arc<Session>,
+    fields: Arc<encode::FieldCache>,
 }
 
 #[async_trait]
@@ -966,9 +975,11 @@ impl QueryParser for Parser {
     ) -> PgWireResult<Vec<FieldInfo>> {
         match statement.schema() {
             Some(schema) => {
-                let options = encode::format_options(&self.session.settings());
-                let fields =
-                    encode::fields(schema, format.unwrap_or(&Format::UnifiedText), options)?;
+                let fields = self.fields.fields(
+                    schema,
+                    format.unwrap_or(&Format::UnifiedText),
+                    &self.session.settings(),
+                )?;
                 Ok(fields.as_ref().clone())
             }
             None => Ok(Vec::new()),
