@@ -55,9 +55,9 @@ export TARN_TEST_SUPERSET_VENV="${TARN_TEST_SUPERSET_VENV:-$HOME/.cache/tarn/sup
 install_venv "$TARN_TEST_SUPERSET_VENV" tests/superset-requirements.txt
 
 # From npm: Azurite (Azure Blob Storage emulator), and node-postgres with pg-cursor
-# (a client under test).
+# and postgres.js (clients under test).
 npm_prefix="${TARN_TEST_NPM:-$HOME/.cache/tarn/npm}"
-npm_packages=(azurite@3.37.0 pg@8.23.1 pg-cursor@2.22.0)
+npm_packages=(azurite@3.37.0 pg@8.23.1 pg-cursor@2.22.0 postgres@3.4.9)
 npm_stamp="$npm_prefix/.tarn-packages"
 if [ "$(cat "$npm_stamp" 2>/dev/null)" != "${npm_packages[*]}" ]; then
   echo "installing ${npm_packages[*]} into $npm_prefix"

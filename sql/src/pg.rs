@@ -8,6 +8,7 @@
 //! DBeaver, Metabase and Grafana. Tarn adds a per-session catalog wrapper so the
 //! `pg_catalog` schema lives in the session, not in the shared lake catalog.
 
+pub(crate) mod array_in;
 pub(crate) mod casts;
 mod catalog;
 pub(crate) mod declared;
@@ -424,7 +425,8 @@ fn rules() -> &'static [Box<dyn datafusion_pg_catalog::sql::rules::SqlStatementR
             Box::new(RewriteArrayAnyAllOperation),
             Box::new(PrependUnqualifiedPgTableName),
             Box::new(StripCallableQualifier),
-            Box::new(FixArrayLiteral),
+            // Not FixArrayLiteral: it split `'{a,"b c"}'::text[]` on commas, quotes
+            // kept; casts from text to arrays read PostgreSQL's syntax (array_in).
             Box::new(CurrentUserVariableToSessionUserFunctionCall),
             Box::new(StripCollate),
             Box::new(RewritePgCatalogOperator),

@@ -97,6 +97,15 @@ impl AnalyzerRule for PgCasts {
                     )),
                     Arc::clone(field),
                 ))),
+                // PostgreSQL's array syntax (`'{a,"b c"}'::text[]`), read into text
+                // elements which the cast then makes the element type.
+                (
+                    DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8,
+                    DataType::List(_) | DataType::LargeList(_),
+                ) => Transformed::yes(Expr::Cast(Cast::new_from_field(
+                    Box::new(call(super::array_in::udf(), (**inner).clone())),
+                    Arc::clone(field),
+                ))),
                 (from, to) if is_fractional(from) && to.is_integer() => {
                     let rounded = if is_pg_float(inner, schema) {
                         call(

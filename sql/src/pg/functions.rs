@@ -189,6 +189,35 @@ pub(crate) fn rewrite_catalog_calls(statement: &mut DFStatement) {
 /// element naming a column of an outer row (`FROM t, unnest(ARRAY[t.a, t.b]) v`, the
 /// usual way to unpivot) was "column does not exist". Runs after the names, which
 /// call such a column `array` as PostgreSQL does.
+/// An integer literal that fits `integer` as one (`ARRAY[1, 2]` is `integer[]` in
+/// PostgreSQL; a larger element, or a bigint column, still makes it `bigint[]`).
+fn integer(element: Expr) -> Expr {
+    let fits = |n: &str| n.parse::<i64>().is_ok_and(|v| i32::try_from(v).is_ok());
+    let number = |e: &Expr, sign: &str| match e {
+        Expr::Value(v) => {
+            matches!(&v.value, ast::Value::Number(n, false) if fits(&format!("{sign}{n}")))
+        }
+        _ => false,
+    };
+    let small = match &element {
+        Expr::UnaryOp {
+            op: ast::UnaryOperator::Minus,
+            expr,
+        } => number(expr, "-"),
+        e => number(e, ""),
+    };
+    if !small {
+        return element;
+    }
+    Expr::Cast {
+        kind: ast::CastKind::Cast,
+        expr: Box::new(element),
+        data_type: ast::DataType::Int(None),
+        array: false,
+        format: None,
+    }
+}
+
 pub(crate) fn array_literals_as_calls(statement: &mut ast::Statement) {
     struct Literals;
     impl VisitorMut for Literals {
@@ -199,7 +228,7 @@ pub(crate) fn array_literals_as_calls(statement: &mut ast::Statement) {
             {
                 let args = std::mem::take(&mut array.elem)
                     .into_iter()
-                    .map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)))
+                    .map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(integer(e))))
                     .collect();
                 *expr = Expr::Function(ast::Function {
                     name: ast::ObjectName::from(vec![ast::Ident::new("make_array")]),

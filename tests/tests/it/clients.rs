@@ -146,25 +146,27 @@ async fn issue_5_pgjdbc_metadata_prepared_fetch_size_and_cancel() {
     );
 }
 
-/// node-postgres and pg-cursor from the test npm prefix (`TARN_TEST_NPM`), through
-/// `tests/node/clients.js`, against a server with a password user (so a wrong
-/// password is checked too).
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn issue_5_node_postgres_and_pg_cursor() {
+/// Runs `tests/node/<script>` with node, the test npm prefix's modules
+/// (`TARN_TEST_NPM`) on its path, against a server with a password user (so a wrong
+/// password is checked too); fails with its output unless it reached its last check.
+async fn run_node(script: &str, password: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = password_shop_server(dir.path(), "node pass").await;
+    let server = password_shop_server(dir.path(), password).await;
     let port = server.addr.port();
     let modules = tarn_tests::tools::npm_bin("azurite-blob")
         .parent()
         .and_then(Path::parent)
         .expect("node_modules")
         .to_path_buf();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("node/clients.js");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("node")
+        .join(script);
+    let password = password.to_owned();
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
-            .arg(script)
+            .arg(path)
             .arg(port.to_string())
-            .arg("node pass")
+            .arg(password)
             .env("NODE_PATH", &modules)
             .output()
             .expect("node must be installed")
@@ -174,10 +176,24 @@ async fn issue_5_node_postgres_and_pg_cursor() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
-        "node-postgres failed after:\n{stdout}\n{}",
+        "{script} failed after:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("ok wrong password refused"), "{stdout}");
+}
+
+/// node-postgres and pg-cursor, through `tests/node/clients.js`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_node_postgres_and_pg_cursor() {
+    run_node("clients.js", "node pass").await;
+}
+
+/// postgres.js (npm `postgres`, which COMPAT.md lists), through
+/// `tests/node/postgres_js.js`: named prepared statements reused, its array-type fetch
+/// at connect, a cursor, a transaction, a pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_postgres_js() {
+    run_node("postgres_js.js", "js pass").await;
 }
 
 /// psqlODBC (Debian's odbc-postgresql, which the test command installs) through

@@ -712,6 +712,40 @@ select id, array[id, q1] as pair from o order by 1;
     assert!(errors.is_empty(), "{errors:?}");
 }
 
+/// Array literals read and type as PostgreSQL 15's: text cast to an array reads
+/// PostgreSQL's array syntax (quotes, escapes, NULL, spaces; Arrow's cast took the
+/// whole text as one element or kept the quotes), and `ARRAY[1, 2]` is `integer[]`
+/// (it was `bigint[]`, which postgres.js hands back as strings).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_array_literals_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("arrays.sql");
+    std::fs::write(
+        &script,
+        r#"select '{a,"b c",NULL,"NULL"}'::text[] as t, '{ 1 , 2 }'::int[] as i, '{}'::int[] as e,
+  '{"q\"x",a\,b, spaced out }'::text[] as q, '{1.5,NULL}'::float8[] as f;
+select array[1, 2] as i, array[1, 2000000000000] as j, array[-3, 4] as n, array['x', 'y'] as s
+\gdesc
+select array[1, 2] as i, array[1, 2000000000000] as j, array[-3, 4] as n;
+select cardinality('{1,2,3}'::int[]) as c, ('{5,6}'::int[])[2] as second;
+\set VERBOSITY default
+select '1,2'::int[];
+select '{1,2} x'::int[];
+"#,
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(
+        errors,
+        [
+            "malformed array literal: \"1,2\"",
+            "malformed array literal: \"{1,2} x\""
+        ]
+    );
+}
+
 /// JSON's set-returning functions answer as PostgreSQL 15's: `json[b]_array_elements`
 /// (and `_text`), `json[b]_object_keys` in a select list and in FROM, `json[b]_each`
 /// (and `_text`) in FROM, where a call reads the rows before it (implicitly LATERAL:
