@@ -886,11 +886,11 @@ impl Lake {
         {
             return self.table_at(schema, base, suffix).await;
         }
-        let Some(entry) = self.metastore.table(schema, name).await? else {
+        let Some(entry) = self.metastore.shared_table(schema, name).await? else {
             return Ok(None);
         };
         if matches!(entry.kind, TableKind::View | TableKind::External) {
-            let definition = entry.definition.unwrap_or_default();
+            let definition = entry.definition.clone().unwrap_or_default();
             let planner = self.definition_planner.get().ok_or_else(|| {
                 CatalogError::DataFusion(datafusion::error::DataFusionError::NotImplemented(
                     "views and external tables without a SQL layer".to_owned(),
@@ -963,14 +963,14 @@ impl Lake {
         schema: &str,
         name: &str,
     ) -> Result<Option<(String, DeltaTable)>> {
-        let Some(entry) = self.metastore.table(schema, name).await? else {
+        let Some(entry) = self.metastore.shared_table(schema, name).await? else {
             return Ok(None);
         };
         self.delta_table_of(entry).await.map(Some)
     }
 
     /// The Delta table of catalog entry `entry`, with the location it is kept under.
-    async fn delta_table_of(&self, entry: TableEntry) -> Result<(String, DeltaTable)> {
+    async fn delta_table_of(&self, entry: Arc<TableEntry>) -> Result<(String, DeltaTable)> {
         let name = &entry.name;
         if !matches!(
             entry.kind,
@@ -994,7 +994,7 @@ impl Lake {
         };
         if fresh && let Some((delta, _)) = cached {
             // Kept as it is.
-            return Ok((entry.location, delta));
+            return Ok((entry.location.clone(), delta));
         }
         let url = self.entry_url(&entry)?;
         let delta = match cached {
@@ -1002,7 +1002,7 @@ impl Lake {
             None => table::open(&url, &self.options_for(&url)).await?,
         };
         self.remember(&entry.location, &delta);
-        Ok((entry.location, delta))
+        Ok((entry.location.clone(), delta))
     }
 
     /// The cached table at `location` brought up to its latest commit, by one caller

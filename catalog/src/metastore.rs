@@ -172,7 +172,8 @@ impl Version {
 #[derive(Debug, Default)]
 struct EntryCache {
     listed: std::sync::RwLock<HashMap<String, Version>>,
-    entries: std::sync::RwLock<HashMap<String, (Version, TableEntry)>>,
+    /// Shared: a query's lookup takes a reference, not a copy of the column list.
+    entries: std::sync::RwLock<HashMap<String, (Version, Arc<TableEntry>)>>,
     /// See [`Metastore::state`].
     state: std::sync::atomic::AtomicU64,
     /// See [`Metastore::changes`].
@@ -180,21 +181,21 @@ struct EntryCache {
 }
 
 impl EntryCache {
-    fn get(&self, key: &str) -> Option<TableEntry> {
+    fn get(&self, key: &str) -> Option<Arc<TableEntry>> {
         let listed = self.listed.read().unwrap_or_else(|e| e.into_inner());
         let version = listed.get(key)?;
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
         entries
             .get(key)
             .filter(|(v, _)| v.same(version))
-            .map(|(_, entry)| entry.clone())
+            .map(|(_, entry)| Arc::clone(entry))
     }
 
-    fn put(&self, key: &str, version: Version, entry: &TableEntry) {
+    fn put(&self, key: &str, version: Version, entry: &Arc<TableEntry>) {
         self.entries
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(key.to_owned(), (version, entry.clone()));
+            .insert(key.to_owned(), (version, Arc::clone(entry)));
     }
 
     fn forget(&self, key: &str) {
@@ -415,6 +416,14 @@ impl Metastore {
 
     /// The table's entry, or `None` when the metastore has no such table.
     pub async fn table(&self, schema: &str, name: &str) -> Result<Option<TableEntry>> {
+        Ok(self
+            .shared_table(schema, name)
+            .await?
+            .map(Arc::unwrap_or_clone))
+    }
+
+    /// [`Metastore::table`], shared with the cache (what a query's lookup takes).
+    pub async fn shared_table(&self, schema: &str, name: &str) -> Result<Option<Arc<TableEntry>>> {
         let key = format!("{TABLES}/{schema}/{name}.json");
         if let Some(entry) = self.cache.get(&key) {
             return Ok(Some(entry));
@@ -430,6 +439,7 @@ impl Metastore {
                 path: key.clone(),
                 reason: e.to_string(),
             })?;
+        let entry = Arc::new(entry);
         self.cache.put(&key, version, &entry);
         Ok(Some(entry))
     }

@@ -87,7 +87,7 @@ fn same_format(a: &Format, b: &Format) -> bool {
 
 impl FieldCache {
     /// [`fields`] of `schema` in `format` under `settings`' format options, made again
-    /// only if one of them differs from the last call's (the schema by identity).
+    /// only if one of them differs from the last call's.
     pub fn fields(
         &self,
         schema: &Arc<Schema>,
@@ -95,8 +95,9 @@ impl FieldCache {
         settings: &Settings,
     ) -> PgWireResult<Arc<Vec<FieldInfo>>> {
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        // A kept plan's executions give equal schemas, not always the same one.
         if let Some(made) = last.as_ref()
-            && Arc::ptr_eq(&made.schema, schema)
+            && (Arc::ptr_eq(&made.schema, schema) || made.schema == *schema)
             && same_format(&made.format, format)
             && made.settings == *settings
         {
@@ -752,7 +753,12 @@ mod tests {
             .expect("fields");
         assert!(!Arc::ptr_eq(&binary, &german), "other settings");
         assert_eq!(german[0].format_options().date_style, "ISO, DMY");
-        let other = Arc::new(schema.as_ref().clone());
+        let equal = Arc::new(schema.as_ref().clone());
+        let same = cache
+            .fields(&equal, &Format::UnifiedBinary, &settings)
+            .expect("fields");
+        assert!(Arc::ptr_eq(&german, &same), "an equal schema");
+        let other = Arc::new(Schema::new(vec![Field::new("e", DataType::Date32, true)]));
         let fresh = cache
             .fields(&other, &Format::UnifiedBinary, &settings)
             .expect("fields");
