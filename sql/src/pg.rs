@@ -110,9 +110,6 @@ pub const VERSION: &str = concat!(
     ") on x86_64-pc-linux-gnu, compiled by rustc, 64-bit"
 );
 
-/// `session_user` (also `current_user` and `user`, which the pg_catalog rules rename
-/// to it) for the user this session authenticated as; registered per statement
-/// because sessions share one prepared DataFusion state.
 /// The call `name(args...)`, as the parser would read it, for statement rewrites.
 pub(crate) fn call(
     name: &str,
@@ -151,6 +148,9 @@ pub(crate) fn call_with(
     })
 }
 
+/// `session_user` (also `current_user` and `user`, which the pg_catalog rules rename
+/// to it) for the user this session authenticated as; registered per statement
+/// because sessions share one prepared DataFusion state.
 pub(crate) fn session_user_udf(user: &str) -> datafusion::logical_expr::ScalarUDF {
     use datafusion::arrow::datatypes::DataType;
     use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};

@@ -4,6 +4,7 @@
 // Expects the data of tests/tests/it/clients.rs (shop.orders ids 1..2500 and the view
 // shop.big_orders). Prints "ok <check>" per check; exits 1 naming a failed one.
 'use strict';
+const check = require('./check');
 const { Client, Pool } = require('pg');
 const Cursor = require('pg-cursor');
 
@@ -11,15 +12,6 @@ const port = Number(process.argv[2]);
 const password = process.argv[3];
 const config = { host: '127.0.0.1', port, user: 'tarn', database: 'tarn', password };
 
-function check(what, actual, expected) {
-  const a = JSON.stringify(actual);
-  const e = JSON.stringify(expected);
-  if (a !== e) {
-    console.log(`FAILED ${what}: got ${a}, expected ${e}`);
-    process.exit(1);
-  }
-  console.log(`ok ${what}`);
-}
 
 async function main() {
   const client = new Client(config);

@@ -228,22 +228,9 @@ pub(crate) fn array_literals_as_calls(statement: &mut ast::Statement) {
             {
                 let args = std::mem::take(&mut array.elem)
                     .into_iter()
-                    .map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(integer(e))))
+                    .map(integer)
                     .collect();
-                *expr = Expr::Function(ast::Function {
-                    name: ast::ObjectName::from(vec![ast::Ident::new("make_array")]),
-                    uses_odbc_syntax: false,
-                    parameters: FunctionArguments::None,
-                    args: FunctionArguments::List(ast::FunctionArgumentList {
-                        duplicate_treatment: None,
-                        args,
-                        clauses: Vec::new(),
-                    }),
-                    filter: None,
-                    null_treatment: None,
-                    over: None,
-                    within_group: Vec::new(),
-                });
+                *expr = super::call("make_array", args);
             }
             std::ops::ControlFlow::Continue(())
         }

@@ -27,12 +27,12 @@ use datafusion::logical_expr::{
     TypeSignature, Volatility,
 };
 use datafusion::sql::sqlparser::ast::{
-    self, Expr, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident,
-    ObjectName, Statement, VisitMut, VisitorMut,
+    self, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, ObjectName, Statement,
+    VisitMut, VisitorMut,
 };
 use tarn_catalog::types::DeclaredType;
 
-use super::jsonb::{self, JsonbError, Removed};
+use super::jsonb::{self, JsonbError, Removed, write_string};
 use crate::error::SqlError;
 
 /// The functions of this module, to register.
@@ -226,27 +226,6 @@ pub(crate) fn write_json(
 /// bitmap: every row of it is).
 fn is_null(array: &ArrayRef, row: usize) -> bool {
     array.data_type().is_null() || array.is_null(row)
-}
-
-/// `s` as a JSON string, escaped as PostgreSQL's `escape_json` does.
-fn write_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// A key of `json_build_object`: its text, as PostgreSQL takes it.
@@ -652,26 +631,6 @@ pub(crate) fn rewrite_aggregates(statement: &mut Statement) {
 
 struct Aggregates;
 
-fn call(name: &str, args: Vec<Expr>) -> Expr {
-    Expr::Function(ast::Function {
-        name: ObjectName::from(vec![Ident::new(name)]),
-        uses_odbc_syntax: false,
-        parameters: FunctionArguments::None,
-        args: FunctionArguments::List(FunctionArgumentList {
-            duplicate_treatment: None,
-            args: args
-                .into_iter()
-                .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e)))
-                .collect(),
-            clauses: Vec::new(),
-        }),
-        filter: None,
-        null_treatment: None,
-        over: None,
-        within_group: Vec::new(),
-    })
-}
-
 impl VisitorMut for Aggregates {
     type Break = ();
 
@@ -702,8 +661,8 @@ impl VisitorMut for Aggregates {
             })
             .collect();
         let element = match (joined.contains("object"), values.as_slice()) {
-            (false, [value]) => call("to_json", vec![value.clone()]),
-            (true, [key, value]) => call(
+            (false, [value]) => super::call("to_json", vec![value.clone()]),
+            (true, [key, value]) => super::call(
                 "struct",
                 vec![
                     Expr::Cast {
@@ -713,7 +672,7 @@ impl VisitorMut for Aggregates {
                         array: false,
                         format: None,
                     },
-                    call("to_json", vec![value.clone()]),
+                    super::call("to_json", vec![value.clone()]),
                 ],
             ),
             // A wrong number of arguments: left for DataFusion to refuse by name.
@@ -724,7 +683,7 @@ impl VisitorMut for Aggregates {
         if let FunctionArguments::List(list) = &mut gathered.args {
             list.args = vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(element))];
         }
-        *expr = call(joined, vec![Expr::Function(gathered)]);
+        *expr = super::call(joined, vec![Expr::Function(gathered)]);
         std::ops::ControlFlow::Continue(())
     }
 }

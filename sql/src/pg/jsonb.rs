@@ -1053,7 +1053,7 @@ impl Parser<'_> {
 }
 
 /// `s` as a JSON string, escaped as PostgreSQL's `escape_json` does.
-fn write_string(out: &mut String, s: &str) {
+pub(crate) fn write_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
