@@ -110,6 +110,22 @@ pub const VERSION: &str = concat!(
     ") on x86_64-pc-linux-gnu, compiled by rustc, 64-bit"
 );
 
+/// Row `row` of a string array (any of Arrow's three layouts), `None` if null or not
+/// a string array.
+pub fn string_value(array: &dyn datafusion::arrow::array::Array, row: usize) -> Option<&str> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::DataType;
+    if array.is_null(row) {
+        return None;
+    }
+    match array.data_type() {
+        DataType::Utf8 => Some(array.as_string::<i32>().value(row)),
+        DataType::LargeUtf8 => Some(array.as_string::<i64>().value(row)),
+        DataType::Utf8View => Some(array.as_string_view().value(row)),
+        _ => None,
+    }
+}
+
 /// The call `name(args...)`, as the parser would read it, for statement rewrites.
 pub(crate) fn call(
     name: &str,

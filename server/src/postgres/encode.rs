@@ -593,7 +593,7 @@ fn encode_one(
 ) -> PgWireResult<()> {
     if pg_field.datatype() == &Type::JSONB && pg_field.format() == FieldFormat::Binary {
         // jsonb's binary form is a version byte (1) before the text.
-        let value = string_value(array.as_ref(), row).map(|s| {
+        let value = tarn_sql::pg::string_value(array.as_ref(), row).map(|s| {
             let mut bytes = Vec::with_capacity(s.len() + 1);
             bytes.push(1u8);
             bytes.extend_from_slice(s.as_bytes());
@@ -615,20 +615,6 @@ fn encode_one(
     match own_text {
         Some(text) => arrow_pg::encoder::Encoder::encode_field(encoder, &text, pg_field),
         None => encode_value(encoder, array, row, field, pg_field),
-    }
-}
-
-/// Row `row` of a string array (any of Arrow's three layouts), `None` if null.
-fn string_value(array: &dyn datafusion::arrow::array::Array, row: usize) -> Option<&str> {
-    use datafusion::arrow::array::AsArray;
-    if array.is_null(row) {
-        return None;
-    }
-    match array.data_type() {
-        DataType::Utf8 => Some(array.as_string::<i32>().value(row)),
-        DataType::LargeUtf8 => Some(array.as_string::<i64>().value(row)),
-        DataType::Utf8View => Some(array.as_string_view().value(row)),
-        _ => None,
     }
 }
 

@@ -83,12 +83,13 @@ pub(crate) fn plan_json_as_text(statement: &mut DFStatement) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
     use datafusion::sql::sqlparser::parser::Parser;
 
-    fn create(sql: &str) -> ast::CreateTable {
+    /// `sql`, a CREATE TABLE, parsed (shared with the other CREATE TABLE rewrites' tests).
+    pub(crate) fn create(sql: &str) -> ast::CreateTable {
         match Parser::parse_sql(&PostgreSqlDialect {}, sql)
             .expect("parses")
             .remove(0)

@@ -152,8 +152,7 @@ pub(crate) fn write_json(
             *scale,
         )),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-            let text = datafusion::arrow::compute::cast(&array.slice(row, 1), &DataType::Utf8)?;
-            let text = text.as_string::<i32>().value(0);
+            let text = super::string_value(array.as_ref(), row).unwrap_or_default();
             if is_json(field) {
                 out.push_str(text);
             } else {
@@ -230,9 +229,8 @@ fn is_null(array: &ArrayRef, row: usize) -> bool {
 
 /// A key of `json_build_object`: its text, as PostgreSQL takes it.
 fn key_text(array: &ArrayRef, field: &Field, row: usize) -> Result<String> {
-    if array.data_type().is_string() {
-        let text = datafusion::arrow::compute::cast(&array.slice(row, 1), &DataType::Utf8)?;
-        return Ok(text.as_string::<i32>().value(0).to_owned());
+    if let Some(text) = super::string_value(array.as_ref(), row) {
+        return Ok(text.to_owned());
     }
     let mut json = String::new();
     write_json(&mut json, array, field, row)?;
@@ -474,6 +472,9 @@ fn text_at(array: &ArrayRef, row: usize) -> Result<Option<String>> {
     if is_null(array, row) {
         return Ok(None);
     }
+    if let Some(text) = super::string_value(array.as_ref(), row) {
+        return Ok(Some(text.to_owned()));
+    }
     let text = datafusion::arrow::compute::cast(&array.slice(row, 1), &DataType::Utf8)?;
     Ok(Some(text.as_string::<i32>().value(0).to_owned()))
 }
@@ -638,15 +639,11 @@ impl VisitorMut for Aggregates {
         let Expr::Function(function) = expr else {
             return std::ops::ControlFlow::Continue(());
         };
-        let name = match function.name.0.as_slice() {
-            [part] => part.as_ident().map(|i| i.value.to_ascii_lowercase()),
-            _ => None,
-        };
-        let joined = match name.as_deref() {
-            Some("json_agg") => "tarn_json_agg",
-            Some("jsonb_agg") => "tarn_jsonb_agg",
-            Some("json_object_agg") => "tarn_json_object_agg",
-            Some("jsonb_object_agg") => "tarn_jsonb_object_agg",
+        let joined = match super::single_value::function_name(function).as_str() {
+            "json_agg" => "tarn_json_agg",
+            "jsonb_agg" => "tarn_jsonb_agg",
+            "json_object_agg" => "tarn_json_object_agg",
+            "jsonb_object_agg" => "tarn_jsonb_object_agg",
             _ => return std::ops::ControlFlow::Continue(()),
         };
         let FunctionArguments::List(list) = &mut function.args else {

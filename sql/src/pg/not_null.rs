@@ -315,20 +315,9 @@ pub(crate) fn primary_keys_not_null(create: &mut ast::CreateTable) {
 #[cfg(test)]
 mod tests {
     use datafusion::arrow::array::Int32Array;
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
 
     use super::*;
-
-    fn create(sql: &str) -> ast::CreateTable {
-        match Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .expect("parses")
-            .remove(0)
-        {
-            ast::Statement::CreateTable(c) => c,
-            other => panic!("not CREATE TABLE: {other}"),
-        }
-    }
+    use crate::pg::declared::tests::create;
 
     fn not_null_columns(create: &ast::CreateTable) -> Vec<String> {
         create
