@@ -85,6 +85,8 @@ pub const PG_TYPE_KEY: &str = "tarn.pg_type";
 pub enum DeclaredType {
     /// `varchar(n)` (`character varying(n)`).
     Varchar(u32),
+    /// `varchar` (`character varying`) without a length.
+    Varying,
     /// `char(n)` (`character(n)`, PostgreSQL's `bpchar`).
     Char(u32),
     Json,
@@ -99,6 +101,7 @@ impl DeclaredType {
             return match t.as_str() {
                 "json" => Some(DeclaredType::Json),
                 "jsonb" => Some(DeclaredType::Jsonb),
+                "varchar" => Some(DeclaredType::Varying),
                 _ => None,
             };
         }
@@ -123,6 +126,7 @@ impl DeclaredType {
             DeclaredType::Char(n) => (CHAR_VARCHAR_KEY, format!("char({n})")),
             DeclaredType::Json => (PG_TYPE_KEY, "json".to_owned()),
             DeclaredType::Jsonb => (PG_TYPE_KEY, "jsonb".to_owned()),
+            DeclaredType::Varying => (PG_TYPE_KEY, "varchar".to_owned()),
         };
         std::collections::HashMap::from([(key.to_owned(), value)])
     }

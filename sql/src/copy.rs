@@ -10,7 +10,10 @@
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::compute::{CastOptions, cast_with_options};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::TableProvider;
 use datafusion::error::DataFusionError;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -268,7 +271,32 @@ fn decode(
 ) -> Result<SendableRecordBatchStream> {
     let null = regex::Regex::new(&format!("^{}$", regex::escape(&format.null)))
         .map_err(|e| SqlError::not_supported(format!("COPY NULL {:?}: {e}", format.null)))?;
-    let mut builder = arrow_csv::ReaderBuilder::new(Arc::clone(&schema))
+    // Arrow's CSV reader has no arrays: their columns are read as text, then as
+    // PostgreSQL's array literals.
+    let arrays: Vec<usize> = (0..schema.fields().len())
+        .filter(|&i| {
+            matches!(
+                schema.field(i).data_type(),
+                DataType::List(_) | DataType::LargeList(_)
+            )
+        })
+        .collect();
+    let read = match arrays.is_empty() {
+        true => Arc::clone(&schema),
+        false => Arc::new(Schema::new(
+            schema
+                .fields()
+                .iter()
+                .map(|f| match f.data_type() {
+                    DataType::List(_) | DataType::LargeList(_) => {
+                        Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8))
+                    }
+                    _ => Arc::clone(f),
+                })
+                .collect::<Vec<_>>(),
+        )),
+    };
+    let mut builder = arrow_csv::ReaderBuilder::new(read)
         .with_header(format.header)
         .with_delimiter(format.delimiter)
         .with_null_regex(null)
@@ -351,10 +379,38 @@ fn decode(
     });
     // Stored values fit their columns' declared types (varchar(n), char(n), json), as
     // an INSERT's do.
-    let stream = futures::StreamExt::map(stream, |batch| {
-        batch.and_then(crate::pg::typmod::assign_batch)
+    let typed = Arc::clone(&schema);
+    let stream = futures::StreamExt::map(stream, move |batch| {
+        batch
+            .and_then(|b| read_arrays(b, &typed, &arrays))
+            .and_then(crate::pg::typmod::assign_batch)
     });
     Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+}
+
+/// `batch` with its columns at `arrays`, read as text, as the arrays of `schema`.
+fn read_arrays(
+    batch: RecordBatch,
+    schema: &SchemaRef,
+    arrays: &[usize],
+) -> std::result::Result<RecordBatch, DataFusionError> {
+    if arrays.is_empty() {
+        return Ok(batch);
+    }
+    let mut columns = batch.columns().to_vec();
+    for &i in arrays {
+        let texts = columns[i].as_string_opt::<i32>().ok_or_else(|| {
+            DataFusionError::Internal(format!("COPY read array column {i} as text"))
+        })?;
+        let lists = crate::pg::array_in::lists(texts)?;
+        let options = CastOptions {
+            safe: false,
+            ..Default::default()
+        };
+        columns[i] =
+            cast_with_options(&lists, schema.field(i).data_type(), &options).map_err(copy_error)?;
+    }
+    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }
 
 /// Batches of the columns at `listed` of `schema` as batches of all of them, the
@@ -381,10 +437,7 @@ fn widened(
                 }
             })
             .collect();
-        Ok(datafusion::arrow::record_batch::RecordBatch::try_new(
-            Arc::clone(&target),
-            columns,
-        )?)
+        Ok(RecordBatch::try_new(Arc::clone(&target), columns)?)
     });
     Box::pin(RecordBatchStreamAdapter::new(schema, stream))
 }

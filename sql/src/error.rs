@@ -83,6 +83,10 @@ pub enum SqlError {
     #[error("cannot get array length of a {}", if *scalar { "scalar" } else { "non-array" })]
     NotAnArray { scalar: bool },
 
+    /// A relation that does not exist (42P01), named as the statement wrote it.
+    #[error("relation \"{0}\" does not exist")]
+    UndefinedRelation(String),
+
     /// A column list (`COPY t (a, x)`) naming a column the table does not have (42703).
     #[error("column \"{column}\" of relation \"{table}\" does not exist")]
     UnknownColumn { column: String, table: String },

@@ -185,7 +185,7 @@ pub(crate) struct PgColumnType {
 pub(crate) fn declared_column_type(declared: tarn_catalog::types::DeclaredType) -> PgColumnType {
     use tarn_catalog::types::DeclaredType;
     let (data_type, udt_name) = match declared {
-        DeclaredType::Varchar(_) => ("character varying", "varchar"),
+        DeclaredType::Varchar(_) | DeclaredType::Varying => ("character varying", "varchar"),
         DeclaredType::Char(_) => ("character", "bpchar"),
         DeclaredType::Json => ("json", "json"),
         DeclaredType::Jsonb => ("jsonb", "jsonb"),

@@ -470,6 +470,7 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     // After the names, which name the column after the function the client wrote.
     json_build::rewrite_aggregates(&mut statement);
     functions::array_literals_as_calls(&mut statement);
+    functions::integer_array_functions(&mut statement);
     typmod::rewrite_casts(&mut statement);
     expandarray::rewrite_regproc_comparisons(&mut statement);
     expandarray::rewrite_array_subqueries(&mut statement);

@@ -1220,6 +1220,7 @@ impl Session {
         catalog.refresh().await?;
         let settings = self.state().settings.clone();
         let default_schema = self.default_schema(&settings);
+        let written = written_relations(&statement);
         self.scope_names(&mut statement, &default_schema)?;
         crate::pg::declared::plan_json_as_text(&mut statement);
         crate::pg::functions::rewrite_catalog_calls(&mut statement);
@@ -1227,7 +1228,10 @@ impl Session {
             crate::pg::names::distinguish_casts(s);
         }
         let state = self.set_up_state(&settings, default_schema)?;
-        let plan = state.statement_to_plan(statement).await?;
+        let plan = state
+            .statement_to_plan(statement)
+            .await
+            .map_err(|e| undefined_relation(e, &written))?;
         let plan = crate::pg::lateral::unnest_joins(plan)?;
         let plan = crate::pg::casts::char_comparisons(plan)?;
         let plan = crate::pg::casts::jsonb_comparisons(plan)?;
@@ -3484,5 +3488,46 @@ mod batch_tests {
         let prepared = this.prepare("select * from t", &[]).await.expect("prepare");
         run(&this, "insert into t values (4)").await;
         assert_eq!(rows(&this, &prepared).await, 4, "after a statement");
+    }
+}
+
+/// The relations `statement` names, as written (`shop.orders`, `Orders`), folded as
+/// PostgreSQL folds unquoted names.
+fn written_relations(statement: &DFStatement) -> Vec<Vec<String>> {
+    let mut written = Vec::new();
+    if let DFStatement::Statement(statement) = statement {
+        let _ = ast::visit_relations(statement.as_ref(), |name: &ObjectName| {
+            let parts: Option<Vec<&ast::Ident>> = name.0.iter().map(|p| p.as_ident()).collect();
+            if let Some(parts) = parts {
+                written.push(parts.into_iter().map(normalize_ident).collect());
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+    }
+    written
+}
+
+/// DataFusion names a missing table by its resolved name (`tarn.public.orders`);
+/// PostgreSQL by the name the statement wrote (`orders`).
+fn undefined_relation(
+    error: datafusion::error::DataFusionError,
+    written: &[Vec<String>],
+) -> SqlError {
+    let resolved = match error.find_root() {
+        datafusion::error::DataFusionError::Plan(msg) => msg
+            .strip_prefix("table '")
+            .and_then(|rest| rest.strip_suffix("' not found"))
+            .map(|name| name.split('.').map(str::to_owned).collect::<Vec<_>>()),
+        _ => None,
+    };
+    let found = resolved.and_then(|resolved| {
+        written
+            .iter()
+            .find(|parts| resolved.ends_with(parts))
+            .map(|parts| parts.join("."))
+    });
+    match found {
+        Some(shown) => SqlError::UndefinedRelation(shown),
+        None => SqlError::DataFusion(error),
     }
 }

@@ -58,7 +58,7 @@ public class JdbcClient {
             rs.close();
             check(cols.equals(List.of(
                     "1 id int8 " + Types.BIGINT,
-                    "2 customer text " + Types.VARCHAR,
+                    "2 customer varchar " + Types.VARCHAR,
                     "3 amount numeric " + Types.NUMERIC,
                     "4 placed timestamp " + Types.TIMESTAMP,
                     "5 paid bool " + Types.BIT)), "getColumns " + cols);

@@ -137,8 +137,8 @@ def run_psycopg(port, password):
             cur.fetchall(),
             [
                 ("id", "bigint"),
-                # Tarn keeps strings as Delta strings, without a length: text.
-                ("customer", "text"),
+                # Declared varchar (no length): PostgreSQL's character varying.
+                ("customer", "character varying"),
                 ("amount", "numeric"),
                 ("placed", "timestamp without time zone"),
                 ("paid", "boolean"),
@@ -276,7 +276,7 @@ def run_odbc(port, password):
     check(
         "odbc SQLColumns",
         columns,
-        [("id", "int8"), ("customer", "text"), ("amount", "numeric"), ("placed", "timestamp"), ("paid", "bool")],
+        [("id", "int8"), ("customer", "varchar"), ("amount", "numeric"), ("placed", "timestamp"), ("paid", "bool")],
     )
     cur.execute("select id, customer, amount, placed, paid from shop.orders where id = ?", 42)
     check("odbc parameter", [tuple(r) for r in cur.fetchall()], [(42, "c0", amount(42), placed(42), True)])

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use arrow_pg::datatypes::{arrow_schema_to_pg_fields, into_pg_type};
 use arrow_pg::encoder::encode_value;
-use bytes::{BufMut, Bytes};
+use bytes::BufMut;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::scalar::ScalarValue;
@@ -227,7 +227,7 @@ pub fn fields(
 /// The PostgreSQL type of a declared type.
 fn declared_pg_type(declared: DeclaredType) -> Type {
     match declared {
-        DeclaredType::Varchar(_) => Type::VARCHAR,
+        DeclaredType::Varchar(_) | DeclaredType::Varying => Type::VARCHAR,
         DeclaredType::Char(_) => Type::BPCHAR,
         DeclaredType::Json => Type::JSON,
         DeclaredType::Jsonb => Type::JSONB,
@@ -639,7 +639,12 @@ pub fn arrow_type(pg: &Type) -> Option<DataType> {
         Type::TIMESTAMPTZ => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
         Type::TIME => DataType::Time64(TimeUnit::Microsecond),
         Type::NUMERIC => DataType::Decimal128(38, 10),
-        _ => return None,
+        _ => match pg.kind() {
+            postgres_types::Kind::Array(element) => {
+                DataType::List(Arc::new(Field::new_list_field(arrow_type(element)?, true)))
+            }
+            _ => return None,
+        },
     })
 }
 
@@ -647,7 +652,7 @@ pub fn arrow_type(pg: &Type) -> Option<DataType> {
 /// wire, into a value of `target`.
 pub fn parameter(
     index: usize,
-    value: Option<&Bytes>,
+    value: Option<&[u8]>,
     binary: bool,
     pg: &Type,
     target: &DataType,
@@ -702,13 +707,113 @@ pub fn parameter(
             let d = rust_decimal::Decimal::from_sql(pg, raw).map_err(bad)?;
             ScalarValue::Utf8(Some(d.to_string()))
         }
+        Type::OID => ScalarValue::UInt32(Some(u32::from_sql(pg, raw).map_err(bad)?)),
+        Type::INTERVAL => interval(raw).ok_or_else(|| SqlError::InvalidParameter {
+            index: number,
+            reason: "an interval's binary form is 16 bytes".into(),
+        })?,
+        // json's binary form is its text; jsonb's is a version byte (1) before it.
+        Type::JSON | Type::JSONB => {
+            let text = match (pg == &Type::JSONB, raw.split_first()) {
+                (false, _) => raw,
+                (true, Some((1, text))) => text,
+                (true, _) => {
+                    return Err(SqlError::InvalidParameter {
+                        index: number,
+                        reason: "unsupported jsonb version number".into(),
+                    });
+                }
+            };
+            let text = std::str::from_utf8(text).map_err(|e| bad(Box::new(e)))?;
+            return params::from_text(number, text, target);
+        }
+        _ => match pg.kind() {
+            postgres_types::Kind::Array(element) => array(index, raw, element, target)?,
+            _ => {
+                return Err(SqlError::NotSupported {
+                    feature: format!("binary parameters of type {}", pg.name()),
+                });
+            }
+        },
+    };
+    params::coerce(number, value, target)
+}
+
+/// An interval's binary form: microseconds (i64), days (i32), months (i32).
+fn interval(raw: &[u8]) -> Option<ScalarValue> {
+    let micros = i64::from_be_bytes(raw.get(0..8)?.try_into().ok()?);
+    let days = i32::from_be_bytes(raw.get(8..12)?.try_into().ok()?);
+    let months = i32::from_be_bytes(raw.get(12..16)?.try_into().ok()?);
+    (raw.len() == 16).then_some(ScalarValue::IntervalMonthDayNano(Some(
+        datafusion::arrow::datatypes::IntervalMonthDayNano::new(
+            months,
+            days,
+            micros.saturating_mul(1000),
+        ),
+    )))
+}
+
+/// A one-dimensional array's binary form (dimensions, a null flag, the element type,
+/// each dimension's length and lower bound, then each element's length, -1 for NULL,
+/// and bytes), each element decoded as a parameter of `element`'s type.
+fn array(
+    index: usize,
+    raw: &[u8],
+    element: &Type,
+    target: &DataType,
+) -> Result<ScalarValue, SqlError> {
+    let malformed = || SqlError::InvalidParameter {
+        index: index + 1,
+        reason: "malformed binary array".into(),
+    };
+    let mut rest = raw;
+    let mut int = || -> Result<i32, SqlError> {
+        let (head, tail) = rest.split_first_chunk::<4>().ok_or_else(malformed)?;
+        rest = tail;
+        Ok(i32::from_be_bytes(*head))
+    };
+    let dimensions = int()?;
+    let _has_nulls = int()?;
+    let _element_oid = int()?;
+    let length = match dimensions {
+        0 => 0,
+        1 => {
+            let length = int()?;
+            let _lower_bound = int()?;
+            usize::try_from(length).map_err(|_| malformed())?
+        }
         _ => {
             return Err(SqlError::NotSupported {
-                feature: format!("binary parameters of type {}", pg.name()),
+                feature: "multidimensional arrays".into(),
             });
         }
     };
-    params::coerce(number, value, target)
+    let item_type = match target {
+        DataType::List(item) | DataType::LargeList(item) => item.data_type().clone(),
+        _ => arrow_type(element).unwrap_or(DataType::Utf8),
+    };
+    let mut elements = Vec::with_capacity(length.min(rest.len() / 4));
+    for _ in 0..length {
+        let (head, tail) = rest.split_first_chunk::<4>().ok_or_else(malformed)?;
+        let size = i32::from_be_bytes(*head);
+        rest = tail;
+        let value = match usize::try_from(size) {
+            Ok(size) if size <= rest.len() => {
+                let (bytes, tail) = rest.split_at(size);
+                rest = tail;
+                parameter(index, Some(bytes), true, element, &item_type)?
+            }
+            Ok(_) => return Err(malformed()),
+            Err(_) => ScalarValue::try_from(&item_type).map_err(SqlError::DataFusion)?,
+        };
+        elements.push(value);
+    }
+    if !rest.is_empty() {
+        return Err(malformed());
+    }
+    Ok(ScalarValue::List(ScalarValue::new_list_nullable(
+        &elements, &item_type,
+    )))
 }
 
 #[cfg(test)]

@@ -789,7 +789,7 @@ impl ExtendedQueryHandler for QueryHandler {
                 .unwrap_or_else(|| encode::pg_type(&target));
             match encode::parameter(
                 i,
-                raw.as_ref(),
+                raw.as_deref(),
                 portal.parameter_format.is_binary(i),
                 &wire,
                 &target,

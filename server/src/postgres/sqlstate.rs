@@ -104,6 +104,7 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         | SqlError::NotAnArray { .. }
         | SqlError::WrongJsonKind(_) => INVALID_PARAMETER_VALUE,
         SqlError::UnknownColumn { .. } => UNDEFINED_COLUMN,
+        SqlError::UndefinedRelation(_) => UNDEFINED_TABLE,
         SqlError::ColumnListedTwice(_) => DUPLICATE_COLUMN,
         SqlError::NotNullViolation { .. } | SqlError::ColumnHasNulls { .. } => NOT_NULL_VIOLATION,
     }
@@ -171,7 +172,8 @@ fn arrow_state(err: &ArrowError) -> &'static str {
     match err {
         ArrowError::DivideByZero => DIVISION_BY_ZERO,
         ArrowError::ArithmeticOverflow(_) => NUMERIC_VALUE_OUT_OF_RANGE,
-        ArrowError::CastError(_) | ArrowError::ParseError(_) => INVALID_TEXT_REPRESENTATION,
+        ArrowError::CastError(msg) => text_cast(msg).map_or(INVALID_TEXT_REPRESENTATION, |c| c.0),
+        ArrowError::ParseError(_) => INVALID_TEXT_REPRESENTATION,
         ArrowError::MemoryError(_) => OUT_OF_MEMORY,
         ArrowError::ExternalError(e) => external_state(e.as_ref()),
         ArrowError::IoError(..) => IO_ERROR,
@@ -237,6 +239,8 @@ fn execution_state(msg: &str) -> &'static str {
         DIVISION_BY_ZERO
     } else if msg.contains("overflow") {
         NUMERIC_VALUE_OUT_OF_RANGE
+    } else if let Some((state, _)) = text_cast(msg) {
+        state
     } else if msg.contains("Cast error") || msg.contains("Cannot cast") {
         INVALID_TEXT_REPRESENTATION
     } else {
@@ -394,6 +398,9 @@ fn datafusion_message(err: &DataFusionError) -> String {
         },
         DataFusionError::ArrowError(e, _) => match e.as_ref() {
             ArrowError::DivideByZero => "division by zero".to_owned(),
+            ArrowError::CastError(msg) if text_cast(msg).is_some() => {
+                text_cast(msg).map(|c| c.1).unwrap_or_default()
+            }
             ArrowError::ExternalError(inner) => inner.to_string(),
             other => other.to_string(),
         },
@@ -410,9 +417,41 @@ fn datafusion_message(err: &DataFusionError) -> String {
             Some(table) => format!("relation \"{table}\" does not exist"),
             None => msg.clone(),
         },
-        DataFusionError::Execution(msg) | DataFusionError::NotImplemented(msg) => msg.clone(),
+        DataFusionError::Execution(msg) => text_cast(msg).map_or_else(|| msg.clone(), |c| c.1),
+        DataFusionError::NotImplemented(msg) => msg.clone(),
         other => other.strip_backtrace(),
     }
+}
+
+/// Arrow's refusal to read a text as a number, boolean or date ("Cannot cast string
+/// 'x' to value of Int32 type") as PostgreSQL words it: `invalid input syntax for type
+/// integer: "x"` (22P02), or, for a whole number too big for the type, `value "..." is
+/// out of range for type integer` (22003).
+fn text_cast(msg: &str) -> Option<(&'static str, String)> {
+    let rest = &msg[msg.find("Cannot cast string '")? + "Cannot cast string '".len()..];
+    let (value, rest) = rest.rsplit_once("' to value of ")?;
+    let arrow = rest.split_whitespace().next()?;
+    let pg = match arrow {
+        "Int16" => "smallint",
+        "Int32" => "integer",
+        "Int64" => "bigint",
+        "Float32" => "real",
+        "Float64" => "double precision",
+        "Boolean" => "boolean",
+        "Date32" => "date",
+        _ => return None,
+    };
+    let whole = value.trim().parse::<i128>().is_ok();
+    Some(match whole && arrow.starts_with("Int") {
+        true => (
+            NUMERIC_VALUE_OUT_OF_RANGE,
+            format!("value \"{value}\" is out of range for type {pg}"),
+        ),
+        false => (
+            INVALID_TEXT_REPRESENTATION,
+            format!("invalid input syntax for type {pg}: \"{value}\""),
+        ),
+    })
 }
 
 #[cfg(test)]

@@ -12,7 +12,9 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, ListBuilder, StringBuilder};
+use datafusion::arrow::array::{
+    Array, AsArray, ListArray, ListBuilder, StringArray, StringBuilder,
+};
 use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::{Result, exec_err};
 use datafusion::error::DataFusionError;
@@ -191,20 +193,25 @@ impl ScalarUDFImpl for ArrayIn {
         let Some(texts) = texts.as_string_opt::<i32>() else {
             return exec_err!("pg_array_in: expected text");
         };
-        let mut out = ListBuilder::new(StringBuilder::new());
-        for text in texts.iter() {
-            match text {
-                None => out.append_null(),
-                Some(text) => {
-                    for element in parse(text).map_err(|m| refused(text, m))? {
-                        out.values().append_option(element);
-                    }
-                    out.append(true);
+        Ok(ColumnarValue::Array(Arc::new(lists(texts)?)))
+    }
+}
+
+/// Each text of `texts` read as an array literal: a list of its elements' texts.
+pub(crate) fn lists(texts: &StringArray) -> Result<ListArray> {
+    let mut out = ListBuilder::new(StringBuilder::new());
+    for text in texts.iter() {
+        match text {
+            None => out.append_null(),
+            Some(text) => {
+                for element in parse(text).map_err(|m| refused(text, m))? {
+                    out.values().append_option(element);
                 }
+                out.append(true);
             }
         }
-        Ok(ColumnarValue::Array(Arc::new(out.finish())))
     }
+    Ok(out.finish())
 }
 
 #[cfg(test)]

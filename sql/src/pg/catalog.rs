@@ -326,40 +326,41 @@ impl SchemaProvider for PgCatalog {
         }
         if name.eq_ignore_ascii_case("pg_attribute") {
             return Ok(self.inner.table(name).await?.map(|inner| {
-                Arc::new(Rewritten {
+                Arc::new(Rewritten::new(
                     inner,
-                    name: "pg_attribute",
-                    built: self.built.clone(),
-                    rows: NumericTypmods {
+                    "pg_attribute",
+                    self.built.clone(),
+                    NumericTypmods {
                         catalog: Arc::clone(&self.inner),
                         lake: self.lake.clone(),
                         oids: self.oids.clone(),
                     },
-                }) as Arc<dyn TableProvider>
+                )) as Arc<dyn TableProvider>
             }));
         }
         let table = self.inner.table(name).await?;
         let table = match table {
-            Some(inner) if name.eq_ignore_ascii_case("pg_class") => Some(Arc::new(Rewritten {
+            Some(inner) if name.eq_ignore_ascii_case("pg_class") => Some(Arc::new(Rewritten::new(
                 inner,
-                name: "pg_class",
-                built: self.built.clone(),
-                rows: Owners {
+                "pg_class",
+                self.built.clone(),
+                Owners {
                     catalog: Arc::clone(&self.inner),
                     lake: self.lake.clone(),
                     oids: self.oids.clone(),
                 },
-            })
+            ))
                 as Arc<dyn TableProvider>),
-            Some(inner) if name.eq_ignore_ascii_case("pg_namespace") => Some(Arc::new(Rewritten {
-                inner,
-                name: "pg_namespace",
-                built: self.built.clone(),
-                rows: Namespaces {
-                    oids: self.oids.clone(),
-                },
-            })
-                as Arc<dyn TableProvider>),
+            Some(inner) if name.eq_ignore_ascii_case("pg_namespace") => {
+                Some(Arc::new(Rewritten::new(
+                    inner,
+                    "pg_namespace",
+                    self.built.clone(),
+                    Namespaces {
+                        oids: self.oids.clone(),
+                    },
+                )) as Arc<dyn TableProvider>)
+            }
             other => other,
         };
         let arrays = ARRAY_COLUMNS
@@ -680,10 +681,55 @@ trait RewriteRows: std::fmt::Debug + Send + Sync {
 #[derive(Debug)]
 struct Rewritten<R> {
     inner: Arc<dyn TableProvider>,
+    /// The inner table's schema with PostgreSQL's column types ([`plain_oids`]).
+    schema: SchemaRef,
     /// The table's name, for [`BuiltRows`].
     name: &'static str,
     built: BuiltRows,
     rows: R,
+}
+
+impl<R> Rewritten<R> {
+    fn new(inner: Arc<dyn TableProvider>, name: &'static str, built: BuiltRows, rows: R) -> Self {
+        Self {
+            schema: plain_oids(&inner.schema()),
+            inner,
+            name,
+            built,
+            rows,
+        }
+    }
+}
+
+/// `schema` with its OID columns typed `oid`, as PostgreSQL types every such column
+/// of pg_class and pg_attribute: the pg_catalog crate marks `attrelid` `regclass`
+/// and `atttypid` `regtype` (so RowDescription said so, and SQLx, which reads
+/// `attrelid` as an `oid`, refused the column). `regproc` columns stay (PostgreSQL
+/// has those).
+fn plain_oids(schema: &SchemaRef) -> SchemaRef {
+    use datafusion_pg_catalog::pg_catalog::oid_field::OID_ALIAS_KEY as PG_OID_ALIAS_KEY;
+    let aliased = |f: &Field| {
+        f.metadata()
+            .get(PG_OID_ALIAS_KEY)
+            .is_some_and(|kind| kind != "oid" && kind != "regproc")
+    };
+    if !schema.fields().iter().any(|f| aliased(f)) {
+        return Arc::clone(schema);
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let mut field = f.as_ref().clone();
+            if aliased(f) {
+                let mut metadata = f.metadata().clone();
+                metadata.insert(PG_OID_ALIAS_KEY.to_owned(), "oid".to_owned());
+                field = field.with_metadata(metadata);
+            }
+            field
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 /// The corrected rows of each table, kept while the catalog stays as it was when
@@ -730,7 +776,7 @@ impl BuiltRows {
 #[async_trait]
 impl<R: RewriteRows + 'static> TableProvider for Rewritten<R> {
     fn schema(&self) -> SchemaRef {
-        self.inner.schema()
+        Arc::clone(&self.schema)
     }
 
     fn table_type(&self) -> TableType {
@@ -749,12 +795,18 @@ impl<R: RewriteRows + 'static> TableProvider for Rewritten<R> {
             None => {
                 let before = self.built.lake.metastore().state();
                 let batches = collect_table(Arc::clone(&self.inner), state).await?;
-                let rows = self.rows.rewrite(state, batches).await?;
+                let rows = self
+                    .rows
+                    .rewrite(state, batches)
+                    .await?
+                    .into_iter()
+                    .map(|b| RecordBatch::try_new(Arc::clone(&self.schema), b.columns().to_vec()))
+                    .collect::<Result<Vec<_>, _>>()?;
                 self.built.put(self.name, before, &rows);
                 rows
             }
         };
-        MemTable::try_new(self.inner.schema(), vec![rows])?
+        MemTable::try_new(Arc::clone(&self.schema), vec![rows])?
             .scan(state, projection, filters, limit)
             .await
     }
@@ -1286,6 +1338,7 @@ impl RewriteRows for NumericTypmods {
                         match declared {
                             Some(D::Varchar(n)) => (Some(1043), Some(length(n))),
                             Some(D::Char(n)) => (Some(1042), Some(length(n))),
+                            Some(D::Varying) => (Some(1043), Some(-1)),
                             Some(D::Json) => (Some(114), Some(-1)),
                             Some(D::Jsonb) => (Some(3802), Some(-1)),
                             None => (Some(typ.value(i)), Some(numeric.unwrap_or(typmod.value(i)))),

@@ -1,5 +1,5 @@
 //! Column types PostgreSQL clients declare that Arrow and Delta spell as a plain string:
-//! `varchar(n)`, `char(n)`, `json` and `jsonb`.
+//! `varchar(n)`, `varchar`, `char(n)`, `json` and `jsonb`.
 //!
 //! DataFusion plans `varchar(20)` as `Utf8` (the length is gone) and refuses `json` and
 //! `jsonb`. Tarn plans such columns as text and records the declared type on the
@@ -35,6 +35,9 @@ pub(crate) fn declared_columns(create: &ast::CreateTable) -> Vec<(String, Declar
                 | SqlType::Character(Some(CharacterLength::IntegerLength { length, .. })) => {
                     DeclaredType::Char(u32::try_from(*length).ok()?)
                 }
+                SqlType::Varchar(None)
+                | SqlType::CharacterVarying(None)
+                | SqlType::CharVarying(None) => DeclaredType::Varying,
                 SqlType::JSON => DeclaredType::Json,
                 SqlType::JSONB => DeclaredType::Jsonb,
                 _ => return None,
@@ -109,6 +112,7 @@ pub(crate) mod tests {
             vec![
                 ("a".to_owned(), DeclaredType::Varchar(20)),
                 ("B".to_owned(), DeclaredType::Varchar(3)),
+                ("c".to_owned(), DeclaredType::Varying),
                 ("d".to_owned(), DeclaredType::Json),
                 ("e".to_owned(), DeclaredType::Jsonb),
                 ("g".to_owned(), DeclaredType::Char(2)),

@@ -181,6 +181,55 @@ pub(crate) fn rewrite_catalog_calls(statement: &mut DFStatement) {
     }
     if let DFStatement::Statement(statement) = statement {
         let _ = ast::Statement::visit(statement, &mut Calls);
+        let _ = ast::Statement::visit(statement, &mut NamedTypes);
+    }
+}
+
+/// `x::regtype::text` (also to `varchar` or `name`) as PostgreSQL answers it: the
+/// type's name (`integer`), through `format_type` (so an OID naming no type reads
+/// `oid(n)`, where PostgreSQL writes the number). Tarn's `regtype` is an integer, and
+/// its cast to text gave the number. `x::regclass::text` still gives the number: the
+/// name needs a correlated lookup of pg_class, which DataFusion could not plan inside
+/// psql's and SQLAlchemy's catalog queries.
+struct NamedTypes;
+
+impl VisitorMut for NamedTypes {
+    type Break = ();
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> std::ops::ControlFlow<()> {
+        let Expr::Cast {
+            expr: inner,
+            data_type: outer,
+            ..
+        } = expr
+        else {
+            return std::ops::ControlFlow::Continue(());
+        };
+        let outer = outer.to_string().to_ascii_lowercase();
+        let textual = matches!(
+            outer.trim_start_matches("pg_catalog."),
+            "text" | "varchar" | "character varying" | "name"
+        );
+        let Expr::Cast {
+            expr: oid,
+            data_type: alias,
+            ..
+        } = inner.as_ref()
+        else {
+            return std::ops::ControlFlow::Continue(());
+        };
+        let alias = alias.to_string().to_ascii_lowercase();
+        let oid = oid.to_string();
+        let sql = match alias.trim_start_matches("pg_catalog.") {
+            "regtype" if textual => format!("format_type(CAST({oid} AS INT), NULL)"),
+            _ => return std::ops::ControlFlow::Continue(()),
+        };
+        if let Ok(parsed) = Parser::new(&PostgreSqlDialect {})
+            .try_with_sql(&sql)
+            .and_then(|mut p| p.parse_expr())
+        {
+            *expr = parsed;
+        }
+        std::ops::ControlFlow::Continue(())
     }
 }
 
@@ -206,12 +255,17 @@ fn integer(element: Expr) -> Expr {
         } => number(expr, "-"),
         e => number(e, ""),
     };
-    if !small {
-        return element;
+    match small {
+        true => as_integer(element),
+        false => element,
     }
+}
+
+/// `CAST(expr AS INT)`.
+fn as_integer(expr: Expr) -> Expr {
     Expr::Cast {
         kind: ast::CastKind::Cast,
-        expr: Box::new(element),
+        expr: Box::new(expr),
         data_type: ast::DataType::Int(None),
         array: false,
         format: None,
@@ -236,6 +290,35 @@ pub(crate) fn array_literals_as_calls(statement: &mut ast::Statement) {
         }
     }
     let _ = statement.visit(&mut Literals);
+}
+
+/// PostgreSQL's array functions that answer `integer` (`cardinality`, `array_length`,
+/// `array_lower`, `array_upper`, `array_ndims`, `array_position`) as such:
+/// DataFusion's answer `bigint` (unsigned), which typed clients (SQLx, pgjdbc's
+/// `getInt` on a described column) refuse to read as the `i32` PostgreSQL promised.
+/// Runs after the names, so the column keeps the function's name.
+pub(crate) fn integer_array_functions(statement: &mut ast::Statement) {
+    struct Functions;
+    impl VisitorMut for Functions {
+        type Break = ();
+        fn post_visit_expr(&mut self, expr: &mut Expr) -> std::ops::ControlFlow<()> {
+            if let Expr::Function(f) = expr
+                && matches!(
+                    super::single_value::function_name(f).as_str(),
+                    "cardinality"
+                        | "array_length"
+                        | "array_lower"
+                        | "array_upper"
+                        | "array_ndims"
+                        | "array_position"
+                )
+            {
+                *expr = as_integer(expr.clone());
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let _ = statement.visit(&mut Functions);
 }
 
 /// Rewrites each `ARRAY(SELECT ... FROM unnest(a) x)` that [`array_over_unnest`]

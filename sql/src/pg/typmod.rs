@@ -234,6 +234,7 @@ fn stored_check(field: &Field) -> Option<(Kind, usize)> {
         DeclaredType::Char(n) => (Kind::Char, n as usize),
         DeclaredType::Json => (Kind::Json, 0),
         DeclaredType::Jsonb => (Kind::Jsonb, 0),
+        DeclaredType::Varying => return None,
     })
 }
 

@@ -92,6 +92,12 @@ fn origin(plan: &LogicalPlan, index: usize, depth: usize) -> Option<(TableRefere
         LogicalPlan::Filter(f) => origin(&f.input, index, depth + 1),
         LogicalPlan::Sort(s) => origin(&s.input, index, depth + 1),
         LogicalPlan::Limit(l) => origin(&l.input, index, depth + 1),
+        // A view, inlined under its own name: PostgreSQL names the view as the
+        // column's relation, not the tables it reads (a derived table's alias is a
+        // bare name, and is looked through as PostgreSQL does).
+        LogicalPlan::SubqueryAlias(a) if !matches!(a.alias, TableReference::Bare { .. }) => {
+            (index < a.schema.fields().len()).then(|| (a.alias.clone(), index + 1))
+        }
         LogicalPlan::SubqueryAlias(a) => origin(&a.input, index, depth + 1),
         LogicalPlan::Repartition(r) => origin(&r.input, index, depth + 1),
         LogicalPlan::Window(w) => {

@@ -15,6 +15,7 @@ mod oracle;
 mod psql;
 mod s3;
 mod shutdown;
+mod sqlx_client;
 mod traces;
 mod transactions;
 mod views;

@@ -1281,3 +1281,61 @@ async fn issue_5_command_tags_as_postgres_15_over_both_protocols() {
     );
     assert_eq!(tarn_tags, postgres_tags);
 }
+
+/// What SQLx found (sqlx_client.rs), each checked here against PostgreSQL 15 by psql:
+/// the array functions that answer `integer` (`cardinality`, `array_length`); a
+/// table's unbounded `varchar` column is `character varying` (RowDescription,
+/// pg_attribute, information_schema); `oid::regtype::text` gives the type's name;
+/// pg_attribute's OID columns are `oid`; a text that is no integer, or
+/// one too big for its type, is refused in PostgreSQL's words; a missing relation is
+/// named as the statement wrote it; a COPY of array columns in CSV.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_what_sqlx_found_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("sqlx.sql");
+    std::fs::write(
+        &script,
+        r#"create schema s2;
+create table s2.t (id int, name varchar, tags text[], code varchar(5));
+create view s2.v as select id, name from s2.t;
+select cardinality('{1,2,3}'::int[]) as c, array_length('{1,2}'::int[], 1) as l
+\gdesc
+select name, code from s2.t
+\gdesc
+select name from s2.v
+\gdesc
+select a.attname, format_type(a.atttypid, a.atttypmod) as type
+  from pg_attribute a where a.attrelid = 's2.t'::regclass and a.attnum > 0 order by a.attnum;
+select attrelid, atttypid from pg_attribute where attrelid = 's2.t'::regclass and attnum = 1
+\gdesc
+select column_name, data_type, udt_name, character_maximum_length from information_schema.columns
+  where table_schema = 's2' and table_name = 't' order by ordinal_position;
+select 23::regtype::text as t, 1043::regtype::text as v;
+copy s2.t (id, tags) from stdin with (format csv);
+1,"{a,""b c"",NULL}"
+2,{}
+\.
+select id, tags, cardinality(tags) as n from s2.t order by id;
+\set VERBOSITY default
+select cast('x' as int);
+select cast('99999999999' as int);
+select cast('1.5x' as float8);
+select * from s2.Nope;
+select * from "Nope";
+"#,
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(
+        errors,
+        [
+            "invalid input syntax for type integer: \"x\"",
+            "value \"99999999999\" is out of range for type integer",
+            "invalid input syntax for type double precision: \"1.5x\"",
+            "relation \"s2.nope\" does not exist",
+            "relation \"Nope\" does not exist",
+        ]
+    );
+}
