@@ -233,11 +233,6 @@ impl VisitorMut for NamedTypes {
     }
 }
 
-/// `ARRAY[a, b]` as `make_array(a, b)`, which DataFusion plans the literal as anyway:
-/// its planner reads a literal's elements without the enclosing query's scope, so an
-/// element naming a column of an outer row (`FROM t, unnest(ARRAY[t.a, t.b]) v`, the
-/// usual way to unpivot) was "column does not exist". Runs after the names, which
-/// call such a column `array` as PostgreSQL does.
 /// An integer literal that fits `integer` as one (`ARRAY[1, 2]` is `integer[]` in
 /// PostgreSQL; a larger element, or a bigint column, still makes it `bigint[]`).
 fn integer(element: Expr) -> Expr {
@@ -272,6 +267,11 @@ fn as_integer(expr: Expr) -> Expr {
     }
 }
 
+/// `ARRAY[a, b]` as `make_array(a, b)`, which DataFusion plans the literal as anyway:
+/// its planner reads a literal's elements without the enclosing query's scope, so an
+/// element naming a column of an outer row (`FROM t, unnest(ARRAY[t.a, t.b]) v`, the
+/// usual way to unpivot) was "column does not exist". Runs after the names, which
+/// call such a column `array` as PostgreSQL does.
 pub(crate) fn array_literals_as_calls(statement: &mut ast::Statement) {
     struct Literals;
     impl VisitorMut for Literals {
