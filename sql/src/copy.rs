@@ -13,6 +13,7 @@ use bytes::Bytes;
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::TableProvider;
 use datafusion::error::DataFusionError;
@@ -402,13 +403,20 @@ fn read_arrays(
         let texts = columns[i].as_string_opt::<i32>().ok_or_else(|| {
             DataFusionError::Internal(format!("COPY read array column {i} as text"))
         })?;
-        let lists = crate::pg::array_in::lists(texts)?;
+        // A bad value is bad COPY data (22P02, and the table unchanged), as a value
+        // Arrow's reader refuses is: its error must reach the client through
+        // deltalake's write, which keeps Arrow's errors but only the text of others.
+        let bad = |message: String| copy_error(ArrowError::ParseError(message));
+        let lists = crate::pg::array_in::lists(texts).map_err(|e| match e {
+            DataFusionError::External(inner) => bad(inner.to_string()),
+            other => bad(other.strip_backtrace()),
+        })?;
         let options = CastOptions {
             safe: false,
             ..Default::default()
         };
-        columns[i] =
-            cast_with_options(&lists, schema.field(i).data_type(), &options).map_err(copy_error)?;
+        columns[i] = cast_with_options(&lists, schema.field(i).data_type(), &options)
+            .map_err(|e| bad(format!("column {}: {e}", schema.field(i).name())))?;
     }
     Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }

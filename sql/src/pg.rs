@@ -126,6 +126,21 @@ pub fn string_value(array: &dyn datafusion::arrow::array::Array, row: usize) -> 
     }
 }
 
+/// The positional arguments of the call `f` (none if it has no argument list).
+pub(crate) fn unnamed_args(
+    f: &datafusion::sql::sqlparser::ast::Function,
+) -> impl Iterator<Item = &datafusion::sql::sqlparser::ast::Expr> {
+    use datafusion::sql::sqlparser::ast::{FunctionArg, FunctionArgExpr, FunctionArguments};
+    let args = match &f.args {
+        FunctionArguments::List(list) => list.args.as_slice(),
+        _ => &[],
+    };
+    args.iter().filter_map(|a| match a {
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+        _ => None,
+    })
+}
+
 /// The call `name(args...)`, as the parser would read it, for statement rewrites.
 pub(crate) fn call(
     name: &str,

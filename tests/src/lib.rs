@@ -120,6 +120,19 @@ pub fn config_from_toml(dir: &Path, toml: &str) -> Config {
     .expect("valid config")
 }
 
+/// The configuration of a server over `dir/wh` on which `user` logs in with
+/// `password` (SCRAM-SHA-256 against its hashed secret).
+pub fn password_config(dir: &Path, user: &str, password: &str) -> Config {
+    let secret = tarn_server::auth::Secret::hash(password).to_stored();
+    config_from_toml(
+        dir,
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[warehouse]\nurl = \"{}\"\n[auth]\nmethod = \"password\"\n[[auth.users]]\nname = \"{user}\"\npassword = \"{secret}\"\n",
+            dir.join("wh").display()
+        ),
+    )
+}
+
 /// Runs the `psql` binary (from PostgreSQL 15's client package, which the test
 /// command installs) with `-X` (no psqlrc) against 127.0.0.1:`port`.
 pub fn psql(port: u16, user: &str, args: &[&str]) -> (bool, String, String) {

@@ -803,8 +803,10 @@ fn array(
                 rest = tail;
                 parameter(index, Some(bytes), true, element, &item_type)?
             }
-            Ok(_) => return Err(malformed()),
-            Err(_) => ScalarValue::try_from(&item_type).map_err(SqlError::DataFusion)?,
+            Err(_) if size == -1 => {
+                ScalarValue::try_from(&item_type).map_err(SqlError::DataFusion)?
+            }
+            _ => return Err(malformed()),
         };
         elements.push(value);
     }

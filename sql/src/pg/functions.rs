@@ -15,9 +15,7 @@ use datafusion::common::Result as DFResult;
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 use datafusion::scalar::ScalarValue;
 use datafusion::sql::parser::Statement as DFStatement;
-use datafusion::sql::sqlparser::ast::{
-    self, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, VisitMut, VisitorMut,
-};
+use datafusion::sql::sqlparser::ast::{self, Expr, FunctionArguments, VisitMut, VisitorMut};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
@@ -145,17 +143,7 @@ pub(crate) fn rewrite_catalog_calls(statement: &mut DFStatement) {
                 return std::ops::ControlFlow::Continue(());
             };
             let name = super::single_value::function_name(f);
-            let FunctionArguments::List(list) = &f.args else {
-                return std::ops::ControlFlow::Continue(());
-            };
-            let args: Vec<String> = list
-                .args
-                .iter()
-                .filter_map(|a| match a {
-                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.to_string()),
-                    _ => None,
-                })
-                .collect();
+            let args: Vec<String> = super::unnamed_args(f).map(ToString::to_string).collect();
             let sql = match (name.as_str(), args.as_slice()) {
                 ("to_regtype", [arg]) => format!(
                     "(SELECT max(__regtype.oid) FROM pg_catalog.pg_type AS __regtype \
@@ -196,38 +184,28 @@ struct NamedTypes;
 impl VisitorMut for NamedTypes {
     type Break = ();
     fn post_visit_expr(&mut self, expr: &mut Expr) -> std::ops::ControlFlow<()> {
-        let Expr::Cast {
+        let type_name = |t: &ast::DataType| {
+            let name = t.to_string().to_ascii_lowercase();
+            name.trim_start_matches("pg_catalog.").to_owned()
+        };
+        if let Expr::Cast {
             expr: inner,
             data_type: outer,
             ..
         } = expr
-        else {
-            return std::ops::ControlFlow::Continue(());
-        };
-        let outer = outer.to_string().to_ascii_lowercase();
-        let textual = matches!(
-            outer.trim_start_matches("pg_catalog."),
-            "text" | "varchar" | "character varying" | "name"
-        );
-        let Expr::Cast {
-            expr: oid,
-            data_type: alias,
-            ..
-        } = inner.as_ref()
-        else {
-            return std::ops::ControlFlow::Continue(());
-        };
-        let alias = alias.to_string().to_ascii_lowercase();
-        let oid = oid.to_string();
-        let sql = match alias.trim_start_matches("pg_catalog.") {
-            "regtype" if textual => format!("format_type(CAST({oid} AS INT), NULL)"),
-            _ => return std::ops::ControlFlow::Continue(()),
-        };
-        if let Ok(parsed) = Parser::new(&PostgreSqlDialect {})
-            .try_with_sql(&sql)
-            .and_then(|mut p| p.parse_expr())
+            && matches!(
+                type_name(outer).as_str(),
+                "text" | "varchar" | "character varying" | "name"
+            )
+            && let Expr::Cast {
+                expr: oid,
+                data_type: alias,
+                ..
+            } = inner.as_ref()
+            && type_name(alias) == "regtype"
         {
-            *expr = parsed;
+            let null = Expr::Value(ast::Value::Null.into());
+            *expr = super::call("format_type", vec![as_integer(oid.as_ref().clone()), null]);
         }
         std::ops::ControlFlow::Continue(())
     }

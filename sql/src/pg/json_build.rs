@@ -646,17 +646,7 @@ impl VisitorMut for Aggregates {
             "jsonb_object_agg" => "tarn_jsonb_object_agg",
             _ => return std::ops::ControlFlow::Continue(()),
         };
-        let FunctionArguments::List(list) = &mut function.args else {
-            return std::ops::ControlFlow::Continue(());
-        };
-        let values: Vec<Expr> = list
-            .args
-            .iter()
-            .filter_map(|a| match a {
-                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
-                _ => None,
-            })
-            .collect();
+        let values: Vec<Expr> = super::unnamed_args(function).cloned().collect();
         let element = match (joined.contains("object"), values.as_slice()) {
             (false, [value]) => super::call("to_json", vec![value.clone()]),
             (true, [key, value]) => super::call(

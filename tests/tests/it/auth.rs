@@ -7,14 +7,7 @@ use tokio_postgres::error::SqlState;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_2_password_auth_accepts_the_right_password_only() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let secret = Secret::hash("correct horse").to_stored();
-    let config = config_from_toml(
-        dir.path(),
-        &format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\n[warehouse]\nurl = \"{}\"\n[auth]\nmethod = \"password\"\n[[auth.users]]\nname = \"alice\"\npassword = \"{secret}\"\n",
-            dir.path().join("wh").display()
-        ),
-    );
+    let config = tarn_tests::password_config(dir.path(), "alice", "correct horse");
     let server = TestServer::start_with(config).await;
     let base = format!("host=127.0.0.1 port={} dbname=tarn", server.addr.port());
 

@@ -34,14 +34,7 @@ async fn shop_server(dir: &Path) -> TestServer {
 
 /// A server whose user `tarn` logs in with `password` (SCRAM), holding the shop data.
 async fn password_shop_server(dir: &Path, password: &str) -> TestServer {
-    let secret = tarn_server::auth::Secret::hash(password).to_stored();
-    let config = tarn_tests::config_from_toml(
-        dir,
-        &format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\n[warehouse]\nurl = \"{}\"\n[auth]\nmethod = \"password\"\n[[auth.users]]\nname = \"tarn\"\npassword = \"{secret}\"\n",
-            dir.join("wh").display()
-        ),
-    );
+    let config = tarn_tests::password_config(dir, "tarn", password);
     let server = TestServer::start_with(config).await;
     let (client, connection) = tokio_postgres::connect(
         &format!(

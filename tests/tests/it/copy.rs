@@ -123,3 +123,73 @@ async fn issue_3_psql_copy_round_trip_and_a_bad_row_changes_nothing() {
         .expect_err("server files are not read");
     assert_eq!(err.code(), Some(&SqlState::FEATURE_NOT_SUPPORTED));
 }
+
+/// Array columns read PostgreSQL's array literals in CSV and text format; a malformed
+/// literal, or an element that is not of the element type, is bad COPY data (22P02,
+/// naming what is wrong) and the table keeps the rows it had.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_copy_array_columns_and_bad_array_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    client
+        .batch_execute("create table c (id int, v int[], t text[])")
+        .await
+        .expect("create");
+    let copy = |sql: &'static str, data: &'static [u8]| {
+        let client = &client;
+        async move {
+            let sink = client.copy_in(sql).await?;
+            futures::pin_mut!(sink);
+            sink.send(bytes::Bytes::from_static(data)).await?;
+            sink.finish().await
+        }
+    };
+    let rows = copy(
+        "copy c from stdin with (format csv)",
+        b"1,\"{1,2}\",\"{a,\"\"b c\"\",NULL}\"\n2,{},\n",
+    )
+    .await
+    .expect("csv arrays");
+    assert_eq!(rows, 2);
+    let rows = copy("copy c from stdin", b"3\t{ 7 }\t{x}\n")
+        .await
+        .expect("text arrays");
+    assert_eq!(rows, 1);
+    for (data, says) in [
+        (&b"4,\"{1,2\",\n"[..], "malformed array literal: \"{1,2\""),
+        (&b"4,\"{1,x}\",\n"[..], "column v"),
+    ] {
+        let sink = client
+            .copy_in("copy c from stdin with (format csv)")
+            .await
+            .expect("copy starts");
+        futures::pin_mut!(sink);
+        sink.send(bytes::Bytes::from_static(data))
+            .await
+            .expect("send");
+        let err = sink.finish().await.expect_err("bad array data is refused");
+        let db = err.as_db_error().expect("a server error");
+        assert_eq!(db.code(), &SqlState::INVALID_TEXT_REPRESENTATION, "{db:?}");
+        assert!(db.message().contains(says), "{}", db.message());
+    }
+    let got: Vec<(i32, Option<Vec<i32>>, Option<Vec<Option<String>>>)> = client
+        .query("select id, v, t from c order by id", &[])
+        .await
+        .expect("rows")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                1,
+                Some(vec![1, 2]),
+                Some(vec![Some("a".into()), Some("b c".into()), None])
+            ),
+            (2, Some(vec![]), None),
+            (3, Some(vec![7]), Some(vec![Some("x".into())])),
+        ]
+    );
+}

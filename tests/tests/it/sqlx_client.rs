@@ -11,8 +11,6 @@
 //! runs `EXPLAIN (VERBOSE, FORMAT JSON) EXECUTE` of the prepared statement; Tarn has
 //! neither SQL-level `EXECUTE` nor PostgreSQL's JSON plans.
 
-use std::path::Path;
-
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use futures::TryStreamExt;
 use rust_decimal::Decimal;
@@ -31,6 +29,17 @@ insert into shop.orders
 create view shop.big_orders as select * from shop.orders where amount > 3000;
 create table shop.events (id int, body jsonb, tags text[], at timestamptz, day date);
 ";
+
+/// A row of shop.events as read back: id, body, tags, at, day, body's kind, tags' count.
+type Event = (
+    i32,
+    Option<sqlx::types::Json<serde_json::Value>>,
+    Option<Vec<String>>,
+    Option<DateTime<Utc>>,
+    Option<NaiveDate>,
+    Option<String>,
+    Option<i32>,
+);
 
 fn options(port: u16) -> PgConnectOptions {
     PgConnectOptions::new()
@@ -121,15 +130,7 @@ async fn transcript(port: u16) -> Vec<String> {
         .await
         .expect("events");
     for row in rows {
-        let values: (
-            i32,
-            Option<sqlx::types::Json<serde_json::Value>>,
-            Option<Vec<String>>,
-            Option<DateTime<Utc>>,
-            Option<NaiveDate>,
-            Option<String>,
-            Option<i32>,
-        ) = (
+        let values: Event = (
             row.get(0),
             row.get(1),
             row.get(2),
@@ -257,16 +258,17 @@ async fn transcript(port: u16) -> Vec<String> {
 }
 
 /// Where Tarn answers otherwise, by a documented limitation (README): PostgreSQL's
-/// line, Tarn's, and why. Each must still be seen, so the list shrinks as they go.
+/// line, Tarn's (`#` stands for a number: an OID), and why. Each must still be seen, so
+/// the list shrinks as they go.
 const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
     (
         "prepared column customer VARCHAR from Table(TableColumn { table: \"shop.big_orders\", name: \"customer\" })",
-        "prepared column customer VARCHAR from Table(TableColumn { table: \"571882354\", name: \"customer\" })",
+        "prepared column customer VARCHAR from Table(TableColumn { table: \"#\", name: \"customer\" })",
         "oid::regclass::text gives the OID (stable across restarts), not the relation's name",
     ),
     (
         "prepared column paid BOOL from Table(TableColumn { table: \"shop.big_orders\", name: \"paid\" })",
-        "prepared column paid BOOL from Table(TableColumn { table: \"571882354\", name: \"paid\" })",
+        "prepared column paid BOOL from Table(TableColumn { table: \"#\", name: \"paid\" })",
         "oid::regclass::text gives the OID (stable across restarts), not the relation's name",
     ),
     (
@@ -275,6 +277,17 @@ const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
         "ROLLBACK does not undo rows a block's statements wrote: each commits on its own",
     ),
 ];
+
+/// Whether `line` is `pattern` with its `#`, if any, standing for one or more digits.
+fn like(pattern: &str, line: &str) -> bool {
+    match pattern.split_once('#') {
+        None => pattern == line,
+        Some((before, after)) => line
+            .strip_prefix(before)
+            .and_then(|rest| rest.strip_suffix(after))
+            .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())),
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_sqlx_as_postgres_15() {
@@ -295,7 +308,7 @@ async fn issue_5_sqlx_as_postgres_15() {
     let known = |e: &str, a: &str| {
         KNOWN_DIFFERENCES
             .iter()
-            .any(|(pg, tarn, _)| *pg == e && *tarn == a)
+            .any(|(pg, tarn, _)| *pg == e && like(tarn, a))
     };
     let differences: Vec<String> = expected
         .iter()
@@ -308,8 +321,10 @@ async fn issue_5_sqlx_as_postgres_15() {
             expected
                 .iter()
                 .zip(&actual)
-                .any(|(e, a)| e == pg && a == tarn),
-            "a known difference is gone ({why}): remove it from KNOWN_DIFFERENCES"
+                .any(|(e, a)| e == pg && like(tarn, a)),
+            "a known difference is gone ({why}): remove it from KNOWN_DIFFERENCES\nPostgreSQL:\n{}\nTarn:\n{}",
+            expected.join("\n"),
+            actual.join("\n")
         );
     }
     assert!(
@@ -326,14 +341,7 @@ async fn issue_5_sqlx_as_postgres_15() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_sqlx_password() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let secret = tarn_server::auth::Secret::hash("sqlx pass").to_stored();
-    let config = tarn_tests::config_from_toml(
-        dir.path(),
-        &format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\n[warehouse]\nurl = \"{}\"\n[auth]\nmethod = \"password\"\n[[auth.users]]\nname = \"tarn\"\npassword = \"{secret}\"\n",
-            Path::new(dir.path()).join("wh").display()
-        ),
-    );
+    let config = tarn_tests::password_config(dir.path(), "tarn", "sqlx pass");
     let server = TestServer::start_with(config).await;
     let port = server.addr.port();
     let mut conn = options(port)
