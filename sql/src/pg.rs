@@ -24,6 +24,7 @@ pub(crate) mod jsonb;
 pub(crate) mod lateral;
 pub(crate) mod names;
 pub(crate) mod not_null;
+mod numeric;
 pub(crate) mod overflow;
 mod single_value;
 pub mod sleep;
@@ -425,6 +426,12 @@ pub(crate) fn boolean_literal_rule() -> Arc<dyn datafusion::optimizer::AnalyzerR
     Arc::new(casts::BooleanLiterals)
 }
 
+/// The analyzer rule that gives floats precedence over numerics and decimal quotients
+/// PostgreSQL's 16 places (see [`numeric`]); it runs before type coercion.
+pub(crate) fn numeric_rule() -> Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync> {
+    Arc::new(numeric::PgNumeric)
+}
+
 /// The analyzer rule that makes text/timestamp casts PostgreSQL's (see [`casts`]).
 pub(crate) fn cast_rule() -> Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync> {
     Arc::new(casts::PgCasts)
@@ -477,11 +484,13 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     json_sets::rewrite(&mut statement);
     name_set_function_columns(&mut statement);
     functions::rewrite_array_over_unnest(&mut statement);
-    interval_mul::rewrite(&mut statement);
     // Before the names, which then see the names it gives.
     names::distinguish_grouped_casts(&mut statement);
     // Before the crate's rules, which rename functions (`current_user`).
     names::rewrite(&mut statement);
+    // After the names: PostgreSQL names these expressions as written (`?column?`).
+    interval_mul::rewrite(&mut statement);
+    numeric::exponent_literals(&mut statement);
     // After the names, which name the column after the function the client wrote.
     json_build::rewrite_aggregates(&mut statement);
     functions::array_literals_as_calls(&mut statement);

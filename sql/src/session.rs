@@ -282,6 +282,9 @@ pub(crate) fn initial_state(
         // `timestamptz` values are instants; Tarn keeps them in UTC and the wire
         // front end renders them in the session's TimeZone.
         options.execution.time_zone = Some("+00:00".to_owned());
+        // `0.1` is numeric, exact, as in PostgreSQL (`0.1 + 0.2` is `0.3`), not double
+        // precision; see crate::pg::numeric.
+        options.sql_parser.parse_float_as_decimal = true;
     }
     for (key, value) in &engine.options().datafusion_options {
         config.options_mut().set(key, value)?;
@@ -296,7 +299,8 @@ pub(crate) fn initial_state(
         .with_default_features()
         .with_query_planner(tarn_catalog::query_planner())
         .with_analyzer_rules(
-            std::iter::once(crate::pg::boolean_literal_rule())
+            [crate::pg::boolean_literal_rule(), crate::pg::numeric_rule()]
+                .into_iter()
                 .chain(datafusion::optimizer::Analyzer::new().rules)
                 .chain(std::iter::once(crate::pg::cast_rule()))
                 .chain(std::iter::once(crate::pg::overflow_rule()))

@@ -357,12 +357,18 @@ fn own_error_in_delta_write(err: &SqlError) -> Option<(&'static str, String)> {
 }
 
 /// PostgreSQL's message for Arrow's cast of a number beyond an integer type
-/// ("Can't cast value 2147483648.0 to type Int32": `integer out of range`), found
-/// anywhere in `text`: an error's whole text, since deltalake keeps only the text of
-/// an error in a write.
+/// ("Can't cast value 2147483648.0 to type Int32" from a float, "value of 2147483648
+/// is out of range Int32" from a decimal: `integer out of range`), found anywhere in
+/// `text`: an error's whole text, since deltalake keeps only the text of an error in
+/// a write.
 fn integer_out_of_range(text: &str) -> Option<&'static str> {
-    let (_, rest) = text.split_once("Can't cast value ")?;
-    let (_, to) = rest.split_once(" to type ")?;
+    let to = match text.split_once("Can't cast value ") {
+        Some((_, rest)) => rest.split_once(" to type ")?.1,
+        None => {
+            let (_, rest) = text.split_once("Cast error: value of ")?;
+            rest.split_once(" is out of range ")?.1
+        }
+    };
     [
         ("Int16", "smallint out of range"),
         ("Int32", "integer out of range"),

@@ -12,8 +12,7 @@
 //!   to the nearest integer, where Arrow's cast truncates (`2.7::int` is 3, not 2);
 //!   that holds for a value stored into an integer column too (`INSERT`, `UPDATE`).
 //!   PostgreSQL rounds a `numeric`'s halves away from zero (`-2.5::int` is -3) and a
-//!   `double precision`'s or `real`'s to even (`2.5::float8::int` is 2). Tarn's
-//!   decimal literals are double precision where PostgreSQL's are `numeric`, so which
+//!   `double precision`'s or `real`'s to even (`2.5::float8::int` is 2). Which
 //!   rounding a value gets follows the type PostgreSQL would give it ([`is_pg_float`]):
 //!   a literal, or arithmetic on literals and integer or numeric columns, rounds as a
 //!   `numeric`; a float column, a cast to a float type, and anything computed from
@@ -127,12 +126,13 @@ impl AnalyzerRule for PgCasts {
 }
 
 /// Whether PostgreSQL would compute `expr` as `double precision` or `real` rather than
-/// `numeric`. DataFusion's types cannot tell: a decimal literal (`2.5`) is a Float64
-/// here and a `numeric` in PostgreSQL, and so is arithmetic mixing it with integer
-/// or numeric columns (`i + 0.5`, `avg(i)`). A float column or parameter, a cast to a
-/// float type from anything but an integer or decimal (casts DataFusion adds to
-/// coerce those into a float are `numeric` arithmetic in PostgreSQL, so a written
-/// `i::float8` counts as numeric too), and anything
+/// `numeric`. DataFusion's types cannot always tell: `avg(i)` of an integer column is
+/// a Float64 here and a `numeric` in PostgreSQL (and a decimal literal is a Float64
+/// where `sql_parser.parse_float_as_decimal` is turned off). A float column or parameter, a cast to a
+/// float type from anything but an integer (casts DataFusion adds to coerce an integer
+/// into a float, as in `avg(i)`, are `numeric` arithmetic in PostgreSQL, so a written
+/// `i::float8` counts as numeric too; a numeric meeting a float becomes a float in
+/// both), and anything
 /// computed with one of them (PostgreSQL's `float8 * numeric` is `float8`) are.
 /// A float column of a subquery or CTE counts as a column, even where it came from
 /// a decimal literal (`select 2.5 as x`).
@@ -145,7 +145,7 @@ fn is_pg_float(expr: &Expr, schema: &datafusion::common::DFSchema) -> bool {
         Expr::Cast(Cast { expr: inner, field }) => {
             let to_float = field.data_type().is_floating();
             match inner.get_type(schema) {
-                Ok(from) if from.is_integer() || from.is_decimal() || from.is_null() => false,
+                Ok(from) if from.is_integer() || from.is_null() => false,
                 // Others are written (`2.5::float8`, `x::real`, `'2.5'::float8`, and
                 // `d::numeric`, which is numeric): type coercion casts no float to a
                 // float that would then be cast to an integer.

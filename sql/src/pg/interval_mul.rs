@@ -35,22 +35,25 @@ pub(crate) fn rewrite(statement: &mut Statement) {
             } else {
                 return ControlFlow::<()>::Continue(());
             };
-            let factor = if divide {
-                Expr::BinaryOp {
-                    left: Box::new(Expr::Value(Value::Number("1.0".to_owned(), false).into())),
-                    op: BinaryOperator::Divide,
-                    right: Box::new(factor),
-                }
-            } else {
-                factor
-            };
-            // The factor as double precision (the function's signature is exact).
-            let factor = Expr::Cast {
+            // The factor as double precision (the function's signature is exact), and
+            // its inverse computed so, not as a numeric quotient of a few places.
+            let double = |expr: Expr| Expr::Cast {
                 kind: CastKind::Cast,
-                expr: Box::new(factor),
+                expr: Box::new(expr),
                 data_type: SqlType::DoublePrecision,
                 array: false,
                 format: None,
+            };
+            let factor = if divide {
+                Expr::BinaryOp {
+                    left: Box::new(double(Expr::Value(
+                        Value::Number("1".to_owned(), false).into(),
+                    ))),
+                    op: BinaryOperator::Divide,
+                    right: Box::new(double(factor)),
+                }
+            } else {
+                double(factor)
             };
             *expr = call(interval, factor);
         }

@@ -128,7 +128,8 @@ async fn issue_3_external_tables_in_configured_azure_containers() {
         ))
         .await
         .expect("external Delta table in a configured container");
-    let fares: Vec<f64> = tarn_tests::column(&client, "select fare from trips order by id").await;
+    let fares: Vec<f64> =
+        tarn_tests::column(&client, "select fare::float8 from trips order by id").await;
     assert_eq!(fares, vec![12.5, 7.0]);
     client
         .batch_execute("insert into trips values (3, 'Pune', 3.25)")

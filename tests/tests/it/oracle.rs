@@ -1339,3 +1339,41 @@ select * from "Nope";
         ]
     );
 }
+
+/// Numeric literals and quotients as PostgreSQL's `numeric` (issue 5): `0.1 + 0.2` was
+/// `0.30000000000000004` (double precision), `1e3` a double, `10 / 4.0` had 4 places;
+/// and where a float meets a numeric, the float's type wins, as in PostgreSQL
+/// (DataFusion casts the float to a decimal: `'1e300'::float8 > 0.5` failed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_numeric_literals_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("numeric.sql");
+    std::fs::write(
+        &script,
+        r#"select 0.1 + 0.2 as sum, 1.5 as b, 1.50 as c, pg_typeof(1.5) as t;
+select 0.1 + 0.2 as sum, 2.50 as price
+\gdesc
+select 1e3 as a, 1.5e-3 as b, 2.5e10 as c, 1.50e1 as d, -1e2 as e, .5 as f, 5. as g;
+select 10/4.0 as a, 7 / 2.0 as b, 100.00 * 3 / 7 as c, 3 * 0.1 as d, 1.5 * 2 as e, 1/3 as i;
+select sum(x) / count(x) as mean, sum(x) as total from (values (1.5), (2.25)) t(x);
+select sum(x) from (values (0.1), (0.2), (0.3)) t(x);
+select x from (values (0.1), (0.2), (0.3)) t(x) where x > 0.15 order by x;
+select interval '1 day' / 3, interval '1 day' * 1.5;
+select round(2.567, 2) as r, abs(-1.5) as a, 2.5 > 2 as g, 0.1::float8 + 0.2::float8 as f;
+select '1e300'::float8 > 0.5 as a, '1e300'::float8 = 1.5 as b, 'NaN'::float8 > 0.5 as c,
+  '1e300'::float8 between 0.5 and 1.5 as d, '1e300'::float8 in (0.5, 1.5) as e;
+select coalesce(1.5::float8, 2.5) a, case when true then 1.5::float8 else 2.5 end b,
+  greatest(1.5::float8, 2.5) c, pg_typeof(array[1.5::float8, 2.5]) d, nullif(1.5::float8, 1.5) e;
+select pg_typeof(1.5::real * 2.5), 1.5::real * 2.5, pg_typeof(2.5 / 2::float8), 1.5::float8 + 1.25;
+create table prices as select 1 as id, 19.99 as price;
+select id, price * 3 as total, price / 4 as quarter from prices;
+\set VERBOSITY default
+select 1 / 0.0;
+"#,
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["division by zero"]);
+}
