@@ -131,6 +131,22 @@ pub enum SqlError {
     #[error("savepoint \"{0}\" does not exist")]
     UnknownSavepoint(String),
 
+    #[error("prepared statement \"{0}\" does not exist")]
+    UnknownPreparedStatement(String),
+
+    #[error("prepared statement \"{0}\" already exists")]
+    PreparedStatementExists(String),
+
+    /// `EXECUTE name(...)` with a number of values other than the statement's.
+    #[error(
+        "wrong number of parameters for prepared statement \"{name}\": expected {expected}, got {given}"
+    )]
+    PreparedParameterCount {
+        name: String,
+        expected: usize,
+        given: usize,
+    },
+
     /// `ROLLBACK TO SAVEPOINT` after statements that already committed.
     #[error(
         "ROLLBACK TO SAVEPOINT {name} cannot undo the {writes} statement(s) that changed data since the savepoint: Tarn commits each statement on its own"

@@ -240,6 +240,7 @@ pub(crate) fn install(
         }),
     ));
     ctx.register_udf(interval_mul::udf());
+    ctx.register_udf(catalog::regclass_name_udf(Arc::new(lake.clone())));
     ctx.register_udf(sleep::udf());
     json_ops::install(ctx).map_err(crate::SqlError::DataFusion)?;
     for udf in json_sets::udfs() {
@@ -491,6 +492,8 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     // After the names: PostgreSQL names these expressions as written (`?column?`).
     interval_mul::rewrite(&mut statement);
     numeric::exponent_literals(&mut statement);
+    // Before the crate's rules, which make `'name'::regclass` a lookup.
+    functions::regclass_text(&mut statement);
     // After the names, which name the column after the function the client wrote.
     json_build::rewrite_aggregates(&mut statement);
     functions::array_literals_as_calls(&mut statement);

@@ -49,6 +49,7 @@ mod merge;
 pub mod origins;
 mod plans;
 mod scope;
+mod sql_prepare;
 
 pub use scope::TEMP_SCHEMA_PREFIX;
 
@@ -223,6 +224,8 @@ pub struct Session {
     ctx: SessionContext,
     state: Mutex<State>,
     cursors: cursor::Cursors,
+    /// Statements prepared with SQL's `PREPARE` (see [`sql_prepare`]).
+    sql_prepared: sql_prepare::SqlPrepared,
     /// This session's entry in `pg_stat_activity`, once the server attached it.
     backend: std::sync::OnceLock<crate::activity::Registration>,
     /// Settings a statement changed with `set_config`, applied before the next one.
@@ -335,6 +338,7 @@ impl Session {
                 pending: scope::Pending::default(),
             }),
             cursors: cursor::Cursors::default(),
+            sql_prepared: Default::default(),
             backend: std::sync::OnceLock::new(),
             set_by_function: Default::default(),
             batch: Default::default(),
@@ -776,6 +780,27 @@ impl Session {
         }
         if let Some(SqlStatement::Declare { stmts }) = ast {
             return self.declare(stmts, params).await;
+        }
+        if let Some(SqlStatement::Prepare {
+            name,
+            data_types,
+            statement,
+        }) = ast
+        {
+            return self.sql_prepare(name, data_types, statement).await;
+        }
+        if let Some(SqlStatement::Execute {
+            name: Some(name),
+            parameters,
+            immediate: false,
+            into,
+            using,
+            ..
+        }) = ast
+            && into.is_empty()
+            && using.is_empty()
+        {
+            return self.sql_execute(name, parameters).await;
         }
         if let Some(SqlStatement::Fetch {
             name,

@@ -382,8 +382,9 @@ impl QueryHandler {
     }
 
     /// `DEALLOCATE [PREPARE] name | ALL`: forgets statements this connection prepared
-    /// over the extended protocol (they live in pgwire's store, not in the session).
-    /// `None` if `statement` is something else.
+    /// over the extended protocol (they live in pgwire's store, not in the session)
+    /// or with SQL's `PREPARE` (in the session). `None` if `statement` is something
+    /// else.
     fn deallocate<C>(
         &self,
         client: &mut C,
@@ -408,12 +409,16 @@ impl QueryHandler {
             for statement in std::mem::take(&mut *named) {
                 client.portal_store().rm_statement(&statement);
             }
+            self.session.deallocate_sql(None);
             return Some(Ok(Tag::new("DEALLOCATE ALL")));
         }
         let name = match name.quote_style {
             Some(_) => name.value.clone(),
             None => name.value.to_lowercase(),
         };
+        if self.session.deallocate_sql(Some(&name)) {
+            return Some(Ok(Tag::new("DEALLOCATE")));
+        }
         if !named.remove(&name) || client.portal_store().get_statement(&name).is_none() {
             return Some(Err(ErrorInfo::new(
                 "ERROR".to_owned(),

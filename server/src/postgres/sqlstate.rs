@@ -44,6 +44,8 @@ pub const INSUFFICIENT_PRIVILEGE: &str = "42501";
 pub const SYNTAX_OR_ACCESS_RULE: &str = "42000";
 pub const INTERNAL_ERROR: &str = "XX000";
 pub const INVALID_CURSOR_NAME: &str = "34000";
+pub const INVALID_SQL_STATEMENT_NAME: &str = "26000";
+pub const DUPLICATE_PREPARED_STATEMENT: &str = "42P05";
 pub const DUPLICATE_CURSOR: &str = "42P03";
 pub const OBJECT_NOT_IN_PREREQUISITE_STATE: &str = "55000";
 pub const NO_ACTIVE_SQL_TRANSACTION: &str = "25P01";
@@ -98,6 +100,9 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::CursorNoScroll => OBJECT_NOT_IN_PREREQUISITE_STATE,
         SqlError::NoActiveTransaction(_) => NO_ACTIVE_SQL_TRANSACTION,
         SqlError::UnknownSavepoint(_) => INVALID_SAVEPOINT_SPECIFICATION,
+        SqlError::UnknownPreparedStatement(_) => INVALID_SQL_STATEMENT_NAME,
+        SqlError::PreparedStatementExists(_) => DUPLICATE_PREPARED_STATEMENT,
+        SqlError::PreparedParameterCount { .. } => SYNTAX_ERROR,
         SqlError::SavepointWrites { .. } => FEATURE_NOT_SUPPORTED,
         SqlError::InvalidSettingValue { .. }
         | SqlError::InvalidOption { .. }

@@ -1367,3 +1367,89 @@ impl RewriteRows for NumericTypmods {
         Ok(converted)
     }
 }
+
+/// `pg_regclass_name(oid)`: a relation's OID as `regclass` prints it, its name,
+/// qualified by its schema unless that is the session's default schema (PostgreSQL:
+/// unless the relation is visible on the search path), each part quoted as
+/// `quote_ident` quotes it; an OID that names no relation of the warehouse prints as
+/// the number, as PostgreSQL prints an unknown OID. The names are the warehouse's
+/// at the call: relation OIDs are hashes of schema and name ([`relation_oid`]).
+pub(crate) fn regclass_name_udf(lake: Arc<dyn datafusion::catalog::CatalogProvider>) -> ScalarUDF {
+    ScalarUDF::new_from_impl(RegclassName {
+        lake,
+        signature: datafusion::logical_expr::Signature::exact(
+            vec![DataType::Int32],
+            Volatility::Stable,
+        ),
+    })
+}
+
+#[derive(Debug)]
+struct RegclassName {
+    lake: Arc<dyn datafusion::catalog::CatalogProvider>,
+    signature: datafusion::logical_expr::Signature,
+}
+
+impl PartialEq for RegclassName {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.lake, &other.lake)
+    }
+}
+
+impl Eq for RegclassName {}
+
+impl std::hash::Hash for RegclassName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        "pg_regclass_name".hash(state);
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for RegclassName {
+    fn name(&self) -> &str {
+        "pg_regclass_name"
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DFResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> DFResult<ColumnarValue> {
+        use datafusion::arrow::array::{AsArray, Int32Array};
+        use datafusion::arrow::datatypes::Int32Type;
+        let default_schema = &args.config_options.catalog.default_schema;
+        let mut names = std::collections::HashMap::new();
+        for schema in self.lake.schema_names() {
+            let Some(provider) = self.lake.schema(&schema) else {
+                continue;
+            };
+            for table in provider.table_names() {
+                let name = if &schema == default_schema {
+                    super::format::quote_ident(&table)
+                } else {
+                    format!(
+                        "{}.{}",
+                        super::format::quote_ident(&schema),
+                        super::format::quote_ident(&table)
+                    )
+                };
+                names.insert(relation_oid(&schema, &table), name);
+            }
+        }
+        let oids: Int32Array = match &args.args[0] {
+            ColumnarValue::Array(a) => a.as_primitive::<Int32Type>().clone(),
+            ColumnarValue::Scalar(s) => s.to_array()?.as_primitive::<Int32Type>().clone(),
+        };
+        let text: StringArray = oids
+            .iter()
+            .map(|oid| oid.map(|o| names.get(&o).cloned().unwrap_or_else(|| o.to_string())))
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(text)))
+    }
+}

@@ -277,7 +277,7 @@ const KEYWORDS: &[&str] = &[
 /// PostgreSQL's `quote_ident`. The pg_catalog crate's leaves upper-case names bare
 /// (`Orders`, which PostgreSQL quotes), so Tarn registers this one as `quote_ident`
 /// too, and `%I` and `quote_ident()` agree with PostgreSQL and each other.
-fn quote_ident(name: &str) -> String {
+pub(crate) fn quote_ident(name: &str) -> String {
     let plain = name
         .chars()
         .next()

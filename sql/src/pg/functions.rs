@@ -176,9 +176,7 @@ pub(crate) fn rewrite_catalog_calls(statement: &mut DFStatement) {
 /// `x::regtype::text` (also to `varchar` or `name`) as PostgreSQL answers it: the
 /// type's name (`integer`), through `format_type` (so an OID naming no type reads
 /// `oid(n)`, where PostgreSQL writes the number). Tarn's `regtype` is an integer, and
-/// its cast to text gave the number. `x::regclass::text` still gives the number: the
-/// name needs a correlated lookup of pg_class, which DataFusion could not plan inside
-/// psql's and SQLAlchemy's catalog queries.
+/// its cast to text gave the number. (`x::regclass::text`: [`regclass_text`].)
 struct NamedTypes;
 
 impl VisitorMut for NamedTypes {
@@ -202,13 +200,51 @@ impl VisitorMut for NamedTypes {
                 data_type: alias,
                 ..
             } = inner.as_ref()
-            && type_name(alias) == "regtype"
         {
-            let null = Expr::Value(ast::Value::Null.into());
-            *expr = super::call("format_type", vec![as_integer(oid.as_ref().clone()), null]);
+            let replacement = match type_name(alias).as_str() {
+                "regtype" => {
+                    let null = Expr::Value(ast::Value::Null.into());
+                    super::call("format_type", vec![as_integer(oid.as_ref().clone()), null])
+                }
+                _ => return std::ops::ControlFlow::Continue(()),
+            };
+            *expr = replacement;
         }
         std::ops::ControlFlow::Continue(())
     }
+}
+
+/// `x::regclass::text` (also to `varchar` or `name`) as PostgreSQL answers it: the
+/// relation's name, through `pg_regclass_name` (a correlated lookup of pg_class could
+/// not be planned inside psql's and SQLAlchemy's catalog queries). Tarn's `regclass`
+/// is an integer, and its cast to text gave the number. Runs before the pg_catalog
+/// crate's rules, which turn `'name'::regclass` into a lookup of its OID: the cast to
+/// regclass stays inside the call for them.
+pub(crate) fn regclass_text(statement: &mut ast::Statement) {
+    let _ = ast::visit_expressions_mut(statement, |expr| {
+        let type_name = |t: &ast::DataType| {
+            let name = t.to_string().to_ascii_lowercase();
+            name.trim_start_matches("pg_catalog.").to_owned()
+        };
+        if let Expr::Cast {
+            expr: inner,
+            data_type: outer,
+            ..
+        } = expr
+            && matches!(
+                type_name(outer).as_str(),
+                "text" | "varchar" | "character varying" | "name"
+            )
+            && let Expr::Cast {
+                data_type: alias, ..
+            } = inner.as_ref()
+            && type_name(alias) == "regclass"
+        {
+            let call = super::call("pg_regclass_name", vec![as_integer(inner.as_ref().clone())]);
+            *expr = call;
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
 }
 
 /// An integer literal that fits `integer` as one (`ARRAY[1, 2]` is `integer[]` in

@@ -85,6 +85,14 @@ fn figure(expr: &Expr) -> Option<String> {
         } => match expr.as_ref() {
             Expr::Identifier(i) => ident_name(i),
             Expr::CompoundIdentifier(parts) => ident_name(parts.last()?),
+            // A name from an inner cast's type is weak, as in PostgreSQL's
+            // FigureColname: the outer type names `'t'::regclass::text` (`text`).
+            inner @ (Expr::Cast { .. } | Expr::TypedString(_)) if strong_name(inner).is_none() => {
+                match type_name(data_type) {
+                    Some(name) => name.to_owned(),
+                    None => figure(inner)?,
+                }
+            }
             inner => match figure(inner) {
                 Some(name) if name != UNNAMED => name,
                 _ => type_name(data_type)?.to_owned(),

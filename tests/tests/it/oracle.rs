@@ -1377,3 +1377,92 @@ select 1 / 0.0;
     let errors = same_script_output(&postgres, &tarn, &script);
     assert_eq!(errors, ["division by zero"]);
 }
+
+/// `x::regclass::text` names the relation, as in PostgreSQL (issue 5): it gave the OID,
+/// so SQLx named a column's table by number. Qualified unless in the default schema,
+/// quoted where `quote_ident` would quote; an OID naming no relation is its number.
+/// Unaliased, a cast of a cast of a constant is named by the outer type (`text`), as
+/// PostgreSQL names it (Tarn said `regclass`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_regclass_text_names_relations_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("regclass.sql");
+    std::fs::write(
+        &script,
+        r#"create schema s2;
+create table s2.t (id int, name text);
+create table pt (id int);
+create view "Mixed Case" as select 1 as x;
+select 's2.t'::regclass::text as a, 'pt'::regclass::text as b, '"Mixed Case"'::regclass::text as c;
+select c.oid::regclass::text as name, c.relkind from pg_class c
+  join pg_namespace n on n.oid = c.relnamespace
+  where n.nspname in ('s2', 'public') order by 1;
+select attrelid::regclass::text as rel, attname from pg_attribute
+  where attrelid = 's2.t'::regclass and attnum > 0 order by attnum;
+select 12345::regclass::text as unknown, null::oid::regclass::text as none;
+select 's2.t'::regclass::text, attrelid::regclass::text, '7'::int::text from pg_attribute
+  where attrelid = 's2.t'::regclass and attnum = 1;
+"#,
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+/// SQL-level prepared statements (issue 5): `PREPARE`, `EXECUTE` and `DEALLOCATE` as
+/// PostgreSQL 15 answers them, with declared and inferred parameter types, a write,
+/// and the errors (a name taken, a name unknown, a value not of its type, too many
+/// values). They were "Prepare is not supported yet".
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_sql_prepare_execute_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("prepare.sql");
+    std::fs::write(
+        &script,
+        r#"create table pe (id int, name text, price numeric(10,2));
+insert into pe values (1, 'a', 1.50), (2, 'b', 2.25), (3, 'c', 10);
+prepare q(int) as select id, name, price from pe where id >= $1 order by id;
+execute q(2);
+execute q(1 + 2);
+prepare ins(int, text) as insert into pe (id, name) values ($1, $2);
+execute ins(4, 'd');
+execute ins(5, 'e' || 'f');
+select id, name from pe where id > 3 order by id;
+prepare noargs as select name from pe where id = 1;
+execute noargs;
+prepare inferred as select name from pe where id = $1;
+execute inferred(3);
+prepare q as select 2;
+execute nope;
+execute q('x');
+execute q(1, 2);
+deallocate q;
+execute q(1);
+execute noargs;
+deallocate all;
+execute noargs;
+\set VERBOSITY default
+execute q(1);
+execute q2(1);
+"#,
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(
+        errors,
+        [
+            "42P05",
+            "26000",
+            "22P02",
+            "42601",
+            "26000",
+            "26000",
+            "prepared statement \"q\" does not exist",
+            "prepared statement \"q2\" does not exist",
+        ]
+    );
+}
