@@ -12,10 +12,12 @@
 //! Before type coercion, [`PgNumeric`] makes two of DataFusion's numeric rules
 //! PostgreSQL's:
 //!
-//! - where a float and a numeric meet (`float_col > 0.5`, `coalesce(f, 0.0)`), the
-//!   numeric becomes double precision, as PostgreSQL casts it; DataFusion casts the
-//!   float to a decimal, which fails for floats beyond the decimal's range and costs a
-//!   cast per row (see [`floats_over_numerics`]);
+//! - where a float and a numeric meet (`float_col > 0.5`, `coalesce(f, 0.0)`, a
+//!   `UNION` column), the numeric becomes double precision, as PostgreSQL casts it;
+//!   DataFusion casts the float to a decimal, which fails for floats beyond the
+//!   decimal's range and costs a cast per row (see [`floats_over_numerics`] and
+//!   [`union_floats_over_numerics`]; not yet across `VALUES` rows, whose types
+//!   DataFusion's SQL planner settles before any analyzer rule);
 //! - DataFusion's decimal division gives the dividend's scale plus 4 (`1 / 3.0` is
 //!   `0.3333`); PostgreSQL's gives at least 16 significant digits
 //!   (`0.33333333333333333333`). A decimal (or integer) dividend is cast to scale 12,
@@ -24,14 +26,15 @@
 //!   the others.
 
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::Transformed;
-use datafusion::common::{DFSchema, ScalarValue};
+use datafusion::common::{Column, DFSchema, ScalarValue};
 use datafusion::error::Result;
 use datafusion::logical_expr::expr::{BinaryExpr, Cast};
-use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, Operator};
+use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, Operator, Projection, Union};
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::sql::sqlparser::ast::{
     self, CastKind, DataType as SqlType, Statement, Value, visit_expressions_mut,
@@ -121,6 +124,9 @@ impl AnalyzerRule for PgNumeric {
     }
 
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        let plan = plan
+            .transform_up_with_subqueries(union_floats_over_numerics)?
+            .data;
         // Type coercion, next, recomputes the plans' schemas for the new types.
         super::casts::rewrite_expressions(plan, &|expr, schema| {
             let expr = floats_over_numerics(expr, schema)?;
@@ -205,6 +211,65 @@ fn floats_over_numerics(expr: Expr, schema: &DFSchema) -> Result<Transformed<Exp
     } else {
         Transformed::no(expr)
     })
+}
+
+/// A `UNION` whose inputs give one column a float in some and a numeric in others,
+/// with those numerics cast to double precision, as PostgreSQL resolves the column's
+/// type (DataFusion makes it a decimal, casting the floats).
+fn union_floats_over_numerics(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
+    let LogicalPlan::Union(union) = &plan else {
+        return Ok(Transformed::no(plan));
+    };
+    let width = union.schema.fields().len();
+    let to_float: Vec<bool> = (0..width)
+        .map(|i| {
+            let types = || {
+                union
+                    .inputs
+                    .iter()
+                    .filter_map(move |input| input.schema().fields().get(i))
+                    .map(|f| f.data_type())
+            };
+            types().any(DataType::is_floating) && types().any(DataType::is_decimal)
+        })
+        .collect();
+    if !to_float.contains(&true) {
+        return Ok(Transformed::no(plan));
+    }
+    let inputs = union
+        .inputs
+        .iter()
+        .map(|input| {
+            let schema = input.schema();
+            let casts = schema
+                .iter()
+                .enumerate()
+                .any(|(i, (_, f))| to_float[i] && f.data_type().is_decimal());
+            if !casts {
+                return Ok(Arc::clone(input));
+            }
+            let columns = schema
+                .iter()
+                .enumerate()
+                .map(|(i, (qualifier, field))| {
+                    let column = Expr::Column(Column::from((qualifier, field)));
+                    if to_float[i] && field.data_type().is_decimal() {
+                        Expr::Cast(Cast::new(Box::new(column), DataType::Float64))
+                            .alias(field.name())
+                    } else {
+                        column
+                    }
+                })
+                .collect();
+            Ok(Arc::new(LogicalPlan::Projection(Projection::try_new(
+                columns,
+                Arc::clone(input),
+            )?)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Transformed::yes(LogicalPlan::Union(
+        Union::try_new_with_loose_types(inputs)?,
+    )))
 }
 
 /// A division of numerics with its dividend at [`DIVIDEND_SCALE`] (see the module

@@ -1342,8 +1342,9 @@ select * from "Nope";
 
 /// Numeric literals and quotients as PostgreSQL's `numeric` (issue 5): `0.1 + 0.2` was
 /// `0.30000000000000004` (double precision), `1e3` a double, `10 / 4.0` had 4 places;
-/// and where a float meets a numeric, the float's type wins, as in PostgreSQL
-/// (DataFusion casts the float to a decimal: `'1e300'::float8 > 0.5` failed).
+/// and where a float meets a numeric, the float's type wins, as in PostgreSQL, also
+/// across UNION (DataFusion casts the float to a decimal: `'1e300'::float8 > 0.5`
+/// failed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_numeric_literals_as_postgres_15() {
     let postgres = Postgres::start();
@@ -1367,6 +1368,12 @@ select '1e300'::float8 > 0.5 as a, '1e300'::float8 = 1.5 as b, 'NaN'::float8 > 0
 select coalesce(1.5::float8, 2.5) a, case when true then 1.5::float8 else 2.5 end b,
   greatest(1.5::float8, 2.5) c, pg_typeof(array[1.5::float8, 2.5]) d, nullif(1.5::float8, 1.5) e;
 select pg_typeof(1.5::real * 2.5), 1.5::real * 2.5, pg_typeof(2.5 / 2::float8), 1.5::float8 + 1.25;
+select pg_typeof(x), x from (select 1.5::float8 as x union all select 2.5) t order by x;
+select x from (select 2.5 as x union select '1e300'::float8) t order by x;
+select pg_typeof(x) from (select 1.5 as x union all select 2.25) t limit 1;
+create table fl2 (f float8);
+insert into fl2 values (1e300), (0.5);
+select f from fl2 union all select 0.25 order by 1;
 create table prices as select 1 as id, 19.99 as price;
 select id, price * 3 as total, price / 4 as quarter from prices;
 \set VERBOSITY default
