@@ -182,33 +182,9 @@ struct NamedTypes;
 impl VisitorMut for NamedTypes {
     type Break = ();
     fn post_visit_expr(&mut self, expr: &mut Expr) -> std::ops::ControlFlow<()> {
-        let type_name = |t: &ast::DataType| {
-            let name = t.to_string().to_ascii_lowercase();
-            name.trim_start_matches("pg_catalog.").to_owned()
-        };
-        if let Expr::Cast {
-            expr: inner,
-            data_type: outer,
-            ..
-        } = expr
-            && matches!(
-                type_name(outer).as_str(),
-                "text" | "varchar" | "character varying" | "name"
-            )
-            && let Expr::Cast {
-                expr: oid,
-                data_type: alias,
-                ..
-            } = inner.as_ref()
-        {
-            let replacement = match type_name(alias).as_str() {
-                "regtype" => {
-                    let null = Expr::Value(ast::Value::Null.into());
-                    super::call("format_type", vec![as_integer(oid.as_ref().clone()), null])
-                }
-                _ => return std::ops::ControlFlow::Continue(()),
-            };
-            *expr = replacement;
+        if let Some(("regtype", _, oid)) = reg_cast_as_text(expr) {
+            let null = Expr::Value(ast::Value::Null.into());
+            *expr = super::call("format_type", vec![as_integer(oid.clone()), null]);
         }
         std::ops::ControlFlow::Continue(())
     }
@@ -222,29 +198,48 @@ impl VisitorMut for NamedTypes {
 /// regclass stays inside the call for them.
 pub(crate) fn regclass_text(statement: &mut ast::Statement) {
     let _ = ast::visit_expressions_mut(statement, |expr| {
-        let type_name = |t: &ast::DataType| {
-            let name = t.to_string().to_ascii_lowercase();
-            name.trim_start_matches("pg_catalog.").to_owned()
-        };
-        if let Expr::Cast {
-            expr: inner,
-            data_type: outer,
-            ..
-        } = expr
-            && matches!(
-                type_name(outer).as_str(),
-                "text" | "varchar" | "character varying" | "name"
-            )
-            && let Expr::Cast {
-                data_type: alias, ..
-            } = inner.as_ref()
-            && type_name(alias) == "regclass"
-        {
-            let call = super::call("pg_regclass_name", vec![as_integer(inner.as_ref().clone())]);
-            *expr = call;
+        if let Some(("regclass", cast, _)) = reg_cast_as_text(expr) {
+            *expr = super::call("pg_regclass_name", vec![as_integer(cast.clone())]);
         }
         std::ops::ControlFlow::<()>::Continue(())
     });
+}
+
+/// For `x::reg...::text` (also to `varchar` or `name`): the `reg` type's name (as
+/// written, lower case, without `pg_catalog.`), `x::reg...`, and `x`.
+fn reg_cast_as_text(expr: &Expr) -> Option<(&'static str, &Expr, &Expr)> {
+    let type_name = |t: &ast::DataType| {
+        let name = t.to_string().to_ascii_lowercase();
+        name.trim_start_matches("pg_catalog.").to_owned()
+    };
+    let Expr::Cast {
+        expr: cast,
+        data_type: outer,
+        ..
+    } = expr
+    else {
+        return None;
+    };
+    if !matches!(
+        type_name(outer).as_str(),
+        "text" | "varchar" | "character varying" | "name"
+    ) {
+        return None;
+    }
+    let Expr::Cast {
+        expr: value,
+        data_type: reg,
+        ..
+    } = cast.as_ref()
+    else {
+        return None;
+    };
+    let reg = match type_name(reg).as_str() {
+        "regtype" => "regtype",
+        "regclass" => "regclass",
+        _ => return None,
+    };
+    Some((reg, cast.as_ref(), value.as_ref()))
 }
 
 /// An integer literal that fits `integer` as one (`ARRAY[1, 2]` is `integer[]` in
