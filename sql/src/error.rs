@@ -137,6 +137,10 @@ pub enum SqlError {
     #[error("prepared statement \"{0}\" already exists")]
     PreparedStatementExists(String),
 
+    /// `$n` where the statement has no parameters (`EXECUTE q($1)`).
+    #[error("there is no parameter {0}")]
+    UndefinedParameter(String),
+
     /// `EXECUTE name(...)` with a number of values other than the statement's.
     #[error(
         "wrong number of parameters for prepared statement \"{name}\": expected {expected}, got {given}"

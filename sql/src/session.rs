@@ -493,6 +493,11 @@ impl Session {
                     Vec::new(),
                     Some(self.cursors.schema(&normalize_ident(name))?),
                 ),
+                SqlStatement::Execute {
+                    name: Some(name),
+                    parameters,
+                    ..
+                } => (Vec::new(), self.sql_execute_schema(name, parameters)?),
                 _ => (Vec::new(), None),
             },
             _ => (Vec::new(), None),

@@ -102,6 +102,7 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::UnknownSavepoint(_) => INVALID_SAVEPOINT_SPECIFICATION,
         SqlError::UnknownPreparedStatement(_) => INVALID_SQL_STATEMENT_NAME,
         SqlError::PreparedStatementExists(_) => DUPLICATE_PREPARED_STATEMENT,
+        SqlError::UndefinedParameter(_) => "42P02",
         SqlError::PreparedParameterCount { .. } => SYNTAX_ERROR,
         SqlError::SavepointWrites { .. } => FEATURE_NOT_SUPPORTED,
         SqlError::InvalidSettingValue { .. }

@@ -64,14 +64,9 @@ impl Session {
         name: &ast::ObjectName,
         parameters: &[ast::Expr],
     ) -> Result<Output> {
-        let name = match name.0.as_slice() {
-            [ast::ObjectNamePart::Identifier(ident)] => normalize_ident(ident),
-            _ => name.to_string(),
-        };
-        let prepared = self
-            .sql_prepared
-            .get(&name)
-            .ok_or_else(|| SqlError::UnknownPreparedStatement(name.clone()))?;
+        let name = statement_name(name);
+        let prepared = self.sql_prepared_named(&name)?;
+        no_parameters(parameters)?;
         let types = prepared.param_types();
         if parameters.len() != types.len() {
             return Err(SqlError::PreparedParameterCount {
@@ -82,6 +77,24 @@ impl Session {
         }
         let values = self.constant_values(parameters, types).await?;
         Box::pin(self.execute_prepared(&prepared, values)).await
+    }
+
+    /// The result columns of `EXECUTE name(parameters)`, described before it runs (a
+    /// Parse of it): those of the statement `name`.
+    pub(super) fn sql_execute_schema(
+        &self,
+        name: &ast::ObjectName,
+        parameters: &[ast::Expr],
+    ) -> Result<Option<datafusion::arrow::datatypes::SchemaRef>> {
+        let prepared = self.sql_prepared_named(&statement_name(name))?;
+        no_parameters(parameters)?;
+        Ok(prepared.schema().cloned())
+    }
+
+    fn sql_prepared_named(&self, name: &str) -> Result<Arc<Prepared>> {
+        self.sql_prepared
+            .get(name)
+            .ok_or_else(|| SqlError::UnknownPreparedStatement(name.to_owned()))
     }
 
     /// Forgets the statement `name` prepared with SQL (all of them for `None`);
@@ -132,5 +145,32 @@ impl Session {
                 Ok(value.cast_to(data_type)?)
             })
             .collect()
+    }
+}
+
+/// A prepared statement's name as written, folded as an identifier.
+fn statement_name(name: &ast::ObjectName) -> String {
+    match name.0.as_slice() {
+        [ast::ObjectNamePart::Identifier(ident)] => normalize_ident(ident),
+        _ => name.to_string(),
+    }
+}
+
+/// Refuses `$n` among `EXECUTE`'s values, as PostgreSQL does (`there is no parameter
+/// $1`, also over the extended protocol): they are the prepared statement's values.
+fn no_parameters(parameters: &[ast::Expr]) -> Result<()> {
+    let mut found = None;
+    let _ = ast::visit_expressions(&parameters.to_vec(), |expr| {
+        if let ast::Expr::Value(v) = expr
+            && let ast::Value::Placeholder(p) = &v.value
+        {
+            found = Some(p.clone());
+            return std::ops::ControlFlow::Break(());
+        }
+        std::ops::ControlFlow::Continue(())
+    });
+    match found {
+        Some(placeholder) => Err(SqlError::UndefinedParameter(placeholder)),
+        None => Ok(()),
     }
 }

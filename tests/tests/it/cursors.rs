@@ -1,6 +1,6 @@
-//! Cursors and savepoints (issue #5), compared statement by statement with a real
-//! PostgreSQL 15: the same script runs on both, and each statement's rows or
-//! SQLSTATE must agree.
+//! Cursors, savepoints and SQL-level prepared statements (issue #5), compared
+//! statement by statement with a real PostgreSQL 15: the same script runs on both,
+//! and each statement's rows or SQLSTATE must agree.
 
 use tarn_tests::TestServer;
 use tarn_tests::postgres::Postgres;
@@ -175,4 +175,68 @@ async fn issue_5_a_cursor_over_a_huge_result_fetches_only_what_is_asked() {
         .batch_execute("close big; commit")
         .await
         .expect("close");
+}
+
+/// `EXECUTE` of a statement prepared in SQL, sent over the extended protocol (as
+/// tokio-postgres sends every query): Parse describes the prepared statement's
+/// columns, Bind and Execute run it; a value not of its parameter's type and an unknown
+/// name are refused. Each step's outcome is compared with PostgreSQL 15's. (`$n` among
+/// the values, refused with 42P02 as PostgreSQL does, is seen by tokio-postgres as a
+/// statement of no parameters and refused by the client itself.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_sql_prepared_statements_over_the_extended_protocol() {
+    async fn steps(client: &Client) -> Vec<String> {
+        client
+            .batch_execute("prepare q(int) as select $1 as n, 'x'::text as s, $1::text as t")
+            .await
+            .expect("prepare");
+        let mut out = Vec::new();
+        match client.prepare("execute q(2)").await {
+            Ok(statement) => out.push(format!(
+                "described {:?}",
+                statement
+                    .columns()
+                    .iter()
+                    .map(|c| format!("{} {}", c.name(), c.type_()))
+                    .collect::<Vec<_>>()
+            )),
+            Err(e) => out.push(format!("describe -> {:?}", e.code())),
+        }
+        for sql in [
+            "execute q(2)",
+            "execute q(7 * 6)",
+            "execute q('x')",
+            "execute nope",
+        ] {
+            let result = client.query(sql, &[]).await;
+            out.push(match result {
+                Ok(rows) => format!(
+                    "{sql} -> {:?}",
+                    rows.iter()
+                        .map(|r| (
+                            r.get::<_, i32>(0),
+                            r.get::<_, String>(1),
+                            r.get::<_, String>(2)
+                        ))
+                        .collect::<Vec<_>>()
+                ),
+                Err(e) => format!("{sql} -> {}", e.code().map_or("no sqlstate", |c| c.code())),
+            });
+        }
+        out
+    }
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let expected = steps(&connect(postgres.port).await).await;
+    let actual = steps(&tarn.client().await).await;
+    assert!(
+        expected.iter().any(|o| o.ends_with("-> 22P02")),
+        "{expected:#?}"
+    );
+    assert!(
+        expected.iter().any(|o| o.ends_with("-> 26000")),
+        "{expected:#?}"
+    );
+    assert_eq!(actual, expected);
 }

@@ -1447,6 +1447,7 @@ prepare q as select 2;
 execute nope;
 execute q('x');
 execute q(1, 2);
+execute q($1);
 deallocate q;
 execute q(1);
 execute noargs;
@@ -1466,6 +1467,7 @@ execute q2(1);
             "26000",
             "22P02",
             "42601",
+            "42P02",
             "26000",
             "26000",
             "prepared statement \"q\" does not exist",
