@@ -240,7 +240,11 @@ pub(crate) fn install(
         }),
     ));
     ctx.register_udf(interval_mul::udf());
-    ctx.register_udf(catalog::regclass_name_udf(Arc::new(lake.clone())));
+    // The session's catalog, with pg_catalog, whose relations are named too.
+    let relations = ctx
+        .catalog(catalog_name)
+        .unwrap_or_else(|| Arc::new(lake.clone()));
+    ctx.register_udf(catalog::regclass_name_udf(relations));
     ctx.register_udf(sleep::udf());
     json_ops::install(ctx).map_err(crate::SqlError::DataFusion)?;
     for udf in json_sets::udfs() {

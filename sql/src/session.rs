@@ -2259,6 +2259,7 @@ impl Session {
             }
             SqlStatement::Discard { .. } => {
                 self.cursors.close_all();
+                self.deallocate_sql(None);
                 self.plans.lock().unwrap_or_else(|e| e.into_inner()).clear();
                 self.state().settings.reset_all();
                 CommandTag::new("DISCARD ALL")

@@ -128,14 +128,13 @@ impl AnalyzerRule for PgCasts {
 /// Whether PostgreSQL would compute `expr` as `double precision` or `real` rather than
 /// `numeric`. DataFusion's types cannot always tell: `avg(i)` of an integer column is
 /// a Float64 here and a `numeric` in PostgreSQL (and a decimal literal is a Float64
-/// where `sql_parser.parse_float_as_decimal` is turned off). A float column or parameter, a cast to a
-/// float type from anything but an integer (casts DataFusion adds to coerce an integer
-/// into a float, as in `avg(i)`, are `numeric` arithmetic in PostgreSQL, so a written
-/// `i::float8` counts as numeric too; a numeric meeting a float becomes a float in
-/// both), and anything
-/// computed with one of them (PostgreSQL's `float8 * numeric` is `float8`) are.
-/// A float column of a subquery or CTE counts as a column, even where it came from
-/// a decimal literal (`select 2.5 as x`).
+/// where `sql_parser.parse_float_as_decimal` is turned off). A float column or
+/// parameter, a cast to a float type from anything but an integer (casts DataFusion
+/// adds to coerce an integer into a float, as in `avg(i)`, are `numeric` arithmetic in
+/// PostgreSQL, so a written `i::float8` counts as numeric too; a numeric meeting a
+/// float becomes a float in both), and anything computed with one of them
+/// (PostgreSQL's `float8 * numeric` is `float8`) are. A float column of a subquery or
+/// CTE counts as a column, even where it came from `avg(i)`.
 fn is_pg_float(expr: &Expr, schema: &datafusion::common::DFSchema) -> bool {
     let any = |args: &[Expr]| args.iter().any(|e| is_pg_float(e, schema));
     match expr {

@@ -1369,11 +1369,12 @@ impl RewriteRows for NumericTypmods {
 }
 
 /// `pg_regclass_name(oid)`: a relation's OID as `regclass` prints it, its name,
-/// qualified by its schema unless that is the session's default schema (PostgreSQL:
-/// unless the relation is visible on the search path), each part quoted as
-/// `quote_ident` quotes it; an OID that names no relation of the warehouse prints as
-/// the number, as PostgreSQL prints an unknown OID. The names are the warehouse's
-/// at the call: relation OIDs are hashes of schema and name ([`relation_oid`]).
+/// qualified by its schema unless that is the session's default schema or pg_catalog
+/// (PostgreSQL: unless the relation is visible on the search path), each part quoted
+/// as `quote_ident` quotes it; an OID that names no relation of `lake` (the catalog
+/// with pg_catalog) prints as the number, as PostgreSQL prints an unknown OID. The
+/// names are the catalog's at the call: relation OIDs are hashes of schema and name
+/// ([`relation_oid`]).
 pub(crate) fn regclass_name_udf(lake: Arc<dyn datafusion::catalog::CatalogProvider>) -> ScalarUDF {
     ScalarUDF::new_from_impl(RegclassName {
         lake,
@@ -1430,7 +1431,7 @@ impl datafusion::logical_expr::ScalarUDFImpl for RegclassName {
                 continue;
             };
             for table in provider.table_names() {
-                let name = if &schema == default_schema {
+                let name = if &schema == default_schema || schema == "pg_catalog" {
                     super::format::quote_ident(&table)
                 } else {
                     format!(

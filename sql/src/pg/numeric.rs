@@ -165,7 +165,23 @@ fn floats_over_numerics(expr: Expr, schema: &DFSchema) -> Result<Transformed<Exp
     };
     let mut expr = expr;
     let changed = match &mut expr {
-        Expr::BinaryExpr(BinaryExpr { left, right, .. }) => unify(vec![left, right]),
+        // Arithmetic and comparisons (not `||`, where each side becomes its own text).
+        Expr::BinaryExpr(BinaryExpr { left, op, right })
+            if op.is_numerical_operators()
+                || matches!(
+                    op,
+                    Operator::Eq
+                        | Operator::NotEq
+                        | Operator::Lt
+                        | Operator::LtEq
+                        | Operator::Gt
+                        | Operator::GtEq
+                        | Operator::IsDistinctFrom
+                        | Operator::IsNotDistinctFrom
+                ) =>
+        {
+            unify(vec![left, right])
+        }
         Expr::Between(between) => {
             unify(vec![&mut between.expr, &mut between.low, &mut between.high])
         }

@@ -7,7 +7,7 @@
 //! and runs it as Bind and Execute would. The statements last as long as the session;
 //! PostgreSQL keeps them in the same namespace as protocol-level ones, which live in
 //! the server's connection here, so `DEALLOCATE` looks in both (the server asks
-//! [`Session::deallocate_sql`]).
+//! [`Session::deallocate_sql`]). `DISCARD ALL` forgets them too.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -125,6 +125,8 @@ impl Session {
         if expressions.is_empty() {
             return Ok(Vec::new());
         }
+        // Planned as the SELECT of them a client would write, through the same parse
+        // and rewrites (the expressions print as SQL that parses back).
         let list: Vec<String> = expressions.iter().map(ToString::to_string).collect();
         let mut statements = self.parse(&format!("select {}", list.join(", ")))?;
         let statement = statements
@@ -159,18 +161,17 @@ fn statement_name(name: &ast::ObjectName) -> String {
 /// Refuses `$n` among `EXECUTE`'s values, as PostgreSQL does (`there is no parameter
 /// $1`, also over the extended protocol): they are the prepared statement's values.
 fn no_parameters(parameters: &[ast::Expr]) -> Result<()> {
-    let mut found = None;
-    let _ = ast::visit_expressions(&parameters.to_vec(), |expr| {
-        if let ast::Expr::Value(v) = expr
-            && let ast::Value::Placeholder(p) = &v.value
-        {
-            found = Some(p.clone());
-            return std::ops::ControlFlow::Break(());
+    for parameter in parameters {
+        let found = ast::visit_expressions(parameter, |expr| match expr {
+            ast::Expr::Value(v) => match &v.value {
+                ast::Value::Placeholder(p) => std::ops::ControlFlow::Break(p.clone()),
+                _ => std::ops::ControlFlow::Continue(()),
+            },
+            _ => std::ops::ControlFlow::Continue(()),
+        });
+        if let std::ops::ControlFlow::Break(placeholder) = found {
+            return Err(SqlError::UndefinedParameter(placeholder));
         }
-        std::ops::ControlFlow::Continue(())
-    });
-    match found {
-        Some(placeholder) => Err(SqlError::UndefinedParameter(placeholder)),
-        None => Ok(()),
     }
+    Ok(())
 }

@@ -1368,6 +1368,7 @@ select '1e300'::float8 > 0.5 as a, '1e300'::float8 = 1.5 as b, 'NaN'::float8 > 0
 select coalesce(1.5::float8, 2.5) a, case when true then 1.5::float8 else 2.5 end b,
   greatest(1.5::float8, 2.5) c, pg_typeof(array[1.5::float8, 2.5]) d, nullif(1.5::float8, 1.5) e;
 select pg_typeof(1.5::real * 2.5), 1.5::real * 2.5, pg_typeof(2.5 / 2::float8), 1.5::float8 + 1.25;
+select 'v' || 0.10 as joined, 1.5::float8::text || 0.10 as f;
 select pg_typeof(x), x from (select 1.5::float8 as x union all select 2.5) t order by x;
 select x from (select 2.5 as x union select '1e300'::float8) t order by x;
 select pg_typeof(x) from (select 1.5 as x union all select 2.25) t limit 1;
@@ -1409,6 +1410,8 @@ select c.oid::regclass::text as name, c.relkind from pg_class c
 select attrelid::regclass::text as rel, attname from pg_attribute
   where attrelid = 's2.t'::regclass and attnum > 0 order by attnum;
 select 12345::regclass::text as unknown, null::oid::regclass::text as none;
+select c.oid::regclass::text as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+  where n.nspname = 'pg_catalog' and c.relname in ('pg_class', 'pg_type', 'pg_attribute') order by 1;
 select 's2.t'::regclass::text, attrelid::regclass::text, '7'::int::text from pg_attribute
   where attrelid = 's2.t'::regclass and attnum = 1;
 "#,
@@ -1420,8 +1423,8 @@ select 's2.t'::regclass::text, attrelid::regclass::text, '7'::int::text from pg_
 
 /// SQL-level prepared statements (issue 5): `PREPARE`, `EXECUTE` and `DEALLOCATE` as
 /// PostgreSQL 15 answers them, with declared and inferred parameter types, a write,
-/// and the errors (a name taken, a name unknown, a value not of its type, too many
-/// values). They were "Prepare is not supported yet".
+/// `DISCARD ALL` forgetting them, and the errors (a name taken, a name unknown, a
+/// value not of its type, too many values). They were "Prepare is not supported yet".
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_sql_prepare_execute_as_postgres_15() {
     let postgres = Postgres::start();
@@ -1453,6 +1456,10 @@ execute q(1);
 execute noargs;
 deallocate all;
 execute noargs;
+prepare d as select 1 as one;
+execute d;
+discard all;
+execute d;
 \set VERBOSITY default
 execute q(1);
 execute q2(1);
@@ -1468,6 +1475,7 @@ execute q2(1);
             "22P02",
             "42601",
             "42P02",
+            "26000",
             "26000",
             "26000",
             "prepared statement \"q\" does not exist",
