@@ -60,6 +60,8 @@ pub struct Lake {
     catching_up: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// How many times a cached table read newer commits.
     catch_ups: std::sync::atomic::AtomicU64,
+    /// Per location, the lock data changes take (see [`crate::undo`]).
+    pub(crate) writing: Mutex<HashMap<String, Arc<tokio::sync::RwLock<()>>>>,
     /// Plans views' SQL; set by the SQL layer, which owns planning.
     definition_planner: std::sync::OnceLock<Arc<dyn DefinitionPlanner>>,
     /// How long a dropped managed table's files outlive its entry.
@@ -133,6 +135,7 @@ impl LakeCatalog {
             relisting: tokio::sync::Mutex::new(()),
             catching_up: Default::default(),
             catch_ups: Default::default(),
+            writing: Default::default(),
             tables: Mutex::new(HashMap::new()),
             definition_planner: std::sync::OnceLock::new(),
             dropped_files_kept: RwLock::new(DROPPED_FILES_KEPT),
@@ -243,7 +246,7 @@ impl Lake {
 
     /// Object-store options for a Delta table at `url`: the warehouse's under the
     /// warehouse, else those of its configured bucket (none: the environment's).
-    fn options_for(&self, url: &Url) -> HashMap<String, String> {
+    pub(crate) fn options_for(&self, url: &Url) -> HashMap<String, String> {
         if url.as_str().starts_with(self.root_url().as_str()) {
             self.metastore.root().options().clone()
         } else {
@@ -970,7 +973,10 @@ impl Lake {
     }
 
     /// The Delta table of catalog entry `entry`, with the location it is kept under.
-    async fn delta_table_of(&self, entry: Arc<TableEntry>) -> Result<(String, DeltaTable)> {
+    pub(crate) async fn delta_table_of(
+        &self,
+        entry: Arc<TableEntry>,
+    ) -> Result<(String, DeltaTable)> {
         let name = &entry.name;
         if !matches!(
             entry.kind,
@@ -1038,9 +1044,18 @@ impl Lake {
         Ok(delta)
     }
 
+    /// The table cached under `location`, as last read.
+    pub(crate) fn cached_delta(&self, location: &str) -> Option<DeltaTable> {
+        self.tables
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(location)
+            .map(|known| known.delta.clone())
+    }
+
     /// Keeps `delta` as the table at `location`; its provider stays while the version
     /// does.
-    fn remember(&self, location: &str, delta: &DeltaTable) {
+    pub(crate) fn remember(&self, location: &str, delta: &DeltaTable) {
         let mut tables = self.tables.lock().unwrap_or_else(|e| e.into_inner());
         let provider = tables
             .remove(location)

@@ -18,11 +18,13 @@ pub mod parsed;
 mod plain;
 pub mod table;
 pub mod types;
+pub mod undo;
 
 pub use error::{CatalogError, DeltaFailure, Result, delta_failure_in};
 pub use lake::{DROPPED_FILES_KEPT, DefinitionPlanner, Lake, LakeCatalog, LakeSchema};
 pub use merge::{Merge, MergeAction, MergeClause, MergeCounts, MergeWhen};
 pub use metastore::{Metastore, TableEntry, TableKind};
+pub use undo::{TableWrite, Undone, Written};
 
 /// The query planner sessions must use: DataFusion's, plus the physical nodes Delta
 /// writes plan into (without it, `CREATE TABLE ... AS` cannot be planned).

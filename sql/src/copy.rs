@@ -125,7 +125,8 @@ impl std::fmt::Debug for CopyIn {
 impl CopyIn {
     /// Starts loading into `table`, whose rows have `schema`, in `format`; the data
     /// has the columns at `listed` of `schema`, in that order (`COPY t (b, a)`), or
-    /// all of them when `listed` is `None`. Columns not listed are NULL.
+    /// all of them when `listed` is `None`. Columns not listed are NULL. `change`
+    /// ends when the rows are committed (see [`crate::session`]'s journal).
     pub(crate) fn start(
         table: Arc<dyn TableProvider>,
         name: &str,
@@ -133,6 +134,7 @@ impl CopyIn {
         listed: Option<Vec<usize>>,
         format: CopyFormat,
         state: Arc<datafusion::execution::session_state::SessionState>,
+        change: crate::session::RowChange,
     ) -> Result<Self> {
         // A few chunks in flight: the client waits while the loader catches up.
         let (tx, rx) = mpsc::channel::<std::result::Result<Bytes, String>>(16);
@@ -175,6 +177,7 @@ impl CopyIn {
                 .insert_into(state.as_ref(), input, InsertOp::Append)
                 .await?;
             let counts = collect(plan, state.task_ctx()).await?;
+            change.end().await?;
             Ok(counts
                 .iter()
                 .filter_map(|b| {
@@ -212,7 +215,7 @@ impl CopyIn {
     pub async fn finish(mut self) -> Result<u64> {
         drop(self.tx.take());
         let header = self.header;
-        self.task
+        (&mut self.task)
             .await
             .map_err(|e| SqlError::DataFusion(DataFusionError::External(Box::new(e))))?
             .map_err(|e| bad_data(e, header))
@@ -223,10 +226,19 @@ impl CopyIn {
         if let Some(tx) = self.tx.take() {
             let _ = tx.send(Err(message.to_owned())).await;
         }
-        match self.task.await {
+        match (&mut self.task).await {
             Ok(Err(e)) => e,
             _ => SqlError::not_supported("COPY cancelled by the client"),
         }
+    }
+}
+
+impl Drop for CopyIn {
+    /// A COPY dropped before [`CopyIn::finish`] (its connection closed mid-data) is
+    /// abandoned: its loader stops before committing, so nothing of it is written.
+    /// (After `finish` or `fail` the loader has ended and this does nothing.)
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 

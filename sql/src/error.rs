@@ -151,11 +151,18 @@ pub enum SqlError {
         given: usize,
     },
 
-    /// `ROLLBACK TO SAVEPOINT` after statements that already committed.
+    /// `ROLLBACK TO SAVEPOINT` after catalog changes, which only a whole block's
+    /// ROLLBACK takes back.
     #[error(
-        "ROLLBACK TO SAVEPOINT {name} cannot undo the {writes} statement(s) that changed data since the savepoint: Tarn commits each statement on its own"
+        "ROLLBACK TO SAVEPOINT {name} cannot undo the {writes} catalog change(s) (CREATE, ALTER, DROP) made since the savepoint: only ROLLBACK of the whole transaction block takes them back"
     )]
     SavepointWrites { name: String, writes: u64 },
+
+    /// A rollback that could not take back every row its block wrote.
+    #[error(
+        "ROLLBACK could not take back rows that another session rewrote since they were written: {0}"
+    )]
+    RowsNotUndone(String),
 
     /// A NULL stored into a `NOT NULL` column (23502). The message starts with
     /// [`NOT_NULL_VIOLATION`].

@@ -45,6 +45,8 @@ use crate::settings::Settings;
 mod crawl;
 mod cursor;
 mod explain;
+mod journal;
+pub(crate) use journal::RowChange;
 mod merge;
 pub mod origins;
 mod plans;
@@ -129,9 +131,10 @@ impl std::fmt::Display for CommandTag {
 /// Where the session stands with respect to `BEGIN ... COMMIT`.
 ///
 /// Tarn commits each statement on its own (every write is one Delta commit); a
-/// transaction block groups statements for clients that expect one, tracks failure
-/// like PostgreSQL (statements after an error are refused until `ROLLBACK`), but does
-/// not undo earlier statements on `ROLLBACK`.
+/// transaction block groups statements, tracks failure like PostgreSQL (statements
+/// after an error are refused until `ROLLBACK`), and on `ROLLBACK` takes back its row
+/// changes ([`journal`]) and catalog changes ([`scope`]). Other sessions see each
+/// statement's changes when it ends, not at `COMMIT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransactionState {
     Idle,
@@ -190,9 +193,11 @@ impl Prepared {
 struct State {
     settings: Settings,
     transaction: TransactionState,
-    /// Open savepoints, innermost last, each with `writes` as it was when it was set.
-    savepoints: Vec<(String, u64)>,
-    /// Statements that changed data (each its own commit) in this transaction block.
+    /// Open savepoints, innermost last, each with `writes` and the journal's length
+    /// as they were when it was set.
+    savepoints: Vec<(String, u64, usize)>,
+    /// Statements of this transaction block whose changes `ROLLBACK TO SAVEPOINT`
+    /// cannot take back (catalog changes; row changes are in the journal).
     writes: u64,
     /// This session's temporary schema, once it has made a temporary table.
     temp_schema: Option<String>,
@@ -224,6 +229,8 @@ pub struct Session {
     ctx: SessionContext,
     state: Mutex<State>,
     cursors: cursor::Cursors,
+    /// The commits of the open block's row changes (see [`journal`]).
+    journal: journal::Journal,
     /// Statements prepared with SQL's `PREPARE` (see [`sql_prepare`]).
     sql_prepared: sql_prepare::SqlPrepared,
     /// This session's entry in `pg_stat_activity`, once the server attached it.
@@ -249,17 +256,23 @@ impl std::fmt::Debug for Session {
 }
 
 impl Drop for Session {
-    /// A session ends with its connection: an open block's catalog changes are rolled
-    /// back and its temporary tables dropped, in the background.
+    /// A session ends with its connection: an open block's row and catalog changes
+    /// are rolled back and its temporary tables dropped, in the background.
     fn drop(&mut self) {
         let state = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
         let pending = std::mem::take(&mut state.pending);
         let temp = state.temp_schema.take();
-        if pending.is_empty() && temp.is_none() {
+        let journal = std::mem::take(&mut self.journal);
+        if pending.is_empty() && temp.is_none() && journal.len() == 0 {
             return;
         }
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(scope::close(self.engine.catalog().clone(), pending, temp));
+            let catalog = self.engine.catalog().clone();
+            runtime.spawn(async move {
+                // Rows first, while the block's tables still have their entries.
+                journal::close(&catalog, journal).await;
+                scope::close(catalog, pending, temp).await;
+            });
         }
     }
 }
@@ -338,6 +351,7 @@ impl Session {
                 pending: scope::Pending::default(),
             }),
             cursors: cursor::Cursors::default(),
+            journal: Default::default(),
             sql_prepared: Default::default(),
             backend: std::sync::OnceLock::new(),
             set_by_function: Default::default(),
@@ -687,7 +701,9 @@ impl Session {
         if self.transaction_state() == TransactionState::Failed && !ends_transaction(&statement) {
             return Err(SqlError::InFailedTransaction);
         }
-        let changes = changes_data(&statement);
+        // Row changes are noted for ROLLBACK (and ROLLBACK TO) in the journal; other
+        // changes count against ROLLBACK TO.
+        let changes = changes_data(&statement) && !undoable(&statement);
         if let Some(pid) = self.backend_pid() {
             let in_block = self.transaction_state() != TransactionState::Idle;
             self.engine
@@ -699,12 +715,27 @@ impl Session {
             .settings()
             .statement_timeout()
             .map(|t| tokio::time::Instant::now() + t);
-        let result = match deadline {
-            Some(at) => tokio::time::timeout_at(at, self.run_inner(statement, params, planned))
-                .await
-                .unwrap_or(Err(SqlError::StatementTimeout))
-                .map(|output| with_deadline(output, at)),
-            None => self.run_inner(statement, params, planned).await,
+        let change = match journal::row_change_target(&statement) {
+            Some(name) => self.begin_row_change(name).await.map(Some),
+            None => Ok(None),
+        };
+        let result = match change {
+            Err(e) => Err(e),
+            Ok(change) => {
+                let result = match deadline {
+                    Some(at) => {
+                        tokio::time::timeout_at(at, self.run_inner(statement, params, planned))
+                            .await
+                            .unwrap_or(Err(SqlError::StatementTimeout))
+                            .map(|output| with_deadline(output, at))
+                    }
+                    None => self.run_inner(statement, params, planned).await,
+                };
+                match change {
+                    Some(change) => change.end().await.and(result),
+                    None => result,
+                }
+            }
         };
         match &result {
             Err(_) => self.statement_failed(),
@@ -751,6 +782,13 @@ impl Session {
             Some(SqlStatement::Rollback {
                 savepoint: None, ..
             }) => self.end_block(false).await?,
+            Some(SqlStatement::Rollback {
+                savepoint: Some(name),
+                ..
+            }) => {
+                self.rollback_to(&normalize_ident(name)).await?;
+                return Ok(Output::Command(CommandTag::new("ROLLBACK")));
+            }
             Some(SqlStatement::Discard { .. }) => self.discard_temp().await?,
             _ => {}
         }
@@ -1223,15 +1261,27 @@ impl Session {
     /// Ends the transaction block's catalog changes: made final, or undone.
     async fn end_block(&self, commit: bool) -> Result<()> {
         let pending = std::mem::take(&mut self.state().pending);
-        if pending.is_empty() {
-            return Ok(());
-        }
+        let rows = match commit {
+            true => {
+                self.journal.take_since(0);
+                Ok(())
+            }
+            // Rows first, while the block's tables still have their entries.
+            false => self.undo_row_changes(0).await,
+        };
         let catalog = self.engine.catalog();
-        if commit {
-            pending.commit(catalog).await
-        } else {
-            pending.rollback(catalog).await
+        let entries = match (pending.is_empty(), commit) {
+            (true, _) => Ok(()),
+            (false, true) => pending.commit(catalog).await,
+            (false, false) => pending.rollback(catalog).await,
+        };
+        let ended = rows.and(entries);
+        if ended.is_err() {
+            // The block ends whatever could not be undone; the error says what.
+            self.state().end_transaction();
+            self.cursors.end_transaction();
         }
+        ended
     }
 
     /// `DISCARD ALL` / `DISCARD TEMP`: the temporary tables go.
@@ -1897,6 +1947,7 @@ impl Session {
         } else {
             Some(listed_columns(&fields, columns, &name)?)
         };
+        let change = self.begin_row_change(table_name).await?;
         let copy = crate::copy::CopyIn::start(
             table,
             &name,
@@ -1904,6 +1955,7 @@ impl Session {
             listed,
             format,
             Arc::new(self.ctx.state()),
+            change,
         )?;
         Ok(Output::CopyIn(copy))
     }
@@ -2126,29 +2178,38 @@ impl Session {
         }
     }
 
-    /// `ROLLBACK TO SAVEPOINT name`: ends a failed state and forgets the savepoints
-    /// set after `name`. Statements that changed data since `name` already committed
-    /// (Tarn commits each statement), so then it refuses rather than pretend.
-    fn rollback_to(&self, name: &str) -> Result<()> {
+    /// `ROLLBACK TO SAVEPOINT name`: takes back the row changes made since `name`,
+    /// ends a failed state and forgets the savepoints set after `name`. Catalog
+    /// changes since `name` (CREATE, ALTER, DROP) cannot be taken back alone, so then
+    /// it refuses rather than pretend.
+    async fn rollback_to(&self, name: &str) -> Result<()> {
+        let mark = {
+            let state = self.state();
+            if state.transaction == TransactionState::Idle {
+                return Err(SqlError::NoActiveTransaction("ROLLBACK TO SAVEPOINT"));
+            }
+            let at = state
+                .savepoints
+                .iter()
+                .rposition(|(n, _, _)| n == name)
+                .ok_or_else(|| SqlError::UnknownSavepoint(name.to_owned()))?;
+            let (_, writes, mark) = state.savepoints[at];
+            let since = state.writes - writes;
+            if since > 0 {
+                return Err(SqlError::SavepointWrites {
+                    name: name.to_owned(),
+                    writes: since,
+                });
+            }
+            mark
+        };
+        let undone = self.undo_row_changes(mark).await;
         let mut state = self.state();
-        if state.transaction == TransactionState::Idle {
-            return Err(SqlError::NoActiveTransaction("ROLLBACK TO SAVEPOINT"));
+        if let Some(at) = state.savepoints.iter().rposition(|(n, _, _)| n == name) {
+            state.savepoints.truncate(at + 1);
         }
-        let at = state
-            .savepoints
-            .iter()
-            .rposition(|(n, _)| n == name)
-            .ok_or_else(|| SqlError::UnknownSavepoint(name.to_owned()))?;
-        let since = state.writes - state.savepoints[at].1;
-        if since > 0 {
-            return Err(SqlError::SavepointWrites {
-                name: name.to_owned(),
-                writes: since,
-            });
-        }
-        state.savepoints.truncate(at + 1);
         state.transaction = TransactionState::InBlock;
-        Ok(())
+        undone
     }
 
     fn resolve_schema_name(&self, name: &str) -> Result<String> {
@@ -2187,20 +2248,14 @@ impl Session {
                 self.cursors.end_transaction();
                 CommandTag::new("ROLLBACK")
             }
-            SqlStatement::Rollback {
-                savepoint: Some(name),
-                ..
-            } => {
-                self.rollback_to(&normalize_ident(name))?;
-                CommandTag::new("ROLLBACK")
-            }
             SqlStatement::Savepoint { name } => {
                 let mut state = self.state();
                 if state.transaction == TransactionState::Idle {
                     return Err(SqlError::NoActiveTransaction("SAVEPOINT"));
                 }
                 let writes = state.writes;
-                state.savepoints.push((normalize_ident(name), writes));
+                let mark = self.journal.len();
+                state.savepoints.push((normalize_ident(name), writes, mark));
                 CommandTag::new("SAVEPOINT")
             }
             SqlStatement::ReleaseSavepoint { name } => {
@@ -2212,7 +2267,7 @@ impl Session {
                 let at = state
                     .savepoints
                     .iter()
-                    .rposition(|(n, _)| *n == name)
+                    .rposition(|(n, _, _)| *n == name)
                     .ok_or(SqlError::UnknownSavepoint(name))?;
                 state.savepoints.truncate(at);
                 CommandTag::new("RELEASE")
@@ -2628,6 +2683,13 @@ fn changes_data(statement: &DFStatement) -> bool {
         ),
         _ => false,
     }
+}
+
+/// Whether `statement` changes rows (noted in the [`journal`], so `ROLLBACK` and
+/// `ROLLBACK TO` take it back).
+fn undoable(statement: &DFStatement) -> bool {
+    journal::row_change_target(statement).is_some()
+        || matches!(statement, DFStatement::Statement(s) if matches!(**s, SqlStatement::Copy { to: false, .. }))
 }
 
 /// Statements planned at Parse time to learn their result columns and parameters.

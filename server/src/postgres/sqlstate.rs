@@ -105,6 +105,7 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::UndefinedParameter(_) => "42P02",
         SqlError::PreparedParameterCount { .. } => SYNTAX_ERROR,
         SqlError::SavepointWrites { .. } => FEATURE_NOT_SUPPORTED,
+        SqlError::RowsNotUndone(_) => SERIALIZATION_FAILURE,
         SqlError::InvalidSettingValue { .. }
         | SqlError::InvalidOption { .. }
         | SqlError::NotAnArray { .. }

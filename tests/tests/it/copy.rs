@@ -193,3 +193,50 @@ async fn issue_5_copy_array_columns_and_bad_array_data() {
         ]
     );
 }
+
+/// A COPY FROM STDIN whose connection closes before the end of its data writes
+/// nothing (Tarn committed the rows received so far: the loader took the closed
+/// channel for the end of the data), also in a transaction block, and leaves the
+/// table free for other writers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_3_a_copy_cut_off_by_a_closed_connection_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    client
+        .batch_execute("create table c (id bigint, name text, amount double precision)")
+        .await
+        .expect("create");
+    for setup in ["", "begin"] {
+        let (cut, connection) = tokio_postgres::connect(&server.conn_str(), tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        let connection = tokio::spawn(connection);
+        cut.batch_execute(setup).await.expect("setup");
+        let sink = cut
+            .copy_in("copy c from stdin with (format csv)")
+            .await
+            .expect("copy in starts");
+        futures::pin_mut!(sink);
+        for i in 0..100 {
+            sink.send(bytes::Bytes::from(format!("{i},row {i},{i}.5\n")))
+                .await
+                .expect("send");
+        }
+        sink.flush().await.expect("flush");
+        // The rows have reached the server; then the connection goes, mid-COPY.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        connection.abort();
+        let _ = connection.await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert_eq!(count(&client).await, 0, "after a cut-off COPY ({setup:?})");
+        // The abandoned COPY holds nothing: the table takes other writes at once.
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            client.batch_execute("insert into c values (1, 'x', 1); delete from c"),
+        )
+        .await
+        .expect("the table is not held by the cut-off COPY")
+        .expect("write after the cut-off COPY");
+    }
+}

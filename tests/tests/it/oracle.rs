@@ -1483,3 +1483,66 @@ execute q2(1);
         ]
     );
 }
+
+/// ROLLBACK takes back what the block's INSERT, UPDATE, DELETE, TRUNCATE, MERGE and
+/// COPY FROM wrote, ROLLBACK TO SAVEPOINT what they wrote since the savepoint, and a
+/// COMMIT of a failed block rolls it back, as in PostgreSQL 15 (Tarn kept every row:
+/// each statement commits on its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_rollback_takes_back_row_changes_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("rollback.sql");
+    std::fs::write(
+        &script,
+        "create table rb (id int, name text);
+insert into rb values (1, 'a'), (2, 'b');
+begin;
+insert into rb values (3, 'c');
+update rb set name = 'B' where id = 2;
+delete from rb where id = 1;
+select * from rb order by id;
+rollback;
+select * from rb order by id;
+begin;
+insert into rb values (4, 'd');
+savepoint s1;
+insert into rb values (5, 'e');
+delete from rb where id = 2;
+copy rb from stdin;
+6\tf
+\\.
+select * from rb order by id;
+rollback to savepoint s1;
+select * from rb order by id;
+insert into rb values (7, 'g');
+savepoint s2;
+update rb set name = 'G' where id = 7;
+release savepoint s2;
+commit;
+select * from rb order by id;
+begin;
+truncate rb;
+select count(*) from rb;
+select 1/0;
+select 2;
+rollback;
+select * from rb order by id;
+begin;
+merge into rb using (select 4 as id) s on rb.id = s.id
+  when matched then update set name = 'D';
+insert into rb select id + 10, name from rb;
+commit;
+select * from rb order by id;
+begin;
+insert into rb values (99, 'z');
+select 1/0;
+commit;
+select count(*) from rb where id = 99;
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["22012", "25P02", "22012"]);
+}

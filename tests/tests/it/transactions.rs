@@ -322,3 +322,83 @@ async fn issue_6_dropped_tables_files_are_kept_for_readers_then_removed() {
     let retired = count_files(&warehouse.join("_tarn/retired")).await;
     assert_eq!(retired, 0, "the retired-files record stays");
 }
+
+/// ROLLBACK takes back exactly the block's own row changes: another session's INSERT
+/// into the same table between them stays, a row the block deleted comes back, and
+/// the undo is one commit. A block whose rows another session rewrote since (an
+/// UPDATE of them) cannot take those back: ROLLBACK says so with 40001, ends the
+/// block, and undoes the rest. A session that closes inside a block is rolled back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_rollback_takes_back_only_the_blocks_own_row_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(dir.path()).await;
+    let a = server.client().await;
+    let b = server.client().await;
+    a.batch_execute("create table ev (id int, v int); insert into ev values (1, 10), (2, 20)")
+        .await
+        .expect("setup");
+    a.batch_execute("begin; insert into ev values (3, 30), (4, 40)")
+        .await
+        .expect("insert in a block");
+    b.batch_execute("insert into ev values (100, 0)")
+        .await
+        .expect("another session's insert");
+    a.batch_execute("delete from ev where id = 1; update ev set v = v + 1 where id = 2")
+        .await
+        .expect("delete and update in the block");
+    assert_eq!(
+        tarn_tests::column::<i32>(&a, "select id from ev order by id").await,
+        vec![2, 3, 4, 100]
+    );
+    a.batch_execute("rollback").await.expect("rollback");
+    assert_eq!(
+        tarn_tests::column::<i32>(&b, "select id from ev order by id").await,
+        vec![1, 2, 100]
+    );
+    assert_eq!(
+        tarn_tests::column::<i32>(&b, "select v from ev order by id").await,
+        vec![10, 20, 0]
+    );
+
+    // Rows the block wrote, then rewritten by another session: not all can go back.
+    a.batch_execute("begin; insert into ev values (5, 50); insert into ev values (6, 60)")
+        .await
+        .expect("inserts in a block");
+    b.batch_execute("update ev set v = v + 1 where id = 5")
+        .await
+        .expect("another session rewrites the block's rows");
+    let err = a
+        .simple_query("rollback")
+        .await
+        .expect_err("cannot take back row 5");
+    assert_eq!(
+        err.code(),
+        Some(&SqlState::T_R_SERIALIZATION_FAILURE),
+        "{err:?}"
+    );
+    let message = err
+        .as_db_error()
+        .map(|e| e.message().to_owned())
+        .unwrap_or_default();
+    assert!(message.contains("another session rewrote"), "{message}");
+    // The block has ended; row 6 (its own file) is gone, row 5 as rewritten stays.
+    assert_eq!(
+        tarn_tests::column::<i32>(&a, "select id from ev order by id").await,
+        vec![1, 2, 5, 100]
+    );
+
+    // A session that closes inside a block takes its rows with it.
+    a.batch_execute("begin; insert into ev values (7, 70)")
+        .await
+        .expect("open block");
+    drop(a);
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        seen = tarn_tests::column::<i32>(&b, "select id from ev order by id").await;
+        if seen == vec![1, 2, 5, 100] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, vec![1, 2, 5, 100]);
+}
