@@ -26,6 +26,7 @@ pub(crate) mod names;
 pub(crate) mod not_null;
 mod numeric;
 pub(crate) mod overflow;
+mod series;
 mod single_value;
 pub mod sleep;
 pub(crate) mod typmod;
@@ -509,6 +510,7 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     let mut statement = rules().iter().fold(statement, |s, rule| rule.rewrite(s));
     rewrite_like_escape(&mut statement);
     expandarray::rewrite(&mut statement);
+    series::rewrite(&mut statement);
     single_value::rewrite(&mut statement);
     if reads_pg_catalog(&statement) {
         use datafusion_pg_catalog::sql::rules::{

@@ -1546,3 +1546,38 @@ select count(*) from rb where id = 99;
     let errors = same_script_output(&postgres, &tarn, &script);
     assert_eq!(errors, ["22012", "25P02", "22012"]);
 }
+
+/// `generate_series` in the select list yields rows, as in PostgreSQL 15 (Tarn
+/// answered one row holding the list `{1,2,3}`): alone, beside constants, inside an
+/// expression, with a step, over timestamps, per row of a table, two of them in step
+/// (the shorter padded with NULLs), none; `integer` for integer literals, `bigint` for
+/// bigints (`\gdesc`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_generate_series_in_the_select_list_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("series.sql");
+    std::fs::write(
+        &script,
+        "select generate_series(1,3);
+select generate_series(1,3) as g, 'x' as c;
+select generate_series(1, 10, 3) * 2;
+select generate_series(5, 1, -2);
+select generate_series('2024-01-01'::timestamp, '2024-01-03'::timestamp, '1 day'::interval);
+select g, count(*) from (select generate_series(1,3) as g) s group by g order by g;
+select id, generate_series(1, id) from (values (1),(2)) t(id) order by 1, 2;
+select generate_series(1,2), generate_series(1,3);
+select generate_series(1,0);
+select pg_catalog.generate_series(1, 2) as n;
+select count(*) from generate_series(1, 5) g;
+select generate_series(1, 3000000000, 1000000000);
+select generate_series(1,3) as a, generate_series(1::bigint, 2) as b \\gdesc
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert!(errors.is_empty(), "{errors:?}");
+    let (_, out, _) = tarn.psql(&["-A", "-c", "select generate_series(1,3)"]);
+    assert!(out.contains("\n1\n2\n3\n(3 rows)"), "{out}");
+}

@@ -1,0 +1,135 @@
+//! `generate_series` in the select list, which PostgreSQL runs as a set-returning
+//! function (`select generate_series(1, 3)` is three rows), where DataFusion's
+//! scalar `generate_series` answers one row holding the list `[1, 2, 3]`.
+//!
+//! [`rewrite`] makes each such call `unnest(generate_series(...))`, DataFusion's one
+//! set-returning form in a select list. Several of them in one select list advance
+//! together, the shorter ones padded with NULLs, as PostgreSQL 10 and later run them.
+//! With integer literals that fit `integer` the values are `integer`, as PostgreSQL
+//! picks `generate_series(int4, int4)` for them (DataFusion's are `bigint`).
+//! `FROM generate_series(...)` is a table function and is left alone.
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    CastKind, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
+    ObjectNamePart, Statement, UnaryOperator, Value, visit_expressions_mut,
+};
+
+use super::call;
+
+/// Rewrites the select-list (and other expression) calls of `generate_series` in
+/// `statement`, subqueries included.
+pub(crate) fn rewrite(statement: &mut Statement) {
+    let _ = visit_expressions_mut(statement, |expr| {
+        if let Some(args) = series_arguments(expr) {
+            let all_int4 = args.iter().all(|a| int4_literal(a));
+            // Quoted, so this visit does not take the inner call for a new one.
+            let mut inner = call("generate_series", args);
+            if let Expr::Function(f) = &mut inner {
+                f.name.0 = vec![ObjectNamePart::Identifier(Ident::with_quote(
+                    '"',
+                    "generate_series",
+                ))];
+            }
+            let rows = call("unnest", vec![inner]);
+            *expr = match all_int4 {
+                true => Expr::Cast {
+                    kind: CastKind::Cast,
+                    expr: Box::new(rows),
+                    data_type: DataType::Integer(None),
+                    array: false,
+                    format: None,
+                },
+                false => rows,
+            };
+        } else if let Some(inner) = unnest_of_rows(expr) {
+            // `unnest(generate_series(...))`, DataFusion's spelling of the same rows.
+            *expr = inner;
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// The arguments of an unquoted `generate_series(a, b [, step])` call (also
+/// `pg_catalog.generate_series`).
+fn series_arguments(expr: &Expr) -> Option<Vec<Expr>> {
+    let Expr::Function(f) = expr else {
+        return None;
+    };
+    let names: Vec<&Ident> = f.name.0.iter().filter_map(|p| p.as_ident()).collect();
+    let named = match names.as_slice() {
+        [name] => name,
+        [schema, name] if schema.value.eq_ignore_ascii_case("pg_catalog") => name,
+        _ => return None,
+    };
+    if named.quote_style.is_some()
+        || !named.value.eq_ignore_ascii_case("generate_series")
+        || f.over.is_some()
+        || f.filter.is_some()
+    {
+        return None;
+    }
+    let FunctionArguments::List(list) = &f.args else {
+        return None;
+    };
+    if !(2..=3).contains(&list.args.len()) || !list.clauses.is_empty() {
+        return None;
+    }
+    list.args
+        .iter()
+        .map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// For `unnest(x)` where `x` is already the rows of a rewritten call (possibly cast),
+/// that `x`.
+fn unnest_of_rows(expr: &Expr) -> Option<Expr> {
+    let Expr::Function(f) = expr else {
+        return None;
+    };
+    if !f.name.to_string().eq_ignore_ascii_case("unnest") {
+        return None;
+    }
+    let FunctionArguments::List(list) = &f.args else {
+        return None;
+    };
+    let [FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))] = list.args.as_slice() else {
+        return None;
+    };
+    let rows = match arg {
+        Expr::Cast { expr, .. } => expr.as_ref(),
+        other => other,
+    };
+    match rows {
+        Expr::Function(inner) if inner.name.to_string().eq_ignore_ascii_case("unnest") => {
+            Some(arg.clone())
+        }
+        _ => None,
+    }
+}
+
+/// An integer literal (optionally negated) that fits `integer`.
+fn int4_literal(expr: &Expr) -> bool {
+    let (negative, expr) = match expr {
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => (true, expr.as_ref()),
+        other => (false, other),
+    };
+    let Expr::Value(v) = expr else {
+        return false;
+    };
+    let Value::Number(digits, _) = &v.value else {
+        return false;
+    };
+    let text = match negative {
+        true => format!("-{digits}"),
+        false => digits.clone(),
+    };
+    text.parse::<i32>().is_ok()
+}
