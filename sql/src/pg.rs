@@ -143,6 +143,25 @@ pub(crate) fn unnamed_args(
     })
 }
 
+/// The name PostgreSQL's messages give the type Tarn shows for `data_type`
+/// (`integer`, `text`, `timestamp with time zone`, `integer[]`), as `format_type`
+/// prints it without a typmod.
+pub fn type_name(data_type: &datafusion::arrow::datatypes::DataType) -> String {
+    use datafusion::arrow::datatypes::DataType;
+    match data_type {
+        DataType::List(item)
+        | DataType::LargeList(item)
+        | DataType::ListView(item)
+        | DataType::LargeListView(item)
+        | DataType::FixedSizeList(item, _) => format!("{}[]", type_name(item.data_type())),
+        DataType::Null => "unknown".to_owned(),
+        DataType::Struct(_) => "record".to_owned(),
+        other => crate::information_schema::pg_column_type(other)
+            .data_type
+            .to_owned(),
+    }
+}
+
 /// The call `name(args...)`, as the parser would read it, for statement rewrites.
 pub(crate) fn call(
     name: &str,

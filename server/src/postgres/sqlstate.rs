@@ -22,6 +22,7 @@ pub const DUPLICATE_SCHEMA: &str = "42P06";
 pub const DUPLICATE_COLUMN: &str = "42701";
 pub const AMBIGUOUS_COLUMN: &str = "42702";
 pub const DATATYPE_MISMATCH: &str = "42804";
+pub const GROUPING_ERROR: &str = "42803";
 pub const INVALID_SCHEMA_NAME: &str = "3F000";
 pub const INVALID_CATALOG_NAME: &str = "3D000";
 pub const DEPENDENT_OBJECTS_STILL_EXIST: &str = "2BP01";
@@ -55,6 +56,9 @@ pub const NOT_NULL_VIOLATION: &str = "23502";
 /// The ErrorResponse fields for `err`.
 pub fn error_info(err: &SqlError) -> ErrorInfo {
     let mut info = ErrorInfo::new("ERROR".to_owned(), sqlstate(err).to_owned(), message(err));
+    if let Some(reworded) = reworded(err) {
+        info.hint = reworded.hint.map(str::to_owned);
+    }
     if let SqlError::DataFusion(e) = err
         && let DataFusionError::SchemaError(schema_error, _) = e.find_root()
         && let SchemaError::FieldNotFound { valid_fields, .. } = schema_error.as_ref()
@@ -70,6 +74,9 @@ pub fn error_info(err: &SqlError) -> ErrorInfo {
 pub fn sqlstate(err: &SqlError) -> &'static str {
     if let Some((state, _)) = own_error_in_delta_write(err) {
         return state;
+    }
+    if let Some(reworded) = reworded(err) {
+        return reworded.state;
     }
     if integer_out_of_range(&err.to_string()).is_some() {
         return NUMERIC_VALUE_OUT_OF_RANGE;
@@ -395,6 +402,9 @@ fn message(err: &SqlError) -> String {
     if let Some((_, message)) = own_error_in_delta_write(err) {
         return message;
     }
+    if let Some(reworded) = reworded(err) {
+        return reworded.message;
+    }
     match err {
         SqlError::DataFusion(e) => datafusion_message(e),
         SqlError::Catalog(CatalogError::DataFusion(e)) => datafusion_message(e),
@@ -433,6 +443,132 @@ fn datafusion_message(err: &DataFusionError) -> String {
         DataFusionError::Execution(msg) => text_cast(msg).map_or_else(|| msg.clone(), |c| c.1),
         DataFusionError::NotImplemented(msg) => msg.clone(),
         other => other.strip_backtrace(),
+    }
+}
+
+const FUNCTION_HINT: &str = "No function matches the given name and argument types. You might need to add explicit type casts.";
+const OPERATOR_HINT: &str = "No operator matches the given name and argument types. You might need to add explicit type casts.";
+
+/// A planning error in PostgreSQL's words, where DataFusion's name Arrow types and
+/// its own internals (a call whose argument types match no signature was even
+/// reported as an internal error, "please file a bug report").
+struct Reworded {
+    state: &'static str,
+    message: String,
+    hint: Option<&'static str>,
+}
+
+/// DataFusion's refusals of a function call, an operator's operand types and a
+/// column outside GROUP BY, as PostgreSQL 15 words them (`function upper(integer)
+/// does not exist`, `operator does not exist: integer + text`, `column "t.id" must
+/// appear in the GROUP BY clause or be used in an aggregate function`), with its
+/// SQLSTATE and hint. Types are named as PostgreSQL names them; where DataFusion
+/// typed a literal (`'month'` is `text` here, `unknown` there; `5` is `bigint`, there
+/// `integer`) the names follow DataFusion's types.
+fn reworded(err: &SqlError) -> Option<Reworded> {
+    let (SqlError::DataFusion(e) | SqlError::Catalog(CatalogError::DataFusion(e))) = err else {
+        return None;
+    };
+    let text = e.to_string();
+    if let Some(signature) = after(
+        &text,
+        "No function matches the given name and argument types '",
+    )
+    .and_then(|rest| rest.split_once("'.").map(|(s, _)| s))
+        && let Some((name, args)) = signature.split_once('(')
+        && let Some(args) = args.strip_suffix(')')
+    {
+        let types: Vec<String> = split_top(args, ',').into_iter().map(pg_type).collect();
+        return Some(Reworded {
+            state: UNDEFINED_FUNCTION,
+            message: format!("function {name}({}) does not exist", types.join(", ")),
+            hint: Some(FUNCTION_HINT),
+        });
+    }
+    if let Some(name) = after(&text, "Invalid function '").and_then(|r| r.split_once('\'')) {
+        return Some(Reworded {
+            state: UNDEFINED_FUNCTION,
+            message: format!("function {} does not exist", name.0),
+            hint: Some(FUNCTION_HINT),
+        });
+    }
+    let operation = after(&text, "Cannot coerce arithmetic expression ")
+        .and_then(|r| r.split_once(" to valid types").map(|(o, _)| o))
+        .or_else(|| {
+            after(
+                &text,
+                "Cannot infer common argument type for comparison operation ",
+            )
+        })
+        .or_else(|| {
+            after(
+                &text,
+                "Cannot infer common string type for string concat operation ",
+            )
+        });
+    if let Some(operation) = operation
+        && let [left, op, right] = split_top(operation.lines().next().unwrap_or(""), ' ').as_slice()
+    {
+        return Some(Reworded {
+            state: UNDEFINED_FUNCTION,
+            message: format!(
+                "operator does not exist: {} {op} {}",
+                pg_type(left),
+                pg_type(right)
+            ),
+            hint: Some(OPERATOR_HINT),
+        });
+    }
+    if text.contains("must appear in the GROUP BY clause or must be part of an aggregate function")
+        && let Some(column) = after(&text, "column \"").and_then(|r| r.split_once('"'))
+    {
+        return Some(Reworded {
+            state: GROUPING_ERROR,
+            message: format!(
+                "column \"{}\" must appear in the GROUP BY clause or be used in an aggregate function",
+                column.0
+            ),
+            hint: None,
+        });
+    }
+    None
+}
+
+/// The text after the first `marker` in `text`.
+fn after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
+    text.find(marker).map(|at| &text[at + marker.len()..])
+}
+
+/// `text` split at each `separator` outside parentheses and double quotes (Arrow's
+/// `Timestamp(ns, "+00:00")` and `Decimal128(10, 2)` hold commas and spaces).
+fn split_top(text: &str, separator: char) -> Vec<&str> {
+    let (mut parts, mut depth, mut quoted, mut start) = (Vec::new(), 0i32, false, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => depth -= 1,
+            c if c == separator && depth == 0 && !quoted => {
+                parts.push(text[start..i].trim());
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push(text[start..].trim());
+    parts.retain(|p| !p.is_empty());
+    parts
+}
+
+/// An Arrow type as DataFusion prints it, named as PostgreSQL names the type Tarn
+/// shows for it (the Arrow text itself if it does not parse).
+fn pg_type(arrow: &str) -> String {
+    match arrow
+        .trim()
+        .parse::<datafusion::arrow::datatypes::DataType>()
+    {
+        Ok(data_type) => tarn_sql::pg::type_name(&data_type),
+        Err(_) => arrow.trim().to_owned(),
     }
 }
 

@@ -1581,3 +1581,55 @@ select generate_series(1,3) as a, generate_series(1::bigint, 2) as b \\gdesc
     let (_, out, _) = tarn.psql(&["-A", "-c", "select generate_series(1,3)"]);
     assert!(out.contains("\n1\n2\n3\n(3 rows)"), "{out}");
 }
+
+/// A call whose argument types match no function, an operator whose operand types
+/// match none, and a column outside GROUP BY are refused in PostgreSQL 15's words and
+/// SQLSTATEs (42883, 42803), with its hint; Tarn passed on DataFusion's (Arrow type
+/// names, candidate lists, and for some calls "Internal error ... please file a bug
+/// report" with 42883 or 42000).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_type_errors_in_postgres_15_words() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("type_errors.sql");
+    std::fs::write(
+        &script,
+        "create table et (id int, name text, flag boolean, price numeric(10,2), at timestamp);
+select upper(id) from et;
+select sum(name) from et;
+select date_trunc(name, id) from et;
+select id + name from et;
+select id = flag from et;
+select at - flag from et;
+select price * name from et;
+select id, name from et group by name;
+\\set VERBOSITY default
+select upper(id) from et;
+select sum(name) from et;
+select date_trunc(name, id) from et;
+select id + name from et;
+select id = flag from et;
+select at - flag from et;
+select price * name from et;
+select id, name from et group by name;
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(
+        &errors[..8],
+        [
+            "42883", "42883", "42883", "42883", "42883", "42883", "42883", "42803"
+        ]
+    );
+    let client = tarn.client().await;
+    for (sql, hint) in [
+        ("select upper(id) from et", "No function matches"),
+        ("select id + name from et", "No operator matches"),
+    ] {
+        let err = client.simple_query(sql).await.expect_err("refused");
+        let hint_given = err.as_db_error().and_then(|e| e.hint()).unwrap_or_default();
+        assert!(hint_given.starts_with(hint), "{sql}: {err:?}");
+    }
+}
