@@ -24,6 +24,9 @@ pub enum CatalogError {
     #[error("column \"{column}\" of relation \"{table}\" already exists")]
     ColumnExists { table: String, column: String },
 
+    #[error("column \"{column}\" of relation \"{table}\" does not exist")]
+    ColumnNotFound { table: String, column: String },
+
     #[error("\"{name}\" is not {expected}")]
     WrongKind {
         name: String,

@@ -348,6 +348,8 @@ impl Lake {
             created_at: now(),
             columns: None,
             properties: Default::default(),
+            comment: None,
+            column_comments: Default::default(),
         }
     }
 
@@ -548,6 +550,8 @@ impl Lake {
             created_at: now(),
             columns: None,
             properties: Default::default(),
+            comment: None,
+            column_comments: Default::default(),
         };
         match self.metastore.table(schema, name).await? {
             Some(existing) if existing.kind != TableKind::View => {
@@ -556,7 +560,15 @@ impl Lake {
                     expected: "a view",
                 });
             }
-            Some(_) if or_replace => self.metastore.replace_table(&entry).await?,
+            // The view keeps its comments, as PostgreSQL's keeps its OID and them.
+            Some(existing) if or_replace => {
+                let entry = TableEntry {
+                    comment: existing.comment,
+                    column_comments: existing.column_comments,
+                    ..entry
+                };
+                self.metastore.replace_table(&entry).await?
+            }
             _ => self.metastore.create_table(&entry).await?,
         }
         self.refresh().await
@@ -625,6 +637,48 @@ impl Lake {
         self.metastore.replace_table(&entry).await
     }
 
+    /// Sets (`Some`) or removes (`None`) the comment on table or view `schema.name`,
+    /// or on its `column`. Returns the entry as it was, for a transaction block to
+    /// restore.
+    pub async fn set_comment(
+        &self,
+        schema: &str,
+        name: &str,
+        column: Option<&str>,
+        comment: Option<&str>,
+    ) -> Result<TableEntry> {
+        let before = self.metastore.table(schema, name).await?.ok_or_else(|| {
+            CatalogError::TableNotFound {
+                schema: schema.to_owned(),
+                name: name.to_owned(),
+            }
+        })?;
+        let mut entry = before.clone();
+        match column {
+            None => entry.comment = comment.map(str::to_owned),
+            Some(column) => {
+                // A Delta table's columns are in its entry; a view's are checked by
+                // the caller, which can plan it.
+                if let Some(columns) = &entry.columns
+                    && !columns.iter().any(|c| c.name == column)
+                {
+                    return Err(CatalogError::ColumnNotFound {
+                        table: name.to_owned(),
+                        column: column.to_owned(),
+                    });
+                }
+                match comment {
+                    Some(text) => entry
+                        .column_comments
+                        .insert(column.to_owned(), text.to_owned()),
+                    None => entry.column_comments.remove(column),
+                };
+            }
+        }
+        self.metastore.replace_table(&entry).await?;
+        Ok(before)
+    }
+
     /// Reads a small JSON document Tarn keeps under `_tarn/` (crawler state).
     pub async fn read_state(&self, key: &str) -> Result<Option<bytes::Bytes>> {
         use object_store::ObjectStoreExt;
@@ -689,6 +743,8 @@ impl Lake {
             created_at: now(),
             columns: None,
             properties: Default::default(),
+            comment: None,
+            column_comments: Default::default(),
         };
         match self.metastore.create_table(&entry).await {
             Ok(()) => {
@@ -1013,7 +1069,7 @@ impl Lake {
 
     /// The cached table at `location` brought up to its latest commit, by one caller
     /// at a time: those who waited find it done (one HEAD to check) and read nothing.
-    async fn catch_up(&self, location: &str, url: &Url) -> Result<DeltaTable> {
+    pub(crate) async fn catch_up(&self, location: &str, url: &Url) -> Result<DeltaTable> {
         let one = Arc::clone(
             self.catching_up
                 .lock()

@@ -75,6 +75,14 @@ pub struct TableEntry {
     /// (`deprecated_by_crawler` = when the crawler found all files gone).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub properties: std::collections::BTreeMap<String, String>,
+    /// `COMMENT ON TABLE` / `VIEW`: the description `obj_description` and psql's
+    /// `\dt+` show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// `COMMENT ON COLUMN`, by column name: what `col_description` and psql's `\d+`
+    /// show.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub column_comments: std::collections::BTreeMap<String, String>,
 }
 
 /// One column in a catalog entry: its Arrow type as text (`Int64`, `Utf8`,

@@ -127,7 +127,7 @@ impl Lake {
         let Some((location, url, before)) = write.noted else {
             return Ok(None);
         };
-        let delta = self.delta_table_at(&location, &url).await?;
+        let delta = self.catch_up(&location, &url).await?;
         let first = before.map_or(0, |v| v + 1);
         Ok(match delta.version() {
             Some(last) if last >= first => Some(Written {
@@ -169,7 +169,7 @@ impl Lake {
     /// Undoes `versions` of the table at `location`; how many of the files they
     /// added could not be removed.
     async fn undo_table(&self, location: &str, url: &Url, versions: &[u64]) -> Result<usize> {
-        let delta = self.delta_table_at(location, url).await?;
+        let delta = self.catch_up(location, url).await?;
         let log_store = delta.log_store();
         // The net change: files added and not removed again, files removed that
         // were there before (with the version that removed them).
@@ -273,22 +273,6 @@ impl Lake {
             "rolled back a transaction block's commits"
         );
         Ok(kept)
-    }
-
-    /// The Delta table at catalog location `location` (`url`), up to date.
-    async fn delta_table_at(&self, location: &str, url: &Url) -> Result<DeltaTable> {
-        let mut delta = match self.cached_delta(location) {
-            Some(delta) => delta,
-            None => table::open(url, &self.options_for(url)).await?,
-        };
-        if table::has_newer_commit(&delta).await {
-            delta
-                .update_incremental(None)
-                .await
-                .map_err(delta_error(url))?;
-        }
-        self.remember(location, &delta);
-        Ok(delta)
     }
 }
 

@@ -12,6 +12,7 @@ pub(crate) mod array_in;
 pub(crate) mod casts;
 mod catalog;
 pub(crate) mod declared;
+mod descriptions;
 mod expandarray;
 pub mod float_text;
 mod format;
@@ -28,6 +29,7 @@ mod numeric;
 pub(crate) mod overflow;
 mod series;
 mod single_value;
+mod sizes;
 pub mod sleep;
 pub(crate) mod typmod;
 mod zoned;
@@ -360,17 +362,20 @@ pub(crate) fn install(
         "pg_get_indexdef",
         &[1, 3],
     )));
-    // Tarn keeps no comments (COMMENT ON is not supported): every description is
-    // NULL, as PostgreSQL answers for an object without one (psql's `\d+`, `\dn+`).
-    for (name, arities) in [
-        ("obj_description", &[1, 2][..]),
-        ("col_description", &[2][..]),
-        ("shobj_description", &[2][..]),
-    ] {
-        ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(NullText::new(
-            name, arities,
-        )));
+    // Comments of tables, views and their columns (COMMENT ON), from their entries.
+    for udf in descriptions::udfs(lake) {
+        ctx.register_udf(udf);
     }
+    // Relation sizes (psql's `\dt+`).
+    for udf in sizes::udfs(lake) {
+        ctx.register_udf(udf);
+    }
+    // Tarn keeps no comments on databases and roles: NULL, as PostgreSQL answers for
+    // an object without one.
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(NullText::new(
+        "shobj_description",
+        &[2],
+    )));
     // Tarn takes no advisory locks, so none is held; returns void (empty text), as
     // PostgreSQL does. asyncpg's pool calls it when a connection is released.
     ctx.register_udf(create_udf(
@@ -518,6 +523,7 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     numeric::exponent_literals(&mut statement);
     // Before the crate's rules, which make `'name'::regclass` a lookup.
     functions::regclass_text(&mut statement);
+    functions::system_regclass_names(&mut statement);
     // After the names, which name the column after the function the client wrote.
     json_build::rewrite_aggregates(&mut statement);
     functions::array_literals_as_calls(&mut statement);
@@ -666,6 +672,30 @@ fn name_set_function_columns(statement: &mut SqlStatement) {
     let _ = statement.visit(&mut Queries);
 }
 
+/// Whether `expr` is an integer literal (optionally negated) that fits `integer`, the
+/// type PostgreSQL gives it.
+pub(crate) fn int4_literal(expr: &datafusion::sql::sqlparser::ast::Expr) -> bool {
+    use datafusion::sql::sqlparser::ast::{Expr, UnaryOperator, Value};
+    let (negative, expr) = match expr {
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => (true, expr.as_ref()),
+        other => (false, other),
+    };
+    let Expr::Value(v) = expr else {
+        return false;
+    };
+    let Value::Number(digits, _) = &v.value else {
+        return false;
+    };
+    let text = match negative {
+        true => format!("-{digits}"),
+        false => digits.clone(),
+    };
+    text.parse::<i32>().is_ok()
+}
+
 /// `generate_series(1, 32) pos(n)` (pgjdbc's getImportedKeys), with an alias and
 /// integer literals that fit `integer`, yields `integer` in PostgreSQL, which picks
 /// `generate_series(int4, int4)` for them; DataFusion's has only a bigint form. The
@@ -677,28 +707,7 @@ fn integer_series(factor: &mut datafusion::sql::sqlparser::ast::TableFactor) {
         Expr, FunctionArg, FunctionArgExpr, TableFactor, UnaryOperator, Value,
     };
     fn int4(arg: &FunctionArg) -> bool {
-        let FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) = arg else {
-            return false;
-        };
-        let (negative, expr) = match expr {
-            Expr::UnaryOp {
-                op: UnaryOperator::Minus,
-                expr,
-            } => (true, expr.as_ref()),
-            other => (false, other),
-        };
-        let Expr::Value(v) = expr else {
-            return false;
-        };
-        let Value::Number(digits, _) = &v.value else {
-            return false;
-        };
-        let text = if negative {
-            format!("-{digits}")
-        } else {
-            digits.clone()
-        };
-        text.parse::<i32>().is_ok()
+        matches!(arg, FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) if int4_literal(expr))
     }
     let TableFactor::Table {
         name,

@@ -904,6 +904,17 @@ impl Session {
             tracing::info!(%schema, %table, added, removed, "optimized");
             return Ok(Output::Command(CommandTag::new("OPTIMIZE")));
         }
+        if let Some(SqlStatement::Comment {
+            object_type,
+            object_name,
+            comment,
+            ..
+        }) = ast
+        {
+            return self
+                .comment_on(*object_type, object_name, comment.as_deref())
+                .await;
+        }
         if let Some(SqlStatement::Vacuum(vacuum)) = ast {
             let name = vacuum
                 .table_name
@@ -1282,6 +1293,84 @@ impl Session {
             self.cursors.end_transaction();
         }
         ended
+    }
+
+    /// `COMMENT ON TABLE | VIEW | COLUMN name IS 'text' | NULL`: kept in the
+    /// relation's catalog entry (see [`crate::pg`]'s `obj_description`). Inside a
+    /// block, ROLLBACK restores the comment before.
+    async fn comment_on(
+        &self,
+        object_type: ast::CommentObject,
+        name: &ast::ObjectName,
+        comment: Option<&str>,
+    ) -> Result<Output> {
+        use ast::CommentObject;
+        let (relation, column) = match object_type {
+            CommentObject::Table | CommentObject::View | CommentObject::MaterializedView => {
+                (name.clone(), None)
+            }
+            CommentObject::Column => {
+                let Some((column, relation)) = name.0.split_last().filter(|(_, r)| !r.is_empty())
+                else {
+                    return Err(SqlError::Syntax {
+                        message: "column name must be qualified".to_owned(),
+                    });
+                };
+                let column = column
+                    .as_ident()
+                    .map(normalize_ident)
+                    .ok_or_else(|| SqlError::not_supported("COMMENT ON COLUMN of this name"))?;
+                (ast::ObjectName(relation.to_vec()), Some(column))
+            }
+            other => return Err(SqlError::not_supported(format!("COMMENT ON {other}"))),
+        };
+        let (schema, table) =
+            self.resolve_table(&object_name_to_table_reference(relation, true)?)?;
+        let catalog = self.engine.catalog();
+        let missing = || tarn_catalog::CatalogError::TableNotFound {
+            schema: schema.clone(),
+            name: table.clone(),
+        };
+        if self.state().pending.is_hidden(&schema, &table) {
+            return Err(missing().into());
+        }
+        let entry = catalog
+            .metastore()
+            .table(&schema, &table)
+            .await?
+            .ok_or_else(missing)?;
+        let is_view = entry.kind == tarn_catalog::TableKind::View;
+        let wrong = match object_type {
+            CommentObject::Table if is_view => Some("a table"),
+            CommentObject::View | CommentObject::MaterializedView if !is_view => Some("a view"),
+            _ => None,
+        };
+        if let Some(expected) = wrong {
+            return Err(tarn_catalog::CatalogError::WrongKind {
+                name: table,
+                expected,
+            }
+            .into());
+        }
+        // A view's columns are its query's: checked by planning it.
+        if let Some(column) = &column
+            && entry.columns.is_none()
+            && let Some(provider) = catalog.table_provider(&schema, &table).await?
+            && provider.schema().field_with_name(column).is_err()
+        {
+            return Err(tarn_catalog::CatalogError::ColumnNotFound {
+                table,
+                column: column.clone(),
+            }
+            .into());
+        }
+        let before = catalog
+            .set_comment(&schema, &table, column.as_deref(), comment)
+            .await?;
+        if self.transaction_state() != TransactionState::Idle {
+            self.state().pending.rewrote(before);
+        }
+        Ok(Output::Command(CommandTag::new("COMMENT")))
     }
 
     /// `DISCARD ALL` / `DISCARD TEMP`: the temporary tables go.
@@ -2459,12 +2548,32 @@ fn parse_one(sql: &str) -> Result<Vec<DFStatement>> {
     if first_word.eq_ignore_ascii_case("crawl") {
         return Ok(vec![crawl::CrawlStatement::parse(sql)?.into_statement()?]);
     }
-    if first_word.eq_ignore_ascii_case("copy") {
-        let statements =
-            datafusion::sql::sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql)
-                .map_err(|e| {
-                    SqlError::DataFusion(datafusion::error::DataFusionError::SQL(Box::new(e), None))
-                })?;
+    // COPY and COMMENT as sqlparser reads them (DataFusion's parser has its own
+    // COPY); in COMMENT, `IS $tag$text$tag$` (dbt's persist_docs quotes so) becomes
+    // the quoted string sqlparser reads there.
+    let comment = first_word.eq_ignore_ascii_case("comment");
+    if comment || first_word.eq_ignore_ascii_case("copy") {
+        let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+            .tokenize_with_location()
+            .map_err(|e| SqlError::Syntax {
+                message: e.to_string(),
+            })?
+            .into_iter()
+            .map(|mut t| {
+                if let Token::DollarQuotedString(s) = &mut t.token
+                    && comment
+                {
+                    t.token = Token::SingleQuotedString(std::mem::take(&mut s.value));
+                }
+                t
+            })
+            .collect();
+        let statements = datafusion::sql::sqlparser::parser::Parser::new(&PostgreSqlDialect {})
+            .with_tokens_with_locations(tokens)
+            .parse_statements()
+            .map_err(|e| {
+                SqlError::DataFusion(datafusion::error::DataFusionError::SQL(Box::new(e), None))
+            })?;
         return Ok(statements
             .into_iter()
             .map(|s| DFStatement::Statement(Box::new(s)))
@@ -2680,6 +2789,7 @@ fn changes_data(statement: &DFStatement) -> bool {
                 | SqlStatement::Call(_)
                 | SqlStatement::OptimizeTable { .. }
                 | SqlStatement::Vacuum(_)
+                | SqlStatement::Comment { .. }
         ),
         _ => false,
     }

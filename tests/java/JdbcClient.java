@@ -48,6 +48,12 @@ public class JdbcClient {
             rs.close();
             Collections.sort(tables);
             check(tables.equals(List.of("big_orders:VIEW", "orders:TABLE")), "getTables " + tables);
+            rs = md.getTables(null, "shop", "orders", new String[] {"TABLE"});
+            check(rs.next() && "one row per order".equals(rs.getString("REMARKS")), "getTables REMARKS");
+            rs.close();
+            rs = md.getColumns(null, "shop", "orders", "amount");
+            check(rs.next() && "in euros".equals(rs.getString("REMARKS")), "getColumns REMARKS");
+            rs.close();
 
             List<String> cols = new ArrayList<>();
             rs = md.getColumns(null, "shop", "orders", "%");

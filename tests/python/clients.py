@@ -17,6 +17,7 @@ import sys
 # What clients.rs loads: shop.orders holds ids 1..2500, customer 'c' || (id % 7),
 # amount = id * 1.25 as numeric(10,2), placed = 2024-01-01 + id minutes, paid =
 # (id % 2 = 0); shop.big_orders is a view of the orders with amount > 3000.
+# shop.orders is commented 'one row per order', its amount 'in euros'.
 ROWS = 2500
 BIG = sum(1 for i in range(1, ROWS + 1) if i * 1.25 > 3000)
 
@@ -225,8 +226,18 @@ def run_sqlalchemy(port, password):
         inspector.get_unique_constraints("orders", schema="shop"),
         [],
     )
+    check(
+        "sqlalchemy table comment",
+        inspector.get_table_comment("orders", schema="shop")["text"],
+        "one row per order",
+    )
     # get_columns: its query reads the outer row inside correlated subqueries.
     columns = inspector.get_columns("orders", schema="shop")
+    check(
+        "sqlalchemy column comments",
+        [(c["name"], c.get("comment")) for c in columns if c.get("comment")],
+        [("amount", "in euros")],
+    )
     check(
         "sqlalchemy columns",
         [(c["name"], str(c["type"]), c["nullable"]) for c in columns if c["name"] != "customer"],

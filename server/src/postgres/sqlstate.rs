@@ -133,6 +133,7 @@ fn catalog_state(err: &CatalogError) -> &'static str {
         CatalogError::TableExists { .. } => DUPLICATE_TABLE,
         CatalogError::UnsupportedType { .. } => FEATURE_NOT_SUPPORTED,
         CatalogError::ColumnExists { .. } => DUPLICATE_COLUMN,
+        CatalogError::ColumnNotFound { .. } => UNDEFINED_COLUMN,
         CatalogError::WrongKind { .. } => "42809",
         CatalogError::NoSuchVersion { .. } => INVALID_PARAMETER_VALUE,
         CatalogError::PartitionColumn { .. } => UNDEFINED_COLUMN,

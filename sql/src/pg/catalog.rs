@@ -317,6 +317,14 @@ impl SchemaProvider for PgCatalog {
         if name.eq_ignore_ascii_case("pg_stat_activity") {
             return Ok(Some(Arc::clone(&self.activity)));
         }
+        if name.eq_ignore_ascii_case("pg_description") {
+            return Ok(self.inner.table(name).await?.map(|inner| {
+                Arc::new(Descriptions {
+                    inner,
+                    lake: self.lake.clone(),
+                }) as Arc<dyn TableProvider>
+            }));
+        }
         if name.eq_ignore_ascii_case("pg_roles") || name.eq_ignore_ascii_case("pg_authid") {
             return Ok(self
                 .inner
@@ -526,6 +534,108 @@ impl TableProvider for ArrayColumns {
         MemTable::try_new(Arc::clone(&self.schema), vec![converted])?
             .scan(state, projection, filters, limit)
             .await
+    }
+}
+
+/// `pg_description`: the pg_catalog crate's rows (PostgreSQL's built-in objects),
+/// then the comments of the warehouse's tables, views and columns (`COMMENT ON`),
+/// each under its relation's OID with pg_class's OID as `classoid` and the column's
+/// number (0 for the relation) as `objsubid`, as pgjdbc's getTables and getColumns
+/// and SQLAlchemy's inspector join them.
+#[derive(Debug)]
+struct Descriptions {
+    inner: Arc<dyn TableProvider>,
+    lake: tarn_catalog::LakeCatalog,
+}
+
+impl Descriptions {
+    /// The warehouse's comments, in `schema`'s columns.
+    async fn batch(&self, schema: &SchemaRef) -> DFResult<RecordBatch> {
+        use datafusion::arrow::array::Int32Array;
+        use datafusion::catalog::CatalogProvider;
+        let class = relation_oid("pg_catalog", "pg_class");
+        let (mut objoid, mut objsubid, mut text) = (Vec::new(), Vec::new(), Vec::new());
+        for schema_name in self.lake.schema_names() {
+            let Some(provider) = self.lake.schema(&schema_name) else {
+                continue;
+            };
+            for name in provider.table_names() {
+                let Some(entry) = self
+                    .lake
+                    .metastore()
+                    .shared_table(&schema_name, &name)
+                    .await
+                    .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?
+                else {
+                    continue;
+                };
+                let oid = relation_oid(&schema_name, &name);
+                if let Some(comment) = &entry.comment {
+                    objoid.push(oid);
+                    objsubid.push(0);
+                    text.push(comment.clone());
+                }
+                if entry.column_comments.is_empty() {
+                    continue;
+                }
+                let relations = self.lake.metadata().schema(&schema_name);
+                let columns = match relations {
+                    Some(relations) => relations.table(&name).await?,
+                    None => None,
+                };
+                let Some(columns) = columns else {
+                    continue;
+                };
+                for (i, field) in columns.schema().fields().iter().enumerate() {
+                    if let Some(comment) = entry.column_comments.get(field.name()) {
+                        objoid.push(oid);
+                        objsubid.push(i as i32 + 1);
+                        text.push(comment.clone());
+                    }
+                }
+            }
+        }
+        let rows = objoid.len();
+        let arrays: [ArrayRef; 4] = [
+            Arc::new(Int32Array::from(objoid)),
+            Arc::new(Int32Array::from(vec![class; rows])),
+            Arc::new(Int32Array::from(objsubid)),
+            Arc::new(StringArray::from(text)),
+        ];
+        let columns = schema
+            .fields()
+            .iter()
+            .zip(arrays)
+            .map(|(field, array)| datafusion::arrow::compute::cast(&array, field.data_type()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+    }
+}
+
+#[async_trait]
+impl TableProvider for Descriptions {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.inner.table_type()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        let schema = self.inner.schema();
+        let ours = self.batch(&schema).await?;
+        let builtin = self.inner.scan(state, projection, filters, limit).await?;
+        let comments = MemTable::try_new(Arc::clone(&schema), vec![vec![ours]])?
+            .scan(state, projection, filters, limit)
+            .await?;
+        datafusion::physical_plan::union::UnionExec::try_new(vec![builtin, comments])
     }
 }
 

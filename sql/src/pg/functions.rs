@@ -205,6 +205,35 @@ pub(crate) fn regclass_text(statement: &mut ast::Statement) {
     });
 }
 
+/// `'pg_class'::regclass`: an unqualified name of a system catalog is found in
+/// pg_catalog, which PostgreSQL searches before the search path (pgjdbc's getTables
+/// joins `pg_description` on `classoid = 'pg_class'::regclass`; dbt's relation
+/// queries compare with `'pg_rewrite'::regclass`). The pg_catalog crate's rule looks
+/// unqualified names up in the current schema only, so such a name is qualified
+/// first. Runs before the crate's rules.
+pub(crate) fn system_regclass_names(statement: &mut ast::Statement) {
+    let _ = ast::visit_expressions_mut(statement, |expr| {
+        if let Expr::Cast {
+            expr: value,
+            data_type,
+            ..
+        } = expr
+            && data_type
+                .to_string()
+                .to_ascii_lowercase()
+                .trim_start_matches("pg_catalog.")
+                == "regclass"
+            && let Expr::Value(v) = value.as_mut()
+            && let ast::Value::SingleQuotedString(name) = &mut v.value
+            && !name.contains(['.', '"'])
+            && name.to_ascii_lowercase().starts_with("pg_")
+        {
+            *name = format!("pg_catalog.{}", name.to_ascii_lowercase());
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+}
+
 /// For `x::reg...::text` (also to `varchar` or `name`): the `reg` type's name (as
 /// written, lower case, without `pg_catalog.`), `x::reg...`, and `x`.
 fn reg_cast_as_text(expr: &Expr) -> Option<(&'static str, &Expr, &Expr)> {

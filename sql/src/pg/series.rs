@@ -13,7 +13,7 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
     CastKind, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
-    ObjectNamePart, Statement, UnaryOperator, Value, visit_expressions_mut,
+    ObjectNamePart, Statement, visit_expressions_mut,
 };
 
 use super::call;
@@ -23,7 +23,7 @@ use super::call;
 pub(crate) fn rewrite(statement: &mut Statement) {
     let _ = visit_expressions_mut(statement, |expr| {
         if let Some(args) = series_arguments(expr) {
-            let all_int4 = args.iter().all(|a| int4_literal(a));
+            let all_int4 = args.iter().all(super::int4_literal);
             // Quoted, so this visit does not take the inner call for a new one.
             let mut inner = call("generate_series", args);
             if let Expr::Function(f) = &mut inner {
@@ -110,26 +110,4 @@ fn unnest_of_rows(expr: &Expr) -> Option<Expr> {
         }
         _ => None,
     }
-}
-
-/// An integer literal (optionally negated) that fits `integer`.
-fn int4_literal(expr: &Expr) -> bool {
-    let (negative, expr) = match expr {
-        Expr::UnaryOp {
-            op: UnaryOperator::Minus,
-            expr,
-        } => (true, expr.as_ref()),
-        other => (false, other),
-    };
-    let Expr::Value(v) = expr else {
-        return false;
-    };
-    let Value::Number(digits, _) = &v.value else {
-        return false;
-    };
-    let text = match negative {
-        true => format!("-{digits}"),
-        false => digits.clone(),
-    };
-    text.parse::<i32>().is_ok()
 }

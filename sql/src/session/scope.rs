@@ -100,6 +100,13 @@ impl Pending {
         });
     }
 
+    /// An entry the block overwrote in place (`COMMENT ON`): ROLLBACK restores
+    /// `before`.
+    pub(crate) fn rewrote(&mut self, before: TableEntry) {
+        let (schema, name) = (before.schema.clone(), before.name.clone());
+        self.renamed_onto(&schema, &name, Some(before));
+    }
+
     fn renamed_onto(&mut self, schema: &str, name: &str, before: Option<TableEntry>) {
         self.undo.push(Undo {
             schema: schema.to_owned(),

@@ -10,7 +10,7 @@ use std::process::Command;
 use tarn_tests::TestServer;
 
 /// The data clients.py expects (its docstring repeats this): shop.orders with ids
-/// 1..2500 and the view shop.big_orders.
+/// 1..2500, comments on it and its `amount`, and the view shop.big_orders.
 const SHOP: &str = "
 create schema shop;
 create table shop.orders (id bigint, customer varchar, amount numeric(10,2), placed timestamp, paid boolean);
@@ -19,6 +19,8 @@ insert into shop.orders
          cast(to_timestamp(1704067200 + value * 60) as timestamp), value % 2 = 0
   from generate_series(1, 2500);
 create view shop.big_orders as select * from shop.orders where amount > 3000;
+comment on table shop.orders is 'one row per order';
+comment on column shop.orders.amount is 'in euros';
 ";
 
 async fn shop_server(dir: &Path) -> TestServer {

@@ -1633,3 +1633,76 @@ select id, name from et group by name;
         assert!(hint_given.starts_with(hint), "{sql}: {err:?}");
     }
 }
+
+/// `COMMENT ON TABLE | VIEW | COLUMN` (also dollar-quoted, as dbt's persist_docs
+/// writes them, and `IS NULL`) as PostgreSQL 15 keeps them: `obj_description`,
+/// `col_description`, psql's `\d+`, `pg_description` joined on `'pg_class'::regclass`
+/// as pgjdbc's getTables joins it, undone by ROLLBACK; a view's comment on TABLE and
+/// a table's on VIEW are 42809, an unknown column 42703, an unknown relation 42P01.
+/// Tarn refused every COMMENT ON (0A000) and described nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_comments_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("comments.sql");
+    std::fs::write(
+        &script,
+        "create table cm (id int, name text);
+create view cmv as select id, name as label from cm;
+comment on table cm is 'customer master';
+comment on column cm.name is 'full name';
+comment on view cmv is 'the view';
+comment on column cmv.label is $doc$ it's \"quoted\" $doc$;
+select obj_description('cm'::regclass, 'pg_class') as t, col_description('cm'::regclass, 2) as c2,
+       col_description('cm'::regclass, 1) as c1, obj_description('cm'::regclass, 'pg_type') as other;
+select obj_description('cmv'::regclass), col_description('cmv'::regclass, 2);
+select 'pg_class'::regclass::text;
+select c.relname, d.objsubid, d.description from pg_catalog.pg_class c
+  join pg_catalog.pg_description d on c.oid = d.objoid and d.classoid = 'pg_class'::regclass
+  where c.relname in ('cm', 'cmv') order by 1, 2;
+select c.relname, d.description as remarks from pg_catalog.pg_namespace n, pg_catalog.pg_class c
+  left join pg_catalog.pg_description d on (c.oid = d.objoid and d.objsubid = 0 and d.classoid = 'pg_class'::regclass)
+  where c.relnamespace = n.oid and n.nspname = 'public' and c.relname in ('cm', 'cmv') order by 1;
+begin;
+comment on table cm is 'changed';
+select obj_description('cm'::regclass, 'pg_class');
+rollback;
+select obj_description('cm'::regclass, 'pg_class');
+comment on column cm.name is null;
+select col_description('cm'::regclass, 2);
+comment on table cmv is 'x';
+comment on view cm is 'x';
+comment on column cm.nope is 'x';
+comment on table nope is 'x';
+\\set VERBOSITY default
+comment on table cmv is 'x';
+comment on column cm.nope is 'x';
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(
+        errors,
+        [
+            "42809",
+            "42809",
+            "42703",
+            "42P01",
+            "\"cmv\" is not a table",
+            "column \"nope\" of relation \"cm\" does not exist"
+        ]
+    );
+    // psql's \d+ shows the column's comment (its footer differs: PostgreSQL adds
+    // "Access method: heap").
+    let (ok, out, err) = tarn.psql(&[
+        "-A",
+        "-c",
+        "comment on column cm.name is 'again'",
+        "-c",
+        "\\d+ cm",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("\nid|integer||||plain|||\n"), "{out}");
+    assert!(out.contains("\nname|text||||extended|||again\n"), "{out}");
+}

@@ -156,6 +156,23 @@ async fn issue_5_psql_meta_commands_list_schemas_tables_views_and_columns() {
     );
     let view = run("\\d+ v");
     assert!(view.contains("View definition:"), "{view}");
+    // \\dt+ and \\dv+: sizes (pg_table_size, pg_size_pretty) and descriptions.
+    let (ok, _, err) = server.psql(&[
+        "-c",
+        "insert into t values (1), (2)",
+        "-c",
+        "comment on table t is 'two rows'",
+    ]);
+    assert!(ok, "{err}");
+    let sized = run("\\dt+ t");
+    let row = sized
+        .lines()
+        .find(|l| l.contains(" t ") && l.contains("two rows"))
+        .unwrap_or_else(|| panic!("{sized}"));
+    let size = row.split('|').nth(6).map(str::trim).unwrap_or_default();
+    assert!(size.ends_with(" bytes") && size != "0 bytes", "{sized}");
+    let views_sized = run("\\dv+");
+    assert!(views_sized.contains("| 0 bytes |"), "{views_sized}");
     let functions = run("\\df");
     assert!(functions.contains("(0 rows)"), "{functions}");
 }
