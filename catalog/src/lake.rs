@@ -1100,15 +1100,6 @@ impl Lake {
         Ok(delta)
     }
 
-    /// The table cached under `location`, as last read.
-    pub(crate) fn cached_delta(&self, location: &str) -> Option<DeltaTable> {
-        self.tables
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(location)
-            .map(|known| known.delta.clone())
-    }
-
     /// Keeps `delta` as the table at `location`; its provider stays while the version
     /// does.
     pub(crate) fn remember(&self, location: &str, delta: &DeltaTable) {

@@ -266,7 +266,8 @@ pub(crate) fn install(
     let relations = ctx
         .catalog(catalog_name)
         .unwrap_or_else(|| Arc::new(lake.clone()));
-    ctx.register_udf(catalog::regclass_name_udf(relations));
+    ctx.register_udf(catalog::regclass_name_udf(Arc::clone(&relations)));
+    ctx.register_udf(catalog::regclass_oid_udf(relations));
     ctx.register_udf(sleep::udf());
     json_ops::install(ctx).map_err(crate::SqlError::DataFusion)?;
     for udf in json_sets::udfs() {
@@ -524,6 +525,7 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     // Before the crate's rules, which make `'name'::regclass` a lookup.
     functions::regclass_text(&mut statement);
     functions::system_regclass_names(&mut statement);
+    functions::computed_regclass_names(&mut statement);
     // After the names, which name the column after the function the client wrote.
     json_build::rewrite_aggregates(&mut statement);
     functions::array_literals_as_calls(&mut statement);
@@ -703,9 +705,7 @@ pub(crate) fn int4_literal(expr: &datafusion::sql::sqlparser::ast::Expr) -> bool
 /// calls keep DataFusion's column (`value`, bigint), which queries written for
 /// DataFusion name.
 fn integer_series(factor: &mut datafusion::sql::sqlparser::ast::TableFactor) {
-    use datafusion::sql::sqlparser::ast::{
-        Expr, FunctionArg, FunctionArgExpr, TableFactor, UnaryOperator, Value,
-    };
+    use datafusion::sql::sqlparser::ast::{FunctionArg, FunctionArgExpr, TableFactor};
     fn int4(arg: &FunctionArg) -> bool {
         matches!(arg, FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) if int4_literal(expr))
     }

@@ -1564,3 +1564,134 @@ impl datafusion::logical_expr::ScalarUDFImpl for RegclassName {
         Ok(ColumnarValue::Array(Arc::new(text)))
     }
 }
+
+/// `pg_regclass_oid(name)`: a relation's name as text cast to `regclass`, for names
+/// computed in the query (Metabase's `format('%I.%I', schema, table)::regclass`):
+/// its OID ([`relation_oid`]), found as PostgreSQL finds it: a qualified name in its
+/// schema, an unqualified one in pg_catalog, then the session's default schema;
+/// double-quoted parts keep their case, others are folded to lower case; digits are
+/// the OID itself. An unknown name is 42P01, as in PostgreSQL. (Literals, `'t'::regclass`, are looked up by the
+/// pg_catalog crate's rule before planning.)
+pub(crate) fn regclass_oid_udf(lake: Arc<dyn datafusion::catalog::CatalogProvider>) -> ScalarUDF {
+    ScalarUDF::new_from_impl(RegclassOid {
+        lake,
+        signature: datafusion::logical_expr::Signature::exact(
+            vec![DataType::Utf8],
+            Volatility::Stable,
+        ),
+    })
+}
+
+#[derive(Debug)]
+struct RegclassOid {
+    lake: Arc<dyn datafusion::catalog::CatalogProvider>,
+    signature: datafusion::logical_expr::Signature,
+}
+
+impl PartialEq for RegclassOid {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.lake, &other.lake)
+    }
+}
+
+impl Eq for RegclassOid {}
+
+impl std::hash::Hash for RegclassOid {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        "pg_regclass_oid".hash(state);
+    }
+}
+
+/// The parts of a possibly qualified, possibly quoted name (`"My Schema".t`).
+fn name_parts(text: &str) -> Option<Vec<String>> {
+    let mut parts = Vec::new();
+    let mut chars = text.trim().chars().peekable();
+    loop {
+        let mut part = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next()? {
+                    '"' if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        part.push('"');
+                    }
+                    '"' => break,
+                    c => part.push(c),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == '.' {
+                    break;
+                }
+                part.push(c.to_ascii_lowercase());
+                chars.next();
+            }
+            if part.is_empty() {
+                return None;
+            }
+        }
+        parts.push(part);
+        match chars.next() {
+            None => return Some(parts),
+            Some('.') => continue,
+            Some(_) => return None,
+        }
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for RegclassOid {
+    fn name(&self) -> &str {
+        "pg_regclass_oid"
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DFResult<DataType> {
+        Ok(DataType::Int32)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> DFResult<ColumnarValue> {
+        use datafusion::arrow::array::{AsArray, Int32Array};
+        let default_schema = args.config_options.catalog.default_schema.clone();
+        let names = args.args[0].to_array(args.number_rows)?;
+        let names = names.as_string::<i32>();
+        let find = |schema: &str, table: &str| {
+            self.lake
+                .schema(schema)
+                .filter(|s| s.table_exist(table))
+                .map(|_| relation_oid(schema, table))
+        };
+        let oids = names
+            .iter()
+            .map(|name| {
+                let Some(text) = name else {
+                    return Ok(None);
+                };
+                // A number is an OID already (`'16386'::regclass`; an OID computed by
+                // a function and cast).
+                if let Ok(oid) = text.trim().parse::<u32>() {
+                    return Ok(Some(oid as i32));
+                }
+                let parts = name_parts(text).unwrap_or_default();
+                let oid = match parts.as_slice() {
+                    [table] => find("pg_catalog", table).or_else(|| find(&default_schema, table)),
+                    [schema, table] => find(schema, table),
+                    [_catalog, schema, table] => find(schema, table),
+                    _ => None,
+                };
+                match oid {
+                    Some(oid) => Ok(Some(oid)),
+                    None => datafusion::common::plan_err!("table '{text}' not found"),
+                }
+            })
+            .collect::<DFResult<Int32Array>>()?;
+        Ok(ColumnarValue::Array(Arc::new(oids)))
+    }
+}

@@ -234,6 +234,43 @@ pub(crate) fn system_regclass_names(statement: &mut ast::Statement) {
     });
 }
 
+/// `format('%I.%I', s, t)::regclass` (Metabase's column comments) and `a || '.' ||
+/// b` cast to regclass: a name computed in the query, looked up when it runs by
+/// `pg_regclass_oid`. Casting a column or a number to regclass keeps the value (an
+/// OID already); a literal name is the pg_catalog crate's rule's.
+pub(crate) fn computed_regclass_names(statement: &mut ast::Statement) {
+    let _ = ast::visit_expressions_mut(statement, |expr| {
+        if let Expr::Cast {
+            expr: value,
+            data_type,
+            ..
+        } = expr
+            && data_type
+                .to_string()
+                .to_ascii_lowercase()
+                .trim_start_matches("pg_catalog.")
+                == "regclass"
+        {
+            let mut inner = value.as_ref();
+            while let Expr::Nested(e) = inner {
+                inner = e.as_ref();
+            }
+            let computed = match inner {
+                Expr::Function(f) => !f.name.to_string().eq_ignore_ascii_case("pg_regclass_oid"),
+                Expr::BinaryOp {
+                    op: ast::BinaryOperator::StringConcat,
+                    ..
+                } => true,
+                _ => false,
+            };
+            if computed {
+                *expr = super::call("pg_regclass_oid", vec![inner.clone()]);
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+}
+
 /// For `x::reg...::text` (also to `varchar` or `name`): the `reg` type's name (as
 /// written, lower case, without `pg_catalog.`), `x::reg...`, and `x`.
 fn reg_cast_as_text(expr: &Expr) -> Option<(&'static str, &Expr, &Expr)> {

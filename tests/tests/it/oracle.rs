@@ -1706,3 +1706,32 @@ comment on column cm.nope is 'x';
     assert!(out.contains("\nid|integer||||plain|||\n"), "{out}");
     assert!(out.contains("\nname|text||||extended|||again\n"), "{out}");
 }
+
+/// A relation name computed in the query and cast to `regclass`, as Metabase reads
+/// column comments (`col_description(format('%I.%I', s, t)::regclass::oid, n)`),
+/// finds the relation as PostgreSQL 15 does (qualified or not, quoted, a pg_catalog
+/// name, concatenated), and an unknown one is 42P01 (Tarn refused every such cast
+/// with 22P02: it read the name as an integer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_computed_names_cast_to_regclass_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("regclass_names.sql");
+    std::fs::write(
+        &script,
+        "create table \"Mixed\" (id int, name text);
+comment on column \"Mixed\".name is 'the name';
+select col_description(format('%I.%I', 'public', 'Mixed')::regclass::oid, 2);
+select col_description(('public' || '.' || quote_ident('Mixed'))::regclass, 2);
+select format('%I', 'Mixed')::regclass = '\"Mixed\"'::regclass;
+select format('%I', 'pg_class')::regclass = 'pg_class'::regclass;
+select format('%I.%I', 'public', 'Mixed')::regclass::text;
+select format('%I.%I', 'public', 'nope')::regclass;
+select lower('Mixed')::regclass;
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["42P01", "42P01"]);
+}
