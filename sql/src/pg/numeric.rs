@@ -24,6 +24,11 @@
 //!   where its integer digits leave room, so that a quotient has 16 decimal places:
 //!   PostgreSQL's exact text for quotients from 1 to 9999, and 16 correct places for
 //!   the others.
+//! - `avg` of integers is `numeric` in PostgreSQL (their sum divided by their count,
+//!   as numeric division), double precision in DataFusion (`1.5` where PostgreSQL
+//!   prints `1.5000000000000000`): its argument is cast to a decimal of scale 12, so
+//!   the average is a decimal with 16 places (DataFusion's average adds 4), as the
+//!   quotients above ([`integer_average`]). Window averages stay double precision.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -129,7 +134,11 @@ impl AnalyzerRule for PgNumeric {
             .data;
         // Type coercion, next, recomputes the plans' schemas for the new types.
         super::casts::rewrite_expressions(plan, &|expr, schema| {
-            let expr = floats_over_numerics(expr, schema)?;
+            let expr = integer_average(expr, schema)?;
+            if expr.transformed {
+                return Ok(expr);
+            }
+            let expr = floats_over_numerics(expr.data, schema)?;
             if expr.transformed {
                 return Ok(expr);
             }
@@ -286,6 +295,36 @@ fn union_floats_over_numerics(plan: LogicalPlan) -> Result<Transformed<LogicalPl
     Ok(Transformed::yes(LogicalPlan::Union(
         Union::try_new_with_loose_types(inputs)?,
     )))
+}
+
+/// `avg(integer)` over the integers as decimals of scale [`DIVIDEND_SCALE`]: a
+/// numeric average with 16 places (see the module documentation).
+fn integer_average(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let Expr::AggregateFunction(aggregate) = &expr else {
+        return Ok(Transformed::no(expr));
+    };
+    let [argument] = aggregate.params.args.as_slice() else {
+        return Ok(Transformed::no(expr));
+    };
+    if !aggregate.func.name().eq_ignore_ascii_case("avg") {
+        return Ok(Transformed::no(expr));
+    }
+    let Ok(data_type) = argument.get_type(schema) else {
+        return Ok(Transformed::no(expr));
+    };
+    if !data_type.is_integer() {
+        return Ok(Transformed::no(expr));
+    }
+    let Some((digits, _)) = as_decimal(&data_type) else {
+        return Ok(Transformed::no(expr));
+    };
+    let decimal = Expr::Cast(Cast::new(
+        Box::new(argument.clone()),
+        DataType::Decimal128(digits + DIVIDEND_SCALE as u8, DIVIDEND_SCALE),
+    ));
+    let mut aggregate = aggregate.clone();
+    aggregate.params.args = vec![decimal];
+    Ok(Transformed::yes(Expr::AggregateFunction(aggregate)))
 }
 
 /// A division of numerics with its dividend at [`DIVIDEND_SCALE`] (see the module

@@ -1735,3 +1735,33 @@ select lower('Mixed')::regclass;
     let errors = same_script_output(&postgres, &tarn, &script);
     assert_eq!(errors, ["42P01", "42P01"]);
 }
+
+/// `avg` of integers is `numeric` with PostgreSQL 15's text (Tarn's was double
+/// precision: `1.5` for `1.5000000000000000`): smallint, integer and bigint, grouped,
+/// with FILTER and DISTINCT, of NULLs only, rounded, in arithmetic; a float's stays
+/// double precision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_integer_averages_are_numeric_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("averages.sql");
+    std::fs::write(
+        &script,
+        "select avg(x) from (values (1),(2)) t(x);
+select avg(x), pg_typeof(avg(x)) from (values (1),(2),(4)) t(x);
+select avg(x::bigint), avg(x::smallint) from (values (1),(2),(3),(4)) t(x);
+select g, avg(x) from (values (1, 1), (1, 3), (2, 5), (2, 6)) t(g, x) group by g order by g;
+select avg(x) filter (where x > 1) from (values (1),(2),(4)) t(x);
+select avg(distinct x) from (values (1),(1),(2)) t(x);
+select avg(x) from (values (2),(2)) t(x);
+select avg(x) from (values (null::int)) t(x);
+select round(avg(x), 2) from (values (1),(2)) t(x);
+select avg(x) * 2 from (values (1),(2)) t(x);
+select avg(x::float8), pg_typeof(avg(x::float8)) from (values (1),(2)) t(x);
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert!(errors.is_empty(), "{errors:?}");
+}
