@@ -2866,11 +2866,15 @@ fn declared_numbers(plan: LogicalPlan, declared: &[Option<DataType>]) -> Result<
     if !declared.iter().flatten().any(DataType::is_numeric) {
         return Ok(plan);
     }
-    Ok(placeholders_typed(plan, |index, inferred| {
+    let plan = placeholders_typed(plan, |index, inferred| {
         let declared = declared.get(index).cloned().flatten()?;
         let numbers = declared.is_numeric() && inferred.is_none_or(DataType::is_numeric);
         (numbers && inferred != Some(&declared)).then_some(declared)
-    })?)
+    })?;
+    // Integer literals beside a parameter now typed `integer` are `integer` too
+    // (`$1 * 3` with `$1` an int4 is int4, as in PostgreSQL): the literals were
+    // narrowed when planning, before the parameters had their declared types.
+    Ok(crate::pg::overflow::integer_literals(plan)?)
 }
 
 /// `plan` with the type of each parameter `$n` that `retype(n - 1, its type)` gives a

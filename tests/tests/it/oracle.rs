@@ -1765,3 +1765,42 @@ select avg(x::float8), pg_typeof(avg(x::float8)) from (values (1),(2)) t(x);
     let errors = same_script_output(&postgres, &tarn, &script);
     assert!(errors.is_empty(), "{errors:?}");
 }
+
+/// An integer literal beside a parameter declared `integer` or `smallint` is
+/// `integer`, as in PostgreSQL 15 (`$1 * 3` with `$1` an int4 is int4 and overflows
+/// as int4; with a bigint it is bigint): Tarn made it bigint, having narrowed the
+/// literals before the parameters took their declared types. psycopg 3 declares its
+/// integer parameters so (int2 for small values), and reads the column's type.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_literals_beside_declared_parameters_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("parameters.sql");
+    std::fs::write(
+        &script,
+        "prepare p(int) as select pg_typeof($1 * 3), pg_typeof($1 + 1), pg_typeof(3 * $1), $1 * 3 as v;
+execute p(2);
+execute p(2147483647);
+prepare q(smallint) as select pg_typeof($1 * 3), $1 * 3;
+execute q(7);
+prepare r(bigint) as select pg_typeof($1 * 3), $1 * 3;
+execute r(7);
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["22003"]);
+    // Over the extended protocol, with the types tokio-postgres declares.
+    let client = tarn.client().await;
+    let statement = client
+        .prepare_typed("select $1 * 3 as v", &[tokio_postgres::types::Type::INT4])
+        .await
+        .expect("prepare");
+    assert_eq!(
+        statement.columns()[0].type_(),
+        &tokio_postgres::types::Type::INT4
+    );
+    let row = client.query_one(&statement, &[&5i32]).await.expect("run");
+    assert_eq!(row.get::<_, i32>(0), 15);
+}
