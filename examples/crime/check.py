@@ -28,7 +28,7 @@ def main():
         [m, c, cat, int(n)]
         for m, c, cat, n in rows(
             port,
-            "select to_char(month, '%Y-%m'), city, category, reports from analytics.crimes_by_month",
+            "select to_char(month, 'YYYY-MM'), city, category, reports from analytics.crimes_by_month",
         )
     )
     if by_month != expected["by_month"]:

@@ -31,6 +31,7 @@ mod series;
 mod single_value;
 mod sizes;
 pub mod sleep;
+mod to_char;
 pub(crate) mod typmod;
 mod zoned;
 
@@ -238,6 +239,7 @@ pub(crate) fn install(
     datafusion_pg_catalog::setup_pg_catalog(ctx, catalog_name, EmptyContextProvider)
         .map_err(failed)?;
     zoned::install(ctx);
+    to_char::install(ctx);
     ctx.register_udf(format::udf());
     ctx.register_udf(format::quote_ident_udf());
     ctx.register_udf(create_udf(

@@ -1804,3 +1804,39 @@ execute r(7);
     let row = client.query_one(&statement, &[&5i32]).await.expect("run");
     assert_eq!(row.get::<_, i32>(0), 15);
 }
+
+/// `to_char` of dates and timestamps reads PostgreSQL's template patterns, as PostgreSQL
+/// 15 answers them (DataFusion's reads chrono's `%Y-%m`, so Tarn answered
+/// `to_char(date '2024-03-05', 'YYYY-MM')` with `YYYY-MM`): numbers, names in three
+/// cases and padded to 9, `FM`, `TH`/`th`, quoted text, quarter, ISO and plain weeks,
+/// 12-hour clock and meridiem forms, lower-case patterns, NULLs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_to_char_templates_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("to_char.sql");
+    std::fs::write(
+        &script,
+        "set timezone = 'UTC';
+select to_char(date '2024-03-05', 'YYYY-MM');
+select to_char(timestamp '2024-03-05 14:07:09.123456', 'YYYY-MM-DD HH24:MI:SS');
+select to_char(timestamp '2024-03-05 14:07:09.123456', 'Mon DD, YYYY');
+select to_char(timestamp '2024-03-05 14:07:09.123456', 'Month|FMMonth FMDDth');
+select to_char(timestamp '2024-03-05 14:07:09.123456', 'YYYY-\"Q\"Q');
+select to_char(timestamp '2024-03-05 14:07:09.123456', 'HH12:MI AM pm a.m.');
+select to_char(timestamp '2024-03-05 14:07:09.123456', 'Dy DAY D day dy');
+select to_char(timestamp '2024-03-05 14:07:09.123456', 'MS US');
+select to_char(timestamp '2024-12-30 00:00:00', 'IYYY-IW WW DDD');
+select to_char(timestamp '2024-01-01 00:00:00', 'HH:MI a.m. HH24');
+select to_char(timestamp '2024-03-22 00:00:00', 'DDTH ddth yyyy-mm-dd hh24:mi:ss');
+select to_char(timestamp '2024-03-22 00:00:00', 'YYYY YYY YY Y mon MON MONTH month');
+select to_char(d, 'YYYY-MM-DD') from (values (date '2023-01-31'), (date '1999-12-31'), (null)) t(d);
+select to_char(timestamptz '2024-03-05 14:07:09+00', 'YYYY-MM-DD HH24:MI');
+select to_char(date '2024-03-05', NULL);
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert!(errors.is_empty(), "{errors:?}");
+}

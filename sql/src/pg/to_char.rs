@@ -1,0 +1,596 @@
+//! `to_char(date | timestamp | timestamptz, format)` with PostgreSQL's template
+//! patterns (`YYYY-MM-DD`, `Mon DD, YYYY`, `HH24:MI:SS`, `"Q"Q`, `FMDay`). DataFusion's
+//! `to_char` reads chrono's `%Y-%m-%d` instead, so PostgreSQL's templates, which BI
+//! tools write (Looker's and Superset's month and quarter labels), came back as the
+//! template itself: `to_char(date '2024-03-05', 'YYYY-MM')` answered `YYYY-MM`.
+//!
+//! Patterns: `YYYY YYY YY Y IYYY`, `MM`, `Month MONTH month Mon MON mon`, `DD DDD D`,
+//! `Day DAY day Dy DY dy`, `HH HH12 HH24 MI SS MS US`, `AM PM am pm A.M. P.M. a.m.
+//! p.m.`, `Q`, `WW IW`, `TZ tz OF`; the `FM` prefix (no padding), the `TH`/`th`
+//! suffix (ordinal), double-quoted text and other characters as they are, `\"` a
+//! quote. Names are English, as PostgreSQL's without a `TM` prefix. A timestamp with
+//! time zone is formatted in UTC, Tarn's execution zone (PostgreSQL: the session's
+//! `TimeZone`). Other types keep DataFusion's `to_char` (its durations).
+
+use std::sync::Arc;
+
+use chrono::{Datelike, NaiveDateTime, Timelike};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::common::{exec_err, plan_err};
+use datafusion::error::Result;
+use datafusion::execution::FunctionRegistry;
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::prelude::SessionContext;
+
+/// Replaces the registered `to_char` with [`ToChar`], which keeps it for the types
+/// PostgreSQL's templates do not cover here.
+pub(crate) fn install(ctx: &SessionContext) {
+    if let Ok(inner) = ctx.udf("to_char") {
+        ctx.register_udf(ScalarUDF::new_from_impl(ToChar {
+            inner,
+            signature: Signature::user_defined(Volatility::Stable),
+        }));
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ToChar {
+    inner: Arc<ScalarUDF>,
+    signature: Signature,
+}
+
+/// Whether PostgreSQL's templates format `data_type` here.
+fn dated(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)
+    )
+}
+
+impl ScalarUDFImpl for ToChar {
+    fn name(&self) -> &str {
+        "to_char"
+    }
+
+    fn aliases(&self) -> &[String] {
+        self.inner.aliases()
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types {
+            [value, _] if dated(value) => Ok(vec![value.clone(), DataType::Utf8]),
+            [value, format] if matches!(value, DataType::Duration(_)) => {
+                Ok(vec![value.clone(), format.clone()])
+            }
+            _ => plan_err!(
+                "No function matches the given name and argument types 'to_char({})'. You might need to add explicit type casts.",
+                arg_types
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        if !dated(&args.args[0].data_type()) {
+            return self.inner.invoke_with_args(args);
+        }
+        let rows = args.number_rows;
+        let scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let values = args.args[0].to_array(rows)?;
+        let formats = args.args[1].to_array(rows)?;
+        let formats = datafusion::arrow::compute::cast(&formats, &DataType::Utf8)?;
+        let formats = formats.as_string::<i32>();
+        let instants = instants(&values)?;
+        let mut parsed: Option<(String, Vec<Token>)> = None;
+        let text: StringArray = (0..rows)
+            .map(|row| {
+                let instant = instants[row]?;
+                if formats.is_null(row) {
+                    return None;
+                }
+                let format = formats.value(row);
+                if parsed.as_ref().map(|(f, _)| f.as_str()) != Some(format) {
+                    parsed = Some((format.to_owned(), tokens(format)));
+                }
+                parsed.as_ref().map(|(_, tokens)| render(tokens, &instant))
+            })
+            .collect();
+        let text: ArrayRef = Arc::new(text);
+        Ok(match scalar {
+            true => {
+                ColumnarValue::Scalar(datafusion::scalar::ScalarValue::try_from_array(&text, 0)?)
+            }
+            false => ColumnarValue::Array(text),
+        })
+    }
+}
+
+/// Each value as a date and time (UTC for a timestamp with time zone).
+fn instants(values: &ArrayRef) -> Result<Vec<Option<NaiveDateTime>>> {
+    use datafusion::arrow::datatypes::{
+        Date32Type, Date64Type, TimestampMicrosecondType, TimestampMillisecondType,
+        TimestampNanosecondType, TimestampSecondType,
+    };
+    let epoch = chrono::DateTime::UNIX_EPOCH.naive_utc();
+    Ok(match values.data_type() {
+        DataType::Date32 => values
+            .as_primitive::<Date32Type>()
+            .iter()
+            .map(|d| d.map(|d| epoch + chrono::Duration::days(i64::from(d))))
+            .collect(),
+        DataType::Date64 => values
+            .as_primitive::<Date64Type>()
+            .iter()
+            .map(|ms| ms.map(|ms| epoch + chrono::Duration::milliseconds(ms)))
+            .collect(),
+        DataType::Timestamp(unit, _) => {
+            let of = |v: i64| {
+                match unit {
+                    TimeUnit::Second => chrono::DateTime::from_timestamp(v, 0),
+                    TimeUnit::Millisecond => chrono::DateTime::from_timestamp_millis(v),
+                    TimeUnit::Microsecond => chrono::DateTime::from_timestamp_micros(v),
+                    TimeUnit::Nanosecond => Some(chrono::DateTime::from_timestamp_nanos(v)),
+                }
+                .map(|t| t.naive_utc())
+            };
+            match unit {
+                TimeUnit::Second => values
+                    .as_primitive::<TimestampSecondType>()
+                    .iter()
+                    .map(|v| v.and_then(of))
+                    .collect(),
+                TimeUnit::Millisecond => values
+                    .as_primitive::<TimestampMillisecondType>()
+                    .iter()
+                    .map(|v| v.and_then(of))
+                    .collect(),
+                TimeUnit::Microsecond => values
+                    .as_primitive::<TimestampMicrosecondType>()
+                    .iter()
+                    .map(|v| v.and_then(of))
+                    .collect(),
+                TimeUnit::Nanosecond => values
+                    .as_primitive::<TimestampNanosecondType>()
+                    .iter()
+                    .map(|v| v.and_then(of))
+                    .collect(),
+            }
+        }
+        other => return exec_err!("to_char of {other}"),
+    })
+}
+
+/// One element of a template.
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Text(String),
+    Field {
+        field: Field,
+        /// `FM`: no padding.
+        fill: bool,
+        /// `TH` (upper case) or `th` suffix.
+        ordinal: Option<bool>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Case {
+    Upper,
+    Capital,
+    Lower,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Field {
+    Year4,
+    Year3,
+    Year2,
+    Year1,
+    IsoYear,
+    Month,
+    MonthName(Case),
+    MonthAbbrev(Case),
+    Day,
+    DayOfYear,
+    DayOfWeek,
+    DayName(Case),
+    DayAbbrev(Case),
+    Hour12,
+    Hour24,
+    Minute,
+    Second,
+    Millisecond,
+    Microsecond,
+    Meridiem { upper: bool, dots: bool },
+    Quarter,
+    Week,
+    IsoWeek,
+    Zone { upper: bool },
+    Offset,
+}
+
+/// The patterns, longest first where one is a prefix of another.
+const PATTERNS: &[(&str, Field)] = &[
+    ("HH24", Field::Hour24),
+    ("HH12", Field::Hour12),
+    ("HH", Field::Hour12),
+    ("MI", Field::Minute),
+    ("SS", Field::Second),
+    ("MS", Field::Millisecond),
+    ("US", Field::Microsecond),
+    (
+        "A.M.",
+        Field::Meridiem {
+            upper: true,
+            dots: true,
+        },
+    ),
+    (
+        "P.M.",
+        Field::Meridiem {
+            upper: true,
+            dots: true,
+        },
+    ),
+    (
+        "a.m.",
+        Field::Meridiem {
+            upper: false,
+            dots: true,
+        },
+    ),
+    (
+        "p.m.",
+        Field::Meridiem {
+            upper: false,
+            dots: true,
+        },
+    ),
+    (
+        "AM",
+        Field::Meridiem {
+            upper: true,
+            dots: false,
+        },
+    ),
+    (
+        "PM",
+        Field::Meridiem {
+            upper: true,
+            dots: false,
+        },
+    ),
+    (
+        "am",
+        Field::Meridiem {
+            upper: false,
+            dots: false,
+        },
+    ),
+    (
+        "pm",
+        Field::Meridiem {
+            upper: false,
+            dots: false,
+        },
+    ),
+    ("IYYY", Field::IsoYear),
+    ("YYYY", Field::Year4),
+    ("YYY", Field::Year3),
+    ("YY", Field::Year2),
+    ("Y", Field::Year1),
+    ("MONTH", Field::MonthName(Case::Upper)),
+    ("Month", Field::MonthName(Case::Capital)),
+    ("month", Field::MonthName(Case::Lower)),
+    ("MON", Field::MonthAbbrev(Case::Upper)),
+    ("Mon", Field::MonthAbbrev(Case::Capital)),
+    ("mon", Field::MonthAbbrev(Case::Lower)),
+    ("MM", Field::Month),
+    ("DAY", Field::DayName(Case::Upper)),
+    ("Day", Field::DayName(Case::Capital)),
+    ("day", Field::DayName(Case::Lower)),
+    ("DY", Field::DayAbbrev(Case::Upper)),
+    ("Dy", Field::DayAbbrev(Case::Capital)),
+    ("dy", Field::DayAbbrev(Case::Lower)),
+    ("DDD", Field::DayOfYear),
+    ("DD", Field::Day),
+    ("D", Field::DayOfWeek),
+    ("IW", Field::IsoWeek),
+    ("WW", Field::Week),
+    ("Q", Field::Quarter),
+    ("TZ", Field::Zone { upper: true }),
+    ("tz", Field::Zone { upper: false }),
+    ("OF", Field::Offset),
+];
+
+/// Whether a pattern is matched as written: the names, whose case is the output's;
+/// the number patterns match in any case (`yyyy-mm-dd`), as in PostgreSQL.
+fn cased_pattern(field: Field) -> bool {
+    matches!(
+        field,
+        Field::MonthName(_)
+            | Field::MonthAbbrev(_)
+            | Field::DayName(_)
+            | Field::DayAbbrev(_)
+            | Field::Meridiem { .. }
+            | Field::Zone { .. }
+    )
+}
+
+/// `format` read into its patterns and literal text.
+fn tokens(format: &str) -> Vec<Token> {
+    let mut out = Vec::new();
+    let mut text = String::new();
+    let mut rest = format;
+    while !rest.is_empty() {
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let mut chars = quoted.char_indices();
+            let mut end = quoted.len();
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some((_, escaped)) = chars.next() {
+                            text.push(escaped);
+                        }
+                    }
+                    '"' => {
+                        end = i + 1;
+                        break;
+                    }
+                    c => text.push(c),
+                }
+            }
+            rest = &quoted[end.min(quoted.len())..];
+            continue;
+        }
+        if let Some(escaped) = rest.strip_prefix("\\\"") {
+            text.push('"');
+            rest = escaped;
+            continue;
+        }
+        let (fill, after_fm) = match rest.strip_prefix("FM").or_else(|| rest.strip_prefix("fm")) {
+            Some(after) => (true, after),
+            None => (false, rest),
+        };
+        let matched = PATTERNS
+            .iter()
+            .find(|(pattern, field)| match cased_pattern(*field) {
+                true => after_fm.starts_with(pattern),
+                false => after_fm
+                    .get(..pattern.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(pattern)),
+            });
+        match matched {
+            Some((pattern, field)) => {
+                if !text.is_empty() {
+                    out.push(Token::Text(std::mem::take(&mut text)));
+                }
+                let mut after = &after_fm[pattern.len()..];
+                let ordinal = if let Some(a) = after.strip_prefix("TH") {
+                    after = a;
+                    Some(true)
+                } else if let Some(a) = after.strip_prefix("th") {
+                    after = a;
+                    Some(false)
+                } else {
+                    None
+                };
+                out.push(Token::Field {
+                    field: *field,
+                    fill,
+                    ordinal,
+                });
+                rest = after;
+            }
+            None => {
+                let c = rest.chars().next().unwrap_or_default();
+                text.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    if !text.is_empty() {
+        out.push(Token::Text(text));
+    }
+    out
+}
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const DAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
+
+fn cased(name: &str, case: Case) -> String {
+    match case {
+        Case::Upper => name.to_uppercase(),
+        Case::Capital => name.to_owned(),
+        Case::Lower => name.to_lowercase(),
+    }
+}
+
+/// The English ordinal suffix of `n` (`st`, `nd`, `rd`, `th`).
+fn suffix(n: i64) -> &'static str {
+    match (n % 100, n % 10) {
+        (11..=13, _) => "th",
+        (_, 1) => "st",
+        (_, 2) => "nd",
+        (_, 3) => "rd",
+        _ => "th",
+    }
+}
+
+/// `tokens` with the fields of `t`.
+fn render(tokens: &[Token], t: &NaiveDateTime) -> String {
+    let mut out = String::new();
+    for token in tokens {
+        let (field, fill, ordinal) = match token {
+            Token::Text(text) => {
+                out.push_str(text);
+                continue;
+            }
+            Token::Field {
+                field,
+                fill,
+                ordinal,
+            } => (*field, *fill, *ordinal),
+        };
+        // A number and its width, or text and the width PostgreSQL pads it to.
+        let number = |n: i64, width: usize| -> (String, Option<i64>) {
+            let digits = match fill {
+                true => n.to_string(),
+                false => format!("{n:0width$}"),
+            };
+            (digits, Some(n))
+        };
+        let name = |s: String, width: usize| -> (String, Option<i64>) {
+            match fill {
+                true => (s, None),
+                false => (format!("{s:width$}"), None),
+            }
+        };
+        let hour12 = match t.hour() % 12 {
+            0 => 12,
+            h => h,
+        };
+        let (text, value) = match field {
+            Field::Year4 => number(i64::from(t.year()), 4),
+            Field::Year3 => number(i64::from(t.year() % 1000), 3),
+            Field::Year2 => number(i64::from(t.year() % 100), 2),
+            Field::Year1 => number(i64::from(t.year() % 10), 1),
+            Field::IsoYear => number(i64::from(t.iso_week().year()), 4),
+            Field::Month => number(i64::from(t.month()), 2),
+            Field::MonthName(case) => name(cased(MONTHS[t.month0() as usize], case), 9),
+            Field::MonthAbbrev(case) => (cased(&MONTHS[t.month0() as usize][..3], case), None),
+            Field::Day => number(i64::from(t.day()), 2),
+            Field::DayOfYear => number(i64::from(t.ordinal()), 3),
+            Field::DayOfWeek => number(i64::from(t.weekday().num_days_from_sunday() + 1), 1),
+            Field::DayName(case) => name(
+                cased(DAYS[t.weekday().num_days_from_sunday() as usize], case),
+                9,
+            ),
+            Field::DayAbbrev(case) => (
+                cased(
+                    &DAYS[t.weekday().num_days_from_sunday() as usize][..3],
+                    case,
+                ),
+                None,
+            ),
+            Field::Hour12 => number(i64::from(hour12), 2),
+            Field::Hour24 => number(i64::from(t.hour()), 2),
+            Field::Minute => number(i64::from(t.minute()), 2),
+            Field::Second => number(i64::from(t.second()), 2),
+            Field::Millisecond => number(i64::from(t.nanosecond() / 1_000_000), 3),
+            Field::Microsecond => number(i64::from(t.nanosecond() / 1_000), 6),
+            Field::Meridiem { upper, dots } => {
+                let pm = t.hour() >= 12;
+                let text = match (pm, dots) {
+                    (false, false) => "am",
+                    (true, false) => "pm",
+                    (false, true) => "a.m.",
+                    (true, true) => "p.m.",
+                };
+                (
+                    match upper {
+                        true => text.to_uppercase(),
+                        false => text.to_owned(),
+                    },
+                    None,
+                )
+            }
+            Field::Quarter => number(i64::from(t.month0() / 3 + 1), 1),
+            Field::Week => number(i64::from(t.ordinal0() / 7 + 1), 2),
+            Field::IsoWeek => number(i64::from(t.iso_week().week()), 2),
+            Field::Zone { upper } => (
+                match upper {
+                    true => "UTC".to_owned(),
+                    false => "utc".to_owned(),
+                },
+                None,
+            ),
+            Field::Offset => ("+00".to_owned(), None),
+        };
+        out.push_str(&text);
+        if let (Some(upper), Some(n)) = (ordinal, value) {
+            let s = suffix(n);
+            match upper {
+                true => out.push_str(&s.to_uppercase()),
+                false => out.push_str(s),
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{render, tokens};
+
+    fn at(text: &str) -> chrono::NaiveDateTime {
+        chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").expect("time")
+    }
+
+    /// Answers PostgreSQL 15 gave for `to_char(timestamp '...', format)`.
+    #[test]
+    fn templates_render_as_postgres_15() {
+        for (time, format, expected) in [
+            (
+                "2024-03-05 14:07:09.123456",
+                "YYYY-MM-DD HH24:MI:SS",
+                "2024-03-05 14:07:09",
+            ),
+            ("2024-03-05 14:07:09.123456", "Mon DD, YYYY", "Mar 05, 2024"),
+            ("2024-03-05 14:07:09.123456", "Month", "March    "),
+            ("2024-03-05 14:07:09.123456", "FMMonth FMDDth", "March 5th"),
+            ("2024-03-05 14:07:09.123456", "YYYY-\"Q\"Q", "2024-Q1"),
+            ("2024-03-05 14:07:09.123456", "HH12:MI AM", "02:07 PM"),
+            ("2024-03-05 14:07:09.123456", "Dy DAY D", "Tue TUESDAY   3"),
+            ("2024-03-05 14:07:09.123456", "MS US", "123 123456"),
+            ("2024-12-30 00:00:00", "IYYY-IW WW DDD", "2025-01 53 365"),
+            ("2024-01-01 00:00:00", "HH:MI a.m.", "12:00 a.m."),
+            ("2024-03-22 00:00:00", "DDTH ddth", "22ND 22nd"),
+            (
+                "2024-03-05 14:07:09",
+                "yyyy-mm-dd hh24:mi:ss",
+                "2024-03-05 14:07:09",
+            ),
+        ] {
+            assert_eq!(render(&tokens(format), &at(time)), expected, "{format}");
+        }
+    }
+}
