@@ -594,3 +594,38 @@ mod tests {
         }
     }
 }
+
+/// A PostgreSQL template (`YYYY-MM-DD HH24:MI:SS`, `DD Mon YYYY`, `MM/DD/YYYY HH12:MI
+/// AM`) as the chrono format `to_timestamp` and `to_date` parse with, or `None` if it
+/// uses a pattern chrono cannot parse (quarter, weeks, day of week, time zones).
+pub(crate) fn chrono_format(template: &str) -> Option<String> {
+    let mut out = String::new();
+    for token in tokens(template) {
+        match token {
+            Token::Text(text) => out.push_str(&text.replace('%', "%%")),
+            Token::Field {
+                ordinal: Some(_), ..
+            } => return None,
+            Token::Field { field, .. } => out.push_str(match field {
+                Field::Year4 => "%Y",
+                Field::Year2 => "%y",
+                Field::Month => "%m",
+                Field::MonthName(_) => "%B",
+                Field::MonthAbbrev(_) => "%b",
+                Field::Day => "%d",
+                Field::DayOfYear => "%j",
+                Field::DayName(_) => "%A",
+                Field::DayAbbrev(_) => "%a",
+                Field::Hour12 => "%I",
+                Field::Hour24 => "%H",
+                Field::Minute => "%M",
+                Field::Second => "%S",
+                Field::Millisecond => "%3f",
+                Field::Microsecond => "%6f",
+                Field::Meridiem { dots: false, .. } => "%p",
+                _ => return None,
+            }),
+        }
+    }
+    Some(out)
+}

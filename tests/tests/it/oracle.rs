@@ -1840,3 +1840,33 @@ select to_char(date '2024-03-05', NULL);
     let errors = same_script_output(&postgres, &tarn, &script);
     assert!(errors.is_empty(), "{errors:?}");
 }
+
+/// `to_timestamp(text, template)` and `to_date(text, template)` read PostgreSQL's
+/// templates, as PostgreSQL 15 answers them (Tarn refused them: DataFusion parses with
+/// chrono's `%Y-%m-%d`, which still works): 24- and 12-hour clocks, month names and
+/// abbreviations, milliseconds, no separators, NULLs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_to_timestamp_templates_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("to_timestamp.sql");
+    std::fs::write(
+        &script,
+        "set timezone = 'UTC';
+select to_timestamp('2024-03-05 14:07:09', 'YYYY-MM-DD HH24:MI:SS');
+select to_date('05 Mar 2024', 'DD Mon YYYY');
+select to_timestamp('03/05/2024 02:07:09 PM', 'MM/DD/YYYY HH12:MI:SS AM');
+select to_date('2024-03-05', 'YYYY-MM-DD');
+select to_date(s, 'YYYYMMDD') from (values ('20240102'), ('19991231'), (null)) t(s);
+select to_timestamp('2024-03-05 14:07:09.250', 'YYYY-MM-DD HH24:MI:SS.MS');
+select to_date('March 05, 2024', 'Month DD, YYYY');
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert!(errors.is_empty(), "{errors:?}");
+    let (ok, out, err) = tarn.psql(&["-At", "-c", "select to_date('2024-03-05', '%Y-%m-%d')"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "2024-03-05");
+}
