@@ -218,11 +218,7 @@ pub(crate) fn system_regclass_names(statement: &mut ast::Statement) {
             data_type,
             ..
         } = expr
-            && data_type
-                .to_string()
-                .to_ascii_lowercase()
-                .trim_start_matches("pg_catalog.")
-                == "regclass"
+            && written_type(data_type) == "regclass"
             && let Expr::Value(v) = value.as_mut()
             && let ast::Value::SingleQuotedString(name) = &mut v.value
             && !name.contains(['.', '"'])
@@ -245,11 +241,7 @@ pub(crate) fn computed_regclass_names(statement: &mut ast::Statement) {
             data_type,
             ..
         } = expr
-            && data_type
-                .to_string()
-                .to_ascii_lowercase()
-                .trim_start_matches("pg_catalog.")
-                == "regclass"
+            && written_type(data_type) == "regclass"
         {
             let mut inner = value.as_ref();
             while let Expr::Nested(e) = inner {
@@ -271,13 +263,15 @@ pub(crate) fn computed_regclass_names(statement: &mut ast::Statement) {
     });
 }
 
+/// A type's name as written, in lower case, without `pg_catalog.` (`regclass`).
+fn written_type(t: &ast::DataType) -> String {
+    let name = t.to_string().to_ascii_lowercase();
+    name.trim_start_matches("pg_catalog.").to_owned()
+}
+
 /// For `x::reg...::text` (also to `varchar` or `name`): the `reg` type's name (as
 /// written, lower case, without `pg_catalog.`), `x::reg...`, and `x`.
 fn reg_cast_as_text(expr: &Expr) -> Option<(&'static str, &Expr, &Expr)> {
-    let type_name = |t: &ast::DataType| {
-        let name = t.to_string().to_ascii_lowercase();
-        name.trim_start_matches("pg_catalog.").to_owned()
-    };
     let Expr::Cast {
         expr: cast,
         data_type: outer,
@@ -287,7 +281,7 @@ fn reg_cast_as_text(expr: &Expr) -> Option<(&'static str, &Expr, &Expr)> {
         return None;
     };
     if !matches!(
-        type_name(outer).as_str(),
+        written_type(outer).as_str(),
         "text" | "varchar" | "character varying" | "name"
     ) {
         return None;
@@ -300,7 +294,7 @@ fn reg_cast_as_text(expr: &Expr) -> Option<(&'static str, &Expr, &Expr)> {
     else {
         return None;
     };
-    let reg = match type_name(reg).as_str() {
+    let reg = match written_type(reg).as_str() {
         "regtype" => "regtype",
         "regclass" => "regclass",
         _ => return None,

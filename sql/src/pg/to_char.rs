@@ -17,7 +17,7 @@ use std::sync::Arc;
 use chrono::{Datelike, NaiveDateTime, Timelike};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
-use datafusion::common::{exec_err, plan_err};
+use datafusion::common::plan_err;
 use datafusion::error::Result;
 use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::{
@@ -122,59 +122,22 @@ impl ScalarUDFImpl for ToChar {
     }
 }
 
-/// Each value as a date and time (UTC for a timestamp with time zone).
+/// Each value as a date and time (a timestamp with time zone in its zone, UTC in
+/// Tarn), through Arrow's cast to microseconds.
 fn instants(values: &ArrayRef) -> Result<Vec<Option<NaiveDateTime>>> {
-    use datafusion::arrow::datatypes::{
-        Date32Type, Date64Type, TimestampMicrosecondType, TimestampMillisecondType,
-        TimestampNanosecondType, TimestampSecondType,
-    };
-    let epoch = chrono::DateTime::UNIX_EPOCH.naive_utc();
-    Ok(match values.data_type() {
-        DataType::Date32 => values
-            .as_primitive::<Date32Type>()
-            .iter()
-            .map(|d| d.map(|d| epoch + chrono::Duration::days(i64::from(d))))
-            .collect(),
-        DataType::Date64 => values
-            .as_primitive::<Date64Type>()
-            .iter()
-            .map(|ms| ms.map(|ms| epoch + chrono::Duration::milliseconds(ms)))
-            .collect(),
-        DataType::Timestamp(unit, _) => {
-            let of = |v: i64| {
-                match unit {
-                    TimeUnit::Second => chrono::DateTime::from_timestamp(v, 0),
-                    TimeUnit::Millisecond => chrono::DateTime::from_timestamp_millis(v),
-                    TimeUnit::Microsecond => chrono::DateTime::from_timestamp_micros(v),
-                    TimeUnit::Nanosecond => Some(chrono::DateTime::from_timestamp_nanos(v)),
-                }
+    use datafusion::arrow::datatypes::TimestampMicrosecondType;
+    let micros = datafusion::arrow::compute::cast(
+        values,
+        &DataType::Timestamp(TimeUnit::Microsecond, None),
+    )?;
+    Ok(micros
+        .as_primitive::<TimestampMicrosecondType>()
+        .iter()
+        .map(|v| {
+            v.and_then(chrono::DateTime::from_timestamp_micros)
                 .map(|t| t.naive_utc())
-            };
-            match unit {
-                TimeUnit::Second => values
-                    .as_primitive::<TimestampSecondType>()
-                    .iter()
-                    .map(|v| v.and_then(of))
-                    .collect(),
-                TimeUnit::Millisecond => values
-                    .as_primitive::<TimestampMillisecondType>()
-                    .iter()
-                    .map(|v| v.and_then(of))
-                    .collect(),
-                TimeUnit::Microsecond => values
-                    .as_primitive::<TimestampMicrosecondType>()
-                    .iter()
-                    .map(|v| v.and_then(of))
-                    .collect(),
-                TimeUnit::Nanosecond => values
-                    .as_primitive::<TimestampNanosecondType>()
-                    .iter()
-                    .map(|v| v.and_then(of))
-                    .collect(),
-            }
-        }
-        other => return exec_err!("to_char of {other}"),
-    })
+        })
+        .collect())
 }
 
 /// One element of a template.

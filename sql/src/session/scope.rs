@@ -24,8 +24,8 @@
 //! when the session ends inside the block) every entry the block wrote is restored,
 //! tables it created are dropped, and hidden names were never gone. New names (the
 //! `x__tmp` above) are visible to other sessions from their statement on. Rows written
-//! by INSERT, UPDATE, DELETE, MERGE and COPY are committed by their statement, as
-//! everywhere in Tarn. Files of dropped tables stay for `dropped_files_kept`, so a
+//! by INSERT, UPDATE, DELETE, MERGE and COPY are committed by their statement, and
+//! taken back by ROLLBACK through the session's journal (`super::journal`). Files of dropped tables stay for `dropped_files_kept`, so a
 //! query that resolved the old `x` reads it to its end.
 
 use tarn_catalog::{CatalogError, LakeCatalog, TableEntry, TableKind};
