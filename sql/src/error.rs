@@ -58,6 +58,10 @@ pub enum SqlError {
     #[error("more than one row returned by a subquery used as an expression")]
     SubqueryRows,
 
+    /// INSERT ... ON CONFLICT DO UPDATE with a key the source gives twice (21000).
+    #[error("ON CONFLICT DO UPDATE command cannot affect row a second time")]
+    ConflictRowTwice,
+
     /// A text value that does not read as `type_name` (22P02).
     #[error("invalid input syntax for type {type_name}: {message}")]
     InvalidText {

@@ -27,6 +27,7 @@ pub(crate) mod names;
 pub(crate) mod not_null;
 mod numeric;
 pub(crate) mod overflow;
+mod reg;
 mod series;
 mod single_value;
 mod sizes;
@@ -239,6 +240,7 @@ pub(crate) fn install(
     datafusion_pg_catalog::setup_pg_catalog(ctx, catalog_name, EmptyContextProvider)
         .map_err(failed)?;
     zoned::install(ctx);
+    ctx.register_udf(reg::format_type_udf());
     to_char::install(ctx);
     ctx.register_udf(format::udf());
     ctx.register_udf(format::quote_ident_udf());
@@ -271,6 +273,9 @@ pub(crate) fn install(
     ctx.register_udf(catalog::regclass_name_udf(Arc::clone(&relations)));
     ctx.register_udf(catalog::regclass_oid_udf(relations));
     ctx.register_udf(sleep::udf());
+    for udf in reg::udfs() {
+        ctx.register_udf(udf);
+    }
     json_ops::install(ctx).map_err(crate::SqlError::DataFusion)?;
     for udf in json_sets::udfs() {
         ctx.register_udf(udf);
@@ -476,6 +481,17 @@ pub(crate) fn overflow_rule() -> Arc<dyn datafusion::optimizer::AnalyzerRule + S
     Arc::new(overflow::CheckedIntegers)
 }
 
+/// The table a relation name written as text (`'tt'::regclass`) names among the
+/// session's temporary tables (`is_temporary` says which exist): an unqualified name
+/// that is one, or `pg_temp.name`.
+pub(crate) fn temporary_name(text: &str, is_temporary: impl Fn(&str) -> bool) -> Option<String> {
+    match catalog::name_parts(text)?.as_slice() {
+        [name] if is_temporary(name) => Some(name.clone()),
+        [schema, name] if schema == "pg_temp" => Some(name.clone()),
+        _ => None,
+    }
+}
+
 /// The parser that rewrites client introspection SQL into what DataFusion plans.
 pub(crate) fn compatibility() -> &'static PostgresCompatibilityParser {
     static PARSER: OnceLock<PostgresCompatibilityParser> = OnceLock::new();
@@ -526,6 +542,8 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     numeric::exponent_literals(&mut statement);
     // Before the crate's rules, which make `'name'::regclass` a lookup.
     functions::regclass_text(&mut statement);
+    // Before the lookups below, which replace the casts it finds.
+    reg::type_select_items(&mut statement);
     functions::system_regclass_names(&mut statement);
     functions::computed_regclass_names(&mut statement);
     // After the names, which name the column after the function the client wrote.
@@ -536,6 +554,8 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     expandarray::rewrite_regproc_comparisons(&mut statement);
     expandarray::rewrite_array_subqueries(&mut statement);
     expandarray::rewrite_function_result(&mut statement);
+    // After the regproc comparisons, which read `typinput = 'array_in'::regproc`.
+    reg::check_literal_names(&mut statement);
     let mut statement = rules().iter().fold(statement, |s, rule| rule.rewrite(s));
     rewrite_like_escape(&mut statement);
     expandarray::rewrite(&mut statement);
@@ -873,10 +893,13 @@ impl datafusion::logical_expr::ScalarUDFImpl for PgTypeof {
         &self,
         args: datafusion::logical_expr::ScalarFunctionArgs,
     ) -> DFResult<datafusion::logical_expr::ColumnarValue> {
+        // An OID alias (`x::regclass`) is its own type; the value is an integer.
+        let name = match reg::field_kind(&args.arg_fields[0]) {
+            Some(kind) => kind.to_owned(),
+            None => regtype_name(args.arg_fields[0].data_type()),
+        };
         Ok(datafusion::logical_expr::ColumnarValue::Scalar(
-            datafusion::scalar::ScalarValue::Utf8(Some(regtype_name(
-                args.arg_fields[0].data_type(),
-            ))),
+            datafusion::scalar::ScalarValue::Utf8(Some(name)),
         ))
     }
 }

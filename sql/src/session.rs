@@ -417,6 +417,66 @@ impl Session {
         self.state().transaction
     }
 
+    /// The names that OIDs of the alias type `kind` (`regclass`, `regtype`,
+    /// `regnamespace`, `regproc`: a result column's `pg.oid_alias`) print as in text, as
+    /// PostgreSQL prints them: a relation's name (qualified where the search path does
+    /// not find it), a type's as `format_type` writes it, a schema's or function's
+    /// quoted where it must be. OIDs that name nothing are left out (they print as
+    /// numbers). Looked up in the catalog as it is now, for the OIDs of one batch.
+    pub async fn reg_names(
+        &self,
+        kind: &str,
+        oids: &[i32],
+    ) -> Result<std::collections::HashMap<i32, String>> {
+        let mut distinct: Vec<i32> = oids.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.is_empty() {
+            return Ok(Default::default());
+        }
+        let list = distinct
+            .iter()
+            .map(i32::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = match kind {
+            "regclass" => format!(
+                "SELECT o, pg_regclass_name(o) FROM (SELECT CAST(column1 AS INT) AS o FROM \
+                 (VALUES ({}))) AS oids",
+                list.replace(", ", "), (")
+            ),
+            "regtype" => format!(
+                "SELECT CAST(oid AS INT), format_type(CAST(oid AS INT), NULL) \
+                 FROM pg_catalog.pg_type WHERE oid IN ({list})"
+            ),
+            "regnamespace" => format!(
+                "SELECT CAST(oid AS INT), quote_ident(nspname) \
+                 FROM pg_catalog.pg_namespace WHERE oid IN ({list})"
+            ),
+            "regproc" => format!(
+                "SELECT CAST(oid AS INT), quote_ident(proname) \
+                 FROM pg_catalog.pg_proc WHERE oid IN ({list})"
+            ),
+            _ => return Ok(Default::default()),
+        };
+        let batches = self.ctx.sql(&sql).await?.collect().await?;
+        let mut names = std::collections::HashMap::new();
+        for batch in &batches {
+            let oids = datafusion::arrow::compute::cast(batch.column(0), &DataType::Int32)
+                .map_err(datafusion::error::DataFusionError::from)?;
+            let text = datafusion::arrow::compute::cast(batch.column(1), &DataType::Utf8)
+                .map_err(datafusion::error::DataFusionError::from)?;
+            let oids = oids.as_primitive::<datafusion::arrow::datatypes::Int32Type>();
+            for (oid, name) in oids.iter().zip(text.as_string::<i32>().iter()) {
+                if let (Some(oid), Some(name)) = (oid, name) {
+                    // pg_regclass_name writes an unknown OID as its number.
+                    names.entry(oid).or_insert_with(|| name.to_owned());
+                }
+            }
+        }
+        Ok(names)
+    }
+
     /// Records that a statement failed after [`Session::execute`] returned, for
     /// example while its rows were streamed.
     pub fn statement_failed(&self) {
@@ -866,6 +926,11 @@ impl Session {
         if let Some(SqlStatement::Merge(merge)) = ast {
             return self.merge(merge).await;
         }
+        if let Some(SqlStatement::Insert(insert)) = ast
+            && insert.on.is_some()
+        {
+            return self.insert_on_conflict(insert).await;
+        }
         if let Some(statement) = ast
             && let Some((merge, tag)) = merge::dml_as_merge(statement)?
         {
@@ -1244,6 +1309,26 @@ impl Session {
             }
             std::ops::ControlFlow::Continue(())
         };
+        // A temporary table's name cast to regclass (`'tt'::regclass`, looked up by
+        // `pg_regclass_oid` when the statement runs) is found in this session's schema.
+        if let Some(temp) = &temp {
+            let _ = ast::visit_expressions_mut(statement.as_mut(), |expr: &mut ast::Expr| {
+                if let ast::Expr::Function(f) = expr
+                    && f.name.to_string().eq_ignore_ascii_case("pg_regclass_oid")
+                    && let ast::FunctionArguments::List(list) = &mut f.args
+                    && let [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(arg))] =
+                        list.args.as_mut_slice()
+                    && let ast::Expr::Value(v) = arg
+                    && let ast::Value::SingleQuotedString(text) = &mut v.value
+                    && let Some(name) = crate::pg::temporary_name(text, |n| {
+                        temp_tables.as_ref().is_some_and(|s| s.table_exist(n))
+                    })
+                {
+                    *text = format!("\"{temp}\".\"{}\"", name.replace('"', "\"\""));
+                }
+                std::ops::ControlFlow::<()>::Continue(())
+            });
+        }
         let _ = match statement.as_mut() {
             SqlStatement::CreateTable(ct) => match ct.query.as_mut() {
                 Some(query) => ast::visit_relations_mut(query, visit),

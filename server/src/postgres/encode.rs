@@ -241,15 +241,87 @@ pub fn rows(
     fields: Arc<Vec<FieldInfo>>,
     stream: SendableRecordBatchStream,
 ) -> impl Stream<Item = PgWireResult<DataRow>> + Send + 'static {
+    let named = Arc::new(named_columns(&fields));
     stream
-        .map(move |batch| match batch {
-            Ok(batch) => Ok(futures::stream::iter(encode_batch(&fields, &batch))),
-            Err(e) => {
-                session.statement_failed();
-                Err(user_error(&SqlError::DataFusion(e)))
+        .then(move |batch| {
+            let (session, fields, named) = (
+                Arc::clone(&session),
+                Arc::clone(&fields),
+                Arc::clone(&named),
+            );
+            async move {
+                match batch {
+                    Ok(batch) => {
+                        let names = object_names(&session, &named, &batch).await;
+                        Ok(futures::stream::iter(encode_batch(&fields, &batch, &names)))
+                    }
+                    Err(e) => {
+                        session.statement_failed();
+                        Err(user_error(&SqlError::DataFusion(e)))
+                    }
+                }
             }
         })
         .try_flatten()
+}
+
+/// The text-format columns of an OID alias type whose values print as names
+/// (`regclass`, `regtype`, `regnamespace`, `regproc`), with the type's name.
+fn named_columns(fields: &[FieldInfo]) -> Vec<(usize, &'static str)> {
+    fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.format() == FieldFormat::Text)
+        .filter_map(|(i, f)| {
+            let kind = match *f.datatype() {
+                Type::REGCLASS => "regclass",
+                Type::REGTYPE => "regtype",
+                Type::REGNAMESPACE => "regnamespace",
+                Type::REGPROC => "regproc",
+                _ => return None,
+            };
+            Some((i, kind))
+        })
+        .collect()
+}
+
+/// An OID column's values (`regclass` columns are int4, `oid` ones may be unsigned).
+fn oid_values(array: &dyn datafusion::arrow::array::Array) -> Vec<Option<i32>> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::{Int32Type, UInt32Type};
+    if let Some(a) = array.as_primitive_opt::<Int32Type>() {
+        a.iter().collect()
+    } else if let Some(a) = array.as_primitive_opt::<UInt32Type>() {
+        a.iter().map(|v| v.map(|v| v as i32)).collect()
+    } else {
+        vec![None; array.len()]
+    }
+}
+
+/// For each column of `batch` in `named`, the names its OIDs print as (see
+/// [`Session::reg_names`]); `None` for other columns. A failed lookup leaves the
+/// numbers, as PostgreSQL prints an OID that names nothing.
+async fn object_names(
+    session: &Session,
+    named: &[(usize, &'static str)],
+    batch: &RecordBatch,
+) -> Vec<Option<std::collections::HashMap<i32, String>>> {
+    let mut names = vec![None; batch.num_columns()];
+    for &(col, kind) in named {
+        let oids: Vec<i32> = oid_values(batch.column(col).as_ref())
+            .into_iter()
+            .flatten()
+            .collect();
+        let found = match session.reg_names(kind, &oids).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!("could not name {kind} values: {e}");
+                Default::default()
+            }
+        };
+        names[col] = Some(found);
+    }
+    names
 }
 
 /// COPY TO STDOUT data: one CopyData message per row (and a header line first for
@@ -273,12 +345,29 @@ pub fn copy_rows(
         line.put_u8(b'\n');
         Ok(CopyData::new(line.freeze()))
     });
+    let named = Arc::new(named_columns(&fields));
+    let format = Arc::new(format);
     let lines = stream
-        .map(move |batch| match batch {
-            Ok(batch) => Ok(futures::stream::iter(copy_batch(&fields, &batch, &format))),
-            Err(e) => {
-                session.statement_failed();
-                Err(user_error(&SqlError::DataFusion(e)))
+        .then(move |batch| {
+            let (session, fields, named, format) = (
+                Arc::clone(&session),
+                Arc::clone(&fields),
+                Arc::clone(&named),
+                Arc::clone(&format),
+            );
+            async move {
+                match batch {
+                    Ok(batch) => {
+                        let names = object_names(&session, &named, &batch).await;
+                        Ok(futures::stream::iter(copy_batch(
+                            &fields, &batch, &format, &names,
+                        )))
+                    }
+                    Err(e) => {
+                        session.statement_failed();
+                        Err(user_error(&SqlError::DataFusion(e)))
+                    }
+                }
             }
         })
         .try_flatten();
@@ -363,6 +452,8 @@ fn written_by_column(pg: &Type) -> bool {
 struct BatchValues<'a> {
     fields: &'a [FieldInfo],
     batch: &'a RecordBatch,
+    /// The names of an OID alias column's values (see [`object_names`]).
+    names: &'a [Option<std::collections::HashMap<i32, String>>],
     iso_dates: Vec<bool>,
     columns: Vec<Option<super::text::TextColumn<'a>>>,
     /// A one-column encoder for each column encoded value by value.
@@ -370,7 +461,11 @@ struct BatchValues<'a> {
 }
 
 impl<'a> BatchValues<'a> {
-    fn new(fields: &'a [FieldInfo], batch: &'a RecordBatch) -> Self {
+    fn new(
+        fields: &'a [FieldInfo],
+        batch: &'a RecordBatch,
+        names: &'a [Option<std::collections::HashMap<i32, String>>],
+    ) -> Self {
         // DateStyle "ISO" or "ISO, <order>": dates are YYYY-MM-DD whatever the order.
         let iso_dates: Vec<bool> = fields
             .iter()
@@ -405,6 +500,7 @@ impl<'a> BatchValues<'a> {
         Self {
             fields,
             batch,
+            names,
             iso_dates,
             columns,
             single,
@@ -414,6 +510,17 @@ impl<'a> BatchValues<'a> {
     /// Hands each value of row `row` to `value` in column order (`None`: NULL).
     fn row(&mut self, row: usize, mut value: impl FnMut(Option<&[u8]>)) -> PgWireResult<()> {
         for (col, pg_field) in self.fields.iter().enumerate() {
+            if let Some(Some(names)) = self.names.get(col) {
+                let array = self.batch.column(col);
+                match oid_values(&array.slice(row, 1))[0] {
+                    None => value(None),
+                    Some(oid) => match names.get(&oid) {
+                        Some(name) => value(Some(name.as_bytes())),
+                        None => value(Some(oid.to_string().as_bytes())),
+                    },
+                }
+                continue;
+            }
             if let Some(column) = &self.columns[col] {
                 value(column.value(row));
                 continue;
@@ -442,9 +549,13 @@ impl<'a> BatchValues<'a> {
 /// Encodes each row of `batch` as a DataRow. The batch's rows are encoded together
 /// (the text columns borrow the batch), so a batch's DataRows are in memory at once,
 /// as its values already are.
-fn encode_batch(fields: &[FieldInfo], batch: &RecordBatch) -> Vec<PgWireResult<DataRow>> {
+fn encode_batch(
+    fields: &[FieldInfo],
+    batch: &RecordBatch,
+    names: &[Option<std::collections::HashMap<i32, String>>],
+) -> Vec<PgWireResult<DataRow>> {
     let batch = padded_chars(fields, batch);
-    let mut values = BatchValues::new(fields, &batch);
+    let mut values = BatchValues::new(fields, &batch, names);
     let count = i16::try_from(fields.len()).unwrap_or(i16::MAX);
     let mut data = RowBuffer::default();
     (0..batch.num_rows())
@@ -490,9 +601,10 @@ fn copy_batch(
     fields: &[FieldInfo],
     batch: &RecordBatch,
     format: &CopyFormat,
+    names: &[Option<std::collections::HashMap<i32, String>>],
 ) -> Vec<PgWireResult<CopyData>> {
     let batch = padded_chars(fields, batch);
-    let mut values = BatchValues::new(fields, &batch);
+    let mut values = BatchValues::new(fields, &batch, names);
     // A line holding only `\.` would read back as the end of the data: in CSV a lone
     // column's `\.` is quoted, as PostgreSQL quotes it (text format escapes it anyway).
     let quote_end_marker = format.csv && fields.len() == 1;
@@ -1034,7 +1146,7 @@ mod tests {
         )
         .expect("fields");
 
-        let by_column: Vec<DataRow> = encode_batch(&fields, &batch)
+        let by_column: Vec<DataRow> = encode_batch(&fields, &batch, &[])
             .into_iter()
             .collect::<PgWireResult<_>>()
             .expect("encodes");

@@ -17,6 +17,7 @@ pub const UNDEFINED_TABLE: &str = "42P01";
 pub const UNDEFINED_COLUMN: &str = "42703";
 pub const UNDEFINED_FUNCTION: &str = "42883";
 pub const UNDEFINED_OBJECT: &str = "42704";
+pub const AMBIGUOUS_FUNCTION: &str = "42725";
 pub const DUPLICATE_TABLE: &str = "42P07";
 pub const DUPLICATE_SCHEMA: &str = "42P06";
 pub const DUPLICATE_COLUMN: &str = "42701";
@@ -59,6 +60,13 @@ pub fn error_info(err: &SqlError) -> ErrorInfo {
     if let Some(reworded) = reworded(err) {
         info.hint = reworded.hint.map(str::to_owned);
     }
+    if matches!(err, SqlError::ConflictRowTwice) {
+        info.hint = Some(
+            "Ensure that no rows proposed for insertion within the same command have \
+             duplicate constrained values."
+                .to_owned(),
+        );
+    }
     if let SqlError::DataFusion(e) = err
         && let DataFusionError::SchemaError(schema_error, _) = e.find_root()
         && let SchemaError::FieldNotFound { valid_fields, .. } = schema_error.as_ref()
@@ -94,7 +102,7 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::ValueTooLong { .. } => STRING_DATA_RIGHT_TRUNCATION,
         SqlError::ParameterCount { .. } => PROTOCOL_VIOLATION,
         SqlError::UnknownSetting { .. } => UNDEFINED_OBJECT,
-        SqlError::SubqueryRows => "21000",
+        SqlError::SubqueryRows | SqlError::ConflictRowTwice => "21000",
         SqlError::InvalidText { .. } | SqlError::InvalidInput(_) => INVALID_TEXT_REPRESENTATION,
         SqlError::UnsupportedUnicodeEscape => UNTRANSLATABLE_CHARACTER,
         SqlError::NumericOverflow | SqlError::IntegerOutOfRange { .. } => {
@@ -234,6 +242,12 @@ fn plan_state(msg: &str) -> &'static str {
         || msg.starts_with("function ") && msg.contains("does not exist")
     {
         UNDEFINED_FUNCTION
+    } else if msg.starts_with("type \"") && msg.ends_with("\" does not exist") {
+        UNDEFINED_OBJECT
+    } else if msg.starts_with("schema \"") && msg.ends_with("\" does not exist") {
+        INVALID_SCHEMA_NAME
+    } else if msg.starts_with("more than one function named") {
+        AMBIGUOUS_FUNCTION
     } else if msg.contains("Cannot infer common")
         || msg.contains("Cannot coerce")
         || msg.contains("does not support") && msg.contains("type")

@@ -35,9 +35,15 @@ const CONSTANTS: &[(&str, &str, &str)] = &[
 pub(crate) fn attach(state: &mut SessionState, settings: &Settings) -> DFResult<()> {
     let settings = Arc::new(settings.clone());
     state.config_mut().set_extension(Arc::clone(&settings));
+    let time_zone = settings.get("timezone").unwrap_or("UTC").to_owned();
     datafusion::execution::FunctionRegistry::register_udf(
         state,
         Arc::new(current_setting(settings)),
+    )?;
+    // to_char formats a timestamp with time zone in the session's zone.
+    datafusion::execution::FunctionRegistry::register_udf(
+        state,
+        Arc::new(super::to_char::udf(&time_zone)),
     )?;
     Ok(())
 }
@@ -1541,7 +1547,11 @@ impl datafusion::logical_expr::ScalarUDFImpl for RegclassName {
                 continue;
             };
             for table in provider.table_names() {
-                let name = if &schema == default_schema || schema == "pg_catalog" {
+                // The session's temporary schema is searched first, as pg_catalog is.
+                let name = if &schema == default_schema
+                    || schema == "pg_catalog"
+                    || schema.starts_with(crate::session::TEMP_SCHEMA_PREFIX)
+                {
                     super::format::quote_ident(&table)
                 } else {
                     format!(
@@ -1603,7 +1613,7 @@ impl std::hash::Hash for RegclassOid {
 }
 
 /// The parts of a possibly qualified, possibly quoted name (`"My Schema".t`).
-fn name_parts(text: &str) -> Option<Vec<String>> {
+pub(crate) fn name_parts(text: &str) -> Option<Vec<String>> {
     let mut parts = Vec::new();
     let mut chars = text.trim().chars().peekable();
     loop {

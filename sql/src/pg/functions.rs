@@ -557,7 +557,7 @@ pub(crate) fn type_name_udf() -> ScalarUDF {
     )
 }
 
-fn type_name(name: &str) -> Option<String> {
+pub(crate) fn type_name(name: &str) -> Option<String> {
     let name = name.trim().to_ascii_lowercase();
     let name = name.strip_prefix("pg_catalog.").unwrap_or(&name).trim();
     if let Some(element) = name.strip_suffix("[]") {

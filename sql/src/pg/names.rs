@@ -47,6 +47,8 @@ fn type_name(data_type: &DataType) -> Option<&'static str> {
         "uuid" => "uuid",
         "regclass" => "regclass",
         "regtype" => "regtype",
+        "regnamespace" => "regnamespace",
+        "regproc" => "regproc",
         "oid" => "oid",
         _ => return None,
     })

@@ -28,7 +28,7 @@
 //!   as numeric division), double precision in DataFusion (`1.5` where PostgreSQL
 //!   prints `1.5000000000000000`): its argument is cast to a decimal of scale 12, so
 //!   the average is a decimal with 16 places (DataFusion's average adds 4), as the
-//!   quotients above ([`integer_average`]). Window averages stay double precision.
+//!   quotients above ([`integer_average`]), also over a window.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -39,7 +39,9 @@ use datafusion::common::tree_node::Transformed;
 use datafusion::common::{Column, DFSchema, ScalarValue};
 use datafusion::error::Result;
 use datafusion::logical_expr::expr::{BinaryExpr, Cast};
-use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, Operator, Projection, Union};
+use datafusion::logical_expr::{
+    Expr, ExprSchemable, LogicalPlan, Operator, Projection, Union, WindowFunctionDefinition,
+};
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::sql::sqlparser::ast::{
     self, CastKind, DataType as SqlType, Statement, Value, visit_expressions_mut,
@@ -300,13 +302,19 @@ fn union_floats_over_numerics(plan: LogicalPlan) -> Result<Transformed<LogicalPl
 /// `avg(integer)` over the integers as decimals of scale [`DIVIDEND_SCALE`]: a
 /// numeric average with 16 places (see the module documentation).
 fn integer_average(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
-    let Expr::AggregateFunction(aggregate) = &expr else {
+    let (name, args) = match &expr {
+        Expr::AggregateFunction(aggregate) => (aggregate.func.name(), &aggregate.params.args),
+        // The same over a window (`avg(x) OVER (PARTITION BY g)`).
+        Expr::WindowFunction(window) => match &window.fun {
+            WindowFunctionDefinition::AggregateUDF(udf) => (udf.name(), &window.params.args),
+            WindowFunctionDefinition::WindowUDF(_) => return Ok(Transformed::no(expr)),
+        },
+        _ => return Ok(Transformed::no(expr)),
+    };
+    let [argument] = args.as_slice() else {
         return Ok(Transformed::no(expr));
     };
-    let [argument] = aggregate.params.args.as_slice() else {
-        return Ok(Transformed::no(expr));
-    };
-    if !aggregate.func.name().eq_ignore_ascii_case("avg") {
+    if !name.eq_ignore_ascii_case("avg") {
         return Ok(Transformed::no(expr));
     }
     let Ok(data_type) = argument.get_type(schema) else {
@@ -322,9 +330,17 @@ fn integer_average(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
         Box::new(argument.clone()),
         DataType::Decimal128(digits + DIVIDEND_SCALE as u8, DIVIDEND_SCALE),
     ));
-    let mut aggregate = aggregate.clone();
-    aggregate.params.args = vec![decimal];
-    Ok(Transformed::yes(Expr::AggregateFunction(aggregate)))
+    Ok(Transformed::yes(match expr {
+        Expr::AggregateFunction(mut aggregate) => {
+            aggregate.params.args = vec![decimal];
+            Expr::AggregateFunction(aggregate)
+        }
+        Expr::WindowFunction(mut window) => {
+            window.params.args = vec![decimal];
+            Expr::WindowFunction(window)
+        }
+        other => other,
+    }))
 }
 
 /// A division of numerics with its dividend at [`DIVIDEND_SCALE`] (see the module

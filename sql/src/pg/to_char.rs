@@ -9,8 +9,11 @@
 //! p.m.`, `Q`, `WW IW`, `TZ tz OF`; the `FM` prefix (no padding), the `TH`/`th`
 //! suffix (ordinal), double-quoted text and other characters as they are, `\"` a
 //! quote. Names are English, as PostgreSQL's without a `TM` prefix. A timestamp with
-//! time zone is formatted in UTC, Tarn's execution zone (PostgreSQL: the session's
-//! `TimeZone`). Other types keep DataFusion's `to_char` (its durations).
+//! time zone is formatted in the session's `TimeZone`, as PostgreSQL does (Tarn
+//! computes in UTC; the function is registered for each statement with the session's
+//! zone, [`udf`]), and so is a date (midnight there); `TZ` is the zone's abbreviation
+//! then (`CEST`, `+04`), empty for a timestamp without time zone. Other types keep
+//! DataFusion's `to_char` (its durations).
 
 use std::sync::Arc;
 
@@ -19,27 +22,122 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::plan_err;
 use datafusion::error::Result;
-use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::prelude::SessionContext;
 
-/// Replaces the registered `to_char` with [`ToChar`], which keeps it for the types
-/// PostgreSQL's templates do not cover here.
+/// Replaces the registered `to_char` with [`ToChar`] (in UTC until a statement
+/// registers the session's zone, [`udf`]).
 pub(crate) fn install(ctx: &SessionContext) {
-    if let Ok(inner) = ctx.udf("to_char") {
-        ctx.register_udf(ScalarUDF::new_from_impl(ToChar {
-            inner,
-            signature: Signature::user_defined(Volatility::Stable),
-        }));
-    }
+    ctx.register_udf(udf("UTC"));
+}
+
+/// `to_char` formatting timestamps with time zone in `time_zone` (the session's
+/// `TimeZone`, an IANA name or an offset such as `+05:30`); DataFusion's `to_char`
+/// for the types PostgreSQL's templates do not cover here.
+pub(crate) fn udf(time_zone: &str) -> ScalarUDF {
+    ScalarUDF::new_from_impl(ToChar {
+        inner: datafusion::functions::datetime::to_char(),
+        signature: Signature::user_defined(Volatility::Stable),
+        time_zone: time_zone.to_owned(),
+    })
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct ToChar {
     inner: Arc<ScalarUDF>,
     signature: Signature,
+    time_zone: String,
+}
+
+/// A local time's zone as `TZ` and `OF` print it.
+#[derive(Debug, Clone, PartialEq)]
+struct Zone {
+    abbreviation: String,
+    /// Seconds east of UTC.
+    offset: i32,
+}
+
+impl Zone {
+    /// `OF`: `+02`, `-02:30`, `+05:30`.
+    fn offset_text(&self) -> String {
+        let sign = if self.offset < 0 { '-' } else { '+' };
+        let seconds = self.offset.abs();
+        let mut text = format!("{sign}{:02}", seconds / 3600);
+        if seconds % 3600 != 0 {
+            text.push_str(&format!(":{:02}", seconds % 3600 / 60));
+        }
+        text
+    }
+}
+
+/// The session's zone: an IANA name (with abbreviations) or a fixed offset.
+enum SessionZone {
+    Named(chrono_tz::Tz),
+    Fixed(chrono::FixedOffset),
+}
+
+impl SessionZone {
+    fn parse(name: &str) -> Self {
+        if let Ok(tz) = name.parse::<chrono_tz::Tz>() {
+            return Self::Named(tz);
+        }
+        let fixed = name
+            .parse::<datafusion::arrow::array::timezone::Tz>()
+            .ok()
+            .map(|tz| {
+                use chrono::{Offset, TimeZone};
+                tz.offset_from_utc_datetime(&NaiveDateTime::default()).fix()
+            });
+        Self::Fixed(fixed.unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("UTC")))
+    }
+
+    /// The local time of the UTC time `utc`, with its zone.
+    fn local(&self, utc: &NaiveDateTime) -> (NaiveDateTime, Zone) {
+        use chrono::{Offset, TimeZone};
+        match self {
+            Self::Named(tz) => {
+                use chrono_tz::OffsetName;
+                let offset = tz.offset_from_utc_datetime(utc);
+                let seconds = offset.fix().local_minus_utc();
+                let mut zone = Zone {
+                    abbreviation: offset.abbreviation().unwrap_or_default().to_owned(),
+                    offset: seconds,
+                };
+                // Zones without a name for their time (Asia/Dubai) print the offset.
+                if zone.abbreviation.is_empty() {
+                    zone.abbreviation = zone.offset_text();
+                }
+                (*utc + chrono::Duration::seconds(seconds.into()), zone)
+            }
+            Self::Fixed(offset) => {
+                let seconds = offset.local_minus_utc();
+                let mut zone = Zone {
+                    abbreviation: String::new(),
+                    offset: seconds,
+                };
+                zone.abbreviation = zone.offset_text();
+                (*utc + chrono::Duration::seconds(seconds.into()), zone)
+            }
+        }
+    }
+
+    /// The zone at local time `local` (a date's midnight).
+    fn at_local(&self, local: &NaiveDateTime) -> Zone {
+        use chrono::TimeZone;
+        let utc = match self {
+            Self::Named(tz) => tz
+                .from_local_datetime(local)
+                .earliest()
+                .map(|t| t.naive_utc()),
+            Self::Fixed(offset) => offset
+                .from_local_datetime(local)
+                .earliest()
+                .map(|t| t.naive_utc()),
+        };
+        self.local(&utc.unwrap_or(*local)).1
+    }
 }
 
 /// Whether PostgreSQL's templates format `data_type` here.
@@ -98,6 +196,18 @@ impl ScalarUDFImpl for ToChar {
         let formats = datafusion::arrow::compute::cast(&formats, &DataType::Utf8)?;
         let formats = formats.as_string::<i32>();
         let instants = instants(&values)?;
+        let zone = SessionZone::parse(&self.time_zone);
+        // A timestamp with time zone in the session's zone; a date at midnight there;
+        // a timestamp without time zone has none (`TZ` is empty, `OF` +00).
+        let zoned = matches!(args.args[0].data_type(), DataType::Timestamp(_, Some(_)));
+        let dated = matches!(
+            args.args[0].data_type(),
+            DataType::Date32 | DataType::Date64
+        );
+        let none = Zone {
+            abbreviation: String::new(),
+            offset: 0,
+        };
         let mut parsed: Option<(String, Vec<Token>)> = None;
         let text: StringArray = (0..rows)
             .map(|row| {
@@ -109,7 +219,14 @@ impl ScalarUDFImpl for ToChar {
                 if parsed.as_ref().map(|(f, _)| f.as_str()) != Some(format) {
                     parsed = Some((format.to_owned(), tokens(format)));
                 }
-                parsed.as_ref().map(|(_, tokens)| render(tokens, &instant))
+                let (local, at) = match (zoned, dated) {
+                    (true, _) => zone.local(&instant),
+                    (_, true) => (instant, zone.at_local(&instant)),
+                    _ => (instant, none.clone()),
+                };
+                parsed
+                    .as_ref()
+                    .map(|(_, tokens)| render(tokens, &local, &at))
             })
             .collect();
         let text: ArrayRef = Arc::new(text);
@@ -122,8 +239,8 @@ impl ScalarUDFImpl for ToChar {
     }
 }
 
-/// Each value as a date and time (a timestamp with time zone in its zone, UTC in
-/// Tarn), through Arrow's cast to microseconds.
+/// Each value as a date and time (a timestamp with time zone in UTC, Tarn's
+/// execution zone), through Arrow's cast to microseconds.
 fn instants(values: &ArrayRef) -> Result<Vec<Option<NaiveDateTime>>> {
     use datafusion::arrow::datatypes::TimestampMicrosecondType;
     let micros = datafusion::arrow::compute::cast(
@@ -418,8 +535,8 @@ fn suffix(n: i64) -> &'static str {
     }
 }
 
-/// `tokens` with the fields of `t`.
-fn render(tokens: &[Token], t: &NaiveDateTime) -> String {
+/// `tokens` with the fields of `t`, a local time in `zone`.
+fn render(tokens: &[Token], t: &NaiveDateTime, zone: &Zone) -> String {
     let mut out = String::new();
     for token in tokens {
         let (field, fill, ordinal) = match token {
@@ -501,12 +618,12 @@ fn render(tokens: &[Token], t: &NaiveDateTime) -> String {
             Field::IsoWeek => number(i64::from(t.iso_week().week()), 2),
             Field::Zone { upper } => (
                 match upper {
-                    true => "UTC".to_owned(),
-                    false => "utc".to_owned(),
+                    true => zone.abbreviation.clone(),
+                    false => zone.abbreviation.to_lowercase(),
                 },
                 None,
             ),
-            Field::Offset => ("+00".to_owned(), None),
+            Field::Offset => (zone.offset_text(), None),
         };
         out.push_str(&text);
         if let (Some(upper), Some(n)) = (ordinal, value) {
@@ -522,7 +639,7 @@ fn render(tokens: &[Token], t: &NaiveDateTime) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{render, tokens};
+    use super::{Zone, render, tokens};
 
     fn at(text: &str) -> chrono::NaiveDateTime {
         chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").expect("time")
@@ -553,7 +670,15 @@ mod tests {
                 "2024-03-05 14:07:09",
             ),
         ] {
-            assert_eq!(render(&tokens(format), &at(time)), expected, "{format}");
+            let utc = Zone {
+                abbreviation: "UTC".to_owned(),
+                offset: 0,
+            };
+            assert_eq!(
+                render(&tokens(format), &at(time), &utc),
+                expected,
+                "{format}"
+            );
         }
     }
 }

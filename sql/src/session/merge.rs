@@ -40,6 +40,198 @@ impl Session {
         Ok(Output::Command(CommandTag::with_rows(tag, rows)))
     }
 
+    /// `INSERT INTO t [AS a] [(cols)] source ON CONFLICT (k, ...) DO NOTHING | DO UPDATE
+    /// SET ... [WHERE ...]`, PostgreSQL's upsert, as the MERGE it means, in one Delta
+    /// commit:
+    ///
+    /// ```text
+    /// MERGE INTO t [AS a] USING (SELECT DISTINCT ON (k, ...) * FROM (source)) AS excluded (cols)
+    ///   ON t.k = excluded.k AND ...
+    ///   WHEN MATCHED [AND where] THEN UPDATE SET ...      -- DO UPDATE only
+    ///   WHEN NOT MATCHED THEN INSERT (cols) VALUES (excluded.cols)
+    /// ```
+    ///
+    /// Tarn keeps no unique constraints, so the conflict target names the key: without
+    /// one (or with `ON CONSTRAINT`) the statement is refused rather than inserting
+    /// duplicates silently. A key given twice in the source is inserted once (DO
+    /// NOTHING: the first row in the source's order, as PostgreSQL skips the later
+    /// ones); DO UPDATE refuses it, as PostgreSQL does (21000). NULL keys never
+    /// conflict, as in a unique index. The tag is PostgreSQL's, `INSERT 0 n`, n counting
+    /// the rows inserted and updated.
+    pub(super) async fn insert_on_conflict(&self, insert: &ast::Insert) -> Result<Output> {
+        let Some(ast::OnInsert::OnConflict(conflict)) = &insert.on else {
+            return Err(SqlError::not_supported(
+                "INSERT ... ON DUPLICATE KEY UPDATE",
+            ));
+        };
+        if insert.returning.is_some() {
+            return Err(SqlError::not_supported(
+                "INSERT ... ON CONFLICT ... RETURNING",
+            ));
+        }
+        let keys = match &conflict.conflict_target {
+            Some(ast::ConflictTarget::Columns(keys)) if !keys.is_empty() => keys,
+            Some(ast::ConflictTarget::OnConstraint(_)) => {
+                return Err(SqlError::not_supported(
+                    "ON CONFLICT ON CONSTRAINT (Tarn keeps no constraints: name the key columns, \
+                     ON CONFLICT (id))",
+                ));
+            }
+            _ => {
+                return Err(SqlError::not_supported(
+                    "ON CONFLICT without key columns (Tarn keeps no unique constraints: name \
+                     them, ON CONFLICT (id) DO NOTHING)",
+                ));
+            }
+        };
+        let Some(source) = &insert.source else {
+            return Err(SqlError::not_supported(
+                "INSERT ... DEFAULT VALUES ... ON CONFLICT",
+            ));
+        };
+        let ast::TableObject::TableName(table) = &insert.table else {
+            return Err(SqlError::not_supported("INSERT INTO a table function"));
+        };
+        let target = object_name_to_table_reference(table.clone(), true)?;
+        let alias = match &insert.table_alias {
+            Some(alias) => normalize_ident(&alias.alias),
+            None => target.table().to_owned(),
+        };
+        if alias == "excluded" {
+            return Err(SqlError::Syntax {
+                message: "table name \"excluded\" is reserved in INSERT ... ON CONFLICT".to_owned(),
+            });
+        }
+        // The columns the source fills: those listed, or the table's in order (as many
+        // as a VALUES list has).
+        let columns: Vec<String> = if insert.columns.is_empty() {
+            let (schema, name) = self.resolve_table(&target)?;
+            let fields = self.target_schema(&schema, &name).await?;
+            let width = match source.body.as_ref() {
+                ast::SetExpr::Values(values) => values.rows.first().map(|row| row.len()),
+                _ => None,
+            };
+            fields
+                .fields()
+                .iter()
+                .take(width.unwrap_or(usize::MAX))
+                .map(|f| f.name().clone())
+                .collect()
+        } else {
+            insert
+                .columns
+                .iter()
+                .map(|c| {
+                    object_name_to_table_reference(c.clone(), true)
+                        .map(|r| r.table().to_owned())
+                        .map_err(SqlError::from)
+                })
+                .collect::<Result<_>>()?
+        };
+        let quoted = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+        let keys: Vec<String> = keys.iter().map(normalize_ident).collect();
+        for key in &keys {
+            if !columns.contains(key) {
+                return Err(tarn_catalog::CatalogError::ColumnNotFound {
+                    table: target.table().to_owned(),
+                    column: key.clone(),
+                }
+                .into());
+            }
+        }
+        let column_list = columns.iter().map(|c| quoted(c)).collect::<Vec<_>>();
+        let on = keys
+            .iter()
+            .map(|k| format!("{}.{} = excluded.{}", quoted(&alias), quoted(k), quoted(k)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let key_list = keys
+            .iter()
+            .map(|k| quoted(k))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = match &conflict.action {
+            // One row per key: PostgreSQL skips the later rows of a key it inserted.
+            ast::OnConflictAction::DoNothing => format!(
+                "(SELECT DISTINCT ON ({key_list}) * FROM ({source}) AS __tarn_rows ({}))",
+                column_list.join(", ")
+            ),
+            ast::OnConflictAction::DoUpdate(_) => format!("({source})"),
+        };
+        let update = match &conflict.action {
+            ast::OnConflictAction::DoNothing => String::new(),
+            ast::OnConflictAction::DoUpdate(update) => {
+                let when = match &update.selection {
+                    Some(selection) => format!(" AND ({selection})"),
+                    None => String::new(),
+                };
+                let sets = update
+                    .assignments
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!(" WHEN MATCHED{when} THEN UPDATE SET {sets}")
+            }
+        };
+        let merge = format!(
+            "MERGE INTO {table} AS {} USING {rows} AS excluded ({}) ON {on}{update} \
+             WHEN NOT MATCHED THEN INSERT ({}) VALUES ({})",
+            quoted(&alias),
+            column_list.join(", "),
+            column_list.join(", "),
+            column_list
+                .iter()
+                .map(|c| format!("excluded.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let parsed = self.parse(&merge)?;
+        let Some(datafusion::sql::parser::Statement::Statement(statement)) = parsed.first() else {
+            return Err(SqlError::not_supported("INSERT ... ON CONFLICT"));
+        };
+        let ast::Statement::Merge(merge) = statement.as_ref() else {
+            return Err(SqlError::not_supported("INSERT ... ON CONFLICT"));
+        };
+        if matches!(conflict.action, ast::OnConflictAction::DoUpdate(_)) {
+            self.refuse_repeated_keys(&merge.source, &keys).await?;
+        }
+        let counts = self.merge_counts(merge).await?;
+        Ok(Output::Command(CommandTag::with_rows(
+            "INSERT 0",
+            counts.inserted + counts.updated,
+        )))
+    }
+
+    /// ON CONFLICT DO UPDATE's refusal of a key the source gives twice (PostgreSQL's
+    /// 21000): the second row would update the row the first one wrote.
+    async fn refuse_repeated_keys(&self, source: &TableFactor, keys: &[String]) -> Result<()> {
+        let list = keys
+            .iter()
+            .map(|k| format!("\"{}\"", k.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let not_null = keys
+            .iter()
+            .map(|k| format!("\"{}\" IS NOT NULL", k.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let check = format!(
+            "SELECT 1 FROM {source} WHERE {not_null} GROUP BY {list} HAVING count(*) > 1 LIMIT 1"
+        );
+        let statement = self
+            .parse(&check)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| SqlError::not_supported("INSERT ... ON CONFLICT"))?;
+        let plan = self.plan(statement).await?;
+        let repeated = DataFrame::new(self.ctx.state(), plan).count().await?;
+        if repeated > 0 {
+            return Err(SqlError::ConflictRowTwice);
+        }
+        Ok(())
+    }
+
     async fn merge_counts(&self, merge: &ast::Merge) -> Result<tarn_catalog::MergeCounts> {
         if merge.output.is_some() {
             return Err(SqlError::not_supported("MERGE ... OUTPUT"));

@@ -1736,6 +1736,160 @@ select lower('Mixed')::regclass;
     assert_eq!(errors, ["42P01", "42P01"]);
 }
 
+/// Casts to the OID alias types as results: `'t'::regclass`, `c.oid::regclass`,
+/// `'integer'::regtype`, `'public'::regnamespace` and `'now'::regproc` print the
+/// object's name, are described as `regclass`, `regtype`, `regnamespace` and
+/// `regproc` (psql's `\gdesc`, `pg_typeof`), in COPY too, qualified where the search
+/// path does not find the relation, a temporary table's unqualified; a name that names
+/// nothing is an error with PostgreSQL's SQLSTATE. Tarn printed OIDs, described the
+/// columns as integer or oid, and answered NULL for unknown names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_oid_alias_types_print_names_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("oid_aliases.sql");
+    std::fs::write(
+        &script,
+        "create table t1 (id int, name text);
+create view v1 as select * from t1;
+create schema s2;
+create table s2.x (a int);
+select 't1'::regclass, 'pg_class'::regclass, 'public.t1'::regclass as q, 's2.x'::regclass as x;
+select c.oid::regclass as r, relname from pg_class c where relname in ('t1', 'v1', 'x') order by 2;
+select relname from pg_class where oid = 't1'::regclass;
+select * from (select 't1'::regclass as r) s where r = 't1'::regclass;
+select 'integer'::regtype, 'character varying'::regtype, 'text[]'::regtype, 'int8'::regtype;
+select t.oid::regtype, t.typname from pg_type t where t.typname in ('int4', '_text', 'varchar', 'regclass') order by 2;
+select 'public'::regnamespace, 'now'::regproc;
+select n.oid::regnamespace from pg_namespace n where nspname in ('public', 's2') order by 1;
+select pg_typeof('t1'::regclass), pg_typeof('int4'::regtype), pg_typeof(c.oid) from pg_class c where relname = 't1';
+select 't1'::regclass as a, c.oid::regclass as b, 'int4'::regtype as c, 'public'::regnamespace as d, 'now'::regproc as e from pg_class c where c.relname = 't1' \\gdesc
+\\copy (select 't1'::regclass, 'int4'::regtype, 's2.x'::regclass) to stdout
+select 't1'::regclass::oid = c.oid, 'pg_rewrite'::regclass::oid > 0 from pg_class c where relname = 't1';
+create temp table tt (a int);
+select 'tt'::regclass, 'pg_temp.tt'::regclass as q;
+select 'nope'::regclass;
+select 'nope'::regtype;
+select 'nope'::regnamespace;
+select 'nope_fn'::regproc;
+select 1;
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["42P01", "42704", "3F000", "42883"]);
+}
+
+/// `to_char` of a timestamp with time zone formats it in the session's `TimeZone`
+/// (IANA names with daylight saving time and their abbreviations for `TZ`, half-hour
+/// offsets for `OF`), a date at midnight there, a timestamp without time zone with an
+/// empty `TZ`: Tarn formatted every value in UTC and printed `UTC` for `TZ`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_to_char_in_the_session_time_zone_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("to_char_zones.sql");
+    std::fs::write(
+        &script,
+        "set timezone = 'Europe/Berlin';
+select to_char(timestamptz '2024-07-02 03:04:05+00', 'YYYY-MM-DD HH24:MI:SS TZ tz OF') as summer, to_char(timestamptz '2024-01-02 03:04:05+00', 'HH24 TZ OF') as winter;
+select to_char(timestamp '2024-07-02 03:04:05', 'HH24:MI TZ|OF') as naive, to_char(date '2024-07-02', 'YYYY-MM-DD HH24 TZ OF') as d;
+select to_char(x, 'Mon DD HH24:MI TZ') from (values (timestamptz '2024-03-31 00:30:00+00'), (timestamptz '2024-03-31 01:30:00+00'), (null)) t(x);
+set timezone = 'Asia/Kolkata';
+select to_char(timestamptz '2024-07-02 23:04:05+00', 'YYYY-MM-DD HH12:MI AM TZ OF');
+set timezone = 'America/St_Johns';
+select to_char(timestamptz '2024-07-02 03:04:05+00', 'HH24:MI TZ OF');
+set timezone = 'Asia/Dubai';
+select to_char(timestamptz '2024-07-02 03:04:05+00', 'HH24:MI TZ OF');
+set timezone = 'UTC';
+select to_char(timestamptz '2024-07-02 03:04:05+00', 'HH24:MI TZ OF');
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+/// `avg` of integers over a window is `numeric` too (it was double precision: `1.5`
+/// where PostgreSQL prints `1.5000000000000000`), partitioned, over a moving frame and
+/// over everything; a float's stays double precision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_window_averages_of_integers_are_numeric_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("window_averages.sql");
+    std::fs::write(
+        &script,
+        "create table wa (g int, x int, y bigint, z smallint);
+insert into wa values (1, 1, 10, 1), (1, 2, 20, 2), (2, 4, 40, 4), (2, 7, 70, 7), (2, null, null, null);
+select g, x, avg(x) over (partition by g) as a, avg(y) over (order by x rows between 1 preceding and current row) as b, avg(z) over () as c from wa order by g, x;
+select pg_typeof(avg(x) over ()) from wa limit 1;
+select g, avg(x::float8) over (partition by g) from wa order by g, x limit 2;
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+/// `INSERT ... ON CONFLICT (key) DO UPDATE SET ... [WHERE ...]` and `DO NOTHING`,
+/// PostgreSQL's upsert, write what PostgreSQL 15 writes (with a unique index on the
+/// key there): `excluded` and the target by name or alias in SET and WHERE, VALUES and
+/// SELECT sources, a column list, a key repeated in the source (DO NOTHING keeps the
+/// first; DO UPDATE is refused with 21000), NULL keys never conflicting, the `INSERT 0
+/// n` tags, and ROLLBACK. Tarn refused every ON CONFLICT ("Insert-on clause not
+/// supported"). Without key columns it is refused with 0A000: Tarn keeps no unique
+/// constraints to find them by.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_insert_on_conflict_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let (ok, _, err) = postgres.psql(&[
+        "-c",
+        "create table kv (k int, v text, n int); create unique index on kv (k)",
+    ]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = tarn.psql(&["-c", "create table kv (k int, v text, n int)"]);
+    assert!(ok, "{err}");
+    let script = dir.path().join("upsert.sql");
+    std::fs::write(
+        &script,
+        "insert into kv values (1, 'a', 1), (2, 'b', 1);
+insert into kv values (1, 'A', 5), (3, 'c', 1) on conflict (k) do update set v = excluded.v, n = kv.n + excluded.n;
+select * from kv order by k;
+insert into kv as t (k, v) values (2, 'B'), (4, 'd') on conflict (k) do update set v = excluded.v where t.v <> 'b';
+select * from kv order by k;
+insert into kv values (1, 'x', 0), (5, 'e', 0), (5, 'f', 0) on conflict (k) do nothing;
+select * from kv order by k;
+insert into kv values (6, 'g', 0), (6, 'h', 0) on conflict (k) do update set v = excluded.v;
+insert into kv select k + 10, v, n from kv where k < 3 on conflict (k) do nothing;
+insert into kv (k, v) select k, upper(v) from kv where k > 10 on conflict (k) do update set v = excluded.v;
+insert into kv values (null, 'nul', 0) on conflict (k) do nothing;
+insert into kv values (null, 'nul', 0) on conflict (k) do nothing;
+select * from kv order by k nulls last, v;
+begin;
+insert into kv values (1, 'rolled', 0) on conflict (k) do update set v = excluded.v;
+rollback;
+select v from kv where k = 1;
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["21000"]);
+    let (ok, _, err) = tarn.psql(&[
+        "-c",
+        "insert into kv values (1, 'x', 0) on conflict do nothing",
+    ]);
+    assert!(
+        !ok && err.contains("ON CONFLICT without key columns"),
+        "{err}"
+    );
+}
+
 /// `avg` of integers is `numeric` with PostgreSQL 15's text (Tarn's was double
 /// precision: `1.5` for `1.5000000000000000`): smallint, integer and bigint, grouped,
 /// with FILTER and DISTINCT, of NULLs only, rounded, in arithmetic; a float's stays
