@@ -91,6 +91,9 @@ pub enum DeclaredType {
     Char(u32),
     Json,
     Jsonb,
+    /// `uuid`, kept as its canonical text (`a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11`):
+    /// Delta has no uuid type, and Spark reads uuids as strings.
+    Uuid,
 }
 
 impl DeclaredType {
@@ -101,6 +104,7 @@ impl DeclaredType {
             return match t.as_str() {
                 "json" => Some(DeclaredType::Json),
                 "jsonb" => Some(DeclaredType::Jsonb),
+                "uuid" => Some(DeclaredType::Uuid),
                 "varchar" => Some(DeclaredType::Varying),
                 _ => None,
             };
@@ -126,6 +130,7 @@ impl DeclaredType {
             DeclaredType::Char(n) => (CHAR_VARCHAR_KEY, format!("char({n})")),
             DeclaredType::Json => (PG_TYPE_KEY, "json".to_owned()),
             DeclaredType::Jsonb => (PG_TYPE_KEY, "jsonb".to_owned()),
+            DeclaredType::Uuid => (PG_TYPE_KEY, "uuid".to_owned()),
             DeclaredType::Varying => (PG_TYPE_KEY, "varchar".to_owned()),
         };
         std::collections::HashMap::from([(key.to_owned(), value)])

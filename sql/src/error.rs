@@ -196,6 +196,9 @@ pub const VALUE_TOO_LONG: &str = "value too long for type ";
 /// The start of [`SqlError::InvalidText`]'s message for JSON, likewise.
 pub const INVALID_JSON: &str = "invalid input syntax for type json";
 
+/// The start of [`SqlError::InvalidText`]'s message for a uuid, likewise.
+pub const INVALID_UUID: &str = "invalid input syntax for type uuid";
+
 /// [`SqlError::UnsupportedUnicodeEscape`]'s message, likewise.
 pub const UNSUPPORTED_ESCAPE: &str = "unsupported Unicode escape sequence";
 

@@ -189,6 +189,7 @@ pub(crate) fn declared_column_type(declared: tarn_catalog::types::DeclaredType) 
         DeclaredType::Char(_) => ("character", "bpchar"),
         DeclaredType::Json => ("json", "json"),
         DeclaredType::Jsonb => ("jsonb", "jsonb"),
+        DeclaredType::Uuid => ("uuid", "uuid"),
     };
     PgColumnType {
         data_type,

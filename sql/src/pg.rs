@@ -283,6 +283,7 @@ pub(crate) fn install(
     for udf in typmod::udfs() {
         ctx.register_udf(udf);
     }
+    ctx.register_udf(typmod::gen_random_uuid_udf());
     ctx.register_udf(not_null::udf());
     ctx.register_udf(functions::type_name_udf());
     ctx.register_udf(functions::type_is_visible_udf());
@@ -894,9 +895,17 @@ impl datafusion::logical_expr::ScalarUDFImpl for PgTypeof {
         args: datafusion::logical_expr::ScalarFunctionArgs,
     ) -> DFResult<datafusion::logical_expr::ColumnarValue> {
         // An OID alias (`x::regclass`) is its own type; the value is an integer.
-        let name = match reg::field_kind(&args.arg_fields[0]) {
-            Some(kind) => kind.to_owned(),
-            None => regtype_name(args.arg_fields[0].data_type()),
+        use tarn_catalog::types::DeclaredType as D;
+        let field = &args.arg_fields[0];
+        let name = match (reg::field_kind(field), D::of(field)) {
+            (Some(kind), _) => kind.to_owned(),
+            // A declared type text stands for (`uuid`, `jsonb`, `varchar(n)`).
+            (None, Some(D::Varchar(_) | D::Varying)) => "character varying".to_owned(),
+            (None, Some(D::Char(_))) => "character".to_owned(),
+            (None, Some(D::Json)) => "json".to_owned(),
+            (None, Some(D::Jsonb)) => "jsonb".to_owned(),
+            (None, Some(D::Uuid)) => "uuid".to_owned(),
+            (None, None) => regtype_name(field.data_type()),
         };
         Ok(datafusion::logical_expr::ColumnarValue::Scalar(
             datafusion::scalar::ScalarValue::Utf8(Some(name)),

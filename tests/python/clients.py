@@ -13,6 +13,7 @@ import asyncio
 import datetime
 import decimal
 import sys
+import uuid
 
 # What clients.rs loads: shop.orders holds ids 1..2500, customer 'c' || (id % 7),
 # amount = id * 1.25 as numeric(10,2), placed = 2024-01-01 + id minutes, paid =
@@ -121,6 +122,20 @@ def run_psycopg(port, password):
         cur.execute("select n from shop.rounded order by k")
         check("psycopg fractions into integers", [r[0] for r in cur.fetchall()], [3, 2, -3, 3, 0])
         cur.execute("drop table shop.rounded")
+        # uuid: psycopg binds uuid.UUID as uuid (binary in a binary cursor) and reads
+        # type 2950 back as uuid.UUID, from text and from the 16 bytes of binary.
+        key = uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")
+        cur.execute("create table shop.keyed (id uuid, n int)")
+        cur.execute("insert into shop.keyed values (%s, 1), (gen_random_uuid(), 2)", (key,))
+        for binary in (True, False):
+            mode = "binary" if binary else "text"
+            c = conn.cursor(binary=binary)
+            c.execute("select id, n from shop.keyed where id = %s", (key,))
+            check(f"psycopg uuid ({mode})", c.fetchall(), [(key, 1)])
+            c.execute("select id from shop.keyed where n = 2")
+            got = c.fetchone()[0]
+            check(f"psycopg generated uuid ({mode})", (type(got), got.version), (uuid.UUID, 4))
+        cur.execute("drop table shop.keyed")
         # A server-side cursor (DECLARE over the extended protocol, FETCH in batches).
         with conn.transaction():
             with conn.cursor("ss") as ss:

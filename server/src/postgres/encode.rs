@@ -231,6 +231,7 @@ fn declared_pg_type(declared: DeclaredType) -> Type {
         DeclaredType::Char(_) => Type::BPCHAR,
         DeclaredType::Json => Type::JSON,
         DeclaredType::Jsonb => Type::JSONB,
+        DeclaredType::Uuid => Type::UUID,
     }
 }
 
@@ -718,6 +719,18 @@ fn encode_one(
             pg_field.format_options(),
         );
     }
+    if pg_field.datatype() == &Type::UUID && pg_field.format() == FieldFormat::Binary {
+        // uuid's binary form is its 16 bytes.
+        let value = tarn_sql::pg::string_value(array.as_ref(), row)
+            .and_then(|s| uuid::Uuid::parse_str(&s).ok())
+            .map(|u| u.as_bytes().to_vec());
+        return encoder.encode_field_with_type_and_format(
+            &value,
+            &Type::UUID,
+            FieldFormat::Binary,
+            pg_field.format_options(),
+        );
+    }
     let own_text = if pg_field.format() == FieldFormat::Text {
         let time_zone = pg_field.format_options().time_zone.as_str();
         super::text::value(array.as_ref(), row, time_zone, iso_dates)
@@ -744,7 +757,7 @@ pub fn arrow_type(pg: &Type) -> Option<DataType> {
         Type::INT8 => DataType::Int64,
         Type::FLOAT4 => DataType::Float32,
         Type::FLOAT8 => DataType::Float64,
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => DataType::Utf8,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UUID => DataType::Utf8,
         Type::BYTEA => DataType::Binary,
         Type::DATE => DataType::Date32,
         Type::TIMESTAMP => DataType::Timestamp(TimeUnit::Microsecond, None),
@@ -820,6 +833,14 @@ pub fn parameter(
             ScalarValue::Utf8(Some(d.to_string()))
         }
         Type::OID => ScalarValue::UInt32(Some(u32::from_sql(pg, raw).map_err(bad)?)),
+        Type::UUID => {
+            let bytes: [u8; 16] = raw.try_into().map_err(|_| SqlError::InvalidParameter {
+                index: number,
+                reason: "a uuid's binary form is 16 bytes".into(),
+            })?;
+            let text = uuid::Uuid::from_bytes(bytes).hyphenated().to_string();
+            return params::from_text(number, &text, target);
+        }
         Type::INTERVAL => interval(raw).ok_or_else(|| SqlError::InvalidParameter {
             index: number,
             reason: "an interval's binary form is 16 bytes".into(),

@@ -362,6 +362,7 @@ fn own_error_in_delta_write(err: &SqlError) -> Option<(&'static str, String)> {
             STRING_DATA_RIGHT_TRUNCATION,
         ),
         (tarn_sql::error::INVALID_JSON, INVALID_TEXT_REPRESENTATION),
+        (tarn_sql::error::INVALID_UUID, INVALID_TEXT_REPRESENTATION),
         (tarn_sql::error::NOT_NULL_VIOLATION, NOT_NULL_VIOLATION),
         (
             tarn_sql::error::UNSUPPORTED_ESCAPE,

@@ -1457,6 +1457,7 @@ impl RewriteRows for NumericTypmods {
                             Some(D::Varying) => (Some(1043), Some(-1)),
                             Some(D::Json) => (Some(114), Some(-1)),
                             Some(D::Jsonb) => (Some(3802), Some(-1)),
+                            Some(D::Uuid) => (Some(2950), Some(-1)),
                             None => (Some(typ.value(i)), Some(numeric.unwrap_or(typmod.value(i)))),
                         }
                     })

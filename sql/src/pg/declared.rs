@@ -1,5 +1,5 @@
 //! Column types PostgreSQL clients declare that Arrow and Delta spell as a plain string:
-//! `varchar(n)`, `varchar`, `char(n)`, `json` and `jsonb`.
+//! `varchar(n)`, `varchar`, `char(n)`, `json`, `jsonb` and `uuid`.
 //!
 //! DataFusion plans `varchar(20)` as `Utf8` (the length is gone) and refuses `json` and
 //! `jsonb`. Tarn plans such columns as text and records the declared type on the
@@ -40,6 +40,7 @@ pub(crate) fn declared_columns(create: &ast::CreateTable) -> Vec<(String, Declar
                 | SqlType::CharVarying(None) => DeclaredType::Varying,
                 SqlType::JSON => DeclaredType::Json,
                 SqlType::JSONB => DeclaredType::Jsonb,
+                SqlType::Uuid => DeclaredType::Uuid,
                 _ => return None,
             };
             let name = match c.name.quote_style {
@@ -51,7 +52,7 @@ pub(crate) fn declared_columns(create: &ast::CreateTable) -> Vec<(String, Declar
         .collect()
 }
 
-/// Rewrites `json` and `jsonb` to `text` wherever `statement` names a type (column
+/// Rewrites `json`, `jsonb` and `uuid` to `text` wherever `statement` names a type (column
 /// definitions and casts), so that DataFusion plans it.
 pub(crate) fn plan_json_as_text(statement: &mut DFStatement) {
     struct Json;
@@ -76,7 +77,7 @@ pub(crate) fn plan_json_as_text(statement: &mut DFStatement) {
         }
     }
     fn as_text(data_type: &mut SqlType) {
-        if matches!(data_type, SqlType::JSON | SqlType::JSONB) {
+        if matches!(data_type, SqlType::JSON | SqlType::JSONB | SqlType::Uuid) {
             *data_type = SqlType::Text;
         }
     }

@@ -17,7 +17,9 @@
 //! Storing into a `json` or `jsonb` column, and casting to either (`'{}'::json`), go
 //! through the same path, with functions `json_in` and `jsonb_in` (same arguments, no
 //! length) that refuse text that is not JSON with `22P02` and keep JSON text as written;
-//! the result is described as `json` / `jsonb`.
+//! the result is described as `json` / `jsonb`. `uuid` too (`uuid_in`): a value is
+//! read in any of PostgreSQL's input forms and kept in the canonical one
+//! ([`uuid_text`]); other text is refused with `22P02`.
 
 use std::sync::Arc;
 
@@ -45,6 +47,15 @@ enum Kind {
     /// `json` and `jsonb` have no length; storing checks that the text is JSON.
     Json,
     Jsonb,
+    /// `uuid`: storing and casting read PostgreSQL's forms, kept canonical.
+    Uuid,
+}
+
+impl Kind {
+    /// The types without a length.
+    fn lengthless(self) -> bool {
+        matches!(self, Kind::Json | Kind::Jsonb | Kind::Uuid)
+    }
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -55,8 +66,55 @@ struct Length {
 
 /// The functions `varchar`, `bpchar`, and `json_in` and `jsonb_in`, which take the
 /// same arguments and ignore the length.
-pub(crate) fn udfs() -> [ScalarUDF; 4] {
-    [Kind::Varchar, Kind::Char, Kind::Json, Kind::Jsonb].map(udf)
+pub(crate) fn udfs() -> [ScalarUDF; 5] {
+    [
+        Kind::Varchar,
+        Kind::Char,
+        Kind::Json,
+        Kind::Jsonb,
+        Kind::Uuid,
+    ]
+    .map(udf)
+}
+
+/// `gen_random_uuid()`: a random (version 4) uuid, described as `uuid`.
+pub(crate) fn gen_random_uuid_udf() -> ScalarUDF {
+    ScalarUDF::new_from_impl(RandomUuid {
+        signature: Signature::exact(vec![], Volatility::Volatile),
+    })
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct RandomUuid {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for RandomUuid {
+    fn name(&self) -> &str {
+        "gen_random_uuid"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn return_field_from_args(&self, _args: ReturnFieldArgs) -> Result<FieldRef> {
+        Ok(Arc::new(
+            Field::new(self.name(), DataType::Utf8, false)
+                .with_metadata(DeclaredType::Uuid.metadata()),
+        ))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let values: datafusion::arrow::array::StringArray = (0..args.number_rows.max(1))
+            .map(|_| Some(uuid::Uuid::new_v4().hyphenated().to_string()))
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(values)))
+    }
 }
 
 /// `value` read as jsonb, as a cast to jsonb reads it: text that is not JSON fails when
@@ -83,6 +141,7 @@ impl Kind {
             Kind::Char => "bpchar",
             Kind::Json => "json_in",
             Kind::Jsonb => "jsonb_in",
+            Kind::Uuid => "uuid_in",
         }
     }
 
@@ -92,6 +151,7 @@ impl Kind {
             Kind::Char => DeclaredType::Char(n),
             Kind::Json => DeclaredType::Json,
             Kind::Jsonb => DeclaredType::Jsonb,
+            Kind::Uuid => DeclaredType::Uuid,
         }
     }
 
@@ -102,6 +162,7 @@ impl Kind {
             Kind::Char => format!("character({n})"),
             // PostgreSQL names json in jsonb's input errors too.
             Kind::Json | Kind::Jsonb => "json".to_owned(),
+            Kind::Uuid => "uuid".to_owned(),
         }
     }
 }
@@ -134,9 +195,9 @@ impl ScalarUDFImpl for Length {
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        let n = match self.kind {
-            Kind::Json | Kind::Jsonb => 0,
-            _ => length(args.scalar_arguments.get(1).copied().flatten())?,
+        let n = match self.kind.lengthless() {
+            true => 0,
+            false => length(args.scalar_arguments.get(1).copied().flatten())?,
         };
         let nullable = args.arg_fields.first().is_none_or(|f| f.is_nullable());
         Ok(Arc::new(
@@ -150,7 +211,7 @@ impl ScalarUDFImpl for Length {
             (
                 ColumnarValue::Scalar(_),
                 ColumnarValue::Scalar(ScalarValue::Boolean(Some(explicit))),
-            ) if matches!(self.kind, Kind::Json | Kind::Jsonb) => (0, *explicit),
+            ) if self.kind.lengthless() => (0, *explicit),
             (
                 ColumnarValue::Scalar(n),
                 ColumnarValue::Scalar(ScalarValue::Boolean(Some(explicit))),
@@ -177,6 +238,21 @@ fn fit(
     n: usize,
     explicit: bool,
 ) -> Result<datafusion::arrow::array::StringArray> {
+    if kind == Kind::Uuid {
+        let mut out = StringBuilder::with_capacity(values.len(), values.len() * 36);
+        for value in values.iter() {
+            match value.map(|v| uuid_text(v).ok_or(v)).transpose() {
+                Ok(value) => out.append_option(value),
+                Err(v) => {
+                    return Err(DataFusionError::External(Box::new(SqlError::InvalidText {
+                        type_name: "uuid",
+                        message: format!("\"{v}\""),
+                    })));
+                }
+            }
+        }
+        return Ok(out.finish());
+    }
     if matches!(kind, Kind::Json | Kind::Jsonb) {
         for value in values.iter().flatten() {
             // Skipped, not built: numbers of any size are JSON, as in PostgreSQL.
@@ -226,6 +302,43 @@ fn fit(
     Ok(out.finish())
 }
 
+/// A uuid written as PostgreSQL reads one (hex digits, upper or lower case, in braces
+/// or not, a hyphen allowed after any group of four digits) in its canonical form
+/// (lower case, `8-4-4-4-12`); `None` if it is not one.
+pub(crate) fn uuid_text(text: &str) -> Option<String> {
+    let inner = match text.strip_prefix('{') {
+        Some(rest) => rest.strip_suffix('}')?,
+        None => text,
+    };
+    let mut digits = String::with_capacity(32);
+    let mut after_hyphen = false;
+    for c in inner.chars() {
+        if c == '-' {
+            if after_hyphen || digits.is_empty() || digits.len() % 4 != 0 {
+                return None;
+            }
+            after_hyphen = true;
+        } else {
+            digits.push(c.to_ascii_lowercase());
+            after_hyphen = false;
+            if !c.is_ascii_hexdigit() || digits.len() > 32 {
+                return None;
+            }
+        }
+    }
+    if digits.len() != 32 || after_hyphen {
+        return None;
+    }
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        &digits[..8],
+        &digits[8..12],
+        &digits[12..16],
+        &digits[16..20],
+        &digits[20..]
+    ))
+}
+
 /// What storing into `field` checks, if its declared type asks for anything:
 /// `varchar(n)`, `char(n)`, `json` or `jsonb`.
 fn stored_check(field: &Field) -> Option<(Kind, usize)> {
@@ -234,6 +347,7 @@ fn stored_check(field: &Field) -> Option<(Kind, usize)> {
         DeclaredType::Char(n) => (Kind::Char, n as usize),
         DeclaredType::Json => (Kind::Json, 0),
         DeclaredType::Jsonb => (Kind::Jsonb, 0),
+        DeclaredType::Uuid => (Kind::Uuid, 0),
         DeclaredType::Varying => return None,
     })
 }
@@ -357,6 +471,7 @@ fn sized(data_type: &ast::DataType) -> Option<(Kind, u64)> {
         ast::DataType::Char(l) | ast::DataType::Character(l) => Some((Kind::Char, length(l)?)),
         ast::DataType::JSON => Some((Kind::Json, 0)),
         ast::DataType::JSONB => Some((Kind::Jsonb, 0)),
+        ast::DataType::Uuid => Some((Kind::Uuid, 0)),
         _ => None,
     }
 }

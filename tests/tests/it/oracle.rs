@@ -1890,6 +1890,49 @@ select v from kv where k = 1;
     );
 }
 
+/// `uuid` columns and values: CREATE TABLE with a uuid column (refused before:
+/// "Unsupported SQL type UUID"), PostgreSQL's input forms (upper case, braces, no
+/// hyphens, hyphens after any four digits) stored and cast in the canonical form,
+/// `22P02` for text that is not a uuid (in INSERT and casts), comparisons with a
+/// literal, `gen_random_uuid()` (missing before), UPDATE, COPY FROM, CREATE TABLE AS,
+/// information_schema, psql's `\d` and `\gdesc`, all as PostgreSQL 15 prints them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_uuid_columns_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("uuid.sql");
+    std::fs::write(
+        &script,
+        "create table ut (id uuid, name text);
+insert into ut values ('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'x'), ('{A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A12}', 'y'), ('a0eebc999c0b4ef8bb6d6bb9bd380a13', 'z');
+select id, name from ut order by name;
+select pg_typeof(id), id::text, pg_typeof(id::text) from ut where name = 'x';
+select 'A0EEBC99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, 'a0ee-bc99-9c0b-4ef8-bb6d-6bb9-bd38-0a11'::uuid;
+select name from ut where id = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12';
+select id from ut limit 1 \\gdesc
+select length(gen_random_uuid()::text), pg_typeof(gen_random_uuid());
+select count(distinct u) from (select gen_random_uuid() as u from generate_series(1, 5)) s;
+insert into ut values ('not-a-uuid', 'bad');
+select 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1'::uuid;
+select '-a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid;
+create table ut2 as select id, gen_random_uuid() as g from ut;
+select column_name, data_type from information_schema.columns where table_name = 'ut2' order by ordinal_position;
+select count(*) from ut2 where g is not null;
+update ut set id = 'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A99' where name = 'z';
+select id from ut where name = 'z';
+\\copy ut from stdin
+b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11	w
+\\.
+select id from ut where name = 'w';
+\\d ut
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["22P02", "22P02", "22P02"]);
+}
+
 /// `avg` of integers is `numeric` with PostgreSQL 15's text (Tarn's was double
 /// precision: `1.5` for `1.5000000000000000`): smallint, integer and bigint, grouped,
 /// with FILTER and DISTINCT, of NULLs only, rounded, in arithmetic; a float's stays
