@@ -13,16 +13,19 @@ pub(crate) mod casts;
 mod catalog;
 pub(crate) mod declared;
 mod descriptions;
+mod exists;
 mod expandarray;
 pub mod float_text;
 mod format;
 pub(crate) mod functions;
 mod interval_mul;
+mod intervals;
 mod json_build;
 mod json_ops;
 mod json_sets;
 pub(crate) mod jsonb;
 pub(crate) mod lateral;
+mod mode;
 pub(crate) mod names;
 pub(crate) mod not_null;
 mod numeric;
@@ -284,6 +287,10 @@ pub(crate) fn install(
         ctx.register_udf(udf);
     }
     ctx.register_udf(typmod::gen_random_uuid_udf());
+    for udf in intervals::udfs() {
+        ctx.register_udf(udf);
+    }
+    ctx.register_udaf(mode::udaf());
     ctx.register_udf(not_null::udf());
     ctx.register_udf(functions::type_name_udf());
     ctx.register_udf(functions::type_is_visible_udf());
@@ -555,6 +562,11 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     expandarray::rewrite_regproc_comparisons(&mut statement);
     expandarray::rewrite_array_subqueries(&mut statement);
     expandarray::rewrite_function_result(&mut statement);
+    // Not in catalog introspection, whose select-list subqueries the crate's rule
+    // below replaces (as it did the EXISTS there).
+    if !reads_pg_catalog(&statement) {
+        exists::rewrite(&mut statement);
+    }
     // After the regproc comparisons, which read `typinput = 'array_in'::regproc`.
     reg::check_literal_names(&mut statement);
     let mut statement = rules().iter().fold(statement, |s, rule| rule.rewrite(s));

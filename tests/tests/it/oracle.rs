@@ -1933,6 +1933,47 @@ select id from ut where name = 'w';
     assert_eq!(errors, ["22P02", "22P02", "22P02"]);
 }
 
+/// `mode() WITHIN GROUP (ORDER BY x)` (ties to the first in the group's order),
+/// `age(timestamp, timestamp)` and `age(timestamp)`, `justify_hours`, `justify_days`,
+/// `justify_interval`, and `EXISTS (...)` / `NOT EXISTS (...)` as values in a select
+/// list (uncorrelated and correlated by equality, in CASE, grouped): all missing or
+/// refused before ("function mode does not exist", "Physical plan does not support
+/// logical expression Exists"), now as PostgreSQL 15 answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_mode_age_justify_and_exists_values_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("functions.sql");
+    std::fs::write(
+        &script,
+        "create table o (id int, cust text, amount numeric(10,2), placed timestamp);
+insert into o values (1,'ann',10.50,'2024-01-05 10:00'),(2,'bob',20,'2024-01-06 11:30'),(3,'ann',5.25,'2024-02-01 09:15'),(4,'cy',null,'2024-02-03 20:00'),(5,'bob',20,'2024-03-01 00:00');
+select mode() within group (order by cust) from o;
+select mode() within group (order by cust desc) from o;
+select mode() within group (order by amount), mode() within group (order by id) from o;
+select cust, mode() within group (order by amount) from o group by cust order by cust;
+select mode() within group (order by amount) from o where id > 100;
+select age(timestamp '2024-03-01', timestamp '2023-01-15'), age(timestamp '2023-01-15', timestamp '2024-03-01');
+select age(timestamp '2024-03-01 01:00:00', timestamp '2024-02-28 23:30:00.5'), age(date '2024-01-31', date '2023-12-31');
+select id, age(timestamp '2024-03-01', placed) from o order by id;
+select age(placed) > interval '1 day' from o where id = 1;
+select justify_hours(interval '30 hours'), justify_hours(interval '-30 hours 2 days'), justify_days(interval '35 days'), justify_days(interval '1 mon -35 days');
+select justify_interval(interval '1 mon -1 hour'), justify_interval(interval '-1 mon 35 days 30 hours'), justify_interval(null);
+select id, exists (select 1 from o o2 where o2.cust = o.cust and o2.amount > 15) as big from o order by id;
+select cust, not exists (select 1 from o o2 where o2.cust = o.cust and o2.amount is null) as priced from o group by cust order by cust;
+select exists (select 1 from o where amount > 15), exists (select 1 from o where amount > 100);
+select id, case when exists (select 1 from o o2 where o2.amount = o.amount and o2.cust <> 'ann') then 'shared' else 'own' end from o order by id;
+select id from o where exists (select 1 from o o2 where o2.cust = o.cust and o2.id <> o.id) order by id;
+select exists (select cust from o group by cust having count(*) > 1);
+select pg_typeof(age(timestamp '2024-01-01', timestamp '2023-01-01')), pg_typeof(mode() within group (order by id)) from o;
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
 /// `avg` of integers is `numeric` with PostgreSQL 15's text (Tarn's was double
 /// precision: `1.5` for `1.5000000000000000`): smallint, integer and bigint, grouped,
 /// with FILTER and DISTINCT, of NULLs only, rounded, in arithmetic; a float's stays

@@ -1,0 +1,112 @@
+//! `EXISTS (subquery)` as a value: in a select list (`SELECT name, EXISTS (SELECT 1
+//! FROM orders o WHERE o.cust = c.id) FROM customers c`, `CASE WHEN EXISTS ...`).
+//! DataFusion plans EXISTS only as a filter (a semi join) and refused it elsewhere
+//! ("Physical plan does not support logical expression Exists"). In a select item it
+//! is rewritten as the count it stands for, which DataFusion decorrelates:
+//!
+//! ```text
+//! EXISTS (SELECT x FROM t WHERE c)      ->  ((SELECT count(*) FROM t WHERE c) > 0)
+//! NOT EXISTS (SELECT x FROM t WHERE c)  ->  ((SELECT count(*) FROM t WHERE c) = 0)
+//! ```
+//!
+//! A subquery with GROUP BY, HAVING, DISTINCT, a LIMIT or a set operation is counted
+//! as a derived table instead (`SELECT count(*) FROM (q) AS __exists`), which is right
+//! for uncorrelated subqueries and refused by DataFusion for correlated ones, as before.
+//! EXISTS in WHERE, HAVING and ON stays DataFusion's semi join.
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    self, Expr, Query, SelectItem, SetExpr, Statement, VisitMut, VisitorMut,
+};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+
+/// Rewrites the EXISTS of every select item in `statement` (see the module doc).
+pub(crate) fn rewrite(statement: &mut Statement) {
+    struct Items;
+    impl VisitorMut for Items {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+            if let SetExpr::Select(select) = query.body.as_mut() {
+                for item in &mut select.projection {
+                    if let SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. } =
+                        item
+                    {
+                        let _ = ast::visit_expressions_mut(expr, |e| {
+                            if let Some(counted) = counted(e) {
+                                *e = counted;
+                            }
+                            ControlFlow::<()>::Continue(())
+                        });
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = statement.visit(&mut Items);
+}
+
+/// `EXISTS (q)` / `NOT EXISTS (q)` as a comparison of q's count, or `None`.
+fn counted(expr: &Expr) -> Option<Expr> {
+    let Expr::Exists { subquery, negated } = expr else {
+        return None;
+    };
+    let simple = subquery.limit_clause.is_none()
+        && subquery.fetch.is_none()
+        && subquery.with.is_none()
+        && matches!(subquery.body.as_ref(), SetExpr::Select(s)
+            if s.distinct.is_none()
+                && s.having.is_none()
+                && matches!(&s.group_by, ast::GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty()));
+    let count = if simple {
+        let mut counting = subquery.as_ref().clone();
+        counting.order_by = None;
+        if let SetExpr::Select(select) = counting.body.as_mut() {
+            select.projection = vec![SelectItem::UnnamedExpr(parse("count(*)")?)];
+        }
+        counting.to_string()
+    } else {
+        format!("SELECT count(*) FROM ({subquery}) AS __exists")
+    };
+    let op = if *negated { "=" } else { ">" };
+    parse(&format!("(({count}) {op} 0)"))
+}
+
+fn parse(sql: &str) -> Option<Expr> {
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewritten(sql: &str) -> String {
+        let mut statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .unwrap()
+            .remove(0);
+        rewrite(&mut statement);
+        statement.to_string()
+    }
+
+    #[test]
+    fn exists_in_a_select_list_is_counted_and_in_where_is_kept() {
+        assert_eq!(
+            rewritten(
+                "SELECT c.id, EXISTS (SELECT 1 FROM o WHERE o.c = c.id) AS e FROM c \
+                 WHERE EXISTS (SELECT 1 FROM o)"
+            ),
+            "SELECT c.id, ((SELECT count(*) FROM o WHERE o.c = c.id) > 0) AS e FROM c \
+             WHERE EXISTS (SELECT 1 FROM o)"
+        );
+        assert_eq!(
+            rewritten("SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM o LIMIT 1) THEN 1 END"),
+            "SELECT CASE WHEN ((SELECT count(*) FROM (SELECT 1 FROM o LIMIT 1) AS __exists) = 0) \
+             THEN 1 END"
+        );
+    }
+}

@@ -1,0 +1,335 @@
+//! PostgreSQL's interval functions DataFusion lacks: `age(timestamp, timestamp)`,
+//! `age(timestamp)` and `justify_hours`, `justify_days`, `justify_interval`, with
+//! PostgreSQL 15's arithmetic (`timestamp_age` and `interval_justify_*` in its
+//! timestamp.c): `age` subtracts field by field (years, months, days, time) and
+//! borrows a month's days from the earlier date's month, so `age('2024-03-01',
+//! '2023-01-15')` is `1 year 1 mon 17 days`, not a number of days. A timestamp with
+//! time zone is read in UTC (Tarn's execution zone), `age(x)` counts from today's
+//! midnight (UTC).
+
+use std::sync::Arc;
+
+use chrono::{Datelike, NaiveDateTime, Timelike};
+use datafusion::arrow::array::{Array, AsArray, IntervalMonthDayNanoArray};
+use datafusion::arrow::datatypes::{
+    DataType, IntervalMonthDayNano, IntervalMonthDayNanoType, IntervalUnit, TimeUnit,
+    TimestampMicrosecondType,
+};
+use datafusion::common::{Result, exec_err, plan_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+const DAYS_PER_MONTH: i32 = 30;
+
+/// The functions of this module.
+pub(crate) fn udfs() -> Vec<ScalarUDF> {
+    let mut udfs = vec![ScalarUDF::new_from_impl(Age {
+        signature: Signature::user_defined(Volatility::Stable),
+    })];
+    for which in [Justify::Hours, Justify::Days, Justify::Interval] {
+        udfs.push(ScalarUDF::new_from_impl(JustifyFn {
+            which,
+            signature: Signature::user_defined(Volatility::Immutable),
+        }));
+    }
+    udfs
+}
+
+fn interval_type() -> DataType {
+    DataType::Interval(IntervalUnit::MonthDayNano)
+}
+
+fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, None)
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Age {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for Age {
+    fn name(&self) -> &str {
+        "age"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        let timestamp = |t: &DataType| {
+            matches!(
+                t,
+                DataType::Timestamp(..)
+                    | DataType::Date32
+                    | DataType::Date64
+                    | DataType::Utf8
+                    | DataType::Utf8View
+                    | DataType::LargeUtf8
+                    | DataType::Null
+            )
+        };
+        match args {
+            [a] | [a, _] if !args.iter().all(timestamp) => {
+                plan_err!("function age({a}) does not exist")
+            }
+            [_] => Ok(vec![timestamp_type()]),
+            [_, _] => Ok(vec![timestamp_type(), timestamp_type()]),
+            _ => plan_err!("age takes one or two timestamps"),
+        }
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(interval_type())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let rows = args.number_rows;
+        let scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let as_times = |a: &Arc<dyn Array>| -> Result<Vec<Option<NaiveDateTime>>> {
+            let micros = datafusion::arrow::compute::cast(a, &timestamp_type())?;
+            Ok(micros
+                .as_primitive::<TimestampMicrosecondType>()
+                .iter()
+                .map(|v| v.and_then(chrono::DateTime::from_timestamp_micros))
+                .map(|t| t.map(|t| t.naive_utc()))
+                .collect())
+        };
+        let (later, earlier) = match arrays.as_slice() {
+            [one] => {
+                let midnight = chrono::Utc::now()
+                    .date_naive()
+                    .and_hms_opt(0, 0, 0)
+                    .expect("midnight");
+                (vec![Some(midnight); one.len()], as_times(one)?)
+            }
+            [a, b] => (as_times(a)?, as_times(b)?),
+            _ => return exec_err!("age takes one or two timestamps"),
+        };
+        let ages: IntervalMonthDayNanoArray = later
+            .iter()
+            .zip(&earlier)
+            .map(|(a, b)| Some(age(&(*a)?, &(*b)?)))
+            .collect();
+        let ages: Arc<dyn Array> = Arc::new(ages);
+        Ok(match scalar && rows <= 1 {
+            true => {
+                ColumnarValue::Scalar(datafusion::scalar::ScalarValue::try_from_array(&ages, 0)?)
+            }
+            false => ColumnarValue::Array(ages),
+        })
+    }
+}
+
+fn days_in_month(year: i32, month: u32) -> i32 {
+    let (y, m) = if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    };
+    chrono::NaiveDate::from_ymd_opt(y, m, 1)
+        .and_then(|d| d.pred_opt())
+        .map_or(30, |d| d.day() as i32)
+}
+
+/// `t1 - t2` as PostgreSQL's `age` reckons it.
+fn age(t1: &NaiveDateTime, t2: &NaiveDateTime) -> IntervalMonthDayNano {
+    let negative = t1 < t2;
+    let sign: i32 = if negative { -1 } else { 1 };
+    let lsign = i64::from(sign);
+    let micros = |t: &NaiveDateTime| i64::from(t.nanosecond() / 1000);
+    let mut fsec = lsign * (micros(t1) - micros(t2));
+    let mut sec = lsign * (t1.second() as i64 - t2.second() as i64);
+    let mut min = lsign * (t1.minute() as i64 - t2.minute() as i64);
+    let mut hour = lsign * (t1.hour() as i64 - t2.hour() as i64);
+    let mut mday = sign * (t1.day() as i32 - t2.day() as i32);
+    let mut mon = sign * (t1.month() as i32 - t2.month() as i32);
+    let mut year = sign * (t1.year() - t2.year());
+    while fsec < 0 {
+        fsec += 1_000_000;
+        sec -= 1;
+    }
+    while sec < 0 {
+        sec += 60;
+        min -= 1;
+    }
+    while min < 0 {
+        min += 60;
+        hour -= 1;
+    }
+    while hour < 0 {
+        hour += 24;
+        mday -= 1;
+    }
+    // Days are borrowed from the month of the earlier of the two.
+    let earlier = if negative { t1 } else { t2 };
+    while mday < 0 {
+        mday += days_in_month(earlier.year(), earlier.month());
+        mon -= 1;
+    }
+    while mon < 0 {
+        mon += 12;
+        year -= 1;
+    }
+    let months = sign * (year * 12 + mon);
+    let days = sign * mday;
+    let time = lsign * (((hour * 60 + min) * 60 + sec) * 1_000_000 + fsec);
+    IntervalMonthDayNano::new(months, days, time * 1000)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Justify {
+    Hours,
+    Days,
+    Interval,
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct JustifyFn {
+    which: Justify,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for JustifyFn {
+    fn name(&self) -> &str {
+        match self.which {
+            Justify::Hours => "justify_hours",
+            Justify::Days => "justify_days",
+            Justify::Interval => "justify_interval",
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        match args {
+            [DataType::Interval(_) | DataType::Utf8 | DataType::Null] => Ok(vec![interval_type()]),
+            [other] => plan_err!("function {}({other}) does not exist", self.name()),
+            _ => plan_err!("{} takes one interval", self.name()),
+        }
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(interval_type())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let scalar = matches!(args.args[0], ColumnarValue::Scalar(_));
+        let values = args.args[0].to_array(args.number_rows)?;
+        let values = datafusion::arrow::compute::cast(&values, &interval_type())?;
+        let justified: IntervalMonthDayNanoArray = values
+            .as_primitive::<IntervalMonthDayNanoType>()
+            .iter()
+            .map(|v| v.map(|v| justify(self.which, v)))
+            .collect();
+        let justified: Arc<dyn Array> = Arc::new(justified);
+        Ok(match scalar {
+            true => ColumnarValue::Scalar(datafusion::scalar::ScalarValue::try_from_array(
+                &justified, 0,
+            )?),
+            false => ColumnarValue::Array(justified),
+        })
+    }
+}
+
+/// PostgreSQL's `interval_justify_hours`, `_days` and `_interval` (time in
+/// microseconds; a nanosecond remainder is kept in the time).
+fn justify(which: Justify, v: IntervalMonthDayNano) -> IntervalMonthDayNano {
+    let (mut month, mut day) = (v.months, v.days);
+    let nanos = v.nanoseconds % 1000;
+    let mut time = v.nanoseconds / 1000;
+    let days_into_months = |month: &mut i32, day: &mut i32| {
+        let whole = *day / DAYS_PER_MONTH;
+        *day -= whole * DAYS_PER_MONTH;
+        *month += whole;
+    };
+    let time_into_days = |day: &mut i32, time: &mut i64| {
+        let whole = *time / MICROS_PER_DAY;
+        *time -= whole * MICROS_PER_DAY;
+        *day += whole as i32;
+    };
+    match which {
+        Justify::Hours => {
+            time_into_days(&mut day, &mut time);
+            if day > 0 && time < 0 {
+                time += MICROS_PER_DAY;
+                day -= 1;
+            } else if day < 0 && time > 0 {
+                time -= MICROS_PER_DAY;
+                day += 1;
+            }
+        }
+        Justify::Days => {
+            days_into_months(&mut month, &mut day);
+            if month > 0 && day < 0 {
+                day += DAYS_PER_MONTH;
+                month -= 1;
+            } else if month < 0 && day > 0 {
+                day -= DAYS_PER_MONTH;
+                month += 1;
+            }
+        }
+        Justify::Interval => {
+            if (day > 0 && time > 0) || (day < 0 && time < 0) {
+                days_into_months(&mut month, &mut day);
+            }
+            time_into_days(&mut day, &mut time);
+            days_into_months(&mut month, &mut day);
+            if month > 0 && (day < 0 || (day == 0 && time < 0)) {
+                day += DAYS_PER_MONTH;
+                month -= 1;
+            } else if month < 0 && (day > 0 || (day == 0 && time > 0)) {
+                day -= DAYS_PER_MONTH;
+                month += 1;
+            }
+            if day > 0 && time < 0 {
+                time += MICROS_PER_DAY;
+                day -= 1;
+            } else if day < 0 && time > 0 {
+                time -= MICROS_PER_DAY;
+                day += 1;
+            }
+        }
+    }
+    IntervalMonthDayNano::new(month, day, time * 1000 + nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").expect("time")
+    }
+
+    #[test]
+    fn ages_are_reckoned_field_by_field_as_postgresql_does() {
+        // PostgreSQL 15's answers.
+        let cases = [
+            ("2024-03-01 00:00:00", "2023-01-15 00:00:00", (13, 17, 0)),
+            ("2023-01-15 00:00:00", "2024-03-01 00:00:00", (-13, -17, 0)),
+            (
+                "2024-03-01 01:00:00",
+                "2024-02-28 23:30:00.5",
+                (0, 1, 5_399_500_000),
+            ),
+            ("2024-01-31 00:00:00", "2023-12-31 00:00:00", (1, 0, 0)),
+        ];
+        for (a, b, (months, days, micros)) in cases {
+            assert_eq!(
+                age(&at(a), &at(b)),
+                IntervalMonthDayNano::new(months, days, micros * 1000),
+                "age({a}, {b})"
+            );
+        }
+    }
+}
