@@ -11,6 +11,7 @@
 pub(crate) mod array_in;
 pub(crate) mod casts;
 mod catalog;
+mod clauses;
 pub(crate) mod declared;
 mod descriptions;
 mod exists;
@@ -247,6 +248,16 @@ pub(crate) fn install(
     to_char::install(ctx);
     ctx.register_udf(format::udf());
     ctx.register_udf(format::quote_ident_udf());
+    for udf in format::quote_literal_udfs() {
+        ctx.register_udf(udf);
+    }
+    // PostgreSQL's names for functions DataFusion has under others.
+    if let Ok(var_samp) = datafusion::execution::FunctionRegistry::udaf(ctx, "var_samp") {
+        ctx.register_udaf(var_samp.as_ref().clone().with_aliases(["variance"]));
+    }
+    if let Ok(signum) = datafusion::execution::FunctionRegistry::udf(ctx, "signum") {
+        ctx.register_udf(signum.as_ref().clone().with_aliases(["sign"]));
+    }
     ctx.register_udf(create_udf(
         "pg_get_userbyid",
         vec![DataType::Int32],
@@ -567,6 +578,7 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     if !reads_pg_catalog(&statement) {
         exists::rewrite(&mut statement);
     }
+    clauses::rewrite(&mut statement);
     // After the regproc comparisons, which read `typinput = 'array_in'::regproc`.
     reg::check_literal_names(&mut statement);
     let mut statement = rules().iter().fold(statement, |s, rule| rule.rewrite(s));

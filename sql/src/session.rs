@@ -957,6 +957,26 @@ impl Session {
                 )),
             };
         }
+        // ANALYZE [table]: Delta records each file's statistics as it is written, and
+        // DataFusion plans with them; there is nothing more to collect. A named table
+        // must exist, as in PostgreSQL.
+        if let Some(SqlStatement::Analyze(analyze)) = ast {
+            if let Some(name) = &analyze.table_name {
+                let (schema, table) =
+                    self.resolve_table(&object_name_to_table_reference(name.clone(), true)?)?;
+                let exists =
+                    datafusion::catalog::CatalogProvider::schema(self.engine.catalog(), &schema)
+                        .is_some_and(|s| s.table_exist(&table));
+                if !exists {
+                    return Err(tarn_catalog::CatalogError::TableNotFound {
+                        schema,
+                        name: table,
+                    }
+                    .into());
+                }
+            }
+            return Ok(Output::Command(CommandTag::new("ANALYZE")));
+        }
         if let Some(SqlStatement::OptimizeTable { name, .. }) = ast {
             let (schema, table) =
                 self.resolve_table(&object_name_to_table_reference(name.clone(), true)?)?;

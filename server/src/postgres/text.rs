@@ -1,6 +1,6 @@
 //! PostgreSQL's text output for the types where `arrow-pg`'s differs from it: floats
-//! (`1e+20`, `-Infinity`), timestamps (trailing zeros of fractions dropped, `+00` for
-//! `timestamptz`) and intervals (`1 mon 2 days 03:04:05.5`). Checked against a real
+//! (`1e+20`, `-Infinity`), timestamps and times (trailing zeros of fractions dropped,
+//! `+00` for `timestamptz`) and intervals (`1 mon 2 days 03:04:05.5`). Checked against a real
 //! PostgreSQL 15 by the oracle tests.
 
 use chrono::{DateTime, Datelike, NaiveDateTime, Offset, TimeZone, Timelike};
@@ -9,7 +9,8 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{
     DataType, Date32Type, DurationMicrosecondType, DurationMillisecondType, DurationNanosecondType,
     DurationSecondType, Float32Type, Float64Type, IntervalDayTimeType, IntervalMonthDayNanoType,
-    IntervalUnit, IntervalYearMonthType, TimeUnit, TimestampMicrosecondType,
+    IntervalUnit, IntervalYearMonthType, Time32MillisecondType, Time32SecondType,
+    Time64MicrosecondType, Time64NanosecondType, TimeUnit, TimestampMicrosecondType,
     TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
 };
 
@@ -30,6 +31,8 @@ pub fn value(
             DataType::Float32
                 | DataType::Float64
                 | DataType::Timestamp(_, _)
+                | DataType::Time32(_)
+                | DataType::Time64(_)
                 | DataType::Interval(_)
                 | DataType::Duration(_)
         );
@@ -65,6 +68,19 @@ pub fn value(
                 Some(_) => timestamptz(micros, time_zone),
             }
         }
+        DataType::Time32(unit) => {
+            let micros = match unit {
+                TimeUnit::Millisecond => {
+                    array.as_primitive::<Time32MillisecondType>().value(row) as i64 * 1_000
+                }
+                _ => array.as_primitive::<Time32SecondType>().value(row) as i64 * 1_000_000,
+            };
+            time(micros)
+        }
+        DataType::Time64(unit) => time(match unit {
+            TimeUnit::Nanosecond => array.as_primitive::<Time64NanosecondType>().value(row) / 1_000,
+            _ => array.as_primitive::<Time64MicrosecondType>().value(row),
+        }),
         DataType::Interval(IntervalUnit::YearMonth) => interval(
             array.as_primitive::<IntervalYearMonthType>().value(row),
             0,
@@ -106,6 +122,19 @@ fn fraction(micros: u32) -> String {
         let digits = format!(".{micros:06}");
         digits.trim_end_matches('0').to_owned()
     }
+}
+
+/// `time` text: `12:30:00`, `12:30:00.5` (PostgreSQL drops a fraction's trailing
+/// zeros; arrow-pg wrote six digits).
+pub fn time(micros: i64) -> String {
+    let seconds = micros.div_euclid(1_000_000);
+    format!(
+        "{:02}:{:02}:{:02}{}",
+        seconds / 3600,
+        seconds % 3600 / 60,
+        seconds % 60,
+        fraction(micros.rem_euclid(1_000_000) as u32)
+    )
 }
 
 fn date_time(dt: &NaiveDateTime) -> String {

@@ -36,6 +36,44 @@ pub(crate) fn quote_ident_udf() -> ScalarUDF {
     )
 }
 
+/// `quote_literal(text)`: the text as a SQL string literal, as `format`'s `%L`
+/// writes it (NULL in, NULL out; `quote_nullable` writes `NULL` for it).
+pub(crate) fn quote_literal_udfs() -> [ScalarUDF; 2] {
+    let quoting = |name: &'static str, null: Option<&'static str>| {
+        datafusion::logical_expr::create_udf(
+            name,
+            vec![DataType::Utf8],
+            DataType::Utf8,
+            Volatility::Immutable,
+            Arc::new(move |args| {
+                let rows = match &args[0] {
+                    ColumnarValue::Array(a) => a.len(),
+                    ColumnarValue::Scalar(_) => 1,
+                };
+                let text =
+                    datafusion::arrow::compute::cast(&args[0].to_array(rows)?, &DataType::Utf8)?;
+                let quoted: StringArray = text
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .map(|a| {
+                        a.iter()
+                            .map(|v| match v {
+                                Some(v) => Some(quote_literal(v)),
+                                None => null.map(str::to_owned),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_else(|| StringArray::new_null(rows));
+                Ok(ColumnarValue::Array(Arc::new(quoted)))
+            }),
+        )
+    };
+    [
+        quoting("quote_literal", None),
+        quoting("quote_nullable", Some("NULL")),
+    ]
+}
+
 pub(crate) fn udf() -> ScalarUDF {
     ScalarUDF::new_from_impl(Format {
         signature: Signature::variadic_any(Volatility::Stable),

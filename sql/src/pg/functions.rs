@@ -362,7 +362,8 @@ pub(crate) fn array_literals_as_calls(statement: &mut ast::Statement) {
 }
 
 /// PostgreSQL's array functions that answer `integer` (`cardinality`, `array_length`,
-/// `array_lower`, `array_upper`, `array_ndims`, `array_position`) as such:
+/// `array_lower`, `array_upper`, `array_ndims`, `array_position`) as such, NULL for
+/// the dimensions of an empty array:
 /// DataFusion's answer `bigint` (unsigned), which typed clients (SQLx, pgjdbc's
 /// `getInt` on a described column) refuse to read as the `i32` PostgreSQL promised.
 /// Runs after the names, so the column keeps the function's name.
@@ -382,7 +383,39 @@ pub(crate) fn integer_array_functions(statement: &mut ast::Statement) {
                         | "array_position"
                 )
             {
+                let name = super::single_value::function_name(f);
+                let first = super::unnamed_args(f).next().map(ToString::to_string);
                 *expr = as_integer(expr.clone());
+                // An empty array has no dimensions: PostgreSQL answers NULL where
+                // DataFusion counts 0 (a non-empty array's answers are at least 1).
+                if matches!(
+                    name.as_str(),
+                    "array_length" | "array_lower" | "array_upper"
+                ) {
+                    let zero = Expr::value(ast::Value::Number("0".to_owned(), false));
+                    *expr = super::call("nullif", vec![expr.clone(), zero]);
+                }
+                // DataFusion gives an empty array one dimension.
+                if name == "array_ndims"
+                    && let Some(array) = first
+                {
+                    let empty = format!("cardinality({array}) = 0");
+                    if let Ok(condition) = Parser::new(&PostgreSqlDialect {})
+                        .try_with_sql(&empty)
+                        .and_then(|mut p| p.parse_expr())
+                    {
+                        *expr = Expr::Case {
+                            case_token: ast::helpers::attached_token::AttachedToken::empty(),
+                            end_token: ast::helpers::attached_token::AttachedToken::empty(),
+                            operand: None,
+                            conditions: vec![ast::CaseWhen {
+                                condition,
+                                result: Expr::value(ast::Value::Null),
+                            }],
+                            else_result: Some(Box::new(expr.clone())),
+                        };
+                    }
+                }
             }
             std::ops::ControlFlow::Continue(())
         }

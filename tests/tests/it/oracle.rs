@@ -1974,6 +1974,41 @@ select pg_typeof(age(timestamp '2024-01-01', timestamp '2023-01-01')), pg_typeof
     assert!(errors.is_empty(), "{errors:?}");
 }
 
+/// PostgreSQL spellings Tarn refused, as PostgreSQL 15 answers them: `variance`,
+/// `sign`, `quote_literal` and `quote_nullable` (42883 before), `OFFSET ... FETCH
+/// FIRST n ROWS ONLY` and `FETCH FIRST ROW ONLY` (0A000), `&&` on arrays (0A000),
+/// `ANALYZE` (0A000; 42P01 for an unknown table), NULL dimensions of an empty array
+/// (DataFusion said 0, and 1 for `array_ndims`), and `time` text without a fraction's
+/// trailing zeros (`10:00:00` was `10:00:00.000000`), in results and COPY.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_everyday_spellings_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("spellings.sql");
+    std::fs::write(
+        &script,
+        "create table s (id int, g text, x float8, ts timestamp, tags text[]);
+insert into s values (1,'a',1.5,'2024-01-01 10:00',array['x','y']),(2,'a',2.5,'2024-01-08 11:00:00.25',array['y']),(3,'b',4,'2024-02-15 12:30',null),(4,'b',null,'2024-03-01 00:00',array[]::text[]);
+select g, variance(x), stddev(x) from s group by g order by g;
+select sign(-3), sign(2.5::float8), sign(0);
+select quote_literal('it''s'), quote_literal(g), quote_nullable(null::text), quote_literal('back\\slash') from s where id = 1;
+select id from s order by id offset 1 fetch first 2 rows only;
+select id from s order by id fetch first row only;
+select id, tags && array['x'], tags && array['q', 'y'] from s order by id;
+select array_length(tags, 1), array_upper(tags, 1), array_lower(tags, 1), array_ndims(tags), cardinality(tags) from s order by id;
+select ts::time, (ts - interval '1 hour')::time, time '12:30:00.5', time '00:00:00' from s order by id;
+\\copy (select ts::time from s order by id) to stdout
+analyze s;
+analyze;
+analyze nope;
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["42P01"]);
+}
+
 /// `avg` of integers is `numeric` with PostgreSQL 15's text (Tarn's was double
 /// precision: `1.5` for `1.5000000000000000`): smallint, integer and bigint, grouped,
 /// with FILTER and DISTINCT, of NULLs only, rounded, in arithmetic; a float's stays
