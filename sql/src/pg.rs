@@ -9,6 +9,7 @@
 //! `pg_catalog` schema lives in the session, not in the shared lake catalog.
 
 pub(crate) mod array_in;
+mod at_zone;
 pub(crate) mod casts;
 mod catalog;
 mod clauses;
@@ -302,6 +303,8 @@ pub(crate) fn install(
         ctx.register_udf(udf);
     }
     ctx.register_udaf(mode::udaf());
+    ctx.register_udaf(mode::percentile_disc_udaf());
+    ctx.register_udf(at_zone::udf());
     ctx.register_udf(not_null::udf());
     ctx.register_udf(functions::type_name_udf());
     ctx.register_udf(functions::type_is_visible_udf());
@@ -579,6 +582,7 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
         exists::rewrite(&mut statement);
     }
     clauses::rewrite(&mut statement);
+    at_zone::rewrite(&mut statement);
     // After the regproc comparisons, which read `typinput = 'array_in'::regproc`.
     reg::check_literal_names(&mut statement);
     let mut statement = rules().iter().fold(statement, |s, rule| rule.rewrite(s));

@@ -122,6 +122,7 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::SavepointWrites { .. } => FEATURE_NOT_SUPPORTED,
         SqlError::RowsNotUndone(_) => SERIALIZATION_FAILURE,
         SqlError::InvalidSettingValue { .. }
+        | SqlError::UnknownTimeZone(_)
         | SqlError::InvalidOption { .. }
         | SqlError::NotAnArray { .. }
         | SqlError::WrongJsonKind(_) => INVALID_PARAMETER_VALUE,

@@ -1,5 +1,7 @@
-//! `mode() WITHIN GROUP (ORDER BY x)`: the most frequent value of `x`, PostgreSQL's
-//! ordered-set aggregate, which DataFusion lacks ("function mode does not exist"). Of
+//! PostgreSQL's ordered-set aggregates that DataFusion lacks ("function ... does not
+//! exist"): `mode()` and `percentile_disc(f)`.
+//!
+//! `mode() WITHIN GROUP (ORDER BY x)`: the most frequent value of `x`. Of
 //! values equally frequent, the first in the group's order wins, as in PostgreSQL:
 //! the smallest with `ORDER BY x`, the largest with `ORDER BY x DESC`. NULLs are not
 //! counted. The values are counted in a hash table (one entry per distinct value of
@@ -16,6 +18,17 @@ use datafusion::logical_expr::utils::AggregateOrderSensitivity;
 use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility,
 };
+
+/// `percentile_disc(f) WITHIN GROUP (ORDER BY x)`: the first value of the group, in
+/// its order, whose position reaches the fraction `f` of the values (NULLs left
+/// out): with n values sorted, value number ceil(f * n) (the first for f = 0). `f` is
+/// a constant between 0 and 1. The group's values are held and sorted, as
+/// PostgreSQL sorts them.
+pub(crate) fn percentile_disc_udaf() -> AggregateUDF {
+    AggregateUDF::new_from_impl(PercentileDisc {
+        signature: Signature::any(2, Volatility::Immutable),
+    })
+}
 
 pub(crate) fn udaf() -> AggregateUDF {
     AggregateUDF::new_from_impl(Mode {
@@ -79,6 +92,133 @@ impl AggregateUDFImpl for Mode {
             descending,
             counts: HashMap::new(),
         }))
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct PercentileDisc {
+    signature: Signature,
+}
+
+impl AggregateUDFImpl for PercentileDisc {
+    fn name(&self) -> &str {
+        "percentile_disc"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        match args {
+            [value, _] => Ok(value.clone()),
+            _ => plan_err!("percentile_disc(fraction) WITHIN GROUP (ORDER BY value)"),
+        }
+    }
+
+    fn supports_within_group_clause(&self) -> bool {
+        true
+    }
+
+    fn order_sensitivity(&self) -> AggregateOrderSensitivity {
+        AggregateOrderSensitivity::Insensitive
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
+        let value = args.input_fields[0].data_type().clone();
+        Ok(vec![Arc::new(Field::new_list(
+            format!("{}[values]", args.name),
+            Field::new_list_field(value, true),
+            true,
+        ))])
+    }
+
+    fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
+        use datafusion::physical_plan::expressions::Literal;
+        let fraction = args
+            .exprs
+            .get(1)
+            .and_then(|e| e.downcast_ref::<Literal>())
+            .and_then(|l| l.value().cast_to(&DataType::Float64).ok());
+        let fraction = match fraction {
+            Some(ScalarValue::Float64(Some(f))) if (0.0..=1.0).contains(&f) => f,
+            Some(ScalarValue::Float64(Some(f))) => {
+                return plan_err!("percentile value {f} is not between 0 and 1");
+            }
+            _ => return plan_err!("percentile_disc takes a constant fraction"),
+        };
+        Ok(Box::new(PercentileDiscAccumulator {
+            data_type: args.return_field.data_type().clone(),
+            descending: args
+                .order_bys
+                .first()
+                .is_some_and(|sort| sort.options.descending),
+            fraction,
+            values: Vec::new(),
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct PercentileDiscAccumulator {
+    data_type: DataType,
+    descending: bool,
+    fraction: f64,
+    values: Vec<ScalarValue>,
+}
+
+impl PercentileDiscAccumulator {
+    fn add(&mut self, values: &ArrayRef) -> Result<()> {
+        for i in 0..values.len() {
+            if !values.is_null(i) {
+                self.values.push(ScalarValue::try_from_array(values, i)?);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Accumulator for PercentileDiscAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.add(&values[0])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let lists = states[0].as_list::<i32>();
+        for row in 0..lists.len() {
+            if !lists.is_null(row) {
+                self.add(&lists.value(row))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![ScalarValue::List(ScalarValue::new_list_nullable(
+            &self.values,
+            &self.data_type,
+        ))])
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        if self.values.is_empty() {
+            return ScalarValue::try_from(&self.data_type);
+        }
+        self.values.sort_by(|a, b| {
+            let order = a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal);
+            if self.descending {
+                order.reverse()
+            } else {
+                order
+            }
+        });
+        let n = self.values.len();
+        let position = (self.fraction * n as f64).ceil() as usize;
+        Ok(self.values[position.clamp(1, n) - 1].clone())
+    }
+
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.values.iter().map(ScalarValue::size).sum::<usize>()
     }
 }
 
