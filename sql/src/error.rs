@@ -116,6 +116,10 @@ pub enum SqlError {
     #[error("invalid value for parameter \"{name}\": \"{value}\"")]
     InvalidSettingValue { name: String, value: String },
 
+    /// A regular expression that does not compile (2201B).
+    #[error("invalid regular expression: {0}")]
+    InvalidRegex(String),
+
     /// `AT TIME ZONE` / `timezone()` with a zone Tarn does not know (22023).
     #[error("time zone \"{0}\" not recognized")]
     UnknownTimeZone(String),

@@ -33,6 +33,7 @@ pub(crate) mod not_null;
 mod numeric;
 pub(crate) mod overflow;
 mod reg;
+mod regex_fns;
 mod series;
 mod single_value;
 mod sizes;
@@ -172,6 +173,34 @@ pub fn type_name(data_type: &datafusion::arrow::datatypes::DataType) -> String {
 }
 
 /// The call `name(args...)`, as the parser would read it, for statement rewrites.
+/// `sql`'s first statement after `rewrite`, as text (the statement rewrites' tests).
+#[cfg(test)]
+pub(crate) fn rewritten(
+    sql: &str,
+    rewrite: fn(&mut datafusion::sql::sqlparser::ast::Statement),
+) -> String {
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+    let mut statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+        .expect("parses")
+        .remove(0);
+    rewrite(&mut statement);
+    statement.to_string()
+}
+
+/// A function's answer as DataFusion expects it: a scalar where every argument was
+/// one (`array` then holds its one value), else the array.
+pub(crate) fn answer(
+    array: datafusion::arrow::array::ArrayRef,
+    scalar: bool,
+) -> DFResult<datafusion::logical_expr::ColumnarValue> {
+    use datafusion::logical_expr::ColumnarValue;
+    Ok(match scalar && array.len() == 1 {
+        true => ColumnarValue::Scalar(datafusion::scalar::ScalarValue::try_from_array(&array, 0)?),
+        false => ColumnarValue::Array(array),
+    })
+}
+
 pub(crate) fn call(
     name: &str,
     args: Vec<datafusion::sql::sqlparser::ast::Expr>,
@@ -305,6 +334,7 @@ pub(crate) fn install(
     ctx.register_udaf(mode::udaf());
     ctx.register_udaf(mode::percentile_disc_udaf());
     ctx.register_udf(at_zone::udf());
+    ctx.register_udf(regex_fns::split_udf());
     ctx.register_udf(not_null::udf());
     ctx.register_udf(functions::type_name_udf());
     ctx.register_udf(functions::type_is_visible_udf());
@@ -583,6 +613,7 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     }
     clauses::rewrite(&mut statement);
     at_zone::rewrite(&mut statement);
+    regex_fns::rewrite(&mut statement);
     // After the regproc comparisons, which read `typinput = 'array_in'::regproc`.
     reg::check_literal_names(&mut statement);
     let mut statement = rules().iter().fold(statement, |s, rule| rule.rewrite(s));

@@ -242,19 +242,35 @@ pub fn rows(
     fields: Arc<Vec<FieldInfo>>,
     stream: SendableRecordBatchStream,
 ) -> impl Stream<Item = PgWireResult<DataRow>> + Send + 'static {
+    encoded(session, fields, stream, encode_batch)
+}
+
+/// The names of one batch's OID alias values, by column (see [`object_names`]).
+type Names = [Option<std::collections::HashMap<i32, String>>];
+
+/// What `encode` makes of every batch of `stream` (with the names its OID alias
+/// columns print as), as produced; a failure marks the session's statement failed.
+fn encoded<T: Send + 'static>(
+    session: Arc<Session>,
+    fields: Arc<Vec<FieldInfo>>,
+    stream: SendableRecordBatchStream,
+    encode: impl Fn(&[FieldInfo], &RecordBatch, &Names) -> Vec<PgWireResult<T>> + Send + Sync + 'static,
+) -> impl Stream<Item = PgWireResult<T>> + Send + 'static {
     let named = Arc::new(named_columns(&fields));
+    let encode = Arc::new(encode);
     stream
         .then(move |batch| {
-            let (session, fields, named) = (
+            let (session, fields, named, encode) = (
                 Arc::clone(&session),
                 Arc::clone(&fields),
                 Arc::clone(&named),
+                Arc::clone(&encode),
             );
             async move {
                 match batch {
                     Ok(batch) => {
                         let names = object_names(&session, &named, &batch).await;
-                        Ok(futures::stream::iter(encode_batch(&fields, &batch, &names)))
+                        Ok(futures::stream::iter(encode(&fields, &batch, &names)))
                     }
                     Err(e) => {
                         session.statement_failed();
@@ -346,32 +362,9 @@ pub fn copy_rows(
         line.put_u8(b'\n');
         Ok(CopyData::new(line.freeze()))
     });
-    let named = Arc::new(named_columns(&fields));
-    let format = Arc::new(format);
-    let lines = stream
-        .then(move |batch| {
-            let (session, fields, named, format) = (
-                Arc::clone(&session),
-                Arc::clone(&fields),
-                Arc::clone(&named),
-                Arc::clone(&format),
-            );
-            async move {
-                match batch {
-                    Ok(batch) => {
-                        let names = object_names(&session, &named, &batch).await;
-                        Ok(futures::stream::iter(copy_batch(
-                            &fields, &batch, &format, &names,
-                        )))
-                    }
-                    Err(e) => {
-                        session.statement_failed();
-                        Err(user_error(&SqlError::DataFusion(e)))
-                    }
-                }
-            }
-        })
-        .try_flatten();
+    let lines = encoded(session, fields, stream, move |fields, batch, names| {
+        copy_batch(fields, batch, &format, names)
+    });
     Ok(futures::stream::iter(header).chain(lines))
 }
 
@@ -454,7 +447,7 @@ struct BatchValues<'a> {
     fields: &'a [FieldInfo],
     batch: &'a RecordBatch,
     /// The names of an OID alias column's values (see [`object_names`]).
-    names: &'a [Option<std::collections::HashMap<i32, String>>],
+    names: &'a Names,
     iso_dates: Vec<bool>,
     columns: Vec<Option<super::text::TextColumn<'a>>>,
     /// A one-column encoder for each column encoded value by value.
@@ -462,11 +455,7 @@ struct BatchValues<'a> {
 }
 
 impl<'a> BatchValues<'a> {
-    fn new(
-        fields: &'a [FieldInfo],
-        batch: &'a RecordBatch,
-        names: &'a [Option<std::collections::HashMap<i32, String>>],
-    ) -> Self {
+    fn new(fields: &'a [FieldInfo], batch: &'a RecordBatch, names: &'a Names) -> Self {
         // DateStyle "ISO" or "ISO, <order>": dates are YYYY-MM-DD whatever the order.
         let iso_dates: Vec<bool> = fields
             .iter()
@@ -553,7 +542,7 @@ impl<'a> BatchValues<'a> {
 fn encode_batch(
     fields: &[FieldInfo],
     batch: &RecordBatch,
-    names: &[Option<std::collections::HashMap<i32, String>>],
+    names: &Names,
 ) -> Vec<PgWireResult<DataRow>> {
     let batch = padded_chars(fields, batch);
     let mut values = BatchValues::new(fields, &batch, names);
@@ -602,7 +591,7 @@ fn copy_batch(
     fields: &[FieldInfo],
     batch: &RecordBatch,
     format: &CopyFormat,
-    names: &[Option<std::collections::HashMap<i32, String>>],
+    names: &Names,
 ) -> Vec<PgWireResult<CopyData>> {
     let batch = padded_chars(fields, batch);
     let mut values = BatchValues::new(fields, &batch, names);

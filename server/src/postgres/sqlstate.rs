@@ -103,6 +103,7 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::ParameterCount { .. } => PROTOCOL_VIOLATION,
         SqlError::UnknownSetting { .. } => UNDEFINED_OBJECT,
         SqlError::SubqueryRows | SqlError::ConflictRowTwice => "21000",
+        SqlError::InvalidRegex(_) => "2201B",
         SqlError::InvalidText { .. } | SqlError::InvalidInput(_) => INVALID_TEXT_REPRESENTATION,
         SqlError::UnsupportedUnicodeEscape => UNTRANSLATABLE_CHARACTER,
         SqlError::NumericOverflow | SqlError::IntegerOutOfRange { .. } => {

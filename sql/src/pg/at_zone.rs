@@ -143,12 +143,7 @@ impl ScalarUDFImpl for AtZone {
             true => Arc::new(array),
             false => Arc::new(array.with_timezone("+00:00")),
         };
-        Ok(match scalar {
-            true => {
-                ColumnarValue::Scalar(datafusion::scalar::ScalarValue::try_from_array(&array, 0)?)
-            }
-            false => ColumnarValue::Array(array),
-        })
+        super::answer(array, scalar)
     }
 }
 

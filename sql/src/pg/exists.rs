@@ -86,11 +86,7 @@ mod tests {
     use super::*;
 
     fn rewritten(sql: &str) -> String {
-        let mut statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .unwrap()
-            .remove(0);
-        rewrite(&mut statement);
-        statement.to_string()
+        super::super::rewritten(sql, rewrite)
     }
 
     #[test]

@@ -87,7 +87,6 @@ impl ScalarUDFImpl for Age {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let rows = args.number_rows;
         let scalar = args
             .args
             .iter()
@@ -119,12 +118,7 @@ impl ScalarUDFImpl for Age {
             .map(|(a, b)| Some(age(&(*a)?, &(*b)?)))
             .collect();
         let ages: Arc<dyn Array> = Arc::new(ages);
-        Ok(match scalar && rows <= 1 {
-            true => {
-                ColumnarValue::Scalar(datafusion::scalar::ScalarValue::try_from_array(&ages, 0)?)
-            }
-            false => ColumnarValue::Array(ages),
-        })
+        super::answer(ages, scalar)
     }
 }
 
@@ -232,12 +226,7 @@ impl ScalarUDFImpl for JustifyFn {
             .map(|v| v.map(|v| justify(self.which, v)))
             .collect();
         let justified: Arc<dyn Array> = Arc::new(justified);
-        Ok(match scalar {
-            true => ColumnarValue::Scalar(datafusion::scalar::ScalarValue::try_from_array(
-                &justified, 0,
-            )?),
-            false => ColumnarValue::Array(justified),
-        })
+        super::answer(justified, scalar)
     }
 }
 
@@ -257,26 +246,34 @@ fn justify(which: Justify, v: IntervalMonthDayNano) -> IntervalMonthDayNano {
         *time -= whole * MICROS_PER_DAY;
         *day += whole as i32;
     };
+    // A day's time, or a month's days, of the other sign than the larger unit: one
+    // of that unit is borrowed, so that both have its sign.
+    let same_sign_days = |day: &mut i32, time: &mut i64| {
+        if *day > 0 && *time < 0 {
+            *time += MICROS_PER_DAY;
+            *day -= 1;
+        } else if *day < 0 && *time > 0 {
+            *time -= MICROS_PER_DAY;
+            *day += 1;
+        }
+    };
+    let same_sign_months = |month: &mut i32, day: &mut i32, rest: i64| {
+        if *month > 0 && (*day < 0 || (*day == 0 && rest < 0)) {
+            *day += DAYS_PER_MONTH;
+            *month -= 1;
+        } else if *month < 0 && (*day > 0 || (*day == 0 && rest > 0)) {
+            *day -= DAYS_PER_MONTH;
+            *month += 1;
+        }
+    };
     match which {
         Justify::Hours => {
             time_into_days(&mut day, &mut time);
-            if day > 0 && time < 0 {
-                time += MICROS_PER_DAY;
-                day -= 1;
-            } else if day < 0 && time > 0 {
-                time -= MICROS_PER_DAY;
-                day += 1;
-            }
+            same_sign_days(&mut day, &mut time);
         }
         Justify::Days => {
             days_into_months(&mut month, &mut day);
-            if month > 0 && day < 0 {
-                day += DAYS_PER_MONTH;
-                month -= 1;
-            } else if month < 0 && day > 0 {
-                day -= DAYS_PER_MONTH;
-                month += 1;
-            }
+            same_sign_months(&mut month, &mut day, 0);
         }
         Justify::Interval => {
             if (day > 0 && time > 0) || (day < 0 && time < 0) {
@@ -284,20 +281,8 @@ fn justify(which: Justify, v: IntervalMonthDayNano) -> IntervalMonthDayNano {
             }
             time_into_days(&mut day, &mut time);
             days_into_months(&mut month, &mut day);
-            if month > 0 && (day < 0 || (day == 0 && time < 0)) {
-                day += DAYS_PER_MONTH;
-                month -= 1;
-            } else if month < 0 && (day > 0 || (day == 0 && time > 0)) {
-                day -= DAYS_PER_MONTH;
-                month += 1;
-            }
-            if day > 0 && time < 0 {
-                time += MICROS_PER_DAY;
-                day -= 1;
-            } else if day < 0 && time > 0 {
-                time -= MICROS_PER_DAY;
-                day += 1;
-            }
+            same_sign_months(&mut month, &mut day, time);
+            same_sign_days(&mut day, &mut time);
         }
     }
     IntervalMonthDayNano::new(month, day, time * 1000 + nanos)

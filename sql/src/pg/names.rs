@@ -405,17 +405,7 @@ fn name_repeated_columns(statement: &mut Statement) {
 
 #[cfg(test)]
 mod tests {
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
-
-    /// `sql` after `rewrite`, as text.
-    fn rewritten(sql: &str, rewrite: fn(&mut super::Statement)) -> String {
-        let mut statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .expect("parses")
-            .remove(0);
-        rewrite(&mut statement);
-        statement.to_string()
-    }
+    use super::super::rewritten;
 
     fn grouped(sql: &str) -> String {
         rewritten(sql, super::distinguish_grouped_casts)

@@ -455,13 +455,7 @@ impl ScalarUDFImpl for FormatType {
 mod tests {
     use super::*;
 
-    fn rewritten(sql: &str, rewrite: fn(&mut Statement)) -> String {
-        let mut statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .unwrap()
-            .remove(0);
-        rewrite(&mut statement);
-        statement.to_string()
-    }
+    use super::super::rewritten;
 
     #[test]
     fn only_select_items_and_pg_typeof_arguments_are_typed() {

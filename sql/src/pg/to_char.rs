@@ -230,12 +230,7 @@ impl ScalarUDFImpl for ToChar {
             })
             .collect();
         let text: ArrayRef = Arc::new(text);
-        Ok(match scalar {
-            true => {
-                ColumnarValue::Scalar(datafusion::scalar::ScalarValue::try_from_array(&text, 0)?)
-            }
-            false => ColumnarValue::Array(text),
-        })
+        super::answer(text, scalar)
     }
 }
 

@@ -2043,6 +2043,35 @@ select percentile_disc(0.5) within group (order by x) from ev where id > 100;
     assert_eq!(errors, ["22023"]);
 }
 
+/// `substring(s FROM 'pattern')` and `substring(s, 'pattern')` (the match, or its
+/// first group; refused before: "function substr(text, text) does not exist"),
+/// beside the positional forms, and `regexp_split_to_array` and
+/// `regexp_split_to_table` (missing), with empty elements, an empty pattern, an
+/// empty string, and 2201B for a pattern that does not compile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_regular_expression_functions_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("regex.sql");
+    std::fs::write(
+        &script,
+        "create table tx (id int, s text);
+insert into tx values (1, 'foo123bar45'), (2, 'no digits'), (3, null), (4, 'a,b;;c');
+select id, substring(s from '[0-9]+'), substring(s from 'o(\\d)'), substring(s, '\\d+$') from tx order by id;
+select substring('foo123bar' from 2 for 3), substring('foo123bar' from 4);
+select id, regexp_split_to_array(s, '[,;]') from tx order by id;
+select regexp_split_to_table('a b  c', '\\s+');
+select id, regexp_split_to_table(s, ',') as part from tx where id in (1, 4) order by id, part;
+select regexp_split_to_array('hello', ''), regexp_split_to_array('', ',');
+select regexp_split_to_array('abc', '(');
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["2201B"]);
+}
+
 /// `avg` of integers is `numeric` with PostgreSQL 15's text (Tarn's was double
 /// precision: `1.5` for `1.5000000000000000`): smallint, integer and bigint, grouped,
 /// with FILTER and DISTINCT, of NULLs only, rounded, in arithmetic; a float's stays
