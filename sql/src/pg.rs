@@ -17,6 +17,7 @@ pub(crate) mod declared;
 mod descriptions;
 mod exists;
 mod expandarray;
+mod extract;
 pub mod float_text;
 mod format;
 pub(crate) mod functions;
@@ -335,6 +336,9 @@ pub(crate) fn install(
     ctx.register_udaf(mode::percentile_disc_udaf());
     ctx.register_udf(at_zone::udf());
     ctx.register_udf(regex_fns::split_udf());
+    for udf in extract::udfs() {
+        ctx.register_udf(udf);
+    }
     ctx.register_udf(not_null::udf());
     ctx.register_udf(functions::type_name_udf());
     ctx.register_udf(functions::type_is_visible_udf());
@@ -614,6 +618,7 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     clauses::rewrite(&mut statement);
     at_zone::rewrite(&mut statement);
     regex_fns::rewrite(&mut statement);
+    extract::rewrite(&mut statement);
     // After the regproc comparisons, which read `typinput = 'array_in'::regproc`.
     reg::check_literal_names(&mut statement);
     let mut statement = rules().iter().fold(statement, |s, rule| rule.rewrite(s));

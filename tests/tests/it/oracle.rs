@@ -2072,6 +2072,37 @@ select regexp_split_to_array('abc', '(');
     assert_eq!(errors, ["2201B"]);
 }
 
+/// `EXTRACT` answers numeric with the fraction of a second (DataFusion's date_part
+/// gave whole seconds: `extract(second from ... 10:00:05.5)` was `5`) at PostgreSQL
+/// 15's scales (`5.500000`, `5500.000`, a date's epoch without fraction), from
+/// timestamps, timestamps with time zone, dates, times and intervals (an interval's
+/// epoch with a 365.25-day year), before 1970 too; `date_part` answers double
+/// precision (`5.5`); both group, and `to_timestamp` reads an extracted epoch back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_extract_and_date_part_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("extract.sql");
+    std::fs::write(
+        &script,
+        "create table et (id int, ts timestamp, tz timestamptz, d date);
+insert into et values (1, '2024-01-01 10:00:05.5', '2024-01-01 10:00:05.25+00', '2024-01-07'), (2, null, null, null), (3, '1969-12-31 23:59:59.75', '1970-01-01 00:00:00+00', '1970-01-01');
+select id, extract(second from ts), extract(epoch from ts), extract(milliseconds from ts), extract(microseconds from ts) from et order by id;
+select id, extract(epoch from tz), extract(second from tz), extract(epoch from d), extract(dow from d), extract(year from d) from et order by id;
+select extract(second from t), extract(hour from t), extract(epoch from iv), extract(second from iv), extract(day from iv) from (values (time '12:30:45.125', interval '1 year 2 months 3 days 4 hours 5 minutes 6.5 seconds'), (null, null), (time '00:00:00', interval '-1 day')) v(t, iv);
+select id, date_part('second', ts), date_part('epoch', ts), date_part('year', ts), date_part('dow', d) from et order by id;
+select pg_typeof(extract(year from ts)), pg_typeof(date_part('year', ts)), pg_typeof(extract(epoch from ts)) from et where id = 1;
+select extract(year from ts) as y, count(*) from et group by 1 order by 1;
+select to_timestamp(extract(epoch from ts)), extract(epoch from ts)::bigint from et where id = 1;
+select extract(quarter from d), extract(month from ts), extract(doy from d), extract(isodow from d), extract(week from d) from et where id = 1;
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
 /// `avg` of integers is `numeric` with PostgreSQL 15's text (Tarn's was double
 /// precision: `1.5` for `1.5000000000000000`): smallint, integer and bigint, grouped,
 /// with FILTER and DISTINCT, of NULLs only, rounded, in arithmetic; a float's stays
