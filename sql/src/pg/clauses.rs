@@ -5,6 +5,10 @@
 //!   beside an `OFFSET`. `FETCH ... WITH TIES` and `PERCENT` stay refused.
 //! - `a && b` on arrays (overlap: an element in common; "Unsupported binary operator:
 //!   PGOverlap") as `array_has_any(a, b)`.
+//! - Interval literals with a time of day, as PostgreSQL writes intervals (`interval
+//!   '1 day 04:05:06.5'`, `'-1 day +02:00:00'::interval`, `interval '00:30'`; "Invalid
+//!   input syntax for type interval") with the time spelled in units (`4 hours 5
+//!   minutes 6.5 seconds`), which DataFusion reads.
 
 use std::ops::ControlFlow;
 
@@ -19,6 +23,7 @@ pub(crate) fn rewrite(statement: &mut Statement) {
             ControlFlow::Continue(())
         }
         fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+            interval_times(expr);
             if let Expr::BinaryOp {
                 left,
                 op: ast::BinaryOperator::PGOverlap,
@@ -31,6 +36,68 @@ pub(crate) fn rewrite(statement: &mut Statement) {
         }
     }
     let _ = statement.visit(&mut Clauses);
+}
+
+/// The literal text of an interval literal or of a literal cast to interval.
+fn interval_text(expr: &mut Expr) -> Option<&mut String> {
+    let value = match expr {
+        Expr::Interval(interval) if interval.leading_field.is_none() => interval.value.as_mut(),
+        Expr::Cast {
+            expr: value,
+            data_type: ast::DataType::Interval { .. },
+            ..
+        } => value.as_mut(),
+        _ => return None,
+    };
+    match value {
+        Expr::Value(v) => match &mut v.value {
+            ast::Value::SingleQuotedString(text) => Some(text),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Rewrites the `[+-]H:MM[:SS[.f]]` parts of an interval literal into units.
+fn interval_times(expr: &mut Expr) {
+    let Some(text) = interval_text(expr) else {
+        return;
+    };
+    if !text.contains(':') {
+        return;
+    }
+    let spelled: Vec<String> = text
+        .split_whitespace()
+        .map(|word| time_in_units(word).unwrap_or_else(|| word.to_owned()))
+        .collect();
+    *text = spelled.join(" ");
+}
+
+/// `04:05:06.5` as `4 hours 5 minutes 6.5 seconds` (a sign applies to each), or
+/// `None` if `word` is not a time.
+fn time_in_units(word: &str) -> Option<String> {
+    let (sign, rest) = match word.as_bytes().first()? {
+        b'-' => ("-", &word[1..]),
+        b'+' => ("", &word[1..]),
+        _ => ("", word),
+    };
+    let parts: Vec<&str> = rest.split(':').collect();
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (hours, minutes, seconds) = match parts.as_slice() {
+        [h, m] if digits(h) && digits(m) => (*h, *m, "0"),
+        [h, m, s]
+            if digits(h)
+                && digits(m)
+                && s.split_once('.')
+                    .map_or(digits(s), |(w, f)| digits(w) && digits(f)) =>
+        {
+            (*h, *m, *s)
+        }
+        _ => return None,
+    };
+    Some(format!(
+        "{sign}{hours} hours {sign}{minutes} minutes {sign}{seconds} seconds"
+    ))
 }
 
 fn fetch_as_limit(query: &mut Query) {
@@ -91,6 +158,11 @@ mod tests {
         assert_eq!(
             rewritten("SELECT a && ARRAY['x'] FROM t"),
             "SELECT array_has_any(a, ARRAY['x']) FROM t"
+        );
+        assert_eq!(
+            rewritten("SELECT INTERVAL '1 day 04:05:06.5', '-1 day +02:00'::INTERVAL"),
+            "SELECT INTERVAL '1 day 04 hours 05 minutes 06.5 seconds', \
+             '-1 day 02 hours 00 minutes 0 seconds'::INTERVAL"
         );
     }
 }

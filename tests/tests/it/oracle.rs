@@ -2103,6 +2103,30 @@ select extract(quarter from d), extract(month from ts), extract(doy from d), ext
     assert!(errors.is_empty(), "{errors:?}");
 }
 
+/// Interval literals written as PostgreSQL writes intervals, with a time of day
+/// (`interval '1 day 04:05:06.5'`, `'-1 day +02:00:00'::interval`, `'00:30'`), were
+/// refused ("Invalid input syntax for type interval"); they read as in PostgreSQL 15,
+/// in arithmetic with timestamps and intervals, extract and justify_hours too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_interval_literals_with_times_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("intervals.sql");
+    std::fs::write(
+        &script,
+        "select interval '04:05:06', interval '1 day 04:05:06', '1 day 04:05:06.5'::interval, interval '-1 day +02:00:00', interval '00:30';
+select interval '-04:05', interval '1 year 2 mons 3 days 04:05:06', interval '1 day' + interval '01:00:00';
+select timestamp '2024-01-01 10:00' + interval '01:30:00', timestamp '2024-01-01 10:00' - '00:15'::interval;
+select extract(epoch from interval '1 day 04:05:06.5'), justify_hours(interval '25:00:00');
+select interval '1 day 4 hours', interval '2 hours 30 minutes';
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
 /// `avg` of integers is `numeric` with PostgreSQL 15's text (Tarn's was double
 /// precision: `1.5` for `1.5000000000000000`): smallint, integer and bigint, grouped,
 /// with FILTER and DISTINCT, of NULLs only, rounded, in arithmetic; a float's stays
