@@ -13,7 +13,6 @@ use chrono::{Datelike, NaiveDateTime, Timelike};
 use datafusion::arrow::array::{Array, AsArray, IntervalMonthDayNanoArray};
 use datafusion::arrow::datatypes::{
     DataType, IntervalMonthDayNano, IntervalMonthDayNanoType, IntervalUnit, TimeUnit,
-    TimestampMicrosecondType,
 };
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{
@@ -92,15 +91,8 @@ impl ScalarUDFImpl for Age {
             .iter()
             .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let as_times = |a: &Arc<dyn Array>| -> Result<Vec<Option<NaiveDateTime>>> {
-            let micros = datafusion::arrow::compute::cast(a, &timestamp_type())?;
-            Ok(micros
-                .as_primitive::<TimestampMicrosecondType>()
-                .iter()
-                .map(|v| v.and_then(chrono::DateTime::from_timestamp_micros))
-                .map(|t| t.map(|t| t.naive_utc()))
-                .collect())
-        };
+        // The same reading of timestamps as to_char's (UTC for timestamptz).
+        let as_times = super::to_char::instants;
         let (later, earlier) = match arrays.as_slice() {
             [one] => {
                 let midnight = chrono::Utc::now()

@@ -236,7 +236,7 @@ impl ScalarUDFImpl for ToChar {
 
 /// Each value as a date and time (a timestamp with time zone in UTC, Tarn's
 /// execution zone), through Arrow's cast to microseconds.
-fn instants(values: &ArrayRef) -> Result<Vec<Option<NaiveDateTime>>> {
+pub(crate) fn instants(values: &ArrayRef) -> Result<Vec<Option<NaiveDateTime>>> {
     use datafusion::arrow::datatypes::TimestampMicrosecondType;
     let micros = datafusion::arrow::compute::cast(
         values,
