@@ -120,6 +120,27 @@ pub enum SqlError {
     #[error("invalid regular expression: {0}")]
     InvalidRegex(String),
 
+    /// A regular-expression function's flag PostgreSQL does not know (22023).
+    #[error("invalid regular expression option: \"{0}\"")]
+    InvalidRegexOption(char),
+
+    /// `width_bucket` with a count or bounds it cannot bucket by (2201G), in
+    /// PostgreSQL's words.
+    #[error("{0}")]
+    InvalidWidthBucket(String),
+
+    /// A function's argument it cannot take (22023), in PostgreSQL's words.
+    #[error("{0}")]
+    InvalidParameterValue(String),
+
+    /// An escape string of more than one character (22025).
+    #[error("invalid escape string")]
+    InvalidEscape,
+
+    /// An interval whose months, days or time do not fit (22008).
+    #[error("interval out of range")]
+    IntervalOutOfRange,
+
     /// `AT TIME ZONE` / `timezone()` with a zone Tarn does not know (22023).
     #[error("time zone \"{0}\" not recognized")]
     UnknownTimeZone(String),

@@ -10,9 +10,11 @@
 
 pub(crate) mod array_in;
 mod at_zone;
+mod bytea_text;
 pub(crate) mod casts;
 mod catalog;
 mod clauses;
+mod date_arithmetic;
 pub(crate) mod declared;
 mod descriptions;
 mod exists;
@@ -31,6 +33,7 @@ pub(crate) mod lateral;
 mod mode;
 pub(crate) mod names;
 pub(crate) mod not_null;
+mod numbers;
 mod numeric;
 pub(crate) mod overflow;
 mod reg;
@@ -286,6 +289,12 @@ pub(crate) fn install(
     if let Ok(var_samp) = datafusion::execution::FunctionRegistry::udaf(ctx, "var_samp") {
         ctx.register_udaf(var_samp.as_ref().clone().with_aliases(["variance"]));
     }
+    if let Ok(bool_and) = datafusion::execution::FunctionRegistry::udaf(ctx, "bool_and") {
+        ctx.register_udaf(bool_and.as_ref().clone().with_aliases(["every"]));
+    }
+    for udf in bytea_text::udfs().into_iter().chain(numbers::udfs()) {
+        ctx.register_udf(udf);
+    }
     if let Ok(signum) = datafusion::execution::FunctionRegistry::udf(ctx, "signum") {
         ctx.register_udf(signum.as_ref().clone().with_aliases(["sign"]));
     }
@@ -336,6 +345,8 @@ pub(crate) fn install(
     ctx.register_udaf(mode::percentile_disc_udaf());
     ctx.register_udf(at_zone::udf());
     ctx.register_udf(regex_fns::split_udf());
+    ctx.register_udf(regex_fns::matches_udf());
+    ctx.register_udf(regex_fns::similar_udf());
     for udf in extract::udfs() {
         ctx.register_udf(udf);
     }
@@ -526,6 +537,12 @@ pub(crate) fn numeric_rule() -> Arc<dyn datafusion::optimizer::AnalyzerRule + Se
     Arc::new(numeric::PgNumeric)
 }
 
+/// The analyzer rule that makes `date ± interval` a timestamp (see
+/// [`date_arithmetic`]); it runs before type coercion.
+pub(crate) fn date_arithmetic_rule() -> Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync> {
+    date_arithmetic::rule()
+}
+
 /// The analyzer rule that makes text/timestamp casts PostgreSQL's (see [`casts`]).
 pub(crate) fn cast_rule() -> Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync> {
     Arc::new(casts::PgCasts)
@@ -618,6 +635,7 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     clauses::rewrite(&mut statement);
     at_zone::rewrite(&mut statement);
     regex_fns::rewrite(&mut statement);
+    intervals::rewrite(&mut statement);
     extract::rewrite(&mut statement);
     // After the regproc comparisons, which read `typinput = 'array_in'::regproc`.
     reg::check_literal_names(&mut statement);
@@ -687,8 +705,34 @@ fn name_set_function_columns(statement: &mut SqlStatement) {
         };
         match function.as_deref() {
             Some("generate_series") => {
-                if let TableFactor::Table { alias, .. } = factor {
+                if let TableFactor::Table {
+                    alias,
+                    args: Some(args),
+                    ..
+                } = factor
+                {
                     column_alias(alias);
+                    let mut exprs: Vec<_> = args
+                        .args
+                        .iter()
+                        .filter_map(|a| match a {
+                            datafusion::sql::sqlparser::ast::FunctionArg::Unnamed(
+                                datafusion::sql::sqlparser::ast::FunctionArgExpr::Expr(e),
+                            ) => Some(e.clone()),
+                            _ => None,
+                        })
+                        .collect();
+                    if exprs.len() == args.args.len() {
+                        series::temporal_arguments(&mut exprs);
+                        args.args = exprs
+                            .into_iter()
+                            .map(|e| {
+                                datafusion::sql::sqlparser::ast::FunctionArg::Unnamed(
+                                    datafusion::sql::sqlparser::ast::FunctionArgExpr::Expr(e),
+                                )
+                            })
+                            .collect();
+                    }
                 }
                 integer_series(factor);
             }

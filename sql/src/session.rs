@@ -315,12 +315,16 @@ pub(crate) fn initial_state(
         .with_default_features()
         .with_query_planner(tarn_catalog::query_planner())
         .with_analyzer_rules(
-            [crate::pg::boolean_literal_rule(), crate::pg::numeric_rule()]
-                .into_iter()
-                .chain(datafusion::optimizer::Analyzer::new().rules)
-                .chain(std::iter::once(crate::pg::cast_rule()))
-                .chain(std::iter::once(crate::pg::overflow_rule()))
-                .collect(),
+            [
+                crate::pg::boolean_literal_rule(),
+                crate::pg::numeric_rule(),
+                crate::pg::date_arithmetic_rule(),
+            ]
+            .into_iter()
+            .chain(datafusion::optimizer::Analyzer::new().rules)
+            .chain(std::iter::once(crate::pg::cast_rule()))
+            .chain(std::iter::once(crate::pg::overflow_rule()))
+            .collect(),
         )
         .build();
     let ctx = SessionContext::new_with_state(state);

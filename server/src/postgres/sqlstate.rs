@@ -104,6 +104,9 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::UnknownSetting { .. } => UNDEFINED_OBJECT,
         SqlError::SubqueryRows | SqlError::ConflictRowTwice => "21000",
         SqlError::InvalidRegex(_) => "2201B",
+        SqlError::IntervalOutOfRange => "22008",
+        SqlError::InvalidEscape => "22025",
+        SqlError::InvalidWidthBucket(_) => "2201G",
         SqlError::InvalidText { .. } | SqlError::InvalidInput(_) => INVALID_TEXT_REPRESENTATION,
         SqlError::UnsupportedUnicodeEscape => UNTRANSLATABLE_CHARACTER,
         SqlError::NumericOverflow | SqlError::IntegerOutOfRange { .. } => {
@@ -124,6 +127,8 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::RowsNotUndone(_) => SERIALIZATION_FAILURE,
         SqlError::InvalidSettingValue { .. }
         | SqlError::UnknownTimeZone(_)
+        | SqlError::InvalidRegexOption(_)
+        | SqlError::InvalidParameterValue(_)
         | SqlError::InvalidOption { .. }
         | SqlError::NotAnArray { .. }
         | SqlError::WrongJsonKind(_) => INVALID_PARAMETER_VALUE,
@@ -202,6 +207,10 @@ fn arrow_state(err: &ArrowError) -> &'static str {
         ArrowError::MemoryError(_) => OUT_OF_MEMORY,
         ArrowError::ExternalError(e) => external_state(e.as_ref()),
         ArrowError::IoError(..) => IO_ERROR,
+        // arrow-string's regexp kernels (DataFusion's regexp_match, regexp_like, ~).
+        ArrowError::ComputeError(msg) if msg.starts_with("Regular expression did not compile") => {
+            "2201B"
+        }
         _ => DATA_EXCEPTION,
     }
 }
@@ -270,6 +279,8 @@ fn execution_state(msg: &str) -> &'static str {
         DIVISION_BY_ZERO
     } else if msg.contains("overflow") {
         NUMERIC_VALUE_OUT_OF_RANGE
+    } else if msg.starts_with("regex parse error") {
+        "2201B"
     } else if let Some((state, _)) = text_cast(msg) {
         state
     } else if msg.contains("Cast error") || msg.contains("Cannot cast") {
@@ -305,6 +316,11 @@ fn external_state(err: &(dyn std::error::Error + Send + Sync + 'static)) -> &'st
             return object_store_state(e);
         }
         current = e.source();
+    }
+    // The regex crate's own error, as DataFusion's `~` and regexp functions pass it on
+    // when they compile a constant pattern.
+    if err.to_string().starts_with("regex parse error") {
+        return "2201B";
     }
     DATA_EXCEPTION
 }

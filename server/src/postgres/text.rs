@@ -107,7 +107,10 @@ pub fn value(
                     array.as_primitive::<DurationNanosecondType>().value(row) / 1_000
                 }
             };
-            interval(0, 0, micros)
+            // PostgreSQL's timestamp difference is justified into days and time
+            // (`1 day 01:30:00`, not `25:30:00`), both of the difference's sign.
+            const DAY: i64 = 86_400_000_000;
+            interval(0, (micros / DAY) as i32, micros % DAY)
         }
         _ => return None,
     }))

@@ -5,7 +5,8 @@
 //! borrows a month's days from the earlier date's month, so `age('2024-03-01',
 //! '2023-01-15')` is `1 year 1 mon 17 days`, not a number of days. A timestamp with
 //! time zone is read in UTC (Tarn's execution zone), `age(x)` counts from today's
-//! midnight (UTC).
+//! midnight (UTC). `make_interval(years, months, weeks, days, hours, mins, secs)`, every
+//! argument optional and nameable (`make_interval(days => 10)`), as PostgreSQL's.
 
 use std::sync::Arc;
 
@@ -14,10 +15,12 @@ use datafusion::arrow::array::{Array, AsArray, IntervalMonthDayNanoArray};
 use datafusion::arrow::datatypes::{
     DataType, IntervalMonthDayNano, IntervalMonthDayNanoType, IntervalUnit, TimeUnit,
 };
-use datafusion::common::{Result, exec_err, plan_err};
+use datafusion::common::{DataFusionError, Result, exec_err, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
+use datafusion::sql::sqlparser::ast;
+use std::ops::ControlFlow;
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 const DAYS_PER_MONTH: i32 = 30;
@@ -27,6 +30,9 @@ pub(crate) fn udfs() -> Vec<ScalarUDF> {
     let mut udfs = vec![ScalarUDF::new_from_impl(Age {
         signature: Signature::user_defined(Volatility::Stable),
     })];
+    udfs.push(ScalarUDF::new_from_impl(MakeInterval {
+        signature: Signature::user_defined(Volatility::Immutable),
+    }));
     for which in [Justify::Hours, Justify::Days, Justify::Interval] {
         udfs.push(ScalarUDF::new_from_impl(JustifyFn {
             which,
@@ -278,6 +284,158 @@ fn justify(which: Justify, v: IntervalMonthDayNano) -> IntervalMonthDayNano {
         }
     }
     IntervalMonthDayNano::new(month, day, time * 1000 + nanos)
+}
+
+/// `make_interval`'s parameters, in order; each defaults to zero.
+const MAKE_INTERVAL_PARAMETERS: [&str; 7] =
+    ["years", "months", "weeks", "days", "hours", "mins", "secs"];
+
+/// `make_interval(...)` with its arguments by position or by name (`=>` or `:=`) as a
+/// call with all seven by position, the missing ones zero: DataFusion's named
+/// arguments leave no gaps. A call naming an unknown parameter is left alone (and
+/// refused by the function).
+pub(crate) fn rewrite(statement: &mut ast::Statement) {
+    let _ = ast::visit_expressions_mut(statement, |expr| {
+        if let ast::Expr::Function(f) = expr
+            && super::single_value::function_name(f) == "make_interval"
+            && let ast::FunctionArguments::List(list) = &mut f.args
+            && list.args.len() <= MAKE_INTERVAL_PARAMETERS.len()
+        {
+            let zero = || ast::Expr::value(ast::Value::Number("0".to_owned(), false));
+            let mut args: Vec<Option<ast::Expr>> = vec![None; MAKE_INTERVAL_PARAMETERS.len()];
+            for (i, arg) in list.args.iter().enumerate() {
+                let (slot, value) = match arg {
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e)) => (Some(i), e),
+                    ast::FunctionArg::Named {
+                        name,
+                        arg: ast::FunctionArgExpr::Expr(e),
+                        ..
+                    }
+                    | ast::FunctionArg::ExprNamed {
+                        name: ast::Expr::Identifier(name),
+                        arg: ast::FunctionArgExpr::Expr(e),
+                        ..
+                    } => (
+                        MAKE_INTERVAL_PARAMETERS
+                            .iter()
+                            .position(|p| p.eq_ignore_ascii_case(&name.value)),
+                        e,
+                    ),
+                    _ => return ControlFlow::Continue(()),
+                };
+                match slot {
+                    Some(n) if args[n].is_none() => args[n] = Some(value.clone()),
+                    _ => return ControlFlow::Continue(()),
+                }
+            }
+            list.args = args
+                .into_iter()
+                .map(|a| {
+                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(a.unwrap_or_else(zero)))
+                })
+                .collect();
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct MakeInterval {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for MakeInterval {
+    fn name(&self) -> &str {
+        "make_interval"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        if args.len() != MAKE_INTERVAL_PARAMETERS.len() {
+            return plan_err!("make_interval takes at most seven arguments");
+        }
+        for (n, t) in args.iter().enumerate() {
+            let whole = t.is_integer() || t.is_null();
+            let number = whole || t.is_floating() || matches!(t, DataType::Decimal128(..));
+            if !(whole || (n == 6 && number)) {
+                let types: Vec<String> = args.iter().map(ToString::to_string).collect();
+                return plan_err!(
+                    "function make_interval({}) does not exist",
+                    types.join(", ")
+                );
+            }
+        }
+        let mut types = vec![DataType::Int32; 6];
+        types.push(DataType::Float64);
+        Ok(types)
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(interval_type())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let ints: Vec<_> = arrays[..6]
+            .iter()
+            .map(|a| a.as_primitive::<datafusion::arrow::datatypes::Int32Type>())
+            .collect();
+        let secs = arrays[6].as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+        let mut out = IntervalMonthDayNanoArray::builder(secs.len());
+        for row in 0..secs.len() {
+            if secs.is_null(row) || ints.iter().any(|a| a.is_null(row)) {
+                out.append_null();
+                continue;
+            }
+            let [years, months, weeks, days, hours, mins] =
+                std::array::from_fn(|n| i64::from(ints[n].value(row)));
+            match make_interval(years, months, weeks, days, hours, mins, secs.value(row)) {
+                Some(v) => out.append_value(v),
+                None => {
+                    return Err(DataFusionError::External(Box::new(
+                        crate::error::SqlError::IntervalOutOfRange,
+                    )));
+                }
+            }
+        }
+        let out: Arc<dyn Array> = Arc::new(out.finish());
+        super::answer(out, scalar)
+    }
+}
+
+/// PostgreSQL 15's `make_interval`: months and days as given, the time in
+/// microseconds (the seconds rounded to the nearest); `None` out of range.
+fn make_interval(
+    years: i64,
+    months: i64,
+    weeks: i64,
+    days: i64,
+    hours: i64,
+    mins: i64,
+    secs: f64,
+) -> Option<IntervalMonthDayNano> {
+    let micros = (secs * 1e6).round_ties_even();
+    if !micros.is_finite() || micros.abs() >= 9.2e18 {
+        return None;
+    }
+    let months = i32::try_from(years.checked_mul(12)?.checked_add(months)?).ok()?;
+    let days = i32::try_from(weeks.checked_mul(7)?.checked_add(days)?).ok()?;
+    let time = hours
+        .checked_mul(3_600_000_000)?
+        .checked_add(mins.checked_mul(60_000_000)?)?
+        .checked_add(micros as i64)?;
+    Some(IntervalMonthDayNano::new(
+        months,
+        days,
+        time.checked_mul(1000)?,
+    ))
 }
 
 #[cfg(test)]

@@ -156,6 +156,7 @@ fn figure(expr: &Expr) -> Option<String> {
         | Expr::IsNotDistinctFrom(..)
         | Expr::Like { .. }
         | Expr::ILike { .. }
+        | Expr::SimilarTo { .. }
         | Expr::Between { .. }
         | Expr::InList { .. }
         | Expr::InSubquery { .. }

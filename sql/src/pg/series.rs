@@ -7,13 +7,17 @@
 //! together, the shorter ones padded with NULLs, as PostgreSQL 10 and later run them.
 //! With integer literals that fit `integer` the values are `integer`, as PostgreSQL
 //! picks `generate_series(int4, int4)` for them (DataFusion's are `bigint`).
-//! `FROM generate_series(...)` is a table function and is left alone.
+//! `FROM generate_series(...)` is a table function and is left alone, but for its
+//! temporal arguments ([`temporal_arguments`], both forms): a step written as a string
+//! literal is an interval (`'1 day'`; DataFusion found no function for text), and
+//! dates count as `timestamp with time zone`, as PostgreSQL resolves
+//! `generate_series(date, date, interval)` (DataFusion answered dates).
 
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
     CastKind, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
-    ObjectNamePart, Statement, visit_expressions_mut,
+    ObjectNamePart, Statement, TimezoneInfo, TypedString, Value, visit_expressions_mut,
 };
 
 use super::call;
@@ -22,7 +26,8 @@ use super::call;
 /// `statement`, subqueries included.
 pub(crate) fn rewrite(statement: &mut Statement) {
     let _ = visit_expressions_mut(statement, |expr| {
-        if let Some(args) = series_arguments(expr) {
+        if let Some(mut args) = series_arguments(expr) {
+            temporal_arguments(&mut args);
             let all_int4 = args.iter().all(super::int4_literal);
             // Quoted, so this visit does not take the inner call for a new one.
             let mut inner = call("generate_series", args);
@@ -49,6 +54,45 @@ pub(crate) fn rewrite(statement: &mut Statement) {
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// `generate_series(start, stop, step)`'s arguments as PostgreSQL types them where
+/// they are temporal: a step written as a string literal is an interval, and a start
+/// or stop written as a date (`date '...'`, `'...'::date`) makes both `timestamp with
+/// time zone`, the type PostgreSQL converts dates to for its timestamptz form.
+pub(crate) fn temporal_arguments(args: &mut [Expr]) {
+    let [start, stop, step] = args else {
+        return;
+    };
+    let cast = |expr: &mut Expr, data_type: DataType| {
+        *expr = Expr::Cast {
+            kind: CastKind::Cast,
+            expr: Box::new(expr.clone()),
+            data_type,
+            array: false,
+            format: None,
+        };
+    };
+    if matches!(step, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_))) {
+        cast(
+            step,
+            DataType::Interval {
+                fields: None,
+                precision: None,
+            },
+        );
+    }
+    let date = |e: &Expr| match e {
+        Expr::Cast { data_type, .. } | Expr::TypedString(TypedString { data_type, .. }) => {
+            matches!(data_type, DataType::Date)
+        }
+        _ => false,
+    };
+    if date(start) || date(stop) {
+        for bound in [start, stop] {
+            cast(bound, DataType::Timestamp(None, TimezoneInfo::WithTimeZone));
+        }
+    }
 }
 
 /// The arguments of an unquoted `generate_series(a, b [, step])` call (also

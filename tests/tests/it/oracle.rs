@@ -2072,6 +2072,164 @@ select regexp_split_to_array('abc', '(');
     assert_eq!(errors, ["2201B"]);
 }
 
+/// `make_interval` with its arguments by position or by name, the missing ones zero
+/// (DataFusion's named arguments could not leave gaps: it had no make_interval at
+/// all), seconds rounded to the microsecond as PostgreSQL rounds them; and
+/// `regexp_matches` as the set-returning function it is: a row per match with `g`,
+/// none where nothing matches, groups as arrays (NULL for a group that took no part),
+/// flags `g` and `i`, PostgreSQL's errors for an unknown flag (22023) and a bad
+/// pattern (2201B, also from `substring(s FROM pattern)` and `~`, which were 22000).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_make_interval_and_regexp_matches_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("functions.sql");
+    std::fs::write(
+        &script,
+        "select make_interval(days => 10);
+select make_interval(1, 2, 3, 4, 5, 6, 7.5);
+select make_interval(years => 1, mins => 30);
+select make_interval(hours => 2, secs => 1.25);
+select make_interval();
+select make_interval(weeks => -1, days => 2);
+select make_interval(days => null);
+select pg_typeof(make_interval(days => 1));
+select make_interval(secs => 0.0000004), make_interval(secs => 0.0000005), make_interval(secs => 0.0000015);
+select now() - make_interval(days => 1) < now() as earlier;
+select regexp_matches('foobarbequebaz', 'ba.', 'g');
+select regexp_matches('foobarbequebaz', '(bar)(beque)');
+select regexp_matches('abc', 'x');
+select regexp_matches('A1 b2 C3', '([a-z])(\\d)', 'gi');
+select regexp_matches('abc', '(x)?(b)');
+select count(*) from (select regexp_matches('a1b22c333', '\\d+', 'g')) s;
+select s, regexp_matches(s, '\\d+') from (values ('a1'), ('b'), ('c22')) v(s) order by s;
+select (regexp_matches('key=value', '(\\w+)=(\\w+)'))[2] as v;
+select regexp_matches('abc', 'b', 'z');
+select regexp_matches('abc', '(');
+select substring('abc' from '(');
+select 'abc' ~ '(';
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["22023", "2201B", "2201B", "2201B"]);
+}
+
+/// `generate_series` over dates and timestamps, in the select list and in FROM:
+/// a step written as a string literal is an interval (DataFusion found no function:
+/// 42883), and dates are counted as `timestamp with time zone`, as PostgreSQL
+/// resolves them (Tarn answered dates, printed without the zone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_temporal_series_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("series.sql");
+    std::fs::write(
+        &script,
+        "select generate_series('2024-01-01'::date, '2024-01-03'::date, '1 day');
+select d from generate_series('2024-01-01'::date, '2024-01-03'::date, interval '1 day') d;
+select d::date from generate_series(date '2024-01-30', date '2024-03-01', interval '1 month') d;
+select generate_series('2024-01-01'::timestamp, '2024-01-01 02:00'::timestamp, '1 hour');
+select pg_typeof(generate_series('2024-01-01'::date, '2024-01-02'::date, '1 day'));
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+/// `every` (bool_and's SQL-standard name), `width_bucket` with PostgreSQL's bucket
+/// arithmetic and errors (2201G), and `SIMILAR TO`, which DataFusion read as a
+/// regular expression matching anywhere (`'abc' SIMILAR TO 'a%'` was false): now
+/// PostgreSQL's own translation, anchored, `%` and `_` as in LIKE, `.` literal, with
+/// ESCAPE and its error for a long escape (22025); `similar_to_escape` as a function.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_every_width_bucket_and_similar_to_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("similar.sql");
+    std::fs::write(
+        &script,
+        "select bool_and(x > 1), every(x > 1), bool_or(x > 2) from (values (1), (2), (3)) v(x);
+select x, width_bucket(x, 0, 10, 4), width_bucket(x::numeric, 10, 0, 3), width_bucket(x * 1.5, 0.5, 4.5, 2) from (values (-1), (0), (2), (5), (9), (10), (null)) v(x) order by x;
+select width_bucket(1, 0, 10, 0);
+select width_bucket(1, 2, 2, 3);
+select 'abc' similar to 'a%', 'abc' similar to 'b%', 'abc' not similar to '_b_', 'a.c' similar to 'a.c', 'abc' similar to 'a.c';
+select 'ab' similar to 'a|b', 'b' similar to 'a|b', 'aab' similar to '(a|b)*', 'a%b' similar to 'a#%b' escape '#', 'axb' similar to 'a#%b' escape '#';
+select s, s similar to '[A-Z]%[0-9]' from (values ('X12'), ('x12'), ('X1a'), (null)) v(s) order by s;
+select similar_to_escape('a%_.^$|(b)*[x%]c'), similar_to_escape('a#%b', '#');
+select 'a' similar to 'a' escape 'xy';
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["2201G", "2201G", "22025"]);
+}
+
+/// Date and time arithmetic as PostgreSQL types it: a timestamp difference in days
+/// and time (`1 day 01:30:00`, Tarn printed `25:30:00`), and `date ± interval` a
+/// timestamp: DataFusion answered a date and dropped the interval's time of day
+/// (`date '2024-01-01' - interval '1 hour'` was `2024-01-01`), in select lists and in
+/// filters alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_date_and_timestamp_arithmetic_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("dates.sql");
+    std::fs::write(
+        &script,
+        "select timestamp '2024-01-02 10:00' - timestamp '2024-01-01 08:30', timestamp '2024-01-01' - timestamp '2024-03-05 10:00:00.25';
+select timestamptz '2024-03-05 10:00+00' - timestamptz '2024-01-01 00:00+00', time '10:30' - time '08:00';
+select date '2024-01-01' + interval '12 hours', date '2024-01-01' - interval '1 hour', interval '1 day' + date '2024-01-01';
+select date '2024-01-31' + interval '1 month', date '2024-01-01' - interval '1 year' as d;
+select pg_typeof(date '2024-01-01' + interval '1 day');
+select count(*) from (values (date '2024-01-01'), (date '2024-01-02')) v(d) where d < date '2024-01-01' + interval '12 hours';
+select count(*) from (values (date '2024-01-01'), (date '2024-01-02')) v(d) where d < date '2024-01-02' + interval '1 day';
+select d + interval '1 week' as next from (values (date '2024-02-26')) v(d) order by next;
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+/// `encode` and `decode` as PostgreSQL writes and reads bytes: base64 padded and
+/// broken into lines of 76 (DataFusion's had no padding, `aGVsbG8` for `aGVsbG8=`),
+/// unpadded base64 refused, `hex` with whitespace, the `escape` format, format names
+/// in any case, and PostgreSQL's errors and messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_encode_and_decode_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("bytes.sql");
+    std::fs::write(
+        &script,
+        "select encode('hello'::bytea, 'base64'), encode(repeat('x', 60)::bytea, 'base64'), encode('hi'::bytea, 'HEX');
+select encode(decode('610a5c00ff', 'hex'), 'escape'), decode('a\\\\b\\000', 'escape');
+select decode('aGVsbG8=', 'base64'), decode(E'aGVs\\nbG8=', 'base64'), decode('68 69', 'hex');
+select encode(null::bytea, 'base64'), decode(null, 'hex');
+select md5(encode(sha256('abc'::bytea), 'hex'));
+select decode('aGVsbG8', 'base64');
+select decode('aGV$bG8=', 'base64');
+select decode('686', 'hex');
+select decode('6g', 'hex');
+select encode('x'::bytea, 'base32');
+select decode('\\x', 'escape');
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(
+        errors,
+        ["22023", "22023", "22023", "22023", "22023", "22P02"]
+    );
+}
+
 /// `EXTRACT` answers numeric with the fraction of a second (DataFusion's date_part
 /// gave whole seconds: `extract(second from ... 10:00:05.5)` was `5`) at PostgreSQL
 /// 15's scales (`5.500000`, `5500.000`, a date's epoch without fraction), from
