@@ -43,6 +43,8 @@ mod single_value;
 mod sizes;
 pub mod sleep;
 mod to_char;
+mod to_char_num;
+mod trunc;
 pub(crate) mod typmod;
 mod zoned;
 
@@ -280,6 +282,7 @@ pub(crate) fn install(
     zoned::install(ctx);
     ctx.register_udf(reg::format_type_udf());
     to_char::install(ctx);
+    ctx.register_udf(trunc::udf("UTC"));
     ctx.register_udf(format::udf());
     ctx.register_udf(format::quote_ident_udf());
     for udf in format::quote_literal_udfs() {

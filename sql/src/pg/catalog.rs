@@ -45,6 +45,11 @@ pub(crate) fn attach(state: &mut SessionState, settings: &Settings) -> DFResult<
         state,
         Arc::new(super::to_char::udf(&time_zone)),
     )?;
+    // date_trunc truncates a timestamp with time zone in the session's zone.
+    datafusion::execution::FunctionRegistry::register_udf(
+        state,
+        Arc::new(super::trunc::udf(&time_zone)),
+    )?;
     Ok(())
 }
 

@@ -167,6 +167,7 @@ impl ScalarUDFImpl for ToChar {
             [value, format] if matches!(value, DataType::Duration(_)) => {
                 Ok(vec![value.clone(), format.clone()])
             }
+            [value, _] if numbered(value) => Ok(vec![value.clone(), DataType::Utf8]),
             _ => plan_err!(
                 "No function matches the given name and argument types 'to_char({})'. You might need to add explicit type casts.",
                 arg_types
@@ -183,6 +184,9 @@ impl ScalarUDFImpl for ToChar {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        if numbered(&args.args[0].data_type()) {
+            return numbers(&args);
+        }
         if !dated(&args.args[0].data_type()) {
             return self.inner.invoke_with_args(args);
         }
@@ -232,6 +236,69 @@ impl ScalarUDFImpl for ToChar {
         let text: ArrayRef = Arc::new(text);
         super::answer(text, scalar)
     }
+}
+
+/// Whether PostgreSQL's number templates format `data_type` here.
+fn numbered(data_type: &DataType) -> bool {
+    data_type.is_integer() || data_type.is_floating() || data_type.is_decimal()
+}
+
+/// `to_char(number, template)` ([`super::to_char_num`]).
+fn numbers(args: &ScalarFunctionArgs) -> Result<ColumnarValue> {
+    use super::to_char_num::{Number, Template};
+    let rows = args.number_rows;
+    let scalar = args
+        .args
+        .iter()
+        .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+    let values = args.args[0].to_array(rows)?;
+    let formats = args.args[1].to_array(rows)?;
+    let formats = datafusion::arrow::compute::cast(&formats, &DataType::Utf8)?;
+    let formats = formats.as_string::<i32>();
+    let floats = values.data_type().is_floating();
+    // Exact numbers as their text (integers and decimals cast exactly), floats as
+    // themselves.
+    let texts = match floats {
+        false => Some(datafusion::arrow::compute::cast(&values, &DataType::Utf8)?),
+        true => None,
+    };
+    let floats = match floats {
+        true => Some(datafusion::arrow::compute::cast(
+            &values,
+            &DataType::Float64,
+        )?),
+        false => None,
+    };
+    let mut parsed: Option<(String, Template)> = None;
+    let mut out = datafusion::arrow::array::StringBuilder::new();
+    for row in 0..rows {
+        if values.is_null(row) || formats.is_null(row) {
+            out.append_null();
+            continue;
+        }
+        let format = formats.value(row);
+        if parsed.as_ref().map(|(f, _)| f.as_str()) != Some(format) {
+            let template = Template::parse(format).map_err(|message| {
+                datafusion::error::DataFusionError::External(Box::new(crate::SqlError::Syntax {
+                    message,
+                }))
+            })?;
+            parsed = Some((format.to_owned(), template));
+        }
+        let template = &parsed.as_ref().expect("parsed above").1;
+        let number = match (&texts, &floats) {
+            (Some(texts), _) => Number::Exact(texts.as_string::<i32>().value(row)),
+            (_, Some(floats)) => Number::Float(
+                floats
+                    .as_primitive::<datafusion::arrow::datatypes::Float64Type>()
+                    .value(row),
+            ),
+            _ => unreachable!("one of the two is made above"),
+        };
+        out.append_value(template.format(number));
+    }
+    let array: ArrayRef = Arc::new(out.finish());
+    super::answer(array, scalar)
 }
 
 /// Each value as a date and time (a timestamp with time zone in UTC, Tarn's

@@ -2230,6 +2230,71 @@ select decode('\\x', 'escape');
     );
 }
 
+/// `date_trunc` of a timestamp with time zone truncates in the session's TimeZone
+/// (in New York, a day began at 20:00 the evening before: rows grouped by day fell into
+/// the wrong one), keeping the value's offset below a day and taking the one in force
+/// from a day up (the DST switches), and a date is truncated as a timestamp with time
+/// zone at its midnight, answering one (it answered a timestamp); unknown units are
+/// 22023, NULL units NULL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_date_trunc_in_the_session_time_zone_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("trunc.sql");
+    std::fs::write(
+        &script,
+        "select date_trunc('month', date '2024-03-15'), pg_typeof(date_trunc('month', date '2024-03-15'));
+select date_trunc('week', date '2024-03-15'), date_trunc('quarter', date '2024-08-15');
+select date_trunc('day', timestamp '2024-03-15 10:00'), date_trunc('hour', timestamptz '2024-03-15 10:30+00');
+set timezone = 'America/New_York';
+select date_trunc('day', timestamptz '2024-03-15 02:30+00'), date_trunc('month', timestamptz '2024-03-01 02:30+00');
+select date_trunc('month', date '2024-03-15'), date_trunc('year', timestamptz '2024-01-01 03:00+00');
+select date_trunc('day', timestamptz '2024-03-10 12:00+00'), date_trunc('hour', timestamptz '2024-11-03 06:30+00');
+select date_trunc('week', timestamptz '2024-03-11 03:00+00'), date_trunc('minute', timestamptz '2024-03-15 02:30:45+00');
+select d, count(*) from (select date_trunc('day', t) d from (values (timestamptz '2024-03-15 02:30+00'), (timestamptz '2024-03-15 05:30+00'), (timestamptz '2024-03-14 20:00+00')) v(t)) s group by d order by d;
+set timezone = 'Asia/Kolkata';
+select date_trunc('hour', timestamptz '2024-03-15 10:00+00'), date_trunc('day', timestamptz '2024-03-15 20:00+00');
+reset timezone;
+select date_trunc('fortnight', date '2024-03-15');
+select date_trunc(null, date '2024-03-15'), date_trunc('day', null::date);
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["22023"]);
+}
+
+/// `to_char` of numbers with PostgreSQL's templates (it was refused: "No function
+/// matches"): digit places `9` and `0`, `.`/`D`, `,`/`G`, signs `S`, `MI`, `PL`, `SG`,
+/// `PR`, fill mode, ordinals, `V`, `EEEE`, Roman numerals, `L`, quoted text, `#` for a
+/// number too wide, rounding half away from zero; numerics, integers, reals and double
+/// precision; `V` with a point refused with 42601 as PostgreSQL does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_to_char_of_numbers_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("numbers.sql");
+    std::fs::write(
+        &script,
+        "select to_char(1234.5, '9,999.99'), to_char(0.5, '0.00'), to_char(-12.5, '9999.99'), to_char(12, 'FM999.99'), to_char(12.5, 'FM999.00');
+select to_char(1234567.891, 'FM999G999G990D00'), to_char(5, '000'), to_char(-5, '000'), to_char(123456, '9,999'), to_char(0, '9999'), to_char(0, 'FM9999'), to_char(0.1, '9.99'), to_char(0.1, 'FM9.99');
+select to_char(-1234.5, 'S9999.99'), to_char(1234.5, 'S9999.99'), to_char(-12, '999MI'), to_char(12, '999MI'), to_char(-12, '999PR'), to_char(12, '999PR'), to_char(12, 'PL999'), to_char(-12, 'SG999');
+select to_char(42, '999th'), to_char(1, 'FM9TH'), to_char(2, 'FM9th'), to_char(3, 'FM9th'), to_char(11, 'FM99th'), to_char(12.5, 'FM999V9');
+select to_char(485, 'RN'), to_char(1999, 'FMRN'), to_char(12345.678, '9.99EEEE'), to_char(0.00012, '9.9EEEE');
+select to_char(1234.5::float8, '9999.99'), to_char(3.14159::real, '9.999'), to_char(100::bigint, 'FM$999'), to_char(42, '\"Total: \"999'), to_char(1234.5, 'L9999.99');
+select to_char(2.5, '9'), to_char(3.5, '9'), to_char(-2.5, '9'), to_char(1.005, '9.99'), to_char(99.99, '99.9');
+select to_char(null::numeric, '999'), to_char(12, null);
+select to_char(amount, 'FM999,999.00') from (values (1234.5), (0.25), (-99), (null)) v(amount);
+select to_char(12.5, 'FM99.9V9');
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["42601"]);
+}
+
 /// `EXTRACT` answers numeric with the fraction of a second (DataFusion's date_part
 /// gave whole seconds: `extract(second from ... 10:00:05.5)` was `5`) at PostgreSQL
 /// 15's scales (`5.500000`, `5500.000`, a date's epoch without fraction), from
