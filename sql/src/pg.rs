@@ -9,6 +9,7 @@
 //! `pg_catalog` schema lives in the session, not in the shared lake catalog.
 
 pub(crate) mod array_in;
+mod arrays;
 mod at_zone;
 mod bytea_text;
 pub(crate) mod casts;
@@ -282,6 +283,7 @@ pub(crate) fn install(
     zoned::install(ctx);
     ctx.register_udf(reg::format_type_udf());
     to_char::install(ctx);
+    arrays::install(ctx);
     ctx.register_udf(trunc::udf("UTC"));
     ctx.register_udf(format::udf());
     ctx.register_udf(format::quote_ident_udf());
@@ -684,9 +686,7 @@ fn qualify_tarn_tables(statement: &mut SqlStatement) {
 /// `\d+` over `pg_catalog.unnest(reloptions) x`). `pg_catalog.unnest(...)` in FROM
 /// is PostgreSQL's `unnest`, which sqlparser only recognizes unqualified.
 fn name_set_function_columns(statement: &mut SqlStatement) {
-    use datafusion::sql::sqlparser::ast::{
-        Query, SetExpr, TableAliasColumnDef, TableFactor, VisitMut, VisitorMut,
-    };
+    use datafusion::sql::sqlparser::ast::{TableAliasColumnDef, TableFactor, VisitMut, VisitorMut};
     fn column_alias(alias: &mut Option<datafusion::sql::sqlparser::ast::TableAlias>) {
         if let Some(alias) = alias
             && alias.columns.is_empty()
@@ -786,26 +786,20 @@ fn name_set_function_columns(statement: &mut SqlStatement) {
             }
         }
     }
-    // Every query, subqueries included (psql's `array(select ... from unnest(...) x)`).
-    struct Queries;
-    impl VisitorMut for Queries {
+    // Every relation in FROM, in subqueries (psql's `array(select ... from unnest(...)
+    // x)`) and either side of a set operation (`... EXCEPT ...`) too.
+    struct Factors;
+    impl VisitorMut for Factors {
         type Break = ();
-        fn pre_visit_query(&mut self, query: &mut Query) -> std::ops::ControlFlow<()> {
-            visit_query(query);
+        fn post_visit_table_factor(
+            &mut self,
+            factor: &mut TableFactor,
+        ) -> std::ops::ControlFlow<()> {
+            visit_factor(factor);
             std::ops::ControlFlow::Continue(())
         }
     }
-    fn visit_query(query: &mut Query) {
-        if let SetExpr::Select(select) = query.body.as_mut() {
-            for from in &mut select.from {
-                visit_factor(&mut from.relation);
-                for join in &mut from.joins {
-                    visit_factor(&mut join.relation);
-                }
-            }
-        }
-    }
-    let _ = statement.visit(&mut Queries);
+    let _ = statement.visit(&mut Factors);
 }
 
 /// Whether `expr` is an integer literal (optionally negated) that fits `integer`, the

@@ -9,6 +9,14 @@
 //!   '1 day 04:05:06.5'`, `'-1 day +02:00:00'::interval`, `interval '00:30'`; "Invalid
 //!   input syntax for type interval") with the time spelled in units (`4 hours 5
 //!   minutes 6.5 seconds`), which DataFusion reads.
+//! - The prefix operators `|/` (square root), `||/` (cube root) and `@` (absolute
+//!   value) as `sqrt`, `cbrt` and `abs` ("Unsupported SQL unary operator").
+//! - Functions DataFusion has under other forms: `mod(a, b)` as `a % b`,
+//!   `string_to_table(s, d)` as `unnest(string_to_array(s, d))`, `num_nulls(...)` and
+//!   `num_nonnulls(...)` as sums of `CASE`s, `isfinite(x)` (Tarn has no infinite dates
+//!   or timestamps: true unless NULL), `make_timestamp(y, m, d, h, mi, s)` as
+//!   `make_date(y, m, d) + make_interval(hours => h, mins => mi, secs => s)`, a
+//!   timestamp.
 
 use std::ops::ControlFlow;
 
@@ -24,6 +32,7 @@ pub(crate) fn rewrite(statement: &mut Statement) {
         }
         fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
             interval_times(expr);
+            functions(expr);
             if let Expr::BinaryOp {
                 left,
                 op: ast::BinaryOperator::PGOverlap,
@@ -39,6 +48,93 @@ pub(crate) fn rewrite(statement: &mut Statement) {
 }
 
 /// The literal text of an interval literal or of a literal cast to interval.
+fn functions(expr: &mut Expr) {
+    let call = super::call;
+    let number = |n: &str| Expr::value(ast::Value::Number(n.to_owned(), false));
+    if let Expr::UnaryOp { op, expr: operand } = expr {
+        let name = match op {
+            ast::UnaryOperator::PGSquareRoot => "sqrt",
+            ast::UnaryOperator::PGCubeRoot => "cbrt",
+            ast::UnaryOperator::PGAbs => "abs",
+            _ => return,
+        };
+        *expr = call(name, vec![*operand.clone()]);
+        return;
+    }
+    let Expr::Function(f) = expr else {
+        return;
+    };
+    let name = super::single_value::function_name(f);
+    let args: Vec<Expr> = super::unnamed_args(f).cloned().collect();
+    let all_unnamed =
+        matches!(&f.args, ast::FunctionArguments::List(l) if l.args.len() == args.len());
+    if !all_unnamed || f.over.is_some() {
+        return;
+    }
+    let nulls = |args: &[Expr], null: bool| -> Expr {
+        args.iter()
+            .map(|a| Expr::Case {
+                case_token: ast::helpers::attached_token::AttachedToken::empty(),
+                end_token: ast::helpers::attached_token::AttachedToken::empty(),
+                operand: None,
+                conditions: vec![ast::CaseWhen {
+                    condition: match null {
+                        true => Expr::IsNull(Box::new(a.clone())),
+                        false => Expr::IsNotNull(Box::new(a.clone())),
+                    },
+                    result: number("1"),
+                }],
+                else_result: Some(Box::new(number("0"))),
+            })
+            .reduce(|a, b| Expr::BinaryOp {
+                left: Box::new(a),
+                op: ast::BinaryOperator::Plus,
+                right: Box::new(b),
+            })
+            .unwrap_or_else(|| number("0"))
+    };
+    *expr = match (name.as_str(), args.as_slice()) {
+        ("mod", [a, b]) => Expr::Nested(Box::new(Expr::BinaryOp {
+            left: Box::new(a.clone()),
+            op: ast::BinaryOperator::Modulo,
+            right: Box::new(b.clone()),
+        })),
+        ("string_to_table", [s, d]) => call(
+            "unnest",
+            vec![call("string_to_array", vec![s.clone(), d.clone()])],
+        ),
+        ("num_nulls", [_, ..]) => Expr::Nested(Box::new(nulls(&args, true))),
+        ("num_nonnulls", [_, ..]) => Expr::Nested(Box::new(nulls(&args, false))),
+        ("isfinite", [x]) => Expr::Case {
+            case_token: ast::helpers::attached_token::AttachedToken::empty(),
+            end_token: ast::helpers::attached_token::AttachedToken::empty(),
+            operand: None,
+            conditions: vec![ast::CaseWhen {
+                condition: Expr::IsNull(Box::new(x.clone())),
+                result: Expr::Value(ast::Value::Null.into()),
+            }],
+            else_result: Some(Box::new(Expr::Value(ast::Value::Boolean(true).into()))),
+        },
+        ("make_timestamp", [y, m, d, h, mi, sec]) => Expr::Nested(Box::new(Expr::BinaryOp {
+            left: Box::new(call("make_date", vec![y.clone(), m.clone(), d.clone()])),
+            op: ast::BinaryOperator::Plus,
+            right: Box::new(call(
+                "make_interval",
+                vec![
+                    number("0"),
+                    number("0"),
+                    number("0"),
+                    number("0"),
+                    h.clone(),
+                    mi.clone(),
+                    sec.clone(),
+                ],
+            )),
+        })),
+        _ => return,
+    };
+}
+
 fn interval_text(expr: &mut Expr) -> Option<&mut String> {
     let value = match expr {
         Expr::Interval(interval) if interval.leading_field.is_none() => interval.value.as_mut(),
