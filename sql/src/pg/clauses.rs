@@ -16,7 +16,7 @@
 //!   `num_nonnulls(...)` as sums of `CASE`s, `isfinite(x)` (Tarn has no infinite dates
 //!   or timestamps: true unless NULL), `make_timestamp(y, m, d, h, mi, s)` as
 //!   `make_date(y, m, d) + make_interval(hours => h, mins => mi, secs => s)`, a
-//!   timestamp.
+//!   timestamp; `localtimestamp` and `localtime`, the session's local time.
 
 use std::ops::ControlFlow;
 
@@ -51,6 +51,36 @@ pub(crate) fn rewrite(statement: &mut Statement) {
 fn functions(expr: &mut Expr) {
     let call = super::call;
     let number = |n: &str| Expr::value(ast::Value::Number(n.to_owned(), false));
+    let local_name = match &*expr {
+        Expr::Identifier(ident) if ident.quote_style.is_none() => Some(ident.value.clone()),
+        Expr::Function(f) if matches!(f.args, ast::FunctionArguments::None) => {
+            Some(super::single_value::function_name(f))
+        }
+        _ => None,
+    };
+    if let Some(name) = local_name
+        && ["localtimestamp", "localtime"].contains(&name.to_ascii_lowercase().as_str())
+    {
+        // The session's local time, as a timestamp (or time) without time zone.
+        let zone = call(
+            "current_setting",
+            vec![Expr::value(ast::Value::SingleQuotedString(
+                "TimeZone".to_owned(),
+            ))],
+        );
+        let local = call("timezone", vec![zone, call("now", vec![])]);
+        *expr = match name.eq_ignore_ascii_case("localtime") {
+            true => Expr::Cast {
+                kind: ast::CastKind::Cast,
+                expr: Box::new(local),
+                data_type: ast::DataType::Time(None, ast::TimezoneInfo::None),
+                array: false,
+                format: None,
+            },
+            false => local,
+        };
+        return;
+    }
     if let Expr::UnaryOp { op, expr: operand } = expr {
         let name = match op {
             ast::UnaryOperator::PGSquareRoot => "sqrt",

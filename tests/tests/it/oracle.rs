@@ -2347,6 +2347,27 @@ select count(*) from (select e from unnest(array[1,2]) e union select f from unn
     assert!(errors.is_empty(), "{errors:?}");
 }
 
+/// `localtimestamp` and `localtime`, the session's local time as a timestamp and a
+/// time without time zone (they were "column does not exist").
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_local_time_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("local.sql");
+    std::fs::write(
+        &script,
+        "select pg_typeof(localtimestamp), pg_typeof(localtime), abs(extract(epoch from localtimestamp - now()::timestamp)) < 5 as close;
+set timezone = 'Asia/Tokyo';
+select abs(extract(epoch from (localtimestamp - (now() at time zone 'Asia/Tokyo')))) < 1 as tokyo, abs(extract(epoch from (localtime - (now() at time zone 'Asia/Tokyo')::time))) < 1 as t;
+select date_trunc('day', localtimestamp) = date_trunc('day', now() at time zone 'Asia/Tokyo') as same_day;
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
 /// `EXTRACT` answers numeric with the fraction of a second (DataFusion's date_part
 /// gave whole seconds: `extract(second from ... 10:00:05.5)` was `5`) at PostgreSQL
 /// 15's scales (`5.500000`, `5500.000`, a date's epoch without fraction), from
