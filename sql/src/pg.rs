@@ -195,6 +195,19 @@ pub(crate) fn rewritten(
     statement.to_string()
 }
 
+/// A function's arguments as arrays (a scalar as one of one value per row), and
+/// whether every one was a scalar (then [`answer`] gives a scalar back).
+pub(crate) fn arguments(
+    args: &datafusion::logical_expr::ScalarFunctionArgs,
+) -> DFResult<(Vec<datafusion::arrow::array::ArrayRef>, bool)> {
+    use datafusion::logical_expr::ColumnarValue;
+    let scalar = args
+        .args
+        .iter()
+        .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+    Ok((ColumnarValue::values_to_arrays(&args.args)?, scalar))
+}
+
 /// A function's answer as DataFusion expects it: a scalar where every argument was
 /// one (`array` then holds its one value), else the array.
 pub(crate) fn answer(
@@ -697,6 +710,18 @@ fn name_set_function_columns(statement: &mut SqlStatement) {
             }];
         }
     }
+    /// The arguments, if all are plain expressions.
+    fn unnamed_exprs(
+        args: &[datafusion::sql::sqlparser::ast::FunctionArg],
+    ) -> Option<Vec<datafusion::sql::sqlparser::ast::Expr>> {
+        use datafusion::sql::sqlparser::ast::{FunctionArg, FunctionArgExpr};
+        args.iter()
+            .map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+                _ => None,
+            })
+            .collect()
+    }
     fn visit_factor(factor: &mut TableFactor) {
         let function = match factor {
             TableFactor::Table {
@@ -715,17 +740,7 @@ fn name_set_function_columns(statement: &mut SqlStatement) {
                 } = factor
                 {
                     column_alias(alias);
-                    let mut exprs: Vec<_> = args
-                        .args
-                        .iter()
-                        .filter_map(|a| match a {
-                            datafusion::sql::sqlparser::ast::FunctionArg::Unnamed(
-                                datafusion::sql::sqlparser::ast::FunctionArgExpr::Expr(e),
-                            ) => Some(e.clone()),
-                            _ => None,
-                        })
-                        .collect();
-                    if exprs.len() == args.args.len() {
+                    if let Some(mut exprs) = unnamed_exprs(&args.args) {
                         series::temporal_arguments(&mut exprs);
                         args.args = exprs
                             .into_iter()
@@ -749,19 +764,9 @@ fn name_set_function_columns(statement: &mut SqlStatement) {
                 else {
                     return;
                 };
-                let array_exprs = args
-                    .args
-                    .iter()
-                    .filter_map(|a| match a {
-                        datafusion::sql::sqlparser::ast::FunctionArg::Unnamed(
-                            datafusion::sql::sqlparser::ast::FunctionArgExpr::Expr(e),
-                        ) => Some(e.clone()),
-                        _ => None,
-                    })
-                    .collect::<Vec<_>>();
-                if array_exprs.len() != args.args.len() {
+                let Some(array_exprs) = unnamed_exprs(&args.args) else {
                     return;
-                }
+                };
                 let single = array_exprs.len() == 1;
                 let mut alias = alias.take();
                 if single {

@@ -100,11 +100,7 @@ impl ScalarUDFImpl for Codec {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let (arrays, scalar) = super::arguments(&args)?;
         let formats = arrays[1].as_string::<i32>();
         let failed = |e: SqlError| DataFusionError::External(Box::new(e));
         let out: Arc<dyn Array> = if self.encode {

@@ -92,11 +92,7 @@ impl ScalarUDFImpl for Age {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let (arrays, scalar) = super::arguments(&args)?;
         // The same reading of timestamps as to_char's (UTC for timestamptz).
         let as_times = super::to_char::instants;
         let (later, earlier) = match arrays.as_slice() {
@@ -378,11 +374,7 @@ impl ScalarUDFImpl for MakeInterval {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let (arrays, scalar) = super::arguments(&args)?;
         let ints: Vec<_> = arrays[..6]
             .iter()
             .map(|a| a.as_primitive::<datafusion::arrow::datatypes::Int32Type>())

@@ -60,11 +60,7 @@ impl ScalarUDFImpl for WidthBucket {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let (arrays, scalar) = super::arguments(&args)?;
         let [operand, low, high] = std::array::from_fn(|i| arrays[i].as_primitive::<Float64Type>());
         let count = arrays[3].as_primitive::<Int32Type>();
         let mut out = Vec::with_capacity(operand.len());

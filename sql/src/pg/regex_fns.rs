@@ -140,11 +140,7 @@ impl ScalarUDFImpl for SplitToArray {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let (arrays, scalar) = super::arguments(&args)?;
         let values = datafusion::arrow::compute::cast(&arrays[0], &DataType::Utf8)?;
         let patterns = datafusion::arrow::compute::cast(&arrays[1], &DataType::Utf8)?;
         let (values, patterns) = (values.as_string::<i32>(), patterns.as_string::<i32>());
@@ -211,16 +207,9 @@ impl ScalarUDFImpl for MatchesList {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let texts: Vec<_> = arrays
-            .iter()
-            .map(|a| datafusion::arrow::compute::cast(a, &DataType::Utf8))
-            .collect::<std::result::Result<_, _>>()?;
-        let texts: Vec<_> = texts.iter().map(|a| a.as_string::<i32>()).collect();
+        let (arrays, scalar) = super::arguments(&args)?;
+        // Every argument is text (coerce_types).
+        let texts: Vec<_> = arrays.iter().map(|a| a.as_string::<i32>()).collect();
         let mut out = ListBuilder::new(ListBuilder::new(StringBuilder::new()));
         let mut compiled: Option<((String, String), regex::Regex, bool)> = None;
         for row in 0..texts[0].len() {
@@ -291,16 +280,9 @@ impl ScalarUDFImpl for SimilarToEscape {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let texts: Vec<_> = arrays
-            .iter()
-            .map(|a| datafusion::arrow::compute::cast(a, &DataType::Utf8))
-            .collect::<std::result::Result<_, _>>()?;
-        let texts: Vec<_> = texts.iter().map(|a| a.as_string::<i32>()).collect();
+        let (arrays, scalar) = super::arguments(&args)?;
+        // Every argument is text (coerce_types).
+        let texts: Vec<_> = arrays.iter().map(|a| a.as_string::<i32>()).collect();
         let mut out = StringBuilder::new();
         for row in 0..texts[0].len() {
             if texts.iter().any(|a| a.is_null(row)) {

@@ -73,13 +73,13 @@ impl Zone {
 }
 
 /// The session's zone: an IANA name (with abbreviations) or a fixed offset.
-enum SessionZone {
+pub(super) enum SessionZone {
     Named(chrono_tz::Tz),
     Fixed(chrono::FixedOffset),
 }
 
 impl SessionZone {
-    fn parse(name: &str) -> Self {
+    pub(super) fn parse(name: &str) -> Self {
         if let Ok(tz) = name.parse::<chrono_tz::Tz>() {
             return Self::Named(tz);
         }
@@ -91,6 +91,48 @@ impl SessionZone {
                 tz.offset_from_utc_datetime(&NaiveDateTime::default()).fix()
             });
         Self::Fixed(fixed.unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("UTC")))
+    }
+
+    /// Whether the zone is UTC's (no conversion to make).
+    pub(super) fn is_utc(&self) -> bool {
+        match self {
+            Self::Named(tz) => matches!(
+                tz,
+                chrono_tz::Tz::UTC | chrono_tz::Tz::Etc__UTC | chrono_tz::Tz::Etc__UCT
+            ),
+            Self::Fixed(offset) => offset.local_minus_utc() == 0,
+        }
+    }
+
+    /// The instant (UTC) of local time `local`: the earlier where the clocks went
+    /// back, and read with the offset before the change where they went forward, as
+    /// PostgreSQL reads a local time that did not happen.
+    pub(super) fn utc_of(&self, local: &NaiveDateTime) -> NaiveDateTime {
+        use chrono::TimeZone;
+        fn resolve<Z: TimeZone>(zone: &Z, local: &NaiveDateTime) -> NaiveDateTime {
+            match zone.from_local_datetime(local).earliest() {
+                Some(t) => t.naive_utc(),
+                None => {
+                    // In a gap: the offset in force a few hours before it.
+                    let before = *local - chrono::Duration::hours(3);
+                    let offset = zone
+                        .from_local_datetime(&before)
+                        .earliest()
+                        .map(|t| t.naive_local() - t.naive_utc())
+                        .unwrap_or_default();
+                    *local - offset
+                }
+            }
+        }
+        match self {
+            Self::Named(tz) => resolve(tz, local),
+            Self::Fixed(offset) => resolve(offset, local),
+        }
+    }
+
+    /// The local time of the UTC time `utc`.
+    pub(super) fn local_time(&self, utc: &NaiveDateTime) -> NaiveDateTime {
+        self.local(utc).0
     }
 
     /// The local time of the UTC time `utc`, with its zone.

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeZone, Timelike};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::{DataFusionError, Result, plan_err};
@@ -17,6 +17,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
+use super::to_char::SessionZone;
 use crate::error::SqlError;
 
 /// `date_trunc` truncating in `time_zone` (the session's `TimeZone`).
@@ -85,7 +86,7 @@ impl ScalarUDFImpl for DateTrunc {
         let value_type = args.args[1].data_type();
         let dated = matches!(value_type, DataType::Date32 | DataType::Date64);
         let zoned = matches!(value_type, DataType::Timestamp(_, Some(_)));
-        let zone = Zone::parse(&self.time_zone);
+        let zone = SessionZone::parse(&self.time_zone);
         if !dated && (!zoned || zone.is_utc()) {
             return self.inner.invoke_with_args(args);
         }
@@ -122,7 +123,7 @@ impl ScalarUDFImpl for DateTrunc {
                 true => zone.utc_of(&instant),
                 false => instant,
             };
-            let local = zone.local_of(&utc);
+            let local = zone.local_time(&utc);
             let truncated = truncate(&local, unit);
             // Below a day the value keeps its offset; from a day up the offset is the
             // one in force at the truncated time (PostgreSQL's `redotz`).
@@ -234,70 +235,6 @@ fn truncate(local: &NaiveDateTime, unit: Unit) -> NaiveDateTime {
         }
     };
     day.and_hms_opt(0, 0, 0).expect("midnight")
-}
-
-/// The session's zone: an IANA name or a fixed offset.
-enum Zone {
-    Named(chrono_tz::Tz),
-    Fixed(chrono::FixedOffset),
-}
-
-impl Zone {
-    fn parse(name: &str) -> Self {
-        if let Ok(tz) = name.parse::<chrono_tz::Tz>() {
-            return Self::Named(tz);
-        }
-        let fixed = name
-            .parse::<datafusion::arrow::array::timezone::Tz>()
-            .ok()
-            .map(|tz| {
-                use chrono::Offset;
-                tz.offset_from_utc_datetime(&NaiveDateTime::default()).fix()
-            });
-        Self::Fixed(fixed.unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("UTC")))
-    }
-
-    fn is_utc(&self) -> bool {
-        match self {
-            Self::Named(tz) => matches!(
-                tz,
-                chrono_tz::Tz::UTC | chrono_tz::Tz::Etc__UTC | chrono_tz::Tz::Etc__UCT
-            ),
-            Self::Fixed(offset) => offset.local_minus_utc() == 0,
-        }
-    }
-
-    fn local_of(&self, utc: &NaiveDateTime) -> NaiveDateTime {
-        match self {
-            Self::Named(tz) => tz.from_utc_datetime(utc).naive_local(),
-            Self::Fixed(offset) => offset.from_utc_datetime(utc).naive_local(),
-        }
-    }
-
-    /// The instant of local time `local`: the earlier where the clocks went back,
-    /// and read with the offset before the change where they went forward, as
-    /// PostgreSQL reads a local time that did not happen.
-    fn utc_of(&self, local: &NaiveDateTime) -> NaiveDateTime {
-        fn resolve<Z: TimeZone>(zone: &Z, local: &NaiveDateTime) -> NaiveDateTime {
-            match zone.from_local_datetime(local).earliest() {
-                Some(t) => t.naive_utc(),
-                None => {
-                    // In a gap: the offset an hour before it.
-                    let before = *local - chrono::Duration::hours(3);
-                    let offset = zone
-                        .from_local_datetime(&before)
-                        .earliest()
-                        .map(|t| t.naive_local() - t.naive_utc())
-                        .unwrap_or_default();
-                    *local - offset
-                }
-            }
-        }
-        match self {
-            Self::Named(tz) => resolve(tz, local),
-            Self::Fixed(offset) => resolve(offset, local),
-        }
-    }
 }
 
 #[cfg(test)]
