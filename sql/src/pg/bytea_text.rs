@@ -182,49 +182,8 @@ fn decode(text: &str, format: Format) -> Result<Vec<u8>, SqlError> {
                 .decode(&symbols)
                 .map_err(|_| invalid("invalid base64 end sequence".to_owned()))
         }
-        Format::Hex => {
-            let digits: Vec<char> = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-            let mut out = Vec::with_capacity(digits.len() / 2);
-            for pair in digits.chunks(2) {
-                let digit = |c: char| {
-                    c.to_digit(16)
-                        .ok_or_else(|| invalid(format!("invalid hexadecimal digit: \"{c}\"")))
-                };
-                let [high, low] = pair else {
-                    digit(pair[0])?;
-                    return Err(invalid(
-                        "invalid hexadecimal data: odd number of digits".to_owned(),
-                    ));
-                };
-                out.push((digit(*high)? * 16 + digit(*low)?) as u8);
-            }
-            Ok(out)
-        }
-        Format::Escape => {
-            let bytes = text.as_bytes();
-            let mut out = Vec::with_capacity(bytes.len());
-            let mut i = 0;
-            while i < bytes.len() {
-                if bytes[i] != b'\\' {
-                    out.push(bytes[i]);
-                    i += 1;
-                } else if bytes.get(i + 1) == Some(&b'\\') {
-                    out.push(b'\\');
-                    i += 2;
-                } else if let Some(octal) = bytes.get(i + 1..i + 4)
-                    && matches!(octal[0], b'0'..=b'3')
-                    && octal[1..].iter().all(|d| matches!(d, b'0'..=b'7'))
-                {
-                    out.push(octal.iter().fold(0u8, |n, d| n * 8 + (d - b'0')));
-                    i += 4;
-                } else {
-                    return Err(SqlError::InvalidInput(
-                        "invalid input syntax for type bytea".to_owned(),
-                    ));
-                }
-            }
-            Ok(out)
-        }
+        Format::Hex => super::casts::hex_in(text),
+        Format::Escape => super::casts::escape_in(text),
     }
 }
 

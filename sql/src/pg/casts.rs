@@ -280,31 +280,43 @@ impl ScalarUDFImpl for ByteaIn {
     }
 }
 
+/// `bytea` input text: `\\x` and hexadecimal digits, or the escape format.
 fn bytea_in(text: &str) -> Result<Vec<u8>> {
-    let invalid = |what: &str| {
-        datafusion::error::DataFusionError::External(Box::new(crate::SqlError::InvalidText {
-            type_name: "bytea",
-            message: what.to_owned(),
-        }))
-    };
-    if let Some(hex) = text
+    let read = match text
         .strip_prefix("\\x")
         .or_else(|| text.strip_prefix("\\X"))
     {
-        let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-        if !digits.len().is_multiple_of(2) {
-            return Err(invalid("invalid hexadecimal data: odd number of digits"));
-        }
-        return digits
-            .chunks(2)
-            .map(|pair| {
-                std::str::from_utf8(pair)
-                    .ok()
-                    .and_then(|p| u8::from_str_radix(p, 16).ok())
-                    .ok_or_else(|| invalid("invalid hexadecimal digit"))
-            })
-            .collect();
+        Some(hex) => hex_in(hex),
+        None => escape_in(text),
+    };
+    read.map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))
+}
+
+/// Hexadecimal digits (whitespace between them skipped) as bytes, with PostgreSQL's
+/// errors (22023), as `bytea`'s input and `decode(..., 'hex')` read them.
+pub(super) fn hex_in(hex: &str) -> std::result::Result<Vec<u8>, crate::SqlError> {
+    let invalid = |m: String| crate::SqlError::InvalidParameterValue(m);
+    let digits: Vec<char> = hex.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let mut out = Vec::with_capacity(digits.len() / 2);
+    for pair in digits.chunks(2) {
+        let digit = |c: char| {
+            c.to_digit(16)
+                .ok_or_else(|| invalid(format!("invalid hexadecimal digit: \"{c}\"")))
+        };
+        let [high, low] = pair else {
+            digit(pair[0])?;
+            return Err(invalid(
+                "invalid hexadecimal data: odd number of digits".to_owned(),
+            ));
+        };
+        out.push((digit(*high)? * 16 + digit(*low)?) as u8);
     }
+    Ok(out)
+}
+
+/// `bytea`'s escape format (`\\\\` a backslash, `\\ooo` an octal byte) as bytes, with
+/// PostgreSQL's error (22P02), as `bytea`'s input and `decode(..., 'escape')` read it.
+pub(super) fn escape_in(text: &str) -> std::result::Result<Vec<u8>, crate::SqlError> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -322,7 +334,9 @@ fn bytea_in(text: &str) -> Result<Vec<u8>> {
             out.push((octal[0] - b'0') * 64 + (octal[1] - b'0') * 8 + (octal[2] - b'0'));
             i += 4;
         } else {
-            return Err(invalid("invalid input syntax for type bytea"));
+            return Err(crate::SqlError::InvalidInput(
+                "invalid input syntax for type bytea".to_owned(),
+            ));
         }
     }
     Ok(out)

@@ -2200,7 +2200,9 @@ select d + interval '1 week' as next from (values (date '2024-02-26')) v(d) orde
 /// `encode` and `decode` as PostgreSQL writes and reads bytes: base64 padded and
 /// broken into lines of 76 (DataFusion's had no padding, `aGVsbG8` for `aGVsbG8=`),
 /// unpadded base64 refused, `hex` with whitespace, the `escape` format, format names
-/// in any case, and PostgreSQL's errors and messages.
+/// in any case, and PostgreSQL's errors and messages; the `bytea` input cast reads
+/// with the same code (its errors said `invalid input syntax for type bytea: invalid
+/// input syntax for type bytea`, and 22P02 for bad hexadecimal, which is 22023).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_encode_and_decode_as_postgres_15() {
     let postgres = Postgres::start();
@@ -2220,13 +2222,19 @@ select decode('686', 'hex');
 select decode('6g', 'hex');
 select encode('x'::bytea, 'base32');
 select decode('\\x', 'escape');
+select '\\q'::bytea;
+select '\\x4'::bytea;
+select '\\xzz'::bytea;
+select '\\x41 42'::bytea, 'a\\\\b\\001'::bytea, 'plain'::bytea;
 ",
     )
     .expect("write script");
     let errors = same_script_output(&postgres, &tarn, &script);
     assert_eq!(
         errors,
-        ["22023", "22023", "22023", "22023", "22023", "22P02"]
+        [
+            "22023", "22023", "22023", "22023", "22023", "22P02", "22P02", "22023", "22023"
+        ]
     );
 }
 
