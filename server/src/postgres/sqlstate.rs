@@ -203,7 +203,9 @@ fn arrow_state(err: &ArrowError) -> &'static str {
         ArrowError::DivideByZero => DIVISION_BY_ZERO,
         ArrowError::ArithmeticOverflow(_) => NUMERIC_VALUE_OUT_OF_RANGE,
         ArrowError::CastError(msg) => text_cast(msg).map_or(INVALID_TEXT_REPRESENTATION, |c| c.0),
-        ArrowError::ParseError(_) => INVALID_TEXT_REPRESENTATION,
+        ArrowError::ParseError(msg) => {
+            timestamp_parse(msg).map_or(INVALID_TEXT_REPRESENTATION, |c| c.0)
+        }
         ArrowError::MemoryError(_) => OUT_OF_MEMORY,
         ArrowError::ExternalError(e) => external_state(e.as_ref()),
         ArrowError::IoError(..) => IO_ERROR,
@@ -458,6 +460,9 @@ fn datafusion_message(err: &DataFusionError) -> String {
             ArrowError::CastError(msg) if text_cast(msg).is_some() => {
                 text_cast(msg).map(|c| c.1).unwrap_or_default()
             }
+            ArrowError::ParseError(msg) if timestamp_parse(msg).is_some() => {
+                timestamp_parse(msg).map(|c| c.1).unwrap_or_default()
+            }
             ArrowError::ExternalError(inner) => inner.to_string(),
             other => other.to_string(),
         },
@@ -622,8 +627,13 @@ fn text_cast(msg: &str) -> Option<(&'static str, String)> {
         "Float64" => "double precision",
         "Boolean" => "boolean",
         "Date32" => "date",
+        "Time64(ns)" | "Time64(µs)" | "Time64(Nanosecond)" | "Time64(Microsecond)" => "time",
+        _ if arrow.starts_with("Time64") => "time",
         _ => return None,
     };
+    if matches!(pg, "date" | "time") {
+        return Some(datetime_input(pg, value));
+    }
     let whole = value.trim().parse::<i128>().is_ok();
     Some(match whole && arrow.starts_with("Int") {
         true => (
@@ -635,6 +645,38 @@ fn text_cast(msg: &str) -> Option<(&'static str, String)> {
             format!("invalid input syntax for type {pg}: \"{value}\""),
         ),
     })
+}
+
+/// A date or time text that did not read, as PostgreSQL reports it: written as one
+/// (digits and separators only) but naming a day or time that does not exist, 22008
+/// `date/time field value out of range` (`2024-02-30`, `25:00`); otherwise 22007
+/// `invalid input syntax for type ...`.
+fn datetime_input(type_name: &str, value: &str) -> (&'static str, String) {
+    let shaped = !value.trim().is_empty()
+        && value
+            .trim()
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '-' | ':' | '.' | ' ' | 'T' | '+'))
+        && value.chars().filter(char::is_ascii_digit).count() >= 3;
+    match shaped {
+        true => (
+            "22008",
+            format!("date/time field value out of range: \"{value}\""),
+        ),
+        false => (
+            "22007",
+            format!("invalid input syntax for type {type_name}: \"{value}\""),
+        ),
+    }
+}
+
+/// Arrow's timestamp parser's error (`Error parsing timestamp from 'abc': ...`) as
+/// PostgreSQL reports a timestamp that does not read.
+fn timestamp_parse(msg: &str) -> Option<(&'static str, String)> {
+    let rest = &msg
+        [msg.find("Error parsing timestamp from '")? + "Error parsing timestamp from '".len()..];
+    let (value, _) = rest.split_once("': ")?;
+    Some(datetime_input("timestamp", value))
 }
 
 #[cfg(test)]

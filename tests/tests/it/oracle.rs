@@ -2376,6 +2376,35 @@ select date_trunc('day', localtimestamp) = date_trunc('day', now() at time zone 
     assert!(errors.is_empty(), "{errors:?}");
 }
 
+/// Dates, times and timestamps that do not read are PostgreSQL's errors: 22007
+/// `invalid input syntax for type date` for text that is not one, 22008 `date/time
+/// field value out of range` for a day or time that does not exist (`2024-02-30`,
+/// `25:00`); Tarn answered 22P02 for both, and Arrow's parser's words for timestamps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_date_and_time_input_errors_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("dates.sql");
+    std::fs::write(
+        &script,
+        "select 'abc'::date;
+select '2024-02-30'::date;
+select '2024-13-01'::date;
+select 'abc'::timestamp;
+select '25:00'::time;
+select 'noon?'::time;
+select '2024-02-29'::date, '23:59:59'::time, '2024-02-29 10:00'::timestamp;
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(
+        errors,
+        ["22007", "22008", "22008", "22007", "22008", "22007"]
+    );
+}
+
 /// `EXTRACT` answers numeric with the fraction of a second (DataFusion's date_part
 /// gave whole seconds: `extract(second from ... 10:00:05.5)` was `5`) at PostgreSQL
 /// 15's scales (`5.500000`, `5500.000`, a date's epoch without fraction), from
