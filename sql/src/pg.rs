@@ -47,6 +47,7 @@ mod to_char;
 mod to_char_num;
 mod trunc;
 pub(crate) mod typmod;
+pub(crate) mod whole_rows;
 mod zoned;
 
 pub(crate) use catalog::attach as attach_settings;

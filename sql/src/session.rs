@@ -1510,6 +1510,7 @@ impl Session {
             crate::pg::names::distinguish_casts(s);
         }
         let state = self.set_up_state(&settings, default_schema)?;
+        crate::pg::whole_rows::rewrite(&mut statement, &state).await;
         let plan = state
             .statement_to_plan(statement)
             .await

@@ -720,6 +720,12 @@ fn encode_one(
             pg_field.format_options(),
         );
     }
+    if pg_field.format() == FieldFormat::Text
+        && let DataType::Struct(children) = array.data_type()
+    {
+        let text = composite_text(array, row, children, pg_field, iso_dates)?;
+        return arrow_pg::encoder::Encoder::encode_field(encoder, &text, pg_field);
+    }
     let own_text = if pg_field.format() == FieldFormat::Text {
         let time_zone = pg_field.format_options().time_zone.as_str();
         super::text::value(array.as_ref(), row, time_zone, iso_dates)
@@ -730,6 +736,61 @@ fn encode_one(
         Some(text) => arrow_pg::encoder::Encoder::encode_field(encoder, &text, pg_field),
         None => encode_value(encoder, array, row, field, pg_field),
     }
+}
+
+/// A row (a struct) as PostgreSQL's composite text: `(1,x,,"a b")`. Each field is its
+/// own type's text (through [`encode_one`]); NULL is nothing; a value that is empty or
+/// holds a quote, backslash, parenthesis, comma or white space is quoted, with quotes
+/// and backslashes doubled (PostgreSQL's `record_out`).
+fn composite_text(
+    array: &datafusion::arrow::array::ArrayRef,
+    row: usize,
+    children: &datafusion::arrow::datatypes::Fields,
+    pg_field: &FieldInfo,
+    iso_dates: bool,
+) -> PgWireResult<Option<String>> {
+    use datafusion::arrow::array::{Array, AsArray};
+    if array.is_null(row) {
+        return Ok(None);
+    }
+    let columns = array.as_struct();
+    let infos = fields(
+        &Schema::new(children.clone()),
+        &Format::UnifiedText,
+        Arc::new(pg_field.format_options().as_ref().clone()),
+    )?;
+    let mut text = String::from("(");
+    for (i, (child, info)) in children.iter().zip(infos.iter()).enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        let mut encoder = DataRowEncoder::new(Arc::new(vec![info.clone()]));
+        encode_one(&mut encoder, columns.column(i), row, child, info, iso_dates)?;
+        let encoded = encoder.take_row().data;
+        let (len, value) = encoded.split_at(4.min(encoded.len()));
+        if i32::from_be_bytes(len.try_into().unwrap_or([255; 4])) < 0 {
+            continue;
+        }
+        let value = String::from_utf8_lossy(value);
+        let quoted = value.is_empty()
+            || value.chars().any(|c| {
+                matches!(c, '"' | '\\' | '(' | ')' | ',') || c.is_ascii_whitespace() || c == '\u{b}'
+            });
+        if !quoted {
+            text.push_str(&value);
+            continue;
+        }
+        text.push('"');
+        for c in value.chars() {
+            if matches!(c, '"' | '\\') {
+                text.push(c);
+            }
+            text.push(c);
+        }
+        text.push('"');
+    }
+    text.push(')');
+    Ok(Some(text))
 }
 
 /// The PostgreSQL type a parameter of `data_type` is described as.

@@ -16,7 +16,10 @@
 //!   `num_nonnulls(...)` as sums of `CASE`s, `isfinite(x)` (Tarn has no infinite dates
 //!   or timestamps: true unless NULL), `make_timestamp(y, m, d, h, mi, s)` as
 //!   `make_date(y, m, d) + make_interval(hours => h, mins => mi, secs => s)`, a
-//!   timestamp; `localtimestamp` and `localtime`, the session's local time.
+//!   timestamp; `localtimestamp` and `localtime`, the session's local time;
+//!   `row_to_json(x)` as `to_json(x)`, and an anonymous row given to either with
+//!   PostgreSQL's field names (`f1`, `f2`, ...; whole-row references are
+//!   [`super::whole_rows`]).
 
 use std::ops::ControlFlow;
 
@@ -161,8 +164,41 @@ fn functions(expr: &mut Expr) {
                 ],
             )),
         })),
+        ("row_to_json" | "to_json" | "to_jsonb", [value]) => {
+            let json = match name.as_str() {
+                "row_to_json" => "to_json",
+                other => other,
+            };
+            call(
+                json,
+                vec![anonymous_row(value).unwrap_or_else(|| value.clone())],
+            )
+        }
         _ => return,
     };
+}
+
+/// `ROW(a, b)` or `(a, b)` as PostgreSQL names an anonymous row's fields: `f1`, `f2`, ...
+/// (DataFusion's struct names them `c0`, `c1`, which `to_json` would write).
+fn anonymous_row(expr: &Expr) -> Option<Expr> {
+    let fields: Vec<Expr> = match expr {
+        Expr::Tuple(fields) => fields.clone(),
+        Expr::Function(f) if super::single_value::function_name(f) == "row" => {
+            super::unnamed_args(f).cloned().collect()
+        }
+        _ => return None,
+    };
+    let args = fields
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, field)| {
+            [
+                Expr::value(ast::Value::SingleQuotedString(format!("f{}", i + 1))),
+                field,
+            ]
+        })
+        .collect();
+    Some(super::call("named_struct", args))
 }
 
 fn interval_text(expr: &mut Expr) -> Option<&mut String> {

@@ -267,9 +267,13 @@ enum Build {
 impl Build {
     fn signature(self) -> Signature {
         match self {
-            Build::ToJson | Build::Agg | Build::ObjectAgg => {
-                Signature::any(1, Volatility::Immutable)
-            }
+            Build::ToJson | Build::ObjectAgg => Signature::any(1, Volatility::Immutable),
+            // A second argument, `true`, says the values are rows (whole-row references):
+            // PostgreSQL starts each after the first on a line of its own.
+            Build::Agg => Signature::one_of(
+                vec![TypeSignature::Any(1), TypeSignature::Any(2)],
+                Volatility::Immutable,
+            ),
             Build::Array | Build::Object => Signature::one_of(
                 vec![TypeSignature::Nullary, TypeSignature::VariadicAny],
                 Volatility::Immutable,
@@ -376,7 +380,11 @@ impl ScalarUDFImpl for JsonBuild {
                         other => return exec_err!("{}: expected a list, got {other}", self.name()),
                     };
                     if self.kind == Build::Agg {
-                        aggregated_array(&mut json, &list)?;
+                        let rows = arrays.get(1).is_some_and(|a| {
+                            a.as_boolean_opt()
+                                .is_some_and(|b| b.is_valid(0) && b.value(0))
+                        });
+                        aggregated_array(&mut json, &list, rows)?;
                     } else {
                         aggregated_object(&mut json, &list)?;
                     }
@@ -392,14 +400,19 @@ impl ScalarUDFImpl for JsonBuild {
     }
 }
 
-/// `json_agg`'s text of the JSON texts in `elements` (NULL is `null`): `[1, 2]`.
-fn aggregated_array(out: &mut String, elements: &ArrayRef) -> Result<()> {
+/// `json_agg`'s text of the JSON texts in `elements` (NULL is `null`): `[1, 2]`; of
+/// `rows`, each after the first that is not NULL on a line of its own, as PostgreSQL
+/// writes composite values.
+fn aggregated_array(out: &mut String, elements: &ArrayRef, rows: bool) -> Result<()> {
     let texts = datafusion::arrow::compute::cast(elements, &DataType::Utf8)?;
     let texts = texts.as_string::<i32>();
     out.push('[');
     for (i, text) in texts.iter().enumerate() {
         if i > 0 {
             out.push_str(", ");
+            if rows && text.is_some() {
+                out.push_str("\n ");
+            }
         }
         out.push_str(text.unwrap_or("null"));
     }

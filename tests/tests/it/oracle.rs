@@ -2405,6 +2405,50 @@ select '2024-02-29'::date, '23:59:59'::time, '2024-02-29 10:00'::timestamp;
     );
 }
 
+/// A relation's name used as a value is its row, as in PostgreSQL: `select t from t`
+/// prints the composite text (`(1,x,1.50,...)`, NULLs empty, quoted where needed),
+/// `row_to_json(t)`, `to_json(t)`, `json_agg(t)` (rows on lines of their own) and
+/// `jsonb_agg(t)` write objects named by column, from tables, subqueries, CTEs and
+/// VALUES; `row(...)` fields are `f1`, `f2`; a left join's missing row is NULL (a column
+/// that is never NULL tells it apart); `t IS NULL` tests every column. Tarn answered
+/// 42703 ("No field named t") or 42883 for each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_whole_row_references_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("rows.sql");
+    std::fs::write(&script, "create table t (a int, b text, c numeric(10,2), d date, e double precision, f timestamp, g int[]);
+insert into t values (1, 'x', 1.50, '2024-01-02', 0.1, '2024-01-02 03:04:05', array[1,2]), (2, null, null, null, null, null, null), (3, 'a \"q\" (b), c\\d', -1, '2024-03-01', 1e20, null, array[3]);
+create table u (a int, k text);
+insert into u values (1, 'one'), (5, 'five');
+select row_to_json(t) from t order by a;
+select t from t order by a;
+select json_agg(t) from t;
+select json_agg(t order by a desc) filter (where a < 3) from t;
+select jsonb_agg(t) from t;
+select to_jsonb(t) from t order by a;
+select t.a, row_to_json(u) from t join u on t.a = u.a;
+select json_agg(s) from (select a, b as \"Bee\" from t where a < 3 order by a) s;
+with w as (select a, k from u) select row_to_json(w) from w order by a;
+select row_to_json(x) from (values (1, 'a'), (2, 'b')) x(n, m) order by n;
+select row_to_json(row(1, 'a')), to_json((2, 'b'));
+select row(1, 'a b', null, 1.5::numeric(4,2), '\"q\"', '', 'back\\slash');
+select count(*) from t where row_to_json(t)::text like '%x%';
+select u from u order by a;
+select (select row_to_json(u) from u where u.a = t.a) from t order by a;
+select json_agg(t) from t where false;
+create table v (id int not null, k text);
+insert into v values (1, 'one');
+select t.a, row_to_json(v), v is null from t left join v on t.a = v.id order by 1;
+select t.a, json_agg(v) from t left join v on t.a = v.id group by t.a order by 1;
+select t.a from t left join v on t.a = v.id where v is null order by 1;
+select a, t is null, t is not null from t order by a;
+").expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
 /// `EXTRACT` answers numeric with the fraction of a second (DataFusion's date_part
 /// gave whole seconds: `extract(second from ... 10:00:05.5)` was `5`) at PostgreSQL
 /// 15's scales (`5.500000`, `5500.000`, a date's epoch without fraction), from
