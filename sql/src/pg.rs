@@ -16,6 +16,7 @@ pub(crate) mod casts;
 mod catalog;
 mod clauses;
 mod date_arithmetic;
+pub(crate) mod date_input;
 pub(crate) mod declared;
 mod descriptions;
 mod exists;

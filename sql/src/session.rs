@@ -288,7 +288,8 @@ pub(crate) fn initial_state(
         .with_default_catalog_and_schema(&catalog_name, "public")
         .with_create_default_catalog_and_schema(false)
         // Tarn serves information_schema itself (crate::information_schema).
-        .with_information_schema(false);
+        .with_information_schema(false)
+        .with_option_extension(crate::pg::date_input::TarnOptions::default());
     {
         let options = config.options_mut();
         options.sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
@@ -1580,6 +1581,20 @@ impl Session {
             )?;
         }
         crate::pg::attach_settings(&mut state, settings)?;
+        // DateStyle's order ("ISO, DMY"), for the casts of text to dates.
+        let order = settings
+            .get("DateStyle")
+            .and_then(|style| style.split(',').nth(1))
+            .map(|order| order.trim().to_ascii_uppercase())
+            .unwrap_or_else(|| "MDY".to_owned());
+        if let Some(tarn) = state
+            .config_mut()
+            .options_mut()
+            .extensions
+            .get_mut::<crate::pg::date_input::TarnOptions>()
+        {
+            tarn.date_order = order;
+        }
         datafusion::execution::FunctionRegistry::register_udf(
             &mut *state,
             Arc::new(crate::pg::functions::set_config_udf(

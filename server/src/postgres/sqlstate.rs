@@ -656,7 +656,7 @@ fn datetime_input(type_name: &str, value: &str) -> (&'static str, String) {
         && value
             .trim()
             .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, '-' | ':' | '.' | ' ' | 'T' | '+'))
+            .all(|c| c.is_ascii_digit() || matches!(c, '-' | '/' | ':' | '.' | ' ' | 'T' | '+'))
         && value.chars().filter(char::is_ascii_digit).count() >= 3;
     match shaped {
         true => (

@@ -1,5 +1,7 @@
 //! Casts between text and `timestamp` as PostgreSQL does them, where Arrow's differ:
 //!
+//! - text to date and timestamp read PostgreSQL's other spellings of a date
+//!   (`09/12/2023` in DateStyle's order, `Sep 12, 2023`; [`super::date_input`]);
 //! - text to timestamp accepts a time without seconds (`'2024-01-01 10:00'`), which
 //!   PostgreSQL reads and Arrow's parser refuses;
 //! - timestamp to text prints `2024-01-01 10:00:00` (a space, and fractional seconds
@@ -47,7 +49,8 @@ impl AnalyzerRule for PgCasts {
         "tarn_pg_casts"
     }
 
-    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+    fn analyze(&self, plan: LogicalPlan, config: &ConfigOptions) -> Result<LogicalPlan> {
+        let order = super::date_input::DateOrder::of(config);
         // Output names stay what they were (`select cast(x as text)` is still `x`).
         rewrite_expressions(plan, &|expr, schema| {
             if let Expr::ScalarFunction(ScalarFunction { func, args }) = &expr {
@@ -73,13 +76,24 @@ impl AnalyzerRule for PgCasts {
                 Expr::ScalarFunction(ScalarFunction::new_udf(Arc::new(udf), vec![arg]))
             };
             Ok(match (&from, data_type) {
+                // Dates in PostgreSQL's other spellings (`09/12/2023`, `Sep 12 2023`)
+                // made ISO first (`date_input`).
                 (
                     DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8,
                     DataType::Timestamp(_, _),
                 ) => Transformed::yes(Expr::Cast(Cast::new_from_field(
-                    Box::new(call(text_in(), (**inner).clone())),
+                    Box::new(call(
+                        text_in(),
+                        call(super::date_input::udf(order), (**inner).clone()),
+                    )),
                     Arc::clone(field),
                 ))),
+                (DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8, DataType::Date32) => {
+                    Transformed::yes(Expr::Cast(Cast::new_from_field(
+                        Box::new(call(super::date_input::udf(order), (**inner).clone())),
+                        Arc::clone(field),
+                    )))
+                }
                 (DataType::Timestamp(_, None), DataType::Utf8) => {
                     Transformed::yes(call(timestamp_out("pg_timestamp_out"), (**inner).clone()))
                 }

@@ -266,8 +266,9 @@ async fn issue_6_dbt_incremental_models_ephemeral_and_snapshots() {
     );
 }
 
-/// The dbt-tests-adapter basic suite (`tests/dbt/adapter/test_basic.py`: the package's
-/// own test classes, unmodified), run with pytest from dbt's venv against a fresh Tarn.
+/// The dbt-tests-adapter basic suite (`tests/dbt/adapter/test_basic.py`) and its
+/// cross-database macro suite (`test_utils.py`): the package's own test classes,
+/// unmodified, run with pytest from dbt's venv against a fresh Tarn.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_6_dbt_tests_adapter_basic_suite_passes() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -2449,6 +2449,36 @@ select a, t is null, t is not null from t order by a;
     assert!(errors.is_empty(), "{errors:?}");
 }
 
+/// Dates in PostgreSQL's other spellings read as PostgreSQL reads them, in casts to
+/// date and timestamp: `09/12/2023` in DateStyle's order (MDY by default, DMY and YMD
+/// when set), two-digit years, `20230912`, month names (`September 12, 2023`,
+/// `12-Sep-2023`); a field out of range is 22008 quoting the text as written (Arrow's
+/// parser read ISO only: dbt's `get_intervals_between` test casts `'09/12/2023'`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_date_spellings_and_datestyle_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("dates.sql");
+    std::fs::write(&script, "select '09/12/2023'::date, cast('1/8/99' as date), '20230912'::date, 'September 12, 2023'::date, '12-Sep-2023'::date, 'Sep 12 2023'::date, '2023-Sep-12'::date, '2023/09/12'::date;
+select '09/12/2023 10:30'::timestamp, 'Sep 12 2023 10:30:05.5'::timestamp, '09/12/2023 10:30'::timestamptz;
+create table dd (s text);
+insert into dd values ('03/04/2024'), ('12/31/1999'), (null);
+select s, s::date, cast(s as timestamp) from dd order by 1;
+set datestyle = 'ISO, DMY';
+select '09/12/2023'::date, '12.09.2023'::date, '1/8/99'::date;
+select s::date from dd order by 1;
+set datestyle = 'ISO, YMD';
+select '23/09/12'::date;
+reset datestyle;
+select '13/13/2023'::date;
+select '02/30/2023'::date;
+select 'Smarch 1 2023'::date;
+").expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["22008", "22008", "22008", "22007"]);
+}
+
 /// `EXTRACT` answers numeric with the fraction of a second (DataFusion's date_part
 /// gave whole seconds: `extract(second from ... 10:00:05.5)` was `5`) at PostgreSQL
 /// 15's scales (`5.500000`, `5500.000`, a date's epoch without fraction), from
