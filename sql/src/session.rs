@@ -2505,6 +2505,9 @@ impl Session {
                 if name.starts_with("datafusion.") {
                     return Ok(None);
                 }
+                if name.eq_ignore_ascii_case("all") {
+                    return self.show_all().map(Some);
+                }
                 let (canonical, value) = self.show(&name)?;
                 let schema = Arc::new(Schema::new(vec![Field::new(
                     canonical,
@@ -2538,6 +2541,28 @@ impl Session {
         Ok(Some(Output::Command(output)))
     }
 
+    /// `SHOW ALL`: name, setting and description of each setting.
+    fn show_all(&self) -> Result<Output> {
+        let schema = show_all_schema();
+        let rows = self.state().settings.show_all();
+        let column = |values: Vec<&str>| -> ArrayRef { Arc::new(StringArray::from(values)) };
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                column(rows.iter().map(|r| r.0.as_str()).collect()),
+                column(rows.iter().map(|r| r.1.as_str()).collect()),
+                column(rows.iter().map(|r| r.2).collect()),
+            ],
+        )
+        .map_err(datafusion::error::DataFusionError::from)?;
+        let stream = MemoryStream::try_new(vec![batch], Arc::clone(&schema), None)?;
+        Ok(Output::Rows {
+            schema,
+            stream: Box::pin(stream),
+            command: "SHOW",
+        })
+    }
+
     /// PostgreSQL answers `SHOW TRANSACTION ISOLATION LEVEL` under this name.
     fn show(&self, name: &str) -> Result<(String, String)> {
         let key = match name.to_ascii_lowercase().as_str() {
@@ -2552,6 +2577,9 @@ impl Session {
         let SqlStatement::ShowVariable { variable } = statement else {
             return Err(SqlError::not_supported("SHOW"));
         };
+        if ident_path(variable).eq_ignore_ascii_case("all") {
+            return Ok(show_all_schema());
+        }
         let (canonical, _) = self.show(&ident_path(variable))?;
         Ok(Arc::new(Schema::new(vec![Field::new(
             canonical,
@@ -2738,6 +2766,15 @@ fn parse_one(sql: &str) -> Result<Vec<DFStatement>> {
             other => other,
         })
         .collect())
+}
+
+/// `SHOW ALL`'s columns, as PostgreSQL names them.
+fn show_all_schema() -> SchemaRef {
+    Arc::new(Schema::new(
+        ["name", "setting", "description"]
+            .map(|name| Field::new(name, DataType::Utf8, false))
+            .to_vec(),
+    ))
 }
 
 /// An external table option of Tarn's: only files with this extension are read (the

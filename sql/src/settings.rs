@@ -42,6 +42,87 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("transaction_read_only", "off"),
 ];
 
+/// PostgreSQL 15's short description of each setting `SHOW ALL` lists (pg_settings'
+/// `short_desc`); settings PostgreSQL leaves out of `SHOW ALL` (`is_superuser`,
+/// `session_authorization`, custom ones) have none.
+const DESCRIPTIONS: &[(&str, &str)] = &[
+    (
+        "application_name",
+        "Sets the application name to be reported in statistics and logs.",
+    ),
+    ("bytea_output", "Sets the output format for bytea."),
+    (
+        "client_encoding",
+        "Sets the client's character set encoding.",
+    ),
+    (
+        "client_min_messages",
+        "Sets the message levels that are sent to the client.",
+    ),
+    (
+        "DateStyle",
+        "Sets the display format for date and time values.",
+    ),
+    (
+        "default_transaction_isolation",
+        "Sets the transaction isolation level of each new transaction.",
+    ),
+    (
+        "extra_float_digits",
+        "Sets the number of digits displayed for floating-point values.",
+    ),
+    (
+        "integer_datetimes",
+        "Shows whether datetimes are integer based.",
+    ),
+    (
+        "IntervalStyle",
+        "Sets the display format for interval values.",
+    ),
+    ("jit", "Allow JIT compilation."),
+    (
+        "lc_messages",
+        "Sets the language in which messages are displayed.",
+    ),
+    (
+        "max_identifier_length",
+        "Shows the maximum identifier length.",
+    ),
+    (
+        "search_path",
+        "Sets the schema search order for names that are not schema-qualified.",
+    ),
+    (
+        "server_encoding",
+        "Shows the server (database) character set encoding.",
+    ),
+    ("server_version", "Shows the server version."),
+    (
+        "server_version_num",
+        "Shows the server version as an integer.",
+    ),
+    (
+        "standard_conforming_strings",
+        "Causes '...' strings to treat backslashes literally.",
+    ),
+    (
+        "statement_timeout",
+        "Sets the maximum allowed duration of any statement.",
+    ),
+    (
+        "TimeZone",
+        "Sets the time zone for displaying and interpreting time stamps.",
+    ),
+    (
+        "transaction_isolation",
+        "Sets the current transaction's isolation level.",
+    ),
+    (
+        "transaction_read_only",
+        "Sets the current transaction's read-only status.",
+    ),
+];
+
 /// Settings a client may not change.
 const READ_ONLY: &[&str] = &[
     "integer_datetimes",
@@ -108,6 +189,20 @@ impl Settings {
     /// Every setting, in name order, for `SHOW ALL`.
     pub fn all(&self) -> impl Iterator<Item = (&str, &str)> {
         self.values.values().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// `SHOW ALL`'s rows: name, value and description of each setting PostgreSQL lists
+    /// there, ordered by name as PostgreSQL orders them (ignoring case).
+    pub fn show_all(&self) -> Vec<(String, String, &'static str)> {
+        let mut rows: Vec<(String, String, &'static str)> = DESCRIPTIONS
+            .iter()
+            .filter_map(|(name, description)| {
+                let (canonical, value) = self.show(name).ok()?;
+                Some((canonical, value, *description))
+            })
+            .collect();
+        rows.sort_by_key(|(name, _, _)| name.to_ascii_lowercase());
+        rows
     }
 
     /// Sets `name`. Unknown names are accepted only when qualified (`myapp.flag`),

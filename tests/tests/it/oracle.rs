@@ -2479,6 +2479,67 @@ select 'Smarch 1 2023'::date;
     assert_eq!(errors, ["22008", "22008", "22008", "22007"]);
 }
 
+/// `SHOW ALL` lists each setting with its value and PostgreSQL 15's description, in
+/// PostgreSQL's order (it was refused: "unrecognized configuration parameter
+/// \"all\""): every row Tarn prints is one PostgreSQL prints for the same setting,
+/// and settings a client changes show their new value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_show_all_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let args = [
+        "-A",
+        "-t",
+        "-c",
+        "set application_name = 'x'",
+        "-c",
+        "set datestyle = 'ISO, DMY'",
+        "-c",
+        "show all",
+    ];
+    let (_, expected, _) = postgres.psql(&args);
+    let (ok, actual, err) = tarn.psql(&args);
+    assert!(ok, "{err}");
+    let rows: Vec<&str> = actual.lines().filter(|l| l.contains('|')).collect();
+    assert!(rows.len() >= 20, "{actual}");
+    let names: Vec<&str> = rows
+        .iter()
+        .map(|r| r.split('|').next().unwrap_or_default())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort_by_key(|n| n.to_ascii_lowercase());
+    assert_eq!(names, sorted);
+    // Values that differ by build (version, JIT, locale, zone name) compare by name
+    // and description only.
+    let differ = [
+        "jit",
+        "lc_messages",
+        "server_version",
+        "server_version_num",
+        "TimeZone",
+    ];
+    for row in rows {
+        let mut fields = row.split('|');
+        let (name, value, description) = (
+            fields.next().unwrap_or_default(),
+            fields.next().unwrap_or_default(),
+            fields.next().unwrap_or_default(),
+        );
+        let found = expected.lines().find(|l| l.split('|').next() == Some(name));
+        let found = found.unwrap_or_else(|| panic!("PostgreSQL has no setting {name}"));
+        assert!(
+            found.ends_with(&format!("|{description}")),
+            "{row} / {found}"
+        );
+        if !differ.contains(&name) {
+            assert_eq!(found, row);
+        }
+    }
+    assert!(actual.contains("application_name|x|"), "{actual}");
+    assert!(actual.contains("DateStyle|ISO, DMY|"), "{actual}");
+}
+
 /// `EXTRACT` answers numeric with the fraction of a second (DataFusion's date_part
 /// gave whole seconds: `extract(second from ... 10:00:05.5)` was `5`) at PostgreSQL
 /// 15's scales (`5.500000`, `5500.000`, a date's epoch without fraction), from
