@@ -1039,9 +1039,9 @@ impl Session {
             let (schema, table) =
                 self.resolve_table(&object_name_to_table_reference(name, true)?)?;
             if self.state().pending.is_hidden(&schema, &table) {
-                return Err(SqlError::not_supported(format!(
-                    "creating \"{table}\" in the transaction block that dropped or renamed it (COMMIT first)"
-                )));
+                return self
+                    .create_over_hidden(&statement, params, &schema, &table)
+                    .await;
             }
             let before = self
                 .engine
@@ -1054,6 +1054,51 @@ impl Session {
             return Ok(output);
         }
         self.run_planned(statement, params, planned).await
+    }
+
+    /// A CREATE, inside a block, of a name the block dropped or renamed away (dbt's
+    /// `drop table if exists x cascade; create table x ...` of `seed --full-refresh`
+    /// and `--store-failures`): the new table or view is created under a name of its
+    /// own, then renamed onto the hidden name, which switches the entry over in one
+    /// overwrite as a rename onto a hidden name does ([`scope::Pending::rename`]):
+    /// other sessions find the name throughout (the old object until the CREATE ends,
+    /// the new one after); COMMIT retires the old one, ROLLBACK puts it back and
+    /// drops the new one.
+    async fn create_over_hidden(
+        &self,
+        statement: &DFStatement,
+        params: Option<Vec<ScalarValue>>,
+        schema: &str,
+        table: &str,
+    ) -> Result<Output> {
+        let staging = format!(
+            "{table}__tarn_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let mut renamed = statement.clone();
+        let name = match &mut renamed {
+            DFStatement::Statement(s) => match s.as_mut() {
+                SqlStatement::CreateTable(ct) => Some(&mut ct.name),
+                SqlStatement::CreateView(view) => Some(&mut view.name),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(name) = name else {
+            return Err(SqlError::not_supported(format!(
+                "creating \"{table}\" in the transaction block that dropped or renamed it (COMMIT first)"
+            )));
+        };
+        let last = name.0.len() - 1;
+        name.0[last] = ast::ObjectNamePart::Identifier(ast::Ident::with_quote('"', &staging));
+        let output = self.run_planned(Arc::new(renamed), params, None).await?;
+        self.state().pending.created(schema, &staging, None);
+        let catalog = self.engine.catalog();
+        let mut pending = std::mem::take(&mut self.state().pending);
+        let switched = pending.rename(catalog, schema, &staging, table).await;
+        self.state().pending = pending;
+        switched?;
+        Ok(output)
     }
 
     /// `CREATE TEMPORARY TABLE name ...` as the statement DataFusion plans (which

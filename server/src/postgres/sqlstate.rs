@@ -466,6 +466,10 @@ fn datafusion_message(err: &DataFusionError) -> String {
             ArrowError::ExternalError(inner) => inner.to_string(),
             other => other.to_string(),
         },
+        DataFusionError::SQL(e, _) => match e.as_ref() {
+            ParserError::ParserError(msg) => syntax_error(msg),
+            other => other.to_string(),
+        },
         DataFusionError::SchemaError(e, _) => match e.as_ref() {
             SchemaError::FieldNotFound { field, .. } => {
                 format!("column \"{}\" does not exist", field.flat_name())
@@ -482,6 +486,23 @@ fn datafusion_message(err: &DataFusionError) -> String {
         DataFusionError::Execution(msg) => text_cast(msg).map_or_else(|| msg.clone(), |c| c.1),
         DataFusionError::NotImplemented(msg) => msg.clone(),
         other => other.strip_backtrace(),
+    }
+}
+
+/// The parser's "Expected: ..., found: limit at Line: 6, Column: 3" in PostgreSQL's
+/// words, which clients and tools match on: `syntax error at or near "limit"`, or `at
+/// end of input` where the statement ended early. Other parser messages are kept.
+fn syntax_error(msg: &str) -> String {
+    let Some((_, found)) = msg.split_once(", found: ") else {
+        return msg.to_owned();
+    };
+    let found = match found.rfind(" at Line: ") {
+        Some(at) => &found[..at],
+        None => found,
+    };
+    match found {
+        "EOF" => "syntax error at end of input".to_owned(),
+        token => format!("syntax error at or near \"{token}\""),
     }
 }
 
@@ -682,6 +703,24 @@ fn timestamp_parse(msg: &str) -> Option<(&'static str, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// PostgreSQL 15's messages for the same statements (psql).
+    #[test]
+    fn parser_errors_read_as_postgres_syntax_errors() {
+        let cases = [
+            // select 1 from t limit 1 limit 2
+            (
+                "Expected: end of statement, found: limit at Line: 1, Column: 25",
+                "syntax error at or near \"limit\"",
+            ),
+            // select (1
+            ("Expected: ), found: EOF", "syntax error at end of input"),
+            ("Unexpected token", "Unexpected token"),
+        ];
+        for (parser, postgres) in cases {
+            assert_eq!(syntax_error(parser), postgres);
+        }
+    }
 
     #[test]
     fn catalog_errors_map_to_postgres_codes() {

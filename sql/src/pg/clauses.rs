@@ -17,7 +17,7 @@
 //!   or timestamps: true unless NULL), `make_timestamp(y, m, d, h, mi, s)` as
 //!   `make_date(y, m, d) + make_interval(hours => h, mins => mi, secs => s)`, a
 //!   timestamp; `localtimestamp` and `localtime`, the session's local time;
-//!   `row_to_json(x)` as `to_json(x)`, and an anonymous row given to either with
+//!   `date(x)` as `cast(x as date)`; `row_to_json(x)` as `to_json(x)`, and an anonymous row given to either with
 //!   PostgreSQL's field names (`f1`, `f2`, ...; whole-row references are
 //!   [`super::whole_rows`]).
 
@@ -164,6 +164,14 @@ fn functions(expr: &mut Expr) {
                 ],
             )),
         })),
+        // PostgreSQL's function-style cast `date(x)` (dbt's snapshot tests use it).
+        ("date", [value]) => Expr::Cast {
+            kind: ast::CastKind::Cast,
+            expr: Box::new(value.clone()),
+            data_type: ast::DataType::Date,
+            array: false,
+            format: None,
+        },
         ("row_to_json" | "to_json" | "to_jsonb", [value]) => {
             let json = match name.as_str() {
                 "row_to_json" => "to_json",

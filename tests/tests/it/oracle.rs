@@ -2540,6 +2540,36 @@ async fn issue_5_show_all_as_postgres_15() {
     assert!(actual.contains("DateStyle|ISO, DMY|"), "{actual}");
 }
 
+/// What dbt-tests-adapter's seed, snapshot and `dbt show` classes send, as PostgreSQL
+/// answers it: `SET` targets are folded to lower case unless quoted (UPDATE and MERGE:
+/// `set TEST_VALID_TO = ...` was 42703), `date(x)` is a cast (was 42883), and a parse
+/// error reads `syntax error at or near "limit"` (the parser's `Expected: end of
+/// statement, found: limit at Line: ...`, which dbt's tests and users match on).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_assignment_names_date_function_and_syntax_errors_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("dbt.sql");
+    std::fs::write(&script, "create table snap (id int, TEST_VALID_TO timestamp, Note text);
+insert into snap (ID, TEST_VALID_TO) values (1, null), (2, null);
+update snap set TEST_VALID_TO = '2024-01-01 10:00', NOTE = 'a' where id = 1;
+merge into snap s using (select 2 as id) u on s.id = u.id when matched then update set NOTE = 'm', Test_Valid_To = '2024-02-02';
+select * from snap order by id;
+select date('2099-12-31') as d, date('2024-01-02 10:00'::timestamp), date(TEST_VALID_TO) from snap order by id;
+select 1 from snap limit 1 limit 2;
+select 1 frm snap;
+").expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["42601", "42601"]);
+    // The words too, beyond the SQLSTATE.
+    let args = ["-A", "-c", "select 1 from snap limit 1 limit 2"];
+    let (_, _, expected) = postgres.psql(&args);
+    let (_, _, actual) = tarn.psql(&args);
+    let first = |s: &str| s.lines().next().unwrap_or_default().to_owned();
+    assert_eq!(first(&actual), first(&expected));
+}
+
 /// `EXTRACT` answers numeric with the fraction of a second (DataFusion's date_part
 /// gave whole seconds: `extract(second from ... 10:00:05.5)` was `5`) at PostgreSQL
 /// 15's scales (`5.500000`, `5500.000`, a date's epoch without fraction), from
