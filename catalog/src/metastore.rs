@@ -93,7 +93,7 @@ pub struct ColumnEntry {
     pub data_type: String,
     pub nullable: bool,
     /// The declared-type field metadata (`varchar(20)`, `jsonb`: see
-    /// [`crate::types::DeclaredType`]), if the column has one.
+    /// [`crate::types::DeclaredType`]) and the default, if the column has them.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub metadata: std::collections::BTreeMap<String, String>,
 }
@@ -107,7 +107,7 @@ impl ColumnEntry {
                 name: f.name().clone(),
                 data_type: f.data_type().to_string(),
                 nullable: f.is_nullable(),
-                metadata: crate::types::declared_metadata(f).into_iter().collect(),
+                metadata: crate::types::kept_metadata(f).into_iter().collect(),
             })
             .collect()
     }

@@ -68,7 +68,7 @@ fn delta_field(field: &Field) -> Result<Field> {
         delta_type(field.name(), field.data_type())?,
         true,
     )
-    .with_metadata(declared_metadata(field)))
+    .with_metadata(kept_metadata(field)))
 }
 
 /// Field metadata naming the SQL type a string column was declared with, when Delta's
@@ -79,6 +79,20 @@ pub const CHAR_VARCHAR_KEY: &str = "__CHAR_VARCHAR_TYPE_STRING";
 /// Field metadata naming a PostgreSQL type Delta has no word for (`json`, `jsonb`),
 /// stored as a Delta `string`.
 pub const PG_TYPE_KEY: &str = "tarn.pg_type";
+
+/// Field metadata holding a column's `DEFAULT` expression as written (`now()`,
+/// `'new'`), which INSERT fills in where a row leaves the column out.
+pub const DEFAULT_KEY: &str = "tarn.default";
+
+/// The field metadata Tarn keeps on a column in Delta and in the catalog: its declared
+/// type ([`declared_metadata`]) and its default ([`DEFAULT_KEY`]).
+pub fn kept_metadata(field: &Field) -> std::collections::HashMap<String, String> {
+    let mut kept = declared_metadata(field);
+    if let Some(default) = field.metadata().get(DEFAULT_KEY) {
+        kept.insert(DEFAULT_KEY.to_owned(), default.clone());
+    }
+    kept
+}
 
 /// The type a string column was declared with, beyond its Arrow type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

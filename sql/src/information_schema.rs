@@ -328,7 +328,13 @@ impl Columns {
                             (1, Some(&schema_name)),
                             (2, Some(&table_name)),
                             (3, Some(field.name())),
-                            (5, None),
+                            (
+                                5,
+                                field
+                                    .metadata()
+                                    .get(tarn_catalog::types::DEFAULT_KEY)
+                                    .map(String::as_str),
+                            ),
                             (6, Some(if field.is_nullable() { "YES" } else { "NO" })),
                             (7, Some(pg.data_type)),
                             (14, None),

@@ -44,6 +44,7 @@ mod series;
 mod single_value;
 mod sizes;
 pub mod sleep;
+mod text_case;
 mod to_char;
 mod to_char_num;
 mod trunc;
@@ -312,7 +313,11 @@ pub(crate) fn install(
     if let Ok(bool_and) = datafusion::execution::FunctionRegistry::udaf(ctx, "bool_and") {
         ctx.register_udaf(bool_and.as_ref().clone().with_aliases(["every"]));
     }
-    for udf in bytea_text::udfs().into_iter().chain(numbers::udfs()) {
+    for udf in bytea_text::udfs()
+        .into_iter()
+        .chain(numbers::udfs())
+        .chain(text_case::udfs())
+    {
         ctx.register_udf(udf);
     }
     if let Ok(signum) = datafusion::execution::FunctionRegistry::udf(ctx, "signum") {

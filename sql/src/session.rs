@@ -44,6 +44,7 @@ use crate::settings::Settings;
 
 mod crawl;
 mod cursor;
+mod defaults;
 mod explain;
 mod journal;
 pub(crate) use journal::RowChange;
@@ -1150,6 +1151,10 @@ impl Session {
             Some(SqlStatement::CreateTable(ct)) => crate::pg::declared::declared_columns(ct),
             _ => Vec::new(),
         };
+        let defaults = match ast {
+            Some(SqlStatement::CreateTable(ct)) => defaults::declared(ct),
+            _ => Vec::new(),
+        };
         // DataFusion does not plan Hive-style `PARTITIONED BY`; the catalog applies it.
         let statement = match &*statement {
             DFStatement::Statement(s) if !partition_by.is_empty() => match s.as_ref() {
@@ -1229,6 +1234,7 @@ impl Session {
             view_sql,
             partition_by,
             declared,
+            defaults,
         };
         self.run_plan(plan, create, reuse).await
     }
@@ -1557,6 +1563,7 @@ impl Session {
         }
         let state = self.set_up_state(&settings, default_schema)?;
         crate::pg::whole_rows::rewrite(&mut statement, &state).await;
+        defaults::fill(&mut statement, &state).await?;
         let plan = state
             .statement_to_plan(statement)
             .await
@@ -1876,6 +1883,7 @@ impl Session {
             view_sql,
             partition_by,
             declared,
+            defaults,
         } = parts;
         let partition_by = partition_by.as_slice();
         let catalog = self.engine.catalog();
@@ -1887,8 +1895,10 @@ impl Session {
                 if create.or_replace {
                     return Err(SqlError::not_supported("CREATE OR REPLACE TABLE"));
                 }
-                if !create.column_defaults.is_empty() {
-                    return Err(SqlError::not_supported("column DEFAULT values"));
+                if is_ctas && !create.column_defaults.is_empty() {
+                    return Err(SqlError::not_supported(
+                        "column DEFAULT values in CREATE TABLE ... AS",
+                    ));
                 }
                 let (schema, name) = self.resolve_table(&create.name)?;
                 if is_ctas {
@@ -1911,7 +1921,10 @@ impl Session {
                     };
                     Ok(Output::Command(CommandTag::with_rows("SELECT", rows)))
                 } else {
-                    let columns = with_declared_types(create.input.schema().as_arrow(), &declared);
+                    let columns = with_defaults(
+                        &with_declared_types(create.input.schema().as_arrow(), &declared),
+                        &defaults,
+                    );
                     if catalog
                         .create_table(&schema, &name, &columns, partition_by, create.if_not_exists)
                         .await?
@@ -3265,6 +3278,8 @@ struct CreateParts {
     partition_by: Vec<String>,
     /// Column types beyond Arrow's (`varchar(20)`, `jsonb`).
     declared: Vec<(String, tarn_catalog::types::DeclaredType)>,
+    /// Column defaults, as written (`now()`).
+    defaults: Vec<(String, String)>,
 }
 
 /// `schema` with the declared types of `declared` recorded on its fields.
@@ -3278,6 +3293,26 @@ fn with_declared_types(
         .map(
             |f| match declared.iter().find(|(name, _)| name == f.name()) {
                 Some((_, t)) => f.as_ref().clone().with_metadata(t.metadata()),
+                None => f.as_ref().clone(),
+            },
+        )
+        .collect();
+    Schema::new_with_metadata(fields, schema.metadata().clone())
+}
+
+/// `schema` with the column defaults `defaults` (SQL as written) recorded on its
+/// fields (see [`defaults`]).
+fn with_defaults(schema: &Schema, defaults: &[(String, String)]) -> Schema {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(
+            |f| match defaults.iter().find(|(name, _)| name == f.name()) {
+                Some((_, sql)) => {
+                    let mut metadata = f.metadata().clone();
+                    metadata.insert(tarn_catalog::types::DEFAULT_KEY.to_owned(), sql.clone());
+                    f.as_ref().clone().with_metadata(metadata)
+                }
                 None => f.as_ref().clone(),
             },
         )

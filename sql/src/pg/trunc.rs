@@ -54,6 +54,24 @@ impl ScalarUDFImpl for DateTrunc {
     }
 
     fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        // date_trunc(unit, timestamptz, zone): truncated in the zone named.
+        if let [_, value, zone] = args {
+            let texts = |t: &DataType| {
+                matches!(
+                    t,
+                    DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Null
+                )
+            };
+            if texts(zone)
+                && (texts(value)
+                    || matches!(
+                        value,
+                        DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)
+                    ))
+            {
+                return Ok(vec![DataType::Utf8, timestamptz(), DataType::Utf8]);
+            }
+        }
         let value = match args {
             [
                 _,
@@ -86,8 +104,26 @@ impl ScalarUDFImpl for DateTrunc {
         let value_type = args.args[1].data_type();
         let dated = matches!(value_type, DataType::Date32 | DataType::Date64);
         let zoned = matches!(value_type, DataType::Timestamp(_, Some(_)));
-        let zone = SessionZone::parse(&self.time_zone);
+        // The zone named by a third argument (one value: a literal, as it is written),
+        // else the session's.
+        let zone = match args.args.get(2) {
+            Some(named) => {
+                let named = named.to_array(1)?;
+                let named = datafusion::arrow::compute::cast(&named, &DataType::Utf8)?;
+                let named = named.as_string::<i32>();
+                if named.is_null(0) {
+                    let nulls =
+                        datafusion::arrow::array::new_null_array(&value_type, args.number_rows);
+                    return Ok(ColumnarValue::Array(nulls));
+                }
+                named_zone(named.value(0))?
+            }
+            None => SessionZone::parse(&self.time_zone),
+        };
         if !dated && (!zoned || zone.is_utc()) {
+            let mut args = args;
+            args.args.truncate(2);
+            args.arg_fields.truncate(2);
             return self.inner.invoke_with_args(args);
         }
         let rows = args.number_rows;
@@ -146,6 +182,21 @@ impl ScalarUDFImpl for DateTrunc {
             _ => array,
         };
         super::answer(array, scalar)
+    }
+}
+
+/// A zone named in `date_trunc`'s third argument: an IANA name or an offset, else
+/// PostgreSQL's error (22023).
+fn named_zone(name: &str) -> Result<SessionZone> {
+    let known = name.parse::<chrono_tz::Tz>().is_ok()
+        || name
+            .parse::<datafusion::arrow::array::timezone::Tz>()
+            .is_ok();
+    match known {
+        true => Ok(SessionZone::parse(name)),
+        false => Err(DataFusionError::External(Box::new(
+            SqlError::InvalidParameterValue(format!("time zone \"{name}\" not recognized")),
+        ))),
     }
 }
 

@@ -2570,6 +2570,92 @@ select 1 frm snap;
     assert_eq!(first(&actual), first(&expected));
 }
 
+/// Column defaults, as PostgreSQL applies them (CREATE TABLE with DEFAULT was refused,
+/// 0A000): a column an INSERT leaves out gets its default, evaluated by the statement
+/// (`now()`), also from `INSERT ... SELECT`; `DEFAULT` in VALUES; `DEFAULT VALUES`; a
+/// short VALUES row's trailing columns. information_schema.columns shows each default
+/// as written (PostgreSQL prints its own rendering, `'new'::text`), NULL elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_column_defaults_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("defaults.sql");
+    std::fs::write(&script, "create table ev (id int, created timestamp default now(), status text default 'new', n int default 7 + 1, note text);
+insert into ev (id) values (1);
+insert into ev values (2, default, 'x');
+insert into ev (id, status) values (3, default), (4, 'y');
+insert into ev default values;
+insert into ev (id, note) select 5, 'sel';
+insert into ev (ID, Note) select id + 10, 'again' from ev where id in (1, 2);
+select id, created is not null as has_created, created <= now() as past, status, n, note from ev order by id nulls first;
+").expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert!(errors.is_empty(), "{errors:?}");
+    let (ok, listed, err) = tarn.psql(&[
+        "-A",
+        "-t",
+        "-c",
+        "select column_name, column_default from information_schema.columns \
+         where table_name = 'ev' order by ordinal_position",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        listed.lines().collect::<Vec<_>>(),
+        ["id|", "created|now()", "status|'new'", "n|7 + 1", "note|"]
+    );
+}
+
+/// `upper` and `lower` map case one character at a time, as PostgreSQL does
+/// (`upper('straße')` is `STRAßE`; DataFusion's gave `STRASSE`), and `date_trunc(unit,
+/// value, zone)` truncates in the zone named (refused before: "No function matches"),
+/// with PostgreSQL's error for an unknown zone (22023).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_case_mapping_and_date_trunc_in_a_named_zone_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("case.sql");
+    std::fs::write(&script, "select upper('straße'), upper('Ǆemal ĳ'), lower('ÉCOLE Ωμέγα'), lower('İ'), upper('ŉ'), initcap('hello wORLD-foo bar_baz 3rd straße');
+select upper(null::text), lower('ABC');
+create table cs (s text);
+insert into cs values ('straße'), ('Ünïcödé'), (null);
+select s, upper(s), lower(s) from cs order by s;
+select date_trunc('day', timestamptz '2024-03-15 02:30+00', 'America/New_York');
+select date_trunc('hour', timestamptz '2024-03-10 07:30+00', 'America/New_York');
+select date_trunc('month', timestamptz '2024-03-01 02:30+00', 'Asia/Tokyo'), date_trunc('day', timestamptz '2024-03-15 02:30+00', 'UTC');
+select date_trunc('day', '2024-03-15 02:30+00', 'Europe/Paris');
+select date_trunc('day', timestamptz '2024-03-15 02:30+00', null);
+select date_trunc('day', timestamptz '2024-03-15 02:30+00', 'Mars/Olympus');
+").expect("write script");
+    // Case mapping follows the database's LC_CTYPE, which the oracle's databases leave
+    // at C (ASCII only); Tarn maps Unicode as a UTF-8 locale does, so the script runs
+    // in a database created with one.
+    let (created, _, err) = tarn_tests::psql_db(
+        postgres.port,
+        "tarn",
+        "tarn",
+        &[
+            "-c",
+            "create database unicode locale 'C.UTF-8' template template0",
+        ],
+    );
+    assert!(created, "{err}");
+    let path = script.to_str().expect("utf-8 path");
+    let args = ["-A", "-v", "VERBOSITY=sqlstate", "-f", path];
+    let (_, expected, expected_err) = tarn_tests::psql_db(postgres.port, "tarn", "unicode", &args);
+    let (_, actual, actual_err) = tarn.psql(&args);
+    assert_eq!(actual, expected);
+    let states = |err: &str| -> Vec<String> {
+        err.lines()
+            .filter_map(|l| l.split_once("ERROR:"))
+            .map(|(_, state)| state.trim().to_owned())
+            .collect()
+    };
+    assert_eq!(states(&expected_err), ["22023"]);
+    assert_eq!(states(&actual_err), ["22023"]);
+}
+
 /// `EXTRACT` answers numeric with the fraction of a second (DataFusion's date_part
 /// gave whole seconds: `extract(second from ... 10:00:05.5)` was `5`) at PostgreSQL
 /// 15's scales (`5.500000`, `5500.000`, a date's epoch without fraction), from
