@@ -908,9 +908,19 @@ fn same_script_output(
     tarn: &TestServer,
     script: &std::path::Path,
 ) -> Vec<String> {
+    same_script_output_in(postgres, "tarn", tarn, script)
+}
+
+/// [`same_script_output`] with PostgreSQL's side run in database `database`.
+fn same_script_output_in(
+    postgres: &Postgres,
+    database: &str,
+    tarn: &TestServer,
+    script: &std::path::Path,
+) -> Vec<String> {
     let script = script.to_str().expect("utf-8 path");
     let args = ["-A", "-v", "VERBOSITY=sqlstate", "-f", script];
-    let (_, expected, expected_err) = postgres.psql(&args);
+    let (_, expected, expected_err) = tarn_tests::psql_db(postgres.port, "tarn", database, &args);
     let (_, actual, actual_err) = tarn.psql(&args);
     let states = |err: &str| -> Vec<String> {
         err.lines()
@@ -2641,19 +2651,8 @@ select date_trunc('day', timestamptz '2024-03-15 02:30+00', 'Mars/Olympus');
         ],
     );
     assert!(created, "{err}");
-    let path = script.to_str().expect("utf-8 path");
-    let args = ["-A", "-v", "VERBOSITY=sqlstate", "-f", path];
-    let (_, expected, expected_err) = tarn_tests::psql_db(postgres.port, "tarn", "unicode", &args);
-    let (_, actual, actual_err) = tarn.psql(&args);
-    assert_eq!(actual, expected);
-    let states = |err: &str| -> Vec<String> {
-        err.lines()
-            .filter_map(|l| l.split_once("ERROR:"))
-            .map(|(_, state)| state.trim().to_owned())
-            .collect()
-    };
-    assert_eq!(states(&expected_err), ["22023"]);
-    assert_eq!(states(&actual_err), ["22023"]);
+    let errors = same_script_output_in(&postgres, "unicode", &tarn, &script);
+    assert_eq!(errors, ["22023"]);
 }
 
 /// `EXTRACT` answers numeric with the fraction of a second (DataFusion's date_part
