@@ -233,13 +233,7 @@ impl ScalarUDFImpl for ToChar {
             return self.inner.invoke_with_args(args);
         }
         let rows = args.number_rows;
-        let scalar = args
-            .args
-            .iter()
-            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let values = args.args[0].to_array(rows)?;
-        let formats = args.args[1].to_array(rows)?;
-        let formats = datafusion::arrow::compute::cast(&formats, &DataType::Utf8)?;
+        let (values, formats, scalar) = values_and_templates(&args)?;
         let formats = formats.as_string::<i32>();
         let instants = instants(&values)?;
         let zone = SessionZone::parse(&self.time_zone);
@@ -280,6 +274,13 @@ impl ScalarUDFImpl for ToChar {
     }
 }
 
+/// `to_char`'s values and templates (as text), and whether both were single values.
+fn values_and_templates(args: &ScalarFunctionArgs) -> Result<(ArrayRef, ArrayRef, bool)> {
+    let (arrays, scalar) = super::arguments(args)?;
+    let templates = datafusion::arrow::compute::cast(&arrays[1], &DataType::Utf8)?;
+    Ok((Arc::clone(&arrays[0]), templates, scalar))
+}
+
 /// Whether PostgreSQL's number templates format `data_type` here.
 fn numbered(data_type: &DataType) -> bool {
     data_type.is_integer() || data_type.is_floating() || data_type.is_decimal()
@@ -289,13 +290,7 @@ fn numbered(data_type: &DataType) -> bool {
 fn numbers(args: &ScalarFunctionArgs) -> Result<ColumnarValue> {
     use super::to_char_num::{Number, Template};
     let rows = args.number_rows;
-    let scalar = args
-        .args
-        .iter()
-        .all(|a| matches!(a, ColumnarValue::Scalar(_)));
-    let values = args.args[0].to_array(rows)?;
-    let formats = args.args[1].to_array(rows)?;
-    let formats = datafusion::arrow::compute::cast(&formats, &DataType::Utf8)?;
+    let (values, formats, scalar) = values_and_templates(args)?;
     let formats = formats.as_string::<i32>();
     let floats = values.data_type().is_floating();
     // Exact numbers as their text (integers and decimals cast exactly), floats as

@@ -243,6 +243,15 @@ impl Unit {
     }
 }
 
+/// The first year of the century (`span` 100) or millennium (1000) holding `year`:
+/// 2001 for 2024's century, and symmetrically before year 1 (PostgreSQL has no year 0).
+fn first_year(year: i32, span: i32) -> i32 {
+    match year > 0 {
+        true => (year + span - 1) / span * span - (span - 1),
+        false => -((span - 1 - (year - 1)) / span * span - 1),
+    }
+}
+
 /// `local` truncated to `unit`, as PostgreSQL's `timestamp_trunc` does it.
 fn truncate(local: &NaiveDateTime, unit: Unit) -> NaiveDateTime {
     let date = local.date();
@@ -266,24 +275,8 @@ fn truncate(local: &NaiveDateTime, unit: Unit) -> NaiveDateTime {
         Unit::Quarter => first_of(date.year(), (date.month() - 1) / 3 * 3 + 1),
         Unit::Year => first_of(date.year(), 1),
         Unit::Decade => first_of(date.year().div_euclid(10) * 10, 1),
-        Unit::Century => {
-            let year = date.year();
-            let first = if year > 0 {
-                (year + 99) / 100 * 100 - 99
-            } else {
-                -((99 - (year - 1)) / 100 * 100 - 1)
-            };
-            first_of(first, 1)
-        }
-        Unit::Millennium => {
-            let year = date.year();
-            let first = if year > 0 {
-                (year + 999) / 1000 * 1000 - 999
-            } else {
-                -((999 - (year - 1)) / 1000 * 1000 - 1)
-            };
-            first_of(first, 1)
-        }
+        Unit::Century => first_of(first_year(date.year(), 100), 1),
+        Unit::Millennium => first_of(first_year(date.year(), 1000), 1),
     };
     day.and_hms_opt(0, 0, 0).expect("midnight")
 }
