@@ -868,18 +868,106 @@ impl Lake {
             .await
             .map_err(delta_error(&location))?;
         self.remember_url(&delta);
-        // The entry's column list follows; if this write fails only listings lag.
-        if let Some(mut entry) = self.metastore.table(schema, name).await? {
-            entry.columns = Some(ColumnEntry::of(
-                &table::provider(&delta, self.scan_settings())
-                    .await?
-                    .schema(),
-            ));
-            if let Err(e) = self.metastore.replace_table(&entry).await {
-                warn!(table = %name, error = %e, "could not record the new columns in the catalog entry");
-            }
-        }
+        let location = self.existing_location(schema, name).await?;
+        self.record_columns(schema, name, &location, &delta).await;
         Ok(())
+    }
+
+    /// Rewrites a table's rows and schema in one Delta commit (ALTER TABLE's column
+    /// changes): the rows of `plan` under `columns` (names, types, nullability and the
+    /// metadata Tarn keeps on a field), partitioned by `partition_by`. The versions
+    /// before stay readable (time travel), and a transaction block's ROLLBACK takes
+    /// the commit back, schema and all ([`Lake::undo_writes`]). The caller has
+    /// checked that no row breaks a `NOT NULL` of `columns`.
+    #[instrument(skip(self, plan, columns, session))]
+    pub async fn rewrite_table(
+        &self,
+        schema: &str,
+        name: &str,
+        plan: LogicalPlan,
+        columns: &arrow::datatypes::Schema,
+        partition_by: &[String],
+        session: Arc<dyn Session>,
+    ) -> Result<()> {
+        let delta = self.existing(schema, name).await?;
+        let location = self.existing_location(schema, name).await?;
+        let delta = table::rewrite(delta, plan, columns, partition_by, session).await?;
+        self.remember_url(&delta);
+        self.record_columns(schema, name, &location, &delta).await;
+        Ok(())
+    }
+
+    /// The partition columns of the Delta table `schema.name`.
+    pub async fn partition_columns(&self, schema: &str, name: &str) -> Result<Vec<String>> {
+        let delta = self.existing(schema, name).await?;
+        let location = delta.table_url().clone();
+        Ok(delta
+            .snapshot()
+            .map_err(delta_error(&location))?
+            .metadata()
+            .partition_columns()
+            .to_vec())
+    }
+
+    /// Moves the comment of column `from` to column `to` (`None`: the column is gone).
+    /// Returns the entry as it was if it changed, for a transaction block's ROLLBACK.
+    pub async fn move_column_comment(
+        &self,
+        schema: &str,
+        name: &str,
+        from: &str,
+        to: Option<&str>,
+    ) -> Result<Option<TableEntry>> {
+        let Some(before) = self.metastore.table(schema, name).await? else {
+            return Ok(None);
+        };
+        let mut entry = before.clone();
+        let Some(comment) = entry.column_comments.remove(from) else {
+            return Ok(None);
+        };
+        if let Some(to) = to {
+            entry.column_comments.insert(to.to_owned(), comment);
+        }
+        self.metastore.replace_table(&entry).await?;
+        Ok(Some(before))
+    }
+
+    /// The location the catalog entry of `schema.name` holds.
+    async fn existing_location(&self, schema: &str, name: &str) -> Result<String> {
+        let entry = self.metastore.shared_table(schema, name).await?;
+        entry
+            .map(|e| e.location.clone())
+            .ok_or_else(|| CatalogError::TableNotFound {
+                schema: schema.to_owned(),
+                name: name.to_owned(),
+            })
+    }
+
+    /// Records the columns of `delta` in the catalog entry of `schema.name` (if it
+    /// still names the table at `location`), for listings that do not open the log.
+    /// If this fails only listings lag, so it is logged rather than returned.
+    pub(crate) async fn record_columns(
+        &self,
+        schema: &str,
+        name: &str,
+        location: &str,
+        delta: &DeltaTable,
+    ) {
+        let recorded = async {
+            let Some(mut entry) = self.metastore.table(schema, name).await? else {
+                return Ok(());
+            };
+            if entry.location != location {
+                return Ok(());
+            }
+            entry.columns = Some(ColumnEntry::of(
+                &table::provider(delta, self.scan_settings()).await?.schema(),
+            ));
+            self.metastore.replace_table(&entry).await
+        };
+        if let Err(e) = recorded.await {
+            warn!(table = %name, error = %e, "could not record the table's columns in its catalog entry");
+        }
     }
 
     /// Drops a table: its entry goes first (so no reader finds a half-deleted table),

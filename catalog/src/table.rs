@@ -507,6 +507,30 @@ pub async fn create_as(
         .map_err(delta_err(location))
 }
 
+/// Overwrites `table`'s rows and schema with the rows of `plan` under `columns`, in
+/// one commit (see [`crate::Lake::rewrite_table`]).
+#[instrument(skip_all, fields(location = %table.table_url()))]
+pub async fn rewrite(
+    table: DeltaTable,
+    plan: LogicalPlan,
+    columns: &arrow::datatypes::Schema,
+    partition_by: &[String],
+    session: Arc<dyn Session>,
+) -> Result<DeltaTable> {
+    let location = table.table_url().clone();
+    check_partition_columns(columns, partition_by)?;
+    let plan = coerce_to(plan, delta_schema(columns)?)?;
+    table
+        .write(Vec::new())
+        .with_input_plan(plan)
+        .with_session_state(session)
+        .with_partition_columns(partition_by.to_vec())
+        .with_save_mode(SaveMode::Overwrite)
+        .with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite)
+        .await
+        .map_err(delta_err(&location))
+}
+
 fn check_partition_columns(
     schema: &arrow::datatypes::Schema,
     partition_by: &[String],
@@ -532,6 +556,13 @@ fn check_partition_columns(
 /// `NOT NULL` columns of the new table, which PostgreSQL's `CREATE TABLE AS` never makes.
 fn coerce_to_delta(plan: LogicalPlan) -> Result<LogicalPlan> {
     let target = nullable_delta_schema(plan.schema().as_arrow())?;
+    coerce_to(plan, target)
+}
+
+/// `plan` under the schema `target` (the same columns, in order, by name): each
+/// column cast to its target type where the types differ, the fields (nullability,
+/// metadata) as `target` has them, which is the schema deltalake writes.
+fn coerce_to(plan: LogicalPlan, target: arrow::datatypes::SchemaRef) -> Result<LogicalPlan> {
     let source = plan.schema().clone();
     if source.as_arrow().fields() == target.fields() {
         return Ok(plan);

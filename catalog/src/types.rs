@@ -177,14 +177,14 @@ pub fn delta_schema(schema: &Schema) -> Result<SchemaRef> {
     Ok(Arc::new(Schema::new(fields)))
 }
 
-/// `schema` as [`delta_schema`] maps it, every column nullable: the columns of a
-/// `CREATE TABLE ... AS` or an added column, which PostgreSQL makes nullable whatever
-/// the query's own columns are.
+/// `schema` as [`delta_schema`] maps it, every column nullable and without a default:
+/// the columns of a `CREATE TABLE ... AS`, which PostgreSQL makes nullable and without
+/// defaults whatever the query's own columns are (declared types stay).
 pub fn nullable_delta_schema(schema: &Schema) -> Result<SchemaRef> {
     let fields = schema
         .fields()
         .iter()
-        .map(|f| delta_field(f))
+        .map(|f| Ok(delta_field(f)?.with_metadata(declared_metadata(f))))
         .collect::<Result<Vec<_>>>()?;
     Ok(Arc::new(Schema::new(fields)))
 }

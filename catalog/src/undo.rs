@@ -40,8 +40,17 @@ use crate::table;
 #[derive(Debug)]
 pub struct TableWrite {
     /// The table and its version before the change, when the change is noted.
-    noted: Option<(String, Url, Option<u64>)>,
+    noted: Option<Noted>,
     _lock: Option<WriteLock>,
+}
+
+#[derive(Debug)]
+struct Noted {
+    schema: String,
+    name: String,
+    location: String,
+    url: Url,
+    before: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -55,6 +64,9 @@ enum WriteLock {
 /// The commits one statement made to one Delta table: versions `first..=last`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
+    /// The table's name when written, whose catalog entry lists its columns.
+    schema: String,
+    name: String,
     /// The table's location as its catalog entry holds it (the key it is cached by).
     location: String,
     url: Url,
@@ -114,9 +126,14 @@ impl Lake {
         }
         let lock = WriteLock::Alone(lock.write_owned().await);
         let (location, delta) = self.delta_table_of(entry).await?;
-        let before = delta.version();
         Ok(TableWrite {
-            noted: Some((location, delta.table_url().clone(), before)),
+            noted: Some(Noted {
+                schema: schema.to_owned(),
+                name: name.to_owned(),
+                location,
+                url: delta.table_url().clone(),
+                before: delta.version(),
+            }),
             _lock: Some(lock),
         })
     }
@@ -124,13 +141,22 @@ impl Lake {
     /// Ends a change begun with [`Lake::begin_write`]: the commits it made, if it
     /// noted them and made any.
     pub async fn end_write(&self, write: TableWrite) -> Result<Option<Written>> {
-        let Some((location, url, before)) = write.noted else {
+        let Some(Noted {
+            schema,
+            name,
+            location,
+            url,
+            before,
+        }) = write.noted
+        else {
             return Ok(None);
         };
         let delta = self.catch_up(&location, &url).await?;
         let first = before.map_or(0, |v| v + 1);
         Ok(match delta.version() {
             Some(last) if last >= first => Some(Written {
+                schema,
+                name,
                 location,
                 url,
                 first,
@@ -144,19 +170,25 @@ impl Lake {
     /// commit per table, removing the files they added and adding again the files
     /// they removed.
     pub async fn undo_writes(&self, written: &[Written]) -> Result<Undone> {
-        let mut tables: Vec<(&str, &Url, Vec<u64>)> = Vec::new();
+        let mut tables: Vec<(&Written, Vec<u64>)> = Vec::new();
         for w in written {
             let versions = w.first..=w.last;
-            match tables.iter_mut().find(|(l, _, _)| *l == w.location) {
-                Some((_, _, all)) => all.extend(versions),
-                None => tables.push((&w.location, &w.url, versions.collect())),
+            match tables.iter_mut().find(|(t, _)| t.location == w.location) {
+                Some((_, all)) => all.extend(versions),
+                None => tables.push((w, versions.collect())),
             }
         }
         let mut undone = Undone::default();
-        for (location, url, mut versions) in tables {
+        for (table, mut versions) in tables {
             versions.sort_unstable();
             versions.dedup();
-            let kept = self.undo_table(location, url, &versions).await?;
+            let (location, url) = (&table.location, &table.url);
+            let (kept, schema_restored) = self.undo_table(location, url, &versions).await?;
+            if schema_restored {
+                let delta = self.catch_up(location, url).await?;
+                self.record_columns(&table.schema, &table.name, location, &delta)
+                    .await;
+            }
             if kept > 0 {
                 undone
                     .kept
@@ -167,14 +199,21 @@ impl Lake {
     }
 
     /// Undoes `versions` of the table at `location`; how many of the files they
-    /// added could not be removed.
-    async fn undo_table(&self, location: &str, url: &Url, versions: &[u64]) -> Result<usize> {
+    /// added could not be removed, and whether the table's schema was restored.
+    async fn undo_table(
+        &self,
+        location: &str,
+        url: &Url,
+        versions: &[u64],
+    ) -> Result<(usize, bool)> {
         let delta = self.catch_up(location, url).await?;
         let log_store = delta.log_store();
         // The net change: files added and not removed again, files removed that
         // were there before (with the version that removed them).
         let mut added: HashSet<String> = HashSet::new();
         let mut removed: HashMap<String, u64> = HashMap::new();
+        // Whether a commit changed the table's schema or properties (ALTER TABLE).
+        let mut metadata_changed = false;
         for &version in versions {
             let Some(bytes) = log_store
                 .read_commit_entry(version)
@@ -197,16 +236,34 @@ impl Lake {
                             removed.insert(path, version);
                         }
                     }
+                    Action::Metadata(_) => metadata_changed = true,
                     _ => {}
                 }
             }
         }
-        if added.is_empty() && removed.is_empty() {
-            return Ok(0);
+        if added.is_empty() && removed.is_empty() && !metadata_changed {
+            return Ok((0, false));
         }
         let now = chrono::Utc::now().timestamp_millis();
         let snapshot = delta.snapshot().map_err(delta_error(url))?;
         let mut actions = Vec::new();
+        let first = versions.first().copied().unwrap_or_default();
+        if metadata_changed && let Some(before) = first.checked_sub(1) {
+            // The schema (and properties) as they were before the block's first commit
+            // here: the files added again below were written under it.
+            let before = table::open_at(
+                url,
+                &self.options_for(url),
+                table::At::Version(before as i64),
+            )
+            .await?;
+            let metadata = before
+                .snapshot()
+                .map_err(delta_error(url))?
+                .metadata()
+                .clone();
+            actions.push(Action::Metadata(metadata));
+        }
         let mut current: HashSet<String> = HashSet::new();
         for file in snapshot.log_data().iter() {
             let path = file.path().into_owned();
@@ -247,9 +304,8 @@ impl Lake {
             }
         }
         if actions.is_empty() {
-            return Ok(kept);
+            return Ok((kept, false));
         }
-        let first = versions.first().copied().unwrap_or_default();
         let contiguous = versions.last().copied() == delta.version()
             && versions.windows(2).all(|w| w[1] == w[0] + 1);
         let operation = DeltaOperation::Restore {
@@ -272,7 +328,7 @@ impl Lake {
             version = commit.version(),
             "rolled back a transaction block's commits"
         );
-        Ok(kept)
+        Ok((kept, metadata_changed))
     }
 }
 

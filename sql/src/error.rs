@@ -204,6 +204,15 @@ pub enum SqlError {
     )]
     NotNullViolation { column: String, table: String },
 
+    /// `ALTER TABLE ... RENAME COLUMN` of a column the table does not have (42703).
+    #[error("column \"{0}\" does not exist")]
+    NoSuchColumn(String),
+
+    /// `ALTER TABLE ... ALTER COLUMN ... TYPE` to a type PostgreSQL has no assignment
+    /// cast to from the column's type, without `USING` (42804).
+    #[error("column \"{column}\" cannot be cast automatically to type {type_name}")]
+    CannotCastColumn { column: String, type_name: String },
+
     /// `ALTER TABLE ... ADD COLUMN ... NOT NULL` on a table with rows (23502).
     #[error("column \"{column}\" of relation \"{table}\" contains null values")]
     ColumnHasNulls { column: String, table: String },

@@ -323,18 +323,16 @@ impl Columns {
                             _ => None,
                         };
                         let position = i32::try_from(i + 1).unwrap_or(i32::MAX);
+                        let default = field
+                            .metadata()
+                            .get(tarn_catalog::types::DEFAULT_KEY)
+                            .map(|sql| stored_default(sql, pg.data_type));
                         let row_text: [(usize, Option<&str>); 14] = [
                             (0, Some(&catalog_name)),
                             (1, Some(&schema_name)),
                             (2, Some(&table_name)),
                             (3, Some(field.name())),
-                            (
-                                5,
-                                field
-                                    .metadata()
-                                    .get(tarn_catalog::types::DEFAULT_KEY)
-                                    .map(String::as_str),
-                            ),
+                            (5, default.as_deref()),
                             (6, Some(if field.is_nullable() { "YES" } else { "NO" })),
                             (7, Some(pg.data_type)),
                             (14, None),
@@ -446,5 +444,37 @@ mod tests {
             pg_column_type(&DataType::Float64).data_type,
             "double precision"
         );
+    }
+}
+
+/// A column default as PostgreSQL shows the expression it stored (`pg_get_expr` of
+/// `pg_attrdef.adbin`): a quoted constant, or a negative number, cast to the column's
+/// type (`'new'::text`, `'-1'::integer`); other expressions as written.
+fn stored_default(sql: &str, data_type: &str) -> String {
+    let quoted = sql.len() >= 2 && sql.starts_with('\'') && sql.ends_with('\'');
+    if quoted {
+        return format!("{sql}::{data_type}");
+    }
+    if sql.starts_with('-') && sql[1..].trim().parse::<f64>().is_ok() {
+        return format!("'{}'::{data_type}", sql.replace(' ', ""));
+    }
+    sql.to_owned()
+}
+
+#[cfg(test)]
+mod default_tests {
+    use super::stored_default;
+
+    /// Expected texts as PostgreSQL 15's information_schema.columns shows them for
+    /// `DEFAULT 'q'`, `DEFAULT -1`, `DEFAULT 7` and `DEFAULT now()`.
+    #[test]
+    fn defaults_read_as_postgres_stores_them() {
+        assert_eq!(
+            stored_default("'q'", "character varying"),
+            "'q'::character varying"
+        );
+        assert_eq!(stored_default("-1", "integer"), "'-1'::integer");
+        assert_eq!(stored_default("7", "bigint"), "7");
+        assert_eq!(stored_default("now()", "timestamp with time zone"), "now()");
     }
 }

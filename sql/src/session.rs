@@ -42,6 +42,7 @@ use crate::error::{Result, SqlError};
 use crate::params;
 use crate::settings::Settings;
 
+mod alter;
 mod crawl;
 mod cursor;
 mod defaults;
@@ -2272,7 +2273,8 @@ impl Session {
         })
     }
 
-    /// `ALTER TABLE ... RENAME TO` and `... ADD COLUMN`; other forms are refused by name.
+    /// `ALTER TABLE ... RENAME TO`, and the column changes of [`alter`]; other forms are
+    /// refused by name.
     async fn alter_table(&self, alter: &ast::AlterTable) -> Result<Output> {
         let reference = object_name_to_table_reference(alter.name.clone(), true)?;
         let (schema, name) = self.resolve_table(&reference)?;
@@ -2285,7 +2287,19 @@ impl Session {
             }
             return Err(tarn_catalog::CatalogError::TableNotFound { schema, name }.into());
         }
-        for operation in &alter.operations {
+        let (columns, others): (Vec<_>, Vec<_>) = alter
+            .operations
+            .iter()
+            .partition(|o| alter::is_column_change(o));
+        if !columns.is_empty() {
+            if let Some(other) = others.first() {
+                return Err(SqlError::not_supported(format!(
+                    "ALTER TABLE with {other} beside column changes"
+                )));
+            }
+            self.alter_columns(&schema, &name, &columns).await?;
+        }
+        for operation in others {
             match operation {
                 ast::AlterTableOperation::RenameTable { table_name } => {
                     let (ast::RenameTableNameKind::To(new) | ast::RenameTableNameKind::As(new)) =
@@ -2308,28 +2322,6 @@ impl Session {
                         self.state().pending = pending;
                         renamed?;
                     }
-                }
-                ast::AlterTableOperation::AddColumn {
-                    if_not_exists,
-                    column_def,
-                    ..
-                } => {
-                    let column = normalize_ident(&column_def.name);
-                    let data_type = self.sql_type(&column_def.data_type).await?;
-                    let nullable = added_column_nullable(&column_def.options)?;
-                    // PostgreSQL fills a new column with NULL (there are no defaults
-                    // here), which a NOT NULL column cannot hold unless the table is
-                    // empty.
-                    if !nullable && self.count_table_rows(&schema, &name).await? > 0 {
-                        return Err(SqlError::ColumnHasNulls {
-                            column,
-                            table: name,
-                        });
-                    }
-                    let columns = Schema::new(vec![Field::new(column, data_type, nullable)]);
-                    catalog
-                        .add_columns(&schema, &name, &columns, *if_not_exists)
-                        .await?;
                 }
                 other => {
                     let words = other.to_string();
@@ -3370,30 +3362,6 @@ fn listed_columns(
         listed.push(at);
     }
     Ok(listed)
-}
-
-/// Whether a column `ALTER TABLE ... ADD COLUMN` adds with `options` is nullable. Keys
-/// are accepted as `CREATE TABLE` accepts them (a primary key is NOT NULL); options
-/// Tarn does not apply are refused rather than dropped.
-fn added_column_nullable(options: &[ast::ColumnOptionDef]) -> Result<bool> {
-    let mut nullable = true;
-    for option in options {
-        match &option.option {
-            ast::ColumnOption::Null | ast::ColumnOption::Unique(_) => {}
-            ast::ColumnOption::NotNull | ast::ColumnOption::PrimaryKey(_) => nullable = false,
-            ast::ColumnOption::Default(ast::Expr::Value(v))
-                if matches!(v.value, ast::Value::Null) => {}
-            ast::ColumnOption::Default(_) => {
-                return Err(SqlError::not_supported("column DEFAULT values"));
-            }
-            other => {
-                return Err(SqlError::not_supported(format!(
-                    "ALTER TABLE ADD COLUMN ... {other}"
-                )));
-            }
-        }
-    }
-    Ok(nullable)
 }
 
 #[cfg(test)]

@@ -60,6 +60,11 @@ pub fn error_info(err: &SqlError) -> ErrorInfo {
     if let Some(reworded) = reworded(err) {
         info.hint = reworded.hint.map(str::to_owned);
     }
+    if let SqlError::CannotCastColumn { column, type_name } = err {
+        info.hint = Some(format!(
+            "You might need to specify \"USING {column}::{type_name}\"."
+        ));
+    }
     if matches!(err, SqlError::ConflictRowTwice) {
         info.hint = Some(
             "Ensure that no rows proposed for insertion within the same command have \
@@ -132,7 +137,8 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         | SqlError::InvalidOption { .. }
         | SqlError::NotAnArray { .. }
         | SqlError::WrongJsonKind(_) => INVALID_PARAMETER_VALUE,
-        SqlError::UnknownColumn { .. } => UNDEFINED_COLUMN,
+        SqlError::UnknownColumn { .. } | SqlError::NoSuchColumn(_) => UNDEFINED_COLUMN,
+        SqlError::CannotCastColumn { .. } => "42804",
         SqlError::UndefinedRelation(_) => UNDEFINED_TABLE,
         SqlError::ColumnListedTwice(_) => DUPLICATE_COLUMN,
         SqlError::NotNullViolation { .. } | SqlError::ColumnHasNulls { .. } => NOT_NULL_VIOLATION,
@@ -436,6 +442,14 @@ fn message(err: &SqlError) -> String {
         return message.to_owned();
     }
     if let Some((_, message)) = own_error_in_delta_write(err) {
+        return message;
+    }
+    // A text that does not read as the column's type, met while deltalake writes the
+    // rows of a query (CREATE TABLE AS, ALTER TABLE's rewrite), which keeps only the
+    // text of the error.
+    if let SqlError::Catalog(CatalogError::Delta { .. }) = err
+        && let Some((_, message)) = text_cast(&err.to_string())
+    {
         return message;
     }
     if let Some(reworded) = reworded(err) {

@@ -23,26 +23,7 @@ pub(crate) fn declared_columns(create: &ast::CreateTable) -> Vec<(String, Declar
         .columns
         .iter()
         .filter_map(|c| {
-            let declared = match &c.data_type {
-                SqlType::Varchar(Some(CharacterLength::IntegerLength { length, .. }))
-                | SqlType::CharacterVarying(Some(CharacterLength::IntegerLength {
-                    length, ..
-                }))
-                | SqlType::CharVarying(Some(CharacterLength::IntegerLength { length, .. })) => {
-                    DeclaredType::Varchar(u32::try_from(*length).ok()?)
-                }
-                SqlType::Char(Some(CharacterLength::IntegerLength { length, .. }))
-                | SqlType::Character(Some(CharacterLength::IntegerLength { length, .. })) => {
-                    DeclaredType::Char(u32::try_from(*length).ok()?)
-                }
-                SqlType::Varchar(None)
-                | SqlType::CharacterVarying(None)
-                | SqlType::CharVarying(None) => DeclaredType::Varying,
-                SqlType::JSON => DeclaredType::Json,
-                SqlType::JSONB => DeclaredType::Jsonb,
-                SqlType::Uuid => DeclaredType::Uuid,
-                _ => return None,
-            };
+            let declared = declared_type(&c.data_type)?;
             let name = match c.name.quote_style {
                 Some(_) => c.name.value.clone(),
                 None => c.name.value.to_lowercase(),
@@ -50,6 +31,28 @@ pub(crate) fn declared_columns(create: &ast::CreateTable) -> Vec<(String, Declar
             Some((name, declared))
         })
         .collect()
+}
+
+/// The declared type `data_type` records beyond its Arrow type, if any.
+pub(crate) fn declared_type(data_type: &SqlType) -> Option<DeclaredType> {
+    Some(match data_type {
+        SqlType::Varchar(Some(CharacterLength::IntegerLength { length, .. }))
+        | SqlType::CharacterVarying(Some(CharacterLength::IntegerLength { length, .. }))
+        | SqlType::CharVarying(Some(CharacterLength::IntegerLength { length, .. })) => {
+            DeclaredType::Varchar(u32::try_from(*length).ok()?)
+        }
+        SqlType::Char(Some(CharacterLength::IntegerLength { length, .. }))
+        | SqlType::Character(Some(CharacterLength::IntegerLength { length, .. })) => {
+            DeclaredType::Char(u32::try_from(*length).ok()?)
+        }
+        SqlType::Varchar(None) | SqlType::CharacterVarying(None) | SqlType::CharVarying(None) => {
+            DeclaredType::Varying
+        }
+        SqlType::JSON => DeclaredType::Json,
+        SqlType::JSONB => DeclaredType::Jsonb,
+        SqlType::Uuid => DeclaredType::Uuid,
+        _ => return None,
+    })
 }
 
 /// Rewrites `json`, `jsonb` and `uuid` to `text` wherever `statement` names a type (column

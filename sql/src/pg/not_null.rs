@@ -165,19 +165,27 @@ pub(crate) fn check_insert(plan: LogicalPlan) -> Result<LogicalPlan> {
         // The check goes into the INSERT's own projection, which keeps its schema (its
         // expressions may not name their columns again on their own); another projection
         // above it could be merged into it with names that collide.
+        // A bare column (`z`, as `typmod::assign_insert` projects the columns it leaves
+        // alone) is named again: the physical projection takes its columns' names from
+        // the expressions, not from this schema, and the Delta sink finds the table's
+        // columns by name.
         let exprs = projection
             .expr
             .into_iter()
             .zip(&checked)
             .zip(target.fields())
-            .map(|((expr, checked), stored)| match expr {
-                Expr::Alias(alias) if *checked => Expr::Alias(Alias {
-                    expr: Box::new(check_value(stored, *alias.expr, &table)),
-                    ..alias
-                }),
-                expr if *checked => check_value(stored, expr, &table),
-                expr => expr,
-            })
+            .zip(projection.schema.iter())
+            .map(
+                |(((expr, checked), stored), (qualifier, field))| match expr {
+                    Expr::Alias(alias) if *checked => Expr::Alias(Alias {
+                        expr: Box::new(check_value(stored, *alias.expr, &table)),
+                        ..alias
+                    }),
+                    expr if *checked => check_value(stored, expr, &table)
+                        .alias_qualified(qualifier.cloned(), field.name()),
+                    expr => expr,
+                },
+            )
             .collect();
         let fields = projection
             .schema

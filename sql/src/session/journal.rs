@@ -2,8 +2,8 @@
 //! TO SAVEPOINT`) can take them back.
 //!
 //! Each statement that changes rows (INSERT, UPDATE, DELETE, MERGE, TRUNCATE, COPY
-//! FROM) commits to its Delta table when it ends. Inside a block it first takes the
-//! table's write lock for itself ([`tarn_catalog::undo`]), so the commits made while
+//! FROM) or a table's columns (ALTER TABLE, `super::alter`) commits to its Delta table
+//! when it ends. Inside a block it first takes the table's write lock for itself ([`tarn_catalog::undo`]), so the commits made while
 //! it runs are its own, and notes them here; `ROLLBACK` undoes the noted commits with
 //! one commit per table, `COMMIT` forgets them. Readers in other sessions see the
 //! rows from the statement on (there is no isolation between sessions).
@@ -79,6 +79,12 @@ pub(crate) fn row_change_target(statement: &DFStatement) -> Option<&ObjectName> 
         }
         SqlStatement::Merge(merge) => relation(&merge.table),
         SqlStatement::Truncate(truncate) => truncate.table_names.first().map(|t| &t.name),
+        // Column changes rewrite the table or its schema in a commit (`super::alter`).
+        SqlStatement::AlterTable(alter)
+            if alter.operations.iter().any(super::alter::is_column_change) =>
+        {
+            Some(&alter.name)
+        }
         _ => None,
     }
 }

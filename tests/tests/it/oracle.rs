@@ -2583,8 +2583,9 @@ select 1 frm snap;
 /// Column defaults, as PostgreSQL applies them (CREATE TABLE with DEFAULT was refused,
 /// 0A000): a column an INSERT leaves out gets its default, evaluated by the statement
 /// (`now()`), also from `INSERT ... SELECT`; `DEFAULT` in VALUES; `DEFAULT VALUES`; a
-/// short VALUES row's trailing columns. information_schema.columns shows each default
-/// as written (PostgreSQL prints its own rendering, `'new'::text`), NULL elsewhere.
+/// short VALUES row's trailing columns. information_schema.columns shows a quoted
+/// default cast to its column's type as PostgreSQL does (`'new'::text`), others as
+/// written (PostgreSQL adds parentheses: `(7 + 1)`), NULL elsewhere.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_column_defaults_as_postgres_15() {
     let postgres = Postgres::start();
@@ -2612,7 +2613,13 @@ select id, created is not null as has_created, created <= now() as past, status,
     assert!(ok, "{err}");
     assert_eq!(
         listed.lines().collect::<Vec<_>>(),
-        ["id|", "created|now()", "status|'new'", "n|7 + 1", "note|"]
+        [
+            "id|",
+            "created|now()",
+            "status|'new'::text",
+            "n|7 + 1",
+            "note|"
+        ]
     );
 }
 
@@ -2653,6 +2660,134 @@ select date_trunc('day', timestamptz '2024-03-15 02:30+00', 'Mars/Olympus');
     assert!(created, "{err}");
     let errors = same_script_output_in(&postgres, "unicode", &tarn, &script);
     assert_eq!(errors, ["22023"]);
+}
+
+/// ALTER TABLE's column changes, as PostgreSQL 15 makes them (all but `ADD COLUMN`
+/// were refused, 0A000): `DROP COLUMN`, `RENAME COLUMN` (column comments follow),
+/// `ALTER COLUMN ... TYPE [USING]` (with `varchar(n)`'s length applied to the rows),
+/// `SET` / `DROP NOT NULL`, `SET` / `DROP DEFAULT`, and `ADD COLUMN ... DEFAULT`,
+/// which fills the existing rows; several in one statement; inside a block, undone by
+/// ROLLBACK, schema and rows. Refusals with PostgreSQL's SQLSTATEs and words: a
+/// column that does not exist or already does, NULLs under a new NOT NULL, a text
+/// that does not read as the new type, a type PostgreSQL does not convert without
+/// `USING`. Also: a table with a `varchar(n)` column and a NOT NULL one takes rows
+/// (deltalake refused them: "Could not find column z"), and `CREATE TABLE AS` copies
+/// no defaults.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_alter_table_column_changes_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("alter.sql");
+    std::fs::write(
+        &script,
+        "create table a (x varchar(5) not null default 'q', y int, z numeric(10,2) not null);
+insert into a (y, z) values (1, 2.5), (2, 3.5);
+insert into a values ('abc', null, 4);
+comment on column a.y is 'the y';
+comment on column a.z is 'the z';
+alter table a drop column y;
+select * from a order by z;
+alter table a add column w int default 7;
+alter table a add column v text;
+alter table a add column d date default '2024-01-02';
+select * from a order by z;
+alter table a rename column w to ww;
+alter table a rename column z to zz;
+alter table a alter column ww type bigint;
+alter table a alter column x type varchar(2);
+alter table a alter column x type varchar(3);
+alter table a alter column zz set data type text using zz::text || '!';
+alter table a alter column v set not null;
+alter table a alter column v set default 'dv';
+alter table a alter column d drop default;
+alter table a alter column x drop not null;
+insert into a (zz) values ('new');
+select * from a order by zz;
+select column_name, data_type, is_nullable, column_default, character_maximum_length
+  from information_schema.columns where table_name = 'a' order by ordinal_position;
+select a.attname, col_description(a.attrelid, a.attnum) from pg_attribute a
+  where a.attrelid = 'a'::regclass and a.attnum > 0 and not a.attisdropped order by a.attnum;
+alter table a drop column nope;
+alter table a drop column if exists nope;
+alter table a rename column ww to x;
+alter table a rename column nope to x2;
+alter table a add column x int;
+alter table a add column if not exists x int;
+alter table a add column nn int not null;
+alter table a alter column ww type int using 'abc';
+alter table a alter column zz type int;
+alter table a alter column nope set not null;
+select * from a order by zz;
+begin;
+alter table a drop column ww;
+insert into a (zz) values ('inblock');
+select * from a order by zz;
+rollback;
+select * from a order by zz;
+begin;
+alter table a add column extra int;
+alter table a rename column x to xx;
+rollback;
+select * from a order by zz;
+select column_name from information_schema.columns where table_name = 'a' order by ordinal_position;
+begin;
+alter table a add column extra int default 1;
+commit;
+select * from a order by zz;
+create table b as select * from a;
+select column_name, column_default, is_nullable from information_schema.columns
+  where table_name = 'b' order by ordinal_position;
+create table k (x varchar(5), z int not null);
+insert into k values ('a', 1);
+insert into k (z, x) values (2, 'b');
+select * from k order by z;
+create table e (id int, t text);
+alter table e add column n int not null default 0, add column m text default 'm' not null;
+insert into e (id) values (1);
+alter table e add column nn int not null;
+select * from e;
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors.len(), 11, "{errors:?}");
+    // The words too, beyond the SQLSTATEs.
+    let script = dir.path().join("alter_errors.sql");
+    std::fs::write(
+        &script,
+        "create table r (a int, t text);
+insert into r values (1, 'x');
+alter table r drop column nope;
+alter table r rename column nope to b;
+alter table r rename column a to t;
+alter table r add column nn int not null;
+alter table r alter column t type int;
+alter table r alter column t type int using t::int;
+",
+    )
+    .expect("write script");
+    let args = [
+        "-A",
+        "-v",
+        "VERBOSITY=default",
+        "-f",
+        script.to_str().expect("utf-8"),
+    ];
+    let words = |err: &str| -> Vec<String> {
+        err.lines()
+            .filter(|l| l.contains("ERROR:") || l.starts_with("HINT:"))
+            .map(|l| l.split_once(": ").map_or(l, |(_, w)| w).to_owned())
+            .collect()
+    };
+    let (_, _, expected) = tarn_tests::psql_db(postgres.port, "tarn", "tarn", &args);
+    let (_, _, actual) = tarn.psql(&args);
+    assert_eq!(
+        words(&actual),
+        words(&expected),
+        "PostgreSQL: {expected}\nTarn: {actual}"
+    );
+    assert_eq!(words(&expected).len(), 7, "{expected}");
 }
 
 /// `EXTRACT` answers numeric with the fraction of a second (DataFusion's date_part
