@@ -240,6 +240,24 @@ impl Lake {
         self.listing().contains_key(name)
     }
 
+    /// Every view in the warehouse (as last listed), for the dependency checks of DROP.
+    pub async fn views(&self) -> Result<Vec<Arc<TableEntry>>> {
+        let names: Vec<(String, String)> = self
+            .listing()
+            .iter()
+            .flat_map(|(schema, tables)| tables.iter().map(|t| (schema.clone(), t.clone())))
+            .collect();
+        let mut views = Vec::new();
+        for (schema, name) in names {
+            if let Some(entry) = self.metastore.shared_table(&schema, &name).await?
+                && entry.kind == TableKind::View
+            {
+                views.push(entry);
+            }
+        }
+        Ok(views)
+    }
+
     fn root_url(&self) -> &Url {
         self.metastore.root().url()
     }

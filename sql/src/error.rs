@@ -213,6 +213,15 @@ pub enum SqlError {
     #[error("column \"{column}\" cannot be cast automatically to type {type_name}")]
     CannotCastColumn { column: String, type_name: String },
 
+    /// `DROP TABLE` / `DROP VIEW` without `CASCADE` of a relation views use (2BP01);
+    /// `detail` names them as PostgreSQL's DETAIL does.
+    #[error("cannot drop {kind} {name} because other objects depend on it")]
+    DependentObjects {
+        kind: &'static str,
+        name: String,
+        detail: String,
+    },
+
     /// `ALTER TABLE ... ADD COLUMN ... NOT NULL` on a table with rows (23502).
     #[error("column \"{column}\" of relation \"{table}\" contains null values")]
     ColumnHasNulls { column: String, table: String },

@@ -46,6 +46,7 @@ mod alter;
 mod crawl;
 mod cursor;
 mod defaults;
+mod depends;
 mod explain;
 mod journal;
 pub(crate) use journal::RowChange;
@@ -1135,6 +1136,7 @@ impl Session {
             _ => None,
         };
         let is_ctas = matches!(ast, Some(SqlStatement::CreateTable(ct)) if ct.query.is_some());
+        let cascade = matches!(ast, Some(SqlStatement::Drop { cascade: true, .. }));
         let partition_by: Vec<String> = match ast {
             Some(SqlStatement::CreateTable(ct)) => match &ct.hive_distribution {
                 ast::HiveDistributionStyle::PARTITIONED { columns } => {
@@ -1231,6 +1233,7 @@ impl Session {
             }
         }
         let create = CreateParts {
+            cascade,
             is_ctas,
             view_sql,
             partition_by,
@@ -1380,7 +1383,8 @@ impl Session {
             } else {
                 let schema = schema.unwrap_or_else(|| default_schema.to_owned());
                 if pending.is_hidden(&schema, &name) {
-                    error = Some(tarn_catalog::CatalogError::TableNotFound { schema, name }.into());
+                    // Named as the statement wrote it, as PostgreSQL names it.
+                    error = Some(SqlError::UndefinedRelation(object.to_string()));
                     return std::ops::ControlFlow::Break(());
                 }
             }
@@ -1880,6 +1884,7 @@ impl Session {
 
     async fn run_ddl(&self, ddl: DdlStatement, parts: CreateParts) -> Result<Output> {
         let CreateParts {
+            cascade,
             is_ctas,
             view_sql,
             partition_by,
@@ -1942,7 +1947,7 @@ impl Session {
             }
             DdlStatement::DropTable(drop) => {
                 let (schema, name) = self.resolve_table(&drop.name)?;
-                self.drop_relation(&schema, &name, drop.if_exists, false)
+                self.drop_relation(&schema, &name, drop.if_exists, false, cascade)
                     .await?;
                 Ok(Output::Command(CommandTag::new("DROP TABLE")))
             }
@@ -1974,7 +1979,7 @@ impl Session {
             }
             DdlStatement::DropView(drop) => {
                 let (schema, name) = self.resolve_table(&drop.name)?;
-                self.drop_relation(&schema, &name, drop.if_exists, true)
+                self.drop_relation(&schema, &name, drop.if_exists, true, cascade)
                     .await?;
                 Ok(Output::Command(CommandTag::new("DROP VIEW")))
             }
@@ -2012,8 +2017,37 @@ impl Session {
         name: &str,
         if_exists: bool,
         view: bool,
+        cascade: bool,
     ) -> Result<()> {
         let catalog = self.engine.catalog();
+        let pending = self.state().pending.clone();
+        let exists = !pending.is_hidden(schema, name)
+            && catalog.metastore().table(schema, name).await?.is_some();
+        let dependents = match exists {
+            true => depends::dependents(catalog, &pending, schema, name, view).await?,
+            false => Vec::new(),
+        };
+        if !dependents.is_empty() {
+            if !cascade {
+                let settings = self.state().settings.clone();
+                let default_schema = self.default_schema(&settings);
+                let shown = match schema == default_schema {
+                    true => name.to_owned(),
+                    false => format!("{schema}.{name}"),
+                };
+                return Err(SqlError::DependentObjects {
+                    kind: if view { "view" } else { "table" },
+                    name: shown,
+                    detail: depends::detail(&dependents, &default_schema),
+                });
+            }
+            // The views that use the relation go first (those found last use the
+            // others), as one more DROP each.
+            for dependent in dependents.iter().rev() {
+                Box::pin(self.drop_relation(&dependent.schema, &dependent.name, true, true, false))
+                    .await?;
+            }
+        }
         if self.transaction_state() == TransactionState::Idle {
             if view {
                 catalog.drop_view(schema, name, if_exists).await?;
@@ -3258,10 +3292,11 @@ fn set_value(expr: &SqlExpr) -> String {
     }
 }
 
-/// An identifier as PostgreSQL folds it: lower case unless quoted.
-/// What a CREATE statement's text says that its logical plan does not keep.
+/// What a CREATE or DROP statement's text says that its logical plan does not keep.
 #[derive(Default)]
 struct CreateParts {
+    /// `DROP ... CASCADE`.
+    cascade: bool,
     /// `CREATE TABLE ... AS`: the plan's input is the rows to write.
     is_ctas: bool,
     /// The query of a CREATE VIEW, as written.

@@ -65,6 +65,10 @@ pub fn error_info(err: &SqlError) -> ErrorInfo {
             "You might need to specify \"USING {column}::{type_name}\"."
         ));
     }
+    if let SqlError::DependentObjects { detail, .. } = err {
+        info.detail = Some(detail.clone());
+        info.hint = Some("Use DROP ... CASCADE to drop the dependent objects too.".to_owned());
+    }
     if matches!(err, SqlError::ConflictRowTwice) {
         info.hint = Some(
             "Ensure that no rows proposed for insertion within the same command have \
@@ -139,6 +143,7 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         | SqlError::WrongJsonKind(_) => INVALID_PARAMETER_VALUE,
         SqlError::UnknownColumn { .. } | SqlError::NoSuchColumn(_) => UNDEFINED_COLUMN,
         SqlError::CannotCastColumn { .. } => "42804",
+        SqlError::DependentObjects { .. } => DEPENDENT_OBJECTS_STILL_EXIST,
         SqlError::UndefinedRelation(_) => UNDEFINED_TABLE,
         SqlError::ColumnListedTwice(_) => DUPLICATE_COLUMN,
         SqlError::NotNullViolation { .. } | SqlError::ColumnHasNulls { .. } => NOT_NULL_VIOLATION,

@@ -258,20 +258,27 @@ async fn issue_6_rollback_undoes_catalog_changes_and_commit_publishes_drops() {
     .await;
     assert_eq!(names, vec!["keep", "keep_v"]);
 
-    // A DROP inside a block: other sessions read the table until COMMIT.
-    a.batch_execute("begin; drop table keep;")
+    // A DROP inside a block: other sessions read the table until COMMIT (and, with
+    // CASCADE, the view that uses it).
+    a.batch_execute("begin; drop table keep cascade;")
         .await
         .expect("drop in a block");
     assert_eq!(
         tarn_tests::column::<i32>(&b, "select v from keep").await,
         vec![1]
     );
+    assert_eq!(
+        tarn_tests::column::<i32>(&b, "select w from keep_v").await,
+        vec![2]
+    );
     a.batch_execute("commit").await.expect("commit");
-    let err = b
-        .simple_query("select * from keep")
-        .await
-        .expect_err("dropped at commit");
-    assert_eq!(err.code(), Some(&SqlState::UNDEFINED_TABLE));
+    for dropped in ["keep", "keep_v"] {
+        let err = b
+            .simple_query(&format!("select * from {dropped}"))
+            .await
+            .expect_err("dropped at commit");
+        assert_eq!(err.code(), Some(&SqlState::UNDEFINED_TABLE), "{dropped}");
+    }
 
     // A session that ends inside a block rolls back.
     a.batch_execute("create table lasting as select 1 as v; begin; drop table lasting;")

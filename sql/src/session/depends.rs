@@ -1,0 +1,166 @@
+//! The views that use a table or view: what `DROP TABLE` and `DROP VIEW` refuse to
+//! leave broken (PostgreSQL's 2BP01, `cannot drop table t because other objects depend
+//! on it`) or, with `CASCADE`, drop with it.
+//!
+//! PostgreSQL records a view's dependencies when the view is made. Tarn keeps a view
+//! as its SQL and plans it on use, so the dependencies are read from that SQL: every
+//! relation it names, resolved in the view's schema, as the view's names resolve when
+//! it is used. A name that only a CTE of the view defines counts too: such a view is
+//! kept from breaking rather than missed. Views are bound by name, not by identity, so
+//! a table renamed away takes no view with it (PostgreSQL's views follow the rename).
+
+use std::collections::BTreeSet;
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{ObjectNamePart, visit_relations};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+use tarn_catalog::LakeCatalog;
+
+use super::normalize_ident;
+use super::scope::Pending;
+use crate::error::Result;
+
+/// A view that uses a relation, and the relation it uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Dependent {
+    pub schema: String,
+    pub name: String,
+    /// The relation it uses: schema, name, and whether that is a view.
+    pub on: (String, String, bool),
+}
+
+/// The views that use `schema.name` (a view if `view`), directly or through other
+/// views, in PostgreSQL's order: depth first, views in the order they were made, each
+/// after the relation it uses. Views this session's open block has dropped do not
+/// count.
+pub(crate) async fn dependents(
+    catalog: &LakeCatalog,
+    pending: &Pending,
+    schema: &str,
+    name: &str,
+    view: bool,
+) -> Result<Vec<Dependent>> {
+    let mut views: Vec<_> = catalog
+        .views()
+        .await?
+        .into_iter()
+        .filter(|v| !pending.is_hidden(&v.schema, &v.name))
+        .collect();
+    views.sort_by(|a, b| {
+        (&a.created_at, &a.schema, &a.name).cmp(&(&b.created_at, &b.schema, &b.name))
+    });
+    let views: Vec<(String, String, BTreeSet<(String, String)>)> = views
+        .into_iter()
+        .map(|v| {
+            let uses = relations(&v.schema, v.definition.as_deref().unwrap_or_default());
+            (v.schema.clone(), v.name.clone(), uses)
+        })
+        .collect();
+    let mut found: Vec<Dependent> = Vec::new();
+    visit(
+        &views,
+        (schema.to_owned(), name.to_owned(), view),
+        &mut found,
+    );
+    found.retain(|d| !(d.schema == schema && d.name == name));
+    Ok(found)
+}
+
+/// Adds to `found` the views in `views` that use `on`, each followed by its own.
+fn visit(
+    views: &[(String, String, BTreeSet<(String, String)>)],
+    on: (String, String, bool),
+    found: &mut Vec<Dependent>,
+) {
+    for (schema, name, uses) in views {
+        let seen = found.iter().any(|d| d.schema == *schema && d.name == *name);
+        if seen || !uses.contains(&(on.0.clone(), on.1.clone())) {
+            continue;
+        }
+        found.push(Dependent {
+            schema: schema.clone(),
+            name: name.clone(),
+            on: on.clone(),
+        });
+        visit(views, (schema.clone(), name.clone(), true), found);
+    }
+}
+
+/// The relations (schema, name) the view query `sql`, kept in `schema`, names. A
+/// definition that does not parse names none.
+fn relations(schema: &str, sql: &str) -> BTreeSet<(String, String)> {
+    let mut found = BTreeSet::new();
+    let Ok(statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
+        return found;
+    };
+    let _ = visit_relations(&statements, |name| {
+        let parts: Vec<String> = name
+            .0
+            .iter()
+            .filter_map(|p| match p {
+                ObjectNamePart::Identifier(ident) => Some(normalize_ident(ident)),
+                _ => None,
+            })
+            .collect();
+        match parts.as_slice() {
+            [table] => {
+                found.insert((schema.to_owned(), table.clone()));
+            }
+            [.., in_schema, table] => {
+                found.insert((in_schema.clone(), table.clone()));
+            }
+            [] => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    found
+}
+
+/// PostgreSQL's DETAIL for dependents that keep a DROP from going ahead: one line
+/// each, `view v depends on table t`, names qualified outside `default_schema`.
+pub(crate) fn detail(dependents: &[Dependent], default_schema: &str) -> String {
+    let shown = |schema: &str, name: &str| match schema == default_schema {
+        true => name.to_owned(),
+        false => format!("{schema}.{name}"),
+    };
+    dependents
+        .iter()
+        .map(|d| {
+            let (on_schema, on_name, on_view) = &d.on;
+            format!(
+                "view {} depends on {} {}",
+                shown(&d.schema, &d.name),
+                if *on_view { "view" } else { "table" },
+                shown(on_schema, on_name)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_view_uses_the_relations_it_names_in_its_schema() {
+        let uses = relations(
+            "mart",
+            "select * from orders o join \"Staging\".customers c on o.c = c.id \
+             where exists (select 1 from public.returns r) \
+             union all select * from tarn.other.t",
+        );
+        let expected: BTreeSet<(String, String)> = [
+            ("mart", "orders"),
+            ("Staging", "customers"),
+            ("public", "returns"),
+            ("other", "t"),
+        ]
+        .into_iter()
+        .map(|(s, n)| (s.to_owned(), n.to_owned()))
+        .collect();
+        assert_eq!(uses, expected);
+        assert!(relations("public", "not sql at all (").is_empty());
+    }
+}
