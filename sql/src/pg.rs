@@ -658,6 +658,7 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     if !reads_pg_catalog(&statement) {
         exists::rewrite(&mut statement);
     }
+    exists::rewrite_row_in(&mut statement);
     clauses::rewrite(&mut statement);
     at_zone::rewrite(&mut statement);
     regex_fns::rewrite(&mut statement);

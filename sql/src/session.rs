@@ -2021,11 +2021,22 @@ impl Session {
     ) -> Result<()> {
         let catalog = self.engine.catalog();
         let pending = self.state().pending.clone();
-        let exists = !pending.is_hidden(schema, name)
-            && catalog.metastore().table(schema, name).await?.is_some();
-        let dependents = match exists {
-            true => depends::dependents(catalog, &pending, schema, name, view).await?,
-            false => Vec::new(),
+        let entry = match pending.is_hidden(schema, name) {
+            true => None,
+            false => catalog.metastore().table(schema, name).await?,
+        };
+        if let Some(entry) = &entry
+            && (entry.kind == tarn_catalog::TableKind::View) != view
+        {
+            return Err(tarn_catalog::CatalogError::WrongKind {
+                name: name.to_owned(),
+                expected: if view { "a view" } else { "a table" },
+            }
+            .into());
+        }
+        let dependents = match entry {
+            Some(_) => depends::dependents(catalog, &pending, schema, name, view).await?,
+            None => Vec::new(),
         };
         if !dependents.is_empty() {
             if !cascade {

@@ -80,10 +80,10 @@ impl AnalyzerRule for PgCasts {
                 // made ISO first (`date_input`).
                 (
                     DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8,
-                    DataType::Timestamp(_, _),
+                    DataType::Timestamp(_, zone),
                 ) => Transformed::yes(Expr::Cast(Cast::new_from_field(
                     Box::new(call(
-                        text_in(),
+                        text_in(zone.is_some()),
                         call(super::date_input::udf(order), (**inner).clone()),
                     )),
                     Arc::clone(field),
@@ -551,9 +551,13 @@ pub(super) fn rewrite_expressions(
     .map(|t| t.data)
 }
 
-fn text_in() -> ScalarUDF {
+/// Text read as a `timestamp` (`zoned` false) or `timestamptz`: see [`timestamp_text`].
+fn text_in(zoned: bool) -> ScalarUDF {
     ScalarUDF::new_from_impl(TimestampText {
-        name: "pg_timestamp_text_in",
+        name: match zoned {
+            true => "pg_timestamptz_text_in",
+            false => "pg_timestamp_text_in",
+        },
         signature: Signature::any(1, Volatility::Immutable),
         output: DataType::Utf8,
     })
@@ -591,7 +595,8 @@ impl ScalarUDFImpl for TimestampText {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let array = args.args[0].to_array(args.number_rows)?;
-        let out: StringArray = if self.name != "pg_timestamp_text_in" {
+        let reading = self.name.ends_with("_text_in");
+        let out: StringArray = if !reading {
             // timestamptz values are instants, kept in UTC: printed with `+00`, as
             // PostgreSQL prints them when TimeZone is UTC (Tarn's default).
             let zone = if self.name == "pg_timestamptz_out" {
@@ -614,13 +619,69 @@ impl ScalarUDFImpl for TimestampText {
                 .collect()
         } else {
             let text = datafusion::arrow::compute::cast(&array, &DataType::Utf8)?;
+            let zoned = self.name == "pg_timestamptz_text_in";
             text.as_string::<i32>()
                 .iter()
-                .map(|v| v.map(add_seconds))
+                .map(|v| v.map(|t| timestamp_text(t, zoned)))
                 .collect()
         };
         Ok(ColumnarValue::Array(Arc::new(out) as ArrayRef))
     }
+}
+
+/// A timestamp's text as Arrow's parser reads it the way PostgreSQL does: seconds
+/// added where left out ([`add_seconds`]); a numeric zone offset written as PostgreSQL
+/// allows (`+5`, `-0`, `+0530`, ` +05`) spelled `+05:00` for a `timestamptz`, and
+/// dropped for a `timestamp`, which ignores a zone written in its text (Arrow's
+/// parser converted such a time to UTC). Other text is left for Arrow to read or
+/// refuse as before.
+fn timestamp_text(text: &str, zoned: bool) -> String {
+    let text = add_seconds(text);
+    let trimmed = text.trim_end();
+    let Some(split) = trimmed.find([' ', 'T']).filter(|&i| i >= 8) else {
+        return text;
+    };
+    let (date, rest) = trimmed.split_at(split);
+    let time = rest[1..].trim_start();
+    let end = time
+        .find(|c: char| !(c.is_ascii_digit() || c == ':' || c == '.'))
+        .unwrap_or(time.len());
+    let (clock, zone) = time.split_at(end);
+    let zone = zone.trim();
+    if clock.is_empty() || zone.is_empty() {
+        return text;
+    }
+    let Some(offset) = numeric_offset(zone) else {
+        return text;
+    };
+    match zoned {
+        true => format!("{date}{}{clock}{offset}", &rest[..1]),
+        false => format!("{date}{}{clock}", &rest[..1]),
+    }
+}
+
+/// A numeric zone offset (`+5`, `-05`, `+0530`, `+05:30`, `Z`) as `+HH:MM`.
+fn numeric_offset(zone: &str) -> Option<String> {
+    if zone.eq_ignore_ascii_case("z") {
+        return Some("+00:00".to_owned());
+    }
+    let (sign, digits) = match zone.as_bytes().first()? {
+        b'+' => ('+', &zone[1..]),
+        b'-' => ('-', &zone[1..]),
+        _ => return None,
+    };
+    let (hours, minutes) = match digits.split_once(':') {
+        Some((h, m)) => (h, m),
+        None if digits.len() == 4 => digits.split_at(2),
+        None => (digits, "0"),
+    };
+    let number = |s: &str| {
+        (!s.is_empty() && s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u32>().ok())
+            .flatten()
+    };
+    let (hours, minutes) = (number(hours)?, number(minutes)?);
+    Some(format!("{sign}{hours:02}:{minutes:02}"))
 }
 
 /// `2024-01-01 10:00` → `2024-01-01 10:00:00` (also before a zone: `10:00+02`); other
@@ -658,6 +719,42 @@ fn format_timestamp(t: &DateTime<chrono::Utc>) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// PostgreSQL 15 with TimeZone UTC: `timestamp '2020-01-01 00:00:00-0'` is
+    /// `2020-01-01 00:00:00` (the zone ignored), `timestamptz '... +5'` is
+    /// `2019-12-31 19:00:00+00`, `'...+0530'` 18:30 the day before.
+    #[test]
+    fn timestamp_text_reads_zones_as_postgres_does() {
+        use super::timestamp_text;
+        assert_eq!(
+            timestamp_text("2020-01-01 00:00:00-0", false),
+            "2020-01-01 00:00:00"
+        );
+        assert_eq!(
+            timestamp_text("2020-01-01 00:00:00 +05", false),
+            "2020-01-01 00:00:00"
+        );
+        assert_eq!(
+            timestamp_text("2020-01-01 00:00:00+5", true),
+            "2020-01-01 00:00:00+05:00"
+        );
+        assert_eq!(
+            timestamp_text("2020-01-01 00:00:00.5+0530", true),
+            "2020-01-01 00:00:00.5+05:30"
+        );
+        assert_eq!(
+            timestamp_text("2020-01-01T10:00-0", true),
+            "2020-01-01T10:00:00-00:00"
+        );
+        assert_eq!(
+            timestamp_text("2020-01-01 10:00:00", true),
+            "2020-01-01 10:00:00"
+        );
+        assert_eq!(
+            timestamp_text("2020-01-01 10:00:00 Europe/Paris", true),
+            "2020-01-01 10:00:00 Europe/Paris"
+        );
+    }
+
     use super::*;
 
     #[test]

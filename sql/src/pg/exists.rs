@@ -81,6 +81,81 @@ fn parse(sql: &str) -> Option<Expr> {
         .ok()
 }
 
+/// `(a, b) IN (SELECT x, y ...)` in a query's WHERE, as a conjunct: DataFusion plans
+/// IN with one column only ("Too many columns! The subquery should only return one
+/// column"). It is the semi join
+///
+/// ```text
+/// EXISTS (SELECT 1 FROM (SELECT x, y ...) AS __tarn_in (__tarn_k1, __tarn_k2)
+///         WHERE __tarn_k1 = (a) AND __tarn_k2 = (b))
+/// ```
+///
+/// which keeps the same rows where a WHERE keeps them (a comparison with NULL keeps no
+/// row either way). `NOT IN` with a row, whose NULLs PostgreSQL treats otherwise, and
+/// row IN elsewhere stay refused. DELETE has its own form (`session::merge`).
+pub(crate) fn rewrite_row_in(statement: &mut Statement) {
+    struct Rows;
+    impl VisitorMut for Rows {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+            if let SetExpr::Select(select) = query.body.as_mut()
+                && let Some(selection) = &mut select.selection
+            {
+                row_in_conjuncts(selection);
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    if let Statement::Query(query) = statement {
+        let _ = query.visit(&mut Rows);
+    }
+}
+
+fn row_in_conjuncts(expr: &mut Expr) {
+    match expr {
+        Expr::BinaryOp {
+            left,
+            op: ast::BinaryOperator::And,
+            right,
+        } => {
+            row_in_conjuncts(left);
+            row_in_conjuncts(right);
+        }
+        Expr::Nested(inner) => row_in_conjuncts(inner),
+        Expr::InSubquery {
+            expr: keys,
+            subquery,
+            negated: false,
+        } => {
+            let mut keys = keys.as_ref();
+            while let Expr::Nested(inner) = keys {
+                keys = inner;
+            }
+            let Expr::Tuple(keys) = keys else {
+                return;
+            };
+            let names: Vec<String> = (1..=keys.len()).map(|i| format!("__tarn_k{i}")).collect();
+            let on = keys
+                .iter()
+                .zip(&names)
+                .map(|(key, name)| format!("{name} = ({key})"))
+                .collect::<Vec<_>>()
+                .join(" AND ");
+            let sql = format!(
+                "EXISTS (SELECT 1 FROM ({subquery}) AS __tarn_in ({}) WHERE {on})",
+                names.join(", ")
+            );
+            if let Ok(exists) = Parser::new(&PostgreSqlDialect {})
+                .try_with_sql(&sql)
+                .and_then(|mut p| p.parse_expr())
+            {
+                *expr = exists;
+            }
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -370,9 +370,22 @@ fn naming_select(body: &mut SetExpr) -> Option<&mut Select> {
 }
 
 /// Gives each repeated column name of a query statement's result a unique alias
-/// (see [`REPEAT_MARK`]). Only the statement's own result: a table, view or
-/// subquery with repeated column names is an error in PostgreSQL as in DataFusion.
+/// (see [`REPEAT_MARK`]), and of each subquery in an expression. Only those: a table,
+/// view or derived table with repeated column names is an error in PostgreSQL as in
+/// DataFusion once a repeated name is used.
 fn name_repeated_columns(statement: &mut Statement) {
+    // A subquery in an expression (`(a, a) IN (SELECT x, x ...)`, as dbt's
+    // delete+insert writes a unique key listed twice) returns columns no one reads by
+    // name: its repeats are named apart likewise.
+    let _ = datafusion::sql::sqlparser::ast::visit_expressions_mut(statement, |expr| {
+        match expr {
+            Expr::InSubquery { subquery, .. }
+            | Expr::Exists { subquery, .. }
+            | Expr::Subquery(subquery) => name_repeats_in(subquery),
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
     // An INSERT's rows are taken by position, so repeats there need names too
     // (`insert into t select 1, 1`).
     let query = match statement {
@@ -383,6 +396,11 @@ fn name_repeated_columns(statement: &mut Statement) {
         },
         _ => return,
     };
+    name_repeats_in(query);
+}
+
+/// Names apart the repeated output names of `query`'s select (see [`REPEAT_MARK`]).
+fn name_repeats_in(query: &mut Query) {
     let Some(select) = naming_select(&mut query.body) else {
         return;
     };
