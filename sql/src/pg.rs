@@ -623,6 +623,8 @@ fn rules() -> &'static [Box<dyn datafusion_pg_catalog::sql::rules::SqlStatementR
 
 /// Applies the client-SQL rewrites to one parsed statement.
 pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
+    // First: the rewrites below read `varchar(n)` and `char(n)` as spelled here.
+    declared::spell_character_types(&mut statement);
     qualify_tarn_tables(&mut statement);
     fold_assignment_targets(&mut statement);
     if let SqlStatement::CreateTable(create) = &mut statement {

@@ -45,6 +45,7 @@ pub(crate) fn declared_type(data_type: &SqlType) -> Option<DeclaredType> {
         | SqlType::Character(Some(CharacterLength::IntegerLength { length, .. })) => {
             DeclaredType::Char(u32::try_from(*length).ok()?)
         }
+        SqlType::Char(None) | SqlType::Character(None) => DeclaredType::Char(1),
         SqlType::Varchar(None) | SqlType::CharacterVarying(None) | SqlType::CharVarying(None) => {
             DeclaredType::Varying
         }
@@ -53,6 +54,67 @@ pub(crate) fn declared_type(data_type: &SqlType) -> Option<DeclaredType> {
         SqlType::Uuid => DeclaredType::Uuid,
         _ => return None,
     })
+}
+
+/// Spells `character varying [(n)]` and `char varying [(n)]` as `varchar [(n)]`, and
+/// `character` and `char` without a length as `char(1)` (PostgreSQL's meaning),
+/// wherever `statement` names a type (casts, column definitions, ALTER TABLE): DataFusion
+/// reads neither spelling, and the rewrites of `varchar(n)` and `char(n)` then apply.
+pub(crate) fn spell_character_types(statement: &mut SqlStatement) {
+    fn spelled(data_type: &mut SqlType) {
+        match data_type {
+            SqlType::CharacterVarying(length) | SqlType::CharVarying(length) => {
+                *data_type = SqlType::Varchar(length.take());
+            }
+            SqlType::Character(None) | SqlType::Char(None) => {
+                *data_type = SqlType::Char(Some(CharacterLength::IntegerLength {
+                    length: 1,
+                    unit: None,
+                }));
+            }
+            SqlType::Character(length) => *data_type = SqlType::Char(length.take()),
+            _ => {}
+        }
+    }
+    struct Types;
+    impl VisitorMut for Types {
+        type Break = ();
+        fn post_visit_expr(&mut self, expr: &mut Expr) -> std::ops::ControlFlow<()> {
+            if let Expr::Cast { data_type, .. } = expr {
+                spelled(data_type);
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+        fn post_visit_statement(
+            &mut self,
+            statement: &mut SqlStatement,
+        ) -> std::ops::ControlFlow<()> {
+            match statement {
+                SqlStatement::CreateTable(create) => {
+                    for column in &mut create.columns {
+                        spelled(&mut column.data_type);
+                    }
+                }
+                SqlStatement::AlterTable(alter) => {
+                    for operation in &mut alter.operations {
+                        match operation {
+                            ast::AlterTableOperation::AddColumn { column_def, .. } => {
+                                spelled(&mut column_def.data_type);
+                            }
+                            ast::AlterTableOperation::AlterColumn {
+                                op: ast::AlterColumnOperation::SetDataType { data_type, .. },
+                                ..
+                            } => spelled(data_type),
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let _ = statement.visit(&mut Types);
 }
 
 /// Rewrites `json`, `jsonb` and `uuid` to `text` wherever `statement` names a type (column
@@ -80,8 +142,9 @@ pub(crate) fn plan_json_as_text(statement: &mut DFStatement) {
         }
     }
     fn as_text(data_type: &mut SqlType) {
-        if matches!(data_type, SqlType::JSON | SqlType::JSONB | SqlType::Uuid) {
-            *data_type = SqlType::Text;
+        match data_type {
+            SqlType::JSON | SqlType::JSONB | SqlType::Uuid => *data_type = SqlType::Text,
+            _ => {}
         }
     }
     if let DFStatement::Statement(statement) = statement {

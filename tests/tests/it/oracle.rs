@@ -2904,6 +2904,29 @@ select state from st where (state, n) in (select state, n from st where exists (
     assert!(errors.is_empty(), "{errors:?}");
 }
 
+/// `character varying` and `character` spelled out, with and without a length, in
+/// casts and column definitions, as PostgreSQL 15 reads them (`character` is
+/// `character(1)`): DataFusion refused them ("Unsupported SQL type CHARACTER
+/// VARYING"), as dbt's unit-test fixtures write `cast('...' as character varying)`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_character_types_spelled_out_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("character.sql");
+    std::fs::write(&script, "select cast('abc' as character varying), cast('abc' as character varying(2)), cast('abc' as character), 'xy'::character, cast('abc' as char varying);
+create table cvt (a character varying, b character varying(4), c character, d char);
+insert into cvt values ('long text', 'abcd', 'z', 'q');
+insert into cvt values ('x', 'abcde', 'z', 'q');
+insert into cvt values ('x', 'abc', 'zz', 'q');
+select * from cvt;
+select column_name, data_type, character_maximum_length from information_schema.columns where table_name = 'cvt' order by ordinal_position;
+select pg_typeof(c), pg_typeof(a) from cvt;
+").expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["22001", "22001"]);
+}
+
 /// `EXTRACT` answers numeric with the fraction of a second (DataFusion's date_part
 /// gave whole seconds: `extract(second from ... 10:00:05.5)` was `5`) at PostgreSQL
 /// 15's scales (`5.500000`, `5500.000`, a date's epoch without fraction), from
