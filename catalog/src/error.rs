@@ -18,7 +18,8 @@ pub enum CatalogError {
     #[error("relation \"{schema}.{name}\" does not exist")]
     TableNotFound { schema: String, name: String },
 
-    #[error("relation \"{schema}.{name}\" already exists")]
+    /// Named without its schema, as PostgreSQL names it.
+    #[error("relation \"{name}\" already exists")]
     TableExists { schema: String, name: String },
 
     #[error("column \"{column}\" of relation \"{table}\" already exists")]

@@ -25,7 +25,8 @@ use url::Url;
 
 use crate::error::{CatalogError, Result};
 use crate::metastore::{
-    ColumnEntry, DEFAULT_SCHEMA, Listing, Metastore, TableEntry, TableKind, now,
+    ColumnEntry, DEFAULT_SCHEMA, Listing, MATERIALIZED_VIEW_KEY, Metastore, TableEntry, TableKind,
+    now,
 };
 use crate::table;
 
@@ -425,11 +426,73 @@ impl Lake {
         partition_by: &[String],
         if_not_exists: bool,
     ) -> Result<bool> {
+        let entry = self.new_entry(schema, name);
+        self.create_entry_as(entry, plan, session, partition_by, if_not_exists)
+            .await
+    }
+
+    /// Creates a materialized view: a managed table holding the rows of `plan` (the
+    /// view's query `definition`, planned), in one Delta commit, with `definition` kept
+    /// in its entry ([`MATERIALIZED_VIEW_KEY`]) for [`Lake::refresh_materialized_view`].
+    #[instrument(skip(self, plan, session, definition))]
+    pub async fn create_materialized_view(
+        &self,
+        schema: &str,
+        name: &str,
+        plan: LogicalPlan,
+        session: Arc<dyn Session>,
+        definition: &str,
+        if_not_exists: bool,
+    ) -> Result<bool> {
+        let mut entry = self.new_entry(schema, name);
+        entry
+            .properties
+            .insert(MATERIALIZED_VIEW_KEY.to_owned(), definition.to_owned());
+        self.create_entry_as(entry, plan, session, &[], if_not_exists)
+            .await
+    }
+
+    /// Writes the rows of `plan` (the materialized view's query, planned anew) over the
+    /// rows of materialized view `schema.name`, in one Delta commit: readers see the
+    /// old rows or the new ones (what PostgreSQL's `REFRESH ... CONCURRENTLY` promises).
+    #[instrument(skip(self, plan, session))]
+    pub async fn refresh_materialized_view(
+        &self,
+        schema: &str,
+        name: &str,
+        plan: LogicalPlan,
+        session: Arc<dyn Session>,
+    ) -> Result<()> {
+        let columns = crate::types::nullable_delta_schema(plan.schema().as_arrow())?;
+        self.rewrite_table(schema, name, plan, &columns, &[], session)
+            .await
+    }
+
+    /// Plans the query `definition` of a view or materialized view kept in `schema`,
+    /// as views are planned when used (names resolve in `schema`).
+    pub async fn plan_definition(&self, schema: &str, definition: &str) -> Result<LogicalPlan> {
+        let planner = self.definition_planner.get().ok_or_else(|| {
+            CatalogError::DataFusion(datafusion::error::DataFusionError::NotImplemented(
+                "views without a SQL layer".to_owned(),
+            ))
+        })?;
+        Ok(planner.plan_view(schema, definition).await?)
+    }
+
+    async fn create_entry_as(
+        &self,
+        mut entry: TableEntry,
+        plan: LogicalPlan,
+        session: Arc<dyn Session>,
+        partition_by: &[String],
+        if_not_exists: bool,
+    ) -> Result<bool> {
+        let (schema, name) = (entry.schema.clone(), entry.name.clone());
+        let (schema, name) = (schema.as_str(), name.as_str());
         self.ensure_schema(schema).await?;
         if self.metastore.table(schema, name).await?.is_some() {
             return self.exists(schema, name, if_not_exists);
         }
-        let mut entry = self.new_entry(schema, name);
         let url = self.entry_url(&entry)?;
         let delta = table::create_as(
             &url,

@@ -23,7 +23,7 @@ pub mod undo;
 pub use error::{CatalogError, DeltaFailure, Result, delta_failure_in};
 pub use lake::{DROPPED_FILES_KEPT, DefinitionPlanner, Lake, LakeCatalog, LakeSchema};
 pub use merge::{Merge, MergeAction, MergeClause, MergeCounts, MergeWhen};
-pub use metastore::{Metastore, TableEntry, TableKind};
+pub use metastore::{MATERIALIZED_VIEW_KEY, Metastore, TableEntry, TableKind};
 pub use undo::{TableWrite, Undone, Written};
 
 /// The query planner sessions must use: DataFusion's, plus the physical nodes Delta

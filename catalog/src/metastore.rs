@@ -85,6 +85,17 @@ pub struct TableEntry {
     pub column_comments: std::collections::BTreeMap<String, String>,
 }
 
+/// The entry property of a materialized view (a managed Delta table): its query, as
+/// written, which `REFRESH MATERIALIZED VIEW` runs again.
+pub const MATERIALIZED_VIEW_KEY: &str = "tarn.materialized_view";
+
+impl TableEntry {
+    /// Whether the entry is a materialized view.
+    pub fn is_materialized_view(&self) -> bool {
+        self.kind == TableKind::ManagedDelta && self.properties.contains_key(MATERIALIZED_VIEW_KEY)
+    }
+}
+
 /// One column in a catalog entry: its Arrow type as text (`Int64`, `Utf8`,
 /// `Decimal128(10, 2)`), which `DataType::from_str` reads back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

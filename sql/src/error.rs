@@ -222,6 +222,10 @@ pub enum SqlError {
         detail: String,
     },
 
+    /// `REFRESH MATERIALIZED VIEW` of a relation that is not one (PostgreSQL: 0A000).
+    #[error("\"{0}\" is not a materialized view")]
+    NotMaterializedView(String),
+
     /// `ALTER TABLE ... ADD COLUMN ... NOT NULL` on a table with rows (23502).
     #[error("column \"{column}\" of relation \"{table}\" contains null values")]
     ColumnHasNulls { column: String, table: String },

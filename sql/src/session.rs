@@ -49,6 +49,7 @@ mod defaults;
 mod depends;
 mod explain;
 mod journal;
+mod matview;
 pub(crate) use journal::RowChange;
 mod merge;
 pub mod origins;
@@ -784,7 +785,7 @@ impl Session {
             .statement_timeout()
             .map(|t| tokio::time::Instant::now() + t);
         let change = match journal::row_change_target(&statement) {
-            Some(name) => self.begin_row_change(name).await.map(Some),
+            Some(name) => self.begin_row_change(&name).await.map(Some),
             None => Ok(None),
         };
         let result = match change {
@@ -888,6 +889,28 @@ impl Session {
         }
         if let Some(SqlStatement::AlterTable(alter)) = ast {
             return self.alter_table(alter).await;
+        }
+        if let Some(SqlStatement::CreateView(view)) = ast
+            && view.materialized
+        {
+            return self.create_materialized_view(view).await;
+        }
+        if let Some(SqlStatement::Call(call)) = ast
+            && let Some(name) = matview::refreshed_name(call)
+        {
+            return self.refresh_materialized_view(&name).await;
+        }
+        if let Some(SqlStatement::Drop {
+            object_type: ast::ObjectType::MaterializedView,
+            if_exists,
+            names,
+            cascade,
+            ..
+        }) = ast
+        {
+            return self
+                .drop_materialized_views(names, *if_exists, *cascade)
+                .await;
         }
         if let Some(SqlStatement::Declare { stmts }) = ast {
             return self.declare(stmts, params).await;
@@ -1947,8 +1970,14 @@ impl Session {
             }
             DdlStatement::DropTable(drop) => {
                 let (schema, name) = self.resolve_table(&drop.name)?;
-                self.drop_relation(&schema, &name, drop.if_exists, false, cascade)
-                    .await?;
+                self.drop_relation(
+                    &schema,
+                    &name,
+                    drop.if_exists,
+                    depends::RelationKind::Table,
+                    cascade,
+                )
+                .await?;
                 Ok(Output::Command(CommandTag::new("DROP TABLE")))
             }
             DdlStatement::DropCatalogSchema(drop) => {
@@ -1979,8 +2008,14 @@ impl Session {
             }
             DdlStatement::DropView(drop) => {
                 let (schema, name) = self.resolve_table(&drop.name)?;
-                self.drop_relation(&schema, &name, drop.if_exists, true, cascade)
-                    .await?;
+                self.drop_relation(
+                    &schema,
+                    &name,
+                    drop.if_exists,
+                    depends::RelationKind::View,
+                    cascade,
+                )
+                .await?;
                 Ok(Output::Command(CommandTag::new("DROP VIEW")))
             }
             other => Err(SqlError::not_supported(ddl_words(&other))),
@@ -2016,9 +2051,10 @@ impl Session {
         schema: &str,
         name: &str,
         if_exists: bool,
-        view: bool,
+        kind: depends::RelationKind,
         cascade: bool,
     ) -> Result<()> {
+        let view = kind == depends::RelationKind::View;
         let catalog = self.engine.catalog();
         let pending = self.state().pending.clone();
         let entry = match pending.is_hidden(schema, name) {
@@ -2026,16 +2062,16 @@ impl Session {
             false => catalog.metastore().table(schema, name).await?,
         };
         if let Some(entry) = &entry
-            && (entry.kind == tarn_catalog::TableKind::View) != view
+            && depends::RelationKind::of(entry) != kind
         {
             return Err(tarn_catalog::CatalogError::WrongKind {
                 name: name.to_owned(),
-                expected: if view { "a view" } else { "a table" },
+                expected: kind.expected(),
             }
             .into());
         }
         let dependents = match entry {
-            Some(_) => depends::dependents(catalog, &pending, schema, name, view).await?,
+            Some(_) => depends::dependents(catalog, &pending, schema, name, kind).await?,
             None => Vec::new(),
         };
         if !dependents.is_empty() {
@@ -2047,7 +2083,7 @@ impl Session {
                     false => format!("{schema}.{name}"),
                 };
                 return Err(SqlError::DependentObjects {
-                    kind: if view { "view" } else { "table" },
+                    kind: kind.word(),
                     name: shown,
                     detail: depends::detail(&dependents, &default_schema),
                 });
@@ -2055,8 +2091,14 @@ impl Session {
             // The views that use the relation go first (those found last use the
             // others), as one more DROP each.
             for dependent in dependents.iter().rev() {
-                Box::pin(self.drop_relation(&dependent.schema, &dependent.name, true, true, false))
-                    .await?;
+                Box::pin(self.drop_relation(
+                    &dependent.schema,
+                    &dependent.name,
+                    true,
+                    depends::RelationKind::View,
+                    false,
+                ))
+                .await?;
             }
         }
         if self.transaction_state() == TransactionState::Idle {
@@ -2325,12 +2367,24 @@ impl Session {
         let (schema, name) = self.resolve_table(&reference)?;
         let catalog = self.engine.catalog();
         catalog.refresh().await?;
-        let exists = catalog.metastore().table(&schema, &name).await?.is_some();
-        if !exists {
+        let materialized = alter.table_type == Some(matview::ALTERED_MATERIALIZED_VIEW);
+        let tag = match materialized {
+            true => "ALTER MATERIALIZED VIEW",
+            false => "ALTER TABLE",
+        };
+        let entry = catalog.metastore().table(&schema, &name).await?;
+        let Some(entry) = entry else {
             if alter.if_exists {
-                return Ok(Output::Command(CommandTag::new("ALTER TABLE")));
+                return Ok(Output::Command(CommandTag::new(tag)));
             }
             return Err(tarn_catalog::CatalogError::TableNotFound { schema, name }.into());
+        };
+        if materialized && !entry.is_materialized_view() {
+            return Err(tarn_catalog::CatalogError::WrongKind {
+                name,
+                expected: "a materialized view",
+            }
+            .into());
         }
         let (columns, others): (Vec<_>, Vec<_>) = alter
             .operations
@@ -2378,7 +2432,7 @@ impl Session {
                 }
             }
         }
-        Ok(Output::Command(CommandTag::new("ALTER TABLE")))
+        Ok(Output::Command(CommandTag::new(tag)))
     }
 
     /// The Arrow type DataFusion gives a SQL type name (`varchar(20)`, `numeric(10,2)`).
@@ -2793,6 +2847,24 @@ fn parse_one(sql: &str) -> Result<Vec<DFStatement>> {
             })
         })
         .unwrap_or_default();
+    if first_word.eq_ignore_ascii_case("refresh")
+        && let Some(statement) = matview::parse_refresh(sql)?
+    {
+        return Ok(vec![statement]);
+    }
+    if first_word.eq_ignore_ascii_case("alter")
+        && let Some(sql) = matview::alter_as_table(sql)
+    {
+        let mut statements = parse_one(&sql)?;
+        for statement in &mut statements {
+            if let DFStatement::Statement(s) = statement
+                && let SqlStatement::AlterTable(alter) = s.as_mut()
+            {
+                alter.table_type = Some(matview::ALTERED_MATERIALIZED_VIEW);
+            }
+        }
+        return Ok(statements);
+    }
     if first_word.eq_ignore_ascii_case("crawl") {
         return Ok(vec![crawl::CrawlStatement::parse(sql)?.into_statement()?]);
     }

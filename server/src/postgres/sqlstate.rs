@@ -144,6 +144,7 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::UnknownColumn { .. } | SqlError::NoSuchColumn(_) => UNDEFINED_COLUMN,
         SqlError::CannotCastColumn { .. } => "42804",
         SqlError::DependentObjects { .. } => DEPENDENT_OBJECTS_STILL_EXIST,
+        SqlError::NotMaterializedView(_) => FEATURE_NOT_SUPPORTED,
         SqlError::UndefinedRelation(_) => UNDEFINED_TABLE,
         SqlError::ColumnListedTwice(_) => DUPLICATE_COLUMN,
         SqlError::NotNullViolation { .. } | SqlError::ColumnHasNulls { .. } => NOT_NULL_VIOLATION,

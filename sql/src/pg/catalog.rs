@@ -282,6 +282,7 @@ pub(crate) struct PgCatalog {
     settings: Arc<dyn TableProvider>,
     tables: Arc<dyn TableProvider>,
     views: Arc<dyn TableProvider>,
+    matviews: Arc<dyn TableProvider>,
     activity: Arc<dyn TableProvider>,
     lake: tarn_catalog::LakeCatalog,
     oids: StableOids,
@@ -298,8 +299,9 @@ impl PgCatalog {
             inner,
             activity,
             settings: Arc::new(PgSettings::new()),
-            tables: Arc::new(Relations::new(lake.clone(), false)),
-            views: Arc::new(Relations::new(lake.clone(), true)),
+            tables: Arc::new(Relations::new(lake.clone(), Listed::Tables)),
+            views: Arc::new(Relations::new(lake.clone(), Listed::Views)),
+            matviews: Arc::new(Relations::new(lake.clone(), Listed::MaterializedViews)),
             lake: lake.clone(),
             oids: StableOids::default(),
             built: BuiltRows::new(lake),
@@ -324,6 +326,9 @@ impl SchemaProvider for PgCatalog {
         }
         if name.eq_ignore_ascii_case("pg_views") {
             return Ok(Some(Arc::clone(&self.views)));
+        }
+        if name.eq_ignore_ascii_case("pg_matviews") {
+            return Ok(Some(Arc::clone(&self.matviews)));
         }
         if name.eq_ignore_ascii_case("pg_stat_activity") {
             return Ok(Some(Arc::clone(&self.activity)));
@@ -650,28 +655,47 @@ impl TableProvider for Descriptions {
     }
 }
 
-/// One pg_tables or pg_views row: schema, name, a view's definition, its owner.
+/// One pg_tables, pg_views or pg_matviews row: schema, name, a view's definition, its
+/// owner.
 type RelationRow = (String, String, Option<String>, Option<String>);
 
-/// `pg_tables` and `pg_views` from the lake's catalog entries (the pg_catalog
-/// crate lists every relation, views too, in `pg_tables`, and no view in `pg_views`;
-/// dbt decides how to drop and replace a relation from these two).
+/// Which relations a [`Relations`] lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listed {
+    Tables,
+    Views,
+    MaterializedViews,
+}
+
+/// `pg_tables`, `pg_views` and `pg_matviews` from the lake's catalog entries (the
+/// pg_catalog crate lists every relation, views too, in `pg_tables`, and no view in
+/// `pg_views`; dbt decides how to drop and replace a relation from these three).
 #[derive(Debug)]
 pub(crate) struct Relations {
     lake: tarn_catalog::LakeCatalog,
-    views: bool,
+    listed: Listed,
     schema: SchemaRef,
 }
 
 impl Relations {
-    pub(crate) fn new(lake: tarn_catalog::LakeCatalog, views: bool) -> Self {
+    pub(crate) fn new(lake: tarn_catalog::LakeCatalog, listed: Listed) -> Self {
         let text = |name: &str| Field::new(name, DataType::Utf8, true);
         let flag = |name: &str| Field::new(name, DataType::Boolean, true);
-        let schema = if views {
+        let schema = if listed == Listed::Views {
             Schema::new(vec![
                 text("schemaname"),
                 text("viewname"),
                 text("viewowner"),
+                text("definition"),
+            ])
+        } else if listed == Listed::MaterializedViews {
+            Schema::new(vec![
+                text("schemaname"),
+                text("matviewname"),
+                text("matviewowner"),
+                text("tablespace"),
+                flag("hasindexes"),
+                flag("ispopulated"),
                 text("definition"),
             ])
         } else {
@@ -688,7 +712,7 @@ impl Relations {
         };
         Self {
             lake,
-            views,
+            listed,
             schema: Arc::new(schema),
         }
     }
@@ -715,10 +739,23 @@ impl Relations {
                 else {
                     continue;
                 };
-                let is_view = entry.kind == tarn_catalog::TableKind::View;
-                if is_view == self.views {
+                let listed = if entry.kind == tarn_catalog::TableKind::View {
+                    Listed::Views
+                } else if entry.is_materialized_view() {
+                    Listed::MaterializedViews
+                } else {
+                    Listed::Tables
+                };
+                if listed == self.listed {
                     let owner = entry.properties.get("owner").cloned();
-                    rows.push((schema.clone(), name, entry.definition, owner));
+                    let definition = match listed {
+                        Listed::MaterializedViews => entry
+                            .properties
+                            .get(tarn_catalog::MATERIALIZED_VIEW_KEY)
+                            .cloned(),
+                        _ => entry.definition,
+                    };
+                    rows.push((schema.clone(), name, definition, owner));
                 }
             }
         }
@@ -726,11 +763,23 @@ impl Relations {
             Arc::new(rows.iter().map(f).collect::<StringArray>())
         };
         let owner = text(&|r| Some(r.3.clone().unwrap_or_else(|| "postgres".to_owned())));
-        let columns: Vec<ArrayRef> = if self.views {
+        let flag =
+            |value: bool| -> ArrayRef { Arc::new(BooleanArray::from(vec![value; rows.len()])) };
+        let columns: Vec<ArrayRef> = if self.listed == Listed::Views {
             vec![
                 text(&|r| Some(r.0.clone())),
                 text(&|r| Some(r.1.clone())),
                 owner,
+                text(&|r| r.2.clone()),
+            ]
+        } else if self.listed == Listed::MaterializedViews {
+            vec![
+                text(&|r| Some(r.0.clone())),
+                text(&|r| Some(r.1.clone())),
+                owner,
+                text(&|_| None),
+                flag(false),
+                flag(true),
                 text(&|r| r.2.clone()),
             ]
         } else {
@@ -1239,11 +1288,16 @@ impl RewriteRows for Owners {
         }
         self.oids.learn(&namespaces, &relations);
         let mut owners = std::collections::HashMap::new();
+        // Materialized views are Delta tables to the crate; PostgreSQL's relkind is `m`.
+        let mut materialized = std::collections::HashSet::new();
         for (oid, (schema, name)) in &relations {
-            if let Ok(Some(entry)) = self.lake.metastore().table(schema, name).await
-                && let Some(owner) = entry.properties.get("owner")
-            {
-                owners.insert(*oid, role_oid(owner));
+            if let Ok(Some(entry)) = self.lake.metastore().table(schema, name).await {
+                if let Some(owner) = entry.properties.get("owner") {
+                    owners.insert(*oid, role_oid(owner));
+                }
+                if entry.is_materialized_view() {
+                    materialized.insert(*oid);
+                }
             }
         }
         let mut converted = Vec::with_capacity(batches.len());
@@ -1260,6 +1314,25 @@ impl RewriteRows for Owners {
                 .collect();
             let mut columns = batch.columns().to_vec();
             columns[at] = Arc::new(owner);
+            if let Ok(kind_at) = batch.schema().index_of("relkind")
+                && !materialized.is_empty()
+            {
+                use datafusion::arrow::array::AsArray;
+                let kinds = datafusion::arrow::compute::cast(&columns[kind_at], &DataType::Utf8)?;
+                let kinds: StringArray = kinds
+                    .as_string::<i32>()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, kind)| match materialized.contains(&oids.value(i)) {
+                        true => Some("m"),
+                        false => kind,
+                    })
+                    .collect();
+                columns[kind_at] = datafusion::arrow::compute::cast(
+                    &kinds,
+                    batch.schema().field(kind_at).data_type(),
+                )?;
+            }
             let batch = RecordBatch::try_new(batch.schema(), columns)?;
             let batch = self.oids.map_column(batch, "oid")?;
             converted.push(self.oids.map_column(batch, "relnamespace")?);

@@ -21,16 +21,54 @@ use super::normalize_ident;
 use super::scope::Pending;
 use crate::error::Result;
 
+/// What kind of relation a DROP names or a view uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RelationKind {
+    Table,
+    View,
+    MaterializedView,
+}
+
+impl RelationKind {
+    pub(crate) fn of(entry: &tarn_catalog::TableEntry) -> Self {
+        if entry.kind == tarn_catalog::TableKind::View {
+            RelationKind::View
+        } else if entry.is_materialized_view() {
+            RelationKind::MaterializedView
+        } else {
+            RelationKind::Table
+        }
+    }
+
+    /// The kind as PostgreSQL's messages name it.
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            RelationKind::Table => "table",
+            RelationKind::View => "view",
+            RelationKind::MaterializedView => "materialized view",
+        }
+    }
+
+    /// The kind with its article (`"x" is not a table`).
+    pub(crate) fn expected(self) -> &'static str {
+        match self {
+            RelationKind::Table => "a table",
+            RelationKind::View => "a view",
+            RelationKind::MaterializedView => "a materialized view",
+        }
+    }
+}
+
 /// A view that uses a relation, and the relation it uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Dependent {
     pub schema: String,
     pub name: String,
-    /// The relation it uses: schema, name, and whether that is a view.
-    pub on: (String, String, bool),
+    /// The relation it uses: schema, name, and its kind.
+    pub on: (String, String, RelationKind),
 }
 
-/// The views that use `schema.name` (a view if `view`), directly or through other
+/// The views that use `schema.name` (of kind `kind`), directly or through other
 /// views, in PostgreSQL's order: depth first, views in the order they were made, each
 /// after the relation it uses. Views this session's open block has dropped do not
 /// count.
@@ -39,7 +77,7 @@ pub(crate) async fn dependents(
     pending: &Pending,
     schema: &str,
     name: &str,
-    view: bool,
+    kind: RelationKind,
 ) -> Result<Vec<Dependent>> {
     let mut views: Vec<_> = catalog
         .views()
@@ -60,7 +98,7 @@ pub(crate) async fn dependents(
     let mut found: Vec<Dependent> = Vec::new();
     visit(
         &views,
-        (schema.to_owned(), name.to_owned(), view),
+        (schema.to_owned(), name.to_owned(), kind),
         &mut found,
     );
     found.retain(|d| !(d.schema == schema && d.name == name));
@@ -70,7 +108,7 @@ pub(crate) async fn dependents(
 /// Adds to `found` the views in `views` that use `on`, each followed by its own.
 fn visit(
     views: &[(String, String, BTreeSet<(String, String)>)],
-    on: (String, String, bool),
+    on: (String, String, RelationKind),
     found: &mut Vec<Dependent>,
 ) {
     for (schema, name, uses) in views {
@@ -83,7 +121,11 @@ fn visit(
             name: name.clone(),
             on: on.clone(),
         });
-        visit(views, (schema.clone(), name.clone(), true), found);
+        visit(
+            views,
+            (schema.clone(), name.clone(), RelationKind::View),
+            found,
+        );
     }
 }
 
@@ -127,11 +169,11 @@ pub(crate) fn detail(dependents: &[Dependent], default_schema: &str) -> String {
     dependents
         .iter()
         .map(|d| {
-            let (on_schema, on_name, on_view) = &d.on;
+            let (on_schema, on_name, on_kind) = &d.on;
             format!(
                 "view {} depends on {} {}",
                 shown(&d.schema, &d.name),
-                if *on_view { "view" } else { "table" },
+                on_kind.word(),
                 shown(on_schema, on_name)
             )
         })

@@ -62,13 +62,13 @@ impl RowChange {
 }
 
 /// The table a statement changes the rows of, if it is one that does.
-pub(crate) fn row_change_target(statement: &DFStatement) -> Option<&ObjectName> {
+pub(crate) fn row_change_target(statement: &DFStatement) -> Option<ObjectName> {
     let DFStatement::Statement(statement) = statement else {
         return None;
     };
     match statement.as_ref() {
         SqlStatement::Insert(insert) => match &insert.table {
-            ast::TableObject::TableName(name) => Some(name),
+            ast::TableObject::TableName(name) => Some(name.clone()),
             _ => None,
         },
         SqlStatement::Update(update) => relation(&update.table.relation),
@@ -78,20 +78,22 @@ pub(crate) fn row_change_target(statement: &DFStatement) -> Option<&ObjectName> 
             from.first().and_then(|t| relation(&t.relation))
         }
         SqlStatement::Merge(merge) => relation(&merge.table),
-        SqlStatement::Truncate(truncate) => truncate.table_names.first().map(|t| &t.name),
+        SqlStatement::Truncate(truncate) => truncate.table_names.first().map(|t| t.name.clone()),
         // Column changes rewrite the table or its schema in a commit (`super::alter`).
         SqlStatement::AlterTable(alter)
             if alter.operations.iter().any(super::alter::is_column_change) =>
         {
-            Some(&alter.name)
+            Some(alter.name.clone())
         }
+        // REFRESH MATERIALIZED VIEW rewrites its rows in a commit.
+        SqlStatement::Call(call) => super::matview::refreshed_name(call),
         _ => None,
     }
 }
 
-fn relation(factor: &ast::TableFactor) -> Option<&ObjectName> {
+fn relation(factor: &ast::TableFactor) -> Option<ObjectName> {
     match factor {
-        ast::TableFactor::Table { name, .. } => Some(name),
+        ast::TableFactor::Table { name, .. } => Some(name.clone()),
         _ => None,
     }
 }

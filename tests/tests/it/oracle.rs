@@ -2927,6 +2927,62 @@ select pg_typeof(c), pg_typeof(a) from cvt;
     assert_eq!(errors, ["22001", "22001"]);
 }
 
+/// Materialized views as PostgreSQL 15 has them (refused before, 0A000 "Materialized
+/// views not supported"; dbt-postgres' `materialized_view` materialization runs these
+/// statements): CREATE (`SELECT n`, a column list, IF NOT EXISTS), queries reading the
+/// stored rows until REFRESH, REFRESH inside a block undone by ROLLBACK, ALTER ...
+/// RENAME TO, DROP [CASCADE] with the views that use one, pg_matviews, relkind `m`,
+/// pg_tables without them, and the errors of each on the wrong kind of relation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_materialized_views_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("matviews.sql");
+    std::fs::write(&script, "create table sales (region text, amount int);
+insert into sales values ('n', 10), ('s', 20), ('n', 5);
+create materialized view totals as select region, sum(amount) as total from sales group by region;
+select * from totals order by region;
+insert into sales values ('e', 7);
+select * from totals order by region;
+refresh materialized view totals;
+select * from totals order by region;
+create materialized view if not exists totals as select 1;
+create materialized view totals as select 1;
+create materialized view named (r, t) as select region, amount from sales where amount > 9;
+select * from named order by r;
+create view over_totals as select * from totals where total > 10;
+select matviewname, ispopulated, hasindexes from pg_matviews where schemaname = 'public' order by 1;
+select tablename from pg_tables where schemaname = 'public' order by 1;
+select relname, relkind from pg_class where relname in ('totals', 'named', 'sales', 'over_totals') order by 1;
+drop table totals;
+drop view totals;
+drop materialized view sales;
+drop materialized view totals;
+alter materialized view named rename to named2;
+select * from named2 order by r;
+begin;
+insert into sales values ('w', 100);
+refresh materialized view named2;
+select * from named2 order by r;
+rollback;
+select * from named2 order by r;
+refresh materialized view nope;
+refresh materialized view sales;
+drop materialized view if exists nope;
+drop materialized view totals cascade;
+select relname from pg_class where relname in ('totals', 'over_totals');
+drop materialized view named2;
+").expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(
+        errors,
+        [
+            "42P07", "42809", "42809", "42809", "2BP01", "42P01", "0A000"
+        ]
+    );
+}
+
 /// `EXTRACT` answers numeric with the fraction of a second (DataFusion's date_part
 /// gave whole seconds: `extract(second from ... 10:00:05.5)` was `5`) at PostgreSQL
 /// 15's scales (`5.500000`, `5500.000`, a date's epoch without fraction), from
