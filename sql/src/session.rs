@@ -2422,14 +2422,7 @@ impl Session {
                         renamed?;
                     }
                 }
-                other => {
-                    let words = other.to_string();
-                    let head: Vec<&str> = words.split_whitespace().take(2).collect();
-                    return Err(SqlError::not_supported(format!(
-                        "ALTER TABLE {}",
-                        head.join(" ")
-                    )));
-                }
+                other => return Err(alter::refused(other)),
             }
         }
         Ok(Output::Command(CommandTag::new(tag)))

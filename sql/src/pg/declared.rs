@@ -58,30 +58,45 @@ pub(crate) fn declared_type(data_type: &SqlType) -> Option<DeclaredType> {
 
 /// Spells `character varying [(n)]` and `char varying [(n)]` as `varchar [(n)]`, and
 /// `character` and `char` without a length as `char(1)` (PostgreSQL's meaning),
-/// wherever `statement` names a type (casts, column definitions, ALTER TABLE): DataFusion
-/// reads neither spelling, and the rewrites of `varchar(n)` and `char(n)` then apply.
+/// wherever `statement` names a type: DataFusion reads neither spelling, and the
+/// rewrites of `varchar(n)` and `char(n)` then apply.
 pub(crate) fn spell_character_types(statement: &mut SqlStatement) {
-    fn spelled(data_type: &mut SqlType) {
-        match data_type {
-            SqlType::CharacterVarying(length) | SqlType::CharVarying(length) => {
-                *data_type = SqlType::Varchar(length.take());
-            }
-            SqlType::Character(None) | SqlType::Char(None) => {
-                *data_type = SqlType::Char(Some(CharacterLength::IntegerLength {
-                    length: 1,
-                    unit: None,
-                }));
-            }
-            SqlType::Character(length) => *data_type = SqlType::Char(length.take()),
-            _ => {}
+    each_type(statement, |data_type| match data_type {
+        SqlType::CharacterVarying(length) | SqlType::CharVarying(length) => {
+            *data_type = SqlType::Varchar(length.take());
         }
+        SqlType::Character(None) | SqlType::Char(None) => {
+            *data_type = SqlType::Char(Some(CharacterLength::IntegerLength {
+                length: 1,
+                unit: None,
+            }));
+        }
+        SqlType::Character(length) => *data_type = SqlType::Char(length.take()),
+        _ => {}
+    });
+}
+
+/// Rewrites `json`, `jsonb` and `uuid` to `text` wherever `statement` names a type, so
+/// that DataFusion plans it.
+pub(crate) fn plan_json_as_text(statement: &mut DFStatement) {
+    if let DFStatement::Statement(statement) = statement {
+        each_type(statement, |data_type| {
+            if matches!(data_type, SqlType::JSON | SqlType::JSONB | SqlType::Uuid) {
+                *data_type = SqlType::Text;
+            }
+        });
     }
-    struct Types;
+}
+
+/// Applies `change` to every type `statement` names: in casts, column definitions and
+/// ALTER TABLE's added columns and new types.
+fn each_type(statement: &mut SqlStatement, change: fn(&mut SqlType)) {
+    struct Types(fn(&mut SqlType));
     impl VisitorMut for Types {
         type Break = ();
         fn post_visit_expr(&mut self, expr: &mut Expr) -> std::ops::ControlFlow<()> {
             if let Expr::Cast { data_type, .. } = expr {
-                spelled(data_type);
+                (self.0)(data_type);
             }
             std::ops::ControlFlow::Continue(())
         }
@@ -92,19 +107,19 @@ pub(crate) fn spell_character_types(statement: &mut SqlStatement) {
             match statement {
                 SqlStatement::CreateTable(create) => {
                     for column in &mut create.columns {
-                        spelled(&mut column.data_type);
+                        (self.0)(&mut column.data_type);
                     }
                 }
                 SqlStatement::AlterTable(alter) => {
                     for operation in &mut alter.operations {
                         match operation {
                             ast::AlterTableOperation::AddColumn { column_def, .. } => {
-                                spelled(&mut column_def.data_type);
+                                (self.0)(&mut column_def.data_type);
                             }
                             ast::AlterTableOperation::AlterColumn {
                                 op: ast::AlterColumnOperation::SetDataType { data_type, .. },
                                 ..
-                            } => spelled(data_type),
+                            } => (self.0)(data_type),
                             _ => {}
                         }
                     }
@@ -114,42 +129,7 @@ pub(crate) fn spell_character_types(statement: &mut SqlStatement) {
             std::ops::ControlFlow::Continue(())
         }
     }
-    let _ = statement.visit(&mut Types);
-}
-
-/// Rewrites `json`, `jsonb` and `uuid` to `text` wherever `statement` names a type (column
-/// definitions and casts), so that DataFusion plans it.
-pub(crate) fn plan_json_as_text(statement: &mut DFStatement) {
-    struct Json;
-    impl VisitorMut for Json {
-        type Break = ();
-        fn post_visit_expr(&mut self, expr: &mut Expr) -> std::ops::ControlFlow<()> {
-            if let Expr::Cast { data_type, .. } = expr {
-                as_text(data_type);
-            }
-            std::ops::ControlFlow::Continue(())
-        }
-        fn post_visit_statement(
-            &mut self,
-            statement: &mut SqlStatement,
-        ) -> std::ops::ControlFlow<()> {
-            if let SqlStatement::CreateTable(create) = statement {
-                for column in &mut create.columns {
-                    as_text(&mut column.data_type);
-                }
-            }
-            std::ops::ControlFlow::Continue(())
-        }
-    }
-    fn as_text(data_type: &mut SqlType) {
-        match data_type {
-            SqlType::JSON | SqlType::JSONB | SqlType::Uuid => *data_type = SqlType::Text,
-            _ => {}
-        }
-    }
-    if let DFStatement::Statement(statement) = statement {
-        let _ = statement.visit(&mut Json);
-    }
+    let _ = statement.visit(&mut Types(change));
 }
 
 #[cfg(test)]
