@@ -471,12 +471,19 @@ impl Lake {
     /// Plans the query `definition` of a view or materialized view kept in `schema`,
     /// as views are planned when used (names resolve in `schema`).
     pub async fn plan_definition(&self, schema: &str, definition: &str) -> Result<LogicalPlan> {
-        let planner = self.definition_planner.get().ok_or_else(|| {
+        Ok(self
+            .definition_planner()?
+            .plan_view(schema, definition)
+            .await?)
+    }
+
+    /// The SQL layer's planner of views and external tables.
+    fn definition_planner(&self) -> Result<&Arc<dyn DefinitionPlanner>> {
+        self.definition_planner.get().ok_or_else(|| {
             CatalogError::DataFusion(datafusion::error::DataFusionError::NotImplemented(
-                "views without a SQL layer".to_owned(),
+                "views and external tables without a SQL layer".to_owned(),
             ))
-        })?;
-        Ok(planner.plan_view(schema, definition).await?)
+        })
     }
 
     async fn create_entry_as(
@@ -488,10 +495,9 @@ impl Lake {
         if_not_exists: bool,
     ) -> Result<bool> {
         let (schema, name) = (entry.schema.clone(), entry.name.clone());
-        let (schema, name) = (schema.as_str(), name.as_str());
-        self.ensure_schema(schema).await?;
-        if self.metastore.table(schema, name).await?.is_some() {
-            return self.exists(schema, name, if_not_exists);
+        self.ensure_schema(&schema).await?;
+        if self.metastore.table(&schema, &name).await?.is_some() {
+            return self.exists(&schema, &name, if_not_exists);
         }
         let url = self.entry_url(&entry)?;
         let delta = table::create_as(
@@ -499,7 +505,7 @@ impl Lake {
             self.metastore.root().options(),
             plan,
             session,
-            name,
+            &name,
             partition_by,
         )
         .await?;
@@ -923,7 +929,7 @@ impl Lake {
         columns: &arrow::datatypes::Schema,
         if_not_exists: bool,
     ) -> Result<()> {
-        let delta = self.existing(schema, name).await?;
+        let (key, delta) = self.existing_located(schema, name).await?;
         let location = delta.table_url().clone();
         let current = delta.snapshot().map_err(delta_error(&location))?.schema();
         let mut new_fields = Vec::new();
@@ -949,8 +955,7 @@ impl Lake {
             .await
             .map_err(delta_error(&location))?;
         self.remember_url(&delta);
-        let location = self.existing_location(schema, name).await?;
-        self.record_columns(schema, name, &location, &delta).await;
+        self.record_columns(schema, name, &key, &delta).await;
         Ok(())
     }
 
@@ -970,8 +975,7 @@ impl Lake {
         partition_by: &[String],
         session: Arc<dyn Session>,
     ) -> Result<()> {
-        let delta = self.existing(schema, name).await?;
-        let location = self.existing_location(schema, name).await?;
+        let (location, delta) = self.existing_located(schema, name).await?;
         let delta = table::rewrite(delta, plan, columns, partition_by, session).await?;
         self.remember_url(&delta);
         self.record_columns(schema, name, &location, &delta).await;
@@ -1013,11 +1017,10 @@ impl Lake {
         Ok(Some(before))
     }
 
-    /// The location the catalog entry of `schema.name` holds.
-    async fn existing_location(&self, schema: &str, name: &str) -> Result<String> {
-        let entry = self.metastore.shared_table(schema, name).await?;
-        entry
-            .map(|e| e.location.clone())
+    /// [`Lake::existing`], with the location its catalog entry holds.
+    async fn existing_located(&self, schema: &str, name: &str) -> Result<(String, DeltaTable)> {
+        self.located_delta_table(schema, name)
+            .await?
             .ok_or_else(|| CatalogError::TableNotFound {
                 schema: schema.to_owned(),
                 name: name.to_owned(),
@@ -1119,11 +1122,7 @@ impl Lake {
         };
         if matches!(entry.kind, TableKind::View | TableKind::External) {
             let definition = entry.definition.clone().unwrap_or_default();
-            let planner = self.definition_planner.get().ok_or_else(|| {
-                CatalogError::DataFusion(datafusion::error::DataFusionError::NotImplemented(
-                    "views and external tables without a SQL layer".to_owned(),
-                ))
-            })?;
+            let planner = self.definition_planner()?;
             if entry.kind == TableKind::External {
                 return Ok(Some(planner.external_table(schema, &definition).await?));
             }

@@ -19,7 +19,7 @@ mod date_arithmetic;
 pub(crate) mod date_input;
 pub(crate) mod declared;
 mod descriptions;
-mod exists;
+pub(crate) mod exists;
 mod expandarray;
 mod extract;
 pub mod float_text;

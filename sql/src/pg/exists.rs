@@ -111,6 +111,21 @@ pub(crate) fn rewrite_row_in(statement: &mut Statement) {
     }
 }
 
+/// The keys of a row IN (`(a, b) IN (subquery)`) matched to the columns the subquery's
+/// rows are named by in `relation` (`__tarn_k1, __tarn_k2`): that column list, and the
+/// condition `(a) = relation.__tarn_k1 AND (b) = relation.__tarn_k2`. Shared with
+/// DELETE's key-list form (`session::merge`).
+pub(crate) fn key_match(keys: &[&Expr], relation: &str) -> (String, String) {
+    let names: Vec<String> = (1..=keys.len()).map(|i| format!("__tarn_k{i}")).collect();
+    let on = keys
+        .iter()
+        .zip(&names)
+        .map(|(key, name)| format!("({key}) = {relation}.{name}"))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    (names.join(", "), on)
+}
+
 fn row_in_conjuncts(expr: &mut Expr) {
     match expr {
         Expr::BinaryOp {
@@ -134,17 +149,9 @@ fn row_in_conjuncts(expr: &mut Expr) {
             let Expr::Tuple(keys) = keys else {
                 return;
             };
-            let names: Vec<String> = (1..=keys.len()).map(|i| format!("__tarn_k{i}")).collect();
-            let on = keys
-                .iter()
-                .zip(&names)
-                .map(|(key, name)| format!("{name} = ({key})"))
-                .collect::<Vec<_>>()
-                .join(" AND ");
-            let sql = format!(
-                "EXISTS (SELECT 1 FROM ({subquery}) AS __tarn_in ({}) WHERE {on})",
-                names.join(", ")
-            );
+            let (columns, on) = key_match(&keys.iter().collect::<Vec<_>>(), "__tarn_in");
+            let sql =
+                format!("EXISTS (SELECT 1 FROM ({subquery}) AS __tarn_in ({columns}) WHERE {on})");
             if let Ok(exists) = Parser::new(&PostgreSqlDialect {})
                 .try_with_sql(&sql)
                 .and_then(|mut p| p.parse_expr())

@@ -122,20 +122,22 @@ impl Session {
                 schema: schema.to_owned(),
                 name: name.to_owned(),
             })?;
-        match entry.kind {
-            TableKind::ManagedDelta | TableKind::ExternalDelta => {}
-            TableKind::View => {
-                return Err(CatalogError::WrongKind {
-                    name: name.to_owned(),
-                    expected: "a table",
-                }
-                .into());
+        // A view's and a materialized view's columns are their query's (PostgreSQL:
+        // 42809 too).
+        if entry.kind == TableKind::View || entry.is_materialized_view() {
+            return Err(CatalogError::WrongKind {
+                name: name.to_owned(),
+                expected: "a table",
             }
-            _ => {
-                return Err(SqlError::not_supported(
-                    "ALTER TABLE's column changes on an external table that is not Delta",
-                ));
-            }
+            .into());
+        }
+        if !matches!(
+            entry.kind,
+            TableKind::ManagedDelta | TableKind::ExternalDelta
+        ) {
+            return Err(SqlError::not_supported(
+                "ALTER TABLE's column changes on an external table that is not Delta",
+            ));
         }
         let provider = catalog.table_provider(schema, name).await?.ok_or_else(|| {
             CatalogError::TableNotFound {
@@ -229,9 +231,9 @@ impl Session {
                 .add_columns(schema, name, &Schema::new(shape.added), false)
                 .await?;
         }
-        for (from, to) in &shape.comments {
+        for (old, new) in &shape.comments {
             let before = catalog
-                .move_column_comment(schema, name, from, to.as_deref())
+                .move_column_comment(schema, name, old, new.as_deref())
                 .await?;
             if let Some(before) = before
                 && self.transaction_state() != TransactionState::Idle
@@ -387,15 +389,13 @@ impl Session {
         let mut metadata = crate::pg::declared::declared_type(&def.data_type)
             .map(|d| d.metadata())
             .unwrap_or_default();
+        if let Some(default) = super::defaults::written(def) {
+            metadata.insert(DEFAULT_KEY.to_owned(), default);
+        }
         for option in &def.options {
             match &option.option {
-                ColumnOption::Null | ColumnOption::Unique(_) => {}
+                ColumnOption::Null | ColumnOption::Unique(_) | ColumnOption::Default(_) => {}
                 ColumnOption::NotNull | ColumnOption::PrimaryKey(_) => nullable = false,
-                ColumnOption::Default(ast::Expr::Value(v))
-                    if matches!(v.value, ast::Value::Null) => {}
-                ColumnOption::Default(expr) => {
-                    metadata.insert(DEFAULT_KEY.to_owned(), expr.to_string());
-                }
                 other => {
                     return Err(SqlError::not_supported(format!(
                         "ALTER TABLE ADD COLUMN ... {other}"

@@ -28,10 +28,7 @@ pub(crate) fn declared(create: &ast::CreateTable) -> Vec<(String, String)> {
         .columns
         .iter()
         .filter_map(|c| {
-            let default = c.options.iter().find_map(|o| match &o.option {
-                ast::ColumnOption::Default(expr) => Some(expr.to_string()),
-                _ => None,
-            })?;
+            let default = written(c)?;
             let name = match c.name.quote_style {
                 Some(_) => c.name.value.clone(),
                 None => c.name.value.to_lowercase(),
@@ -39,6 +36,20 @@ pub(crate) fn declared(create: &ast::CreateTable) -> Vec<(String, String)> {
             Some((name, default))
         })
         .collect()
+}
+
+/// The default a column definition declares, as written; `DEFAULT NULL` is none, as
+/// PostgreSQL stores none for it.
+pub(crate) fn written(column: &ast::ColumnDef) -> Option<String> {
+    column.options.iter().find_map(|o| match &o.option {
+        ast::ColumnOption::Default(Expr::Value(v))
+            if matches!(v.value, datafusion::sql::sqlparser::ast::Value::Null) =>
+        {
+            None
+        }
+        ast::ColumnOption::Default(expr) => Some(expr.to_string()),
+        _ => None,
+    })
 }
 
 /// Fills the defaults of the table an INSERT writes (see the module).

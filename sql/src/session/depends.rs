@@ -88,11 +88,12 @@ pub(crate) async fn dependents(
     views.sort_by(|a, b| {
         (&a.created_at, &a.schema, &a.name).cmp(&(&b.created_at, &b.schema, &b.name))
     });
-    let views: Vec<(String, String, BTreeSet<(String, String)>)> = views
+    let views: Vec<ViewUses> = views
         .into_iter()
-        .map(|v| {
-            let uses = relations(&v.schema, v.definition.as_deref().unwrap_or_default());
-            (v.schema.clone(), v.name.clone(), uses)
+        .map(|v| ViewUses {
+            uses: relations(&v.schema, v.definition.as_deref().unwrap_or_default()),
+            schema: v.schema.clone(),
+            name: v.name.clone(),
         })
         .collect();
     let mut found: Vec<Dependent> = Vec::new();
@@ -105,13 +106,16 @@ pub(crate) async fn dependents(
     Ok(found)
 }
 
+/// A view and the relations (schema, name) its query names.
+struct ViewUses {
+    schema: String,
+    name: String,
+    uses: BTreeSet<(String, String)>,
+}
+
 /// Adds to `found` the views in `views` that use `on`, each followed by its own.
-fn visit(
-    views: &[(String, String, BTreeSet<(String, String)>)],
-    on: (String, String, RelationKind),
-    found: &mut Vec<Dependent>,
-) {
-    for (schema, name, uses) in views {
+fn visit(views: &[ViewUses], on: (String, String, RelationKind), found: &mut Vec<Dependent>) {
+    for ViewUses { schema, name, uses } in views {
         let seen = found.iter().any(|d| d.schema == *schema && d.name == *name);
         if seen || !uses.contains(&(on.0.clone(), on.1.clone())) {
             continue;

@@ -552,13 +552,7 @@ pub(super) fn dml_as_merge(statement: &ast::Statement) -> Result<Option<(String,
                 ast::Expr::Tuple(items) => items.iter().collect(),
                 single => vec![single],
             };
-            let names: Vec<String> = (1..=keys.len()).map(|i| format!("k{i}")).collect();
-            let on = keys
-                .iter()
-                .zip(&names)
-                .map(|(key, name)| format!("({key}) = __tarn_keys.{name}"))
-                .collect::<Vec<_>>()
-                .join(" AND ");
+            let (columns, on) = crate::pg::exists::key_match(&keys, "__tarn_keys");
             let rest = conjuncts
                 .iter()
                 .map(|c| format!("({c})"))
@@ -572,9 +566,8 @@ pub(super) fn dml_as_merge(statement: &ast::Statement) -> Result<Option<(String,
             Ok(Some((
                 format!(
                     "MERGE INTO {} USING (SELECT DISTINCT * FROM ({subquery}) AS __tarn_q) \
-                     AS __tarn_keys ({}) ON {on} WHEN MATCHED{when} THEN DELETE",
+                     AS __tarn_keys ({columns}) ON {on} WHEN MATCHED{when} THEN DELETE",
                     target.relation,
-                    names.join(", ")
                 ),
                 "DELETE",
             )))

@@ -2924,7 +2924,8 @@ select pg_typeof(c), pg_typeof(a) from cvt;
 /// statements): CREATE (`SELECT n`, a column list, IF NOT EXISTS), queries reading the
 /// stored rows until REFRESH, REFRESH inside a block undone by ROLLBACK, ALTER ...
 /// RENAME TO, DROP [CASCADE] with the views that use one, pg_matviews, relkind `m`,
-/// pg_tables without them, and the errors of each on the wrong kind of relation.
+/// pg_tables without them, and the errors of each on the wrong kind of relation (also
+/// ALTER TABLE's column changes on one). `DEFAULT NULL` records no default.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_materialized_views_as_postgres_15() {
     let postgres = Postgres::start();
@@ -2950,6 +2951,7 @@ select relname, relkind from pg_class where relname in ('totals', 'named', 'sale
 drop table totals;
 drop view totals;
 drop materialized view sales;
+alter table totals add column x int;
 drop materialized view totals;
 alter materialized view named rename to named2;
 select * from named2 order by r;
@@ -2965,12 +2967,15 @@ drop materialized view if exists nope;
 drop materialized view totals cascade;
 select relname from pg_class where relname in ('totals', 'over_totals');
 drop materialized view named2;
+create table dn (a int default null, b int default 1);
+select column_name, column_default from information_schema.columns
+  where table_name = 'dn' order by 1;
 ").expect("write script");
     let errors = same_script_output(&postgres, &tarn, &script);
     assert_eq!(
         errors,
         [
-            "42P07", "42809", "42809", "42809", "2BP01", "42P01", "0A000"
+            "42P07", "42809", "42809", "42809", "42809", "2BP01", "42P01", "0A000"
         ]
     );
 }
