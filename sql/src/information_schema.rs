@@ -323,10 +323,7 @@ impl Columns {
                             _ => None,
                         };
                         let position = i32::try_from(i + 1).unwrap_or(i32::MAX);
-                        let default = field
-                            .metadata()
-                            .get(tarn_catalog::types::DEFAULT_KEY)
-                            .map(|sql| stored_default(sql, pg.data_type));
+                        let default = column_default(field);
                         let row_text: [(usize, Option<&str>); 14] = [
                             (0, Some(&catalog_name)),
                             (1, Some(&schema_name)),
@@ -447,9 +444,23 @@ mod tests {
     }
 }
 
+/// Column `field`'s default as PostgreSQL shows it (information_schema's
+/// `column_default`, `pg_get_expr` of `pg_attrdef.adbin`), if it has one.
+pub(crate) fn column_default(field: &Field) -> Option<String> {
+    let sql = field.metadata().get(tarn_catalog::types::DEFAULT_KEY)?;
+    let pg = match tarn_catalog::types::DeclaredType::of(field) {
+        Some(d) => declared_column_type(d),
+        None => pg_column_type(field.data_type()),
+    };
+    Some(stored_default(sql, pg.data_type))
+}
+
 /// A column default as PostgreSQL shows the expression it stored (`pg_get_expr` of
 /// `pg_attrdef.adbin`): a quoted constant, or a negative number, cast to the column's
-/// type (`'new'::text`, `'-1'::integer`); other expressions as written.
+/// type (`'new'::text`, `'-1'::integer`); other expressions with each operator in
+/// parentheses, as PostgreSQL prints them (`(1 + (2 * 3))`), and otherwise as
+/// written (the constants inside keep no casts: `'a' || 'b'` is PostgreSQL's
+/// `('a'::text || 'b'::text)`).
 fn stored_default(sql: &str, data_type: &str) -> String {
     let quoted = sql.len() >= 2 && sql.starts_with('\'') && sql.ends_with('\'');
     if quoted {
@@ -458,7 +469,40 @@ fn stored_default(sql: &str, data_type: &str) -> String {
     if sql.starts_with('-') && sql[1..].trim().parse::<f64>().is_ok() {
         return format!("'{}'::{data_type}", sql.replace(' ', ""));
     }
-    sql.to_owned()
+    operators_parenthesized(sql).unwrap_or_else(|| sql.to_owned())
+}
+
+/// `sql` with its own parentheses dropped and every binary operator's in
+/// parentheses; None if it does not parse or has no binary operator.
+fn operators_parenthesized(sql: &str) -> Option<String> {
+    use datafusion::sql::sqlparser::ast::{Expr, visit_expressions_mut};
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+    let mut expr = Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(sql)
+        .ok()?
+        .parse_expr()
+        .ok()?;
+    let mut operators = false;
+    let _ = visit_expressions_mut(&mut expr, |e| {
+        if let Expr::Nested(inner) = e {
+            *e = std::mem::replace(
+                inner.as_mut(),
+                Expr::value(datafusion::sql::sqlparser::ast::Value::Null),
+            );
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    let _ = visit_expressions_mut(&mut expr, |e| {
+        if matches!(e, Expr::BinaryOp { .. }) {
+            operators = true;
+            let op =
+                std::mem::replace(e, Expr::value(datafusion::sql::sqlparser::ast::Value::Null));
+            *e = Expr::Nested(Box::new(op));
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    operators.then(|| expr.to_string())
 }
 
 #[cfg(test)]
@@ -466,7 +510,7 @@ mod default_tests {
     use super::stored_default;
 
     /// Expected texts as PostgreSQL 15's information_schema.columns shows them for
-    /// `DEFAULT 'q'`, `DEFAULT -1`, `DEFAULT 7` and `DEFAULT now()`.
+    /// `DEFAULT 'q'`, `DEFAULT -1`, `DEFAULT 7`, `DEFAULT now()` and the operators.
     #[test]
     fn defaults_read_as_postgres_stores_them() {
         assert_eq!(
@@ -476,5 +520,8 @@ mod default_tests {
         assert_eq!(stored_default("-1", "integer"), "'-1'::integer");
         assert_eq!(stored_default("7", "bigint"), "7");
         assert_eq!(stored_default("now()", "timestamp with time zone"), "now()");
+        assert_eq!(stored_default("1 + 2 * 3", "integer"), "(1 + (2 * 3))");
+        assert_eq!(stored_default("(1 + 2) * 3", "integer"), "((1 + 2) * 3)");
+        assert_eq!(stored_default("abs(3 + 1)", "integer"), "abs((3 + 1))");
     }
 }

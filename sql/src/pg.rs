@@ -345,6 +345,7 @@ pub(crate) fn install(
         }),
     ));
     ctx.register_udf(interval_mul::udf());
+    ctx.register_udf(catalog::pg_get_expr_udf());
     // The session's catalog, with pg_catalog, whose relations are named too.
     let relations = ctx
         .catalog(catalog_name)

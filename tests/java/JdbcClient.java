@@ -69,6 +69,13 @@ public class JdbcClient {
                     "4 placed timestamp " + Types.TIMESTAMP,
                     "5 paid bool " + Types.BIT)), "getColumns " + cols);
 
+            rs = md.getColumns(null, "shop", "orders", "paid");
+            check(rs.next() && "false".equals(rs.getString("COLUMN_DEF")), "getColumns COLUMN_DEF");
+            rs.close();
+            rs = md.getColumns(null, "shop", "orders", "amount");
+            check(rs.next() && rs.getString("COLUMN_DEF") == null, "getColumns COLUMN_DEF (none)");
+            rs.close();
+
             rs = md.getPrimaryKeys(null, "shop", "orders");
             check(!rs.next(), "getPrimaryKeys (none)");
             rs.close();

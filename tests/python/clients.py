@@ -18,7 +18,8 @@ import uuid
 # What clients.rs loads: shop.orders holds ids 1..2500, customer 'c' || (id % 7),
 # amount = id * 1.25 as numeric(10,2), placed = 2024-01-01 + id minutes, paid =
 # (id % 2 = 0); shop.big_orders is a view of the orders with amount > 3000.
-# shop.orders is commented 'one row per order', its amount 'in euros'.
+# shop.orders is commented 'one row per order', its amount 'in euros'; paid
+# defaults to false.
 ROWS = 2500
 BIG = sum(1 for i in range(1, ROWS + 1) if i * 1.25 > 3000)
 
@@ -262,6 +263,12 @@ def run_sqlalchemy(port, password):
             ("placed", "TIMESTAMP", True),
             ("paid", "BOOLEAN", True),
         ],
+    )
+    # server_default, from pg_attrdef (PostgreSQL's pg_get_expr text).
+    check(
+        "sqlalchemy column defaults",
+        [(c["name"], c["default"]) for c in columns if c["default"] is not None],
+        [("paid", "false")],
     )
     frame = pandas.read_sql(
         sqlalchemy.text("select customer, count(*) as n from shop.orders group by customer order by customer"),

@@ -333,6 +333,12 @@ impl SchemaProvider for PgCatalog {
         if name.eq_ignore_ascii_case("pg_stat_activity") {
             return Ok(Some(Arc::clone(&self.activity)));
         }
+        if name.eq_ignore_ascii_case("pg_attrdef") {
+            return Ok(Some(Arc::new(AttrDefaults::new(
+                &self.lake,
+                self.built.clone(),
+            ))));
+        }
         if name.eq_ignore_ascii_case("pg_description") {
             return Ok(self.inner.table(name).await?.map(|inner| {
                 Arc::new(Descriptions {
@@ -823,6 +829,155 @@ impl TableProvider for Relations {
     }
 }
 
+/// `pg_attrdef`: one row per column default of the lake's tables, `adbin` holding
+/// the expression as PostgreSQL prints it (Tarn keeps a default's SQL, not a parse
+/// tree; [`pg_get_expr_udf`] gives `adbin` back), so psql's `\d`, pgjdbc's
+/// `COLUMN_DEF` and SQLAlchemy's reflected `server_default` show it. The pg_catalog
+/// crate's table has no rows.
+#[derive(Debug)]
+struct AttrDefaults {
+    lake: tarn_catalog::LakeCatalog,
+    built: BuiltRows,
+    schema: SchemaRef,
+}
+
+impl AttrDefaults {
+    fn new(lake: &tarn_catalog::LakeCatalog, built: BuiltRows) -> Self {
+        use datafusion_pg_catalog::pg_catalog::oid_field::OID_ALIAS_KEY as PG_OID_ALIAS_KEY;
+        let oid = |name: &str| {
+            Field::new(name, DataType::Int32, false).with_metadata(
+                [(PG_OID_ALIAS_KEY.to_owned(), "oid".to_owned())]
+                    .into_iter()
+                    .collect(),
+            )
+        };
+        Self {
+            lake: lake.clone(),
+            built,
+            schema: Arc::new(Schema::new(vec![
+                oid("oid"),
+                oid("adrelid"),
+                Field::new("adnum", DataType::Int16, false),
+                Field::new("adbin", DataType::Utf8, false),
+            ])),
+        }
+    }
+
+    async fn batch(&self) -> DFResult<RecordBatch> {
+        use datafusion::arrow::array::{Int16Array, Int32Array};
+        use datafusion::catalog::CatalogProvider;
+        let metadata = self.lake.metadata();
+        let mut rows: Vec<(i32, i32, i16, String)> = Vec::new();
+        for schema in metadata.schema_names() {
+            let Some(provider) = metadata.schema(&schema) else {
+                continue;
+            };
+            for name in provider.table_names() {
+                let Some(table) = provider.table(&name).await? else {
+                    continue;
+                };
+                for (i, field) in table.schema().fields().iter().enumerate() {
+                    if let Some(default) = crate::information_schema::column_default(field) {
+                        rows.push((
+                            name_hash(&["attrdef", &schema, &name, field.name()]),
+                            relation_oid(&schema, &name),
+                            i16::try_from(i + 1).unwrap_or(i16::MAX),
+                            default,
+                        ));
+                    }
+                }
+            }
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(rows.iter().map(|r| r.0).collect::<Int32Array>()),
+            Arc::new(rows.iter().map(|r| r.1).collect::<Int32Array>()),
+            Arc::new(rows.iter().map(|r| r.2).collect::<Int16Array>()),
+            Arc::new(
+                rows.iter()
+                    .map(|r| Some(r.3.as_str()))
+                    .collect::<StringArray>(),
+            ),
+        ];
+        Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
+    }
+}
+
+#[async_trait]
+impl TableProvider for AttrDefaults {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        let rows = match self.built.get("pg_attrdef") {
+            Some(rows) => rows,
+            None => {
+                let before = self.lake.metastore().state();
+                let rows = vec![self.batch().await?];
+                self.built.put("pg_attrdef", before, &rows);
+                rows
+            }
+        };
+        MemTable::try_new(Arc::clone(&self.schema), vec![rows])?
+            .scan(state, projection, filters, limit)
+            .await
+    }
+}
+
+/// `pg_get_expr(expr, relation [, pretty])`: the expression text kept in a catalog
+/// column ([`AttrDefaults`]'s `adbin`), NULL for NULL as PostgreSQL. The pg_catalog
+/// crate's answers an empty string for everything.
+pub(crate) fn pg_get_expr_udf() -> ScalarUDF {
+    use datafusion::logical_expr::{Signature, TypeSignature};
+    ScalarUDF::new_from_impl(ExprText {
+        signature: Signature::one_of(
+            vec![TypeSignature::Any(2), TypeSignature::Any(3)],
+            Volatility::Stable,
+        ),
+    })
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ExprText {
+    signature: datafusion::logical_expr::Signature,
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for ExprText {
+    fn name(&self) -> &str {
+        "pg_get_expr"
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DFResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> DFResult<ColumnarValue> {
+        Ok(match &args.args[0] {
+            ColumnarValue::Scalar(value) => ColumnarValue::Scalar(value.cast_to(&DataType::Utf8)?),
+            ColumnarValue::Array(values) => {
+                ColumnarValue::Array(datafusion::arrow::compute::cast(values, &DataType::Utf8)?)
+            }
+        })
+    }
+}
+
 /// `pg_attribute` with `atttypmod` for numeric columns, `(precision << 16 | scale) + 4`
 /// as PostgreSQL keeps it, so `format_type` prints `numeric(10,2)` (psql's `\d`),
 /// pgjdbc reports the precision and scale, and SQLAlchemy reflects `NUMERIC(10, 2)`.
@@ -981,9 +1136,6 @@ impl<R: RewriteRows + 'static> TableProvider for Rewritten<R> {
             .await
     }
 }
-
-const NUMERIC_OID: i32 = 1700;
-const TEXT_OID: i32 = 25;
 
 async fn collect_table(
     provider: Arc<dyn TableProvider>,
@@ -1471,24 +1623,14 @@ impl RewriteRows for NumericTypmods {
         use datafusion::arrow::array::Int32Array;
         use datafusion::catalog::CatalogProvider;
         use std::collections::{HashMap, HashSet};
-        let mut wanted = HashSet::new();
-        for batch in &batches {
-            if let (Some(rel), Some(typ), Some(typmod)) = (
-                int_column(batch, "attrelid"),
-                int_column(batch, "atttypid"),
-                int_column(batch, "atttypmod"),
-            ) {
-                for i in 0..batch.num_rows() {
-                    // numeric columns get their precision and scale; text columns
-                    // may have been declared varchar(n), json or jsonb.
-                    if (typ.value(i) == NUMERIC_OID && typmod.value(i) < 0)
-                        || typ.value(i) == TEXT_OID
-                    {
-                        wanted.insert(rel.value(i));
-                    }
-                }
-            }
-        }
+        // Every relation: numeric columns get their precision and scale, text
+        // columns may have been declared varchar(n), json or jsonb, any column may
+        // have a default.
+        let wanted: HashSet<i32> = batches
+            .iter()
+            .filter_map(|b| int_column(b, "attrelid"))
+            .flat_map(|rel| rel.iter().flatten())
+            .collect();
         let mut converted = batches.clone();
         if !wanted.is_empty() {
             let relations = self.oids.names_of(&self.catalog, state, &wanted).await?;
@@ -1512,11 +1654,21 @@ impl RewriteRows for NumericTypmods {
                     converted.push(batch);
                     continue;
                 };
+                let field = |i: usize| {
+                    schemas
+                        .get(&rel.value(i))
+                        .and_then(|s| s.field_with_name(name.value(i)).ok())
+                };
+                let defaults: datafusion::arrow::array::BooleanArray = (0..batch.num_rows())
+                    .map(|i| {
+                        Some(field(i).is_some_and(|f| {
+                            f.metadata().contains_key(tarn_catalog::types::DEFAULT_KEY)
+                        }))
+                    })
+                    .collect();
                 let (types, typmods): (Vec<Option<i32>>, Vec<Option<i32>>) = (0..batch.num_rows())
                     .map(|i| {
-                        let field = schemas
-                            .get(&rel.value(i))
-                            .and_then(|s| s.field_with_name(name.value(i)).ok());
+                        let field = field(i);
                         let declared = field.and_then(tarn_catalog::types::DeclaredType::of);
                         let numeric = field.and_then(|f| match f.data_type() {
                             DataType::Decimal32(p, s)
@@ -1544,6 +1696,9 @@ impl RewriteRows for NumericTypmods {
                 columns[batch.schema().index_of("atttypid")?] = Arc::new(Int32Array::from(types));
                 columns[batch.schema().index_of("atttypmod")?] =
                     Arc::new(Int32Array::from(typmods));
+                if let Ok(at) = batch.schema().index_of("atthasdef") {
+                    columns[at] = Arc::new(defaults);
+                }
                 converted.push(RecordBatch::try_new(batch.schema(), columns)?);
             }
         }

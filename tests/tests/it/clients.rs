@@ -10,10 +10,11 @@ use std::process::Command;
 use tarn_tests::TestServer;
 
 /// The data clients.py expects (its docstring repeats this): shop.orders with ids
-/// 1..2500, comments on it and its `amount`, and the view shop.big_orders.
+/// 1..2500, comments on it and its `amount`, `paid` defaulting to false, and the view
+/// shop.big_orders.
 const SHOP: &str = "
 create schema shop;
-create table shop.orders (id bigint, customer varchar, amount numeric(10,2), placed timestamp, paid boolean);
+create table shop.orders (id bigint, customer varchar, amount numeric(10,2), placed timestamp, paid boolean default false);
 insert into shop.orders
   select value, 'c' || cast(value % 7 as varchar), cast(value * 1.25 as numeric(10,2)),
          cast(to_timestamp(1704067200 + value * 60) as timestamp), value % 2 = 0
