@@ -259,6 +259,24 @@ impl Lake {
         Ok(views)
     }
 
+    /// The relations of schema `schema` (as last listed), in the order they were
+    /// made: what `DROP SCHEMA ... CASCADE` drops with it.
+    pub async fn relations_in(&self, schema: &str) -> Result<Vec<Arc<TableEntry>>> {
+        let names: Vec<String> = self
+            .listing()
+            .get(schema)
+            .map(|tables| tables.iter().cloned().collect())
+            .unwrap_or_default();
+        let mut relations = Vec::with_capacity(names.len());
+        for name in names {
+            if let Some(entry) = self.metastore.shared_table(schema, &name).await? {
+                relations.push(entry);
+            }
+        }
+        relations.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        Ok(relations)
+    }
+
     fn root_url(&self) -> &Url {
         self.metastore.root().url()
     }

@@ -222,6 +222,25 @@ pub enum SqlError {
         detail: String,
     },
 
+    /// A DROP of several relations without `CASCADE` that views not named use
+    /// (2BP01), in PostgreSQL's words; `detail` names them.
+    #[error("cannot drop desired object(s) because other objects depend on them")]
+    DependentObjectsOfSeveral { detail: String },
+
+    /// DROP of a relation that is not there (42P01), in PostgreSQL's words: `table
+    /// "t" does not exist`, unqualified.
+    #[error("{kind} \"{name}\" does not exist")]
+    NothingToDrop { kind: &'static str, name: String },
+
+    /// DROP of a relation of another kind (42809); `found` is its kind, which the HINT
+    /// names the right DROP for.
+    #[error("\"{name}\" is not {expected}")]
+    DropOfWrongKind {
+        name: String,
+        expected: &'static str,
+        found: &'static str,
+    },
+
     /// `REFRESH MATERIALIZED VIEW` of a relation that is not one (PostgreSQL: 0A000).
     #[error("\"{0}\" is not a materialized view")]
     NotMaterializedView(String),

@@ -25,7 +25,9 @@ pub mod settings;
 
 pub use engine::{Engine, EngineOptions};
 pub use error::{Result, SqlError};
-pub use session::{CommandTag, Output, Prepared, Session, TransactionState};
+pub use session::{
+    CommandTag, Condition, Notice, Output, Prepared, Session, Severity, TransactionState,
+};
 
 /// Re-exported so embedders and the server use the same Arrow and DataFusion types.
 pub use datafusion;

@@ -51,12 +51,15 @@ mod explain;
 mod journal;
 mod matview;
 pub(crate) use journal::RowChange;
+mod drops;
 mod merge;
+mod notices;
 pub mod origins;
 mod plans;
 mod scope;
 mod sql_prepare;
 
+pub use notices::{Condition, Notice, Severity};
 pub use scope::TEMP_SCHEMA_PREFIX;
 
 /// What a statement produced.
@@ -237,6 +240,9 @@ pub struct Session {
     journal: journal::Journal,
     /// Statements prepared with SQL's `PREPARE` (see [`sql_prepare`]).
     sql_prepared: sql_prepare::SqlPrepared,
+    /// What the statement running or just run has to tell the client (see
+    /// [`notices`]).
+    notices: notices::Notices,
     /// This session's entry in `pg_stat_activity`, once the server attached it.
     backend: std::sync::OnceLock<crate::activity::Registration>,
     /// Settings a statement changed with `set_config`, applied before the next one.
@@ -362,6 +368,7 @@ impl Session {
             cursors: cursor::Cursors::default(),
             journal: Default::default(),
             sql_prepared: Default::default(),
+            notices: Default::default(),
             backend: std::sync::OnceLock::new(),
             set_by_function: Default::default(),
             batch: Default::default(),
@@ -508,7 +515,26 @@ impl Session {
     /// Runs one statement.
     #[instrument(skip_all)]
     pub async fn execute(&self, statement: DFStatement) -> Result<Output> {
+        self.notices.take();
         self.run(Arc::new(statement), None, None).await
+    }
+
+    /// The NOTICEs and WARNINGs of the last statement run, which the client is to get
+    /// before its result (once: taking them clears them). The next statement starts
+    /// without any.
+    pub fn take_notices(&self) -> Vec<Notice> {
+        self.notices.take()
+    }
+
+    /// Leaves `notice` for the client if `client_min_messages` lets it through.
+    fn notice(&self, notice: Notice) {
+        let least = self
+            .state()
+            .settings
+            .get("client_min_messages")
+            .unwrap_or("notice")
+            .to_owned();
+        self.notices.push(&least, notice);
     }
 
     /// Parses and describes `sql` (at most one statement) without running it.
@@ -700,6 +726,7 @@ impl Session {
         prepared: &Prepared,
         values: Vec<ScalarValue>,
     ) -> Result<Output> {
+        self.notices.take();
         let Some(statement) = prepared.statement.clone() else {
             return Ok(Output::Command(CommandTag::new("")));
         };
@@ -899,6 +926,11 @@ impl Session {
             && let Some(name) = matview::refreshed_name(call)
         {
             return self.refresh_materialized_view(&name).await;
+        }
+        if let Some(drop) = ast
+            && drops::is_several(drop)
+        {
+            return self.drop_several(drop).await;
         }
         if let Some(SqlStatement::Drop {
             object_type: ast::ObjectType::MaterializedView,
@@ -1942,12 +1974,13 @@ impl Session {
                             create.if_not_exists,
                         )
                         .await?;
-                    let rows = if created {
-                        self.record_owner(&schema, &name).await;
-                        self.count_table_rows(&schema, &name).await?
-                    } else {
-                        0
-                    };
+                    if !created {
+                        self.relation_exists_notice(&name);
+                        // PostgreSQL's tag when nothing was made.
+                        return Ok(Output::Command(CommandTag::new("CREATE TABLE AS")));
+                    }
+                    self.record_owner(&schema, &name).await;
+                    let rows = self.count_table_rows(&schema, &name).await?;
                     Ok(Output::Command(CommandTag::with_rows("SELECT", rows)))
                 } else {
                     let columns = with_defaults(
@@ -1959,13 +1992,20 @@ impl Session {
                         .await?
                     {
                         self.record_owner(&schema, &name).await;
+                    } else {
+                        self.relation_exists_notice(&name);
                     }
                     Ok(Output::Command(CommandTag::new("CREATE TABLE")))
                 }
             }
             DdlStatement::CreateCatalogSchema(create) => {
                 let schema = self.resolve_schema_name(&create.schema_name)?;
-                catalog.create_schema(&schema, create.if_not_exists).await?;
+                if !catalog.create_schema(&schema, create.if_not_exists).await? {
+                    self.notice(Notice::skipped_present(
+                        Condition::DuplicateSchema,
+                        format!("schema \"{schema}\""),
+                    ));
+                }
                 Ok(Output::Command(CommandTag::new("CREATE SCHEMA")))
             }
             DdlStatement::DropTable(drop) => {
@@ -1988,9 +2028,19 @@ impl Session {
                         schema.to_string()
                     }
                 };
-                catalog
+                if !drop.cascade {
+                    self.schema_dependents(&schema).await?;
+                }
+                let contents = self.schema_contents(&schema).await?;
+                if !catalog
                     .drop_schema(&schema, drop.if_exists, drop.cascade)
-                    .await?;
+                    .await?
+                {
+                    self.notice(Notice::skipped_absent(format!("schema \"{schema}\"")));
+                }
+                if let Some(notice) = Notice::cascaded(&contents) {
+                    self.notice(notice);
+                }
                 Ok(Output::Command(CommandTag::new("DROP SCHEMA")))
             }
             DdlStatement::CreateView(view) => {
@@ -2044,6 +2094,64 @@ impl Session {
         }
     }
 
+    /// The entry of relation `schema.name` that a DROP of `kind` is to drop, None if
+    /// there is none and `if_exists` allows that; PostgreSQL's errors for a relation
+    /// (or schema) that is not there, or a relation of another kind.
+    async fn drop_target(
+        &self,
+        schema: &str,
+        name: &str,
+        kind: depends::RelationKind,
+        if_exists: bool,
+    ) -> Result<Option<tarn_catalog::TableEntry>> {
+        let catalog = self.engine.catalog();
+        let hidden = self.state().pending.is_hidden(schema, name);
+        let entry = match hidden {
+            true => None,
+            false => catalog.metastore().table(schema, name).await?,
+        };
+        match &entry {
+            None if !if_exists => {
+                if !catalog.metastore().schema_exists(schema).await? {
+                    return Err(tarn_catalog::CatalogError::SchemaNotFound {
+                        name: schema.to_owned(),
+                    }
+                    .into());
+                }
+                Err(SqlError::NothingToDrop {
+                    kind: kind.word(),
+                    name: name.to_owned(),
+                })
+            }
+            Some(entry) if depends::RelationKind::of(entry) != kind => {
+                Err(SqlError::DropOfWrongKind {
+                    name: name.to_owned(),
+                    expected: kind.expected(),
+                    found: depends::RelationKind::of(entry).word(),
+                })
+            }
+            _ => Ok(entry),
+        }
+    }
+
+    /// The NOTICE of a statement's `IF EXISTS` that found no relation `schema.name`:
+    /// PostgreSQL names the schema if that is missing, otherwise the relation as
+    /// `word` (`table "t" does not exist, skipping`).
+    async fn skipped_absent_relation(&self, schema: &str, name: &str, word: &str) -> Result<()> {
+        let exists = self
+            .engine
+            .catalog()
+            .metastore()
+            .schema_exists(schema)
+            .await?;
+        let notice = match exists {
+            true => Notice::skipped_absent(format!("{word} \"{name}\"")),
+            false => Notice::skipped_absent(format!("schema \"{schema}\"")),
+        };
+        self.notice(notice);
+        Ok(())
+    }
+
     /// DROP TABLE / DROP VIEW: at once, or inside a transaction block at COMMIT (the
     /// name is gone for this session now; see [`scope`]).
     async fn drop_relation(
@@ -2057,36 +2165,24 @@ impl Session {
         let view = kind == depends::RelationKind::View;
         let catalog = self.engine.catalog();
         let pending = self.state().pending.clone();
-        let entry = match pending.is_hidden(schema, name) {
-            true => None,
-            false => catalog.metastore().table(schema, name).await?,
-        };
-        if let Some(entry) = &entry
-            && depends::RelationKind::of(entry) != kind
-        {
-            return Err(tarn_catalog::CatalogError::WrongKind {
-                name: name.to_owned(),
-                expected: kind.expected(),
-            }
-            .into());
-        }
+        let entry = self.drop_target(schema, name, kind, if_exists).await?;
         let dependents = match entry {
             Some(_) => depends::dependents(catalog, &pending, schema, name, kind).await?,
             None => Vec::new(),
         };
         if !dependents.is_empty() {
+            let settings = self.state().settings.clone();
+            let default_schema = self.default_schema(&settings);
             if !cascade {
-                let settings = self.state().settings.clone();
-                let default_schema = self.default_schema(&settings);
-                let shown = match schema == default_schema {
-                    true => name.to_owned(),
-                    false => format!("{schema}.{name}"),
-                };
                 return Err(SqlError::DependentObjects {
                     kind: kind.word(),
-                    name: shown,
+                    name: depends::shown(schema, name, &default_schema),
                     detail: depends::detail(&dependents, &default_schema),
                 });
+            }
+            if let Some(notice) = Notice::cascaded(&depends::cascaded(&dependents, &default_schema))
+            {
+                self.notice(notice);
             }
             // The views that use the relation go first (those found last use the
             // others), as one more DROP each.
@@ -2102,10 +2198,14 @@ impl Session {
             }
         }
         if self.transaction_state() == TransactionState::Idle {
-            if view {
-                catalog.drop_view(schema, name, if_exists).await?;
+            let dropped = if view {
+                catalog.drop_view(schema, name, if_exists).await?
             } else {
-                catalog.drop_table(schema, name, if_exists).await?;
+                catalog.drop_table(schema, name, if_exists).await?
+            };
+            if !dropped {
+                self.skipped_absent_relation(schema, name, kind.word())
+                    .await?;
             }
             return Ok(());
         }
@@ -2113,7 +2213,12 @@ impl Session {
         let dropped = pending.drop(catalog, schema, name, view).await;
         // Statements on a session run one at a time: nothing else touched `pending`.
         self.state().pending = pending;
-        if !dropped? && !if_exists {
+        let dropped = dropped?;
+        if !dropped && if_exists {
+            self.skipped_absent_relation(schema, name, kind.word())
+                .await?;
+        }
+        if !dropped && !if_exists {
             return Err(if view {
                 tarn_catalog::CatalogError::ViewNotFound {
                     schema: schema.to_owned(),
@@ -2375,6 +2480,7 @@ impl Session {
         let entry = catalog.metastore().table(&schema, &name).await?;
         let Some(entry) = entry else {
             if alter.if_exists {
+                self.notice(Notice::skipped_absent(format!("relation \"{name}\"")));
                 return Ok(Output::Command(CommandTag::new(tag)));
             }
             return Err(tarn_catalog::CatalogError::TableNotFound { schema, name }.into());
@@ -2578,30 +2684,65 @@ impl Session {
         }
     }
 
+    /// The NOTICE of `CREATE ... IF NOT EXISTS` finding relation `name` there.
+    fn relation_exists_notice(&self, name: &str) {
+        self.notice(Notice::skipped_present(
+            Condition::DuplicateTable,
+            format!("relation \"{name}\""),
+        ));
+    }
+
+    /// PostgreSQL's WARNING for COMMIT or ROLLBACK outside a transaction block.
+    fn no_transaction_warning(&self) {
+        self.notice(Notice::warning(
+            Condition::NoActiveTransaction,
+            "there is no transaction in progress",
+        ));
+    }
+
     /// BEGIN/COMMIT/ROLLBACK, SET, SHOW and DISCARD: statements about the session,
     /// answered without DataFusion. `None` for anything else.
     fn session_statement(&self, statement: &SqlStatement) -> Result<Option<Output>> {
         let output = match statement {
             SqlStatement::StartTransaction { .. } => {
                 let mut state = self.state();
-                if state.transaction == TransactionState::Idle {
+                let idle = state.transaction == TransactionState::Idle;
+                if idle {
                     state.transaction = TransactionState::InBlock;
                     state.writes = 0;
+                }
+                drop(state);
+                if !idle {
+                    self.notice(Notice::warning(
+                        Condition::ActiveTransaction,
+                        "there is already a transaction in progress",
+                    ));
                 }
                 CommandTag::new("BEGIN")
             }
             SqlStatement::Commit { .. } => {
                 let mut state = self.state();
                 let failed = state.transaction == TransactionState::Failed;
+                let idle = state.transaction == TransactionState::Idle;
                 state.end_transaction();
+                drop(state);
                 self.cursors.end_transaction();
+                if idle {
+                    self.no_transaction_warning();
+                }
                 CommandTag::new(if failed { "ROLLBACK" } else { "COMMIT" })
             }
             SqlStatement::Rollback {
                 savepoint: None, ..
             } => {
-                self.state().end_transaction();
+                let mut state = self.state();
+                let idle = state.transaction == TransactionState::Idle;
+                state.end_transaction();
+                drop(state);
                 self.cursors.end_transaction();
+                if idle {
+                    self.no_transaction_warning();
+                }
                 CommandTag::new("ROLLBACK")
             }
             SqlStatement::Savepoint { name } => {

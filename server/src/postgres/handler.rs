@@ -469,7 +469,9 @@ impl QueryHandler {
                 }
                 continue;
             }
-            let output = match self.session.execute(statement).await {
+            let output = self.session.execute(statement).await;
+            send_notices(client, &self.session).await?;
+            let output = match output {
                 Ok(output) => output,
                 Err(e) => return send_error(client, sqlstate::error_info(&e)).await,
             };
@@ -518,6 +520,24 @@ impl QueryHandler {
         }
         Ok(())
     }
+}
+
+/// The NOTICEs and WARNINGs the session's last statement left, sent before its
+/// result as PostgreSQL sends them while the statement runs.
+async fn send_notices<C>(client: &mut C, session: &Session) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    C::Error: Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    for notice in session.take_notices() {
+        client
+            .feed(PgWireBackendMessage::NoticeResponse(
+                sqlstate::notice_info(&notice).into(),
+            ))
+            .await?;
+    }
+    Ok(())
 }
 
 async fn send_error<C>(client: &mut C, info: ErrorInfo) -> PgWireResult<()>
@@ -809,11 +829,9 @@ impl ExtendedQueryHandler for QueryHandler {
         let before = self.session.transaction_state();
         // pgwire's Execute handling races this call against a CancelRequest; the
         // rows, streamed after it returns, are raced by `cancellable`.
-        let output = self
-            .session
-            .execute_prepared(prepared, values)
-            .await
-            .map_err(|e| user_error(&e))?;
+        let output = self.session.execute_prepared(prepared, values).await;
+        send_notices(client, &self.session).await?;
+        let output = output.map_err(|e| user_error(&e))?;
         if let Some(cursor) = prepared.declared_cursor() {
             self.cursor_portal(client, &cursor).await?;
         }

@@ -65,9 +65,17 @@ pub fn error_info(err: &SqlError) -> ErrorInfo {
             "You might need to specify \"USING {column}::{type_name}\"."
         ));
     }
-    if let SqlError::DependentObjects { detail, .. } = err {
+    if let SqlError::DependentObjects { detail, .. }
+    | SqlError::DependentObjectsOfSeveral { detail } = err
+    {
         info.detail = Some(detail.clone());
         info.hint = Some("Use DROP ... CASCADE to drop the dependent objects too.".to_owned());
+    }
+    if let SqlError::DropOfWrongKind { found, .. } = err {
+        info.hint = Some(format!(
+            "Use DROP {} to remove a {found}.",
+            found.to_ascii_uppercase()
+        ));
     }
     if matches!(err, SqlError::ConflictRowTwice) {
         info.hint = Some(
@@ -84,6 +92,27 @@ pub fn error_info(err: &SqlError) -> ErrorInfo {
         let names: Vec<String> = valid_fields.iter().map(|c| c.flat_name()).collect();
         info.hint = Some(format!("Columns in scope: {}.", names.join(", ")));
     }
+    info
+}
+
+/// A statement's NOTICE or WARNING as PostgreSQL sends it (NoticeResponse), with
+/// the SQLSTATE of its condition.
+pub fn notice_info(notice: &tarn_sql::Notice) -> ErrorInfo {
+    use tarn_sql::Condition;
+    let state = match notice.condition {
+        Condition::Completion => "00000",
+        Condition::DuplicateTable => "42P07",
+        Condition::DuplicateSchema => "42P06",
+        Condition::DuplicateColumn => "42701",
+        Condition::NoActiveTransaction => "25P01",
+        Condition::ActiveTransaction => "25001",
+    };
+    let mut info = ErrorInfo::new(
+        notice.severity.word().to_owned(),
+        state.to_owned(),
+        notice.message.clone(),
+    );
+    info.detail = notice.detail.clone();
     info
 }
 
@@ -143,7 +172,11 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         | SqlError::WrongJsonKind(_) => INVALID_PARAMETER_VALUE,
         SqlError::UnknownColumn { .. } | SqlError::NoSuchColumn(_) => UNDEFINED_COLUMN,
         SqlError::CannotCastColumn { .. } => "42804",
-        SqlError::DependentObjects { .. } => DEPENDENT_OBJECTS_STILL_EXIST,
+        SqlError::DependentObjects { .. } | SqlError::DependentObjectsOfSeveral { .. } => {
+            DEPENDENT_OBJECTS_STILL_EXIST
+        }
+        SqlError::NothingToDrop { .. } => UNDEFINED_TABLE,
+        SqlError::DropOfWrongKind { .. } => "42809",
         SqlError::NotMaterializedView(_) => FEATURE_NOT_SUPPORTED,
         SqlError::UndefinedRelation(_) => UNDEFINED_TABLE,
         SqlError::ColumnListedTwice(_) => DUPLICATE_COLUMN,

@@ -32,7 +32,7 @@ use datafusion::sql::sqlparser::ast::{
 use tarn_catalog::types::DEFAULT_KEY;
 use tarn_catalog::{CatalogError, TableKind};
 
-use super::{Session, TransactionState, normalize_ident, quote_ident};
+use super::{Condition, Notice, Session, TransactionState, normalize_ident, quote_ident};
 use crate::error::{Result, SqlError};
 
 /// One column of the table as the ALTER leaves it.
@@ -257,6 +257,10 @@ impl Session {
             } => {
                 let column = normalize_ident(&column_def.name);
                 if *if_not_exists && shape.position(&column).is_some() {
+                    self.notice(Notice::skipped_present(
+                        Condition::DuplicateColumn,
+                        format!("column \"{column}\" of relation \"{}\"", shape.table),
+                    ));
                     return Ok(());
                 }
                 shape.absent(&column)?;
@@ -285,6 +289,10 @@ impl Session {
                 for name in column_names {
                     let column = normalize_ident(name);
                     if *if_exists && shape.position(&column).is_none() {
+                        self.notice(Notice::skipped_absent(format!(
+                            "column \"{column}\" of relation \"{}\"",
+                            shape.table
+                        )));
                         continue;
                     }
                     let at = shape.existing(&column)?;

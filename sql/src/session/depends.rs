@@ -166,10 +166,7 @@ fn relations(schema: &str, sql: &str) -> BTreeSet<(String, String)> {
 /// PostgreSQL's DETAIL for dependents that keep a DROP from going ahead: one line
 /// each, `view v depends on table t`, names qualified outside `default_schema`.
 pub(crate) fn detail(dependents: &[Dependent], default_schema: &str) -> String {
-    let shown = |schema: &str, name: &str| match schema == default_schema {
-        true => name.to_owned(),
-        false => format!("{schema}.{name}"),
-    };
+    let shown = |schema: &str, name: &str| shown(schema, name, default_schema);
     dependents
         .iter()
         .map(|d| {
@@ -183,6 +180,24 @@ pub(crate) fn detail(dependents: &[Dependent], default_schema: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// What `DROP ... CASCADE` drops besides the relation, as its NOTICE names each
+/// (`view v`).
+pub(crate) fn cascaded(dependents: &[Dependent], default_schema: &str) -> Vec<String> {
+    dependents
+        .iter()
+        .map(|d| format!("view {}", shown(&d.schema, &d.name, default_schema)))
+        .collect()
+}
+
+/// A relation's name as PostgreSQL's messages show it: qualified unless in the
+/// default schema.
+pub(crate) fn shown(schema: &str, name: &str, default_schema: &str) -> String {
+    match schema == default_schema {
+        true => name.to_owned(),
+        false => format!("{schema}.{name}"),
+    }
 }
 
 #[cfg(test)]

@@ -144,6 +144,7 @@ impl Session {
         let catalog = self.engine.catalog();
         catalog.refresh().await?;
         if view.if_not_exists && catalog.metastore().table(&schema, &name).await?.is_some() {
+            self.relation_exists_notice(&name);
             return Ok(Output::Command(CommandTag::new("CREATE MATERIALIZED VIEW")));
         }
         let plan = catalog.plan_definition(&schema, &definition).await?;
@@ -210,6 +211,8 @@ impl Session {
                     .is_some();
             if !exists {
                 if if_exists {
+                    self.skipped_absent_relation(&schema, &table, "materialized view")
+                        .await?;
                     continue;
                 }
                 return Err(SqlError::UndefinedRelation(name.to_string()));
