@@ -19,6 +19,7 @@ use datafusion::catalog::TableProvider;
 use datafusion::error::DataFusionError;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::dml::InsertOp;
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::collect;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
@@ -125,8 +126,9 @@ impl std::fmt::Debug for CopyIn {
 impl CopyIn {
     /// Starts loading into `table`, whose rows have `schema`, in `format`; the data
     /// has the columns at `listed` of `schema`, in that order (`COPY t (b, a)`), or
-    /// all of them when `listed` is `None`. Columns not listed are NULL. `change`
-    /// ends when the rows are committed (see [`crate::session`]'s journal).
+    /// all of them when `listed` is `None`. A column not listed gets its default
+    /// (evaluated for each batch of rows), or NULL without one, as in PostgreSQL.
+    /// `change` ends when the rows are committed (see [`crate::session`]'s journal).
     pub(crate) fn start(
         table: Arc<dyn TableProvider>,
         name: &str,
@@ -136,6 +138,10 @@ impl CopyIn {
         state: Arc<datafusion::execution::session_state::SessionState>,
         change: crate::session::RowChange,
     ) -> Result<Self> {
+        let defaults = match &listed {
+            Some(listed) => defaults(&schema, listed, &state)?,
+            None => Vec::new(),
+        };
         // A few chunks in flight: the client waits while the loader catches up.
         let (tx, rx) = mpsc::channel::<std::result::Result<Bytes, String>>(16);
         let header = format.header;
@@ -150,7 +156,10 @@ impl CopyIn {
             Some(listed) => {
                 let given = Arc::new(loose.project(&listed).map_err(copy_error)?);
                 let batches = decode(rx, given, &format)?;
-                (widened(batches, Arc::clone(&loose), &listed), listed.len())
+                (
+                    widened(batches, Arc::clone(&loose), &listed, defaults),
+                    listed.len(),
+                )
             }
         };
         let batches: SendableRecordBatchStream = {
@@ -433,12 +442,59 @@ fn read_arrays(
     Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }
 
+/// The default of each column of `schema` not at `listed`, as an expression of the
+/// column's type (None for a listed column or one without a default). A default
+/// DataFusion cannot plan refuses the COPY, naming the column.
+fn defaults(
+    schema: &SchemaRef,
+    listed: &[usize],
+    state: &datafusion::execution::session_state::SessionState,
+) -> Result<Vec<Option<Arc<dyn PhysicalExpr>>>> {
+    use datafusion::optimizer::simplify_expressions::{ExprSimplifier, SimplifyContext};
+    let empty = Arc::new(datafusion::common::DFSchema::empty());
+    // Simplifying fixes `now()` to the statement's start, as a query's plan has it.
+    let simplifier = ExprSimplifier::new(
+        SimplifyContext::builder()
+            .with_config_options(Arc::new(state.config_options().as_ref().clone()))
+            .with_schema(Arc::clone(&empty))
+            .with_current_time()
+            .build(),
+    );
+    schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, field)| {
+            let Some(sql) = field.metadata().get(tarn_catalog::types::DEFAULT_KEY) else {
+                return Ok(None);
+            };
+            if listed.contains(&i) {
+                return Ok(None);
+            }
+            let planned = state
+                .create_logical_expr(sql, &empty)
+                .and_then(|e| {
+                    datafusion::logical_expr::ExprSchemable::cast_to(e, field.data_type(), &empty)
+                })
+                .and_then(|e| simplifier.simplify(e))
+                .and_then(|e| state.create_physical_expr(e, &empty));
+            planned.map(Some).map_err(|e| {
+                SqlError::not_supported(format!(
+                    "COPY into a table whose column \"{}\" has the default {sql} ({e})",
+                    field.name()
+                ))
+            })
+        })
+        .collect()
+}
+
 /// Batches of the columns at `listed` of `schema` as batches of all of them, the
-/// others NULL.
+/// others their `defaults` (see [`defaults`]) or NULL.
 fn widened(
     batches: SendableRecordBatchStream,
     schema: SchemaRef,
     listed: &[usize],
+    defaults: Vec<Option<Arc<dyn PhysicalExpr>>>,
 ) -> SendableRecordBatchStream {
     let position: Vec<Option<usize>> = (0..schema.fields().len())
         .map(|i| listed.iter().position(|&l| l == i))
@@ -449,14 +505,19 @@ fn widened(
         let columns = target
             .fields()
             .iter()
+            .enumerate()
             .zip(&position)
-            .map(|(field, at)| match at {
-                Some(at) => Arc::clone(batch.column(*at)),
-                None => {
-                    datafusion::arrow::array::new_null_array(field.data_type(), batch.num_rows())
-                }
-            })
-            .collect();
+            .map(
+                |((i, field), at)| match (at, defaults.get(i).and_then(Option::as_ref)) {
+                    (Some(at), _) => Ok(Arc::clone(batch.column(*at))),
+                    (None, Some(default)) => default.evaluate(&batch)?.into_array(batch.num_rows()),
+                    (None, None) => Ok(datafusion::arrow::array::new_null_array(
+                        field.data_type(),
+                        batch.num_rows(),
+                    )),
+                },
+            )
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
         Ok(RecordBatch::try_new(Arc::clone(&target), columns)?)
     });
     Box::pin(RecordBatchStreamAdapter::new(schema, stream))

@@ -7,8 +7,9 @@
 //! INSERT leaves out gets its default expression (evaluated by the statement, so
 //! `now()` is the statement's time), `DEFAULT` in a VALUES row is the column's default
 //! (NULL without one), `INSERT ... DEFAULT VALUES` is a row of defaults, and a VALUES
-//! row shorter than the table fills its trailing columns with their defaults. Other
-//! writers (COPY FROM, MERGE's INSERT) leave NULL in a column they do not name.
+//! row shorter than the table fills its trailing columns with their defaults. COPY
+//! FROM ([`crate::copy`]) and MERGE's INSERT ([`super::merge`]) fill the columns they
+//! leave out with their defaults too.
 
 use datafusion::execution::session_state::SessionState;
 use datafusion::sql::parser::Statement as DFStatement;
@@ -180,7 +181,7 @@ fn parse(sql: &str) -> Result<Expr> {
 }
 
 /// `DEFAULT` written as a value.
-fn is_default_keyword(expr: &Expr) -> bool {
+pub(super) fn is_default_keyword(expr: &Expr) -> bool {
     matches!(expr, Expr::Identifier(ident)
         if ident.quote_style.is_none() && ident.value.eq_ignore_ascii_case("default"))
 }

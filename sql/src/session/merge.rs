@@ -267,6 +267,31 @@ impl Session {
             .iter()
             .map(|clause| merge_clause(clause, &columns, &source_alias))
             .collect::<Result<Vec<_>>>()?;
+        // An INSERT's `DEFAULT`, and each column it leaves out, is the column's default
+        // (NULL without one), as PostgreSQL's MERGE has it.
+        for clause in &mut clauses {
+            if let MergeAction::Insert(sets) = &mut clause.action {
+                let default = |column: &str| -> Option<String> {
+                    let field = fields.field_with_name(column).ok()?;
+                    field
+                        .metadata()
+                        .get(tarn_catalog::types::DEFAULT_KEY)
+                        .cloned()
+                };
+                for (column, value) in sets.iter_mut() {
+                    if value.eq_ignore_ascii_case("default") {
+                        *value = default(column).unwrap_or_else(|| "NULL".to_owned());
+                    }
+                }
+                for column in &columns {
+                    if !sets.iter().any(|(c, _)| c == column)
+                        && let Some(value) = default(column)
+                    {
+                        sets.push((column.clone(), value));
+                    }
+                }
+            }
+        }
         // New values fit their columns' declared types (varchar(n), char(n), json), as
         // an UPDATE's do, and none is NULL in a NOT NULL column, also where an INSERT
         // leaves that column out.
@@ -422,7 +447,13 @@ fn merge_clause(
             MergeAction::Insert(
                 names
                     .into_iter()
-                    .zip(row.iter().map(|v| source_text(v, source_alias)))
+                    .zip(
+                        row.iter()
+                            .map(|v| match super::defaults::is_default_keyword(v) {
+                                true => "DEFAULT".to_owned(),
+                                false => source_text(v, source_alias),
+                            }),
+                    )
                     .collect(),
             )
         }

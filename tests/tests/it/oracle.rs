@@ -3142,6 +3142,42 @@ drop view e1;
     );
 }
 
+/// Column defaults filled by COPY FROM (psql's `\\copy` and COPY FROM STDIN, text and
+/// CSV) and MERGE's INSERT (columns it leaves out, `DEFAULT` in its VALUES), as
+/// PostgreSQL fills them; both left NULL before. `now()` is evaluated (the rows have
+/// a time), `7 + 1` computed, `varchar(3)` kept; INSERT ... ON CONFLICT, which runs as a
+/// MERGE, fills them too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_defaults_in_copy_from_and_merge_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("copy_defaults.sql");
+    std::fs::write(&script, "create table cd (id int, created timestamp default now(), status text default 'new', n int default 7 + 1, v varchar(3) default 'ab', note text);
+\\copy cd (id, note) from stdin
+1\tx
+2\ty
+\\.
+copy cd (id, status) from stdin with (format csv);
+3,z
+\\.
+select id, created is not null as has_created, status, n, v, note from cd order by id;
+create table src (id int, note text);
+insert into src values (1, 'upd'), (4, 'ins'), (5, 'ins2');
+merge into cd using src on cd.id = src.id
+  when matched then update set note = src.note
+  when not matched and src.id = 4 then insert (id, note) values (src.id, src.note)
+  when not matched then insert values (src.id, default, default, 99, default, src.note);
+select id, created is not null as has_created, status, n, v, note from cd order by id;
+create table uq (id int primary key, status text default 'dflt', note text);
+insert into uq (id, note) values (1, 'a') on conflict (id) do nothing;
+insert into uq (id, note) values (1, 'b'), (2, 'c') on conflict (id) do update set note = excluded.note;
+select * from uq order by id;
+").expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
 /// `EXTRACT` answers numeric with the fraction of a second (DataFusion's date_part
 /// gave whole seconds: `extract(second from ... 10:00:05.5)` was `5`) at PostgreSQL
 /// 15's scales (`5.500000`, `5500.000`, a date's epoch without fraction), from
