@@ -227,6 +227,11 @@ pub enum SqlError {
     #[error("cannot drop desired object(s) because other objects depend on them")]
     DependentObjectsOfSeveral { detail: String },
 
+    /// ALTER COLUMN ... TYPE of a column a view uses (PostgreSQL: 0A000, the DETAIL
+    /// naming the view's rule).
+    #[error("cannot alter type of a column used by a view or rule")]
+    ViewUsesColumn { view: String, column: String },
+
     /// DROP of a relation that is not there (42P01), in PostgreSQL's words: `table
     /// "t" does not exist`, unqualified.
     #[error("{kind} \"{name}\" does not exist")]

@@ -71,6 +71,11 @@ pub fn error_info(err: &SqlError) -> ErrorInfo {
         info.detail = Some(detail.clone());
         info.hint = Some("Use DROP ... CASCADE to drop the dependent objects too.".to_owned());
     }
+    if let SqlError::ViewUsesColumn { view, column } = err {
+        info.detail = Some(format!(
+            "rule _RETURN on view {view} depends on column \"{column}\""
+        ));
+    }
     if let SqlError::DropOfWrongKind { found, .. } = err {
         info.hint = Some(format!(
             "Use DROP {} to remove a {found}.",
@@ -177,6 +182,7 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         }
         SqlError::NothingToDrop { .. } => UNDEFINED_TABLE,
         SqlError::DropOfWrongKind { .. } => "42809",
+        SqlError::ViewUsesColumn { .. } => FEATURE_NOT_SUPPORTED,
         SqlError::NotMaterializedView(_) => FEATURE_NOT_SUPPORTED,
         SqlError::UndefinedRelation(_) => UNDEFINED_TABLE,
         SqlError::ColumnListedTwice(_) => DUPLICATE_COLUMN,

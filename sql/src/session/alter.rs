@@ -57,6 +57,10 @@ struct Reshape {
     added: Vec<Field>,
     /// Column comments to move: (from, to), `None` for a dropped column.
     comments: Vec<(String, Option<String>)>,
+    /// The table's columns as they were that views may use, by what happens to them.
+    dropped: Vec<(String, bool)>,
+    retyped: Vec<String>,
+    renamed: Vec<String>,
 }
 
 impl Reshape {
@@ -161,10 +165,14 @@ impl Session {
             rewrite: false,
             added: Vec::new(),
             comments: Vec::new(),
+            dropped: Vec::new(),
+            retyped: Vec::new(),
+            renamed: Vec::new(),
         };
         for operation in operations {
             self.apply_column_change(&mut shape, operation).await?;
         }
+        self.check_view_uses(schema, name, &shape).await?;
         if shape.columns.is_empty() {
             return Err(SqlError::not_supported(
                 "a table without columns (Delta tables have at least one)",
@@ -284,8 +292,10 @@ impl Session {
             AlterTableOperation::DropColumn {
                 column_names,
                 if_exists,
+                drop_behavior,
                 ..
             } => {
+                let cascade = matches!(drop_behavior, Some(ast::DropBehavior::Cascade));
                 for name in column_names {
                     let column = normalize_ident(name);
                     if *if_exists && shape.position(&column).is_none() {
@@ -298,6 +308,7 @@ impl Session {
                     let at = shape.existing(&column)?;
                     shape.columns.remove(at);
                     shape.partition_by.retain(|p| *p != column);
+                    shape.dropped.push((column.clone(), cascade));
                     shape.comments.push((column, None));
                     shape.rewrite = true;
                 }
@@ -319,6 +330,7 @@ impl Session {
                 for partition in shape.partition_by.iter_mut().filter(|p| **p == old) {
                     *partition = new.clone();
                 }
+                shape.renamed.push(old.clone());
                 shape.comments.push((old, Some(new)));
                 shape.rewrite = true;
             }
@@ -362,6 +374,7 @@ impl Session {
                             }
                             field = field.with_data_type(data_type.clone());
                         }
+                        shape.retyped.push(field.name().clone());
                         let old = using
                             .as_ref()
                             .map(ToString::to_string)
@@ -387,6 +400,138 @@ impl Session {
             other => return Err(refused(other)),
         }
         Ok(())
+    }
+
+    /// What PostgreSQL refuses of an ALTER TABLE whose columns views use: dropping one
+    /// (2BP01 naming the views, unless CASCADE, which drops them), changing its type
+    /// (0A000); renaming one, which PostgreSQL's views follow, is refused here (0A000),
+    /// as Tarn's views keep their SQL, which would still name the old column.
+    async fn check_view_uses(&self, schema: &str, table: &str, shape: &Reshape) -> Result<()> {
+        if shape.dropped.is_empty() && shape.retyped.is_empty() && shape.renamed.is_empty() {
+            return Ok(());
+        }
+        let catalog = self.engine.catalog();
+        let pending = self.state().pending.clone();
+        let kind = super::depends::RelationKind::Table;
+        let dependents = super::depends::dependents(catalog, &pending, schema, table, kind).await?;
+        if dependents.is_empty() {
+            return Ok(());
+        }
+        let default_schema = self.default_schema(&self.settings());
+        let users = |column: String| {
+            let dependents = dependents.clone();
+            async move {
+                let mut uses = Vec::new();
+                for d in &dependents {
+                    let direct = d.on.0 == schema && d.on.1 == table;
+                    if direct
+                        && self
+                            .view_uses_column(&d.schema, &d.name, schema, table, &column)
+                            .await?
+                    {
+                        uses.push(d.clone());
+                    }
+                }
+                Ok::<_, SqlError>(super::depends::with_their_dependents(&dependents, uses))
+            }
+        };
+        for column in &shape.retyped {
+            if let Some(view) = users(column.clone()).await?.first() {
+                return Err(SqlError::ViewUsesColumn {
+                    view: super::depends::shown(&view.schema, &view.name, &default_schema),
+                    column: column.clone(),
+                });
+            }
+        }
+        for column in &shape.renamed {
+            if let Some(view) = users(column.clone()).await?.first() {
+                return Err(SqlError::not_supported(format!(
+                    "RENAME COLUMN of a column a view uses (view {} uses column {column}: Tarn's views keep their SQL)",
+                    super::depends::shown(&view.schema, &view.name, &default_schema)
+                )));
+            }
+        }
+        for (column, cascade) in &shape.dropped {
+            let found = users(column.clone()).await?;
+            if found.is_empty() {
+                continue;
+            }
+            if !cascade {
+                return Err(SqlError::DependentObjects {
+                    kind: "column",
+                    name: format!("{column} of table {table}"),
+                    detail: super::depends::column_detail(&found, column, table, &default_schema),
+                });
+            }
+            if let Some(notice) =
+                Notice::cascaded(&super::depends::cascaded(&found, &default_schema))
+            {
+                self.notice(notice);
+            }
+            for view in found.iter().rev() {
+                Box::pin(self.drop_relation(
+                    &view.schema,
+                    &view.name,
+                    true,
+                    super::depends::RelationKind::View,
+                    false,
+                ))
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether view `view_schema.view` uses column `column` of `schema.table`: its
+    /// query, planned and optimized, reads that column of the table (projection
+    /// pushdown leaves a scan the columns the query needs). A view that no longer
+    /// plans uses nothing.
+    async fn view_uses_column(
+        &self,
+        view_schema: &str,
+        view: &str,
+        schema: &str,
+        table: &str,
+        column: &str,
+    ) -> Result<bool> {
+        use datafusion::common::tree_node::TreeNodeRecursion;
+        use datafusion::logical_expr::LogicalPlan;
+        let catalog = self.engine.catalog();
+        let Some(definition) = catalog
+            .metastore()
+            .table(view_schema, view)
+            .await?
+            .and_then(|entry| entry.definition)
+        else {
+            return Ok(false);
+        };
+        let Ok(plan) = catalog.plan_definition(view_schema, &definition).await else {
+            return Ok(false);
+        };
+        let Ok(plan) = self.ctx.state().optimize(&plan) else {
+            return Ok(false);
+        };
+        let mut used = false;
+        plan.apply_with_subqueries(|node| {
+            if let LogicalPlan::TableScan(scan) = node
+                && scan.table_name.table() == table
+                && scan.table_name.schema().unwrap_or(view_schema) == schema
+                && (scan
+                    .projected_schema
+                    .fields()
+                    .iter()
+                    .any(|f| f.name() == column)
+                    || scan
+                        .filters
+                        .iter()
+                        .any(|f| f.column_refs().iter().any(|c| c.name == column)))
+            {
+                used = true;
+                return Ok(TreeNodeRecursion::Stop);
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        Ok(used)
     }
 
     /// The field an `ADD COLUMN` adds: its type, declared type and default, and

@@ -182,6 +182,47 @@ pub(crate) fn detail(dependents: &[Dependent], default_schema: &str) -> String {
         .join("\n")
 }
 
+/// `uses` (dependents of one relation, from [`dependents`]) with the views that use
+/// them in turn, in `all`'s order.
+pub(crate) fn with_their_dependents(all: &[Dependent], uses: Vec<Dependent>) -> Vec<Dependent> {
+    let mut kept: Vec<Dependent> = Vec::new();
+    for d in all {
+        let direct = uses.contains(d);
+        let through = d.on.2 == RelationKind::View
+            && kept.iter().any(|k| k.schema == d.on.0 && k.name == d.on.1);
+        if direct || through {
+            kept.push(d.clone());
+        }
+    }
+    kept
+}
+
+/// PostgreSQL's DETAIL for dropping `column` of `table` that views use: the views
+/// that use the column, each followed by the views that use it.
+pub(crate) fn column_detail(
+    users: &[Dependent],
+    column: &str,
+    table: &str,
+    default_schema: &str,
+) -> String {
+    users
+        .iter()
+        .map(|d| {
+            let view = shown(&d.schema, &d.name, default_schema);
+            match d.on.2 {
+                RelationKind::View => {
+                    format!(
+                        "view {view} depends on view {}",
+                        shown(&d.on.0, &d.on.1, default_schema)
+                    )
+                }
+                _ => format!("view {view} depends on column {column} of table {table}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// What `DROP ... CASCADE` drops besides the relation, as its NOTICE names each
 /// (`view v`).
 pub(crate) fn cascaded(dependents: &[Dependent], default_schema: &str) -> Vec<String> {
