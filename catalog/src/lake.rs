@@ -259,6 +259,25 @@ impl Lake {
         Ok(views)
     }
 
+    /// The (schema, name) of every materialized view in the warehouse (as last
+    /// listed).
+    pub async fn materialized_views(&self) -> Result<std::collections::HashSet<(String, String)>> {
+        let names: Vec<(String, String)> = self
+            .listing()
+            .iter()
+            .flat_map(|(schema, tables)| tables.iter().map(|t| (schema.clone(), t.clone())))
+            .collect();
+        let mut found = std::collections::HashSet::new();
+        for (schema, name) in names {
+            if let Some(entry) = self.metastore.shared_table(&schema, &name).await?
+                && entry.is_materialized_view()
+            {
+                found.insert((schema, name));
+            }
+        }
+        Ok(found)
+    }
+
     /// The relations of schema `schema` (as last listed), in the order they were
     /// made: what `DROP SCHEMA ... CASCADE` drops with it.
     pub async fn relations_in(&self, schema: &str) -> Result<Vec<Arc<TableEntry>>> {

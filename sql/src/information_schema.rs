@@ -5,8 +5,10 @@
 //! the schema itself: `columns` is built from the catalog entries' recorded columns
 //! (no Delta log is opened) with PostgreSQL's type names, precisions and scales, and
 //! the constraint views clients join to (`table_constraints`, `key_column_usage`,
-//! ...) exist and are empty, since Tarn's tables have no keys. The other views
-//! (`tables`, `views`, `schemata`, ...) are DataFusion's, over the same listings.
+//! ...) exist and are empty, since Tarn's tables have no keys. `views` lists the
+//! lake's views with PostgreSQL's columns (DataFusion's lists every table), and
+//! `tables` leaves materialized views out, as PostgreSQL does. The other views
+//! (`schemata`, ...) are DataFusion's, over the same listings.
 
 use std::sync::Arc;
 
@@ -89,14 +91,157 @@ const EMPTY_VIEWS: &[(&str, &[&str])] = &[
 pub(crate) struct InformationSchema {
     base: InformationSchemaProvider,
     listings: Arc<dyn CatalogProviderList>,
+    lake: tarn_catalog::LakeCatalog,
+    catalog_name: String,
 }
 
 impl InformationSchema {
-    pub(crate) fn new(listings: Arc<dyn CatalogProviderList>) -> Self {
+    pub(crate) fn new(
+        listings: Arc<dyn CatalogProviderList>,
+        lake: tarn_catalog::LakeCatalog,
+        catalog_name: &str,
+    ) -> Self {
         Self {
             base: InformationSchemaProvider::new(Arc::clone(&listings)),
             listings,
+            lake,
+            catalog_name: catalog_name.to_owned(),
         }
+    }
+}
+
+/// `information_schema.views`: each view of the lake with its query as written, and
+/// PostgreSQL's other columns (Tarn's views take no INSERT, UPDATE or DELETE).
+#[derive(Debug)]
+struct Views {
+    lake: tarn_catalog::LakeCatalog,
+    catalog_name: String,
+}
+
+fn views_schema() -> SchemaRef {
+    let text = |n: &str| Field::new(n, DataType::Utf8, true);
+    Arc::new(Schema::new(vec![
+        text("table_catalog"),
+        text("table_schema"),
+        text("table_name"),
+        text("view_definition"),
+        text("check_option"),
+        text("is_updatable"),
+        text("is_insertable_into"),
+        text("is_trigger_updatable"),
+        text("is_trigger_deletable"),
+        text("is_trigger_insertable_into"),
+    ]))
+}
+
+#[async_trait]
+impl TableProvider for Views {
+    fn schema(&self) -> SchemaRef {
+        views_schema()
+    }
+
+    fn table_type(&self) -> datafusion::datasource::TableType {
+        datafusion::datasource::TableType::View
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn datafusion::catalog::Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[datafusion::logical_expr::Expr],
+        limit: Option<usize>,
+    ) -> DFResult<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        let mut views: Vec<(String, String, Option<String>)> = Vec::new();
+        for entry in self.lake.views().await? {
+            views.push((
+                entry.schema.clone(),
+                entry.name.clone(),
+                entry.definition.clone(),
+            ));
+        }
+        views.sort();
+        let text = |f: &dyn Fn(&(String, String, Option<String>)) -> Option<String>| -> ArrayRef {
+            Arc::new(
+                views
+                    .iter()
+                    .map(f)
+                    .collect::<datafusion::arrow::array::StringArray>(),
+            )
+        };
+        let mut columns = vec![
+            text(&|_| Some(self.catalog_name.clone())),
+            text(&|v| Some(v.0.clone())),
+            text(&|v| Some(v.1.clone())),
+            text(&|v| v.2.clone()),
+            text(&|_| Some("NONE".to_owned())),
+        ];
+        columns.extend((0..5).map(|_| text(&|_| Some("NO".to_owned()))));
+        let batch = RecordBatch::try_new(views_schema(), columns)?;
+        MemTable::try_new(views_schema(), vec![vec![batch]])?
+            .scan(state, projection, filters, limit)
+            .await
+    }
+}
+
+/// DataFusion's `information_schema.tables` without the materialized views, which
+/// are Delta tables to DataFusion and absent there in PostgreSQL (pg_matviews lists
+/// them).
+#[derive(Debug)]
+struct Tables {
+    base: Arc<dyn TableProvider>,
+    lake: tarn_catalog::LakeCatalog,
+}
+
+#[async_trait]
+impl TableProvider for Tables {
+    fn schema(&self) -> SchemaRef {
+        self.base.schema()
+    }
+
+    fn table_type(&self) -> datafusion::datasource::TableType {
+        self.base.table_type()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn datafusion::catalog::Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[datafusion::logical_expr::Expr],
+        limit: Option<usize>,
+    ) -> DFResult<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        use datafusion::arrow::array::{AsArray, BooleanArray};
+        let plan = self.base.scan(state, None, &[], None).await?;
+        let batches = datafusion::physical_plan::collect(plan, state.task_ctx()).await?;
+        let materialized = self.lake.materialized_views().await?;
+        let mut kept = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let schema = batch.schema();
+            let (Ok(s), Ok(t)) = (
+                schema.index_of("table_schema"),
+                schema.index_of("table_name"),
+            ) else {
+                kept.push(batch);
+                continue;
+            };
+            let (schemas, names) = (
+                batch.column(s).as_string::<i32>(),
+                batch.column(t).as_string::<i32>(),
+            );
+            let keep: BooleanArray = (0..batch.num_rows())
+                .map(|i| {
+                    Some(
+                        !materialized
+                            .contains(&(schemas.value(i).to_owned(), names.value(i).to_owned())),
+                    )
+                })
+                .collect();
+            kept.push(datafusion::arrow::compute::filter_record_batch(
+                &batch, &keep,
+            )?);
+        }
+        MemTable::try_new(self.base.schema(), vec![kept])?
+            .scan(state, projection, filters, limit)
+            .await
     }
 }
 
@@ -121,6 +266,20 @@ impl SchemaProvider for InformationSchema {
                 columns_schema(),
                 vec![partition],
             )?)));
+        }
+        if name == "views" {
+            return Ok(Some(Arc::new(Views {
+                lake: self.lake.clone(),
+                catalog_name: self.catalog_name.clone(),
+            })));
+        }
+        if name == "tables" {
+            return Ok(self.base.table(&name).await?.map(|base| {
+                Arc::new(Tables {
+                    base,
+                    lake: self.lake.clone(),
+                }) as Arc<dyn TableProvider>
+            }));
         }
         if let Some((_, columns)) = EMPTY_VIEWS.iter().find(|(n, _)| *n == name) {
             let schema = Arc::new(Schema::new(

@@ -418,6 +418,8 @@ pub(crate) fn install(
             "information_schema",
             Arc::new(crate::information_schema::InformationSchema::new(
                 Arc::clone(listings.state().catalog_list()),
+                lake.clone(),
+                catalog_name,
             )),
         )?;
     ctx.register_udf(create_udf(

@@ -3227,6 +3227,35 @@ alter table vt2 drop column a;
     );
 }
 
+/// information_schema.views lists the views, with PostgreSQL's columns
+/// (DataFusion's listed every table and pg_catalog's, with a `definition` column),
+/// and information_schema.tables leaves materialized views out, as PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_information_schema_views_and_tables_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("views.sql");
+    std::fs::write(
+        &script,
+        "create table it1 (a int);
+create view iv1 as select count(*) as n from it1;
+create materialized view im1 as select a from it1;
+create schema other;
+create view other.iv2 as select max(a) as m from it1;
+select table_catalog, table_schema, table_name, check_option, is_updatable, is_insertable_into,
+  is_trigger_updatable, is_trigger_deletable, is_trigger_insertable_into
+  from information_schema.views where table_schema in ('public', 'other') order by 2, 3;
+select table_schema, table_name, table_type from information_schema.tables
+  where table_schema in ('public', 'other') order by 1, 2;
+select count(*) from information_schema.views where table_name = 'it1';
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
 /// `EXTRACT` answers numeric with the fraction of a second (DataFusion's date_part
 /// gave whole seconds: `extract(second from ... 10:00:05.5)` was `5`) at PostgreSQL
 /// 15's scales (`5.500000`, `5500.000`, a date's epoch without fraction), from
