@@ -232,6 +232,14 @@ pub enum SqlError {
     #[error("cannot alter type of a column used by a view or rule")]
     ViewUsesColumn { view: String, column: String },
 
+    /// A statement that does not parse, with where (a 1-based character index into
+    /// the query as sent: PostgreSQL's error position).
+    #[error("{error}")]
+    AtPosition {
+        error: Box<SqlError>,
+        position: usize,
+    },
+
     /// DROP of a relation that is not there (42P01), in PostgreSQL's words: `table
     /// "t" does not exist`, unqualified.
     #[error("{kind} \"{name}\" does not exist")]

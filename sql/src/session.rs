@@ -506,8 +506,8 @@ impl Session {
     /// PostgreSQL lacks, is read in Databricks' spelling.
     pub fn parse(&self, sql: &str) -> Result<Vec<DFStatement>> {
         let mut statements = Vec::new();
-        for text in split_statements(sql)? {
-            statements.extend(parse_one(&text)?);
+        for (offset, text) in split_statements(sql)? {
+            statements.extend(parse_one(&text).map_err(|e| at_position(e, sql, offset, &text))?);
         }
         Ok(statements)
     }
@@ -2924,7 +2924,7 @@ impl Session {
 /// Splits a query string into statements at top-level semicolons (quotes, comments and
 /// dollar quotes respected by sqlparser's tokenizer), so that each statement can be
 /// parsed by the parser that knows it.
-fn split_statements(sql: &str) -> Result<Vec<String>> {
+fn split_statements(sql: &str) -> Result<Vec<(usize, String)>> {
     use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
         .tokenize_with_location()
@@ -2954,15 +2954,71 @@ fn split_statements(sql: &str) -> Result<Vec<String>> {
     for token in tokens {
         if token.token == Token::SemiColon {
             let at = offset(token.span.start.line, token.span.start.column);
-            statements.push(sql[from..at].to_owned());
+            statements.push((from, sql[from..at].to_owned()));
             from = (at + 1).min(sql.len());
         }
     }
-    statements.push(sql[from..].to_owned());
+    statements.push((from, sql[from..].to_owned()));
     Ok(statements
         .into_iter()
-        .filter(|s| !s.trim().is_empty())
+        .filter(|(_, s)| !s.trim().is_empty())
         .collect())
+}
+
+/// `error`, from parsing `text` (the statement at byte `offset` of `sql`), with the
+/// place the parser names (`at Line: 2, Column: 5`) as PostgreSQL's error position:
+/// a 1-based character index into `sql`, the query as the client sent it, from
+/// which psql draws its `LINE 1: ...` and caret. Errors without a place are kept.
+fn at_position(error: SqlError, sql: &str, offset: usize, text: &str) -> SqlError {
+    let message = error.to_string();
+    // DataFusion wraps the parser's text: `SQL error: ParserError("...")`.
+    let (named, place) = match message.rsplit_once(" at Line: ") {
+        Some((before, place)) => (before, Some(place)),
+        None => (message.trim_end_matches("\")"), None),
+    };
+    let found = named.rsplit_once("found: ").map(|(_, token)| token);
+    let digits = |s: &str| -> Option<usize> {
+        s.chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .ok()
+    };
+    let reported = place
+        .and_then(|place| place.split_once(", Column: "))
+        .and_then(|(line, column)| Some((digits(line)?, digits(column)?)))
+        .and_then(|(line, column)| {
+            let line_start = std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .nth(line.saturating_sub(1))?;
+            Some(
+                text[line_start..]
+                    .char_indices()
+                    .nth(column.saturating_sub(1))
+                    .map_or(text.len(), |(i, _)| line_start + i),
+            )
+        });
+    // Some of the parser's errors place the token after the one they name (`found:
+    // from` at the `t` of `from t`): the named token, last seen up to there, is where
+    // PostgreSQL points. At the end of input, PostgreSQL points past the statement.
+    let within = match (found, reported) {
+        (Some("EOF"), _) => text.trim_end().len(),
+        (Some(token), Some(reported)) if !token.is_empty() => {
+            let end = (reported + token.len()).min(text.len());
+            let end = (0..=end)
+                .rev()
+                .find(|&i| text.is_char_boundary(i))
+                .unwrap_or(0);
+            text[..end].rfind(token).unwrap_or(reported)
+        }
+        (_, Some(reported)) => reported,
+        _ => return error,
+    };
+    let position = sql[..(offset + within).min(sql.len())].chars().count() + 1;
+    SqlError::AtPosition {
+        error: Box::new(error),
+        position,
+    }
 }
 
 /// Parses one statement. PostgreSQL's dialect, except: COPY (DataFusion's parser knows
@@ -3624,7 +3680,11 @@ mod tests {
     fn statements_split_at_top_level_semicolons_only() {
         let sql =
             "select 'a;b' as \"x;y\"; -- c;d\n optimize t;  copy u to stdout ; select $q$;$q$;";
-        let parts = split_statements(sql).expect("split");
+        let parts: Vec<String> = split_statements(sql)
+            .expect("split")
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect();
         assert_eq!(parts.len(), 4, "{parts:?}");
         assert_eq!(parts[0].trim(), "select 'a;b' as \"x;y\"");
         assert!(parts[1].trim().ends_with("optimize t"), "{:?}", parts[1]);
@@ -3635,7 +3695,39 @@ mod tests {
         // Quotes inside literals stay as written (doubled, or escaped in E'').
         let sql = "select 'O''Reilly';\nselect E'a\\'b', 'é;'";
         let parts = split_statements(sql).expect("split");
-        assert_eq!(parts, ["select 'O''Reilly'", "\nselect E'a\\'b', 'é;'"]);
+        assert_eq!(
+            parts,
+            [
+                (0, "select 'O''Reilly'".to_owned()),
+                (19, "\nselect E'a\\'b', 'é;'".to_owned())
+            ]
+        );
+    }
+
+    /// Positions as PostgreSQL 15 reports them (psycopg2's `diag.statement_position`
+    /// against PostgreSQL): the first word, a second statement's, a second line's, and
+    /// past a two-byte character.
+    #[test]
+    fn syntax_errors_carry_postgres_positions() {
+        let position = |sql: &str| -> Option<usize> {
+            let mut found = None;
+            for (offset, text) in split_statements(sql).expect("split") {
+                if let Err(e) = parse_one(&text) {
+                    if let SqlError::AtPosition { position, .. } =
+                        at_position(e, sql, offset, &text)
+                    {
+                        found = Some(position);
+                    }
+                    break;
+                }
+            }
+            found
+        };
+        assert_eq!(position("selec 1"), Some(1));
+        assert_eq!(position("select 1; selec 2"), Some(11));
+        assert_eq!(position("select 1,\n  from t"), Some(13));
+        assert_eq!(position("select 'é' frm t"), Some(16));
+        assert_eq!(position("select (1"), Some(10));
     }
 
     #[test]

@@ -56,6 +56,11 @@ pub const NOT_NULL_VIOLATION: &str = "23502";
 
 /// The ErrorResponse fields for `err`.
 pub fn error_info(err: &SqlError) -> ErrorInfo {
+    if let SqlError::AtPosition { error, position } = err {
+        let mut info = error_info(error);
+        info.position = Some(position.to_string());
+        return info;
+    }
     let mut info = ErrorInfo::new("ERROR".to_owned(), sqlstate(err).to_owned(), message(err));
     if let Some(reworded) = reworded(err) {
         info.hint = reworded.hint.map(str::to_owned);
@@ -123,6 +128,9 @@ pub fn notice_info(notice: &tarn_sql::Notice) -> ErrorInfo {
 
 /// The SQLSTATE for `err`.
 pub fn sqlstate(err: &SqlError) -> &'static str {
+    if let SqlError::AtPosition { error, .. } = err {
+        return sqlstate(error);
+    }
     if let Some((state, _)) = own_error_in_delta_write(err) {
         return state;
     }
@@ -133,6 +141,7 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         return NUMERIC_VALUE_OUT_OF_RANGE;
     }
     match err {
+        SqlError::AtPosition { error, .. } => sqlstate(error),
         SqlError::DataFusion(e) => datafusion_state(e),
         SqlError::Catalog(e) => catalog_state(e),
         SqlError::Connector(e) => connector_state(e),

@@ -3256,6 +3256,40 @@ select count(*) from information_schema.views where table_name = 'it1';
     assert!(errors.is_empty(), "{errors:?}");
 }
 
+/// Syntax errors carry PostgreSQL's error position (the `P` field: a character index
+/// into the query as sent), from which psql draws `LINE n:` and its caret: at the
+/// word named, on a second line, in a second statement of one query, past
+/// multi-byte characters, and past the statement at the end of input. psql's whole
+/// report is compared with PostgreSQL's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_syntax_error_positions_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("positions.sql");
+    std::fs::write(
+        &script,
+        "select 1,\n  from t;\nselec 1;\nselect 'é', 'ü' frm t;\nselect (1 + 2\n",
+    )
+    .expect("write script");
+    let script = script.to_str().expect("utf-8 path");
+    let args = ["-A", "-v", "VERBOSITY=default", "-f", script];
+    let (_, _, expected) = tarn_tests::psql_db(postgres.port, "tarn", "tarn", &args);
+    let (_, _, actual) = tarn.psql(&args);
+    assert!(expected.contains("LINE 2:   from t;"), "{expected}");
+    assert_eq!(actual, expected);
+    for (sql, position) in [("selec 1", "1"), ("select 1; selec 2", "11")] {
+        let (_, _, expected) = tarn_tests::psql_db(
+            postgres.port,
+            "tarn",
+            "tarn",
+            &["-v", "VERBOSITY=default", "-c", sql],
+        );
+        let (_, _, actual) = tarn.psql(&["-v", "VERBOSITY=default", "-c", sql]);
+        assert_eq!(actual, expected, "{sql} (position {position})");
+    }
+}
+
 /// `EXTRACT` answers numeric with the fraction of a second (DataFusion's date_part
 /// gave whole seconds: `extract(second from ... 10:00:05.5)` was `5`) at PostgreSQL
 /// 15's scales (`5.500000`, `5500.000`, a date's epoch without fraction), from
