@@ -31,6 +31,105 @@ use datafusion::prelude::SessionContext;
 /// registers the session's zone, [`udf`]).
 pub(crate) fn install(ctx: &SessionContext) {
     ctx.register_udf(udf("UTC"));
+    ctx.register_udf(ScalarUDF::new_from_impl(ToNumber {
+        signature: Signature::exact(vec![DataType::Utf8, DataType::Utf8], Volatility::Immutable),
+    }));
+}
+
+/// `to_number(text, template)` ([`super::to_char_num::Template::read`]): numeric with
+/// as many decimal places as a literal template has digit places after its point
+/// (PostgreSQL's scale follows the digits read: `to_number('1,234.5', '9,999.99')` is
+/// `1234.5` there, `1234.50` here), ten for a template that varies by row.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ToNumber {
+    signature: Signature,
+}
+
+/// The scale of `to_number`'s answer for a template that varies by row.
+const TO_NUMBER_SCALE: usize = 10;
+
+impl ScalarUDFImpl for ToNumber {
+    fn name(&self) -> &str {
+        "to_number"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Decimal128(38, TO_NUMBER_SCALE as i8))
+    }
+
+    fn return_field_from_args(
+        &self,
+        args: datafusion::logical_expr::ReturnFieldArgs,
+    ) -> Result<datafusion::arrow::datatypes::FieldRef> {
+        let scale = match args.scalar_arguments.get(1).copied().flatten() {
+            Some(
+                datafusion::scalar::ScalarValue::Utf8(Some(t))
+                | datafusion::scalar::ScalarValue::Utf8View(Some(t)),
+            ) => super::to_char_num::Template::parse(t)
+                .map(|t| t.fraction_places())
+                .unwrap_or(TO_NUMBER_SCALE),
+            _ => TO_NUMBER_SCALE,
+        };
+        let scale = i8::try_from(scale.min(37)).unwrap_or(10);
+        Ok(Arc::new(datafusion::arrow::datatypes::Field::new(
+            self.name(),
+            DataType::Decimal128(38, scale),
+            true,
+        )))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use super::to_char_num::Template;
+        let DataType::Decimal128(_, scale) = args.return_field.data_type().clone() else {
+            return datafusion::common::internal_err!("to_number answers numeric");
+        };
+        let rows = args.number_rows;
+        let scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let inputs = datafusion::arrow::compute::cast(&arrays[0], &DataType::Utf8)?;
+        let formats = datafusion::arrow::compute::cast(&arrays[1], &DataType::Utf8)?;
+        let (inputs, formats) = (inputs.as_string::<i32>(), formats.as_string::<i32>());
+        let failed = |message: String| {
+            datafusion::error::DataFusionError::External(Box::new(crate::SqlError::Syntax {
+                message,
+            }))
+        };
+        let mut parsed: Option<(String, Template)> = None;
+        let mut out = datafusion::arrow::array::Decimal128Builder::with_capacity(rows);
+        for row in 0..rows {
+            if inputs.is_null(row) || formats.is_null(row) {
+                out.append_null();
+                continue;
+            }
+            let format = formats.value(row);
+            if parsed.as_ref().map(|(f, _)| f.as_str()) != Some(format) {
+                parsed = Some((format.to_owned(), Template::parse(format).map_err(failed)?));
+            }
+            let template = &parsed.as_ref().expect("parsed above").1;
+            let text = template.read(inputs.value(row)).map_err(|message| {
+                let error = match message.ends_with("not supported for input") {
+                    true => crate::SqlError::not_supported(message),
+                    false => crate::SqlError::InvalidInput(message),
+                };
+                datafusion::error::DataFusionError::External(Box::new(error))
+            })?;
+            let value = datafusion::scalar::ScalarValue::Utf8(Some(text))
+                .cast_to(&DataType::Decimal128(38, scale))?;
+            match value {
+                datafusion::scalar::ScalarValue::Decimal128(v, _, _) => out.append_option(v),
+                _ => out.append_null(),
+            }
+        }
+        let array: ArrayRef = Arc::new(out.finish().with_precision_and_scale(38, scale)?);
+        super::answer(array, scalar)
+    }
 }
 
 /// `to_char` formatting timestamps with time zone in `time_zone` (the session's

@@ -125,6 +125,123 @@ impl Template {
         })
     }
 
+    /// Digit places after the decimal point or `V`: the scale of `to_number`'s
+    /// answer.
+    pub(crate) fn fraction_places(&self) -> usize {
+        self.fraction_places + self.shift
+    }
+
+    /// `to_number(input, template)`: the number `input` holds as this template reads
+    /// it, as decimal text (`-1234.5`), PostgreSQL's way: each digit place takes a
+    /// digit, the point and group separator are taken where the input has them,
+    /// signs (`S`, `MI`, `PL`, `SG`, `PR`, or a leading `-` without one) set the sign,
+    /// other template characters skip one input character each, and input beyond the
+    /// template is ignored. Input with no digit is PostgreSQL's invalid numeric input
+    /// (`" "`); `EEEE`, `RN` and `TH` are not read here.
+    pub(crate) fn read(&self, input: &str) -> Result<String, String> {
+        let chars: Vec<char> = input.chars().collect();
+        let mut at = 0;
+        let mut negative = false;
+        let (mut integer, mut fraction) = (String::new(), String::new());
+        let mut after_point = false;
+        let mut shift = 0usize;
+        let mut shifting = false;
+        let explicit_sign = self.tokens.iter().any(|t| {
+            matches!(
+                t,
+                Token::Sign | Token::Minus | Token::Plus | Token::SignAny | Token::Brackets
+            )
+        });
+        // `PR`'s opening bracket comes before the first digit.
+        if self.tokens.contains(&Token::Brackets) && chars.first() == Some(&'<') {
+            negative = true;
+            at = 1;
+        }
+        for token in &self.tokens {
+            match token {
+                Token::Nine | Token::Zero => {
+                    if integer.is_empty() && fraction.is_empty() {
+                        while chars.get(at) == Some(&' ') {
+                            at += 1;
+                        }
+                        if !explicit_sign && matches!(chars.get(at), Some('-' | '+')) {
+                            negative = chars[at] == '-';
+                            at += 1;
+                        }
+                    }
+                    if let Some(c) = chars.get(at).filter(|c| c.is_ascii_digit()) {
+                        match after_point {
+                            true => fraction.push(*c),
+                            false => integer.push(*c),
+                        }
+                        if shifting {
+                            shift += 1;
+                        }
+                        at += 1;
+                    }
+                }
+                Token::Point => {
+                    after_point = true;
+                    if chars.get(at) == Some(&'.') {
+                        at += 1;
+                    }
+                }
+                Token::Group => {
+                    if chars.get(at) == Some(&',') {
+                        at += 1;
+                    }
+                }
+                Token::Sign | Token::SignAny | Token::Minus | Token::Plus => {
+                    while chars.get(at) == Some(&' ') {
+                        at += 1;
+                    }
+                    match chars.get(at) {
+                        Some('-') if *token != Token::Plus => {
+                            negative = true;
+                            at += 1;
+                        }
+                        Some('+') if *token != Token::Minus => at += 1,
+                        _ => {}
+                    }
+                }
+                Token::Brackets => {
+                    if chars.get(at) == Some(&'>') {
+                        at += 1;
+                    }
+                }
+                Token::Shift => shifting = true,
+                Token::Currency | Token::Text(_) => {
+                    let skipped = match token {
+                        Token::Text(text) => text.chars().count(),
+                        _ => 1,
+                    };
+                    at = (at + skipped).min(chars.len());
+                }
+                Token::Exponent => return Err("\"EEEE\" not supported for input".to_owned()),
+                Token::Roman => return Err("\"RN\" not supported for input".to_owned()),
+                Token::Ordinal { .. } => {}
+            }
+        }
+        if integer.is_empty() && fraction.is_empty() {
+            return Err("invalid input syntax for type numeric: \" \"".to_owned());
+        }
+        if shift > 0 {
+            // Digits read after `V` divide the number by ten each.
+            let digits = format!("{integer}{fraction}");
+            let point = digits.len().saturating_sub(shift);
+            let (int, frac) = digits.split_at(point);
+            integer = int.to_owned();
+            fraction = frac.to_owned();
+        }
+        let integer = integer.trim_start_matches('0');
+        let sign = if negative { "-" } else { "" };
+        let integer = if integer.is_empty() { "0" } else { integer };
+        Ok(match fraction.is_empty() {
+            true => format!("{sign}{integer}"),
+            false => format!("{sign}{integer}.{fraction}"),
+        })
+    }
+
     /// `number` as this template writes it.
     pub(crate) fn format(&self, number: Number<'_>) -> String {
         if self.tokens.contains(&Token::Roman) {

@@ -3290,6 +3290,42 @@ async fn issue_5_syntax_error_positions_as_postgres_15() {
     }
 }
 
+/// `to_number(text, template)` reads PostgreSQL's number templates (it did not exist:
+/// "function to_number does not exist"): digit places, the point and group separator
+/// (`.`/`D`, `,`/`G`), signs (`S`, `MI`, `PR`, a leading `-`), `L`, spaces and
+/// literal characters, `FM`, extra input ignored, NULL, numeric answers that
+/// compute, and 22P02 for text without digits. The cases have as many decimal places
+/// as their templates (Tarn's scale is the template's, PostgreSQL's the digits read).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_to_number_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("to_number.sql");
+    std::fs::write(
+        &script,
+        "select to_number('1,234.50', '9,999.99');
+select to_number('-12', '99');
+select to_number('12345', '99');
+select to_number(' 12', '999');
+select to_number('$1,234.50', 'L9,999.99');
+select to_number('<123>', '999PR');
+select to_number('12.5-', '99.9MI');
+select to_number('1 234', '9 999');
+select to_number('0012', '0000');
+select to_number('12.3', 'FM999.9');
+select to_number('+7', 'S9');
+select to_number(null, '99');
+select pg_typeof(to_number('1', '9'));
+select to_number('1,234.5', '9G999D9') + 1;
+select to_number('abc', '999');
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["22P02"]);
+}
+
 /// `EXTRACT` answers numeric with the fraction of a second (DataFusion's date_part
 /// gave whole seconds: `extract(second from ... 10:00:05.5)` was `5`) at PostgreSQL
 /// 15's scales (`5.500000`, `5500.000`, a date's epoch without fraction), from
