@@ -146,7 +146,13 @@ impl ColumnEntry {
 struct SchemaEntry {
     name: String,
     created_at: String,
+    /// `COMMENT ON SCHEMA`: what `obj_description(oid, 'pg_namespace')` shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    comment: Option<String>,
 }
+
+/// The comment PostgreSQL's `public` schema has until one is set.
+const PUBLIC_COMMENT: &str = "standard public schema";
 
 /// Reads and writes catalog entries in the warehouse.
 #[derive(Debug, Clone)]
@@ -405,6 +411,7 @@ impl Metastore {
         let entry = SchemaEntry {
             name: name.to_owned(),
             created_at: now(),
+            comment: None,
         };
         let path = format!("{SCHEMAS}/{name}.json");
         self.put_new(&path, &entry).await.map_err(|e| match e {
@@ -415,6 +422,64 @@ impl Metastore {
             }
             other => other,
         })?;
+        self.stamp_change().await;
+        Ok(())
+    }
+
+    /// Schema `name`'s entry; `public` has one only once something was recorded for
+    /// it (a comment).
+    async fn schema_entry(&self, name: &str) -> Result<Option<SchemaEntry>> {
+        let key = format!("{SCHEMAS}/{name}.json");
+        let bytes = match self.root.store().get(&self.root.path(&key)).await {
+            Ok(result) => result.bytes().await?,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| CatalogError::InvalidEntry {
+                path: key,
+                reason: e.to_string(),
+            })
+    }
+
+    /// Schema `name`'s comment (`public`'s is PostgreSQL's until one is set).
+    pub async fn schema_comment(&self, name: &str) -> Result<Option<String>> {
+        match self.schema_entry(name).await? {
+            Some(entry) => Ok(entry.comment),
+            None if name == DEFAULT_SCHEMA => Ok(Some(PUBLIC_COMMENT.to_owned())),
+            None => Ok(None),
+        }
+    }
+
+    /// `COMMENT ON SCHEMA name IS comment` (`None`: `IS NULL`).
+    pub async fn set_schema_comment(&self, name: &str, comment: Option<&str>) -> Result<()> {
+        let entry = match self.schema_entry(name).await? {
+            Some(entry) => entry,
+            None if name == DEFAULT_SCHEMA => SchemaEntry {
+                name: name.to_owned(),
+                created_at: now(),
+                comment: None,
+            },
+            None => {
+                return Err(CatalogError::SchemaNotFound {
+                    name: name.to_owned(),
+                });
+            }
+        };
+        let entry = SchemaEntry {
+            comment: comment.map(str::to_owned),
+            ..entry
+        };
+        let key = format!("{SCHEMAS}/{name}.json");
+        let body = serde_json::to_vec_pretty(&entry).map_err(|e| CatalogError::InvalidEntry {
+            path: key.clone(),
+            reason: e.to_string(),
+        })?;
+        self.root
+            .store()
+            .put(&self.root.path(&key), PutPayload::from(body))
+            .await?;
         self.stamp_change().await;
         Ok(())
     }

@@ -1519,6 +1519,32 @@ impl Session {
     /// `COMMENT ON TABLE | VIEW | COLUMN name IS 'text' | NULL`: kept in the
     /// relation's catalog entry (see [`crate::pg`]'s `obj_description`). Inside a
     /// block, ROLLBACK restores the comment before.
+    /// `COMMENT ON SCHEMA name IS 'text' | NULL`, kept in the schema's catalog entry.
+    /// Not inside a transaction block, where ROLLBACK could not take it back.
+    async fn comment_on_schema(
+        &self,
+        name: &ast::ObjectName,
+        comment: Option<&str>,
+    ) -> Result<Output> {
+        if self.transaction_state() != TransactionState::Idle {
+            return Err(SqlError::not_supported(
+                "COMMENT ON SCHEMA inside a transaction block",
+            ));
+        }
+        let schema = match name.0.as_slice() {
+            [part] => part.as_ident().map(normalize_ident),
+            _ => None,
+        }
+        .map(Ok)
+        .unwrap_or_else(|| self.resolve_schema_name(&name.to_string()))?;
+        self.engine
+            .catalog()
+            .metastore()
+            .set_schema_comment(&schema, comment)
+            .await?;
+        Ok(Output::Command(CommandTag::new("COMMENT")))
+    }
+
     async fn comment_on(
         &self,
         object_type: ast::CommentObject,
@@ -1526,6 +1552,9 @@ impl Session {
         comment: Option<&str>,
     ) -> Result<Output> {
         use ast::CommentObject;
+        if object_type == CommentObject::Schema {
+            return self.comment_on_schema(name, comment).await;
+        }
         let (relation, column) = match object_type {
             CommentObject::Table | CommentObject::View | CommentObject::MaterializedView => {
                 (name.clone(), None)

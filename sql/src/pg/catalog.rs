@@ -576,7 +576,24 @@ impl Descriptions {
         use datafusion::arrow::array::Int32Array;
         use datafusion::catalog::CatalogProvider;
         let class = relation_oid("pg_catalog", "pg_class");
+        let namespace = relation_oid("pg_catalog", "pg_namespace");
         let (mut objoid, mut objsubid, mut text) = (Vec::new(), Vec::new(), Vec::new());
+        let mut classoid = Vec::new();
+        // Schemas' comments (`COMMENT ON SCHEMA`), under pg_namespace.
+        for schema_name in self.lake.schema_names() {
+            let comment = self
+                .lake
+                .metastore()
+                .schema_comment(&schema_name)
+                .await
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+            if let Some(comment) = comment {
+                objoid.push(namespace_oid(&schema_name));
+                classoid.push(namespace);
+                objsubid.push(0);
+                text.push(comment);
+            }
+        }
         for schema_name in self.lake.schema_names() {
             let Some(provider) = self.lake.schema(&schema_name) else {
                 continue;
@@ -594,6 +611,7 @@ impl Descriptions {
                 let oid = relation_oid(&schema_name, &name);
                 if let Some(comment) = &entry.comment {
                     objoid.push(oid);
+                    classoid.push(class);
                     objsubid.push(0);
                     text.push(comment.clone());
                 }
@@ -611,16 +629,16 @@ impl Descriptions {
                 for (i, field) in columns.schema().fields().iter().enumerate() {
                     if let Some(comment) = entry.column_comments.get(field.name()) {
                         objoid.push(oid);
+                        classoid.push(class);
                         objsubid.push(i as i32 + 1);
                         text.push(comment.clone());
                     }
                 }
             }
         }
-        let rows = objoid.len();
         let arrays: [ArrayRef; 4] = [
             Arc::new(Int32Array::from(objoid)),
-            Arc::new(Int32Array::from(vec![class; rows])),
+            Arc::new(Int32Array::from(classoid)),
             Arc::new(Int32Array::from(objsubid)),
             Arc::new(StringArray::from(text)),
         ];

@@ -1,5 +1,6 @@
-//! `obj_description(oid [, 'pg_class'])` and `col_description(oid, attnum)`: the
-//! comments `COMMENT ON TABLE | VIEW | COLUMN` keep in a relation's catalog entry,
+//! `obj_description(oid [, 'pg_class' | 'pg_namespace'])` and `col_description(oid,
+//! attnum)`: the comments `COMMENT ON TABLE | VIEW | COLUMN | SCHEMA` keep in a
+//! relation's (or schema's) catalog entry,
 //! as psql's `\dt+` and `\d+`, SQLAlchemy's inspector and DBeaver read them.
 //!
 //! A relation's OID is the hash of its schema and name (as pg_class lists it), so the
@@ -114,8 +115,36 @@ impl AsyncScalarUDFImpl for Description {
             (_, None) => None,
         };
         let relations = relations(&self.lake);
+        let namespaces: HashMap<i64, String> = self
+            .lake
+            .schema_names()
+            .into_iter()
+            .map(|s| (i64::from(super::catalog::namespace_oid(&s)), s))
+            .collect();
         let mut out = Vec::with_capacity(rows);
         for row in 0..rows {
+            // `obj_description(oid, 'pg_namespace')`: a schema's (COMMENT ON SCHEMA).
+            if let (Of::Relation, Some(catalog)) = (self.of, &second) {
+                let catalog = catalog.as_string::<i32>();
+                if !catalog.is_null(row) && catalog.value(row) == "pg_namespace" {
+                    let schema = match oids.is_null(row) {
+                        true => None,
+                        false => namespaces.get(&oids.value(row)),
+                    };
+                    out.push(match schema {
+                        Some(schema) => self
+                            .lake
+                            .metastore()
+                            .schema_comment(schema)
+                            .await
+                            .map_err(|e| {
+                                datafusion::error::DataFusionError::External(Box::new(e))
+                            })?,
+                        None => None,
+                    });
+                    continue;
+                }
+            }
             let target = match oids.is_null(row) {
                 true => None,
                 false => relations.get(&oids.value(row)),

@@ -3326,6 +3326,39 @@ select to_number('abc', '999');
     assert_eq!(errors, ["22P02"]);
 }
 
+/// `COMMENT ON SCHEMA` (refused before, 0A000), read back as psql's `\\dn+` and
+/// DBeaver read it: `obj_description(oid, 'pg_namespace')` and pg_description joined
+/// on `'pg_namespace'::regclass`; `public` has PostgreSQL's comment until one is set;
+/// `IS NULL` removes it; a missing schema is 3F000. Inside a transaction block it is
+/// refused (0A000: ROLLBACK could not take it back), where PostgreSQL runs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_comment_on_schema_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("schema_comments.sql");
+    std::fs::write(&script, "create schema raw;
+comment on schema raw is 'files as they landed';
+select nspname, obj_description(oid, 'pg_namespace') from pg_namespace where nspname in ('raw', 'public') order by 1;
+select n.nspname, d.description from pg_namespace n join pg_description d on d.objoid = n.oid and d.classoid = 'pg_namespace'::regclass where n.nspname in ('raw', 'public') order by 1;
+comment on schema public is 'the default';
+comment on schema raw is null;
+select nspname, obj_description(oid, 'pg_namespace') from pg_namespace where nspname in ('raw', 'public') order by 1;
+comment on schema nope is 'x';
+").expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["3F000"]);
+    let (_, _, err) = tarn.psql(&[
+        "-v",
+        "VERBOSITY=sqlstate",
+        "-c",
+        "begin",
+        "-c",
+        "comment on schema raw is 'in a block'",
+    ]);
+    assert!(err.contains("ERROR:  0A000"), "{err}");
+}
+
 /// `EXTRACT` answers numeric with the fraction of a second (DataFusion's date_part
 /// gave whole seconds: `extract(second from ... 10:00:05.5)` was `5`) at PostgreSQL
 /// 15's scales (`5.500000`, `5500.000`, a date's epoch without fraction), from
