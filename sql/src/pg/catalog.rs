@@ -579,16 +579,20 @@ impl Descriptions {
         let namespace = relation_oid("pg_catalog", "pg_namespace");
         let (mut objoid, mut objsubid, mut text) = (Vec::new(), Vec::new(), Vec::new());
         let mut classoid = Vec::new();
-        // Schemas' comments (`COMMENT ON SCHEMA`), under pg_namespace.
-        for schema_name in self.lake.schema_names() {
-            let comment = self
-                .lake
-                .metastore()
-                .schema_comment(&schema_name)
-                .await
-                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+        // Schemas' comments (`COMMENT ON SCHEMA`), under pg_namespace: one read of
+        // each schema's entry, all at once (an object store's round trips overlap).
+        let schemas = self.lake.schema_names();
+        let comments = futures::future::join_all(
+            schemas
+                .iter()
+                .map(|schema| self.lake.metastore().schema_comment(schema)),
+        )
+        .await;
+        for (schema_name, comment) in schemas.iter().zip(comments) {
+            let comment =
+                comment.map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
             if let Some(comment) = comment {
-                objoid.push(namespace_oid(&schema_name));
+                objoid.push(namespace_oid(schema_name));
                 classoid.push(namespace);
                 objsubid.push(0);
                 text.push(comment);
