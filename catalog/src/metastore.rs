@@ -430,17 +430,7 @@ impl Metastore {
     /// it (a comment).
     async fn schema_entry(&self, name: &str) -> Result<Option<SchemaEntry>> {
         let key = format!("{SCHEMAS}/{name}.json");
-        let bytes = match self.root.store().get(&self.root.path(&key)).await {
-            Ok(result) => result.bytes().await?,
-            Err(object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| CatalogError::InvalidEntry {
-                path: key,
-                reason: e.to_string(),
-            })
+        Ok(self.read_entry(&key).await?.map(|(_, entry)| entry))
     }
 
     /// Schema `name`'s comment (`public`'s is PostgreSQL's until one is set).
@@ -471,17 +461,8 @@ impl Metastore {
             comment: comment.map(str::to_owned),
             ..entry
         };
-        let key = format!("{SCHEMAS}/{name}.json");
-        let body = serde_json::to_vec_pretty(&entry).map_err(|e| CatalogError::InvalidEntry {
-            path: key.clone(),
-            reason: e.to_string(),
-        })?;
-        self.root
-            .store()
-            .put(&self.root.path(&key), PutPayload::from(body))
-            .await?;
-        self.stamp_change().await;
-        Ok(())
+        self.overwrite(&format!("{SCHEMAS}/{name}.json"), &entry)
+            .await
     }
 
     pub async fn drop_schema(&self, name: &str) -> Result<()> {
@@ -512,17 +493,9 @@ impl Metastore {
         if let Some(entry) = self.cache.get(&key) {
             return Ok(Some(entry));
         }
-        let path = self.root.path(&key);
-        let (version, bytes) = match self.root.store().get(&path).await {
-            Ok(result) => (Version::of(&result.meta), result.bytes().await?),
-            Err(object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some((version, entry)) = self.read_entry::<TableEntry>(&key).await? else {
+            return Ok(None);
         };
-        let entry: TableEntry =
-            serde_json::from_slice(&bytes).map_err(|e| CatalogError::InvalidEntry {
-                path: key.clone(),
-                reason: e.to_string(),
-            })?;
         let entry = Arc::new(entry);
         self.cache.put(&key, version, &entry);
         Ok(Some(entry))
@@ -550,16 +523,7 @@ impl Metastore {
     pub async fn replace_table(&self, entry: &TableEntry) -> Result<()> {
         let key = format!("{TABLES}/{}/{}.json", entry.schema, entry.name);
         self.cache.forget(&key);
-        let body = serde_json::to_vec_pretty(entry).map_err(|e| CatalogError::InvalidEntry {
-            path: key.clone(),
-            reason: e.to_string(),
-        })?;
-        self.root
-            .store()
-            .put(&self.root.path(&key), PutPayload::from(body))
-            .await?;
-        self.stamp_change().await;
-        Ok(())
+        self.overwrite(&key, entry).await
     }
 
     pub async fn drop_table(&self, schema: &str, name: &str) -> Result<()> {
@@ -579,20 +543,53 @@ impl Metastore {
     }
 
     async fn put_new<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
-        let body = serde_json::to_vec_pretty(value).map_err(|e| CatalogError::InvalidEntry {
-            path: key.to_owned(),
-            reason: e.to_string(),
-        })?;
         let options = PutOptions {
             mode: PutMode::Create,
             ..PutOptions::default()
         };
         self.root
             .store()
-            .put_opts(&self.root.path(key), PutPayload::from(body), options)
+            .put_opts(&self.root.path(key), entry_body(key, value)?, options)
             .await?;
         Ok(())
     }
+
+    /// Writes `value` at `key` whatever was there, and marks the catalog changed.
+    async fn overwrite<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
+        self.root
+            .store()
+            .put(&self.root.path(key), entry_body(key, value)?)
+            .await?;
+        self.stamp_change().await;
+        Ok(())
+    }
+
+    /// The entry at `key` and the version read, `None` if there is none.
+    async fn read_entry<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<(Version, T)>> {
+        let (version, bytes) = match self.root.store().get(&self.root.path(key)).await {
+            Ok(result) => (Version::of(&result.meta), result.bytes().await?),
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let entry = serde_json::from_slice(&bytes).map_err(|e| CatalogError::InvalidEntry {
+            path: key.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Ok(Some((version, entry)))
+    }
+}
+
+/// `value` as the JSON a catalog entry at `key` holds.
+fn entry_body<T: Serialize>(key: &str, value: &T) -> Result<PutPayload> {
+    serde_json::to_vec_pretty(value)
+        .map(PutPayload::from)
+        .map_err(|e| CatalogError::InvalidEntry {
+            path: key.to_owned(),
+            reason: e.to_string(),
+        })
 }
 
 /// The files of a dropped managed table, kept until `dropped_at` plus the catalog's

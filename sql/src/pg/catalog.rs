@@ -941,15 +941,10 @@ impl TableProvider for AttrDefaults {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
-        let rows = match self.built.get("pg_attrdef") {
-            Some(rows) => rows,
-            None => {
-                let before = self.lake.metastore().state();
-                let rows = vec![self.batch().await?];
-                self.built.put("pg_attrdef", before, &rows);
-                rows
-            }
-        };
+        let rows = self
+            .built
+            .get_or_build("pg_attrdef", async { Ok(vec![self.batch().await?]) })
+            .await?;
         MemTable::try_new(Arc::clone(&self.schema), vec![rows])?
             .scan(state, projection, filters, limit)
             .await
@@ -1118,6 +1113,21 @@ impl BuiltRows {
                 .insert(table, (state, batches.to_vec()));
         }
     }
+
+    /// `table`'s rows as kept, or as `build` makes them now (then kept).
+    async fn get_or_build(
+        &self,
+        table: &'static str,
+        build: impl std::future::Future<Output = DFResult<Vec<RecordBatch>>>,
+    ) -> DFResult<Vec<RecordBatch>> {
+        if let Some(rows) = self.get(table) {
+            return Ok(rows);
+        }
+        let before = self.lake.metastore().state();
+        let rows = build.await?;
+        self.put(table, before, &rows);
+        Ok(rows)
+    }
 }
 
 #[async_trait]
@@ -1137,22 +1147,19 @@ impl<R: RewriteRows + 'static> TableProvider for Rewritten<R> {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
-        let rows = match self.built.get(self.name) {
-            Some(rows) => rows,
-            None => {
-                let before = self.built.lake.metastore().state();
+        let rows = self
+            .built
+            .get_or_build(self.name, async {
                 let batches = collect_table(Arc::clone(&self.inner), state).await?;
-                let rows = self
+                Ok(self
                     .rows
                     .rewrite(state, batches)
                     .await?
                     .into_iter()
                     .map(|b| RecordBatch::try_new(Arc::clone(&self.schema), b.columns().to_vec()))
-                    .collect::<Result<Vec<_>, _>>()?;
-                self.built.put(self.name, before, &rows);
-                rows
-            }
-        };
+                    .collect::<Result<Vec<_>, _>>()?)
+            })
+            .await?;
         MemTable::try_new(Arc::clone(&self.schema), vec![rows])?
             .scan(state, projection, filters, limit)
             .await

@@ -114,14 +114,20 @@ impl ScalarUDFImpl for ToNumber {
             }
             let template = &parsed.as_ref().expect("parsed above").1;
             let text = template.read(inputs.value(row)).map_err(|message| {
-                let error = match message.ends_with("not supported for input") {
+                let error = match message.ends_with("for input") {
                     true => crate::SqlError::not_supported(message),
                     false => crate::SqlError::InvalidInput(message),
                 };
                 datafusion::error::DataFusionError::External(Box::new(error))
             })?;
+            // Tarn's numeric holds 38 digits (PostgreSQL's more).
             let value = datafusion::scalar::ScalarValue::Utf8(Some(text))
-                .cast_to(&DataType::Decimal128(38, scale))?;
+                .cast_to(&DataType::Decimal128(38, scale))
+                .map_err(|_| {
+                    datafusion::error::DataFusionError::External(Box::new(
+                        crate::SqlError::NumericOverflow,
+                    ))
+                })?;
             match value {
                 datafusion::scalar::ScalarValue::Decimal128(v, _, _) => out.append_option(v),
                 _ => out.append_null(),

@@ -137,7 +137,8 @@ impl Template {
     /// signs (`S`, `MI`, `PL`, `SG`, `PR`, or a leading `-` without one) set the sign,
     /// other template characters skip one input character each, and input beyond the
     /// template is ignored. Input with no digit is PostgreSQL's invalid numeric input
-    /// (`" "`); `EEEE`, `RN` and `TH` are not read here.
+    /// (`" "`); `EEEE` and `RN` are refused (`"RN" for input`), as PostgreSQL refuses
+    /// them, and `TH` is ignored.
     pub(crate) fn read(&self, input: &str) -> Result<String, String> {
         let chars: Vec<char> = input.chars().collect();
         let mut at = 0;
@@ -217,8 +218,8 @@ impl Template {
                     };
                     at = (at + skipped).min(chars.len());
                 }
-                Token::Exponent => return Err("\"EEEE\" not supported for input".to_owned()),
-                Token::Roman => return Err("\"RN\" not supported for input".to_owned()),
+                Token::Exponent => return Err("\"EEEE\" for input".to_owned()),
+                Token::Roman => return Err("\"RN\" for input".to_owned()),
                 Token::Ordinal { .. } => {}
             }
         }

@@ -949,6 +949,20 @@ fn same_script_output_in(
     states(&expected_err)
 }
 
+/// A fresh PostgreSQL and Tarn and the script `sql` written as `name` in a temporary
+/// folder (kept while the returned one lives).
+async fn scripted(
+    name: &str,
+    sql: &str,
+) -> (Postgres, TestServer, tempfile::TempDir, std::path::PathBuf) {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join(name);
+    std::fs::write(&script, sql).expect("write script");
+    (postgres, tarn, dir, script)
+}
+
 /// Runs `script` against both with psql's default verbosity and asserts the same error
 /// reports: each ERROR's, NOTICE's and WARNING's words with its DETAIL and HINT lines.
 /// The statement's position that PostgreSQL adds (`LINE 1: ...`, `^`; Tarn sends
@@ -2634,11 +2648,7 @@ select 1 frm snap;
 /// defaults in PostgreSQL's text (`'new'::text`, `(7 + 1)`), NULL elsewhere.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_column_defaults_as_postgres_15() {
-    let postgres = Postgres::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let tarn = TestServer::start(dir.path()).await;
-    let script = dir.path().join("defaults.sql");
-    std::fs::write(&script, "create table ev (id int, created timestamp default now(), status text default 'new', n int default 7 + 1, note text);
+    let (postgres, tarn, _dir, script) = scripted("defaults.sql", "create table ev (id int, created timestamp default now(), status text default 'new', n int default 7 + 1, note text);
 insert into ev (id) values (1);
 insert into ev values (2, default, 'x');
 insert into ev (id, status) values (3, default), (4, 'y');
@@ -2648,7 +2658,7 @@ insert into ev (ID, Note) select id + 10, 'again' from ev where id in (1, 2);
 select id, created is not null as has_created, created <= now() as past, status, n, note from ev order by id nulls first;
 select column_name, column_default from information_schema.columns
   where table_name = 'ev' order by ordinal_position;
-").expect("write script");
+").await;
     let errors = same_script_output(&postgres, &tarn, &script);
     assert!(errors.is_empty(), "{errors:?}");
 }
@@ -2979,12 +2989,8 @@ select column_name, column_default from information_schema.columns
 /// pg_attrdef had no rows and pg_get_expr answered an empty string.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_column_defaults_in_pg_catalog_as_postgres_15() {
-    let postgres = Postgres::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let tarn = TestServer::start(dir.path()).await;
-    let script = dir.path().join("defaults.sql");
-    std::fs::write(
-        &script,
+    let (postgres, tarn, _dir, script) = scripted(
+        "defaults.sql",
         "create table dflt (a int default 7, b text default 'q', c int not null,
   d numeric(10,2) default -1.5, e varchar(5) default 'x', f timestamptz default now(), g int,
   h boolean default false, i bigint default 2 * 3);
@@ -3002,7 +3008,7 @@ select count(*) from pg_attrdef where adrelid = 'dflt'::regclass;
 select pg_get_expr(null, 0) is null as null_expr;
 ",
     )
-    .expect("write script");
+    .await;
     let errors = same_script_output(&postgres, &tarn, &script);
     assert!(errors.is_empty(), "{errors:?}");
 }
@@ -3021,12 +3027,8 @@ select pg_get_expr(null, 0) is null as null_expr;
 /// PostgreSQL's reports and by SQLSTATE, each on fresh servers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_notices_and_drops_of_several_objects_as_postgres_15() {
-    let postgres = Postgres::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let tarn = TestServer::start(dir.path()).await;
-    let script = dir.path().join("notices.sql");
-    std::fs::write(
-        &script,
+    let (postgres, tarn, _dir, script) = scripted(
+        "notices.sql",
         "drop table if exists nt1;
 drop table if exists nos.nt1;
 drop view if exists nv1;
@@ -3121,7 +3123,7 @@ create table e1 (a int);
 drop view e1;
 ",
     )
-    .expect("write script");
+    .await;
     let errors = same_script_output(&postgres, &tarn, &script);
     assert_eq!(
         errors,
@@ -3149,11 +3151,7 @@ drop view e1;
 /// MERGE, fills them too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_defaults_in_copy_from_and_merge_as_postgres_15() {
-    let postgres = Postgres::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let tarn = TestServer::start(dir.path()).await;
-    let script = dir.path().join("copy_defaults.sql");
-    std::fs::write(&script, "create table cd (id int, created timestamp default now(), status text default 'new', n int default 7 + 1, v varchar(3) default 'ab', note text);
+    let (postgres, tarn, _dir, script) = scripted("copy_defaults.sql", "create table cd (id int, created timestamp default now(), status text default 'new', n int default 7 + 1, v varchar(3) default 'ab', note text);
 \\copy cd (id, note) from stdin
 1\tx
 2\ty
@@ -3173,7 +3171,7 @@ create table uq (id int primary key, status text default 'dflt', note text);
 insert into uq (id, note) values (1, 'a') on conflict (id) do nothing;
 insert into uq (id, note) values (1, 'b'), (2, 'c') on conflict (id) do update set note = excluded.note;
 select * from uq order by id;
-").expect("write script");
+").await;
     let errors = same_script_output(&postgres, &tarn, &script);
     assert!(errors.is_empty(), "{errors:?}");
 }
@@ -3187,12 +3185,8 @@ select * from uq order by id;
 /// column and left the views to fail. Compared word for word and by SQLSTATE.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_alter_table_columns_views_use_as_postgres_15() {
-    let postgres = Postgres::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let tarn = TestServer::start(dir.path()).await;
-    let script = dir.path().join("view_columns.sql");
-    std::fs::write(
-        &script,
+    let (postgres, tarn, _dir, script) = scripted(
+        "view_columns.sql",
         "create table vt (a int, b int, c text);
 create view vv1 as select a, b from vt;
 create view vv2 as select a from vv1;
@@ -3212,7 +3206,7 @@ alter table vt2 drop column b;
 alter table vt2 drop column a;
 ",
     )
-    .expect("write script");
+    .await;
     let errors = same_script_output(&postgres, &tarn, &script);
     assert_eq!(errors, ["2BP01", "2BP01", "0A000", "42703", "2BP01"]);
     let postgres = Postgres::start();
@@ -3232,12 +3226,8 @@ alter table vt2 drop column a;
 /// and information_schema.tables leaves materialized views out, as PostgreSQL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_information_schema_views_and_tables_as_postgres_15() {
-    let postgres = Postgres::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let tarn = TestServer::start(dir.path()).await;
-    let script = dir.path().join("views.sql");
-    std::fs::write(
-        &script,
+    let (postgres, tarn, _dir, script) = scripted(
+        "views.sql",
         "create table it1 (a int);
 create view iv1 as select count(*) as n from it1;
 create materialized view im1 as select a from it1;
@@ -3251,7 +3241,7 @@ select table_schema, table_name, table_type from information_schema.tables
 select count(*) from information_schema.views where table_name = 'it1';
 ",
     )
-    .expect("write script");
+    .await;
     let errors = same_script_output(&postgres, &tarn, &script);
     assert!(errors.is_empty(), "{errors:?}");
 }
@@ -3294,16 +3284,13 @@ async fn issue_5_syntax_error_positions_as_postgres_15() {
 /// "function to_number does not exist"): digit places, the point and group separator
 /// (`.`/`D`, `,`/`G`), signs (`S`, `MI`, `PR`, a leading `-`), `L`, spaces and
 /// literal characters, `FM`, extra input ignored, NULL, numeric answers that
-/// compute, and 22P02 for text without digits. The cases have as many decimal places
+/// compute, 22P02 for text without digits, 0A000 for `RN` and `EEEE` (not read as
+/// input there either). The cases have as many decimal places
 /// as their templates (Tarn's scale is the template's, PostgreSQL's the digits read).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_to_number_as_postgres_15() {
-    let postgres = Postgres::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let tarn = TestServer::start(dir.path()).await;
-    let script = dir.path().join("to_number.sql");
-    std::fs::write(
-        &script,
+    let (postgres, tarn, _dir, script) = scripted(
+        "to_number.sql",
         "select to_number('1,234.50', '9,999.99');
 select to_number('-12', '99');
 select to_number('12345', '99');
@@ -3319,11 +3306,13 @@ select to_number(null, '99');
 select pg_typeof(to_number('1', '9'));
 select to_number('1,234.5', '9G999D9') + 1;
 select to_number('abc', '999');
+select to_number('12', 'RN');
+select to_number('1.5', '9.9EEEE');
 ",
     )
-    .expect("write script");
+    .await;
     let errors = same_script_output(&postgres, &tarn, &script);
-    assert_eq!(errors, ["22P02"]);
+    assert_eq!(errors, ["22P02", "0A000", "0A000"]);
 }
 
 /// `COMMENT ON SCHEMA` (refused before, 0A000), read back as psql's `\\dn+` and
@@ -3333,11 +3322,7 @@ select to_number('abc', '999');
 /// refused (0A000: ROLLBACK could not take it back), where PostgreSQL runs it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_comment_on_schema_as_postgres_15() {
-    let postgres = Postgres::start();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let tarn = TestServer::start(dir.path()).await;
-    let script = dir.path().join("schema_comments.sql");
-    std::fs::write(&script, "create schema raw;
+    let (postgres, tarn, _dir, script) = scripted("schema_comments.sql", "create schema raw;
 comment on schema raw is 'files as they landed';
 select nspname, obj_description(oid, 'pg_namespace') from pg_namespace where nspname in ('raw', 'public') order by 1;
 select n.nspname, d.description from pg_namespace n join pg_description d on d.objoid = n.oid and d.classoid = 'pg_namespace'::regclass where n.nspname in ('raw', 'public') order by 1;
@@ -3345,7 +3330,7 @@ comment on schema public is 'the default';
 comment on schema raw is null;
 select nspname, obj_description(oid, 'pg_namespace') from pg_namespace where nspname in ('raw', 'public') order by 1;
 comment on schema nope is 'x';
-").expect("write script");
+").await;
     let errors = same_script_output(&postgres, &tarn, &script);
     assert_eq!(errors, ["3F000"]);
     let (_, _, err) = tarn.psql(&[
