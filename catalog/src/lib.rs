@@ -32,3 +32,10 @@ pub fn query_planner()
 -> std::sync::Arc<dyn datafusion::execution::context::QueryPlanner + Send + Sync> {
     deltalake::delta_datafusion::planner::DeltaPlanner::new()
 }
+
+/// The physical planning of the nodes Delta writes plan into, for a query planner
+/// that has nodes of its own to plan beside them (`tarn-sql`'s).
+pub fn extension_planner()
+-> std::sync::Arc<dyn datafusion::physical_planner::ExtensionPlanner + Send + Sync> {
+    deltalake::delta_datafusion::planner::DeltaExtensionPlanner::new()
+}

@@ -20,6 +20,7 @@ pub mod error;
 mod information_schema;
 pub mod params;
 pub mod pg;
+mod planner;
 pub mod session;
 pub mod settings;
 

@@ -44,6 +44,7 @@ mod series;
 mod single_value;
 mod sizes;
 pub mod sleep;
+pub(crate) mod subplans;
 mod text_case;
 mod to_char;
 mod to_char_num;

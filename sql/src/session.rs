@@ -324,7 +324,7 @@ pub(crate) fn initial_state(
         .with_config(config)
         .with_runtime_env(Arc::clone(engine.runtime()))
         .with_default_features()
-        .with_query_planner(tarn_catalog::query_planner())
+        .with_query_planner(Arc::new(crate::planner::Planner))
         .with_analyzer_rules(
             [
                 crate::pg::boolean_literal_rule(),

@@ -318,9 +318,9 @@ pub(crate) fn rewrite_regproc_comparisons(statement: &mut Statement) {
 
 /// `ARRAY(SELECT e FROM ... [ORDER BY ...])` (psql's `\du` and `\d+`) as the
 /// aggregated subquery `(SELECT array_agg(e ORDER BY ...) FROM ...)`, which DataFusion
-/// can decorrelate. One difference remains: for no rows PostgreSQL gives `{}`, this
-/// gives NULL. Subqueries with GROUP BY, DISTINCT, LIMIT or set operations are left
-/// as they are (and fail to plan, naming `array`).
+/// can decorrelate, with an empty array for no rows (`coalesce(..., make_array())`).
+/// Subqueries with GROUP BY, DISTINCT, LIMIT or set operations are left as they are
+/// (and fail to plan, naming `array`).
 pub(crate) fn rewrite_array_subqueries(statement: &mut Statement) {
     use datafusion::sql::sqlparser::ast::{
         FunctionArgumentClause, GroupByExpr, OrderByKind, SelectItem, SetExpr,
@@ -365,7 +365,11 @@ pub(crate) fn rewrite_array_subqueries(statement: &mut Statement) {
             if let SetExpr::Select(select) = query.body.as_mut() {
                 select.projection = vec![SelectItem::UnnamedExpr(agg)];
             }
-            *expr = Expr::Subquery(query);
+            // array_agg of no rows is NULL; ARRAY() of no rows is empty.
+            *expr = call(
+                "coalesce",
+                vec![Expr::Subquery(query), call("make_array", vec![])],
+            );
         }
         ControlFlow::<()>::Continue(())
     });

@@ -3344,6 +3344,48 @@ comment on schema nope is 'x';
     assert!(err.contains("ERROR:  0A000"), "{err}");
 }
 
+/// Subqueries DataFusion cannot decorrelate run as PostgreSQL's SubPlans, once per
+/// distinct outer value (all refused before: "Physical plan does not support logical
+/// expression ScalarSubquery" or "InSubquery"): scalar subqueries correlated by
+/// inequality, with ORDER BY ... LIMIT, nested ones reading the outermost row, inside
+/// aggregates and prepared statements; IN and EXISTS as values, with SQL's NULLs; a
+/// second row is 21000. `ARRAY(subquery)` of no rows is `{}` (was NULL).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_correlated_subqueries_as_postgres_15() {
+    let (postgres, tarn, _dir, script) = scripted(
+        "subplans.sql",
+        r#"create table sa (x int, y text);
+create table sb (x int, z int);
+insert into sa values (1, 'p'), (2, 'q'), (3, 'r'), (null, 's');
+insert into sb values (1, 10), (2, 20), (2, 21), (4, 40), (null, 50);
+select x, (select count(*) from sb where sb.x >= sa.x) as c from sa order by x;
+select x, (select max(z) from sb where sb.x < sa.x) as m from sa order by x;
+select x, (select string_agg(y, ',' order by y) from sa a2 where a2.x <= sa.x) as s from sa order by x;
+select x, (select z from sb where sb.x = sa.x order by z desc limit 1) as top from sa order by x;
+select x, (select count(*) from sb where sb.x = sa.x) + (select max(z) from sb where sb.x > sa.x) as sum from sa order by x;
+select x from sa where (select count(*) from sb where sb.x <> sa.x) > 2 order by x;
+select x, exists (select 1 from sb where sb.x > sa.x) as e, not exists (select 1 from sb where sb.x > sa.x) as ne from sa order by x;
+select x, x in (select sb.x from sb where sb.x is not null) as i, x not in (select sb.x from sb) as ni from sa order by x;
+select x, x in (select sb.x from sb where sb.z > sa.x * 10) as i from sa order by x;
+select x from sa where x = 1 or exists (select 1 from sb where sb.x = sa.x + 2) order by x;
+select x from sa where x = 3 or x in (select sb.x + 1 from sb) order by x;
+select x, case when x in (select x from sb where z > 15) then 'big' else 'small' end as size from sa order by x;
+select x, (select count(*) from sb where sb.x >= sa.x and exists (select 1 from sa a3 where a3.x < sb.x)) as n from sa order by x;
+select x, (select count(*) from sb where sb.z > (select min(z) from sb b2 where b2.x >= sa.x)) as n from sa order by x;
+select y, sum((select count(*) from sb where sb.x >= sa.x)) as total from sa group by y order by y;
+select x, array(select z from sb where sb.x = sa.x order by z) as zs from sa order by x;
+select x, (select z from sb where sb.x >= sa.x) from sa order by x;
+select x, (select count(*) from sb where sb.x >= sa.x) from sa where false;
+prepare later(int) as select x, (select count(*) from sb where sb.x >= sa.x + $1) as c from sa order by x;
+execute later(1);
+execute later(-5);
+"#,
+    )
+    .await;
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["21000"]);
+}
+
 /// `EXTRACT` answers numeric with the fraction of a second (DataFusion's date_part
 /// gave whole seconds: `extract(second from ... 10:00:05.5)` was `5`) at PostgreSQL
 /// 15's scales (`5.500000`, `5500.000`, a date's epoch without fraction), from

@@ -1,0 +1,842 @@
+//! Subqueries DataFusion leaves in a plan it cannot run, run as PostgreSQL runs them:
+//! as a SubPlan, evaluated again for each distinct set of the outer values it reads.
+//!
+//! DataFusion decorrelates a subquery into a join where it can (equality correlation,
+//! `EXISTS` and `IN` in a filter) and runs an uncorrelated scalar subquery once. What
+//! is left fails at physical planning ("Physical plan does not support logical
+//! expression ScalarSubquery"): a scalar subquery correlated by anything but
+//! equality (`(SELECT count(*) FROM b WHERE b.x >= a.x)`), one with `ORDER BY ...
+//! LIMIT 1`, and `IN (subquery)` or `EXISTS` used as a value (`SELECT x IN (SELECT
+//! ...)`, `CASE WHEN EXISTS ...`, `WHERE a OR x IN (...)`).
+//!
+//! [`rewrite`] replaces each such expression of a projection, filter, aggregate,
+//! window or sort by a column that a [`Subplans`] node below it adds to its input's
+//! rows; [`SubplanExec`] computes that column batch by batch: for each row it reads
+//! the outer columns the subquery refers to, puts their values into the subquery as
+//! literals, and plans and runs it (through the session's planner, so the subquery's
+//! own subqueries are handled the same way). Answers are kept per set of outer values
+//! for the rest of the execution, as PostgreSQL's Memoize does, so a subquery runs
+//! once per distinct key, not once per row. A scalar subquery with more than one row
+//! fails with 21000 as in PostgreSQL; `IN` answers NULL where PostgreSQL does (no
+//! match, and a NULL on either side).
+//!
+//! Each distinct key costs a planning of the subquery: a correlated subquery over
+//! many distinct outer values is slow, as PostgreSQL's SubPlan is, and the answer is
+//! to write it as a join. The node is Tarn's own and has no protobuf codec yet, so a
+//! plan holding one cannot be sent to Ballista executors.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{ArrayRef, RecordBatch, new_empty_array};
+use datafusion::arrow::datatypes::{DataType, Field, SchemaRef};
+use datafusion::catalog::Session;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{Column, DFSchema, DFSchemaRef, Result, ScalarValue, internal_err};
+use datafusion::execution::context::SessionState;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::expr_rewriter::NamePreserver;
+use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
+use datafusion::logical_expr::{
+    Expr, Extension, LogicalPlan, Projection, Subquery, UserDefinedLogicalNode,
+    UserDefinedLogicalNodeCore,
+};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::apply_expression_roots;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
+    ReplaceChildrenOptions, execute_stream,
+};
+use datafusion::physical_planner::{ExtensionPlanner, PhysicalPlanner};
+use futures::StreamExt;
+
+/// Kept answers per subquery before they are dropped and computed again: bounds the
+/// memory of a subquery over many distinct outer values.
+const ANSWERS_KEPT: usize = 16_384;
+
+/// Whether `plan` may hold a subquery DataFusion cannot run (see the module doc):
+/// [`rewrite`] finds out which.
+pub(crate) fn needed(plan: &LogicalPlan) -> bool {
+    let mut found = false;
+    let _ = plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|e| {
+            found = e.exists(|e| {
+                Ok(match e {
+                    Expr::ScalarSubquery(sq) => {
+                        !sq.outer_ref_columns.is_empty() || reads_outer(&sq.subquery)
+                    }
+                    Expr::Exists(_) | Expr::InSubquery(_) => true,
+                    _ => false,
+                })
+            })?;
+            Ok(stop_if(found))
+        })?;
+        Ok(stop_if(found))
+    });
+    found
+}
+
+fn stop_if(found: bool) -> TreeNodeRecursion {
+    if found {
+        TreeNodeRecursion::Stop
+    } else {
+        TreeNodeRecursion::Continue
+    }
+}
+
+/// Whether `plan` or a subquery in it reads an outer column.
+fn reads_outer(plan: &LogicalPlan) -> bool {
+    let mut found = false;
+    let _ = plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|e| {
+            found = e.exists(|e| Ok(matches!(e, Expr::OuterReferenceColumn(..))))?;
+            Ok(stop_if(found))
+        })?;
+        Ok(stop_if(found))
+    });
+    found
+}
+
+/// A subquery expression DataFusion's physical planner refuses, in a node over
+/// `input`: a scalar subquery that reads `input`'s rows (DataFusion runs the others
+/// itself, but takes one whose only outer references are in a subquery of its own
+/// for uncorrelated), `EXISTS` and `IN` (which it runs only as joins, and which are
+/// left only where they could not become one).
+fn left_over(expr: &Expr, input: Option<&DFSchema>) -> bool {
+    match expr {
+        Expr::ScalarSubquery(sq) => correlated(sq, input),
+        Expr::Exists(_) | Expr::InSubquery(_) => true,
+        _ => false,
+    }
+}
+
+fn correlated(sq: &Subquery, input: Option<&DFSchema>) -> bool {
+    !sq.outer_ref_columns.is_empty()
+        || input.is_some_and(|input| !outer_columns(&sq.subquery, input).is_empty())
+}
+
+/// `plan` with each subquery DataFusion cannot run computed by a [`Subplans`] node
+/// (see the module doc). Subqueries inside them are rewritten when they are planned
+/// for their outer values; those inside uncorrelated scalar subqueries, which
+/// DataFusion plans itself, are rewritten here.
+pub(crate) fn rewrite(plan: LogicalPlan) -> Result<LogicalPlan> {
+    let mut names = 0;
+    rewrite_numbered(plan, &mut names)
+}
+
+fn rewrite_numbered(plan: LogicalPlan, names: &mut usize) -> Result<LogicalPlan> {
+    plan.transform_up(|node| {
+        let input = node.inputs().first().map(|i| Arc::clone(i.schema()));
+        let node = node
+            .map_expressions(|e| {
+                e.transform_down(|e| match e {
+                    Expr::ScalarSubquery(sq)
+                        if !correlated(&sq, input.as_deref()) && needed(&sq.subquery) =>
+                    {
+                        let inner = rewrite_numbered(Arc::unwrap_or_clone(sq.subquery), names)?;
+                        Ok(Transformed::new(
+                            Expr::ScalarSubquery(Subquery {
+                                subquery: Arc::new(inner),
+                                ..sq
+                            }),
+                            true,
+                            TreeNodeRecursion::Jump,
+                        ))
+                    }
+                    other => Ok(Transformed::no(other)),
+                })
+            })?
+            .data;
+        computed_below(node, names)
+    })
+    .map(|t| t.data)
+}
+
+/// `node` with its left-over subqueries read from columns a [`Subplans`] node adds
+/// to its input, under a projection that gives back `node`'s own columns.
+fn computed_below(node: LogicalPlan, names: &mut usize) -> Result<Transformed<LogicalPlan>> {
+    let single_input = matches!(
+        node,
+        LogicalPlan::Projection(_)
+            | LogicalPlan::Filter(_)
+            | LogicalPlan::Aggregate(_)
+            | LogicalPlan::Window(_)
+            | LogicalPlan::Sort(_)
+    );
+    let Some(input) = node.inputs().first().map(|i| (*i).clone()) else {
+        return Ok(Transformed::no(node));
+    };
+    let mut any = false;
+    node.apply_expressions(|e| {
+        any = e.exists(|e| Ok(left_over(e, Some(input.schema()))))?;
+        Ok(stop_if(any))
+    })?;
+    if !single_input || !any {
+        return Ok(Transformed::no(node));
+    }
+    let mut specs = Vec::new();
+    let exprs = node
+        .expressions()
+        .into_iter()
+        .map(|e| {
+            e.transform_down(|e| {
+                if !left_over(&e, Some(input.schema())) {
+                    return Ok(Transformed::no(e));
+                }
+                let name = format!("__subplan_{names}");
+                *names += 1;
+                let (kind, subquery) = match e {
+                    Expr::ScalarSubquery(sq) => (Kind::Scalar, sq),
+                    Expr::Exists(exists) => (
+                        Kind::Exists {
+                            negated: exists.negated,
+                        },
+                        exists.subquery,
+                    ),
+                    Expr::InSubquery(is_in) => (
+                        Kind::In {
+                            value: is_in.expr,
+                            negated: is_in.negated,
+                        },
+                        is_in.subquery,
+                    ),
+                    _ => return internal_err!("not a subquery: {e}"),
+                };
+                let keys = outer_columns(&subquery.subquery, input.schema());
+                specs.push(Spec {
+                    name: name.clone(),
+                    kind,
+                    subquery: subquery.subquery,
+                    keys,
+                });
+                Ok(Transformed::new(
+                    Expr::Column(Column::from_name(name)),
+                    true,
+                    TreeNodeRecursion::Jump,
+                ))
+            })
+            .map(|t| t.data)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let below = Subplans::new(input, specs)?;
+    let input_width = below.input.schema().fields().len();
+    let added = below.specs.len();
+    let original = Arc::clone(node.schema());
+    let computed = node.with_new_exprs(
+        exprs,
+        vec![LogicalPlan::Extension(Extension {
+            node: Arc::new(below),
+        })],
+    )?;
+    // Nodes that pass their input's columns on (filter, sort, window) now pass the
+    // added ones too, right after the input's own; the others keep their width.
+    let passes_added = computed.schema().fields().len() != original.fields().len();
+    let columns = original
+        .iter()
+        .enumerate()
+        .map(|(i, (qualifier, field))| {
+            let at = if passes_added && i >= input_width {
+                i + added
+            } else {
+                i
+            };
+            let (q, f) = computed.schema().qualified_field(at);
+            let column = Expr::Column(Column::new(q.cloned(), f.name()));
+            if q == qualifier && f.name() == field.name() {
+                column
+            } else {
+                column.alias_qualified(qualifier.cloned(), field.name())
+            }
+        })
+        .collect();
+    let projection = Projection::try_new(columns, Arc::new(computed))?;
+    Ok(Transformed::yes(LogicalPlan::Projection(projection)))
+}
+
+/// The columns of `input` that `subquery` (or a subquery inside it) reads as outer
+/// references, each once, in the order first read.
+fn outer_columns(subquery: &LogicalPlan, input: &DFSchema) -> Vec<Column> {
+    let mut columns: Vec<Column> = Vec::new();
+    let _ = subquery.apply_with_subqueries(|node| {
+        node.apply_expressions(|e| {
+            e.apply(|e| {
+                if let Expr::OuterReferenceColumn(_, column) = e
+                    && input.has_column(column)
+                    && !columns.contains(column)
+                {
+                    columns.push(column.clone());
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    });
+    columns
+}
+
+/// What a left-over subquery expression answers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Kind {
+    /// Its one value, NULL for no row; more than one row is an error.
+    Scalar,
+    /// Whether it has a row.
+    Exists { negated: bool },
+    /// Whether `value` is among its values, with SQL's NULLs.
+    In { value: Box<Expr>, negated: bool },
+}
+
+/// One subquery a [`Subplans`] node computes, into the column `name`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Spec {
+    name: String,
+    kind: Kind,
+    subquery: Arc<LogicalPlan>,
+    /// The input's columns the subquery reads, whose values it is run for.
+    keys: Vec<Column>,
+}
+
+impl Spec {
+    fn data_type(&self) -> DataType {
+        match self.kind {
+            Kind::Scalar => self.subquery.schema().field(0).data_type().clone(),
+            Kind::Exists { .. } | Kind::In { .. } => DataType::Boolean,
+        }
+    }
+}
+
+/// Its input's rows, each with one more column per subquery: the subquery's answer
+/// for the outer values in that row.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Subplans {
+    input: LogicalPlan,
+    specs: Vec<Spec>,
+    schema: DFSchemaRef,
+}
+
+impl Subplans {
+    fn new(input: LogicalPlan, specs: Vec<Spec>) -> Result<Self> {
+        let added = specs
+            .iter()
+            .map(|s| Field::new(&s.name, s.data_type(), true))
+            .collect::<Vec<_>>();
+        let added = DFSchema::from_unqualified_fields(added.into(), HashMap::new())?;
+        let schema = Arc::new(input.schema().join(&added)?);
+        Ok(Self {
+            input,
+            specs,
+            schema,
+        })
+    }
+}
+
+impl PartialOrd for Subplans {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        // Plans are compared for equality only; DataFusion asks for an order of
+        // extension nodes but has none to give for subquery plans either.
+        (self == other).then_some(std::cmp::Ordering::Equal)
+    }
+}
+
+impl UserDefinedLogicalNodeCore for Subplans {
+    fn name(&self) -> &str {
+        "Subplans"
+    }
+
+    fn inputs(&self) -> Vec<&LogicalPlan> {
+        vec![&self.input]
+    }
+
+    fn schema(&self) -> &DFSchemaRef {
+        &self.schema
+    }
+
+    /// The outer columns of each subquery, then the values `IN` compares, in the
+    /// order of the subqueries.
+    fn expressions(&self) -> Vec<Expr> {
+        self.specs
+            .iter()
+            .flat_map(|s| {
+                let value = match &s.kind {
+                    Kind::In { value, .. } => Some(value.as_ref().clone()),
+                    _ => None,
+                };
+                s.keys.iter().cloned().map(Expr::Column).chain(value)
+            })
+            .collect()
+    }
+
+    fn fmt_for_explain(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "Subplans:")?;
+        for spec in &self.specs {
+            write!(f, " {} for (", spec.name)?;
+            for (i, key) in spec.keys.iter().enumerate() {
+                write!(f, "{}{key}", if i > 0 { ", " } else { "" })?;
+            }
+            write!(f, ")")?;
+        }
+        Ok(())
+    }
+
+    fn with_exprs_and_inputs(
+        &self,
+        exprs: Vec<Expr>,
+        mut inputs: Vec<LogicalPlan>,
+    ) -> Result<Self> {
+        let Some(input) = inputs.pop() else {
+            return internal_err!("Subplans takes one input");
+        };
+        let mut exprs = exprs.into_iter();
+        let mut specs = Vec::with_capacity(self.specs.len());
+        for spec in &self.specs {
+            let mut keys = Vec::with_capacity(spec.keys.len());
+            for _ in &spec.keys {
+                match exprs.next() {
+                    Some(Expr::Column(c)) => keys.push(c),
+                    other => return internal_err!("Subplans key must be a column, not {other:?}"),
+                }
+            }
+            let kind = match &spec.kind {
+                Kind::In { negated, .. } => match exprs.next() {
+                    Some(value) => Kind::In {
+                        value: Box::new(value),
+                        negated: *negated,
+                    },
+                    None => return internal_err!("Subplans IN lost its value"),
+                },
+                other => other.clone(),
+            };
+            specs.push(Spec {
+                kind,
+                keys,
+                ..spec.clone()
+            });
+        }
+        Self::new(input, specs)
+    }
+}
+
+/// Plans [`Subplans`] nodes as [`SubplanExec`].
+#[derive(Debug)]
+pub(crate) struct SubplanPlanner;
+
+#[async_trait]
+impl ExtensionPlanner for SubplanPlanner {
+    async fn plan_extension(
+        &self,
+        planner: &dyn PhysicalPlanner,
+        node: &dyn UserDefinedLogicalNode,
+        logical_inputs: &[&LogicalPlan],
+        physical_inputs: &[Arc<dyn ExecutionPlan>],
+        session: &dyn Session,
+        planning_ctx: &PhysicalPlanningContext,
+    ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        let Some(node) = node.as_any().downcast_ref::<Subplans>() else {
+            return Ok(None);
+        };
+        let (Some(logical), Some(physical)) = (logical_inputs.first(), physical_inputs.first())
+        else {
+            return internal_err!("Subplans takes one input");
+        };
+        let Some(state) = session.as_any().downcast_ref::<SessionState>() else {
+            return internal_err!("Subplans needs a SessionState to plan its subqueries");
+        };
+        let physical_expr =
+            |e: &Expr| planner.create_physical_expr(e, logical.schema(), session, planning_ctx);
+        let specs = node
+            .specs
+            .iter()
+            .map(|spec| {
+                Ok(Running {
+                    keys: spec
+                        .keys
+                        .iter()
+                        .map(|c| physical_expr(&Expr::Column(c.clone())))
+                        .collect::<Result<_>>()?,
+                    value: match &spec.kind {
+                        Kind::In { value, .. } => Some(physical_expr(value)?),
+                        _ => None,
+                    },
+                    data_type: spec.data_type(),
+                    spec: spec.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(Arc::new(SubplanExec::new(
+            Arc::clone(physical),
+            Arc::new(specs),
+            Arc::new(state.clone()),
+            Arc::clone(node.schema.inner()),
+        ))))
+    }
+}
+
+/// A [`Spec`] with its physical expressions over the input's rows.
+#[derive(Debug)]
+struct Running {
+    spec: Spec,
+    keys: Vec<Arc<dyn PhysicalExpr>>,
+    value: Option<Arc<dyn PhysicalExpr>>,
+    data_type: DataType,
+}
+
+/// Runs a [`Subplans`] node (see the module doc).
+#[derive(Debug)]
+pub(crate) struct SubplanExec {
+    input: Arc<dyn ExecutionPlan>,
+    specs: Arc<Vec<Running>>,
+    /// The state the subqueries are planned with: the statement's.
+    state: Arc<SessionState>,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+}
+
+impl SubplanExec {
+    fn new(
+        input: Arc<dyn ExecutionPlan>,
+        specs: Arc<Vec<Running>>,
+        state: Arc<SessionState>,
+        schema: SchemaRef,
+    ) -> Self {
+        // The added columns come after the input's, so the input's partitioning
+        // (by column index) still holds; its orderings are not carried over.
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            input.output_partitioning().clone(),
+            input.pipeline_behavior(),
+            input.boundedness(),
+        );
+        Self {
+            input,
+            specs,
+            state,
+            schema,
+            properties: Arc::new(properties),
+        }
+    }
+}
+
+impl DisplayAs for SubplanExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "SubplanExec:")?;
+        for running in self.specs.iter() {
+            write!(f, " {}", running.spec.name)?;
+        }
+        Ok(())
+    }
+}
+
+impl ExecutionPlan for SubplanExec {
+    fn name(&self) -> &str {
+        "SubplanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        apply_expression_roots(
+            self.specs
+                .iter()
+                .flat_map(|r| r.keys.iter().chain(r.value.as_ref())),
+            f,
+        )
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let Some(input) = children.pop() else {
+            return internal_err!("SubplanExec takes one input");
+        };
+        Ok(Arc::new(Self::new(
+            input,
+            Arc::clone(&self.specs),
+            Arc::clone(&self.state),
+            Arc::clone(&self.schema),
+        )))
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(
+                datafusion::physical_plan::ChildrenPropertiesMode::Recompute,
+            ),
+        )
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let input = self.input.execute(partition, Arc::clone(&context))?;
+        let run = Arc::new(Run {
+            specs: Arc::clone(&self.specs),
+            state: Arc::clone(&self.state),
+            context,
+            schema: Arc::clone(&self.schema),
+        });
+        let answers = vec![HashMap::new(); self.specs.len()];
+        let stream =
+            futures::stream::try_unfold((input, answers), move |(mut input, mut answers)| {
+                let run = Arc::clone(&run);
+                async move {
+                    let Some(batch) = input.next().await.transpose()? else {
+                        return Ok(None);
+                    };
+                    let batch = run.extend(batch, &mut answers).await?;
+                    Ok(Some((batch, (input, answers))))
+                }
+            });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&self.schema),
+            stream,
+        )))
+    }
+}
+
+/// A subquery's answer for one set of outer values.
+#[derive(Debug, Clone)]
+enum Answer {
+    Scalar(ScalarValue),
+    Exists(bool),
+    In(Arc<Members>),
+}
+
+/// The values of an `IN` subquery's rows.
+#[derive(Debug, Default)]
+struct Members {
+    values: HashSet<ScalarValue>,
+    any_null: bool,
+}
+
+impl Members {
+    /// SQL's `value IN (rows)`: true if one equals it; NULL if none does and a NULL
+    /// is on either side; false otherwise (always for no rows).
+    fn holds(&self, value: &ScalarValue) -> Option<bool> {
+        if self.values.is_empty() && !self.any_null {
+            Some(false)
+        } else if value.is_null() {
+            None
+        } else if self.values.contains(value) {
+            Some(true)
+        } else if self.any_null {
+            None
+        } else {
+            Some(false)
+        }
+    }
+}
+
+/// Kept answers of one subquery, by outer values.
+type Answers = HashMap<Vec<ScalarValue>, Answer>;
+
+/// One execution of a [`SubplanExec`] partition.
+struct Run {
+    specs: Arc<Vec<Running>>,
+    state: Arc<SessionState>,
+    context: Arc<TaskContext>,
+    schema: SchemaRef,
+}
+
+impl Run {
+    /// `batch` with a column per subquery.
+    async fn extend(&self, batch: RecordBatch, answers: &mut [Answers]) -> Result<RecordBatch> {
+        let rows = batch.num_rows();
+        let mut columns = batch.columns().to_vec();
+        for (running, answers) in self.specs.iter().zip(answers.iter_mut()) {
+            let keys = running
+                .keys
+                .iter()
+                .map(|k| k.evaluate(&batch)?.into_array(rows))
+                .collect::<Result<Vec<ArrayRef>>>()?;
+            let values = match &running.value {
+                Some(v) => Some(v.evaluate(&batch)?.into_array(rows)?),
+                None => None,
+            };
+            let mut out = Vec::with_capacity(rows);
+            for row in 0..rows {
+                let key = keys
+                    .iter()
+                    .map(|k| ScalarValue::try_from_array(k, row))
+                    .collect::<Result<Vec<_>>>()?;
+                let answer = match answers.get(&key) {
+                    Some(answer) => answer.clone(),
+                    None => {
+                        let answer = self.answer(running, &key).await?;
+                        if answers.len() >= ANSWERS_KEPT {
+                            answers.clear();
+                        }
+                        answers.insert(key, answer.clone());
+                        answer
+                    }
+                };
+                out.push(match (answer, &running.spec.kind) {
+                    (Answer::Scalar(value), _) => value,
+                    (Answer::Exists(found), Kind::Exists { negated }) => {
+                        ScalarValue::Boolean(Some(found != *negated))
+                    }
+                    (Answer::In(members), Kind::In { negated, .. }) => {
+                        let Some(values) = &values else {
+                            return internal_err!("IN subquery without its value");
+                        };
+                        let value = ScalarValue::try_from_array(values, row)?;
+                        ScalarValue::Boolean(members.holds(&value).map(|b| b != *negated))
+                    }
+                    (answer, kind) => {
+                        return internal_err!("subquery answer {answer:?} for {kind:?}");
+                    }
+                });
+            }
+            columns.push(match out.is_empty() {
+                true => new_empty_array(&running.data_type),
+                false => ScalarValue::iter_to_array(out)?,
+            });
+        }
+        Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
+    }
+
+    /// Plans and runs `running`'s subquery for the outer values `key`.
+    async fn answer(&self, running: &Running, key: &[ScalarValue]) -> Result<Answer> {
+        let spec = &running.spec;
+        let plan = bind(&spec.subquery, &spec.keys, key)?;
+        let physical = self.state.create_physical_plan(&plan).await?;
+        let mut rows = execute_stream(physical, Arc::clone(&self.context))?;
+        match &spec.kind {
+            Kind::Scalar => {
+                let mut value = None;
+                while let Some(batch) = rows.next().await.transpose()? {
+                    if batch.num_rows() == 0 {
+                        continue;
+                    }
+                    if value.is_some() || batch.num_rows() > 1 {
+                        return Err(datafusion::error::DataFusionError::External(Box::new(
+                            crate::SqlError::SubqueryRows,
+                        )));
+                    }
+                    value = Some(ScalarValue::try_from_array(batch.column(0), 0)?);
+                }
+                Ok(Answer::Scalar(match value {
+                    Some(value) => value,
+                    None => ScalarValue::try_from(&running.data_type)?,
+                }))
+            }
+            Kind::Exists { .. } => {
+                while let Some(batch) = rows.next().await.transpose()? {
+                    if batch.num_rows() > 0 {
+                        return Ok(Answer::Exists(true));
+                    }
+                }
+                Ok(Answer::Exists(false))
+            }
+            Kind::In { .. } => {
+                let mut members = Members::default();
+                while let Some(batch) = rows.next().await.transpose()? {
+                    let column = batch.column(0);
+                    for i in 0..batch.num_rows() {
+                        let value = ScalarValue::try_from_array(column, i)?;
+                        match value.is_null() {
+                            true => members.any_null = true,
+                            false => {
+                                members.values.insert(value);
+                            }
+                        }
+                    }
+                }
+                Ok(Answer::In(Arc::new(members)))
+            }
+        }
+    }
+}
+
+/// `subquery` with the outer references to `columns` replaced by `values`, and
+/// dropped from the outer references its own subqueries list. Each expression keeps
+/// its name, so the plan's schemas stay as they were.
+fn bind(subquery: &LogicalPlan, columns: &[Column], values: &[ScalarValue]) -> Result<LogicalPlan> {
+    let bound = |column: &Column| columns.iter().position(|c| c == column);
+    let unbound = |sq: &mut Subquery| {
+        sq.outer_ref_columns
+            .retain(|e| !matches!(e, Expr::OuterReferenceColumn(_, c) if bound(c).is_some()));
+    };
+    subquery
+        .clone()
+        .transform_down_with_subqueries(|node| {
+            let names = NamePreserver::new(&node);
+            node.map_expressions(|e| {
+                let name = names.save(&e);
+                let e = e.transform(|e| match e {
+                    Expr::OuterReferenceColumn(field, column) => match bound(&column) {
+                        Some(i) => {
+                            let value = match values[i].data_type() == *field.data_type() {
+                                true => values[i].clone(),
+                                false => values[i].cast_to(field.data_type())?,
+                            };
+                            Ok(Transformed::yes(Expr::Literal(value, None)))
+                        }
+                        None => Ok(Transformed::no(Expr::OuterReferenceColumn(field, column))),
+                    },
+                    Expr::ScalarSubquery(mut sq) => {
+                        unbound(&mut sq);
+                        Ok(Transformed::yes(Expr::ScalarSubquery(sq)))
+                    }
+                    Expr::Exists(mut exists) => {
+                        unbound(&mut exists.subquery);
+                        Ok(Transformed::yes(Expr::Exists(exists)))
+                    }
+                    Expr::InSubquery(mut is_in) => {
+                        unbound(&mut is_in.subquery);
+                        Ok(Transformed::yes(Expr::InSubquery(is_in)))
+                    }
+                    other => Ok(Transformed::no(other)),
+                })?;
+                Ok(e.update_data(|e| name.restore(e)))
+            })
+        })
+        .map(|t| t.data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_answers_with_sql_nulls() {
+        let of = |values: &[Option<i32>]| Members {
+            values: values
+                .iter()
+                .flatten()
+                .map(|v| ScalarValue::Int32(Some(*v)))
+                .collect(),
+            any_null: values.iter().any(Option::is_none),
+        };
+        let one = ScalarValue::Int32(Some(1));
+        let null = ScalarValue::Int32(None);
+        // PostgreSQL 15: select 1 in (select 1 where false) -> f, null in (...) -> f
+        assert_eq!(of(&[]).holds(&one), Some(false));
+        assert_eq!(of(&[]).holds(&null), Some(false));
+        // select 1 in (values (1), (null)) -> t; 2 in (...) -> null; null in (1) -> null
+        assert_eq!(of(&[Some(1), None]).holds(&one), Some(true));
+        assert_eq!(
+            of(&[Some(1), None]).holds(&ScalarValue::Int32(Some(2))),
+            None
+        );
+        assert_eq!(of(&[Some(1)]).holds(&null), None);
+        assert_eq!(of(&[Some(2)]).holds(&one), Some(false));
+    }
+}
