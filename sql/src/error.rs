@@ -58,6 +58,11 @@ pub enum SqlError {
     #[error("more than one row returned by a subquery used as an expression")]
     SubqueryRows,
 
+    /// A list of lists whose sub-lists differ in length, or one of them NULL, which
+    /// PostgreSQL's rectangular arrays cannot hold (2202E).
+    #[error("multidimensional arrays must have array expressions with matching dimensions")]
+    ArrayDimensions,
+
     /// INSERT ... ON CONFLICT DO UPDATE with a key the source gives twice (21000).
     #[error("ON CONFLICT DO UPDATE command cannot affect row a second time")]
     ConflictRowTwice,

@@ -1035,8 +1035,14 @@ struct PgTypeof {
 fn regtype_name(data_type: &datafusion::arrow::datatypes::DataType) -> String {
     use datafusion::arrow::datatypes::DataType;
     match data_type {
+        // PostgreSQL's array types do not count dimensions: a list of lists is
+        // `integer[]` too.
         DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
-            format!("{}[]", regtype_name(f.data_type()))
+            let name = regtype_name(f.data_type());
+            match name.ends_with("[]") {
+                true => name,
+                false => format!("{name}[]"),
+            }
         }
         DataType::Null => "unknown".to_owned(),
         other => crate::information_schema::pg_column_type(other)

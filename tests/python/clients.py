@@ -137,6 +137,22 @@ def run_psycopg(port, password):
             got = c.fetchone()[0]
             check(f"psycopg generated uuid ({mode})", (type(got), got.version), (uuid.UUID, 4))
         cur.execute("drop table shop.keyed")
+        # Multidimensional arrays (lists of lists), as PostgreSQL 15 gives them.
+        for binary in (True, False):
+            mode = "binary" if binary else "text"
+            c = conn.cursor(binary=binary)
+            c.execute("select array[[1,2],[3,null]], array[['a','b'],['c d',null]]")
+            check(
+                f"psycopg 2-D arrays ({mode})",
+                c.fetchone(),
+                ([[1, 2], [3, None]], [["a", "b"], ["c d", None]]),
+            )
+            c.execute("select array[[[1,2],[3,4]],[[5,6],[7,8]]]")
+            check(
+                f"psycopg 3-D array ({mode})",
+                c.fetchone()[0],
+                [[[1, 2], [3, 4]], [[5, 6], [7, 8]]],
+            )
         # A server-side cursor (DECLARE over the extended protocol, FETCH in batches).
         with conn.transaction():
             with conn.cursor("ss") as ss:

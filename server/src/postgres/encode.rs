@@ -31,6 +31,8 @@ use tarn_sql::{Session, SqlError, params};
 
 use super::sqlstate::error_info;
 
+mod arrays;
+
 /// A client-visible error as pgwire carries it.
 pub fn user_error(err: &SqlError) -> PgWireError {
     PgWireError::UserError(Box::new(error_info(err)))
@@ -130,6 +132,7 @@ pub fn fields(
         f.metadata()
             .contains_key(arrow_pg::datatypes::PG_OID_ALIAS_KEY)
             && !matches!(f.data_type(), DataType::Int32 | DataType::UInt32)
+            || arrays::flattened(f.data_type()).is_some()
     }) {
         cleaned = Schema::new_with_metadata(
             schema
@@ -137,6 +140,10 @@ pub fn fields(
                 .iter()
                 .map(|f| {
                     let mut f = f.as_ref().clone();
+                    // A list of lists is its innermost list's array type.
+                    if let Some(flat) = arrays::flattened(f.data_type()) {
+                        f = f.with_data_type(flat);
+                    }
                     if !matches!(f.data_type(), DataType::Int32 | DataType::UInt32) {
                         let mut metadata = f.metadata().clone();
                         metadata.remove(arrow_pg::datatypes::PG_OID_ALIAS_KEY);
@@ -720,6 +727,9 @@ fn encode_one(
             pg_field.format_options(),
         );
     }
+    if arrays::flattened(array.data_type()).is_some() {
+        return arrays::encode(encoder, array, row, pg_field, iso_dates);
+    }
     if pg_field.format() == FieldFormat::Text
         && let DataType::Struct(children) = array.data_type()
     {
@@ -728,6 +738,9 @@ fn encode_one(
     }
     let own_text = if pg_field.format() == FieldFormat::Text {
         let time_zone = pg_field.format_options().time_zone.as_str();
+        if let Some(text) = arrays::own_text(array, row, time_zone, iso_dates) {
+            return arrays::write_text(encoder, text, pg_field);
+        }
         super::text::value(array.as_ref(), row, time_zone, iso_dates)
     } else {
         None

@@ -155,6 +155,7 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::ParameterCount { .. } => PROTOCOL_VIOLATION,
         SqlError::UnknownSetting { .. } => UNDEFINED_OBJECT,
         SqlError::SubqueryRows | SqlError::ConflictRowTwice => "21000",
+        SqlError::ArrayDimensions => "2202E",
         SqlError::InvalidRegex(_) => "2201B",
         SqlError::IntervalOutOfRange => "22008",
         SqlError::InvalidEscape => "22025",

@@ -14,6 +14,21 @@ use datafusion::arrow::datatypes::{
     TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
 };
 
+/// Whether [`value`] writes values of `data_type` (else `arrow-pg` does).
+pub fn writes(data_type: &DataType, iso_dates: bool) -> bool {
+    (iso_dates && data_type == &DataType::Date32)
+        || matches!(
+            data_type,
+            DataType::Float32
+                | DataType::Float64
+                | DataType::Timestamp(_, _)
+                | DataType::Time32(_)
+                | DataType::Time64(_)
+                | DataType::Interval(_)
+                | DataType::Duration(_)
+        )
+}
+
 /// The text PostgreSQL would send for row `row` of `array`, when Tarn formats this type
 /// itself: `Some(None)` is NULL, `None` means "not one of these types". Dates are
 /// written here only when `iso_dates` (DateStyle ISO, the default) and in years 1 to
@@ -25,18 +40,7 @@ pub fn value(
     time_zone: &str,
     iso_dates: bool,
 ) -> Option<Option<String>> {
-    let special = (iso_dates && array.data_type() == &DataType::Date32)
-        || matches!(
-            array.data_type(),
-            DataType::Float32
-                | DataType::Float64
-                | DataType::Timestamp(_, _)
-                | DataType::Time32(_)
-                | DataType::Time64(_)
-                | DataType::Interval(_)
-                | DataType::Duration(_)
-        );
-    if !special {
+    if !writes(array.data_type(), iso_dates) {
         return None;
     }
     if array.is_null(row) {

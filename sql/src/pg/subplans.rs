@@ -30,7 +30,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, RecordBatch, new_empty_array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, new_empty_array};
 use datafusion::arrow::datatypes::{DataType, Field, SchemaRef};
 use datafusion::catalog::Session;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
@@ -177,50 +177,17 @@ fn computed_below(node: LogicalPlan, names: &mut usize) -> Result<Transformed<Lo
     if !single_input || !any {
         return Ok(Transformed::no(node));
     }
-    let mut specs = Vec::new();
+    let mut taker = Taker {
+        input: input.schema(),
+        specs: Vec::new(),
+        names,
+    };
     let exprs = node
         .expressions()
         .into_iter()
-        .map(|e| {
-            e.transform_down(|e| {
-                if !left_over(&e, Some(input.schema())) {
-                    return Ok(Transformed::no(e));
-                }
-                let name = format!("__subplan_{names}");
-                *names += 1;
-                let (kind, subquery) = match e {
-                    Expr::ScalarSubquery(sq) => (Kind::Scalar, sq),
-                    Expr::Exists(exists) => (
-                        Kind::Exists {
-                            negated: exists.negated,
-                        },
-                        exists.subquery,
-                    ),
-                    Expr::InSubquery(is_in) => (
-                        Kind::In {
-                            value: is_in.expr,
-                            negated: is_in.negated,
-                        },
-                        is_in.subquery,
-                    ),
-                    _ => return internal_err!("not a subquery: {e}"),
-                };
-                let keys = outer_columns(&subquery.subquery, input.schema());
-                specs.push(Spec {
-                    name: name.clone(),
-                    kind,
-                    subquery: subquery.subquery,
-                    keys,
-                });
-                Ok(Transformed::new(
-                    Expr::Column(Column::from_name(name)),
-                    true,
-                    TreeNodeRecursion::Jump,
-                ))
-            })
-            .map(|t| t.data)
-        })
+        .map(|e| taker.take(e, None))
         .collect::<Result<Vec<_>>>()?;
+    let specs = taker.specs;
     let below = Subplans::new(input, specs)?;
     let input_width = below.input.schema().fields().len();
     let added = below.specs.len();
@@ -254,6 +221,109 @@ fn computed_below(node: LogicalPlan, names: &mut usize) -> Result<Transformed<Lo
         .collect();
     let projection = Projection::try_new(columns, Arc::new(computed))?;
     Ok(Transformed::yes(LogicalPlan::Projection(projection)))
+}
+
+/// Takes the left-over subqueries out of a node's expressions, as [`Spec`]s.
+struct Taker<'a> {
+    input: &'a DFSchemaRef,
+    specs: Vec<Spec>,
+    names: &'a mut usize,
+}
+
+impl Taker<'_> {
+    /// `expr` with each left-over subquery replaced by the column that will hold its
+    /// answer. `guard` is when the value is used: a subquery in a CASE branch is run
+    /// only for the rows that take the branch, as PostgreSQL runs it (for the others
+    /// it may fail, or cost a planning each, for nothing).
+    fn take(&mut self, expr: Expr, guard: Option<&Expr>) -> Result<Expr> {
+        if left_over(&expr, Some(self.input)) {
+            return self.spec(expr, guard);
+        }
+        match expr {
+            Expr::Case(case) => {
+                let operand = match case.expr {
+                    Some(operand) => Some(Box::new(self.take(*operand, guard)?)),
+                    None => None,
+                };
+                // The rows that reach a WHEN are those for which no WHEN before it
+                // holds; its THEN, those for which it holds too.
+                let mut before = Vec::new();
+                let mut pairs = Vec::with_capacity(case.when_then_expr.len());
+                for (when, then) in case.when_then_expr {
+                    let holds = match &operand {
+                        Some(operand) => operand.as_ref().clone().eq(when.as_ref().clone()),
+                        None => when.as_ref().clone(),
+                    };
+                    let when = self.take(*when, all_of(guard, &before).as_ref())?;
+                    let mut taken = before.clone();
+                    taken.push(holds.clone().is_true());
+                    let then = self.take(*then, all_of(guard, &taken).as_ref())?;
+                    before.push(holds.is_not_true());
+                    pairs.push((Box::new(when), Box::new(then)));
+                }
+                let else_expr = match case.else_expr {
+                    Some(e) => Some(Box::new(self.take(*e, all_of(guard, &before).as_ref())?)),
+                    None => None,
+                };
+                Ok(Expr::Case(datafusion::logical_expr::expr::Case {
+                    expr: operand,
+                    when_then_expr: pairs,
+                    else_expr,
+                }))
+            }
+            other => other
+                .map_children(|child| self.take(child, guard).map(Transformed::yes))
+                .map(|t| t.data),
+        }
+    }
+
+    /// The column for the left-over subquery `expr`, whose [`Spec`] it adds.
+    fn spec(&mut self, expr: Expr, guard: Option<&Expr>) -> Result<Expr> {
+        let name = format!("__subplan_{}", self.names);
+        *self.names += 1;
+        let (kind, subquery) = match expr {
+            Expr::ScalarSubquery(sq) => (Kind::Scalar, sq),
+            Expr::Exists(exists) => (
+                Kind::Exists {
+                    negated: exists.negated,
+                },
+                exists.subquery,
+            ),
+            Expr::InSubquery(is_in) => (
+                Kind::In {
+                    value: is_in.expr,
+                    negated: is_in.negated,
+                },
+                is_in.subquery,
+            ),
+            other => return internal_err!("not a subquery: {other}"),
+        };
+        // A condition that is itself a subquery's answer is not known before the
+        // subqueries run: the subquery then runs for every row.
+        let guard = guard
+            .filter(|g| {
+                !g.exists(|e| Ok(left_over(e, Some(self.input))))
+                    .unwrap_or(true)
+            })
+            .cloned();
+        self.specs.push(Spec {
+            name: name.clone(),
+            kind,
+            keys: outer_columns(&subquery.subquery, self.input),
+            subquery: subquery.subquery,
+            guard,
+        });
+        Ok(Expr::Column(Column::from_name(name)))
+    }
+}
+
+/// `guard` and each of `conditions`, all holding; `None` for always.
+fn all_of(guard: Option<&Expr>, conditions: &[Expr]) -> Option<Expr> {
+    guard
+        .cloned()
+        .into_iter()
+        .chain(conditions.iter().cloned())
+        .reduce(Expr::and)
 }
 
 /// The columns of `input` that `subquery` (or a subquery inside it) reads as outer
@@ -295,6 +365,9 @@ struct Spec {
     subquery: Arc<LogicalPlan>,
     /// The input's columns the subquery reads, whose values it is run for.
     keys: Vec<Column>,
+    /// When its answer is used (a CASE branch's condition); NULL is given, without
+    /// running it, for the other rows. `None`: always.
+    guard: Option<Expr>,
 }
 
 impl Spec {
@@ -352,8 +425,8 @@ impl UserDefinedLogicalNodeCore for Subplans {
         &self.schema
     }
 
-    /// The outer columns of each subquery, then the values `IN` compares, in the
-    /// order of the subqueries.
+    /// For each subquery in order: its outer columns, the value `IN` compares, its
+    /// guard.
     fn expressions(&self) -> Vec<Expr> {
         self.specs
             .iter()
@@ -362,7 +435,12 @@ impl UserDefinedLogicalNodeCore for Subplans {
                     Kind::In { value, .. } => Some(value.as_ref().clone()),
                     _ => None,
                 };
-                s.keys.iter().cloned().map(Expr::Column).chain(value)
+                s.keys
+                    .iter()
+                    .cloned()
+                    .map(Expr::Column)
+                    .chain(value)
+                    .chain(s.guard.clone())
             })
             .collect()
     }
@@ -407,9 +485,17 @@ impl UserDefinedLogicalNodeCore for Subplans {
                 },
                 other => other.clone(),
             };
+            let guard = match &spec.guard {
+                Some(_) => match exprs.next() {
+                    Some(guard) => Some(guard),
+                    None => return internal_err!("Subplans lost a guard"),
+                },
+                None => None,
+            };
             specs.push(Spec {
                 kind,
                 keys,
+                guard,
                 ..spec.clone()
             });
         }
@@ -458,6 +544,7 @@ impl ExtensionPlanner for SubplanPlanner {
                         Kind::In { value, .. } => Some(physical_expr(value)?),
                         _ => None,
                     },
+                    guard: spec.guard.as_ref().map(physical_expr).transpose()?,
                     data_type: spec.data_type(),
                     spec: spec.clone(),
                 })
@@ -478,6 +565,7 @@ struct Running {
     spec: Spec,
     keys: Vec<Arc<dyn PhysicalExpr>>,
     value: Option<Arc<dyn PhysicalExpr>>,
+    guard: Option<Arc<dyn PhysicalExpr>>,
     data_type: DataType,
 }
 
@@ -547,7 +635,7 @@ impl ExecutionPlan for SubplanExec {
         apply_expression_roots(
             self.specs
                 .iter()
-                .flat_map(|r| r.keys.iter().chain(r.value.as_ref())),
+                .flat_map(|r| r.keys.iter().chain(&r.value).chain(&r.guard)),
             f,
         )
     }
@@ -670,8 +758,17 @@ impl Run {
                 Some(v) => Some(v.evaluate(&batch)?.into_array(rows)?),
                 None => None,
             };
+            let guard = match &running.guard {
+                Some(g) => Some(g.evaluate(&batch)?.into_array(rows)?),
+                None => None,
+            };
+            let guard = guard.as_ref().map(|g| g.as_boolean());
             let mut out = Vec::with_capacity(rows);
             for row in 0..rows {
+                if guard.is_some_and(|g| g.is_null(row) || !g.value(row)) {
+                    out.push(ScalarValue::try_from(&running.data_type)?);
+                    continue;
+                }
                 let key = keys
                     .iter()
                     .map(|k| ScalarValue::try_from_array(k, row))

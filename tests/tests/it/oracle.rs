@@ -3349,7 +3349,9 @@ comment on schema nope is 'x';
 /// expression ScalarSubquery" or "InSubquery"): scalar subqueries correlated by
 /// inequality, with ORDER BY ... LIMIT, nested ones reading the outermost row, inside
 /// aggregates and prepared statements; IN and EXISTS as values, with SQL's NULLs; a
-/// second row is 21000. `ARRAY(subquery)` of no rows is `{}` (was NULL).
+/// second row is 21000, and a subquery in a CASE branch runs only for the rows that
+/// take it (for the others it would fail with 21000 here). `ARRAY(subquery)` of no
+/// rows is `{}` (was NULL).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_correlated_subqueries_as_postgres_15() {
     let (postgres, tarn, _dir, script) = scripted(
@@ -3376,6 +3378,8 @@ select y, sum((select count(*) from sb where sb.x >= sa.x)) as total from sa gro
 select x, array(select z from sb where sb.x = sa.x order by z) as zs from sa order by x;
 select x, (select z from sb where sb.x >= sa.x) from sa order by x;
 select x, (select count(*) from sb where sb.x >= sa.x) from sa where false;
+select x, case when x >= 3 then (select z from sb where sb.x >= sa.x) else -1 end as guarded from sa order by x;
+select x, case x when 2 then (select min(z) from sb where sb.x = sa.x) when 1 then 0 else (select z from sb where sb.x > sa.x - 1) end as chosen from sa order by x;
 prepare later(int) as select x, (select count(*) from sb where sb.x >= sa.x + $1) as c from sa order by x;
 execute later(1);
 execute later(-5);
@@ -3384,6 +3388,37 @@ execute later(-5);
     .await;
     let errors = same_script_output(&postgres, &tarn, &script);
     assert_eq!(errors, ["21000"]);
+}
+
+/// Lists of lists are PostgreSQL's multidimensional arrays on the wire (refused before:
+/// "Unsupported List Datatype"): type `integer[]` and the like, text with nested braces
+/// and quoted elements, NULL elements, three dimensions, empty arrays; sub-arrays of
+/// different lengths are PostgreSQL's 2202E. Binary form: tests/python/clients.py.
+/// Arrays of floats, dates, times, timestamps and intervals print their elements as
+/// PostgreSQL does, quoted where `array_out` quotes (`{1.5,2}`, `{"2024-01-02
+/// 03:04:05.5"}`; Tarn printed `{1.5,2.0}`, `{2024-01-02 03:04:05.500000}`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_multidimensional_arrays_as_postgres_15() {
+    let (postgres, tarn, _dir, script) = scripted(
+        "arrays.sql",
+        r#"select array[[1,2],[3,4]] as a, pg_typeof(array[[1,2],[3,4]]) as t;
+select array[[1,2],[3,null]] as b;
+select array[['a','b'],['c d', null], ['"q"', '{x}']] as texts;
+select array[[[1,2],[3,4]],[[5,6],[7,8]]] as three;
+select array[[true],[false]] as flags, array[[1.5::float8, 2], [3, 4]] as floats;
+select (array[[1,2]])[5:6] as empty;
+select array[[1,2],[3]] as ragged;
+select 1 as after;
+select array[1.5::float8, 2, 1e20, 'NaN'] as f8, array[1.5::float4, 2] as f4;
+select array[date '2024-01-02', null] as d, array[timestamp '2024-01-02 03:04:05.5'] as ts;
+select array[timestamptz '2024-01-02 03:04:05+00'] as tz, array[interval '1 day 2 hours', interval '3 months'] as iv;
+select array[time '10:11:12.5'] as tm, array['a b', '', 'x,y', null, 'null', 'a"b'] as tx;
+select array[[timestamp '2024-01-02 03:04:05', null], [timestamp '2024-01-03', timestamp '2024-01-04 00:00:00.25']] as ts2;
+"#,
+    )
+    .await;
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["2202E"]);
 }
 
 /// `EXTRACT` answers numeric with the fraction of a second (DataFusion's date_part
