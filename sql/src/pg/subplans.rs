@@ -801,9 +801,16 @@ impl Run {
                     }
                 });
             }
-            columns.push(match out.is_empty() {
+            let column = match out.is_empty() {
                 true => new_empty_array(&running.data_type),
                 false => ScalarValue::iter_to_array(out)?,
+            };
+            // A list's value rebuilt from a ScalarValue has a plain element field,
+            // where the declared type may mark it (see `oid_arrays`): the column keeps
+            // the type it was declared with.
+            columns.push(match column.data_type() == &running.data_type {
+                true => column,
+                false => datafusion::arrow::compute::cast(&column, &running.data_type)?,
             });
         }
         Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
