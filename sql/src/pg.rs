@@ -37,6 +37,7 @@ pub(crate) mod names;
 pub(crate) mod not_null;
 mod numbers;
 mod numeric;
+pub(crate) mod oid_arrays;
 pub(crate) mod overflow;
 mod reg;
 mod regex_fns;
@@ -1045,6 +1046,9 @@ fn regtype_name(data_type: &datafusion::arrow::datatypes::DataType) -> String {
             }
         }
         DataType::Null => "unknown".to_owned(),
+        // Tarn's OIDs are integers, but array_agg collects them as UInt32, as
+        // PostgreSQL's `oid` is (see `oid_arrays`).
+        DataType::UInt32 => "oid".to_owned(),
         other => crate::information_schema::pg_column_type(other)
             .data_type
             .to_owned(),

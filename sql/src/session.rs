@@ -1652,6 +1652,7 @@ impl Session {
         }
         let state = self.set_up_state(&settings, default_schema)?;
         crate::pg::whole_rows::rewrite(&mut statement, &state).await;
+        crate::pg::oid_arrays::rewrite(&mut statement, &state).await;
         defaults::fill(&mut statement, &state).await?;
         let plan = state
             .statement_to_plan(statement)

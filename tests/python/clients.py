@@ -207,6 +207,20 @@ def run_asyncpg(port, password):
         stmt = await conn.prepare("select amount from shop.orders where id = $1")
         got = [await stmt.fetchval(i) for i in range(1, 8)]
         check("asyncpg prepared x7", got, [amount(i) for i in range(1, 8)])
+        # Arrays of types asyncpg has no codec of its own for are introspected with a
+        # query whose own answer must need none (its array_agg of
+        # pg_attribute.atttypid is oid[]): a RecursionError before.
+        check("asyncpg integer array", await conn.fetchval("select array[1, 2, null]"), [1, 2, None])
+        check(
+            "asyncpg 2-D bigint array",
+            await conn.fetchval("select array[[id, id + 1]] from shop.orders where id = 3"),
+            [[3, 4]],
+        )
+        check(
+            "asyncpg numeric array",
+            await conn.fetchval("select array_agg(amount order by id) from shop.orders where id < 3"),
+            [amount(1), amount(2)],
+        )
         await conn.close()
         # A pool hands a released connection to the next user (reset with RESET ALL etc.).
         pool = await asyncpg.create_pool(

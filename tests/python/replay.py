@@ -66,7 +66,7 @@ KNOWN = [
     ("pgjdbc.trace", r"column 'cardinality' has type 701 where PostgreSQL has 700",
      "pgjdbc getIndexInfo: a float4 cast in a UNION is widened to float8"),
     ("asyncpg_introspect.trace", r"syntax error at or near \"\.\"'; messages \['ErrorResponse'\] where PostgreSQL sent \['ParseComplete'",
-     "the trace cuts asyncpg's type query at 2,000 characters; the whole query (sent for types outside asyncpg's codecs, such as integer[]) runs, but its array_agg of OIDs is integer[], not oid[], so asyncpg cannot read arrays of those types yet (README)"),
+     "the trace cuts asyncpg's type query at 2,000 characters; the whole query (sent for types outside asyncpg's codecs, such as integer[]) runs in tests/python/clients.py (asyncpg's arrays)"),
     ("asyncpg_introspect.trace", r"messages \['ReadyForQuery'\] where PostgreSQL sent \['BindComplete'",
      "the Bind after that failed Parse is skipped, as PostgreSQL skips to Sync"),
     ("sqlalchemy.trace", r"error 42601 'syntax error at or near \"\(\"'; .*SELECT pg_catalog.pg_attribute.attname AS name",

@@ -225,6 +225,18 @@ pub fn fields(
                     .with_format_options(Arc::clone(&options)),
                     None => info,
                 };
+                // A list of OIDs (`array_agg(atttypid)`) is `oid[]`.
+                let info = match arrays::is_oid_list(field.data_type()) {
+                    true => FieldInfo::new(
+                        info.name().to_owned(),
+                        info.table_id(),
+                        info.column_id(),
+                        Type::OID_ARRAY,
+                        info.format(),
+                    )
+                    .with_format_options(Arc::clone(&options)),
+                    false => info,
+                };
                 info.with_type_modifier(typmod)
             })
             .collect(),
@@ -730,6 +742,9 @@ fn encode_one(
     if arrays::flattened(array.data_type()).is_some() {
         return arrays::encode(encoder, array, row, pg_field, iso_dates);
     }
+    if arrays::is_oid_list(array.data_type()) {
+        return arrays::encode_oids(encoder, array, row, pg_field);
+    }
     if pg_field.format() == FieldFormat::Text
         && let DataType::Struct(children) = array.data_type()
     {
@@ -808,6 +823,9 @@ fn composite_text(
 
 /// The PostgreSQL type a parameter of `data_type` is described as.
 pub fn pg_type(data_type: &DataType) -> Type {
+    if arrays::is_oid_list(data_type) {
+        return Type::OID_ARRAY;
+    }
     into_pg_type(data_type).unwrap_or(Type::TEXT)
 }
 

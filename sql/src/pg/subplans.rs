@@ -805,9 +805,9 @@ impl Run {
                 true => new_empty_array(&running.data_type),
                 false => ScalarValue::iter_to_array(out)?,
             };
-            // A list's value rebuilt from a ScalarValue has a plain element field,
-            // where the declared type may mark it (see `oid_arrays`): the column keeps
-            // the type it was declared with.
+            // A list rebuilt from ScalarValues has a plain element field, where the
+            // declared type's may differ (its metadata): the column keeps the type it
+            // was declared with.
             columns.push(match column.data_type() == &running.data_type {
                 true => column,
                 false => datafusion::arrow::compute::cast(&column, &running.data_type)?,

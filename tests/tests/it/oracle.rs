@@ -3414,6 +3414,8 @@ select array[date '2024-01-02', null] as d, array[timestamp '2024-01-02 03:04:05
 select array[timestamptz '2024-01-02 03:04:05+00'] as tz, array[interval '1 day 2 hours', interval '3 months'] as iv;
 select array[time '10:11:12.5'] as tm, array['a b', '', 'x,y', null, 'null', 'a"b'] as tx;
 select array[[timestamp '2024-01-02 03:04:05', null], [timestamp '2024-01-03', timestamp '2024-01-04 00:00:00.25']] as ts2;
+select array_agg(t.oid order by t.oid) as oids, pg_typeof(array_agg(t.oid)) from pg_catalog.pg_type t where t.oid in (23, 25, 1007);
+select t.typname, (select array_agg(a.atttypid order by a.attnum) from pg_attribute a where a.attrelid = t.typrelid) from pg_type t where t.oid = 23;
 "#,
     )
     .await;

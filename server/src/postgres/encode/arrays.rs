@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, UInt32Type};
 use pgwire::api::Type;
 use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo};
 use pgwire::error::PgWireResult;
@@ -299,6 +299,64 @@ fn push_element(text: &mut String, value: &str) {
         text.push(c);
     }
     text.push('"');
+}
+
+/// Whether `data_type` is a list of OIDs (`UInt32`: `array_agg` of an OID column,
+/// see `tarn_sql`'s `oid_arrays`), which is `oid[]`.
+pub(super) fn is_oid_list(data_type: &DataType) -> bool {
+    matches!(data_type, DataType::List(element) if element.data_type() == &DataType::UInt32)
+}
+
+/// Encodes row `row` of `array`, a list of OIDs, as `oid[]` (`arrow-pg` would write a
+/// `UInt32` as an `int8`).
+pub(super) fn encode_oids(
+    encoder: &mut DataRowEncoder,
+    array: &ArrayRef,
+    row: usize,
+    pg_field: &FieldInfo,
+) -> PgWireResult<()> {
+    if array.is_null(row) {
+        return write_text(encoder, None, pg_field);
+    }
+    let values = sub_arrays(array, row);
+    let oids = values.as_primitive::<UInt32Type>();
+    match pg_field.format() {
+        FieldFormat::Text => {
+            let items: Vec<String> = oids
+                .iter()
+                .map(|o| o.map_or_else(|| "NULL".to_owned(), |o| o.to_string()))
+                .collect();
+            write_text(encoder, Some(format!("{{{}}}", items.join(","))), pg_field)
+        }
+        FieldFormat::Binary => {
+            // Dimensions, a flag for NULLs, the element type; the length and lower
+            // bound of the one dimension (none when empty); each element.
+            let mut out = Vec::with_capacity(20 + 8 * oids.len());
+            out.extend_from_slice(&i32::from(!oids.is_empty()).to_be_bytes());
+            out.extend_from_slice(&i32::from(oids.null_count() > 0).to_be_bytes());
+            out.extend_from_slice(&Type::OID.oid().to_be_bytes());
+            if !oids.is_empty() {
+                let length = i32::try_from(oids.len()).unwrap_or(i32::MAX);
+                out.extend_from_slice(&length.to_be_bytes());
+                out.extend_from_slice(&1i32.to_be_bytes());
+            }
+            for oid in oids.iter() {
+                match oid {
+                    Some(oid) => {
+                        out.extend_from_slice(&4i32.to_be_bytes());
+                        out.extend_from_slice(&oid.to_be_bytes());
+                    }
+                    None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+                }
+            }
+            encoder.encode_field_with_type_and_format(
+                &Some(out),
+                pg_field.datatype(),
+                FieldFormat::Binary,
+                pg_field.format_options(),
+            )
+        }
+    }
 }
 
 #[cfg(test)]
