@@ -3146,13 +3146,20 @@ fn parse_one(sql: &str) -> Result<Vec<DFStatement>> {
         .with_dialect(&dialect)
         .build()?
         .parse_statements()?;
-    Ok(statements
-        .into_iter()
-        .map(|s| match s {
-            DFStatement::Statement(s) => DFStatement::Statement(Box::new(crate::pg::rewrite(*s))),
-            other => other,
-        })
-        .collect())
+    Ok(statements.into_iter().map(pg_rewritten).collect())
+}
+
+/// `statement` with PostgreSQL's SQL rewritten for DataFusion (`crate::pg::rewrite`),
+/// also the statement an EXPLAIN explains (whose catalog names failed to resolve).
+fn pg_rewritten(statement: DFStatement) -> DFStatement {
+    match statement {
+        DFStatement::Statement(s) => DFStatement::Statement(Box::new(crate::pg::rewrite(*s))),
+        DFStatement::Explain(mut explain) => {
+            explain.statement = Box::new(pg_rewritten(*explain.statement));
+            DFStatement::Explain(explain)
+        }
+        other => other,
+    }
 }
 
 /// `SHOW ALL`'s columns, as PostgreSQL names them.

@@ -198,46 +198,22 @@ pub fn fields(
                     .get(tarn_sql::session::origins::ATTNUM_KEY)
                     .and_then(|v| v.parse::<i16>().ok())
                     .or(info.column_id());
-                let info = FieldInfo::new(
+                let datatype = match declared {
+                    _ if void => Type::VOID,
+                    Some(t) => declared_pg_type(t),
+                    // A list of OIDs (`array_agg(atttypid)`) is `oid[]`.
+                    None if arrays::is_oid_list(field.data_type()) => Type::OID_ARRAY,
+                    None => info.datatype().clone(),
+                };
+                FieldInfo::new(
                     info.name().to_owned(),
                     table_id,
                     column_id,
-                    info.datatype().clone(),
+                    datatype,
                     info.format(),
                 )
-                .with_format_options(Arc::clone(&options));
-                let info = match declared {
-                    _ if void => FieldInfo::new(
-                        info.name().to_owned(),
-                        info.table_id(),
-                        info.column_id(),
-                        Type::VOID,
-                        info.format(),
-                    )
-                    .with_format_options(Arc::clone(&options)),
-                    Some(t) => FieldInfo::new(
-                        info.name().to_owned(),
-                        info.table_id(),
-                        info.column_id(),
-                        declared_pg_type(t),
-                        info.format(),
-                    )
-                    .with_format_options(Arc::clone(&options)),
-                    None => info,
-                };
-                // A list of OIDs (`array_agg(atttypid)`) is `oid[]`.
-                let info = match arrays::is_oid_list(field.data_type()) {
-                    true => FieldInfo::new(
-                        info.name().to_owned(),
-                        info.table_id(),
-                        info.column_id(),
-                        Type::OID_ARRAY,
-                        info.format(),
-                    )
-                    .with_format_options(Arc::clone(&options)),
-                    false => info,
-                };
-                info.with_type_modifier(typmod)
+                .with_format_options(Arc::clone(&options))
+                .with_type_modifier(typmod)
             })
             .collect(),
     ))

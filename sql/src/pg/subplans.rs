@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, new_empty_array};
-use datafusion::arrow::datatypes::{DataType, Field, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::Session;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchema, DFSchemaRef, Result, ScalarValue, internal_err};
@@ -60,18 +60,25 @@ const ANSWERS_KEPT: usize = 16_384;
 /// Whether `plan` may hold a subquery DataFusion cannot run (see the module doc):
 /// [`rewrite`] finds out which.
 pub(crate) fn needed(plan: &LogicalPlan) -> bool {
+    holds_expression(plan, &|e| match e {
+        Expr::ScalarSubquery(sq) => !sq.outer_ref_columns.is_empty() || reads_outer(&sq.subquery),
+        Expr::Exists(_) | Expr::InSubquery(_) => true,
+        _ => false,
+    })
+}
+
+/// Whether `plan` or a subquery in it reads an outer column.
+fn reads_outer(plan: &LogicalPlan) -> bool {
+    holds_expression(plan, &|e| matches!(e, Expr::OuterReferenceColumn(..)))
+}
+
+/// Whether an expression of `plan` (or of a subquery in it), or one inside it, is one
+/// `wanted` says yes to.
+fn holds_expression(plan: &LogicalPlan, wanted: &dyn Fn(&Expr) -> bool) -> bool {
     let mut found = false;
     let _ = plan.apply_with_subqueries(|node| {
         node.apply_expressions(|e| {
-            found = e.exists(|e| {
-                Ok(match e {
-                    Expr::ScalarSubquery(sq) => {
-                        !sq.outer_ref_columns.is_empty() || reads_outer(&sq.subquery)
-                    }
-                    Expr::Exists(_) | Expr::InSubquery(_) => true,
-                    _ => false,
-                })
-            })?;
+            found = e.exists(|e| Ok(wanted(e)))?;
             Ok(stop_if(found))
         })?;
         Ok(stop_if(found))
@@ -85,19 +92,6 @@ fn stop_if(found: bool) -> TreeNodeRecursion {
     } else {
         TreeNodeRecursion::Continue
     }
-}
-
-/// Whether `plan` or a subquery in it reads an outer column.
-fn reads_outer(plan: &LogicalPlan) -> bool {
-    let mut found = false;
-    let _ = plan.apply_with_subqueries(|node| {
-        node.apply_expressions(|e| {
-            found = e.exists(|e| Ok(matches!(e, Expr::OuterReferenceColumn(..))))?;
-            Ok(stop_if(found))
-        })?;
-        Ok(stop_if(found))
-    });
-    found
 }
 
 /// A subquery expression DataFusion's physical planner refuses, in a node over
@@ -250,11 +244,13 @@ impl Taker<'_> {
                 let mut before = Vec::new();
                 let mut pairs = Vec::with_capacity(case.when_then_expr.len());
                 for (when, then) in case.when_then_expr {
-                    let holds = match &operand {
-                        Some(operand) => operand.as_ref().clone().eq(when.as_ref().clone()),
-                        None => when.as_ref().clone(),
-                    };
+                    // A guard may read the answer of a subquery in the operand or a
+                    // WHEN: those are taken (and run) first.
                     let when = self.take(*when, all_of(guard, &before).as_ref())?;
+                    let holds = match &operand {
+                        Some(operand) => operand.as_ref().clone().eq(when.clone()),
+                        None => when.clone(),
+                    };
                     let mut taken = before.clone();
                     taken.push(holds.clone().is_true());
                     let then = self.take(*then, all_of(guard, &taken).as_ref())?;
@@ -298,14 +294,7 @@ impl Taker<'_> {
             ),
             other => return internal_err!("not a subquery: {other}"),
         };
-        // A condition that is itself a subquery's answer is not known before the
-        // subqueries run: the subquery then runs for every row.
-        let guard = guard
-            .filter(|g| {
-                !g.exists(|e| Ok(left_over(e, Some(self.input))))
-                    .unwrap_or(true)
-            })
-            .cloned();
+        let guard = guard.cloned();
         self.specs.push(Spec {
             name: name.clone(),
             kind,
@@ -366,7 +355,8 @@ struct Spec {
     /// The input's columns the subquery reads, whose values it is run for.
     keys: Vec<Column>,
     /// When its answer is used (a CASE branch's condition); NULL is given, without
-    /// running it, for the other rows. `None`: always.
+    /// running it, for the other rows. `None`: always. It reads the input's columns
+    /// and those of the subqueries before it.
     guard: Option<Expr>,
 }
 
@@ -544,7 +534,13 @@ impl ExtensionPlanner for SubplanPlanner {
                         Kind::In { value, .. } => Some(physical_expr(value)?),
                         _ => None,
                     },
-                    guard: spec.guard.as_ref().map(physical_expr).transpose()?,
+                    guard: spec
+                        .guard
+                        .as_ref()
+                        .map(|g| {
+                            planner.create_physical_expr(g, &node.schema, session, planning_ctx)
+                        })
+                        .transpose()?,
                     data_type: spec.data_type(),
                     spec: spec.clone(),
                 })
@@ -759,7 +755,12 @@ impl Run {
                 None => None,
             };
             let guard = match &running.guard {
-                Some(g) => Some(g.evaluate(&batch)?.into_array(rows)?),
+                Some(g) => {
+                    // The input's columns and the answers so far.
+                    let known = Schema::new(self.schema.fields()[..columns.len()].to_vec());
+                    let known = RecordBatch::try_new(Arc::new(known), columns.clone())?;
+                    Some(g.evaluate(&known)?.into_array(rows)?)
+                }
                 None => None,
             };
             let guard = guard.as_ref().map(|g| g.as_boolean());

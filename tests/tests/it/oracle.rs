@@ -3380,6 +3380,7 @@ select x, (select z from sb where sb.x >= sa.x) from sa order by x;
 select x, (select count(*) from sb where sb.x >= sa.x) from sa where false;
 select x, case when x >= 3 then (select z from sb where sb.x >= sa.x) else -1 end as guarded from sa order by x;
 select x, case x when 2 then (select min(z) from sb where sb.x = sa.x) when 1 then 0 else (select z from sb where sb.x > sa.x - 1) end as chosen from sa order by x;
+select x, case (select count(*) from sb where sb.x >= sa.x) when 4 then 'all' when 0 then (select y from sa a2 where a2.x < sa.x) else 'some' end as counted from sa order by x;
 prepare later(int) as select x, (select count(*) from sb where sb.x >= sa.x + $1) as c from sa order by x;
 execute later(1);
 execute later(-5);

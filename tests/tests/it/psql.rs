@@ -244,7 +244,8 @@ async fn issue_5_like_with_an_escape_character_other_than_backslash() {
 
 /// EXPLAIN in PostgreSQL's shape (one `QUERY PLAN` text column, a row per line), as
 /// psql, DBeaver and Metabase show it: the plan that runs, or with VERBOSE every
-/// stage; ANALYZE runs the query and shows its metrics.
+/// stage; ANALYZE runs the query and shows its metrics. The query explained is read
+/// as it would run (unqualified pg_catalog names too).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_explain_answers_one_query_plan_column() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -260,6 +261,8 @@ async fn issue_5_explain_answers_one_query_plan_column() {
         "explain select name from e where id = 1",
         "explain verbose select name from e where id = 1",
         "explain analyze select name from e where id = 1",
+        // Catalog names resolve as in the query itself (42P01 before).
+        "explain select typname from pg_type where oid = 23",
     ] {
         let lines = plan(sql);
         assert_eq!(lines[0], "QUERY PLAN", "{sql}: {lines:?}");
