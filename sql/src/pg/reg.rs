@@ -350,7 +350,8 @@ impl ScalarUDFImpl for RegFound {
 
 /// `format_type(oid, typmod)`: the pg_catalog crate's, which writes `oid(N)` for the
 /// types it does not list, with the names of the alias types and other built-in
-/// types PostgreSQL 15 has (psql's `\gdesc` and `\df` name result types with it).
+/// types PostgreSQL 15 has (psql's `\gdesc` and `\df` name result types with it), and
+/// PostgreSQL's `-` for OID 0 and `???` for an OID that is no type.
 pub(crate) fn format_type_udf() -> ScalarUDF {
     let inner = datafusion_pg_catalog::pg_catalog::format_type::create_format_type_udf();
     ScalarUDF::new_from_impl(FormatType {
@@ -440,11 +441,14 @@ impl ScalarUDFImpl for FormatType {
                     .strip_prefix("oid(")
                     .and_then(|n| n.strip_suffix(')'))
                     .and_then(|n| n.parse::<i32>().ok());
-                Some(
-                    unknown
-                        .and_then(more_type)
-                        .unwrap_or_else(|| name.to_owned()),
-                )
+                Some(match unknown {
+                    // PostgreSQL's format_type: `-` for no type (asyncpg's type query
+                    // reads `typelem::regtype::text` of types that have none), `???`
+                    // for an OID that is no type.
+                    Some(0) => "-".to_owned(),
+                    Some(oid) => more_type(oid).unwrap_or_else(|| "???".to_owned()),
+                    None => name.to_owned(),
+                })
             })
             .collect();
         Ok(ColumnarValue::Array(Arc::new(named)))

@@ -3395,6 +3395,8 @@ execute later(-5);
 /// "Unsupported List Datatype"): type `integer[]` and the like, text with nested braces
 /// and quoted elements, NULL elements, three dimensions, empty arrays; sub-arrays of
 /// different lengths are PostgreSQL's 2202E. Binary form: tests/python/clients.py.
+/// `array_agg` of OIDs is `oid[]`, and `typelem::regtype::text` of a type with no element
+/// `-` (asyncpg's type query reads both; `oid(0)` before).
 /// Arrays of floats, dates, times, timestamps and intervals print their elements as
 /// PostgreSQL does, quoted where `array_out` quotes (`{1.5,2}`, `{"2024-01-02
 /// 03:04:05.5"}`; Tarn printed `{1.5,2.0}`, `{2024-01-02 03:04:05.500000}`).
@@ -3417,6 +3419,7 @@ select array[time '10:11:12.5'] as tm, array['a b', '', 'x,y', null, 'null', 'a"
 select array[[timestamp '2024-01-02 03:04:05', null], [timestamp '2024-01-03', timestamp '2024-01-04 00:00:00.25']] as ts2;
 select array_agg(t.oid order by t.oid) as oids, pg_typeof(array_agg(t.oid)) from pg_catalog.pg_type t where t.oid in (23, 25, 1007);
 select t.typname, (select array_agg(a.atttypid order by a.attnum) from pg_attribute a where a.attrelid = t.typrelid) from pg_type t where t.oid = 23;
+select t.typname, t.typelem::regtype::text, format_type(0, null), format_type(99999, null) from pg_type t where t.oid in (23, 1007) order by t.oid;
 "#,
     )
     .await;
