@@ -329,8 +329,10 @@ fn plan_state(msg: &str) -> &'static str {
         DATATYPE_MISMATCH
     } else if msg.contains("Divide by zero") {
         DIVISION_BY_ZERO
-    } else if msg.ends_with("are not currently supported") {
-        // DataFusion's CREATE TABLE: CHECK, REFERENCES, indexes.
+    } else if msg.ends_with("are not currently supported") || msg.starts_with("Correlated ") {
+        // DataFusion's CREATE TABLE: CHECK, REFERENCES, indexes; its analyzer's
+        // refusals of correlated subqueries where it cannot plan them (ORDER BY), which
+        // PostgreSQL runs.
         FEATURE_NOT_SUPPORTED
     } else {
         SYNTAX_OR_ACCESS_RULE
@@ -772,6 +774,16 @@ fn timestamp_parse(msg: &str) -> Option<(&'static str, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A correlated subquery DataFusion cannot plan (in ORDER BY) is a feature Tarn
+    /// lacks, not the user's mistake (PostgreSQL runs it): 0A000, not 42000.
+    #[test]
+    fn correlated_subqueries_datafusion_refuses_are_not_supported() {
+        let refused = "Correlated scalar subquery can only be used in Projection, Filter, \
+                       Aggregate plan nodes";
+        assert_eq!(plan_state(refused), FEATURE_NOT_SUPPORTED);
+        assert_eq!(plan_state("some other plan error"), SYNTAX_OR_ACCESS_RULE);
+    }
 
     /// PostgreSQL 15's messages for the same statements (psql).
     #[test]
