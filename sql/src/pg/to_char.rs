@@ -96,11 +96,6 @@ impl ScalarUDFImpl for ToNumber {
         let inputs = datafusion::arrow::compute::cast(&arrays[0], &DataType::Utf8)?;
         let formats = datafusion::arrow::compute::cast(&arrays[1], &DataType::Utf8)?;
         let (inputs, formats) = (inputs.as_string::<i32>(), formats.as_string::<i32>());
-        let failed = |message: String| {
-            datafusion::error::DataFusionError::External(Box::new(crate::SqlError::Syntax {
-                message,
-            }))
-        };
         let mut parsed: Option<(String, Template)> = None;
         let mut out = datafusion::arrow::array::Decimal128Builder::with_capacity(rows);
         for row in 0..rows {
@@ -108,11 +103,7 @@ impl ScalarUDFImpl for ToNumber {
                 out.append_null();
                 continue;
             }
-            let format = formats.value(row);
-            if parsed.as_ref().map(|(f, _)| f.as_str()) != Some(format) {
-                parsed = Some((format.to_owned(), Template::parse(format).map_err(failed)?));
-            }
-            let template = &parsed.as_ref().expect("parsed above").1;
+            let template = number_template(&mut parsed, formats.value(row))?;
             let text = template.read(inputs.value(row)).map_err(|message| {
                 let error = match message.ends_with("for input") {
                     true => crate::SqlError::not_supported(message),
@@ -392,6 +383,23 @@ fn numbered(data_type: &DataType) -> bool {
 }
 
 /// `to_char(number, template)` ([`super::to_char_num`]).
+/// The number template `format` reads as: `parsed`'s, parsed again only when the
+/// format differs from the last row's (a column of templates is usually one).
+fn number_template<'a>(
+    parsed: &'a mut Option<(String, super::to_char_num::Template)>,
+    format: &str,
+) -> Result<&'a super::to_char_num::Template> {
+    if parsed.as_ref().map(|(f, _)| f.as_str()) != Some(format) {
+        let template = super::to_char_num::Template::parse(format).map_err(|message| {
+            datafusion::error::DataFusionError::External(Box::new(crate::SqlError::Syntax {
+                message,
+            }))
+        })?;
+        *parsed = Some((format.to_owned(), template));
+    }
+    Ok(&parsed.as_ref().expect("set above").1)
+}
+
 fn numbers(args: &ScalarFunctionArgs) -> Result<ColumnarValue> {
     use super::to_char_num::{Number, Template};
     let rows = args.number_rows;
@@ -418,16 +426,7 @@ fn numbers(args: &ScalarFunctionArgs) -> Result<ColumnarValue> {
             out.append_null();
             continue;
         }
-        let format = formats.value(row);
-        if parsed.as_ref().map(|(f, _)| f.as_str()) != Some(format) {
-            let template = Template::parse(format).map_err(|message| {
-                datafusion::error::DataFusionError::External(Box::new(crate::SqlError::Syntax {
-                    message,
-                }))
-            })?;
-            parsed = Some((format.to_owned(), template));
-        }
-        let template = &parsed.as_ref().expect("parsed above").1;
+        let template = number_template(&mut parsed, formats.value(row))?;
         let number = match (&texts, &floats) {
             (Some(texts), _) => Number::Exact(texts.as_string::<i32>().value(row)),
             (_, Some(floats)) => Number::Float(
