@@ -41,6 +41,7 @@ pub(crate) mod oid_arrays;
 pub(crate) mod overflow;
 mod reg;
 mod regex_fns;
+pub(crate) mod scalar_from;
 mod series;
 mod single_value;
 mod sizes;
@@ -65,7 +66,6 @@ use datafusion::error::Result as DFResult;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
-use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use tarn_catalog::LakeCatalog;
 
 /// The lake catalog as one session sees it: its schemas, plus schemas that exist only
@@ -301,7 +301,7 @@ pub(crate) fn install(
     zoned::install(ctx);
     ctx.register_udf(reg::format_type_udf());
     to_char::install(ctx);
-    arrays::install(ctx);
+    arrays::install(ctx).map_err(crate::SqlError::DataFusion)?;
     ctx.register_udf(trunc::udf("UTC"));
     ctx.register_udf(format::udf());
     ctx.register_udf(format::quote_ident_udf());
@@ -595,12 +595,6 @@ pub(crate) fn temporary_name(text: &str, is_temporary: impl Fn(&str) -> bool) ->
     }
 }
 
-/// The parser that rewrites client introspection SQL into what DataFusion plans.
-pub(crate) fn compatibility() -> &'static PostgresCompatibilityParser {
-    static PARSER: OnceLock<PostgresCompatibilityParser> = OnceLock::new();
-    PARSER.get_or_init(PostgresCompatibilityParser::new)
-}
-
 /// The crate's statement rewrites that Tarn applies, in the crate's order. Its
 /// `RemoveSubqueryFromProjection`, which replaces every correlated scalar subquery in
 /// a SELECT list with NULL, runs only on catalog introspection ([`rewrite`]): on a
@@ -647,6 +641,9 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     interval_mul::rewrite(&mut statement);
     numeric::exponent_literals(&mut statement);
     // Before the crate's rules, which make `'name'::regclass` a lookup.
+    functions::regclass_arguments(&mut statement);
+    // Before the crate's rules, which rename `current_user`.
+    functions::bare_user(&mut statement);
     functions::regclass_text(&mut statement);
     // Before the lookups below, which replace the casts it finds.
     reg::type_select_items(&mut statement);
@@ -739,6 +736,36 @@ fn name_set_function_columns(statement: &mut SqlStatement) {
             .collect()
     }
     fn visit_factor(factor: &mut TableFactor) {
+        // `LATERAL f(...)`: PostgreSQL's set-returning functions in FROM are lateral
+        // anyway; written so, they read as the same call without the keyword.
+        if let TableFactor::Function {
+            name,
+            args,
+            with_ordinality,
+            alias,
+            ..
+        } = factor
+            && matches!(
+                single_value::unqualified_name(name).as_str(),
+                "generate_series" | "unnest"
+            )
+        {
+            *factor = TableFactor::Table {
+                name: name.clone(),
+                alias: alias.take(),
+                args: Some(datafusion::sql::sqlparser::ast::TableFunctionArgs {
+                    args: std::mem::take(args),
+                    settings: None,
+                }),
+                with_hints: Vec::new(),
+                version: None,
+                with_ordinality: *with_ordinality,
+                partitions: Vec::new(),
+                json_path: None,
+                sample: None,
+                index_hints: Vec::new(),
+            };
+        }
         let function = match factor {
             TableFactor::Table {
                 name,
@@ -758,6 +785,10 @@ fn name_set_function_columns(statement: &mut SqlStatement) {
                     column_alias(alias);
                     if let Some(mut exprs) = unnamed_exprs(&args.args) {
                         series::temporal_arguments(&mut exprs);
+                        if exprs.iter().any(reads_columns) {
+                            *factor = series::lateral(alias.take(), exprs);
+                            return;
+                        }
                         args.args = exprs
                             .into_iter()
                             .map(|e| {
@@ -770,6 +801,7 @@ fn name_set_function_columns(statement: &mut SqlStatement) {
                 }
                 integer_series(factor);
             }
+            Some("pg_partition_ancestors") => no_partition_ancestors(factor),
             Some("unnest") => {
                 let TableFactor::Table {
                     args: Some(args),
@@ -821,6 +853,71 @@ fn name_set_function_columns(statement: &mut SqlStatement) {
         }
     }
     let _ = statement.visit(&mut Factors);
+}
+
+/// `FROM pg_partition_ancestors(rel) [WITH ORDINALITY]` (psql's `\d` over triggers,
+/// with an argument from the row before it): PostgreSQL lists a partition's ancestors,
+/// and no rows for a relation that is not a partition; Tarn's tables are not
+/// PostgreSQL partitions (Delta's partitioning is of files), so it is a table of no
+/// rows, `relid regclass` (and `ordinality`). DataFusion had no such table
+/// function.
+fn no_partition_ancestors(factor: &mut datafusion::sql::sqlparser::ast::TableFactor) {
+    use datafusion::sql::sqlparser::ast::TableFactor;
+    let (alias, ordinality) = match factor {
+        TableFactor::Table {
+            alias,
+            with_ordinality,
+            ..
+        } => (alias.take(), *with_ordinality),
+        _ => return,
+    };
+    let alias = match alias {
+        Some(a) if a.columns.is_empty() => a.name.to_string(),
+        Some(a) => {
+            let columns: Vec<String> = a.columns.iter().map(|c| c.name.to_string()).collect();
+            format!("{}({})", a.name, columns.join(", "))
+        }
+        None => "pg_partition_ancestors".to_owned(),
+    };
+    let depth = if ordinality {
+        ", CAST(NULL AS BIGINT) AS depth"
+    } else {
+        ""
+    };
+    if let Some(empty) = parsed_factor(&format!(
+        "(SELECT CAST(NULL AS regclass) AS relid{depth} WHERE false) AS {alias}"
+    )) {
+        *factor = empty;
+    }
+}
+
+/// The FROM item written `text` (`(SELECT ...) AS t(c)`), parsed; `None` if it does
+/// not parse as one.
+pub(crate) fn parsed_factor(text: &str) -> Option<datafusion::sql::sqlparser::ast::TableFactor> {
+    use datafusion::sql::sqlparser::ast::SetExpr;
+    let mut parsed = datafusion::sql::sqlparser::parser::Parser::parse_sql(
+        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+        &format!("SELECT * FROM {text}"),
+    )
+    .ok()?;
+    let Some(SqlStatement::Query(query)) = parsed.pop() else {
+        return None;
+    };
+    let SetExpr::Select(select) = *query.body else {
+        return None;
+    };
+    select.from.into_iter().next().map(|from| from.relation)
+}
+
+/// Whether `expr` names a column (outside any subquery of its own): in a function's
+/// arguments in FROM, a column of the rows before it (the call is implicitly LATERAL).
+pub(crate) fn reads_columns(expr: &datafusion::sql::sqlparser::ast::Expr) -> bool {
+    use datafusion::sql::sqlparser::ast::Expr;
+    datafusion::sql::sqlparser::ast::visit_expressions(expr, |e| match e {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => std::ops::ControlFlow::Break(()),
+        _ => std::ops::ControlFlow::Continue(()),
+    })
+    .is_break()
 }
 
 /// Whether `expr` is an integer literal (optionally negated) that fits `integer`, the
@@ -908,40 +1005,22 @@ fn reads_pg_catalog(statement: &SqlStatement) -> bool {
         .contains("pg_catalog.")
 }
 
-/// Parses a query the way clients' SQL needs: where the compatibility parser replaced
-/// a known client query wholesale (psql's and BI tools' introspection that DataFusion
-/// cannot plan), its replacement; otherwise the query as written, with [`rewrite`].
-/// `None` if it does not parse.
+/// Parses a query the way clients' SQL needs: as written, with [`rewrite`]. `None` if
+/// it does not parse.
+///
+/// The pg_catalog crate's parser also replaces some client queries wholesale with
+/// stubs (psql's `\d` over policies, extended statistics and publications, two of
+/// pgcli's, DBeaver's relation sizes, Grafana's search path); Tarn runs those queries
+/// as written: the stubs answered with other column names and types than PostgreSQL's
+/// (`pg_get_expr_1`, `_1`), and Grafana's gave no tables where PostgreSQL lists the
+/// search path's.
 pub(crate) fn parse_client_query(sql: &str) -> Option<Vec<SqlStatement>> {
     use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    let replaced = compatibility().parse(sql).ok()?;
     let plain =
-        datafusion::sql::sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql).ok();
-    match plain {
-        Some(plain)
-            if plain.len() == replaced.len()
-                && plain
-                    .iter()
-                    .zip(&replaced)
-                    .all(|(p, r)| compatibility().rewrite(p.clone()) == *r) =>
-        {
-            Some(plain.into_iter().map(rewrite).collect())
-        }
-        _ => Some(
-            replaced
-                .into_iter()
-                .map(|mut s| {
-                    rewrite_like_escape(&mut s);
-                    s
-                })
-                .collect(),
-        ),
-    }
+        datafusion::sql::sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+    Some(plain.into_iter().map(rewrite).collect())
 }
 
-/// `x LIKE p ESCAPE '/'` (SQLAlchemy escapes with `/`) as DataFusion's only escape,
-/// the backslash: in `p`, backslashes become literal (`\\`) and the escape character
-/// becomes `\`. (A doubled escape character, rare in practice, is not special-cased.)
 /// The columns `SET` assigns (UPDATE, MERGE's `UPDATE SET`, `ON CONFLICT DO UPDATE
 /// SET`) folded to lower case unless quoted, as every other name is: DataFusion's
 /// UPDATE looked `SET TEST_VALID_TO = ...` up as written ("column \"TEST_VALID_TO\"
@@ -988,6 +1067,9 @@ fn fold_assignment_targets(statement: &mut SqlStatement) {
     }
 }
 
+/// `x LIKE p ESCAPE '/'` (SQLAlchemy escapes with `/`) as DataFusion's only escape,
+/// the backslash: in `p`, backslashes become literal (`\\`) and the escape character
+/// becomes `\`. (A doubled escape character, rare in practice, is not special-cased.)
 pub(crate) fn rewrite_like_escape(statement: &mut SqlStatement) {
     use datafusion::sql::sqlparser::ast::{Expr, Value, visit_expressions_mut};
     use std::ops::ControlFlow;

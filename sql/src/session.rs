@@ -325,6 +325,7 @@ pub(crate) fn initial_state(
         .with_runtime_env(Arc::clone(engine.runtime()))
         .with_default_features()
         .with_query_planner(Arc::new(crate::planner::Planner))
+        .with_optimizer_rules(crate::pg::subplans::optimizer_rules())
         .with_analyzer_rules(
             [
                 crate::pg::boolean_literal_rule(),
@@ -1652,6 +1653,7 @@ impl Session {
         }
         let state = self.set_up_state(&settings, default_schema)?;
         crate::pg::whole_rows::rewrite(&mut statement, &state).await;
+        crate::pg::scalar_from::rewrite(&mut statement, &state);
         crate::pg::oid_arrays::rewrite(&mut statement, &state).await;
         defaults::fill(&mut statement, &state).await?;
         let plan = state

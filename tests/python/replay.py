@@ -53,16 +53,6 @@ create view analytics.v_paid as select * from analytics.orders where is_paid;
 # (trace, pattern of the difference's text, why Tarn differs). Keep reasons short
 # and true; remove an entry when its difference is gone.
 KNOWN = [
-    ("psql.trace", r"'pg_get_expr_1', 'pg_get_expr_2'",
-     "DataFusion needs unique column names; PostgreSQL repeats `pg_get_expr`"),
-    ("psql.trace", r"columns \['pubname', '_1', '_2'\]",
-     "DataFusion needs unique column names; PostgreSQL repeats `?column?`"),
-    ("psql.trace", r"column 'stxrelid' has type 25 where PostgreSQL has 2205",
-     "regclass of an empty catalog's column is typed text"),
-    ("psql.trace", r"column 'stxstattarget' has type 25 where PostgreSQL has 23",
-     "pg_statistic_ext is empty and its columns are typed text"),
-    ("psql.trace", r"table function 'pg_partition_ancestors' not found",
-     "psql \\d's trigger query: no pg_partition_ancestors table function"),
     ("pgjdbc.trace", r"column 'cardinality' has type 701 where PostgreSQL has 700",
      "pgjdbc getIndexInfo: a float4 cast in a UNION is widened to float8"),
     ("asyncpg_introspect.trace", r"syntax error at or near \"\.\"'; messages \['ErrorResponse'\] where PostgreSQL sent \['ParseComplete'",

@@ -5,19 +5,27 @@
 //!   1)` was `{2,1}`, a wrong answer). The names are given DataFusion's `_all` forms.
 //! - `array_dims(a)` is PostgreSQL's text (`[1:3]`; DataFusion's answered the list of
 //!   lengths, `{3}`), NULL for an empty or NULL array.
+//!
+//! And an array compared with a string literal (`pol.polroles = '{0}'` in psql's `\d`
+//! over row policies, `tags = '{a,b}'`) reads the literal as an array of the array's
+//! type, as PostgreSQL types an untyped literal by the other operand; DataFusion found
+//! no operator for a list and text. The cast reads PostgreSQL's array syntax
+//! (`array_in`), so a literal that is not an array is 22P02.
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{Result, plan_err};
+use datafusion::common::{DFSchema, Result, ScalarValue, plan_err};
 use datafusion::execution::FunctionRegistry;
+use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    Cast, ColumnarValue, Expr, ExprSchemable, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
+    Signature, Volatility,
 };
 use datafusion::prelude::SessionContext;
 
-pub(crate) fn install(ctx: &SessionContext) {
+pub(crate) fn install(ctx: &SessionContext) -> Result<()> {
     for (name, all) in [
         ("array_remove", "array_remove_all"),
         ("array_replace", "array_replace_all"),
@@ -29,6 +37,61 @@ pub(crate) fn install(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::new_from_impl(ArrayDims {
         signature: Signature::user_defined(Volatility::Immutable),
     }));
+    ctx.state_ref()
+        .write()
+        .register_expr_planner(Arc::new(LiteralArrays))
+}
+
+/// Plans a comparison of an array with a string literal as one with the literal cast
+/// to the array's type (see the module doc).
+#[derive(Debug)]
+struct LiteralArrays;
+
+impl ExprPlanner for LiteralArrays {
+    fn plan_binary_op(
+        &self,
+        mut expr: RawBinaryExpr,
+        schema: &DFSchema,
+    ) -> Result<PlannerResult<RawBinaryExpr>> {
+        use datafusion::sql::sqlparser::ast::BinaryOperator;
+        if !matches!(
+            expr.op,
+            BinaryOperator::Eq
+                | BinaryOperator::NotEq
+                | BinaryOperator::Lt
+                | BinaryOperator::LtEq
+                | BinaryOperator::Gt
+                | BinaryOperator::GtEq
+        ) {
+            return Ok(PlannerResult::Original(expr));
+        }
+        let text = |e: &Expr| {
+            matches!(
+                e,
+                Expr::Literal(
+                    ScalarValue::Utf8(Some(_)) | ScalarValue::Utf8View(Some(_)),
+                    _
+                )
+            )
+        };
+        let list = |e: &Expr| match e.get_type(schema) {
+            Ok(t @ (DataType::List(_) | DataType::LargeList(_))) => Some(t),
+            _ => None,
+        };
+        let cast = |literal: &mut Expr, to: DataType| {
+            *literal = Expr::Cast(Cast::new(Box::new(literal.clone()), to));
+        };
+        if text(&expr.right)
+            && let Some(to) = list(&expr.left)
+        {
+            cast(&mut expr.right, to);
+        } else if text(&expr.left)
+            && let Some(to) = list(&expr.right)
+        {
+            cast(&mut expr.left, to);
+        }
+        Ok(PlannerResult::Original(expr))
+    }
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]

@@ -55,7 +55,7 @@ struct AtZone {
 }
 
 /// The timestamptz type Tarn computes with (UTC).
-fn instant_type() -> DataType {
+pub(crate) fn instant_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into()))
 }
 

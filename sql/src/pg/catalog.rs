@@ -393,7 +393,7 @@ impl SchemaProvider for PgCatalog {
             }
             other => other,
         };
-        let arrays = ARRAY_COLUMNS
+        let retyped = RETYPED_COLUMNS
             .iter()
             .find(|(t, _)| *t == name)
             .map_or(&[][..], |(_, c)| *c);
@@ -403,8 +403,8 @@ impl SchemaProvider for PgCatalog {
             .map(|(_, c)| *c)
             .collect();
         Ok(match table {
-            Some(t) if !arrays.is_empty() || !missing.is_empty() => {
-                Some(ArrayColumns::wrap(t, arrays, &missing))
+            Some(t) if !retyped.is_empty() || !missing.is_empty() => {
+                Some(RetypedColumns::wrap(t, retyped, &missing))
             }
             other => other,
         })
@@ -415,63 +415,144 @@ impl SchemaProvider for PgCatalog {
     }
 }
 
-/// Array columns the pg_catalog crate keeps as text (`"1 2"`, `"[1, 2]"`), as
-/// `smallint[]`, so clients' subscripts and `unnest` plan (pgjdbc's `getIndexInfo`,
-/// `getImportedKeys`; SQLAlchemy's `unnest(indkey)`).
-const ARRAY_COLUMNS: &[(&str, &[&str])] = &[
+/// Columns the pg_catalog crate types otherwise than PostgreSQL 15, with
+/// PostgreSQL's type: arrays it keeps as text (`"1 2"`, `"[1, 2]"`), so that clients'
+/// subscripts, `unnest` and `= ANY` plan (pgjdbc's `getIndexInfo` and
+/// `getImportedKeys`, SQLAlchemy's `unnest(indkey)`, psql's `\d` over policies,
+/// extended statistics and publications), and an `integer` the crate has as
+/// `smallint` (pg_statistic_ext's `stxstattarget`, `smallint` since PostgreSQL 16).
+const RETYPED_COLUMNS: &[(&str, &[(&str, Retyped)])] = &[
     (
         "pg_index",
-        &["indkey", "indoption", "indcollation", "indclass"],
+        &[
+            ("indkey", Retyped::Int2Array),
+            ("indoption", Retyped::Int2Array),
+            ("indcollation", Retyped::Int2Array),
+            ("indclass", Retyped::Int2Array),
+        ],
     ),
     (
         "pg_constraint",
         &[
-            "conkey",
-            "confkey",
-            "conpfeqop",
-            "conppeqop",
-            "conffeqop",
-            "conexclop",
+            ("conkey", Retyped::Int2Array),
+            ("confkey", Retyped::Int2Array),
+            ("conpfeqop", Retyped::Int2Array),
+            ("conppeqop", Retyped::Int2Array),
+            ("conffeqop", Retyped::Int2Array),
+            ("conexclop", Retyped::Int2Array),
         ],
     ),
+    ("pg_policy", &[("polroles", Retyped::OidArray)]),
+    (
+        "pg_statistic_ext",
+        &[
+            ("stxkeys", Retyped::Int2Array),
+            ("stxkind", Retyped::TextArray),
+            ("stxstattarget", Retyped::Integer),
+        ],
+    ),
+    ("pg_publication_rel", &[("prattrs", Retyped::Int2Array)]),
 ];
+
+/// A PostgreSQL type a column of the pg_catalog crate is read as.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Retyped {
+    /// `int2vector`, `smallint[]`.
+    Int2Array,
+    /// `oid[]` (OIDs are unsigned, as PostgreSQL's, and `oid[]` on the wire).
+    OidArray,
+    /// `"char"[]`.
+    TextArray,
+    Integer,
+}
+
+impl Retyped {
+    fn data_type(self) -> DataType {
+        let list = |item: DataType| DataType::List(Arc::new(Field::new("item", item, true)));
+        match self {
+            Retyped::Int2Array => list(DataType::Int16),
+            Retyped::OidArray => list(DataType::UInt32),
+            Retyped::TextArray => list(DataType::Utf8),
+            Retyped::Integer => DataType::Int32,
+        }
+    }
+
+    /// `column` read as this type: an array from the crate's text, others cast.
+    fn convert(self, column: &ArrayRef) -> DFResult<ArrayRef> {
+        use datafusion::arrow::array::{AsArray, ListArray, ListBuilder, StringBuilder};
+        use datafusion::arrow::datatypes::{Int16Type, UInt32Type};
+        if self == Retyped::Integer || column.data_type() != &DataType::Utf8 {
+            return Ok(datafusion::arrow::compute::cast(column, &self.data_type())?);
+        }
+        let text = column.as_string::<i32>();
+        Ok(match self {
+            Retyped::Int2Array => Arc::new(ListArray::from_iter_primitive::<Int16Type, _, _>(
+                text.iter()
+                    .map(|v| v.and_then(array_elements))
+                    .map(|e| e.map(|e| e.into_iter().map(|w| w.parse::<i16>().ok()))),
+            )),
+            Retyped::OidArray => Arc::new(ListArray::from_iter_primitive::<UInt32Type, _, _>(
+                text.iter()
+                    .map(|v| v.and_then(array_elements))
+                    .map(|e| e.map(|e| e.into_iter().map(|w| w.parse::<u32>().ok()))),
+            )),
+            Retyped::TextArray => {
+                let mut lists = ListBuilder::new(StringBuilder::new());
+                for value in text.iter() {
+                    match value.and_then(array_elements) {
+                        Some(elements) => {
+                            for element in elements {
+                                lists.values().append_value(element);
+                            }
+                            lists.append(true);
+                        }
+                        None => lists.append(false),
+                    }
+                }
+                Arc::new(lists.finish())
+            }
+            Retyped::Integer => unreachable!("cast above"),
+        })
+    }
+}
 
 /// Columns PostgreSQL 15 has that the pg_catalog crate's tables lack, NULL here:
 /// `pg_class.reloptions` (SQLAlchemy's get_indexes reads it; Tarn has no storage
 /// parameters).
 const MISSING_COLUMNS: &[(&str, &str)] = &[("pg_class", "reloptions")];
 
-/// A pg_catalog table with some text columns read as `smallint[]`, and missing
-/// `text[]` columns added as NULL.
+/// A pg_catalog table with some columns read as PostgreSQL types them
+/// ([`RETYPED_COLUMNS`]), and missing `text[]` columns added as NULL.
 #[derive(Debug)]
-struct ArrayColumns {
+struct RetypedColumns {
     inner: Arc<dyn TableProvider>,
-    columns: Vec<usize>,
+    columns: Vec<(usize, Retyped)>,
     added: usize,
     schema: SchemaRef,
 }
 
-impl ArrayColumns {
+impl RetypedColumns {
     fn wrap(
         inner: Arc<dyn TableProvider>,
-        names: &[&str],
+        retyped: &[(&str, Retyped)],
         missing: &[&str],
     ) -> Arc<dyn TableProvider> {
         let source = inner.schema();
-        let item = Arc::new(Field::new("item", DataType::Int16, true));
         let mut columns = Vec::new();
         let fields: Vec<Field> = source
             .fields()
             .iter()
             .enumerate()
-            .map(|(i, f)| {
-                if names.contains(&f.name().as_str()) && f.data_type() == &DataType::Utf8 {
-                    columns.push(i);
-                    Field::new(f.name(), DataType::List(Arc::clone(&item)), true)
-                } else {
-                    f.as_ref().clone()
-                }
-            })
+            .map(
+                |(i, f)| match retyped.iter().find(|(name, _)| name == f.name()) {
+                    Some((_, to)) => {
+                        columns.push((i, *to));
+                        Field::new(f.name(), to.data_type(), true)
+                            .with_metadata(f.metadata().clone())
+                    }
+                    None => f.as_ref().clone(),
+                },
+            )
             .collect();
         let mut fields = fields;
         let missing: Vec<&str> = missing
@@ -495,8 +576,9 @@ impl ArrayColumns {
     }
 }
 
-/// `"1 2"`, `"[1, 2]"` or `"{1,2}"` as a list of smallints; empty text as NULL.
-fn parse_smallints(text: &str) -> Option<Vec<Option<i16>>> {
+/// The elements of an array the crate wrote as text (`"1 2"`, `"[1, 2]"`, `"{1,2}"`,
+/// `"{d,f}"`); empty text is NULL.
+fn array_elements(text: &str) -> Option<Vec<&str>> {
     let inner = text
         .trim()
         .trim_matches(|c| matches!(c, '[' | ']' | '{' | '}'));
@@ -507,13 +589,12 @@ fn parse_smallints(text: &str) -> Option<Vec<Option<i16>>> {
         inner
             .split(|c: char| c == ',' || c.is_whitespace())
             .filter(|w| !w.is_empty())
-            .map(|w| w.parse::<i16>().ok())
             .collect(),
     )
 }
 
 #[async_trait]
-impl TableProvider for ArrayColumns {
+impl TableProvider for RetypedColumns {
     fn schema(&self) -> SchemaRef {
         Arc::clone(&self.schema)
     }
@@ -529,20 +610,14 @@ impl TableProvider for ArrayColumns {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
-        use datafusion::arrow::array::{AsArray, ListArray};
-        use datafusion::arrow::datatypes::Int16Type;
         // The crate's catalog tables are small and in memory: read, convert, serve.
         let plan = self.inner.scan(state, None, &[], None).await?;
         let batches = datafusion::physical_plan::collect(plan, state.task_ctx()).await?;
         let mut converted = Vec::with_capacity(batches.len());
         for batch in batches {
             let mut arrays = batch.columns().to_vec();
-            for &i in &self.columns {
-                let text = arrays[i].as_string::<i32>();
-                let list = ListArray::from_iter_primitive::<Int16Type, _, _>(
-                    text.iter().map(|v| v.and_then(parse_smallints)),
-                );
-                arrays[i] = Arc::new(list);
+            for &(i, to) in &self.columns {
+                arrays[i] = to.convert(&arrays[i])?;
             }
             let base = arrays.len();
             for field in self.schema.fields().iter().skip(base).take(self.added) {

@@ -44,6 +44,11 @@ impl AnalyzerRule for DateArithmetic {
 }
 
 fn as_timestamps(expr: Expr, schema: &DFSchema, listed: bool) -> Result<Transformed<Expr>> {
+    if let Expr::ScalarFunction(call) = &expr
+        && call.name() == "generate_series"
+    {
+        return series_of_dates(expr, schema);
+    }
     let Expr::BinaryExpr(BinaryExpr { left, op, right }) = &expr else {
         return Ok(Transformed::no(expr));
     };
@@ -77,6 +82,33 @@ fn as_timestamps(expr: Expr, schema: &DFSchema, listed: bool) -> Result<Transfor
         *op,
         Box::new(right),
     ))))
+}
+
+/// `generate_series(date, date, interval)` is a series of `timestamp with time zone`
+/// in PostgreSQL, which has no date form and converts dates to its preferred datetime
+/// type; DataFusion answers dates (dropping a step's time of day). Dates written as
+/// literals are cast before planning (`series::temporal_arguments`); this finds those
+/// whose type only the plan knows (`generate_series(r.start_date, r.end_date, '1
+/// day')` over a table's columns).
+fn series_of_dates(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    let Expr::ScalarFunction(mut call) = expr else {
+        return Ok(Transformed::no(expr));
+    };
+    let kinds: Vec<Option<DataType>> = call.args.iter().map(|e| e.get_type(schema).ok()).collect();
+    let dates = |k: &Option<DataType>| matches!(k, Some(DataType::Date32 | DataType::Date64));
+    let [start, stop, Some(DataType::Interval(_))] = kinds.as_slice() else {
+        return Ok(Transformed::no(Expr::ScalarFunction(call)));
+    };
+    if !dates(start) && !dates(stop) {
+        return Ok(Transformed::no(Expr::ScalarFunction(call)));
+    }
+    for bound in &mut call.args[..2] {
+        *bound = Expr::Cast(Cast::new(
+            Box::new(bound.clone()),
+            super::at_zone::instant_type(),
+        ));
+    }
+    Ok(Transformed::yes(Expr::ScalarFunction(call)))
 }
 
 /// Whether `interval` is a constant without a time of day.

@@ -190,6 +190,57 @@ impl VisitorMut for NamedTypes {
     }
 }
 
+/// `user`, unquoted, is `current_user` in PostgreSQL (a reserved word, never a column:
+/// Grafana's table list compares schema names with it); DataFusion read it as a
+/// column ("column \"user\" does not exist").
+pub(crate) fn bare_user(statement: &mut ast::Statement) {
+    let _ = ast::visit_expressions_mut(statement, |expr| {
+        // sqlparser reads the keyword as a call without parentheses.
+        if let Expr::Function(f) = expr
+            && matches!(f.args, ast::FunctionArguments::None)
+            && let [part] = f.name.0.as_mut_slice()
+            && let Some(ident) = part.as_ident()
+            && ident.quote_style.is_none()
+            && ident.value.eq_ignore_ascii_case("user")
+        {
+            *part = ast::ObjectNamePart::Identifier(ast::Ident::new("current_user"));
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+}
+
+/// A string literal given where PostgreSQL's function takes a `regclass`
+/// (`pg_relation_size('s.t')`, psql's `pg_relation_is_publishable('16386')`) is read
+/// as one, a relation's name or OID: `'...'::regclass`. Without the cast, a name was
+/// read as an integer (NULL). Runs before the crate's rules, which resolve the cast.
+pub(crate) fn regclass_arguments(statement: &mut ast::Statement) {
+    const TAKE_REGCLASS: [&str; 5] = [
+        "pg_relation_is_publishable",
+        "pg_table_size",
+        "pg_relation_size",
+        "pg_total_relation_size",
+        "pg_indexes_size",
+    ];
+    let _ = ast::visit_expressions_mut(statement, |expr| {
+        if let Expr::Function(f) = expr
+            && TAKE_REGCLASS.contains(&super::single_value::function_name(f).as_str())
+            && let ast::FunctionArguments::List(list) = &mut f.args
+            && let Some(ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(first))) =
+                list.args.first_mut()
+            && matches!(first, Expr::Value(v) if matches!(v.value, ast::Value::SingleQuotedString(_)))
+        {
+            *first = Expr::Cast {
+                kind: ast::CastKind::DoubleColon,
+                expr: Box::new(first.clone()),
+                data_type: ast::DataType::Regclass,
+                array: false,
+                format: None,
+            };
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+}
+
 /// `x::regclass::text` (also to `varchar` or `name`) as PostgreSQL answers it: the
 /// relation's name, through `pg_regclass_name` (a correlated lookup of pg_class could
 /// not be planned inside psql's and SQLAlchemy's catalog queries). Tarn's `regclass`

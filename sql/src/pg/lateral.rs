@@ -8,9 +8,10 @@
 //! right side is only that (projections over an `Unnest` of lists computed from
 //! one row of nothing but outer references), [`unnest_joins`] computes the lists on
 //! the left side's rows instead and unnests them there, which keeps each left row
-//! beside its elements: the join's meaning, with its schema unchanged. A left join
-//! `ON true` (`LEFT JOIN LATERAL f(o.x) i ON true`) does the same and keeps a left row
-//! that has no elements once, beside NULLs. Other lateral subqueries are left as
+//! beside its elements: the join's meaning, with its schema unchanged; an inner join's
+//! condition then filters those pairs. A left join `ON true` (`LEFT JOIN LATERAL
+//! f(o.x) i ON true`) does the same and keeps a left row that has no elements once,
+//! beside NULLs. Other lateral subqueries are left as
 //! DataFusion plans them.
 
 use std::collections::HashMap;
@@ -46,9 +47,20 @@ pub(crate) fn unnest_joins(plan: LogicalPlan) -> Result<LogicalPlan> {
             return Ok(Transformed::no(node));
         };
         let left_join = join.join_type == JoinType::Left;
-        Ok(Transformed::yes(unnest_left(
-            &join.left, &right, left_join,
-        )?))
+        let unnested = unnest_left(&join.left, &right, left_join)?;
+        // An inner join's condition filters the pairs (a left join's is `true`).
+        let condition = join
+            .on
+            .iter()
+            .map(|(l, r)| l.clone().eq(r.clone()))
+            .chain(join.filter.clone())
+            .reduce(Expr::and);
+        Ok(Transformed::yes(match condition {
+            Some(condition) if !left_join => LogicalPlanBuilder::from(unnested)
+                .filter(condition)?
+                .build()?,
+            _ => unnested,
+        }))
     })
     .map(|t| t.data)
 }
@@ -58,24 +70,26 @@ struct LateralUnnest<'a> {
     alias: &'a SubqueryAlias,
     /// The projections above the `Unnest`, top first.
     outputs: Vec<&'a Projection>,
-    unnest: &'a datafusion::logical_expr::Unnest,
+    /// None where the right side is one row of values, nothing unnested.
+    unnest: Option<&'a datafusion::logical_expr::Unnest>,
     /// The projection that computes the lists, over one row of nothing.
     lists: &'a Projection,
 }
 
 fn unnest_of_outer_rows(join: &datafusion::logical_expr::Join) -> Option<LateralUnnest<'_>> {
-    // A cross join, or a left join `ON true`.
+    // A cross or inner join, or a left join `ON true`.
     let always = match &join.filter {
         None => true,
         Some(Expr::Literal(ScalarValue::Boolean(Some(true)), _)) => true,
         Some(_) => false,
     };
-    let kind = matches!(join.join_type, JoinType::Inner | JoinType::Left);
-    if !kind
-        || !join.on.is_empty()
-        || !always
-        || join.join_type == JoinType::Inner && join.filter.is_some()
-    {
+    let kind = match join.join_type {
+        // Any condition, applied to the pairs afterwards.
+        JoinType::Inner => true,
+        JoinType::Left => join.on.is_empty() && always,
+        _ => false,
+    };
+    if !kind {
         return None;
     }
     let LogicalPlan::SubqueryAlias(alias) = join.right.as_ref() else {
@@ -90,16 +104,20 @@ fn unnest_of_outer_rows(join: &datafusion::logical_expr::Join) -> Option<Lateral
         outputs.push(projection);
         inner = projection.input.as_ref();
     }
-    let LogicalPlan::Unnest(unnest) = inner else {
-        return None;
-    };
-    let LogicalPlan::Projection(lists) = unnest.input.as_ref() else {
-        return None;
+    let (unnest, lists) = match inner {
+        LogicalPlan::Unnest(unnest) => match unnest.input.as_ref() {
+            LogicalPlan::Projection(lists) if !outputs.is_empty() => (Some(unnest), lists),
+            _ => return None,
+        },
+        // One row of values (`FROM t, upper(t.name) u`, a scalar function in FROM as
+        // `scalar_from` plans it): the bottom projection computes them.
+        LogicalPlan::EmptyRelation(_) => (None, outputs.pop()?),
+        _ => return None,
     };
     let LogicalPlan::EmptyRelation(empty) = lists.input.as_ref() else {
         return None;
     };
-    if !empty.produce_one_row || outputs.is_empty() {
+    if !empty.produce_one_row {
         return None;
     }
     // Correlated, and only with the left side's columns.
@@ -156,20 +174,32 @@ fn unnest_left(
     for expr in &right.lists.expr {
         lists.push(uncorrelated(expr)?);
     }
-    let mut options = right.unnest.options.clone();
-    if left_join {
-        // A left row with no elements (an empty list, or NULL) still comes out once,
-        // beside NULLs.
-        options = options.with_null_handling(NullHandling::PreserveAndExpandEmpty);
-    }
-    let unnested = LogicalPlanBuilder::from(Arc::clone(left))
-        .project(lists)?
-        .unnest_columns_with_options(right.unnest.exec_columns.clone(), options)?
-        .build()?;
+    let computed = LogicalPlanBuilder::from(Arc::clone(left)).project(lists)?;
+    let unnested = match right.unnest {
+        Some(unnest) => {
+            let mut options = unnest.options.clone();
+            if left_join {
+                // A left row with no elements (an empty list, or NULL) still comes out
+                // once, beside NULLs.
+                options = options.with_null_handling(NullHandling::PreserveAndExpandEmpty);
+            }
+            computed
+                .unnest_columns_with_options(unnest.exec_columns.clone(), options)?
+                .build()?
+        }
+        None => computed.build()?,
+    };
     // The projections above the Unnest, bottom first, folded into one over its output:
-    // each refers to the one below by its output names.
+    // each refers to the one below by its output names. Without any, the values
+    // computed are the columns.
     let mut below: HashMap<String, Expr> = HashMap::new();
-    let mut outputs: Vec<Expr> = Vec::new();
+    let mut outputs: Vec<Expr> = right
+        .lists
+        .schema
+        .fields()
+        .iter()
+        .map(|f| Expr::Column(Column::new_unqualified(f.name())))
+        .collect();
     for projection in right.outputs.iter().rev() {
         outputs = projection
             .expr

@@ -17,7 +17,8 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
     CastKind, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
-    ObjectNamePart, Statement, TimezoneInfo, TypedString, Value, visit_expressions_mut,
+    ObjectNamePart, Statement, TableAlias, TableAliasColumnDef, TableFactor, TimezoneInfo,
+    TypedString, Value, visit_expressions_mut,
 };
 
 use super::call;
@@ -54,6 +55,41 @@ pub(crate) fn rewrite(statement: &mut Statement) {
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// `FROM generate_series(a, b) AS s(x)` whose arguments read the rows before it
+/// (`FROM rentals r, generate_series(r.start_date, r.end_date, '1 day') AS d`,
+/// implicitly LATERAL in PostgreSQL): DataFusion's table function evaluates its
+/// arguments once, at planning ("Argument #2 must be an INTEGER"), so the call becomes
+/// `unnest` of the list DataFusion's scalar `generate_series` computes for each row,
+/// which DataFusion plans as a lateral unnest (`super::lateral`) or, in a correlated
+/// subquery, as a SubPlan. Unaliased, table and column are named `generate_series`, as
+/// in PostgreSQL.
+pub(crate) fn lateral(alias: Option<TableAlias>, args: Vec<Expr>) -> TableFactor {
+    let alias = alias.unwrap_or_else(|| TableAlias {
+        name: Ident::new("generate_series"),
+        columns: vec![TableAliasColumnDef {
+            name: Ident::new("generate_series"),
+            data_type: None,
+        }],
+        explicit: true,
+        at: None,
+    });
+    // Quoted, so that [`rewrite`] does not take it for a select-list call.
+    let mut list = call("generate_series", args);
+    if let Expr::Function(f) = &mut list {
+        f.name.0 = vec![ObjectNamePart::Identifier(Ident::with_quote(
+            '"',
+            "generate_series",
+        ))];
+    }
+    TableFactor::UNNEST {
+        alias: Some(alias),
+        array_exprs: vec![list],
+        with_offset: false,
+        with_offset_alias: None,
+        with_ordinality: false,
+    }
 }
 
 /// `generate_series(start, stop, step)`'s arguments as PostgreSQL types them where

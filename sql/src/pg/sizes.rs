@@ -3,12 +3,14 @@
 //! OID (a Delta table's size is its current files' bytes, as its log lists them; a
 //! view's is 0, as in PostgreSQL; an unknown OID is NULL), `pg_indexes_size` (0:
 //! Tarn keeps no indexes) and `pg_size_pretty`, with PostgreSQL 15's units and
-//! rounding.
+//! rounding; and `pg_relation_is_publishable`, which psql's `\d` asks of a table
+//! (true for a table, false for a view, NULL for an unknown OID).
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::datasource::TableType;
 use datafusion::error::Result as DFResult;
 use datafusion::logical_expr::async_udf::{AsyncScalarUDF, AsyncScalarUDFImpl};
 use datafusion::logical_expr::{
@@ -24,6 +26,7 @@ pub(crate) fn udfs(lake: &LakeCatalog) -> Vec<ScalarUDF> {
         ("pg_relation_size", &[1, 2][..]),
         ("pg_total_relation_size", &[1][..]),
         ("pg_indexes_size", &[1][..]),
+        ("pg_relation_is_publishable", &[1][..]),
     ]
     .into_iter()
     .map(|(name, arities)| {
@@ -92,6 +95,8 @@ fn size_pretty(size: i64) -> String {
     unreachable!("the last unit always answers")
 }
 
+const PUBLISHABLE: &str = "pg_relation_is_publishable";
+
 #[derive(Debug)]
 struct RelationSize {
     name: &'static str,
@@ -123,7 +128,10 @@ impl ScalarUDFImpl for RelationSize {
     }
 
     fn return_type(&self, _args: &[DataType]) -> DFResult<DataType> {
-        Ok(DataType::Int64)
+        Ok(match self.name {
+            PUBLISHABLE => DataType::Boolean,
+            _ => DataType::Int64,
+        })
     }
 
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> DFResult<ColumnarValue> {
@@ -139,6 +147,23 @@ impl AsyncScalarUDFImpl for RelationSize {
         let oids = datafusion::arrow::compute::cast(&oids, &DataType::Int64)?;
         let oids = oids.as_primitive::<Int64Type>();
         let relations = super::descriptions::relations(&self.lake);
+        if self.name == PUBLISHABLE {
+            let mut publishable = Vec::with_capacity(rows);
+            for row in 0..rows {
+                publishable.push(match (oids.is_null(row), relations.get(&oids.value(row))) {
+                    (false, Some((schema, name))) => Some(
+                        self.lake
+                            .table_provider(schema, name)
+                            .await?
+                            .is_some_and(|p| p.table_type() == TableType::Base),
+                    ),
+                    _ => None,
+                });
+            }
+            return Ok(ColumnarValue::Array(Arc::new(BooleanArray::from(
+                publishable,
+            ))));
+        }
         let mut sizes = Vec::with_capacity(rows);
         for row in 0..rows {
             let relation = match oids.is_null(row) {

@@ -43,6 +43,8 @@ use datafusion::logical_expr::{
     Expr, Extension, LogicalPlan, Projection, Subquery, UserDefinedLogicalNode,
     UserDefinedLogicalNodeCore,
 };
+use datafusion::optimizer::optimizer::ApplyOrder;
+use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::apply_expression_roots;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -52,6 +54,112 @@ use datafusion::physical_plan::{
 };
 use datafusion::physical_planner::{ExtensionPlanner, PhysicalPlanner};
 use futures::StreamExt;
+
+/// DataFusion's optimizer rules, those that decorrelate subqueries into joins made
+/// tolerant: where one fails on a subquery (DataFusion 55's `scalar_subquery_to_join`
+/// fails with "No field named t.column1" once `push_down_filter` has moved a
+/// non-equality correlation below an aliased subquery's projection, as in `(SELECT
+/// count(*) FROM (VALUES (1)) t(y) WHERE y > a.x)`), the plan is kept as it was, so
+/// the subquery runs as a SubPlan instead of failing the query. Errors of the other
+/// rules still stop planning (`optimizer.skip_failed_rules` would hide them all).
+pub(crate) fn optimizer_rules() -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
+    datafusion::optimizer::Optimizer::new()
+        .rules
+        .into_iter()
+        .map(|rule| match rule.name() {
+            "decorrelate_predicate_subquery"
+            | "scalar_subquery_to_join"
+            | "decorrelate_lateral_join" => {
+                Arc::new(Tolerant(rule)) as Arc<dyn OptimizerRule + Send + Sync>
+            }
+            _ => rule,
+        })
+        .collect()
+}
+
+/// A decorrelation rule whose failure on a plan node leaves the node as it was.
+#[derive(Debug)]
+struct Tolerant(Arc<dyn OptimizerRule + Send + Sync>);
+
+impl OptimizerRule for Tolerant {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    fn apply_order(&self) -> Option<ApplyOrder> {
+        self.0.apply_order()
+    }
+
+    fn rewrite(
+        &self,
+        plan: LogicalPlan,
+        config: &dyn OptimizerConfig,
+    ) -> Result<Transformed<LogicalPlan>> {
+        // The rules rewrite only nodes holding a subquery (as an expression, or a
+        // lateral join's); others go through without the copy.
+        let holds_subquery = matches!(plan, LogicalPlan::Join(_))
+            || plan
+                .apply_expressions(|e| {
+                    e.apply(|e| {
+                        Ok(match e {
+                            Expr::ScalarSubquery(_)
+                            | Expr::Exists(_)
+                            | Expr::InSubquery(_)
+                            | Expr::SetComparison(_) => TreeNodeRecursion::Stop,
+                            _ => TreeNodeRecursion::Continue,
+                        })
+                    })
+                })
+                .is_ok_and(|r| r == TreeNodeRecursion::Stop);
+        if !holds_subquery {
+            return self.0.rewrite(plan, config);
+        }
+        // The rule consumes the node; its inputs are shared, so the copy is shallow.
+        let kept = plan.clone();
+        let level = plan
+            .inputs()
+            .first()
+            .map(|input| Arc::clone(input.schema()));
+        match self.0.rewrite(plan, config) {
+            Ok(rewritten)
+                if rewritten.transformed
+                    && level.is_some_and(|level| dangles(&rewritten.data, &level)) =>
+            {
+                tracing::debug!(rule = self.0.name(), "subquery left for a SubPlan");
+                Ok(Transformed::no(kept))
+            }
+            Ok(rewritten) => Ok(rewritten),
+            Err(e) => {
+                tracing::debug!(rule = self.0.name(), error = %e, "subquery left for a SubPlan");
+                Ok(Transformed::no(kept))
+            }
+        }
+    }
+}
+
+/// Whether `plan`, a node a decorrelation rule rewrote, still refers as an outer
+/// reference to a column of `level`, the rows the node's subqueries were correlated
+/// with: the rule joined the subquery without seeing that reference (DataFusion 55
+/// misses one inside a derived table of the subquery, `(SELECT string_agg(...) FROM
+/// unnest(generate_series(1, t.n)) u(x))`), and the plan cannot run. References to
+/// queries further out are the enclosing subquery's and stay.
+fn dangles(plan: &LogicalPlan, level: &DFSchema) -> bool {
+    let mut found = false;
+    let _ = plan.apply(|node| {
+        node.apply_expressions(|expr| {
+            expr.apply(|e| {
+                if let Expr::OuterReferenceColumn(_, column) = e
+                    && level.has_column(column)
+                {
+                    found = true;
+                    return Ok(TreeNodeRecursion::Stop);
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    });
+    found
+}
 
 /// Kept answers per subquery before they are dropped and computed again: bounds the
 /// memory of a subquery over many distinct outer values.
@@ -913,7 +1021,42 @@ fn bind(subquery: &LogicalPlan, columns: &[Column], values: &[ScalarValue]) -> R
                 Ok(e.update_data(|e| name.restore(e)))
             })
         })
+        .and_then(|bound_plan| plain_derived_tables(bound_plan.data, &bound))
         .map(|t| t.data)
+}
+
+/// `plan` with each derived table that read only the bound values (`FROM
+/// unnest(f(outer.x))`, which DataFusion keeps as a Subquery node the physical planner
+/// refuses) made a plain plan, in its subqueries' plans too (whose wrappers stay).
+fn plain_derived_tables(
+    plan: LogicalPlan,
+    bound: &dyn Fn(&Column) -> Option<usize>,
+) -> Result<Transformed<LogicalPlan>> {
+    plan.transform_up(|node| {
+        node.map_subqueries(|wrapper| match wrapper {
+            LogicalPlan::Subquery(mut sq) => {
+                let inner = plain_derived_tables(Arc::unwrap_or_clone(sq.subquery), bound)?;
+                sq.subquery = Arc::new(inner.data);
+                Ok(Transformed::new_transformed(
+                    LogicalPlan::Subquery(sq),
+                    inner.transformed,
+                ))
+            }
+            other => Ok(Transformed::no(other)),
+        })?
+        .transform_data(|node| match node {
+            LogicalPlan::Subquery(mut sq) => {
+                sq.outer_ref_columns.retain(
+                    |e| !matches!(e, Expr::OuterReferenceColumn(_, c) if bound(c).is_some()),
+                );
+                match sq.outer_ref_columns.is_empty() {
+                    true => Ok(Transformed::yes(Arc::unwrap_or_clone(sq.subquery))),
+                    false => Ok(Transformed::no(LogicalPlan::Subquery(sq))),
+                }
+            }
+            other => Ok(Transformed::no(other)),
+        })
+    })
 }
 
 #[cfg(test)]

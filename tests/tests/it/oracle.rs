@@ -3391,6 +3391,67 @@ execute later(-5);
     assert_eq!(errors, ["21000"]);
 }
 
+/// Set-returning and scalar functions in FROM that read the rows before them, and the
+/// subqueries DataFusion's decorrelation mishandled, as PostgreSQL 15 runs them:
+/// `generate_series` with a column's bounds (implicitly LATERAL, also written LATERAL,
+/// joined ON a condition, over date columns as timestamptz) failed "Argument #2 must be
+/// an INTEGER"; a scalar function in FROM (`string_to_array(...) s`, Grafana's table
+/// list, with `user`) "table function not found"; a correlated subquery over an aliased
+/// VALUES "No field named t.column1" and one over a derived table of outer values
+/// "Physical plan does not support OuterReferenceColumn"; an array compared with a
+/// string literal "operator does not exist"; `pg_relation_size('name')` was NULL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_functions_in_from_read_earlier_rows_as_postgres_15() {
+    let (postgres, tarn, _dir, script) = scripted(
+        "from_functions.sql",
+        r#"create schema lat;
+create table lat.rentals (id int, car text, start_date date, end_date date, tags text[]);
+insert into lat.rentals values (1, 'a', '2024-01-01', '2024-01-03', array['x','y']),
+  (2, 'b', '2024-01-05', '2024-01-05', array['z']), (3, 'c', '2024-01-07', '2024-01-06', null);
+create view lat.v as select id from lat.rentals;
+select id, n from lat.rentals, generate_series(1, id) n order by id, n;
+select id, n from lat.rentals r, generate_series(r.id, 3) as g(n) order by id, n;
+select id, n from lat.rentals cross join lateral generate_series(1, id) n order by id, n;
+select id, n from lat.rentals left join lateral generate_series(2, id) n on true order by id, n;
+select id, n from lat.rentals join generate_series(1, id) n on n > 1 order by id, n;
+select id, d from lat.rentals, generate_series(start_date, end_date, interval '1 day') d order by id, d;
+select id, d::date as day from lat.rentals, generate_series(start_date, end_date, '1 day') d order by id, day;
+select id, generate_series(start_date, end_date, '1 day') as d from lat.rentals order by id, d;
+select id, (select string_agg(n::text, ',') from generate_series(1, r.id) n) as ns from lat.rentals r order by id;
+select id, (select count(*) from (values (1), (2), (3)) t(y) where y > r.id) as above from lat.rentals r order by id;
+select id, (select count(*) from (select id as k from lat.rentals) t where k < r.id) as below from lat.rentals r order by id;
+select * from upper('x');
+select * from upper('x') u;
+select u.* from lat.rentals r, upper(r.car) u order by 1;
+select c from lat.rentals r left join lateral upper(r.car) c on true order by 1;
+select s from string_to_array('a,b', ',') s;
+select s[i] from generate_series(1, 2) i, string_to_array('a,b', ',') s order by 1;
+select user = current_user as same;
+set search_path = lat, public;
+select quote_ident(table_name) as "table" from information_schema.tables
+  where quote_ident(table_schema) not in ('information_schema', 'pg_catalog')
+    and table_type = 'BASE TABLE' and quote_ident(table_schema) in (
+    select case when trim(s[i]) = '"$user"' then user else trim(s[i]) end
+    from generate_series(
+      array_lower(string_to_array(current_setting('search_path'), ','), 1),
+      array_upper(string_to_array(current_setting('search_path'), ','), 1)) as i,
+      string_to_array(current_setting('search_path'), ',') s)
+  order by 1;
+reset search_path;
+select id from lat.rentals where tags = '{x,y}';
+select id from lat.rentals where '{z}' = tags;
+select id, tags <> '{z}' as other from lat.rentals order by id;
+select id from lat.rentals where tags = '{x';
+select pg_relation_is_publishable('lat.rentals') as t, pg_relation_is_publishable('lat.v') as v,
+  pg_relation_size('lat.rentals') > 0 as sized;
+select * from pg_catalog.pg_partition_ancestors('lat.rentals') with ordinality as a(relid, depth);
+"#,
+    )
+    .await;
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["22P02"]);
+}
+
 /// Lists of lists are PostgreSQL's multidimensional arrays on the wire (refused before:
 /// "Unsupported List Datatype"): type `integer[]` and the like, text with nested braces
 /// and quoted elements, NULL elements, three dimensions, empty arrays; sub-arrays of
