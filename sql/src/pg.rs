@@ -595,10 +595,10 @@ pub(crate) fn temporary_name(text: &str, is_temporary: impl Fn(&str) -> bool) ->
     }
 }
 
-/// The crate's statement rewrites that Tarn applies, in the crate's order. Its
+/// The crate's statement rewrites that Tarn applies, in the crate's order. Not its
 /// `RemoveSubqueryFromProjection`, which replaces every correlated scalar subquery in
-/// a SELECT list with NULL, runs only on catalog introspection ([`rewrite`]): on a
-/// user's `(select count(*) from t where t.k = o.k)` it gave silently wrong answers.
+/// a SELECT list with NULL: catalog queries' subqueries run as joins or SubPlans
+/// (`subplans`), as users' do, with the answers PostgreSQL gives.
 fn rules() -> &'static [Box<dyn datafusion_pg_catalog::sql::rules::SqlStatementRewriteRule>] {
     use datafusion_pg_catalog::sql::rules::*;
     static RULES: OnceLock<Vec<Box<dyn SqlStatementRewriteRule>>> = OnceLock::new();
@@ -657,11 +657,7 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     expandarray::rewrite_regproc_comparisons(&mut statement);
     expandarray::rewrite_array_subqueries(&mut statement);
     expandarray::rewrite_function_result(&mut statement);
-    // Not in catalog introspection, whose select-list subqueries the crate's rule
-    // below replaces (as it did the EXISTS there).
-    if !reads_pg_catalog(&statement) {
-        exists::rewrite(&mut statement);
-    }
+    exists::rewrite(&mut statement);
     exists::rewrite_row_in(&mut statement);
     clauses::rewrite(&mut statement);
     at_zone::rewrite(&mut statement);
@@ -675,12 +671,6 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     expandarray::rewrite(&mut statement);
     series::rewrite(&mut statement);
     single_value::rewrite(&mut statement);
-    if reads_pg_catalog(&statement) {
-        use datafusion_pg_catalog::sql::rules::{
-            RemoveSubqueryFromProjection, SqlStatementRewriteRule,
-        };
-        statement = RemoveSubqueryFromProjection.rewrite(statement);
-    }
     statement
 }
 
@@ -995,14 +985,6 @@ fn integer_series(factor: &mut datafusion::sql::sqlparser::ast::TableFactor) {
         alias: Some(alias.clone()),
         sample: None,
     };
-}
-
-/// True for a client's catalog introspection (it names `pg_catalog` tables).
-fn reads_pg_catalog(statement: &SqlStatement) -> bool {
-    statement
-        .to_string()
-        .to_ascii_lowercase()
-        .contains("pg_catalog.")
 }
 
 /// Parses a query the way clients' SQL needs: as written, with [`rewrite`]. `None` if

@@ -53,8 +53,6 @@ create view analytics.v_paid as select * from analytics.orders where is_paid;
 # (trace, pattern of the difference's text, why Tarn differs). Keep reasons short
 # and true; remove an entry when its difference is gone.
 KNOWN = [
-    ("pgjdbc.trace", r"column 'cardinality' has type 701 where PostgreSQL has 700",
-     "pgjdbc getIndexInfo: a float4 cast in a UNION is widened to float8"),
     ("asyncpg_introspect.trace", r"syntax error at or near \"\.\"'; messages \['ErrorResponse'\] where PostgreSQL sent \['ParseComplete'",
      "the trace cuts asyncpg's type query at 2,000 characters; the whole query (sent for types outside asyncpg's codecs, such as integer[]) runs in tests/python/clients.py (asyncpg's arrays)"),
     ("asyncpg_introspect.trace", r"messages \['ReadyForQuery'\] where PostgreSQL sent \['BindComplete'",

@@ -354,9 +354,10 @@ impl SchemaProvider for PgCatalog {
                 .await?
                 .map(|inner| Arc::new(Roles { inner }) as Arc<dyn TableProvider>));
         }
-        if name.eq_ignore_ascii_case("pg_attribute") {
-            return Ok(self.inner.table(name).await?.map(|inner| {
-                Arc::new(Rewritten::new(
+        let table = self.inner.table(name).await?;
+        let table = match table {
+            Some(inner) if name.eq_ignore_ascii_case("pg_attribute") => {
+                Some(Arc::new(Rewritten::new(
                     inner,
                     "pg_attribute",
                     self.built.clone(),
@@ -365,11 +366,8 @@ impl SchemaProvider for PgCatalog {
                         lake: self.lake.clone(),
                         oids: self.oids.clone(),
                     },
-                )) as Arc<dyn TableProvider>
-            }));
-        }
-        let table = self.inner.table(name).await?;
-        let table = match table {
+                )) as Arc<dyn TableProvider>)
+            }
             Some(inner) if name.eq_ignore_ascii_case("pg_class") => Some(Arc::new(Rewritten::new(
                 inner,
                 "pg_class",
@@ -419,8 +417,9 @@ impl SchemaProvider for PgCatalog {
 /// PostgreSQL's type: arrays it keeps as text (`"1 2"`, `"[1, 2]"`), so that clients'
 /// subscripts, `unnest` and `= ANY` plan (pgjdbc's `getIndexInfo` and
 /// `getImportedKeys`, SQLAlchemy's `unnest(indkey)`, psql's `\d` over policies,
-/// extended statistics and publications), and an `integer` the crate has as
-/// `smallint` (pg_statistic_ext's `stxstattarget`, `smallint` since PostgreSQL 16).
+/// extended statistics and publications), an `integer` the crate has as `smallint`
+/// (pg_statistic_ext's `stxstattarget`, `smallint` since PostgreSQL 16) and a `real`
+/// it has as `double precision`.
 const RETYPED_COLUMNS: &[(&str, &[(&str, Retyped)])] = &[
     (
         "pg_index",
@@ -452,6 +451,12 @@ const RETYPED_COLUMNS: &[(&str, &[(&str, Retyped)])] = &[
         ],
     ),
     ("pg_publication_rel", &[("prattrs", Retyped::Int2Array)]),
+    // aclitem[], as their text items (psql's `\dn+` and `\dp` join them with
+    // array_to_string).
+    ("pg_namespace", &[("nspacl", Retyped::TextArray)]),
+    ("pg_attribute", &[("attacl", Retyped::TextArray)]),
+    // `real` (pgjdbc's getIndexInfo returns it as CARDINALITY).
+    ("pg_class", &[("reltuples", Retyped::Real)]),
 ];
 
 /// A PostgreSQL type a column of the pg_catalog crate is read as.
@@ -464,6 +469,7 @@ enum Retyped {
     /// `"char"[]`.
     TextArray,
     Integer,
+    Real,
 }
 
 impl Retyped {
@@ -474,6 +480,7 @@ impl Retyped {
             Retyped::OidArray => list(DataType::UInt32),
             Retyped::TextArray => list(DataType::Utf8),
             Retyped::Integer => DataType::Int32,
+            Retyped::Real => DataType::Float32,
         }
     }
 
@@ -481,7 +488,8 @@ impl Retyped {
     fn convert(self, column: &ArrayRef) -> DFResult<ArrayRef> {
         use datafusion::arrow::array::{AsArray, ListArray, ListBuilder, StringBuilder};
         use datafusion::arrow::datatypes::{Int16Type, UInt32Type};
-        if self == Retyped::Integer || column.data_type() != &DataType::Utf8 {
+        if matches!(self, Retyped::Integer | Retyped::Real) || column.data_type() != &DataType::Utf8
+        {
             return Ok(datafusion::arrow::compute::cast(column, &self.data_type())?);
         }
         let text = column.as_string::<i32>();
@@ -511,15 +519,16 @@ impl Retyped {
                 }
                 Arc::new(lists.finish())
             }
-            Retyped::Integer => unreachable!("cast above"),
+            Retyped::Integer | Retyped::Real => unreachable!("cast above"),
         })
     }
 }
 
 /// Columns PostgreSQL 15 has that the pg_catalog crate's tables lack, NULL here:
 /// `pg_class.reloptions` (SQLAlchemy's get_indexes reads it; Tarn has no storage
-/// parameters).
-const MISSING_COLUMNS: &[(&str, &str)] = &[("pg_class", "reloptions")];
+/// parameters) and `pg_class.relacl` (psql's `\dp`; NULL is the owner's default
+/// privileges, as PostgreSQL writes it for a table never granted on).
+const MISSING_COLUMNS: &[(&str, &str)] = &[("pg_class", "reloptions"), ("pg_class", "relacl")];
 
 /// A pg_catalog table with some columns read as PostgreSQL types them
 /// ([`RETYPED_COLUMNS`]), and missing `text[]` columns added as NULL.
