@@ -47,6 +47,7 @@ mod single_value;
 mod sizes;
 pub mod sleep;
 pub(crate) mod subplans;
+mod subquery_clauses;
 mod text_case;
 mod to_char;
 mod to_char_num;
@@ -660,6 +661,8 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     exists::rewrite(&mut statement);
     exists::rewrite_row_in(&mut statement);
     clauses::rewrite(&mut statement);
+    // After the names, so that output names stay PostgreSQL's.
+    subquery_clauses::rewrite(&mut statement);
     at_zone::rewrite(&mut statement);
     regex_fns::rewrite(&mut statement);
     intervals::rewrite(&mut statement);
@@ -769,6 +772,7 @@ fn name_set_function_columns(statement: &mut SqlStatement) {
                 if let TableFactor::Table {
                     alias,
                     args: Some(args),
+                    with_ordinality,
                     ..
                 } = factor
                 {
@@ -776,7 +780,7 @@ fn name_set_function_columns(statement: &mut SqlStatement) {
                     if let Some(mut exprs) = unnamed_exprs(&args.args) {
                         series::temporal_arguments(&mut exprs);
                         if exprs.iter().any(reads_columns) {
-                            *factor = series::lateral(alias.take(), exprs);
+                            *factor = series::lateral(alias.take(), exprs, *with_ordinality);
                             return;
                         }
                         args.args = exprs
@@ -881,18 +885,24 @@ fn no_partition_ancestors(factor: &mut datafusion::sql::sqlparser::ast::TableFac
     }
 }
 
+/// The query written `text`, parsed; `None` if it does not parse as one.
+pub(crate) fn parsed_query(text: &str) -> Option<datafusion::sql::sqlparser::ast::Query> {
+    let mut parsed = datafusion::sql::sqlparser::parser::Parser::parse_sql(
+        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
+        text,
+    )
+    .ok()?;
+    match parsed.pop() {
+        Some(SqlStatement::Query(query)) => Some(*query),
+        _ => None,
+    }
+}
+
 /// The FROM item written `text` (`(SELECT ...) AS t(c)`), parsed; `None` if it does
 /// not parse as one.
 pub(crate) fn parsed_factor(text: &str) -> Option<datafusion::sql::sqlparser::ast::TableFactor> {
     use datafusion::sql::sqlparser::ast::SetExpr;
-    let mut parsed = datafusion::sql::sqlparser::parser::Parser::parse_sql(
-        &datafusion::sql::sqlparser::dialect::PostgreSqlDialect {},
-        &format!("SELECT * FROM {text}"),
-    )
-    .ok()?;
-    let Some(SqlStatement::Query(query)) = parsed.pop() else {
-        return None;
-    };
+    let query = parsed_query(&format!("SELECT * FROM {text}"))?;
     let SetExpr::Select(select) = *query.body else {
         return None;
     };

@@ -249,7 +249,7 @@ pub(crate) fn rewrite(statement: &mut Statement) {
 /// `WITH ORDINALITY`, a last column `ordinality` (bigint, from 1) numbers the rows
 /// of each call, for these functions and for `unnest(array)` (which DataFusion
 /// refuses with ordinality).
-fn from_item(factor: &mut TableFactor) {
+pub(super) fn from_item(factor: &mut TableFactor) {
     // `LATERAL f(...)`, spelled out.
     let explicit = matches!(factor, TableFactor::Function { .. });
     let (function_name, arg, alias, with_ordinality) = match factor {

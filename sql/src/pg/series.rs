@@ -64,8 +64,12 @@ pub(crate) fn rewrite(statement: &mut Statement) {
 /// `unnest` of the list DataFusion's scalar `generate_series` computes for each row,
 /// which DataFusion plans as a lateral unnest (`super::lateral`) or, in a correlated
 /// subquery, as a SubPlan. Unaliased, table and column are named `generate_series`, as
-/// in PostgreSQL.
-pub(crate) fn lateral(alias: Option<TableAlias>, args: Vec<Expr>) -> TableFactor {
+/// in PostgreSQL; `WITH ORDINALITY` adds `ordinality`.
+pub(crate) fn lateral(
+    alias: Option<TableAlias>,
+    args: Vec<Expr>,
+    with_ordinality: bool,
+) -> TableFactor {
     let alias = alias.unwrap_or_else(|| TableAlias {
         name: Ident::new("generate_series"),
         columns: vec![TableAliasColumnDef {
@@ -83,13 +87,18 @@ pub(crate) fn lateral(alias: Option<TableAlias>, args: Vec<Expr>) -> TableFactor
             "generate_series",
         ))];
     }
-    TableFactor::UNNEST {
+    let mut factor = TableFactor::UNNEST {
         alias: Some(alias),
         array_exprs: vec![list],
         with_offset: false,
         with_offset_alias: None,
-        with_ordinality: false,
+        with_ordinality,
+    };
+    // `WITH ORDINALITY` numbers the rows as for `unnest(array)` (DataFusion refuses it).
+    if with_ordinality {
+        super::json_sets::from_item(&mut factor);
     }
+    factor
 }
 
 /// `generate_series(start, stop, step)`'s arguments as PostgreSQL types them where

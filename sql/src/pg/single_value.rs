@@ -308,7 +308,8 @@ fn outer_only(expr: &Expr, inner: &[String]) -> bool {
     outer_columns > 0 && !inner_or_unknown
 }
 
-fn conjuncts(expr: Expr, out: &mut Vec<Expr>) {
+/// `expr`'s conjuncts (`a AND b AND c`), parenthesized ANDs opened.
+pub(super) fn conjuncts(expr: Expr, out: &mut Vec<Expr>) {
     use datafusion::sql::sqlparser::ast::BinaryOperator;
     match expr {
         Expr::BinaryOp {
@@ -334,7 +335,8 @@ fn conjuncts(expr: Expr, out: &mut Vec<Expr>) {
     }
 }
 
-fn and_all(mut exprs: Vec<Expr>) -> Option<Expr> {
+/// `exprs` joined by AND; `None` for none.
+pub(super) fn and_all(mut exprs: Vec<Expr>) -> Option<Expr> {
     let first = if exprs.is_empty() {
         return None;
     } else {

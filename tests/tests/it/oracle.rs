@@ -3418,6 +3418,8 @@ select id, n from lat.rentals r, generate_series(r.id, 3) as g(n) order by id, n
 select id, n from lat.rentals cross join lateral generate_series(1, id) n order by id, n;
 select id, n from lat.rentals left join lateral generate_series(2, id) n on true order by id, n;
 select id, n from lat.rentals join generate_series(1, id) n on n > 1 order by id, n;
+select id, n, o from lat.rentals, generate_series(1, id) with ordinality as g(n, o) order by id, n;
+select * from (values (2)) t(k), generate_series(1, k) with ordinality;
 select id, d from lat.rentals, generate_series(start_date, end_date, interval '1 day') d order by id, d;
 select id, d::date as day from lat.rentals, generate_series(start_date, end_date, '1 day') d order by id, day;
 select id, generate_series(start_date, end_date, '1 day') as d from lat.rentals order by id, d;
@@ -3457,6 +3459,44 @@ select nspname, array_to_string(nspacl, ',') as acl from pg_namespace where nspn
     .await;
     let errors = same_script_output(&postgres, &tarn, &script);
     assert_eq!(errors, ["22P02"]);
+}
+
+/// Correlated subqueries in an inner join's ON (the latest row per key) and in ORDER BY,
+/// which DataFusion's analyzer refused ("Correlated scalar subquery can only be used in
+/// Projection, Filter, Aggregate plan nodes"), as PostgreSQL 15 answers them: ON's
+/// conjuncts move to WHERE, ORDER BY's expressions become hidden columns of an inner
+/// query. A left join's ON still answers 0A000 (PostgreSQL runs it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_subqueries_in_join_conditions_and_order_by_as_postgres_15() {
+    let (postgres, tarn, _dir, script) = scripted(
+        "subquery_clauses.sql",
+        r#"create table ka (x int, y text);
+create table kb (x int, z int);
+insert into ka values (1, 'p'), (2, 'q'), (3, 'r'), (null, 's');
+insert into kb values (1, 10), (2, 20), (2, 21), (4, 40), (null, 50);
+select ka.x, kb.z from ka join kb on kb.x = ka.x and kb.z = (select max(z) from kb b2 where b2.x = ka.x) order by 1;
+select ka.x, kb.z from ka inner join kb on kb.z = (select max(z) from kb b2 where b2.x = kb.x) and kb.x = ka.x order by 1;
+select ka.x, kb.z from ka join kb on kb.x = ka.x join kb kc on kc.x = kb.x and kc.z = (select min(z) from kb b3 where b3.x = kb.x) order by 1, 2;
+select ka.x, kb.z from ka join kb on kb.x = ka.x and exists (select 1 from kb b2 where b2.x = ka.x and b2.z > 20) order by 1, 2;
+select x from ka order by (select count(*) from kb where kb.x >= ka.x), x;
+select x, y from ka order by (select count(*) from kb where kb.x >= ka.x) desc, y limit 2;
+select x as k from ka order by k desc nulls last, (select count(*) from kb where kb.x >= ka.x);
+select y, count(*) as n from ka group by y order by (select count(*) from kb where kb.x::text < ka.y), 1;
+select * from ka order by (select max(z) from kb where kb.x = ka.x) nulls first, x;
+with w as (select * from ka) select x from w order by (select count(*) from kb where kb.x > w.x), x offset 1;
+select x, 1 as x from ka order by (select count(*) from kb where kb.x >= ka.x), 1;
+"#,
+    )
+    .await;
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert!(errors.is_empty(), "{errors:?}");
+    let (_, _, err) = tarn.psql(&[
+        "-v",
+        "VERBOSITY=sqlstate",
+        "-c",
+        "select ka.x from ka left join kb on kb.x = ka.x and kb.z > (select min(z) from kb b2 where b2.x = ka.x)",
+    ]);
+    assert!(err.contains("ERROR:  0A000"), "{err}");
 }
 
 /// Lists of lists are PostgreSQL's multidimensional arrays on the wire (refused before:
