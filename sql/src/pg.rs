@@ -873,13 +873,13 @@ fn no_partition_ancestors(factor: &mut datafusion::sql::sqlparser::ast::TableFac
         }
         None => "pg_partition_ancestors".to_owned(),
     };
-    let depth = if ordinality {
-        ", CAST(NULL AS BIGINT) AS depth"
+    let ordinality = if ordinality {
+        ", CAST(NULL AS BIGINT) AS ordinality"
     } else {
         ""
     };
     if let Some(empty) = parsed_factor(&format!(
-        "(SELECT CAST(NULL AS regclass) AS relid{depth} WHERE false) AS {alias}"
+        "(SELECT CAST(NULL AS regclass) AS relid{ordinality} WHERE false) AS {alias}"
     )) {
         *factor = empty;
     }
@@ -997,22 +997,6 @@ fn integer_series(factor: &mut datafusion::sql::sqlparser::ast::TableFactor) {
     };
 }
 
-/// Parses a query the way clients' SQL needs: as written, with [`rewrite`]. `None` if
-/// it does not parse.
-///
-/// The pg_catalog crate's parser also replaces some client queries wholesale with
-/// stubs (psql's `\d` over policies, extended statistics and publications, two of
-/// pgcli's, DBeaver's relation sizes, Grafana's search path); Tarn runs those queries
-/// as written: the stubs answered with other column names and types than PostgreSQL's
-/// (`pg_get_expr_1`, `_1`), and Grafana's gave no tables where PostgreSQL lists the
-/// search path's.
-pub(crate) fn parse_client_query(sql: &str) -> Option<Vec<SqlStatement>> {
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    let plain =
-        datafusion::sql::sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
-    Some(plain.into_iter().map(rewrite).collect())
-}
-
 /// The columns `SET` assigns (UPDATE, MERGE's `UPDATE SET`, `ON CONFLICT DO UPDATE
 /// SET`) folded to lower case unless quoted, as every other name is: DataFusion's
 /// UPDATE looked `SET TEST_VALID_TO = ...` up as written ("column \"TEST_VALID_TO\"
@@ -1062,7 +1046,7 @@ fn fold_assignment_targets(statement: &mut SqlStatement) {
 /// `x LIKE p ESCAPE '/'` (SQLAlchemy escapes with `/`) as DataFusion's only escape,
 /// the backslash: in `p`, backslashes become literal (`\\`) and the escape character
 /// becomes `\`. (A doubled escape character, rare in practice, is not special-cased.)
-pub(crate) fn rewrite_like_escape(statement: &mut SqlStatement) {
+fn rewrite_like_escape(statement: &mut SqlStatement) {
     use datafusion::sql::sqlparser::ast::{Expr, Value, visit_expressions_mut};
     use std::ops::ControlFlow;
     let _ = visit_expressions_mut(statement, |expr| {

@@ -3130,19 +3130,11 @@ fn parse_one(sql: &str) -> Result<Vec<DFStatement>> {
             .into_iter()
             .collect());
     }
-    // Queries go through the client-compatibility parser first: it replaces the
-    // introspection queries of psql and BI tools that DataFusion cannot plan and
-    // rewrites PostgreSQL idioms (`::regclass`, `OPERATOR(pg_catalog.~)`, ...).
-    if ["select", "with", "show", "values"]
-        .iter()
-        .any(|w| first_word.eq_ignore_ascii_case(w))
-        && let Some(statements) = crate::pg::parse_client_query(sql)
-    {
-        return Ok(statements
-            .into_iter()
-            .map(|s| DFStatement::Statement(Box::new(s)))
-            .collect());
-    }
+    // Queries and others are read as written, with PostgreSQL's SQL rewritten for
+    // DataFusion (`crate::pg::rewrite`). The pg_catalog crate's parser would also
+    // replace some client queries wholesale (psql's `\d` over policies, statistics and
+    // publications, pgcli's, DBeaver's, Grafana's) with stand-ins whose column names,
+    // types and (Grafana's) rows differ from PostgreSQL's; Tarn runs them as written.
     let dialect = PostgreSqlDialect {};
     let statements = DFParserBuilder::new(sql)
         .with_dialect(&dialect)

@@ -3451,6 +3451,7 @@ select id from lat.rentals where tags = '{x';
 select pg_relation_is_publishable('lat.rentals') as t, pg_relation_is_publishable('lat.v') as v,
   pg_relation_size('lat.rentals') > 0 as sized;
 select * from pg_catalog.pg_partition_ancestors('lat.rentals') with ordinality as a(relid, depth);
+select * from pg_catalog.pg_partition_ancestors('lat.rentals') with ordinality;
 \d lat.rentals
 \dp lat.*
 select nspname, array_to_string(nspacl, ',') as acl from pg_namespace where nspname = 'lat';
