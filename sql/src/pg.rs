@@ -700,7 +700,8 @@ fn qualify_tarn_tables(statement: &mut SqlStatement) {
 
 /// `FROM generate_series(1, 3) AS i` and `FROM unnest(arr) x` name their column
 /// after the alias in PostgreSQL (a function returning a scalar takes its alias as
-/// column name); DataFusion calls them `value` and `UNNEST(...)`. The alias gets the
+/// column name), and after the function without one (`generate_series`, `unnest`);
+/// DataFusion calls them `value` and `UNNEST(...)`. The alias gets the
 /// column list PostgreSQL implies (Grafana's `s[i]` over `generate_series`, psql's
 /// `\d+` over `pg_catalog.unnest(reloptions) x`). `pg_catalog.unnest(...)` in FROM
 /// is PostgreSQL's `unnest`, which sqlparser only recognizes unqualified.
@@ -714,6 +715,18 @@ fn name_set_function_columns(statement: &mut SqlStatement) {
                 name: alias.name.clone(),
                 data_type: None,
             }];
+        }
+    }
+    /// An unaliased function in FROM is named after the function, as its one column is
+    /// (`SELECT * FROM generate_series(1, 3)` has a column `generate_series`).
+    fn unaliased_as(alias: &mut Option<datafusion::sql::sqlparser::ast::TableAlias>, name: &str) {
+        if alias.is_none() {
+            *alias = Some(datafusion::sql::sqlparser::ast::TableAlias {
+                explicit: true,
+                name: datafusion::sql::sqlparser::ast::Ident::new(name),
+                columns: Vec::new(),
+                at: None,
+            });
         }
     }
     /// The arguments, if all are plain expressions.
@@ -776,10 +789,12 @@ fn name_set_function_columns(statement: &mut SqlStatement) {
                     ..
                 } = factor
                 {
+                    unaliased_as(alias, "generate_series");
                     column_alias(alias);
                     if let Some(mut exprs) = unnamed_exprs(&args.args) {
                         series::temporal_arguments(&mut exprs);
-                        if exprs.iter().any(reads_columns) {
+                        // `WITH ORDINALITY` too: DataFusion's table function drops it.
+                        if *with_ordinality || exprs.iter().any(reads_columns) {
                             *factor = series::lateral(alias.take(), exprs, *with_ordinality);
                             return;
                         }
@@ -812,6 +827,7 @@ fn name_set_function_columns(statement: &mut SqlStatement) {
                 let single = array_exprs.len() == 1;
                 let mut alias = alias.take();
                 if single {
+                    unaliased_as(&mut alias, "unnest");
                     column_alias(&mut alias);
                 }
                 *factor = TableFactor::UNNEST {
@@ -828,6 +844,7 @@ fn name_set_function_columns(statement: &mut SqlStatement) {
                 } = factor
                     && array_exprs.len() == 1
                 {
+                    unaliased_as(alias, "unnest");
                     column_alias(alias);
                 }
             }
@@ -947,9 +964,8 @@ pub(crate) fn int4_literal(expr: &datafusion::sql::sqlparser::ast::Expr) -> bool
 /// `generate_series(1, 32) pos(n)` (pgjdbc's getImportedKeys), with an alias and
 /// integer literals that fit `integer`, yields `integer` in PostgreSQL, which picks
 /// `generate_series(int4, int4)` for them; DataFusion's has only a bigint form. The
-/// call becomes a derived table casting its values, under the same alias. Unaliased
-/// calls keep DataFusion's column (`value`, bigint), which queries written for
-/// DataFusion name.
+/// call becomes a derived table casting its values, under the same alias (an
+/// unaliased call has its own name as alias, as in PostgreSQL).
 fn integer_series(factor: &mut datafusion::sql::sqlparser::ast::TableFactor) {
     use datafusion::sql::sqlparser::ast::{FunctionArg, FunctionArgExpr, TableFactor};
     fn int4(arg: &FunctionArg) -> bool {

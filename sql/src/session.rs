@@ -336,6 +336,7 @@ pub(crate) fn initial_state(
             .chain(datafusion::optimizer::Analyzer::new().rules)
             .chain(std::iter::once(crate::pg::cast_rule()))
             .chain(std::iter::once(crate::pg::overflow_rule()))
+            .chain(std::iter::once(crate::pg::subplans::lateral_reads_rule()))
             .collect(),
         )
         .build();
@@ -1307,7 +1308,11 @@ impl Session {
         let schema = crate::pg::names::shown(schema);
         let origins = origins::column_origins(plan);
         let casts = origins::numeric_casts(plan);
-        if origins.iter().all(Option::is_none) && !casts.contains(&true) {
+        let case_types = origins::case_types(plan);
+        if origins.iter().all(Option::is_none)
+            && !casts.contains(&true)
+            && case_types.iter().all(Option::is_none)
+        {
             return schema;
         }
         // Read in place: a copy of the session's state was a fiftieth of a short
@@ -1331,6 +1336,11 @@ impl Session {
             }
             if casts.get(i) == Some(&true) {
                 metadata.insert(origins::NUMERIC_CAST_KEY.to_owned(), "true".to_owned());
+            }
+            if let Some(Some(branches)) = case_types.get(i)
+                && field.metadata().is_empty()
+            {
+                metadata.extend(branches.clone());
             }
             fields.push(field.as_ref().clone().with_metadata(metadata));
         }

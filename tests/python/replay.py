@@ -61,8 +61,6 @@ KNOWN = [
      "the trace cuts the query at 2,000 characters; SQLAlchemy 2.1's inspector runs the whole query in tests/python/clients.py"),
     ("sqlalchemy.trace", r"expected OUTER, SEMI, ANTI or JOIN after LEFT",
      "the trace cuts the query at 2,000 characters; SQLAlchemy 2.1's inspector runs the whole query in tests/python/clients.py"),
-    ("sqlalchemy14.trace", r"column 'identity_options' has type 25 where PostgreSQL has 114",
-     "the correlated subquery around json_build_object is replaced by NULL (text)"),
     ("sqlalchemy14.trace", r"column 'indexprs' has type 25 where PostgreSQL has 194",
      "pg_index.indexprs is text, PostgreSQL's is pg_node_tree"),
 ]

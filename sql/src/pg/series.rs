@@ -16,8 +16,8 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    CastKind, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
-    ObjectNamePart, Statement, TableAlias, TableAliasColumnDef, TableFactor, TimezoneInfo,
+    ArrayElemTypeDef, CastKind, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
+    Ident, ObjectNamePart, Statement, TableAlias, TableAliasColumnDef, TableFactor, TimezoneInfo,
     TypedString, Value, visit_expressions_mut,
 };
 
@@ -64,7 +64,8 @@ pub(crate) fn rewrite(statement: &mut Statement) {
 /// `unnest` of the list DataFusion's scalar `generate_series` computes for each row,
 /// which DataFusion plans as a lateral unnest (`super::lateral`) or, in a correlated
 /// subquery, as a SubPlan. Unaliased, table and column are named `generate_series`, as
-/// in PostgreSQL; `WITH ORDINALITY` adds `ordinality`.
+/// in PostgreSQL; `WITH ORDINALITY` adds `ordinality` (also for arguments that read
+/// no column: DataFusion's table function would drop it).
 pub(crate) fn lateral(
     alias: Option<TableAlias>,
     args: Vec<Expr>,
@@ -79,6 +80,7 @@ pub(crate) fn lateral(
         explicit: true,
         at: None,
     });
+    let all_int4 = args.iter().all(super::int4_literal);
     // Quoted, so that [`rewrite`] does not take it for a select-list call.
     let mut list = call("generate_series", args);
     if let Expr::Function(f) = &mut list {
@@ -86,6 +88,20 @@ pub(crate) fn lateral(
             '"',
             "generate_series",
         ))];
+    }
+    // `integer` over integer literals that fit it, as PostgreSQL picks
+    // `generate_series(int4, int4)` for them.
+    if all_int4 {
+        list = Expr::Cast {
+            kind: CastKind::Cast,
+            expr: Box::new(list),
+            data_type: DataType::Array(ArrayElemTypeDef::SquareBracket(
+                Box::new(DataType::Integer(None)),
+                None,
+            )),
+            array: false,
+            format: None,
+        };
     }
     let mut factor = TableFactor::UNNEST {
         alias: Some(alias),

@@ -51,6 +51,17 @@ impl AggregateUDFImpl for SingleValue {
         Ok(args[0].clone())
     }
 
+    /// The value's own field, with the type PostgreSQL knows it by (`jsonb`,
+    /// `varchar(5)`: its metadata), as the subquery's column has it.
+    fn return_field(&self, arg_fields: &[FieldRef]) -> DFResult<FieldRef> {
+        let Some(value) = arg_fields.first() else {
+            return datafusion::common::plan_err!("{NAME} takes one argument");
+        };
+        Ok(Arc::new(
+            value.as_ref().clone().with_name(NAME).with_nullable(true),
+        ))
+    }
+
     fn accumulator(&self, args: AccumulatorArgs) -> DFResult<Box<dyn Accumulator>> {
         Ok(Box::new(Single {
             value: ScalarValue::try_from(args.return_field.data_type())?,

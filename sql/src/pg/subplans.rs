@@ -77,6 +77,109 @@ pub(crate) fn optimizer_rules() -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
         .collect()
 }
 
+/// Refuses a lateral query whose only outer references are inside its subqueries
+/// (`LEFT JOIN LATERAL (SELECT * FROM b WHERE b.v = (SELECT max(v) FROM b b2 WHERE
+/// b2.k = a.k)) l`): DataFusion 55 takes such a query for an uncorrelated one (it
+/// marks a lateral query by its own references), and the reference to `a.k` then
+/// fails or, once its filter is moved below an alias (`FROM a AS c`), reads the
+/// query's own column of the same name and answers wrongly. 0A000, naming the column.
+#[derive(Debug, Default)]
+struct LateralReads;
+
+/// [`LateralReads`], to run after DataFusion's analyzer rules.
+pub(crate) fn lateral_reads_rule() -> Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync> {
+    Arc::new(LateralReads)
+}
+
+impl datafusion::optimizer::AnalyzerRule for LateralReads {
+    fn name(&self) -> &str {
+        "tarn_lateral_reads"
+    }
+
+    fn analyze(
+        &self,
+        plan: LogicalPlan,
+        _config: &datafusion::config::ConfigOptions,
+    ) -> Result<LogicalPlan> {
+        let mut refused = None;
+        plan.apply_with_subqueries(|node| {
+            if let LogicalPlan::Join(join) = node
+                && !matches!(unaliased(&join.right), LogicalPlan::Subquery(_))
+                && let Some(column) = reads_outside(&join.right, &mut Vec::new())
+                && join.left.schema().has_column(&column)
+            {
+                refused = Some(column);
+                return Ok(TreeNodeRecursion::Stop);
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        match refused {
+            Some(column) => datafusion::common::not_impl_err!(
+                "a subquery inside a LATERAL query reading {column} of the query before it, \
+                 where the LATERAL query itself reads none of its columns"
+            ),
+            None => Ok(plan),
+        }
+    }
+}
+
+/// `plan` without the aliases around it.
+fn unaliased(plan: &LogicalPlan) -> &LogicalPlan {
+    match plan {
+        LogicalPlan::SubqueryAlias(alias) => unaliased(&alias.input),
+        other => other,
+    }
+}
+
+/// The first column that `plan` or a subquery in it reads as an outer reference and
+/// that no query inside `plan` provides: `around` holds the rows of the queries around
+/// the subquery being looked at, within `plan`.
+fn reads_outside(plan: &LogicalPlan, around: &mut Vec<DFSchemaRef>) -> Option<Column> {
+    let mut found = None;
+    let _ = plan.apply_expressions(|e| {
+        e.apply(|e| {
+            match e {
+                Expr::OuterReferenceColumn(_, column)
+                    if !around.iter().any(|s| s.has_column(column)) =>
+                {
+                    found = Some(column.clone());
+                }
+                Expr::ScalarSubquery(sq)
+                | Expr::Exists(datafusion::logical_expr::expr::Exists { subquery: sq, .. })
+                | Expr::InSubquery(datafusion::logical_expr::expr::InSubquery {
+                    subquery: sq,
+                    ..
+                }) => {
+                    let added = plan.inputs().len();
+                    around.extend(plan.inputs().iter().map(|i| Arc::clone(i.schema())));
+                    found = reads_outside(&sq.subquery, around);
+                    around.truncate(around.len() - added);
+                }
+                _ => {}
+            }
+            Ok(stop_if(found.is_some()))
+        })
+    });
+    if found.is_some() {
+        return found;
+    }
+    match plan {
+        // A lateral query inside reads the rows before it too.
+        LogicalPlan::Join(join) if matches!(unaliased(&join.right), LogicalPlan::Subquery(_)) => {
+            reads_outside(&join.left, around).or_else(|| {
+                around.push(Arc::clone(join.left.schema()));
+                let found = reads_outside(&join.right, around);
+                around.pop();
+                found
+            })
+        }
+        _ => plan
+            .inputs()
+            .into_iter()
+            .find_map(|input| reads_outside(input, around)),
+    }
+}
+
 /// A decorrelation rule whose failure on a plan node leaves the node as it was.
 #[derive(Debug)]
 struct Tolerant(Arc<dyn OptimizerRule + Send + Sync>);

@@ -9,8 +9,11 @@
 //! session then records the table's pg_class OID and the column's number as field
 //! metadata ([`TABLE_OID_KEY`], [`ATTNUM_KEY`]) for the wire layer.
 
+use std::collections::HashMap;
+
 use datafusion::common::TableReference;
-use datafusion::logical_expr::{Expr, JoinType, LogicalPlan};
+use datafusion::logical_expr::{Expr, ExprSchemable, JoinType, LogicalPlan};
+use tarn_catalog::types::DeclaredType;
 
 /// Field metadata: the pg_class OID of the table a result column comes from.
 pub const TABLE_OID_KEY: &str = "tarn.table_oid";
@@ -63,6 +66,78 @@ fn numeric_cast(plan: &LogicalPlan, index: usize, depth: usize) -> bool {
         LogicalPlan::Limit(l) => numeric_cast(&l.input, index, depth + 1),
         LogicalPlan::SubqueryAlias(a) => numeric_cast(&a.input, index, depth + 1),
         _ => false,
+    }
+}
+
+/// For each output column of `plan` that is a `CASE` whose branches (NULLs aside) are
+/// all of one PostgreSQL type Arrow's type does not tell (`jsonb`, `json`, `uuid`,
+/// `varchar`: [`DeclaredType`]), that type's metadata: the `CASE` is of that type, as
+/// in PostgreSQL, where DataFusion 55 gives it none. A length (`varchar(5)`) is kept
+/// only where no branch is NULL (an `ELSE` left out is NULL), as PostgreSQL's common
+/// typmod. Tarn writes such a `CASE` too, for a scalar subquery with a condition on the
+/// outer row only (SQLAlchemy 1.4's `(SELECT json_build_object(...) ... AND
+/// a.attidentity != '')` is json).
+pub(crate) fn case_types(plan: &LogicalPlan) -> Vec<Option<HashMap<String, String>>> {
+    (0..plan.schema().fields().len())
+        .map(|i| case_type(plan, i, 0).map(DeclaredType::metadata))
+        .collect()
+}
+
+fn case_type(plan: &LogicalPlan, index: usize, depth: usize) -> Option<DeclaredType> {
+    if depth > 64 {
+        return None;
+    }
+    match plan {
+        LogicalPlan::Projection(p) => {
+            let mut expr = p.expr.get(index)?;
+            while let Expr::Alias(alias) = expr {
+                expr = &alias.expr;
+            }
+            match expr {
+                Expr::Case(case) => case_declared(case, p.input.schema()),
+                Expr::Column(column) => {
+                    let at = p.input.schema().index_of_column(column).ok()?;
+                    case_type(&p.input, at, depth + 1)
+                }
+                _ => None,
+            }
+        }
+        LogicalPlan::Filter(f) => case_type(&f.input, index, depth + 1),
+        LogicalPlan::Sort(s) => case_type(&s.input, index, depth + 1),
+        LogicalPlan::Limit(l) => case_type(&l.input, index, depth + 1),
+        LogicalPlan::SubqueryAlias(a) => case_type(&a.input, index, depth + 1),
+        _ => None,
+    }
+}
+
+/// The type [`case_types`] gives `case` over rows of `schema`; a branch that is a
+/// `CASE` itself counts as the type it has so.
+fn case_declared(
+    case: &datafusion::logical_expr::expr::Case,
+    schema: &datafusion::common::DFSchema,
+) -> Option<DeclaredType> {
+    let mut shared = None;
+    let mut null = case.else_expr.is_none();
+    let branches = case.when_then_expr.iter().map(|(_, then)| then.as_ref());
+    for branch in branches.chain(case.else_expr.as_deref()) {
+        let declared = match branch {
+            Expr::Literal(v, _) if v.is_null() => {
+                null = true;
+                continue;
+            }
+            Expr::Case(inner) => case_declared(inner, schema)?,
+            other => DeclaredType::of(&other.to_field(schema).ok()?.1)?,
+        };
+        match shared {
+            None => shared = Some(declared),
+            Some(first) if first == declared => {}
+            Some(_) => return None,
+        }
+    }
+    match shared? {
+        DeclaredType::Varchar(_) if null => Some(DeclaredType::Varying),
+        DeclaredType::Char(_) if null => None,
+        declared => Some(declared),
     }
 }
 

@@ -18,7 +18,7 @@ create table shop.orders (id bigint, customer varchar, amount numeric(10,2), pla
 insert into shop.orders
   select value, 'c' || cast(value % 7 as varchar), cast(value * 1.25 as numeric(10,2)),
          cast(to_timestamp(1704067200 + value * 60) as timestamp), value % 2 = 0
-  from generate_series(1, 2500);
+  from generate_series(1, 2500) as g(value);
 create view shop.big_orders as select * from shop.orders where amount > 3000;
 comment on table shop.orders is 'one row per order';
 comment on column shop.orders.amount is 'in euros';

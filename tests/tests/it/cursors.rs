@@ -162,7 +162,7 @@ async fn issue_5_a_cursor_over_a_huge_result_fetches_only_what_is_asked() {
     let client = tarn.client().await;
     client
         .batch_execute(
-            "begin; declare big cursor for select value from generate_series(1, 100000000000)",
+            "begin; declare big cursor for select g from generate_series(1, 100000000000) g",
         )
         .await
         .expect("declare");
