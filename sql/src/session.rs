@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use datafusion::arrow::array::{ArrayRef, AsArray, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::format::ExplainFormat;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::{ParamValues, SchemaReference, TableReference};
 use datafusion::execution::SendableRecordBatchStream;
@@ -588,9 +589,14 @@ impl Session {
                 let schema = self.show_schema(s)?;
                 (Vec::new(), Some(schema))
             }
-            DFStatement::Explain(_) => {
+            DFStatement::Explain(e) => {
                 self.plan(statement.clone()).await?;
-                (Vec::new(), Some(explain::schema()))
+                let json = e.options.format == Some(ExplainFormat::PostgresJSON);
+                let schema = match json {
+                    true => explain::json_schema(),
+                    false => explain::schema(),
+                };
+                (Vec::new(), Some(schema))
             }
             DFStatement::Statement(s) => match s.as_ref() {
                 SqlStatement::Declare { stmts } => {
@@ -1374,6 +1380,11 @@ impl Session {
     /// statement's RowDescription matches its DataRows. Falls back to the planned
     /// schema where analysis needs what only execution has (parameter values).
     fn output_schema(&self, plan: &LogicalPlan) -> datafusion::arrow::datatypes::Schema {
+        if let LogicalPlan::Explain(e) = plan
+            && e.explain_format == ExplainFormat::PostgresJSON
+        {
+            return explain::json_schema().as_ref().clone();
+        }
         if matches!(plan, LogicalPlan::Explain(_) | LogicalPlan::Analyze(_)) {
             return explain::schema().as_ref().clone();
         }
@@ -1815,13 +1826,30 @@ impl Session {
                 Err(SqlError::not_supported(statement.name().to_owned()))
             }
             LogicalPlan::Explain(_) | LogicalPlan::Analyze(_) => {
-                let verbose = match &plan {
-                    LogicalPlan::Explain(e) => e.verbose,
-                    LogicalPlan::Analyze(a) => a.verbose,
-                    _ => false,
+                let (verbose, json) = match &plan {
+                    LogicalPlan::Explain(e) => {
+                        (e.verbose, e.explain_format == ExplainFormat::PostgresJSON)
+                    }
+                    LogicalPlan::Analyze(a) => {
+                        if a.format == ExplainFormat::PostgresJSON {
+                            return Err(SqlError::not_supported(
+                                "EXPLAIN (ANALYZE, FORMAT JSON) (EXPLAIN (FORMAT JSON) shows the plan, \
+                                 EXPLAIN ANALYZE its metrics as text)",
+                            ));
+                        }
+                        (a.verbose, false)
+                    }
+                    _ => (false, false),
                 };
                 // A plan's text, or an ANALYZE's metrics: small, whatever the query.
                 let batches = self.ctx.execute_logical_plan(plan).await?.collect().await?;
+                if json {
+                    return Ok(Output::Rows {
+                        schema: explain::json_schema(),
+                        stream: explain::json_rows(&batches)?,
+                        command: "EXPLAIN",
+                    });
+                }
                 Ok(Output::Rows {
                     schema: explain::schema(),
                     stream: explain::rows(&batches, verbose)?,
@@ -3079,6 +3107,11 @@ fn parse_one(sql: &str) -> Result<Vec<DFStatement>> {
             })
         })
         .unwrap_or_default();
+    if first_word.eq_ignore_ascii_case("explain")
+        && let Some(sql) = explain::options_for_datafusion(sql)
+    {
+        return parse_one(&sql);
+    }
     if first_word.eq_ignore_ascii_case("refresh")
         && let Some(statement) = matview::parse_refresh(sql)?
     {

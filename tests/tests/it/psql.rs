@@ -291,3 +291,48 @@ async fn issue_5_explain_answers_one_query_plan_column() {
         }
     }
 }
+
+/// `EXPLAIN (FORMAT JSON)` (pgAdmin's and DBeaver's plan viewers ask for it; DataFusion
+/// refused the format with 22023) answers one value, a JSON document of PostgreSQL's
+/// shape (an array of one object whose `Plan` has a `Node Type` and its inputs under
+/// `Plans`), in a column described as `json`, as PostgreSQL 15 describes it. The
+/// nodes are DataFusion's. `EXPLAIN (ANALYZE, FORMAT JSON)` is refused (0A000).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_explain_format_json_is_one_json_document() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(dir.path()).await;
+    let postgres = tarn_tests::postgres::Postgres::start();
+    let create = "create table e (id int, name text)";
+    for (ok, _, err) in [server.psql(&["-c", create]), postgres.psql(&["-c", create])] {
+        assert!(ok, "{err}");
+    }
+    let sql = "explain (verbose false, format json) select name, count(*) from e where id > 1 group by name";
+    let (ok, out, err) = server.psql(&["-At", "-c", sql]);
+    assert!(ok, "{err}");
+    let document: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
+    let plan = &document[0]["Plan"];
+    assert!(plan["Node Type"].is_string(), "{document}");
+    let inputs = plan["Plans"].as_array().expect("Plans");
+    assert!(
+        !inputs.is_empty() && inputs[0]["Node Type"].is_string(),
+        "{document}"
+    );
+    // The column's type, as psql's \gdesc shows it, from both.
+    let describe = dir.path().join("gdesc.sql");
+    std::fs::write(&describe, format!("{sql} \\gdesc\n")).expect("script");
+    let describe = describe.to_str().expect("utf-8 path");
+    let (ok, tarn_type, err) = server.psql(&["-At", "-f", describe]);
+    assert!(ok, "{err}");
+    let (ok, postgres_type, err) = postgres.psql(&["-At", "-f", describe]);
+    assert!(ok, "{err}");
+    assert_eq!(tarn_type, postgres_type);
+    assert_eq!(tarn_type.trim(), "QUERY PLAN|json");
+    let (ok, _, err) = server.psql(&[
+        "-v",
+        "VERBOSITY=sqlstate",
+        "-c",
+        "explain (analyze, format json) select 1",
+    ]);
+    assert!(!ok && err.contains("0A000"), "{err}");
+    server.stop().await;
+}
