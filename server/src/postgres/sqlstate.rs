@@ -329,10 +329,13 @@ fn plan_state(msg: &str) -> &'static str {
         DATATYPE_MISMATCH
     } else if msg.contains("Divide by zero") {
         DIVISION_BY_ZERO
-    } else if msg.ends_with("are not currently supported") || msg.starts_with("Correlated ") {
+    } else if msg.ends_with("are not currently supported")
+        || msg.starts_with("Correlated ")
+        || msg.ends_with("-returning clause not supported")
+    {
         // DataFusion's CREATE TABLE: CHECK, REFERENCES, indexes; its analyzer's
         // refusals of correlated subqueries where it cannot plan them (ORDER BY), which
-        // PostgreSQL runs.
+        // PostgreSQL runs; INSERT ... RETURNING, which Tarn does not do yet.
         FEATURE_NOT_SUPPORTED
     } else {
         SYNTAX_OR_ACCESS_RULE
@@ -782,6 +785,11 @@ mod tests {
         let refused = "Correlated scalar subquery can only be used in Projection, Filter, \
                        Aggregate plan nodes";
         assert_eq!(plan_state(refused), FEATURE_NOT_SUPPORTED);
+        // INSERT ... RETURNING: not the user's syntax error either.
+        assert_eq!(
+            plan_state("Insert-returning clause not supported"),
+            FEATURE_NOT_SUPPORTED
+        );
         assert_eq!(plan_state("some other plan error"), SYNTAX_OR_ACCESS_RULE);
     }
 
