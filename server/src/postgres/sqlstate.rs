@@ -332,10 +332,12 @@ fn plan_state(msg: &str) -> &'static str {
     } else if msg.ends_with("are not currently supported")
         || msg.starts_with("Correlated ")
         || msg.ends_with("-returning clause not supported")
+        || msg == "EXPLAIN VERBOSE with FORMAT is not supported"
     {
         // DataFusion's CREATE TABLE: CHECK, REFERENCES, indexes; its analyzer's
         // refusals of correlated subqueries where it cannot plan them (ORDER BY), which
-        // PostgreSQL runs; INSERT ... RETURNING, which Tarn does not do yet.
+        // PostgreSQL runs; INSERT ... RETURNING and EXPLAIN (VERBOSE, FORMAT JSON),
+        // which Tarn does not do yet.
         FEATURE_NOT_SUPPORTED
     } else {
         SYNTAX_OR_ACCESS_RULE
@@ -788,6 +790,10 @@ mod tests {
         // INSERT ... RETURNING: not the user's syntax error either.
         assert_eq!(
             plan_state("Insert-returning clause not supported"),
+            FEATURE_NOT_SUPPORTED
+        );
+        assert_eq!(
+            plan_state("EXPLAIN VERBOSE with FORMAT is not supported"),
             FEATURE_NOT_SUPPORTED
         );
         assert_eq!(plan_state("some other plan error"), SYNTAX_OR_ACCESS_RULE);

@@ -27,46 +27,48 @@ pub const ATTNUM_KEY: &str = "tarn.attnum";
 /// have none, where DataFusion's decimal type always carries them.
 pub const NUMERIC_CAST_KEY: &str = "tarn.numeric_cast";
 
-/// For each output column of `plan`, whether it is a cast to `numeric(p, s)` written
-/// in the query (see [`NUMERIC_CAST_KEY`]).
-pub(crate) fn numeric_casts(plan: &LogicalPlan) -> Vec<bool> {
-    (0..plan.schema().fields().len())
-        .map(|i| numeric_cast(plan, i, 0))
-        .collect()
-}
-
-fn numeric_cast(plan: &LogicalPlan, index: usize, depth: usize) -> bool {
-    use datafusion::arrow::datatypes::DataType;
+/// The expression that computes output column `index` of `plan`, past aliases, and
+/// the projection's input it reads: followed through filters, sorts, limits, aliases
+/// and projections that pass a column on; `None` for a column no projection computes.
+fn computed(plan: &LogicalPlan, index: usize, depth: usize) -> Option<(&Expr, &LogicalPlan)> {
     if depth > 64 {
-        return false;
+        return None;
     }
-    // A bare `numeric` is planned as (38, 10): PostgreSQL's has no typmod.
-    let written = |t: &DataType| matches!(t, DataType::Decimal128(p, s) if (*p, *s) != (38, 10));
     match plan {
         LogicalPlan::Projection(p) => {
-            let Some(mut expr) = p.expr.get(index) else {
-                return false;
-            };
+            let mut expr = p.expr.get(index)?;
             while let Expr::Alias(alias) = expr {
                 expr = &alias.expr;
             }
             match expr {
-                Expr::Cast(cast) => written(cast.field.data_type()),
-                Expr::TryCast(cast) => written(cast.field.data_type()),
-                Expr::Column(column) => p
-                    .input
-                    .schema()
-                    .index_of_column(column)
-                    .is_ok_and(|at| numeric_cast(&p.input, at, depth + 1)),
-                _ => false,
+                Expr::Column(column) => {
+                    let at = p.input.schema().index_of_column(column).ok()?;
+                    computed(&p.input, at, depth + 1)
+                }
+                other => Some((other, p.input.as_ref())),
             }
         }
-        LogicalPlan::Filter(f) => numeric_cast(&f.input, index, depth + 1),
-        LogicalPlan::Sort(s) => numeric_cast(&s.input, index, depth + 1),
-        LogicalPlan::Limit(l) => numeric_cast(&l.input, index, depth + 1),
-        LogicalPlan::SubqueryAlias(a) => numeric_cast(&a.input, index, depth + 1),
-        _ => false,
+        LogicalPlan::Filter(f) => computed(&f.input, index, depth + 1),
+        LogicalPlan::Sort(s) => computed(&s.input, index, depth + 1),
+        LogicalPlan::Limit(l) => computed(&l.input, index, depth + 1),
+        LogicalPlan::SubqueryAlias(a) => computed(&a.input, index, depth + 1),
+        _ => None,
     }
+}
+
+/// For each output column of `plan`, whether it is a cast to `numeric(p, s)` written
+/// in the query (see [`NUMERIC_CAST_KEY`]).
+pub(crate) fn numeric_casts(plan: &LogicalPlan) -> Vec<bool> {
+    use datafusion::arrow::datatypes::DataType;
+    // A bare `numeric` is planned as (38, 10): PostgreSQL's has no typmod.
+    let written = |t: &DataType| matches!(t, DataType::Decimal128(p, s) if (*p, *s) != (38, 10));
+    (0..plan.schema().fields().len())
+        .map(|i| match computed(plan, i, 0) {
+            Some((Expr::Cast(cast), _)) => written(cast.field.data_type()),
+            Some((Expr::TryCast(cast), _)) => written(cast.field.data_type()),
+            _ => false,
+        })
+        .collect()
 }
 
 /// For each output column of `plan` that is a `CASE` whose branches (NULLs aside) are
@@ -79,35 +81,13 @@ fn numeric_cast(plan: &LogicalPlan, index: usize, depth: usize) -> bool {
 /// a.attidentity != '')` is json).
 pub(crate) fn case_types(plan: &LogicalPlan) -> Vec<Option<HashMap<String, String>>> {
     (0..plan.schema().fields().len())
-        .map(|i| case_type(plan, i, 0).map(DeclaredType::metadata))
+        .map(|i| match computed(plan, i, 0) {
+            Some((Expr::Case(case), input)) => {
+                case_declared(case, input.schema()).map(DeclaredType::metadata)
+            }
+            _ => None,
+        })
         .collect()
-}
-
-fn case_type(plan: &LogicalPlan, index: usize, depth: usize) -> Option<DeclaredType> {
-    if depth > 64 {
-        return None;
-    }
-    match plan {
-        LogicalPlan::Projection(p) => {
-            let mut expr = p.expr.get(index)?;
-            while let Expr::Alias(alias) = expr {
-                expr = &alias.expr;
-            }
-            match expr {
-                Expr::Case(case) => case_declared(case, p.input.schema()),
-                Expr::Column(column) => {
-                    let at = p.input.schema().index_of_column(column).ok()?;
-                    case_type(&p.input, at, depth + 1)
-                }
-                _ => None,
-            }
-        }
-        LogicalPlan::Filter(f) => case_type(&f.input, index, depth + 1),
-        LogicalPlan::Sort(s) => case_type(&s.input, index, depth + 1),
-        LogicalPlan::Limit(l) => case_type(&l.input, index, depth + 1),
-        LogicalPlan::SubqueryAlias(a) => case_type(&a.input, index, depth + 1),
-        _ => None,
-    }
 }
 
 /// The type [`case_types`] gives `case` over rows of `schema`; a branch that is a
