@@ -428,7 +428,8 @@ fn read_arrays(
         // Arrow's reader refuses is: its error must reach the client through
         // deltalake's write, which keeps Arrow's errors but only the text of others.
         let bad = |message: String| copy_error(ArrowError::ParseError(message));
-        let lists = crate::pg::array_in::lists(texts).map_err(|e| match e {
+        let depth = crate::params::list_depth(schema.field(i).data_type()).0;
+        let lists = crate::pg::array_in::lists(texts, depth).map_err(|e| match e {
             DataFusionError::External(inner) => bad(inner.to_string()),
             other => bad(other.strip_backtrace()),
         })?;

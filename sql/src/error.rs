@@ -63,6 +63,10 @@ pub enum SqlError {
     #[error("multidimensional arrays must have array expressions with matching dimensions")]
     ArrayDimensions,
 
+    /// An array literal deeper than PostgreSQL's limit of 6 dimensions (54000).
+    #[error("number of array dimensions ({0}) exceeds the maximum allowed (6)")]
+    TooManyDimensions(usize),
+
     /// INSERT ... ON CONFLICT DO UPDATE with a key the source gives twice (21000).
     #[error("ON CONFLICT DO UPDATE command cannot affect row a second time")]
     ConflictRowTwice,

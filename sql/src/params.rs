@@ -24,29 +24,33 @@ pub fn from_text(index: usize, text: &str, target: &DataType) -> Result<ScalarVa
     if matches!(target, DataType::Utf8 | DataType::Null) {
         return Ok(value);
     }
-    if let DataType::List(item) | DataType::LargeList(item) = target {
-        // PostgreSQL's array syntax (`{a,"b c",NULL}`), as postgres.js and
-        // node-postgres send an array; each element then read as the element type.
-        let elements =
-            crate::pg::array_in::parse(text).map_err(|_| SqlError::InvalidParameter {
-                index,
-                reason: format!("malformed array literal: \"{text}\""),
-            })?;
-        let elements = elements
+    if let DataType::List(_) | DataType::LargeList(_) = target {
+        // PostgreSQL's array syntax (`{a,"b c",NULL}`, `{{1,2},{3,4}}`), as
+        // postgres.js and node-postgres send an array; each element then read as the
+        // element type.
+        let malformed = || SqlError::InvalidParameter {
+            index,
+            reason: format!("malformed array literal: \"{text}\""),
+        };
+        let literal = crate::pg::array_in::parse_literal(text).map_err(|m| match m {
+            crate::pg::array_in::Malformed::TooDeep => {
+                SqlError::TooManyDimensions(crate::pg::array_in::MAX_DIMENSIONS + 1)
+            }
+            _ => malformed(),
+        })?;
+        let (_, item) = list_depth(target);
+        let elements = literal
+            .elements
             .into_iter()
-            .map(|e| {
-                from_text(index, e.as_deref().unwrap_or_default(), item.data_type())
-                    .map(|v| (e.is_some(), v))
-            })
-            .map(|r| {
-                r.and_then(|(present, v)| match present {
-                    true => Ok(v),
-                    false => ScalarValue::try_from(item.data_type()).map_err(SqlError::DataFusion),
-                })
+            .map(|e| match e {
+                Some(e) => from_text(index, &e, item),
+                None => ScalarValue::try_from(item).map_err(SqlError::DataFusion),
             })
             .collect::<Result<Vec<_>>>()?;
-        let list = ScalarValue::new_list_nullable(&elements, item.data_type());
-        return coerce(index, ScalarValue::List(list), target);
+        return match literal.shape.is_empty() {
+            true => coerce(index, empty_list(target), target),
+            false => coerce(index, nested_list(&elements, &literal.shape, item), target),
+        };
     }
     if *target == DataType::Boolean {
         return parse_bool(text)
@@ -80,10 +84,15 @@ pub fn fit(index: usize, value: ScalarValue, target: &DataType) -> Result<Scalar
 }
 
 /// Casts an already-typed value to `target`, failing (not truncating) on overflow.
+///
+/// An array of more dimensions than `target`'s keeps them (its elements cast), as
+/// PostgreSQL's array types hold any number: the plan casts it so too (see
+/// [`crate::pg::casts`]).
 pub fn coerce(index: usize, value: ScalarValue, target: &DataType) -> Result<ScalarValue> {
     if value.data_type() == *target || *target == DataType::Null {
         return Ok(value);
     }
+    let target = &deepened(target, &value.data_type());
     let options = datafusion::arrow::compute::CastOptions {
         safe: false,
         ..Default::default()
@@ -98,6 +107,69 @@ pub fn coerce(index: usize, value: ScalarValue, target: &DataType) -> Result<Sca
             index,
             reason: e.strip_backtrace(),
         })
+}
+
+/// How many lists `data_type` nests (0 for a non-list), and the type of its innermost
+/// elements.
+pub fn list_depth(data_type: &DataType) -> (usize, &DataType) {
+    match data_type {
+        DataType::List(item) | DataType::LargeList(item) => {
+            let (depth, innermost) = list_depth(item.data_type());
+            (depth + 1, innermost)
+        }
+        other => (0, other),
+    }
+}
+
+/// Lists of `item`, `depth` deep (`item` itself for 0).
+pub fn with_depth(item: &DataType, depth: usize) -> DataType {
+    (0..depth).fold(item.clone(), |inner, _| {
+        DataType::List(std::sync::Arc::new(
+            datafusion::arrow::datatypes::Field::new_list_field(inner, true),
+        ))
+    })
+}
+
+/// `target`, an array type, with as many dimensions as `from` where `from` has more:
+/// PostgreSQL's `int[]` is an array of any number of dimensions, Arrow's
+/// `List(Int32)` of one. Any other `target` is itself.
+pub fn deepened(target: &DataType, from: &DataType) -> DataType {
+    let (depth, item) = list_depth(target);
+    let (from_depth, _) = list_depth(from);
+    match depth >= 1 && from_depth > depth {
+        true => with_depth(item, from_depth),
+        false => target.clone(),
+    }
+}
+
+/// The array of the dimensions `shape` (at least one) holding `elements` (of type
+/// `item`) in PostgreSQL's order, the last subscript varying fastest: lists of lists.
+pub fn nested_list(elements: &[ScalarValue], shape: &[usize], item: &DataType) -> ScalarValue {
+    match shape {
+        [] | [_] => ScalarValue::List(ScalarValue::new_list_nullable(elements, item)),
+        [_, inner @ ..] => {
+            let size: usize = inner.iter().product();
+            let members: Vec<ScalarValue> = match size {
+                0 => Vec::new(),
+                _ => elements
+                    .chunks(size)
+                    .map(|chunk| nested_list(chunk, inner, item))
+                    .collect(),
+            };
+            let member_type = with_depth(item, inner.len());
+            ScalarValue::List(ScalarValue::new_list_nullable(&members, &member_type))
+        }
+    }
+}
+
+/// An empty array of `target` (a list type).
+fn empty_list(target: &DataType) -> ScalarValue {
+    match target {
+        DataType::List(item) | DataType::LargeList(item) => {
+            ScalarValue::List(ScalarValue::new_list_nullable(&[], item.data_type()))
+        }
+        other => ScalarValue::try_from(other).unwrap_or(ScalarValue::Null),
+    }
 }
 
 /// `value` rounded to a whole number as PostgreSQL assigns a fraction to an integer

@@ -33,6 +33,7 @@ mod json_sets;
 pub(crate) mod jsonb;
 pub(crate) mod lateral;
 mod mode;
+mod multidim;
 pub(crate) mod names;
 pub(crate) mod not_null;
 mod numbers;
@@ -49,6 +50,7 @@ pub mod sleep;
 pub(crate) mod subplans;
 mod subquery_clauses;
 mod text_case;
+pub mod text_out;
 mod to_char;
 mod to_char_num;
 mod trunc;
@@ -303,6 +305,7 @@ pub(crate) fn install(
     ctx.register_udf(reg::format_type_udf());
     to_char::install(ctx);
     arrays::install(ctx).map_err(crate::SqlError::DataFusion)?;
+    ctx.register_udf(multidim::elements_udf());
     ctx.register_udf(trunc::udf("UTC"));
     ctx.register_udf(format::udf());
     ctx.register_udf(format::quote_ident_udf());
@@ -581,6 +584,11 @@ pub(crate) fn cast_rule() -> Arc<dyn datafusion::optimizer::AnalyzerRule + Send 
 
 /// The analyzer rule that makes integer `+`, `-` and `*` fail on overflow (see
 /// [`overflow`]); it runs after type coercion.
+pub(crate) fn partial_subscripts_rule() -> Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync>
+{
+    Arc::new(multidim::PartialSubscripts)
+}
+
 pub(crate) fn overflow_rule() -> Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync> {
     Arc::new(overflow::CheckedIntegers)
 }
@@ -625,6 +633,9 @@ fn rules() -> &'static [Box<dyn datafusion_pg_catalog::sql::rules::SqlStatementR
 pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     // First: the rewrites below read `varchar(n)` and `char(n)` as spelled here.
     declared::spell_character_types(&mut statement);
+    // Before the rewrites that write `unnest` calls of their own (regexp_matches' is of
+    // a list of lists, each list a row).
+    multidim::read_all_elements(&mut statement);
     qualify_tarn_tables(&mut statement);
     fold_assignment_targets(&mut statement);
     if let SqlStatement::CreateTable(create) = &mut statement {
@@ -652,6 +663,8 @@ pub(crate) fn rewrite(mut statement: SqlStatement) -> SqlStatement {
     functions::computed_regclass_names(&mut statement);
     // After the names, which name the column after the function the client wrote.
     json_build::rewrite_aggregates(&mut statement);
+    // Before ARRAY[...] becomes a call, whose dimensions it reads.
+    array_in::deepen_literal_casts(&mut statement);
     functions::array_literals_as_calls(&mut statement);
     functions::integer_array_functions(&mut statement);
     typmod::rewrite_casts(&mut statement);

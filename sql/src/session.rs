@@ -18,7 +18,7 @@ use datafusion::arrow::array::{ArrayRef, AsArray, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::format::ExplainFormat;
-use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{ParamValues, SchemaReference, TableReference};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::{SessionConfig, SessionContext};
@@ -336,6 +336,7 @@ pub(crate) fn initial_state(
             .into_iter()
             .chain(datafusion::optimizer::Analyzer::new().rules)
             .chain(std::iter::once(crate::pg::cast_rule()))
+            .chain(std::iter::once(crate::pg::partial_subscripts_rule()))
             .chain(std::iter::once(crate::pg::overflow_rule()))
             .chain(std::iter::once(crate::pg::subplans::lateral_reads_rule()))
             .collect(),
@@ -569,7 +570,7 @@ impl Session {
                     self.engine.catalog().refresh().await?;
                     conditions = Some(self.plan_conditions());
                 }
-                let plan = declared_numbers(self.plan(statement.clone()).await?, declared)?;
+                let plan = declared_types(self.plan(statement.clone()).await?, declared)?;
                 let types = parameter_types(&plan)?;
                 let schema = match returns_rows(&plan) {
                     true => Some(
@@ -1960,11 +1961,16 @@ impl Session {
         let state = self.ctx.state();
         let coercion: Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync> =
             Arc::new(datafusion::optimizer::analyzer::type_coercion::TypeCoercion::new());
-        let input = [coercion, crate::pg::cast_rule(), crate::pg::overflow_rule()]
-            .iter()
-            .try_fold(dml.input.as_ref().clone(), |plan, rule| {
-                rule.analyze(plan, state.config_options())
-            })?;
+        let input = [
+            coercion,
+            crate::pg::cast_rule(),
+            crate::pg::partial_subscripts_rule(),
+            crate::pg::overflow_rule(),
+        ]
+        .iter()
+        .try_fold(dml.input.as_ref().clone(), |plan, rule| {
+            rule.analyze(plan, state.config_options())
+        })?;
         let (projection, predicate) = split_dml_input(&input);
         match dml.op {
             WriteOp::Truncate => {
@@ -3448,22 +3454,41 @@ fn returns_rows(plan: &LogicalPlan) -> bool {
     )
 }
 
-/// `$1..$n` types of a plan, by position. DataFusion infers a placeholder's type from
-/// the column it is compared with; one written `$1::bigint` takes the cast's type, as
-/// in PostgreSQL.
-/// `plan` with each parameter the client declared a number type for taking that
-/// type where DataFusion inferred none or another number type from the parameter's
-/// context, as PostgreSQL keeps a declared type: `qty = $1` with `$1` a float8
-/// compares as float8 (2.5 matches no integer), `qty + $1` is a float8.
-fn declared_numbers(plan: LogicalPlan, declared: &[Option<DataType>]) -> Result<LogicalPlan> {
-    if !declared.iter().flatten().any(DataType::is_numeric) {
+/// `plan` with each parameter the client declared a type for taking that type where
+/// DataFusion inferred none (`SELECT $1` with `$1` a date is a date, as in
+/// PostgreSQL; it was described as `unknown`), or where the declared type is a
+/// number and DataFusion inferred another number type from the parameter's context,
+/// as PostgreSQL keeps a declared type: `qty = $1` with `$1` a float8 compares as
+/// float8 (2.5 matches no integer), `qty + $1` is a float8.
+fn declared_types(plan: LogicalPlan, declared: &[Option<DataType>]) -> Result<LogicalPlan> {
+    if declared.iter().all(Option::is_none) {
         return Ok(plan);
     }
+    let retyped = std::cell::Cell::new(false);
     let plan = placeholders_typed(plan, |index, inferred| {
         let declared = declared.get(index).cloned().flatten()?;
         let numbers = declared.is_numeric() && inferred.is_none_or(DataType::is_numeric);
-        (numbers && inferred != Some(&declared)).then_some(declared)
+        let retype = match inferred {
+            None => true,
+            Some(inferred) => numbers && *inferred != declared,
+        };
+        retyped.set(retyped.get() || retype);
+        retype.then_some(declared)
     })?;
+    // The plans above a placeholder typed here take its type (a projection of `$1`
+    // was still `Null`, and its rows were encoded as `unknown`).
+    let plan = match retyped.get() {
+        true => {
+            (plan.transform_up_with_subqueries(|node| {
+                node.recompute_schema().map(Transformed::yes)
+            }))?
+            .data
+        }
+        false => plan,
+    };
+    if !declared.iter().flatten().any(DataType::is_numeric) {
+        return Ok(plan);
+    }
     // Integer literals beside a parameter now typed `integer` are `integer` too
     // (`$1 * 3` with `$1` an int4 is int4, as in PostgreSQL): the literals were
     // narrowed when planning, before the parameters had their declared types.
@@ -3518,6 +3543,9 @@ fn runs_as_query(plan: &LogicalPlan) -> bool {
     )
 }
 
+/// `$1..$n` types of a plan, by position. DataFusion infers a placeholder's type from
+/// the column it is compared with; one written `$1::bigint` takes the cast's type, as
+/// in PostgreSQL.
 fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<DataType>>> {
     let mut found = plan.get_parameter_types()?;
     let mut casts = std::collections::HashMap::new();

@@ -775,23 +775,7 @@ fn composite_text(
         if i32::from_be_bytes(len.try_into().unwrap_or([255; 4])) < 0 {
             continue;
         }
-        let value = String::from_utf8_lossy(value);
-        let quoted = value.is_empty()
-            || value.chars().any(|c| {
-                matches!(c, '"' | '\\' | '(' | ')' | ',') || c.is_ascii_whitespace() || c == '\u{b}'
-            });
-        if !quoted {
-            text.push_str(&value);
-            continue;
-        }
-        text.push('"');
-        for c in value.chars() {
-            if matches!(c, '"' | '\\') {
-                text.push(c);
-            }
-            text.push(c);
-        }
-        text.push('"');
+        tarn_sql::pg::text_out::push_field(&mut text, &String::from_utf8_lossy(value));
     }
     text.push(')');
     Ok(Some(text))
@@ -943,9 +927,10 @@ fn interval(raw: &[u8]) -> Option<ScalarValue> {
     )))
 }
 
-/// A one-dimensional array's binary form (dimensions, a null flag, the element type,
-/// each dimension's length and lower bound, then each element's length, -1 for NULL,
-/// and bytes), each element decoded as a parameter of `element`'s type.
+/// An array's binary form (dimensions, a null flag, the element type, each
+/// dimension's length and lower bound, then each element's length, -1 for NULL, and
+/// bytes), each element decoded as a parameter of `element`'s type; of several
+/// dimensions, lists of lists (`params::nested_list`).
 fn array(
     index: usize,
     raw: &[u8],
@@ -965,21 +950,22 @@ fn array(
     let dimensions = int()?;
     let _has_nulls = int()?;
     let _element_oid = int()?;
-    let length = match dimensions {
-        0 => 0,
-        1 => {
-            let length = int()?;
-            let _lower_bound = int()?;
-            usize::try_from(length).map_err(|_| malformed())?
-        }
-        _ => {
-            return Err(SqlError::NotSupported {
-                feature: "multidimensional arrays".into(),
-            });
-        }
-    };
-    let item_type = match target {
-        DataType::List(item) | DataType::LargeList(item) => item.data_type().clone(),
+    let dimensions = usize::try_from(dimensions).map_err(|_| malformed())?;
+    if dimensions > 6 {
+        return Err(SqlError::TooManyDimensions(dimensions));
+    }
+    let mut shape = Vec::with_capacity(dimensions);
+    for _ in 0..dimensions {
+        shape.push(usize::try_from(int()?).map_err(|_| malformed())?);
+        let _lower_bound = int()?;
+    }
+    let length = shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|_| !shape.is_empty())
+        .unwrap_or(0);
+    let item_type = match params::list_depth(target) {
+        (1.., item) => item.clone(),
         _ => arrow_type(element).unwrap_or(DataType::Utf8),
     };
     let mut elements = Vec::with_capacity(length.min(rest.len() / 4));
@@ -1003,9 +989,7 @@ fn array(
     if !rest.is_empty() {
         return Err(malformed());
     }
-    Ok(ScalarValue::List(ScalarValue::new_list_nullable(
-        &elements, &item_type,
-    )))
+    Ok(params::nested_list(&elements, &shape, &item_type))
 }
 
 #[cfg(test)]

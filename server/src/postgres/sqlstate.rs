@@ -156,6 +156,7 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::UnknownSetting { .. } => UNDEFINED_OBJECT,
         SqlError::SubqueryRows | SqlError::ConflictRowTwice => "21000",
         SqlError::ArrayDimensions => "2202E",
+        SqlError::TooManyDimensions(_) => "54000",
         SqlError::InvalidRegex(_) => "2201B",
         SqlError::IntervalOutOfRange => "22008",
         SqlError::InvalidEscape => "22025",
@@ -305,9 +306,21 @@ fn datafusion_state(err: &DataFusionError) -> &'static str {
     }
 }
 
+/// DataFusion's refusal to store lists of lists (a multidimensional array) in a
+/// column of lists (`INSERT INTO t (int_array) VALUES (ARRAY[[1,2]])`): PostgreSQL's
+/// `int[]` column takes arrays of any dimensions, a Delta column of lists one depth,
+/// a limit of Tarn's, not the user's mistake.
+fn is_deeper_list(msg: &str) -> bool {
+    (msg.starts_with("Types don't match and no valid cast exists")
+        || msg.starts_with("Cannot automatically convert"))
+        && msg.contains("List(List(")
+}
+
 /// DataFusion reports several user mistakes as plan errors distinguished only by text.
 fn plan_state(msg: &str) -> &'static str {
-    if msg.starts_with("table '") && msg.ends_with("not found") {
+    if is_deeper_list(msg) {
+        FEATURE_NOT_SUPPORTED
+    } else if msg.starts_with("table '") && msg.ends_with("not found") {
         UNDEFINED_TABLE
     } else if msg.contains("table function") && msg.contains("not found")
         || msg.contains("Invalid function")
@@ -345,7 +358,9 @@ fn plan_state(msg: &str) -> &'static str {
 }
 
 fn execution_state(msg: &str) -> &'static str {
-    if msg.contains("Divide by zero") || msg.contains("division by zero") {
+    if is_deeper_list(msg) {
+        FEATURE_NOT_SUPPORTED
+    } else if msg.contains("Divide by zero") || msg.contains("division by zero") {
         DIVISION_BY_ZERO
     } else if msg.contains("overflow") {
         NUMERIC_VALUE_OUT_OF_RANGE
@@ -787,6 +802,21 @@ mod tests {
         let refused = "Correlated scalar subquery can only be used in Projection, Filter, \
                        Aggregate plan nodes";
         assert_eq!(plan_state(refused), FEATURE_NOT_SUPPORTED);
+        // Lists of lists into a column of lists: a limit of Tarn's.
+        assert_eq!(
+            plan_state(
+                "Cannot automatically convert List(List(Int32, field: 'element'), field: \
+                 'element') to List(Int32, field: 'element')"
+            ),
+            FEATURE_NOT_SUPPORTED
+        );
+        assert_eq!(
+            execution_state(
+                "Types don't match and no valid cast exists, received data of type \
+                 List(List(Int32)) for field of type List(Int32, field: 'element')"
+            ),
+            FEATURE_NOT_SUPPORTED
+        );
         // INSERT ... RETURNING: not the user's syntax error either.
         assert_eq!(
             plan_state("Insert-returning clause not supported"),

@@ -51,6 +51,7 @@ impl AnalyzerRule for PgCasts {
 
     fn analyze(&self, plan: LogicalPlan, config: &ConfigOptions) -> Result<LogicalPlan> {
         let order = super::date_input::DateOrder::of(config);
+        let plan = deepen_array_casts(plan)?;
         // Output names stay what they were (`select cast(x as text)` is still `x`).
         rewrite_expressions(plan, &|expr, schema| {
             if let Expr::ScalarFunction(ScalarFunction { func, args }) = &expr {
@@ -94,6 +95,15 @@ impl AnalyzerRule for PgCasts {
                         Arc::clone(field),
                     )))
                 }
+                // PostgreSQL's array and row text (`{1,2}`, `(1,x)`; `super::text_out`).
+                (from, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+                    if super::text_out::writes(from) =>
+                {
+                    Transformed::yes(Expr::Cast(Cast::new_from_field(
+                        Box::new(call(super::text_out::udf(), (**inner).clone())),
+                        Arc::clone(field),
+                    )))
+                }
                 (DataType::Timestamp(_, None), DataType::Utf8) => {
                     Transformed::yes(call(timestamp_out("pg_timestamp_out"), (**inner).clone()))
                 }
@@ -116,7 +126,10 @@ impl AnalyzerRule for PgCasts {
                     DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8,
                     DataType::List(_) | DataType::LargeList(_),
                 ) => Transformed::yes(Expr::Cast(Cast::new_from_field(
-                    Box::new(call(super::array_in::udf(), (**inner).clone())),
+                    Box::new(call(
+                        super::array_in::udf(crate::params::list_depth(data_type).0),
+                        (**inner).clone(),
+                    )),
                     Arc::clone(field),
                 ))),
                 (from, to) if is_fractional(from) && to.is_integer() => {
@@ -137,6 +150,49 @@ impl AnalyzerRule for PgCasts {
             })
         })
     }
+}
+
+/// A cast of an array of more dimensions than the cast's type to that type
+/// (`array[[1,2],[3,4]]::int[]`, or `$1::int[]` given `{{1,2},{3,4}}`) casts the
+/// elements and keeps the dimensions, as PostgreSQL's `int[]` holds arrays of any
+/// number; Arrow's cast of a list of lists to a list fails. The plans above it get the
+/// deeper type.
+fn deepen_array_casts(plan: LogicalPlan) -> Result<LogicalPlan> {
+    use datafusion::logical_expr::TryCast;
+    plan.transform_up_with_subqueries(|plan| {
+        let schema = datafusion::logical_expr::utils::merge_schema(&plan.inputs());
+        let names = datafusion::logical_expr::expr_rewriter::NamePreserver::new(&plan);
+        let rewritten = plan.map_expressions(|expr| {
+            let name = names.save(&expr);
+            expr.transform_up(|expr| {
+                let (inner, field) = match &expr {
+                    Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field }) => {
+                        (expr, field)
+                    }
+                    _ => return Ok(Transformed::no(expr)),
+                };
+                let Ok(from) = inner.get_type(&schema) else {
+                    return Ok(Transformed::no(expr));
+                };
+                let deeper = crate::params::deepened(field.data_type(), &from);
+                if deeper == *field.data_type() {
+                    return Ok(Transformed::no(expr));
+                }
+                let field = Arc::new(field.as_ref().clone().with_data_type(deeper));
+                Ok(Transformed::yes(match expr {
+                    Expr::Cast(cast) => Expr::Cast(Cast::new_from_field(cast.expr, field)),
+                    Expr::TryCast(cast) => Expr::TryCast(TryCast::new_from_field(cast.expr, field)),
+                    other => other,
+                }))
+            })
+            .map(|t| t.update_data(|e| name.restore(e)))
+        })?;
+        match rewritten.transformed {
+            true => rewritten.map_data(LogicalPlan::recompute_schema),
+            false => Ok(rewritten),
+        }
+    })
+    .map(|t| t.data)
 }
 
 /// Whether PostgreSQL would compute `expr` as `double precision` or `real` rather than
@@ -706,7 +762,7 @@ fn add_seconds(text: &str) -> String {
 
 /// PostgreSQL's text form of a `timestamp`: fractional seconds only when non-zero,
 /// without trailing zeros.
-fn format_timestamp(t: &DateTime<chrono::Utc>) -> String {
+pub(super) fn format_timestamp(t: &DateTime<chrono::Utc>) -> String {
     let base = t.format("%Y-%m-%d %H:%M:%S").to_string();
     let micros = t.nanosecond() / 1_000;
     if micros == 0 {

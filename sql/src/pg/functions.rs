@@ -174,9 +174,9 @@ pub(crate) fn rewrite_catalog_calls(statement: &mut DFStatement) {
 }
 
 /// `x::regtype::text` (also to `varchar` or `name`) as PostgreSQL answers it: the
-/// type's name (`integer`), through `format_type` (so an OID naming no type reads
-/// `oid(n)`, where PostgreSQL writes the number). Tarn's `regtype` is an integer, and
-/// its cast to text gave the number. (`x::regclass::text`: [`regclass_text`].)
+/// type's name (`integer`), through `format_type`, and the number for an OID naming no
+/// type (`format_type` writes `???` there). Tarn's `regtype` is an integer, and its
+/// cast to text gave the number. (`x::regclass::text`: [`regclass_text`].)
 struct NamedTypes;
 
 impl VisitorMut for NamedTypes {
@@ -184,7 +184,20 @@ impl VisitorMut for NamedTypes {
     fn post_visit_expr(&mut self, expr: &mut Expr) -> std::ops::ControlFlow<()> {
         if let Some(("regtype", _, oid)) = reg_cast_as_text(expr) {
             let null = Expr::Value(ast::Value::Null.into());
-            *expr = super::call("format_type", vec![as_integer(oid.clone()), null]);
+            let oid = as_integer(oid.clone());
+            let unknown = Expr::value(ast::Value::SingleQuotedString("???".into()));
+            let named = super::call("format_type", vec![oid.clone(), null]);
+            let number = Expr::Cast {
+                kind: ast::CastKind::Cast,
+                expr: Box::new(oid),
+                data_type: ast::DataType::Text,
+                array: false,
+                format: None,
+            };
+            *expr = super::call(
+                "coalesce",
+                vec![super::call("nullif", vec![named, unknown]), number],
+            );
         }
         std::ops::ControlFlow::Continue(())
     }

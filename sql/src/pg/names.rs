@@ -108,6 +108,8 @@ fn figure(expr: &Expr) -> Option<String> {
             .unwrap_or_else(|| "case".to_owned()),
         Expr::Exists { negated: false, .. } => "exists".to_owned(),
         Expr::Array(_) => "array".to_owned(),
+        // `(a, b)` is `ROW(a, b)`.
+        Expr::Tuple(_) => "row".to_owned(),
         Expr::TypedString(t) => type_name(&t.data_type)?.to_owned(),
         Expr::Interval(_) => "interval".to_owned(),
         Expr::Ceil { .. } => "ceil".to_owned(),

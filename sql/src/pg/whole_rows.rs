@@ -432,6 +432,14 @@ impl VisitorMut for Replace<'_> {
             *expr = test;
             return ControlFlow::Continue(());
         }
+        // `t::text`, `CAST(t AS text)`: the row, cast.
+        if let Expr::Cast { expr: value, .. } = expr
+            && let Expr::Identifier(ident) = value.as_ref()
+            && let Some(row) = self.row(ident)
+        {
+            **value = row;
+            return ControlFlow::Continue(());
+        }
         let Expr::Function(function) = expr else {
             return ControlFlow::Continue(());
         };

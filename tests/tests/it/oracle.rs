@@ -3577,12 +3577,76 @@ from ct order by id;
     assert!(errors.is_empty(), "{errors:?}");
 }
 
+/// Multidimensional arrays written in SQL: array literals with nested braces
+/// (`'{{1,2},{3,4}}'::int[]`, refused before: "multidimensional arrays in array
+/// literals is not supported yet"), `ARRAY[[...]]` cast to `int[]` as psycopg2 writes a
+/// list of lists ("Unsupported CAST from List(List(Int64)) to List(Int32)"), their
+/// subscripts, functions, `unnest` and `= ANY` reading every element (`unnest` gave the
+/// rows `{1,2}` and `{3,4}`, `= ANY` failed), a subscript short of the dimensions NULL
+/// (`{3,4}` before), and PostgreSQL's errors for ragged or too deep literals (22P02,
+/// 54000). Parameters: tests/python/clients.py (psycopg, asyncpg, psycopg2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_multidimensional_array_literals_as_postgres_15() {
+    let (postgres, tarn, _dir, script) = scripted(
+        "literals.sql",
+        r#"select '{{1,2},{3,4}}'::int[] as a, pg_typeof('{{1,2},{3,4}}'::int[]) as t, ' { { 1 , 2 } , { 3 , 4 } } '::int[] as spaced;
+select '{{"a b",NULL},{c,"{x}"}}'::text[] as texts, '{{{1}},{{2}}}'::bigint[] as three, cast('{{t,f}}' as boolean[]) as flags;
+select '{{1.5,2},{3,4}}'::float8[] as f, '{{2024-01-02}}'::date[] as d, array[[1,2],[3,null]]::text[] as tx, array[[1.5,2]]::float8[] as fx;
+select ('{{1,2},{3,4}}'::int[])[2][1] as e, ('{{1,2},{3,4}}'::int[])[2] as partial, pg_typeof(('{{1,2},{3,4}}'::int[])[2]) as partial_type, (array[[1,2],[3,4]])[1:1] as slice;
+select array_ndims('{{1,2}}'::int[]), array_length('{{1,2,3},{3,4,5}}'::int[], 2), cardinality('{{1,2},{3,4}}'::int[]), array_dims('{{1,2},{3,4}}'::int[]);
+select unnest('{{1,2},{3,4}}'::int[]) as u;
+select * from unnest(array[['a','b'],['c','d']]) with ordinality as u(v, n);
+select x from (select array[[1,2],[3,4]] as a union all select array[[5,6]]) t, unnest(t.a) x order by x;
+select 3 = any('{{1,2},{3,4}}'::int[]) as has3, 7 = any(array[[1,2],[3,4]]) as has7, 5 > all(array[[1,2],[3,4]]) as below5, 2 = any(array[1,2]) as flat;
+select '{}'::int[] as empty, '{{1,2},{3}}'::int[] as ragged;
+select '{{1},2}'::int[];
+select '{{}}'::int[];
+select '{{{{{{{1}}}}}}}'::int[];
+select 1 as after;
+"#,
+    )
+    .await;
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["22P02", "22P02", "22P02", "54000"]);
+}
+
+/// An array cast to text is PostgreSQL's array text (`{1,2}`, `{{1,2},{3,NULL}}`,
+/// elements quoted where `array_out` quotes them, `t`/`f`, floats shortest, timestamps
+/// with a space): Arrow's cast wrote `[1, 2]`, so `tags::text` and `array_agg(x)::text`
+/// answered wrongly. A row cast to text is `record_out`'s (`(1,"a b",,)`), also a
+/// table's whole row (`md5(t::text)`, the dedupe idiom): refused before ("Unsupported
+/// CAST from Struct", `column "t" does not exist`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_arrays_and_rows_cast_to_text_as_postgres_15() {
+    let (postgres, tarn, _dir, script) = scripted(
+        "array_text.sql",
+        r#"select array[1,2]::text as a, (array[[1,2],[3,null]])::text as b, array['a b', '', 'x,y', null, 'null', 'a"b\c']::text as c;
+select array[true,false]::text as d, array[1.5::float8, 0.1, 1e20]::text as e, array[date '2024-01-02']::text as f, array[timestamp '2024-01-02 03:04:05.5']::text as g;
+select cast(array[1,2] as varchar) as h, array_agg(x)::text as i from (values (3),(1)) v(x);
+select ('{' || 'a' || '}')::text[]::text as j, array[]::int[]::text as k, (null::int[])::text as l;
+create table rt (a int, b text, c float8, d date);
+insert into rt values (1, 'x', 1.5, '2024-01-02'), (2, 'a b', null, null), (3, '', 0.1, '2024-03-04'), (4, null, 2, null);
+select row(1,'x')::text as r, (1,'a b')::text as s;
+select t::text from rt t order by a;
+select md5(t::text) from rt t order by a;
+select row(a, b)::text from rt order by a;
+select (a, c, d)::text from rt order by a;
+select md5(row(a, b, c)::text) from rt order by a;
+select row(array[1,2], 'x(y)', 'q"b\c', true)::text as m, (1, array['a b'])::text as n;
+"#,
+    )
+    .await;
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
 /// Lists of lists are PostgreSQL's multidimensional arrays on the wire (refused before:
 /// "Unsupported List Datatype"): type `integer[]` and the like, text with nested braces
 /// and quoted elements, NULL elements, three dimensions, empty arrays; sub-arrays of
 /// different lengths are PostgreSQL's 2202E. Binary form: tests/python/clients.py.
 /// `array_agg` of OIDs is `oid[]`, and `typelem::regtype::text` of a type with no element
-/// `-` (asyncpg's type query reads both; `oid(0)` before).
+/// `-` (asyncpg's type query reads both; `oid(0)` before); of an OID naming no type the
+/// number (`???` before).
 /// Arrays of floats, dates, times, timestamps and intervals print their elements as
 /// PostgreSQL does, quoted where `array_out` quotes (`{1.5,2}`, `{"2024-01-02
 /// 03:04:05.5"}`; Tarn printed `{1.5,2.0}`, `{2024-01-02 03:04:05.500000}`).
@@ -3606,6 +3670,7 @@ select array[[timestamp '2024-01-02 03:04:05', null], [timestamp '2024-01-03', t
 select array_agg(t.oid order by t.oid) as oids, pg_typeof(array_agg(t.oid)) from pg_catalog.pg_type t where t.oid in (23, 25, 1007);
 select t.typname, (select array_agg(a.atttypid order by a.attnum) from pg_attribute a where a.attrelid = t.typrelid) from pg_type t where t.oid = 23;
 select t.typname, t.typelem::regtype::text, format_type(0, null), format_type(99999, null) from pg_type t where t.oid in (23, 1007) order by t.oid;
+select 99999::regtype::text as no_type, 0::regtype::text as zero, 23::regtype::varchar as int4;
 "#,
     )
     .await;

@@ -17,6 +17,7 @@ use pgwire::api::Type;
 use pgwire::api::results::{DataRowEncoder, FieldFormat, FieldInfo};
 use pgwire::error::PgWireResult;
 use tarn_sql::SqlError;
+use tarn_sql::pg::text_out::push_element;
 
 use super::{encode_one, user_error};
 
@@ -273,32 +274,6 @@ pub(super) fn own_text(
     }
     text.push('}');
     Some(Some(text))
-}
-
-/// `value` as an element of an array's text: quoted (its quotes and backslashes
-/// escaped) where it is empty, reads as NULL, or holds a brace, comma, quote,
-/// backslash or white space, as PostgreSQL's `array_out` writes it.
-fn push_element(text: &mut String, value: &str) {
-    let quoted = value.is_empty()
-        || value.eq_ignore_ascii_case("NULL")
-        || value.chars().any(|c| {
-            matches!(
-                c,
-                '{' | '}' | ',' | '"' | '\\' | ' ' | '\t' | '\n' | '\r' | '\u{b}' | '\u{c}'
-            )
-        });
-    if !quoted {
-        text.push_str(value);
-        return;
-    }
-    text.push('"');
-    for c in value.chars() {
-        if matches!(c, '"' | '\\') {
-            text.push('\\');
-        }
-        text.push(c);
-    }
-    text.push('"');
 }
 
 /// Whether `data_type` is a list of OIDs (`UInt32`: `array_agg` of an OID column,
