@@ -13,6 +13,7 @@ use datafusion::arrow::datatypes::{
     Time64MicrosecondType, Time64NanosecondType, TimeUnit, TimestampMicrosecondType,
     TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
 };
+use tarn_sql::pg::text_out::fraction;
 
 /// Whether [`value`] writes values of `data_type` (else `arrow-pg` does).
 pub fn writes(data_type: &DataType, iso_dates: bool) -> bool {
@@ -121,28 +122,7 @@ pub fn value(
 }
 
 pub use tarn_sql::pg::float_text::{float4, float8};
-
-fn fraction(micros: u32) -> String {
-    if micros == 0 {
-        String::new()
-    } else {
-        let digits = format!(".{micros:06}");
-        digits.trim_end_matches('0').to_owned()
-    }
-}
-
-/// `time` text: `12:30:00`, `12:30:00.5` (PostgreSQL drops a fraction's trailing
-/// zeros; arrow-pg wrote six digits).
-pub fn time(micros: i64) -> String {
-    let seconds = micros.div_euclid(1_000_000);
-    format!(
-        "{:02}:{:02}:{:02}{}",
-        seconds / 3600,
-        seconds % 3600 / 60,
-        seconds % 60,
-        fraction(micros.rem_euclid(1_000_000) as u32)
-    )
-}
+pub use tarn_sql::pg::text_out::{interval, time};
 
 fn date_time(dt: &NaiveDateTime) -> String {
     let year = dt.year();
@@ -193,37 +173,6 @@ pub fn timestamptz(micros: i64, time_zone: &str) -> String {
         zone.push_str(&format!(":{seconds:02}"));
     }
     date_time(&local.naive_local()) + &zone
-}
-
-/// `interval` text in the `postgres` IntervalStyle: `1 year 2 mons 3 days 04:05:06.5`.
-pub fn interval(months: i32, days: i32, micros: i64) -> String {
-    let mut parts = Vec::new();
-    let (years, mons) = (months / 12, months % 12);
-    let plural = |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    if years != 0 {
-        parts.push(plural(years as i64, "year", "years"));
-    }
-    if mons != 0 {
-        parts.push(plural(mons as i64, "mon", "mons"));
-    }
-    if days != 0 {
-        parts.push(plural(days as i64, "day", "days"));
-    }
-    if micros != 0 || parts.is_empty() {
-        let negative = micros < 0;
-        let total = micros.unsigned_abs();
-        let (secs, frac) = (total / 1_000_000, (total % 1_000_000) as u32);
-        let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
-        let sign = if negative {
-            "-"
-        } else if parts.iter().any(|p| p.starts_with('-')) {
-            "+"
-        } else {
-            ""
-        };
-        parts.push(format!("{sign}{h:02}:{m:02}:{s:02}{}", fraction(frac)));
-    }
-    parts.join(" ")
 }
 
 /// A batch's column in PostgreSQL's text form, written a column at a time: the array

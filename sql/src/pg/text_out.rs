@@ -1,8 +1,11 @@
-//! Casts of arrays and rows to text, as PostgreSQL's output functions write them
-//! (`array_out`, `record_out`): `array[1,2]::text` is `{1,2}`, `row(1,'a b')::text`
-//! `(1,"a b")`, `array[[1,2],[3,null]]::text` `{{1,2},{3,NULL}}`. Arrow's cast wrote
-//! `[1, 2]` and refused structs, so `tags::text`, `array_agg(x)::text` and the dedupe
-//! idiom `md5(row(a, b)::text)` answered wrongly or failed.
+//! Casts of arrays, rows, times and intervals to text, as PostgreSQL's output
+//! functions write them (`array_out`, `record_out`, `time_out`, `interval_out`):
+//! `array[1,2]::text` is `{1,2}`, `row(1,'a b')::text` `(1,"a b")`,
+//! `array[[1,2],[3,null]]::text` `{{1,2},{3,NULL}}`, `interval '26 hours'::text`
+//! `26:00:00`. Arrow's cast wrote `[1, 2]`, `1 days 2 hours` and `10:11:12.500`, and
+//! refused structs, so `tags::text`, `array_agg(x)::text`, `d::text` and the
+//! dedupe idiom `md5(row(a, b)::text)` answered wrongly or failed. The server writes
+//! its text output with the same functions.
 //!
 //! Each element is written as its type's output function writes it (`t`, not `true`;
 //! floats shortest; timestamps with a space), in UTC for a `timestamptz`, as Tarn's
@@ -13,7 +16,8 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
 use datafusion::arrow::datatypes::{
-    DataType, Float32Type, Float64Type, TimeUnit, TimestampMicrosecondType,
+    DataType, DurationMicrosecondType, Float32Type, Float64Type, IntervalMonthDayNanoType,
+    IntervalUnit, Time64MicrosecondType, TimeUnit, TimestampMicrosecondType,
 };
 use datafusion::common::Result;
 use datafusion::logical_expr::{
@@ -27,11 +31,19 @@ pub(crate) fn udf() -> ScalarUDF {
     })
 }
 
-/// Whether [`udf`] writes values of `data_type`.
+/// Whether [`udf`] writes values of `data_type` where Arrow's cast to text differs
+/// from PostgreSQL's output: arrays, rows, times (`10:11:12.5`, not `10:11:12.500`)
+/// and intervals (`1 day 02:00:00`, not `1 days 2 hours`).
 pub(crate) fn writes(data_type: &DataType) -> bool {
     matches!(
         data_type,
-        DataType::List(_) | DataType::LargeList(_) | DataType::Struct(_)
+        DataType::List(_)
+            | DataType::LargeList(_)
+            | DataType::Struct(_)
+            | DataType::Time32(_)
+            | DataType::Time64(_)
+            | DataType::Interval(_)
+            | DataType::Duration(_)
     )
 }
 
@@ -127,6 +139,33 @@ fn texts(values: &ArrayRef) -> Result<Vec<Option<String>>> {
                 })
                 .collect()
         }
+        DataType::Time32(_) | DataType::Time64(_) => {
+            let micros =
+                datafusion::arrow::compute::cast(values, &DataType::Time64(TimeUnit::Microsecond))?;
+            (micros.as_primitive::<Time64MicrosecondType>().iter())
+                .map(|v| v.map(time))
+                .collect()
+        }
+        DataType::Interval(_) => {
+            let intervals = datafusion::arrow::compute::cast(
+                values,
+                &DataType::Interval(IntervalUnit::MonthDayNano),
+            )?;
+            (intervals.as_primitive::<IntervalMonthDayNanoType>().iter())
+                .map(|v| v.map(|v| interval(v.months, v.days, v.nanoseconds / 1_000)))
+                .collect()
+        }
+        // A timestamp difference: days and time, both of its sign (`1 day 01:30:00`).
+        DataType::Duration(_) => {
+            let micros = datafusion::arrow::compute::cast(
+                values,
+                &DataType::Duration(TimeUnit::Microsecond),
+            )?;
+            const DAY: i64 = 86_400_000_000;
+            (micros.as_primitive::<DurationMicrosecondType>().iter())
+                .map(|v| v.map(|micros| interval(0, (micros / DAY) as i32, micros % DAY)))
+                .collect()
+        }
         _ => {
             let texts = datafusion::arrow::compute::cast(values, &DataType::Utf8)?;
             (texts.as_string::<i32>().iter())
@@ -134,6 +173,61 @@ fn texts(values: &ArrayRef) -> Result<Vec<Option<String>>> {
                 .collect()
         }
     })
+}
+
+/// `interval` text in the `postgres` IntervalStyle: `1 year 2 mons 3 days 04:05:06.5`.
+pub fn interval(months: i32, days: i32, micros: i64) -> String {
+    let mut parts = Vec::new();
+    let (years, mons) = (months / 12, months % 12);
+    let plural = |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    if years != 0 {
+        parts.push(plural(years as i64, "year", "years"));
+    }
+    if mons != 0 {
+        parts.push(plural(mons as i64, "mon", "mons"));
+    }
+    if days != 0 {
+        parts.push(plural(days as i64, "day", "days"));
+    }
+    if micros != 0 || parts.is_empty() {
+        let negative = micros < 0;
+        let total = micros.unsigned_abs();
+        let (secs, frac) = (total / 1_000_000, (total % 1_000_000) as u32);
+        let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+        let sign = if negative {
+            "-"
+        } else if parts.iter().any(|p| p.starts_with('-')) {
+            "+"
+        } else {
+            ""
+        };
+        parts.push(format!("{sign}{h:02}:{m:02}:{s:02}{}", fraction(frac)));
+    }
+    parts.join(" ")
+}
+
+/// `time` text: `12:30:00`, `12:30:00.5` (PostgreSQL drops a fraction's trailing
+/// zeros; arrow-pg wrote six digits, Arrow's cast three).
+pub fn time(micros: i64) -> String {
+    let seconds = micros.div_euclid(1_000_000);
+    format!(
+        "{:02}:{:02}:{:02}{}",
+        seconds / 3600,
+        seconds % 3600 / 60,
+        seconds % 60,
+        fraction(micros.rem_euclid(1_000_000) as u32)
+    )
+}
+
+/// A second's fraction as PostgreSQL writes it: none for zero, else up to six digits
+/// without trailing zeros (`.5`).
+pub fn fraction(micros: u32) -> String {
+    if micros == 0 {
+        String::new()
+    } else {
+        let digits = format!(".{micros:06}");
+        digits.trim_end_matches('0').to_owned()
+    }
 }
 
 /// The members of a list array (all rows'), or `None` for another array.

@@ -3640,6 +3640,26 @@ select row(array[1,2], 'x(y)', 'q"b\c', true)::text as m, (1, array['a b'])::tex
     assert!(errors.is_empty(), "{errors:?}");
 }
 
+/// Times and intervals cast to text are PostgreSQL's text (`1 day 02:00:00`,
+/// `10:11:12.5`), as the wire's text output already was: Arrow's cast wrote `1 days 2
+/// hours` and `10:11:12.500`, so `d::text` and `'took ' || d::text` answered otherwise;
+/// also inside arrays and rows cast to text, and a timestamp difference.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_times_and_intervals_cast_to_text_as_postgres_15() {
+    let (postgres, tarn, _dir, script) = scripted(
+        "interval_text.sql",
+        r#"select interval '1 day 02:00:00'::text as a, interval '26 hours'::text as b, (interval '1 year 2 mons 3 days 04:05:06.5')::varchar as c, interval '-1 day +02:00:00'::text as d;
+select time '10:11:12.5'::text as e, time '00:00:00'::text as f, cast(time '23:59:59.123456' as varchar) as g;
+select (timestamp '2024-01-02 03:00' - timestamp '2024-01-01 01:30')::text as h, array[interval '1 mon', interval '00:00:01.5']::text as i, array[time '10:11:12.5']::text as j;
+select row(interval '1 mon', 1.50::numeric(5,2), time '01:02:03')::text as k;
+select 'took ' || (interval '90 minutes')::text as l;
+"#,
+    )
+    .await;
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
 /// Lists of lists are PostgreSQL's multidimensional arrays on the wire (refused before:
 /// "Unsupported List Datatype"): type `integer[]` and the like, text with nested braces
 /// and quoted elements, NULL elements, three dimensions, empty arrays; sub-arrays of
