@@ -59,13 +59,6 @@ fn run(bin: &Path, tool: &str, args: &[&str]) -> std::process::Output {
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()))
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 impl Postgres {
     pub fn start() -> Self {
         let bin = bin_dir();
@@ -102,34 +95,42 @@ impl Postgres {
             "initdb failed: {}",
             String::from_utf8_lossy(&init.stderr)
         );
-        let port = free_port();
-        let options = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c TimeZone=UTC",
-            dir.path().display()
-        );
         let log = dir.path().join("postgres.log");
-        let start = run(
-            &bin,
-            "pg_ctl",
-            &[
-                "-D",
-                &data_s,
-                "-l",
-                &log.to_string_lossy(),
-                "-o",
-                &options,
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ],
-        );
-        assert!(
-            start.status.success(),
-            "pg_ctl start failed: {} {}",
-            String::from_utf8_lossy(&start.stderr),
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
+        let mut attempts = 0;
+        let port = loop {
+            let port = crate::tools::free_port();
+            let options = format!(
+                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c TimeZone=UTC",
+                dir.path().display()
+            );
+            let start = run(
+                &bin,
+                "pg_ctl",
+                &[
+                    "-D",
+                    &data_s,
+                    "-l",
+                    &log.to_string_lossy(),
+                    "-o",
+                    &options,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ],
+            );
+            if start.status.success() {
+                break port;
+            }
+            let logged = std::fs::read_to_string(&log).unwrap_or_default();
+            attempts += 1;
+            // Another process may have taken the port between the check and the bind.
+            assert!(
+                attempts < 5 && logged.contains("Address already in use"),
+                "pg_ctl start failed: {} {logged}",
+                String::from_utf8_lossy(&start.stderr),
+            );
+        };
         let server = Self {
             port,
             data,

@@ -63,8 +63,37 @@ pub fn npm_bin(name: &str) -> PathBuf {
     )
 }
 
-/// A free TCP port on 127.0.0.1.
+/// A free TCP port on 127.0.0.1 for a server a test starts as a separate process.
+///
+/// The port is taken below the kernel's ephemeral range when there is room: a port the
+/// kernel handed out for `127.0.0.1:0` and that was then released is handed out again to
+/// the next in-process server or outgoing connection, which raced the process starting on
+/// it (PostgreSQL once failed with "Address already in use" that way). Ports below the
+/// range are only ever handed out by this function, which does not repeat one within a
+/// process. Callers still retry on a bind failure: another test run may be beside this one.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const LOWEST: u32 = 10_000;
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768);
+    if ephemeral_start > LOWEST + 1_000 {
+        let span = ephemeral_start - LOWEST;
+        let seed = std::process::id().wrapping_mul(7_919)
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+        for _ in 0..span {
+            let step = NEXT.fetch_add(1, Ordering::Relaxed);
+            let port = LOWEST + seed.wrapping_add(step) % span;
+            if std::net::TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+                return port as u16;
+            }
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
