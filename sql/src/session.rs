@@ -3460,12 +3460,46 @@ fn returns_rows(plan: &LogicalPlan) -> bool {
 /// number and DataFusion inferred another number type from the parameter's context,
 /// as PostgreSQL keeps a declared type: `qty = $1` with `$1` a float8 compares as
 /// float8 (2.5 matches no integer), `qty + $1` is a float8.
+///
+/// A parameter the client left untyped and DataFusion inferred nothing for takes the
+/// type PostgreSQL resolves it to: the type of a cast of it elsewhere in the statement
+/// (`SELECT $1::int, $1`), its context's (`LIMIT $1` is a bigint, `CASE WHEN $1` a
+/// boolean), or else `text`, as PostgreSQL resolves an `unknown` left at the end
+/// (`SELECT $1` is a text column).
 fn declared_types(plan: LogicalPlan, declared: &[Option<DataType>]) -> Result<LogicalPlan> {
-    if declared.iter().all(Option::is_none) {
-        return Ok(plan);
+    // A type DataFusion inferred for one use of a parameter (`name = $1 OR name =
+    // upper($1)`: it reports none for `$1` then), else a cast's; `Null` is what it
+    // infers beside another untyped parameter (`$1 AND $2`).
+    let mut known: Vec<Option<DataType>> = Vec::new();
+    for (index, data_type) in placeholder_uses(&plan)?
+        .into_iter()
+        .chain(
+            parameter_types(&plan)?
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, t)| Some((i, t?))),
+        )
+        .chain(context_types(&plan)?)
+        .filter(|(_, t)| !t.is_null())
+    {
+        if known.len() <= index {
+            known.resize(index + 1, None);
+        }
+        known[index].get_or_insert(data_type);
     }
     let retyped = std::cell::Cell::new(false);
     let plan = placeholders_typed(plan, |index, inferred| {
+        let inferred = inferred.filter(|t| !t.is_null());
+        if inferred.is_none() && declared.get(index).is_none_or(Option::is_none) {
+            retyped.set(true);
+            return Some(
+                known
+                    .get(index)
+                    .cloned()
+                    .flatten()
+                    .unwrap_or(DataType::Utf8),
+            );
+        }
         let declared = declared.get(index).cloned().flatten()?;
         let numbers = declared.is_numeric() && inferred.is_none_or(DataType::is_numeric);
         let retype = match inferred {
@@ -3493,6 +3527,77 @@ fn declared_types(plan: LogicalPlan, declared: &[Option<DataType>]) -> Result<Lo
     // (`$1 * 3` with `$1` an int4 is int4, as in PostgreSQL): the literals were
     // narrowed when planning, before the parameters had their declared types.
     Ok(crate::pg::overflow::integer_literals(plan)?)
+}
+
+/// Each use of a parameter in `plan` DataFusion gave a type, by position.
+fn placeholder_uses(plan: &LogicalPlan) -> Result<Vec<(usize, DataType)>> {
+    use datafusion::common::tree_node::TreeNodeRecursion;
+    let mut found = Vec::new();
+    plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|expr| {
+            expr.apply(|e| {
+                if let Expr::Placeholder(p) = e
+                    && let Some(field) = &p.field
+                    && let Some(index) =
+                        p.id.strip_prefix('$')
+                            .and_then(|n| n.parse::<usize>().ok())
+                            .and_then(|n| n.checked_sub(1))
+                {
+                    found.push((index, field.data_type().clone()));
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    })?;
+    Ok(found)
+}
+
+/// Parameters whose place in `plan` gives their type where DataFusion infers none, by
+/// position: a bigint as `LIMIT $n` or `OFFSET $n`, a boolean as a condition (`WHERE
+/// $n`, `CASE WHEN $n`, an operand of `AND`, `OR`, `NOT`), as PostgreSQL resolves them.
+fn context_types(plan: &LogicalPlan) -> Result<Vec<(usize, DataType)>> {
+    use datafusion::common::tree_node::TreeNodeRecursion;
+    use datafusion::logical_expr::Operator;
+    let position = |e: &Expr| match e {
+        Expr::Placeholder(p) => {
+            p.id.strip_prefix('$')
+                .and_then(|n| n.parse::<usize>().ok())
+                .and_then(|n| n.checked_sub(1))
+        }
+        _ => None,
+    };
+    let mut found = Vec::new();
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::Limit(limit) = node {
+            for e in limit.skip.iter().chain(limit.fetch.iter()) {
+                found.extend(position(e).map(|i| (i, DataType::Int64)));
+            }
+        }
+        let mut condition = |e: &Expr| found.extend(position(e).map(|i| (i, DataType::Boolean)));
+        match node {
+            LogicalPlan::Filter(filter) => condition(&filter.predicate),
+            _ => {}
+        }
+        node.apply_expressions(|expr| {
+            expr.apply(|e| {
+                match e {
+                    Expr::Case(case) if case.expr.is_none() => case
+                        .when_then_expr
+                        .iter()
+                        .for_each(|(when, _)| condition(when)),
+                    Expr::BinaryExpr(b) if matches!(b.op, Operator::And | Operator::Or) => {
+                        condition(&b.left);
+                        condition(&b.right);
+                    }
+                    Expr::Not(inner) => condition(inner),
+                    _ => {}
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })?;
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    Ok(found)
 }
 
 /// `plan` with the type of each parameter `$n` that `retype(n - 1, its type)` gives a

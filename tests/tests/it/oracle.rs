@@ -3822,6 +3822,71 @@ execute r(7);
     assert_eq!(row.get::<_, i32>(0), 15);
 }
 
+/// Parameters the client leaves untyped (tokio-postgres, asyncpg and pgjdbc prepare
+/// without types) are described with the types PostgreSQL 15 resolves them to: `text`
+/// where nothing says otherwise (`SELECT $1` was an `unknown` column), the type of a
+/// cast of the same parameter elsewhere, `bigint` in `LIMIT`/`OFFSET` and `boolean`
+/// as a condition (both described as `text`, so asyncpg refused an `int` or a `bool`),
+/// and each statement then runs with values of those types.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_untyped_parameters_described_as_postgres_15() {
+    use tokio_postgres::types::{ToSql, Type};
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let (reference, connection) = tokio_postgres::connect(
+        &format!(
+            "host=127.0.0.1 port={} user=tarn dbname=tarn",
+            postgres.port
+        ),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .expect("connect to postgres");
+    tokio::spawn(connection);
+    let client = tarn.client().await;
+    let statements: [(&str, &[&(dyn ToSql + Sync)]); 10] = [
+        ("select $1", &[&"a"]),
+        ("select $1 as x, $2 as y", &[&"a", &"b"]),
+        ("select $1::int as a, $1 as b", &[&5i32]),
+        ("select 1 as one limit $1", &[&1i64]),
+        ("select 1 as one offset $1", &[&0i64]),
+        ("select case when $1 then 1 else 0 end as c", &[&true]),
+        ("select 1 as one where $1 and $2", &[&true, &true]),
+        ("select not $1 as n", &[&false]),
+        ("select $1 || 'x' as t", &[&"a"]),
+        ("select upper($1) as u, length($1) as n", &[&"abc"]),
+    ];
+    for (sql, values) in statements {
+        let types = |s: &tokio_postgres::Statement| -> (Vec<Type>, Vec<Type>) {
+            (
+                s.params().to_vec(),
+                s.columns().iter().map(|c| c.type_().clone()).collect(),
+            )
+        };
+        let expected = reference.prepare(sql).await.expect(sql);
+        let got = client.prepare(sql).await.expect(sql);
+        assert_eq!(types(&got), types(&expected), "{sql}");
+        let rows = |rows: Vec<tokio_postgres::Row>| -> Vec<String> {
+            rows.iter()
+                .map(|row| {
+                    (0..row.len())
+                        .map(|i| match row.columns()[i].type_() {
+                            &Type::INT4 => row.get::<_, i32>(i).to_string(),
+                            &Type::BOOL => row.get::<_, bool>(i).to_string(),
+                            _ => row.get::<_, String>(i),
+                        })
+                        .collect::<Vec<_>>()
+                        .join("|")
+                })
+                .collect()
+        };
+        let expected_rows = rows(reference.query(&expected, values).await.expect(sql));
+        let got_rows = rows(client.query(&got, values).await.expect(sql));
+        assert_eq!(got_rows, expected_rows, "{sql}");
+    }
+}
+
 /// `to_char` of dates and timestamps reads PostgreSQL's template patterns, as PostgreSQL
 /// 15 answers them (DataFusion's reads chrono's `%Y-%m`, so Tarn answered
 /// `to_char(date '2024-03-05', 'YYYY-MM')` with `YYYY-MM`): numbers, names in three
