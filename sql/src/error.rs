@@ -129,6 +129,16 @@ pub enum SqlError {
     #[error("invalid regular expression: {0}")]
     InvalidRegex(String),
 
+    /// A text `to_timestamp`/`to_date` cannot read with its template, worded as
+    /// PostgreSQL words it, with its DETAIL and HINT.
+    #[error("{message}")]
+    Datetime {
+        failure: DatetimeFailure,
+        message: String,
+        detail: Option<String>,
+        hint: Option<String>,
+    },
+
     /// A regular-expression function's flag PostgreSQL does not know (22023).
     #[error("invalid regular expression option: \"{0}\"")]
     InvalidRegexOption(char),
@@ -306,6 +316,19 @@ pub const NOT_NULL_VIOLATION: &str = "null value in column \"";
 
 /// [`SqlError::NumericOverflow`]'s message, likewise.
 pub const NUMERIC_OVERFLOW: &str = "value overflows numeric format";
+
+/// What kind of [`SqlError::Datetime`] a text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatetimeFailure {
+    /// The text does not match its template (22007).
+    Format,
+    /// A field out of its range: month 13, February 30, hour 25 (22008).
+    FieldOverflow,
+    /// An offset beyond 15 hours (22009).
+    ZoneDisplacement,
+    /// A pattern only `to_char` writes (`TZ`, `OF`; 0A000).
+    OnlyInToChar,
+}
 
 impl SqlError {
     pub(crate) fn not_supported(feature: impl Into<String>) -> Self {

@@ -25,7 +25,7 @@ pub mod session;
 pub mod settings;
 
 pub use engine::{Engine, EngineOptions};
-pub use error::{Result, SqlError};
+pub use error::{DatetimeFailure, Result, SqlError};
 pub use session::{
     CommandTag, Condition, Notice, Output, Prepared, Session, Severity, TransactionState,
 };

@@ -24,6 +24,7 @@ mod expandarray;
 mod extract;
 pub mod float_text;
 mod format;
+mod from_char;
 pub(crate) mod functions;
 mod interval_mul;
 mod intervals;

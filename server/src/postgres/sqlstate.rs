@@ -65,6 +65,10 @@ pub fn error_info(err: &SqlError) -> ErrorInfo {
     if let Some(reworded) = reworded(err) {
         info.hint = reworded.hint.map(str::to_owned);
     }
+    if let Some(SqlError::Datetime { detail, hint, .. }) = own_error(err) {
+        info.detail = detail.clone();
+        info.hint = hint.clone();
+    }
     if let SqlError::CannotCastColumn { column, type_name } = err {
         info.hint = Some(format!(
             "You might need to specify \"USING {column}::{type_name}\"."
@@ -103,6 +107,17 @@ pub fn error_info(err: &SqlError) -> ErrorInfo {
         info.hint = Some(format!("Columns in scope: {}.", names.join(", ")));
     }
     info
+}
+
+/// `err` itself, or the SqlError a function raised inside DataFusion's error.
+fn own_error(err: &SqlError) -> Option<&SqlError> {
+    match err {
+        SqlError::DataFusion(e) => match e.find_root() {
+            DataFusionError::External(inner) => inner.downcast_ref::<SqlError>(),
+            _ => None,
+        },
+        other => Some(other),
+    }
 }
 
 /// A statement's NOTICE or WARNING as PostgreSQL sends it (NoticeResponse), with
@@ -158,6 +173,12 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::ArrayDimensions => "2202E",
         SqlError::TooManyDimensions(_) => "54000",
         SqlError::InvalidRegex(_) => "2201B",
+        SqlError::Datetime { failure, .. } => match failure {
+            tarn_sql::DatetimeFailure::Format => "22007",
+            tarn_sql::DatetimeFailure::FieldOverflow => "22008",
+            tarn_sql::DatetimeFailure::ZoneDisplacement => "22009",
+            tarn_sql::DatetimeFailure::OnlyInToChar => FEATURE_NOT_SUPPORTED,
+        },
         SqlError::IntervalOutOfRange => "22008",
         SqlError::InvalidEscape => "22025",
         SqlError::InvalidWidthBucket(_) => "2201G",

@@ -124,14 +124,15 @@ pub fn value(
 pub use tarn_sql::pg::float_text::{float4, float8};
 pub use tarn_sql::pg::text_out::{interval, time};
 
-fn date_time(dt: &NaiveDateTime) -> String {
+/// A date and time's text without its era, and the era (` BC` for years before 1).
+fn date_time(dt: &NaiveDateTime) -> (String, &'static str) {
     let year = dt.year();
     let (year, era) = if year <= 0 {
         (1 - year, " BC")
     } else {
         (year, "")
     };
-    format!(
+    let text = format!(
         "{year:04}-{:02}-{:02} {:02}:{:02}:{:02}{}",
         dt.month(),
         dt.day(),
@@ -139,13 +140,17 @@ fn date_time(dt: &NaiveDateTime) -> String {
         dt.minute(),
         dt.second(),
         fraction(dt.nanosecond() / 1_000)
-    ) + era
+    );
+    (text, era)
 }
 
 /// `timestamp` text: `2024-03-04 03:06:07.5`.
 pub fn timestamp(micros: i64) -> String {
     match DateTime::from_timestamp_micros(micros) {
-        Some(dt) => date_time(&dt.naive_utc()),
+        Some(dt) => {
+            let (text, era) = date_time(&dt.naive_utc());
+            text + era
+        }
         None => micros.to_string(),
     }
 }
@@ -172,7 +177,9 @@ pub fn timestamptz(micros: i64, time_zone: &str) -> String {
     if seconds != 0 {
         zone.push_str(&format!(":{seconds:02}"));
     }
-    date_time(&local.naive_local()) + &zone
+    // The era after the zone: `0044-03-15 00:00:00+00 BC`.
+    let (text, era) = date_time(&local.naive_local());
+    text + &zone + era
 }
 
 /// A batch's column in PostgreSQL's text form, written a column at a time: the array

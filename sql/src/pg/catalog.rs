@@ -45,6 +45,8 @@ pub(crate) fn attach(state: &mut SessionState, settings: &Settings) -> DFResult<
         state,
         Arc::new(super::to_char::udf(&time_zone)),
     )?;
+    // to_timestamp and to_date read a template's local time in the session's zone.
+    super::zoned::in_zone(state, &time_zone)?;
     // date_trunc truncates a timestamp with time zone in the session's zone.
     datafusion::execution::FunctionRegistry::register_udf(
         state,

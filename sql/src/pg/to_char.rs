@@ -462,10 +462,14 @@ pub(crate) fn instants(values: &ArrayRef) -> Result<Vec<Option<NaiveDateTime>>> 
 
 /// One element of a template.
 #[derive(Debug, Clone, PartialEq)]
-enum Token {
+pub(super) enum Token {
     Text(String),
+    /// Text written in double quotes (`"T"`): literal in every character.
+    Quoted(String),
     Field {
         field: Field,
+        /// The pattern as written (`YYYY`, `Mon`, `yyyy`).
+        name: String,
         /// `FM`: no padding.
         fill: bool,
         /// `TH` (upper case) or `th` suffix.
@@ -474,14 +478,14 @@ enum Token {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Case {
+pub(super) enum Case {
     Upper,
     Capital,
     Lower,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Field {
+pub(super) enum Field {
     Year4,
     Year3,
     Year2,
@@ -501,16 +505,64 @@ enum Field {
     Second,
     Millisecond,
     Microsecond,
-    Meridiem { upper: bool, dots: bool },
+    Meridiem {
+        upper: bool,
+        dots: bool,
+    },
     Quarter,
     Week,
     IsoWeek,
-    Zone { upper: bool },
+    Zone {
+        upper: bool,
+    },
     Offset,
+    /// `ID`: ISO day of the week, Monday 1.
+    IsoDayOfWeek,
+    /// `IDDD`: day of the ISO week-numbering year.
+    IsoDayOfYear,
+    IsoYear3,
+    IsoYear2,
+    IsoYear1,
+    /// `TZH`, `TZM`: the zone's offset hours (signed) and minutes.
+    ZoneHour,
+    ZoneMinute,
+    /// `FF1` .. `FF6`: that many digits of the fraction of a second.
+    Fraction(u8),
+    /// `SSSS`, `SSSSS`: seconds past midnight (the pattern's width).
+    SecondsOfDay(usize),
+    /// `AD BC A.D. B.C.` and lower case.
+    Era {
+        upper: bool,
+        dots: bool,
+    },
+    /// `CC`: century.
+    Century,
+    /// `J`: Julian day.
+    Julian,
+    /// `W`: week of the month.
+    WeekOfMonth,
+    /// `RM`, `rm`: month in Roman numerals.
+    RomanMonth(bool),
+    /// `Y,YYY`: year with a comma.
+    YearComma,
+    /// `FX`: fixed format (to_timestamp reads the text exactly).
+    FixedFormat,
 }
 
 /// The patterns, longest first where one is a prefix of another.
 const PATTERNS: &[(&str, Field)] = &[
+    ("FX", Field::FixedFormat),
+    ("FF1", Field::Fraction(1)),
+    ("FF2", Field::Fraction(2)),
+    ("FF3", Field::Fraction(3)),
+    ("FF4", Field::Fraction(4)),
+    ("FF5", Field::Fraction(5)),
+    ("FF6", Field::Fraction(6)),
+    ("SSSSS", Field::SecondsOfDay(5)),
+    ("SSSS", Field::SecondsOfDay(4)),
+    ("TZH", Field::ZoneHour),
+    ("TZM", Field::ZoneMinute),
+    ("Y,YYY", Field::YearComma),
     ("HH24", Field::Hour24),
     ("HH12", Field::Hour12),
     ("HH", Field::Hour12),
@@ -574,7 +626,67 @@ const PATTERNS: &[(&str, Field)] = &[
             dots: false,
         },
     ),
+    (
+        "A.D.",
+        Field::Era {
+            upper: true,
+            dots: true,
+        },
+    ),
+    (
+        "B.C.",
+        Field::Era {
+            upper: true,
+            dots: true,
+        },
+    ),
+    (
+        "a.d.",
+        Field::Era {
+            upper: false,
+            dots: true,
+        },
+    ),
+    (
+        "b.c.",
+        Field::Era {
+            upper: false,
+            dots: true,
+        },
+    ),
+    (
+        "AD",
+        Field::Era {
+            upper: true,
+            dots: false,
+        },
+    ),
+    (
+        "BC",
+        Field::Era {
+            upper: true,
+            dots: false,
+        },
+    ),
+    (
+        "ad",
+        Field::Era {
+            upper: false,
+            dots: false,
+        },
+    ),
+    (
+        "bc",
+        Field::Era {
+            upper: false,
+            dots: false,
+        },
+    ),
+    ("IDDD", Field::IsoDayOfYear),
+    ("ID", Field::IsoDayOfWeek),
     ("IYYY", Field::IsoYear),
+    ("IYY", Field::IsoYear3),
+    ("IY", Field::IsoYear2),
     ("YYYY", Field::Year4),
     ("YYY", Field::Year3),
     ("YY", Field::Year2),
@@ -596,7 +708,13 @@ const PATTERNS: &[(&str, Field)] = &[
     ("DD", Field::Day),
     ("D", Field::DayOfWeek),
     ("IW", Field::IsoWeek),
+    ("I", Field::IsoYear1),
     ("WW", Field::Week),
+    ("W", Field::WeekOfMonth),
+    ("CC", Field::Century),
+    ("J", Field::Julian),
+    ("RM", Field::RomanMonth(true)),
+    ("rm", Field::RomanMonth(false)),
     ("Q", Field::Quarter),
     ("TZ", Field::Zone { upper: true }),
     ("tz", Field::Zone { upper: false }),
@@ -613,17 +731,22 @@ fn cased_pattern(field: Field) -> bool {
             | Field::DayName(_)
             | Field::DayAbbrev(_)
             | Field::Meridiem { .. }
+            | Field::Era { .. }
+            | Field::RomanMonth(_)
             | Field::Zone { .. }
     )
 }
 
 /// `format` read into its patterns and literal text.
-fn tokens(format: &str) -> Vec<Token> {
+pub(super) fn tokens(format: &str) -> Vec<Token> {
     let mut out = Vec::new();
     let mut text = String::new();
     let mut rest = format;
     while !rest.is_empty() {
         if let Some(quoted) = rest.strip_prefix('"') {
+            if !text.is_empty() {
+                out.push(Token::Text(std::mem::take(&mut text)));
+            }
             let mut chars = quoted.char_indices();
             let mut end = quoted.len();
             while let Some((i, c)) = chars.next() {
@@ -641,6 +764,7 @@ fn tokens(format: &str) -> Vec<Token> {
                 }
             }
             rest = &quoted[end.min(quoted.len())..];
+            out.push(Token::Quoted(std::mem::take(&mut text)));
             continue;
         }
         if let Some(escaped) = rest.strip_prefix("\\\"") {
@@ -677,6 +801,7 @@ fn tokens(format: &str) -> Vec<Token> {
                 };
                 out.push(Token::Field {
                     field: *field,
+                    name: after_fm[..pattern.len()].to_owned(),
                     fill,
                     ordinal,
                 });
@@ -695,7 +820,7 @@ fn tokens(format: &str) -> Vec<Token> {
     out
 }
 
-const MONTHS: [&str; 12] = [
+pub(super) const MONTHS: [&str; 12] = [
     "January",
     "February",
     "March",
@@ -709,7 +834,7 @@ const MONTHS: [&str; 12] = [
     "November",
     "December",
 ];
-const DAYS: [&str; 7] = [
+pub(super) const DAYS: [&str; 7] = [
     "Sunday",
     "Monday",
     "Tuesday",
@@ -743,7 +868,7 @@ fn render(tokens: &[Token], t: &NaiveDateTime, zone: &Zone) -> String {
     let mut out = String::new();
     for token in tokens {
         let (field, fill, ordinal) = match token {
-            Token::Text(text) => {
+            Token::Text(text) | Token::Quoted(text) => {
                 out.push_str(text);
                 continue;
             }
@@ -751,6 +876,7 @@ fn render(tokens: &[Token], t: &NaiveDateTime, zone: &Zone) -> String {
                 field,
                 fill,
                 ordinal,
+                ..
             } => (*field, *fill, *ordinal),
         };
         // A number and its width, or text and the width PostgreSQL pads it to.
@@ -827,6 +953,63 @@ fn render(tokens: &[Token], t: &NaiveDateTime, zone: &Zone) -> String {
                 None,
             ),
             Field::Offset => (zone.offset_text(), None),
+            Field::IsoDayOfWeek => number(i64::from(t.weekday().number_from_monday()), 1),
+            Field::IsoDayOfYear => number(
+                i64::from((t.iso_week().week() - 1) * 7 + t.weekday().number_from_monday()),
+                3,
+            ),
+            Field::IsoYear3 => number(i64::from(t.iso_week().year() % 1000), 3),
+            Field::IsoYear2 => number(i64::from(t.iso_week().year() % 100), 2),
+            Field::IsoYear1 => number(i64::from(t.iso_week().year() % 10), 1),
+            Field::ZoneHour => {
+                let sign = if zone.offset < 0 { '-' } else { '+' };
+                (format!("{sign}{:02}", zone.offset.abs() / 3600), None)
+            }
+            Field::ZoneMinute => (format!("{:02}", zone.offset.abs() % 3600 / 60), None),
+            Field::Fraction(digits) => {
+                let micros = i64::from(t.nanosecond() / 1_000);
+                let width = usize::from(digits);
+                number(micros / 10_i64.pow(6 - u32::from(digits)), width)
+            }
+            Field::SecondsOfDay(_) => {
+                let seconds = i64::from(t.num_seconds_from_midnight());
+                (seconds.to_string(), Some(seconds))
+            }
+            Field::Era { upper, dots } => {
+                let text = match (t.year() > 0, dots) {
+                    (true, false) => "ad",
+                    (false, false) => "bc",
+                    (true, true) => "a.d.",
+                    (false, true) => "b.c.",
+                };
+                (
+                    match upper {
+                        true => text.to_uppercase(),
+                        false => text.to_owned(),
+                    },
+                    None,
+                )
+            }
+            Field::Century => number(i64::from((t.year() - 1).div_euclid(100) + 1), 2),
+            Field::Julian => {
+                // Julian day 1721426 is 0001-01-01.
+                let day = i64::from(t.num_days_from_ce()) + 1_721_425;
+                (day.to_string(), Some(day))
+            }
+            Field::WeekOfMonth => number(i64::from((t.day() - 1) / 7 + 1), 1),
+            Field::RomanMonth(upper) => {
+                const ROMAN: [&str; 12] = [
+                    "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII",
+                ];
+                let roman = ROMAN[t.month0() as usize];
+                let roman = match upper {
+                    true => roman.to_owned(),
+                    false => roman.to_lowercase(),
+                };
+                name(roman, 4)
+            }
+            Field::YearComma => (format!("{},{:03}", t.year() / 1000, t.year() % 1000), None),
+            Field::FixedFormat => (String::new(), None),
         };
         out.push_str(&text);
         if let (Some(upper), Some(n)) = (ordinal, value) {
@@ -893,7 +1076,7 @@ pub(crate) fn chrono_format(template: &str) -> Option<String> {
     let mut out = String::new();
     for token in tokens(template) {
         match token {
-            Token::Text(text) => out.push_str(&text.replace('%', "%%")),
+            Token::Text(text) | Token::Quoted(text) => out.push_str(&text.replace('%', "%%")),
             Token::Field {
                 ordinal: Some(_), ..
             } => return None,

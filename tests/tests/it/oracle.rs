@@ -3887,6 +3887,74 @@ async fn issue_5_untyped_parameters_described_as_postgres_15() {
     }
 }
 
+/// `to_timestamp(text, template)` and `to_date(text, template)` read the text as
+/// PostgreSQL 15 does (Tarn translated templates into chrono's formats, which refused
+/// `Q`, `WW`, `IYYY IW ID`, `TZH:TZM`, read `2024/03/05` through `YYYY-MM-DD` as an error,
+/// and read local times as UTC whatever the session's `TimeZone`): lenient separators
+/// and widths, every pattern, the session's zone and a text's own offset, and
+/// PostgreSQL's errors (22007, 22008, 22009, 0A000). `to_char` writes the patterns
+/// added for them (`ID`, `TZH`, `FF3`, `J`, `RM` ...) as PostgreSQL does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_to_timestamp_reads_text_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("to_timestamp.sql");
+    std::fs::write(
+        &script,
+        "set timezone = 'UTC';
+select to_date('2024 3', 'YYYY Q'), to_date('2024 10', 'YYYY WW'), to_date('2024 10 3', 'IYYY IW ID'), to_date('2024 10 Wed', 'IYYY IW Dy');
+select to_timestamp('2024-03-05 10:11:12 +05:30', 'YYYY-MM-DD HH24:MI:SS TZH:TZM'), to_timestamp('2024-03-05 10:11:12 -03', 'YYYY-MM-DD HH24:MI:SS TZH');
+select to_timestamp('2024-03-05 10:11:12+0530', 'YYYY-MM-DD HH24:MI:SSTZHTZM'), to_timestamp('2024-03-05 10:11:12 -00:30', 'YYYY-MM-DD HH24:MI:SS TZH:TZM');
+select to_timestamp('2024-3-5 1:2:3', 'YYYY-MM-DD HH24:MI:SS'), to_timestamp('2024035', 'YYYYMMDD'), to_timestamp('202403', 'YYYYMMDD');
+select to_timestamp('05   march   2024', 'DD Month YYYY'), to_timestamp('2024/03/05', 'YYYY-MM-DD'), to_timestamp('2024 03 05', 'YYYY-MM-DD');
+select to_timestamp('2024-03-05', 'YYYY--MM--DD'), to_timestamp('2024-03-05', 'YYYY\"-\"MM\"-\"DD'), to_timestamp('  2024-03-05', 'YYYY-MM-DD');
+select to_timestamp('3/5/2024 10:11:12 p.m.', 'MM/DD/YYYY HH12:MI:SS a.m.'), to_timestamp('2024-03-05 12:11:12 AM', 'YYYY-MM-DD HH:MI:SS AM');
+select to_timestamp('2024-03-05 10:11:12.5', 'YYYY-MM-DD HH24:MI:SS.MS'), to_timestamp('2024-03-05 10:11:12.5', 'YYYY-MM-DD HH24:MI:SS.US'), to_timestamp('2024-03-05 10:11:12.12', 'YYYY-MM-DD HH24:MI:SS.FF2');
+select to_timestamp('24-03-05', 'YY-MM-DD'), to_timestamp('70-03-05', 'YY-MM-DD'), to_timestamp('Tuesday 05 March 2024', 'Day DD Month YYYY');
+select to_timestamp('2024 065', 'YYYY DDD'), to_timestamp('2024 366', 'YYYY DDD'), to_date('5th March 2024', 'DDth Month YYYY');
+select to_timestamp('2024 1 1 x', 'YYYY MM DD'), to_timestamp('2024', 'YYYY-MM-DD'), to_timestamp('2024-00-01', 'YYYY-MM-DD');
+select to_timestamp('21 24', 'CC YY'), to_timestamp('III 2024', 'RM YYYY'), to_timestamp('2,024', 'Y,YYY'), to_timestamp('2460375 36000', 'J SSSS');
+select to_timestamp('2024 2 3', 'YYYY MM W'), to_timestamp('2024 Q1 03', 'YYYY \"Q\"Q MM'), to_timestamp('2024/03/05 10h11', 'YYYY/MM/DD HH24\"h\"MI');
+select to_date('2024-03-05 10:11', 'YYYY-MM-DD HH24:MI'), to_date(null, 'YYYY'), to_timestamp('2024', null);
+select to_timestamp('44 BC', 'YYYY BC'), to_timestamp('03-05', 'MM-DD'), to_timestamp('1999-12-31 23:59:59 B.C.', 'YYYY-MM-DD HH24:MI:SS B.C.');
+select to_timestamp(s, 'DD/MM/YYYY HH24:MI') from (values ('05/03/2024 10:11'), ('5/3/2024 9:05'), (null)) t(s);
+select to_timestamp('2024-13-05', 'YYYY-MM-DD');
+select to_timestamp('2024-02-30', 'YYYY-MM-DD');
+select to_timestamp('abc', 'YYYY-MM-DD');
+select to_timestamp('2024x03x05', 'YYYY-MM-DD');
+select to_timestamp('Foo 5, 2024', 'Mon DD, YYYY');
+select to_timestamp('2024 2025', 'YYYY YYYY');
+select to_date('2024 1', 'YYYY IW');
+select to_timestamp('366', 'DDD');
+select to_timestamp('2024-03-05 13:00', 'YYYY-MM-DD HH12:MI');
+select to_timestamp('2024-03-05 25:00', 'YYYY-MM-DD HH24:MI');
+select to_timestamp('20240a05', 'YYYYMMDD');
+select to_timestamp('99999999999', 'YYYY');
+select to_timestamp('2024-03-05 10:11:12 UTC', 'YYYY-MM-DD HH24:MI:SS TZ');
+select to_timestamp('2024-03-05 10:11:12 +16', 'YYYY-MM-DD HH24:MI:SS TZH');
+select to_timestamp('300000', 'YYYY');
+set timezone = 'America/New_York';
+select to_timestamp('2024-03-05 10:11:12', 'YYYY-MM-DD HH24:MI:SS'), to_timestamp('2024-03-10 02:30:00', 'YYYY-MM-DD HH24:MI:SS');
+select to_timestamp('2024-03-05 10:11:12 +05:30', 'YYYY-MM-DD HH24:MI:SS TZH:TZM'), to_date('2024-03-05', 'YYYY-MM-DD');
+set timezone = 'Asia/Kolkata';
+select to_char(timestamptz '2024-03-05 14:07:09.123456+00', 'ID TZH TZM FF1 FF2 FF3 FF4 FF5 FF6 SSSS SSSSS AD A.D. a.d. bc CC J W IDDD IYY IY I RM rm Y,YYY');
+set timezone = 'America/St_Johns';
+select to_char(timestamptz '2024-03-05 14:07:09.123456+00', 'TZH:TZM FMRM| |FMCC|FMJ|FMIDDD|FMI');
+select to_char(timestamp '2024-01-01 00:00:00', 'ID IDDD RM'), to_char(timestamp '2024-12-30 00:00:00', 'IDDD IYY');
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(
+        errors,
+        [
+            "22008", "22008", "22007", "22007", "22007", "22007", "22007", "22007", "22007",
+            "22008", "22007", "22008", "0A000", "22009", "22008"
+        ]
+    );
+}
+
 /// `to_char` of dates and timestamps reads PostgreSQL's template patterns, as PostgreSQL
 /// 15 answers them (DataFusion's reads chrono's `%Y-%m`, so Tarn answered
 /// `to_char(date '2024-03-05', 'YYYY-MM')` with `YYYY-MM`): numbers, names in three
