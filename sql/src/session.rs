@@ -1831,15 +1831,7 @@ impl Session {
                     LogicalPlan::Explain(e) => {
                         (e.verbose, e.explain_format == ExplainFormat::PostgresJSON)
                     }
-                    LogicalPlan::Analyze(a) => {
-                        if a.format == ExplainFormat::PostgresJSON {
-                            return Err(SqlError::not_supported(
-                                "EXPLAIN (ANALYZE, FORMAT JSON) (EXPLAIN (FORMAT JSON) shows the plan, \
-                                 EXPLAIN ANALYZE its metrics as text)",
-                            ));
-                        }
-                        (a.verbose, false)
-                    }
+                    LogicalPlan::Analyze(a) => (a.verbose, a.format == ExplainFormat::PostgresJSON),
                     _ => (false, false),
                 };
                 // A plan's text, or an ANALYZE's metrics: small, whatever the query.

@@ -126,6 +126,9 @@ pub(crate) fn options_for_datafusion(sql: &str) -> Option<String> {
             &["buffers", "wal", "settings", "generic_plan", "memory"],
         ) || (!analyze && is_word(name, &["timing", "summary"]))
     };
+    // With ANALYZE, PostgreSQL shows costs unless COSTS is off; Tarn has none to show,
+    // and DataFusion refuses COSTS with ANALYZE, on or off (pgAdmin sends `COSTS true`).
+    let dropped = |name: &Token| analyze && is_word(name, &["costs"]);
     let mut kept = Vec::new();
     let mut changed = false;
     for option in options {
@@ -136,7 +139,7 @@ pub(crate) fn options_for_datafusion(sql: &str) -> Option<String> {
         if is_word(name, &["format"]) && argument.is_some_and(|a| is_word(a, &["json"])) {
             kept.push(format!("{} pgjson", &sql[first.clone()]));
             changed = true;
-        } else if off(argument) && nothing(name) {
+        } else if (off(argument) && nothing(name)) || dropped(name) {
             changed = true;
         } else {
             kept.push(sql[first.start..last.end].to_owned());
@@ -186,11 +189,16 @@ pub(crate) fn json_schema() -> SchemaRef {
 
 /// `EXPLAIN (FORMAT JSON)`'s one row: the plan DataFusion writes as PostgreSQL's JSON
 /// document (its logical plan: node types are DataFusion's, with their inputs under
-/// `Plans`, as PostgreSQL nests them).
+/// `Plans`, as PostgreSQL nests them). With ANALYZE, the plan that ran, with each
+/// node's `Actual Rows` and `Actual Total Time` (milliseconds) as PostgreSQL names
+/// them, and DataFusion's other metrics under `Extras`.
 pub(crate) fn json_rows(batches: &[RecordBatch]) -> Result<SendableRecordBatchStream> {
     let documents: Vec<String> = stages(batches)
         .into_iter()
-        .filter(|(kind, plan)| kind == "logical_plan" && plan.trim_start().starts_with('['))
+        .filter(|(kind, plan)| {
+            matches!(kind.as_str(), "logical_plan" | "Plan with Metrics")
+                && plan.trim_start().starts_with('[')
+        })
         .map(|(_, plan)| plan)
         .collect();
     let [document] = documents.as_slice() else {
@@ -238,6 +246,11 @@ mod tests {
         assert_eq!(
             read("EXPLAIN (FORMAT JSON, ANALYZE false, VERBOSE false, COSTS true, BUFFERS false, TIMING false, SUMMARY false, SETTINGS off, WAL 0) SELECT 1").as_deref(),
             Some("EXPLAIN (FORMAT pgjson, ANALYZE false, VERBOSE false, COSTS true) SELECT 1")
+        );
+        // pgAdmin's with ANALYZE: COSTS goes, which DataFusion refuses with ANALYZE.
+        assert_eq!(
+            read("EXPLAIN (FORMAT JSON, ANALYZE true, COSTS true, BUFFERS false, TIMING true) SELECT 1").as_deref(),
+            Some("EXPLAIN (FORMAT pgjson, ANALYZE true, TIMING true) SELECT 1")
         );
         assert_eq!(
             read("explain (buffers off) select 1").as_deref(),
