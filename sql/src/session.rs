@@ -2772,7 +2772,8 @@ impl Session {
     /// answered without DataFusion. `None` for anything else.
     fn session_statement(&self, statement: &SqlStatement) -> Result<Option<Output>> {
         let output = match statement {
-            SqlStatement::StartTransaction { .. } => {
+            SqlStatement::StartTransaction { modes, .. } => {
+                isolation_provided(modes)?;
                 let mut state = self.state();
                 let idle = state.transaction == TransactionState::Idle;
                 if idle {
@@ -2966,9 +2967,12 @@ impl Session {
             ast::Set::SetTimeZone { value, .. } => {
                 self.state().settings.set("TimeZone", &set_value(value))?;
             }
-            ast::Set::SetSessionParam(_)
-            | ast::Set::SetTransaction { .. }
-            | ast::Set::SetNames { .. } => {
+            ast::Set::SetTransaction { modes, .. } => {
+                // Access modes are accepted; Tarn does not refuse writes in a READ
+                // ONLY transaction.
+                isolation_provided(modes)?;
+            }
+            ast::Set::SetSessionParam(_) | ast::Set::SetNames { .. } => {
                 // Session characteristics and client encoding are accepted as PostgreSQL
                 // does; Tarn runs at read committed and speaks UTF-8 only.
             }
@@ -3727,6 +3731,22 @@ fn ident_path(idents: &[ast::Ident]) -> String {
                 "."
             },
         )
+}
+
+/// Refuses an isolation level Tarn does not give (`BEGIN ISOLATION LEVEL SERIALIZABLE`,
+/// `SET TRANSACTION ISOLATION LEVEL REPEATABLE READ`): every transaction runs at read
+/// committed (and weaker inside a block, see the README), which PostgreSQL's read
+/// uncommitted also is.
+fn isolation_provided(modes: &[ast::TransactionMode]) -> Result<()> {
+    use ast::{TransactionIsolationLevel as Level, TransactionMode};
+    for mode in modes {
+        if let TransactionMode::IsolationLevel(level) = mode
+            && !matches!(level, Level::ReadCommitted | Level::ReadUncommitted)
+        {
+            return Err(crate::settings::isolation_not_supported(&level.to_string()));
+        }
+    }
+    Ok(())
 }
 
 /// `SHOW TRANSACTION ISOLATION LEVEL` arrives as several words, not a dotted name.

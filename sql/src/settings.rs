@@ -215,6 +215,15 @@ impl Settings {
                 value: value.to_owned(),
             });
         }
+        if matches!(
+            key.as_str(),
+            "default_transaction_isolation" | "transaction_isolation"
+        ) && matches!(
+            value.trim().to_ascii_lowercase().as_str(),
+            "repeatable read" | "serializable"
+        ) {
+            return Err(isolation_not_supported(value.trim()));
+        }
         let value = normalize(&key, value).ok_or_else(|| SqlError::InvalidSettingValue {
             name: name.to_owned(),
             value: value.to_owned(),
@@ -278,6 +287,15 @@ impl Settings {
 }
 
 /// Validates and normalizes a value; `None` when it is not acceptable.
+/// The error for an isolation level above read committed, at which Tarn runs every
+/// transaction (0A000): accepting it would promise what Tarn does not do.
+pub(crate) fn isolation_not_supported(level: &str) -> SqlError {
+    SqlError::not_supported(format!(
+        "transaction isolation level {} (Tarn runs every transaction at read committed)",
+        level.to_ascii_lowercase()
+    ))
+}
+
 fn normalize(key: &str, value: &str) -> Option<String> {
     match key {
         "extra_float_digits" => {
@@ -311,6 +329,11 @@ fn normalize(key: &str, value: &str) -> Option<String> {
         "timezone" => {
             let v = value.trim();
             (!v.is_empty()).then(|| v.to_owned())
+        }
+        // PostgreSQL's levels Tarn runs at (the higher two are refused in `set`).
+        "default_transaction_isolation" | "transaction_isolation" => {
+            let v = value.trim().to_ascii_lowercase();
+            matches!(v.as_str(), "read committed" | "read uncommitted").then_some(v)
         }
         _ => Some(value.to_owned()),
     }

@@ -475,3 +475,69 @@ async fn issue_5_rollback_takes_back_only_the_blocks_own_row_changes() {
     }
     assert_eq!(seen, vec![1, 2, 5, 100]);
 }
+
+/// An isolation level above read committed is refused (0A000), however it is asked
+/// for: `BEGIN`/`START TRANSACTION ... ISOLATION LEVEL`, `SET TRANSACTION`, `SET SESSION
+/// CHARACTERISTICS`, `SET default_transaction_isolation`. Tarn accepted them all and ran
+/// at read committed, promising what it does not do. Read committed and read
+/// uncommitted (which PostgreSQL runs as read committed) are accepted, a level that
+/// is none is 22023 as in PostgreSQL, and the session goes on after each refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_isolation_levels_tarn_does_not_give_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = TestServer::start(dir.path()).await;
+    let client = server.client().await;
+    let code = |r: Result<(), tokio_postgres::Error>| r.err().and_then(|e| e.code().cloned());
+    for refused in [
+        "begin isolation level serializable",
+        "start transaction isolation level repeatable read, read only",
+        "set session characteristics as transaction isolation level serializable",
+        "set default_transaction_isolation = 'serializable'",
+        "set transaction_isolation = 'repeatable read'",
+    ] {
+        assert_eq!(
+            code(client.batch_execute(refused).await),
+            Some(SqlState::FEATURE_NOT_SUPPORTED),
+            "{refused}"
+        );
+    }
+    // A refused BEGIN started no block.
+    let status = client
+        .simple_query("show transaction_isolation")
+        .await
+        .expect("show");
+    assert!(
+        matches!(&status[..], [tokio_postgres::SimpleQueryMessage::RowDescription(_), tokio_postgres::SimpleQueryMessage::Row(row), ..] if row.get(0) == Some("read committed"))
+    );
+    client
+        .batch_execute("begin isolation level read committed; select 1; commit")
+        .await
+        .expect("read committed");
+    client
+        .batch_execute(
+            "start transaction isolation level read uncommitted; commit; \
+             set session characteristics as transaction isolation level read uncommitted; \
+             set default_transaction_isolation = 'read committed'",
+        )
+        .await
+        .expect("read uncommitted");
+    client.batch_execute("begin").await.expect("begin");
+    assert_eq!(
+        code(
+            client
+                .batch_execute("set transaction isolation level serializable")
+                .await
+        ),
+        Some(SqlState::FEATURE_NOT_SUPPORTED)
+    );
+    client.batch_execute("rollback").await.expect("rollback");
+    assert_eq!(
+        code(
+            client
+                .batch_execute("set default_transaction_isolation = 'foo'")
+                .await
+        ),
+        Some(SqlState::INVALID_PARAMETER_VALUE)
+    );
+    server.stop().await;
+}
