@@ -125,6 +125,10 @@ pub enum SqlError {
     #[error("invalid value for parameter \"{name}\": \"{value}\"")]
     InvalidSettingValue { name: String, value: String },
 
+    /// A write in a read-only transaction (25006).
+    #[error("cannot execute {0} in a read-only transaction")]
+    ReadOnlyTransaction(String),
+
     /// A regular expression that does not compile (2201B).
     #[error("invalid regular expression: {0}")]
     InvalidRegex(String),

@@ -218,7 +218,64 @@ impl State {
         self.transaction = TransactionState::Idle;
         self.savepoints.clear();
         self.writes = 0;
+        // Outside a block, each statement's transaction has the session's default.
+        self.read_only(None);
     }
+
+    /// Sets the current transaction's read-only status (`transaction_read_only`):
+    /// `read_only`, or the session's default where `None`.
+    fn read_only(&mut self, read_only: Option<bool>) {
+        let on = read_only.unwrap_or_else(|| {
+            crate::settings::is_on(&self.settings, "default_transaction_read_only")
+        });
+        let _ = self
+            .settings
+            .set("transaction_read_only", if on { "on" } else { "off" });
+    }
+}
+
+/// The access mode `modes` ask for (`READ ONLY`, `READ WRITE`), if any.
+fn access_mode(modes: &[ast::TransactionMode]) -> Option<bool> {
+    modes.iter().rev().find_map(|mode| match mode {
+        ast::TransactionMode::AccessMode(access) => {
+            Some(*access == ast::TransactionAccessMode::ReadOnly)
+        }
+        _ => None,
+    })
+}
+
+/// The command a read-only transaction refuses `statement` as, if it writes
+/// (PostgreSQL's words: `cannot execute INSERT in a read-only transaction`).
+fn write_command(statement: &DFStatement) -> Option<String> {
+    if !changes_data(statement) {
+        return None;
+    }
+    let DFStatement::Statement(s) = statement else {
+        return Some("CREATE EXTERNAL TABLE".to_owned());
+    };
+    Some(
+        match s.as_ref() {
+            SqlStatement::Insert(_) => "INSERT",
+            SqlStatement::Update(_) => "UPDATE",
+            SqlStatement::Delete(_) => "DELETE",
+            SqlStatement::Merge(_) => "MERGE",
+            SqlStatement::Truncate(_) => "TRUNCATE TABLE",
+            SqlStatement::CreateTable(create) if create.query.is_some() => "CREATE TABLE AS",
+            SqlStatement::CreateTable(_) => "CREATE TABLE",
+            SqlStatement::CreateView(view) if view.materialized => "CREATE MATERIALIZED VIEW",
+            SqlStatement::CreateView(_) => "CREATE VIEW",
+            SqlStatement::CreateSchema { .. } => "CREATE SCHEMA",
+            SqlStatement::Drop { object_type, .. } => return Some(format!("DROP {object_type}")),
+            SqlStatement::AlterTable(_) => "ALTER TABLE",
+            SqlStatement::Copy { .. } => "COPY FROM",
+            SqlStatement::Call(_) => "CALL",
+            SqlStatement::OptimizeTable { .. } => "OPTIMIZE",
+            SqlStatement::Vacuum(_) => "VACUUM",
+            SqlStatement::Comment { .. } => "COMMENT",
+            _ => "this statement",
+        }
+        .to_owned(),
+    )
 }
 
 /// What a session's DataFusion state was last set up for, and the task context made
@@ -805,6 +862,11 @@ impl Session {
         self.apply_set_by_function();
         if self.transaction_state() == TransactionState::Failed && !ends_transaction(&statement) {
             return Err(SqlError::InFailedTransaction);
+        }
+        if let Some(command) = write_command(&statement)
+            && crate::settings::is_on(&self.settings(), "transaction_read_only")
+        {
+            return Err(SqlError::ReadOnlyTransaction(command));
         }
         // Row changes are noted for ROLLBACK (and ROLLBACK TO) in the journal; other
         // changes count against ROLLBACK TO.
@@ -2779,6 +2841,7 @@ impl Session {
                 if idle {
                     state.transaction = TransactionState::InBlock;
                     state.writes = 0;
+                    state.read_only(access_mode(modes));
                 }
                 drop(state);
                 if !idle {
@@ -2957,20 +3020,41 @@ impl Session {
                     *self.set_up_for.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 } else {
                     let value = values.iter().map(set_value).collect::<Vec<_>>().join(", ");
+                    let mut state = self.state();
                     if value.eq_ignore_ascii_case("default") {
-                        self.state().settings.reset(&name)?;
+                        state.settings.reset(&name)?;
                     } else {
-                        self.state().settings.set(&name, &value)?;
+                        state.settings.set(&name, &value)?;
+                    }
+                    // Outside a block, each statement's transaction is read-only as
+                    // the session's default says (`transaction_read_only` set there
+                    // lasted only for the SET's own transaction).
+                    if name.to_ascii_lowercase().ends_with("transaction_read_only")
+                        && state.transaction == TransactionState::Idle
+                    {
+                        state.read_only(None);
                     }
                 }
             }
             ast::Set::SetTimeZone { value, .. } => {
                 self.state().settings.set("TimeZone", &set_value(value))?;
             }
-            ast::Set::SetTransaction { modes, .. } => {
-                // Access modes are accepted; Tarn does not refuse writes in a READ
-                // ONLY transaction.
+            ast::Set::SetTransaction { modes, session, .. } => {
                 isolation_provided(modes)?;
+                if let Some(read_only) = access_mode(modes) {
+                    let mut state = self.state();
+                    let in_block = state.transaction != TransactionState::Idle;
+                    if *session {
+                        let on = if read_only { "on" } else { "off" };
+                        state.settings.set("default_transaction_read_only", on)?;
+                    }
+                    // `SET TRANSACTION` outside a block has no transaction to change
+                    // (PostgreSQL warns); the session's default does change each
+                    // statement's transaction outside a block.
+                    if *session != in_block {
+                        state.read_only(Some(read_only).filter(|_| in_block));
+                    }
+                }
             }
             ast::Set::SetSessionParam(_) | ast::Set::SetNames { .. } => {
                 // Session characteristics and client encoding are accepted as PostgreSQL

@@ -22,6 +22,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("client_min_messages", "notice"),
     ("DateStyle", "ISO, MDY"),
     ("default_transaction_isolation", "read committed"),
+    ("default_transaction_read_only", "off"),
     ("extra_float_digits", "1"),
     ("integer_datetimes", "on"),
     ("IntervalStyle", "postgres"),
@@ -66,6 +67,10 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     (
         "default_transaction_isolation",
         "Sets the transaction isolation level of each new transaction.",
+    ),
+    (
+        "default_transaction_read_only",
+        "Sets the default read-only status of new transactions.",
     ),
     (
         "extra_float_digits",
@@ -287,6 +292,11 @@ impl Settings {
 }
 
 /// Validates and normalizes a value; `None` when it is not acceptable.
+/// Whether `name` (a boolean setting, normalized) is on.
+pub(crate) fn is_on(settings: &Settings, name: &str) -> bool {
+    settings.get(name) == Some("on")
+}
+
 /// The error for an isolation level above read committed, at which Tarn runs every
 /// transaction (0A000): accepting it would promise what Tarn does not do.
 pub(crate) fn isolation_not_supported(level: &str) -> SqlError {
@@ -329,6 +339,18 @@ fn normalize(key: &str, value: &str) -> Option<String> {
         "timezone" => {
             let v = value.trim();
             (!v.is_empty()).then(|| v.to_owned())
+        }
+        "default_transaction_read_only" | "transaction_read_only" => {
+            match value
+                .trim()
+                .trim_matches('\'')
+                .to_ascii_lowercase()
+                .as_str()
+            {
+                "on" | "true" | "yes" | "1" => Some("on".to_owned()),
+                "off" | "false" | "no" | "0" => Some("off".to_owned()),
+                _ => None,
+            }
         }
         // PostgreSQL's levels Tarn runs at (the higher two are refused in `set`).
         "default_transaction_isolation" | "transaction_isolation" => {

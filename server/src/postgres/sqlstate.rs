@@ -173,6 +173,7 @@ pub fn sqlstate(err: &SqlError) -> &'static str {
         SqlError::ArrayDimensions => "2202E",
         SqlError::TooManyDimensions(_) => "54000",
         SqlError::InvalidRegex(_) => "2201B",
+        SqlError::ReadOnlyTransaction(_) => "25006",
         SqlError::Datetime { failure, .. } => match failure {
             tarn_sql::DatetimeFailure::Format => "22007",
             tarn_sql::DatetimeFailure::FieldOverflow => "22008",

@@ -3955,6 +3955,59 @@ select to_char(timestamp '2024-01-01 00:00:00', 'ID IDDD RM'), to_char(timestamp
     );
 }
 
+/// A read-only transaction refuses writes (25006) as PostgreSQL 15 does, however it is
+/// asked for: `BEGIN READ ONLY`, `SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY`
+/// (pgjdbc's `setReadOnly(true)`, DBeaver's read-only connections),
+/// `default_transaction_read_only`, `SET TRANSACTION READ ONLY` in a block. Tarn
+/// accepted them and wrote. Reads run; `READ WRITE` and the defaults turned off write
+/// again; `SHOW transaction_read_only` follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_read_only_transactions_refuse_writes_as_postgres_15() {
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let script = dir.path().join("read_only.sql");
+    std::fs::write(
+        &script,
+        "create table ro (id int);
+begin read only;
+select count(*) from ro;
+insert into ro values (1);
+rollback;
+set session characteristics as transaction read only;
+show transaction_read_only;
+insert into ro values (1);
+create table ro2 (a int);
+update ro set id = 2;
+delete from ro;
+truncate ro;
+alter table ro add column b int;
+comment on table ro is 'x';
+create view v as select 1;
+drop table ro;
+select count(*) from ro;
+begin read write;
+show transaction_read_only;
+insert into ro values (1);
+commit;
+set default_transaction_read_only = off;
+show transaction_read_only;
+insert into ro values (2);
+set transaction_read_only = on;
+insert into ro values (3);
+begin;
+set transaction read only;
+insert into ro values (4);
+rollback;
+select count(*) from ro;
+drop table ro;
+",
+    )
+    .expect("write script");
+    let errors = same_script_output(&postgres, &tarn, &script);
+    assert_eq!(errors, ["25006"; 11]);
+}
+
 /// `to_char` of dates and timestamps reads PostgreSQL's template patterns, as PostgreSQL
 /// 15 answers them (DataFusion's reads chrono's `%Y-%m`, so Tarn answered
 /// `to_char(date '2024-03-05', 'YYYY-MM')` with `YYYY-MM`): numbers, names in three
