@@ -180,36 +180,38 @@ fn numeric(field: Field) -> bool {
     )
 }
 
-/// The fields read; 0 is "not given", as in PostgreSQL.
+/// The fields read; 0 is "not given", as in PostgreSQL. Numbers are read as
+/// PostgreSQL's `int` (22008 beyond) and computed with in 64 bits, so no text
+/// overflows the arithmetic that makes them a date.
 #[derive(Debug, Default)]
 struct Fields {
     calendar: Calendar,
     clock12: bool,
     pm: bool,
-    hh: i32,
-    mi: i32,
-    ss: i32,
-    ssss: i32,
-    d: i32,
-    dd: i32,
-    ddd: i32,
-    mm: i32,
-    ms: i32,
-    us: i32,
-    year: i32,
-    year_digits: i32,
+    hh: i64,
+    mi: i64,
+    ss: i64,
+    ssss: i64,
+    d: i64,
+    dd: i64,
+    ddd: i64,
+    mm: i64,
+    ms: i64,
+    us: i64,
+    year: i64,
+    year_digits: i64,
     bc: bool,
-    ww: i32,
-    w: i32,
-    cc: i32,
-    j: i32,
-    tz_sign: i32,
-    tzh: i32,
-    tzm: i32,
+    ww: i64,
+    w: i64,
+    cc: i64,
+    j: i64,
+    tz_sign: i64,
+    tzh: i64,
+    tzm: i64,
 }
 
 /// Sets `slot` to `value` unless it holds another value already.
-fn set(slot: &mut i32, value: i32, name: &str) -> Result<(), SqlError> {
+fn set(slot: &mut i64, value: i64, name: &str) -> Result<(), SqlError> {
     if *slot != 0 && *slot != value {
         return Err(format_error(
             format!("conflicting values for \"{name}\" field in formatting string"),
@@ -223,7 +225,7 @@ fn set(slot: &mut i32, value: i32, name: &str) -> Result<(), SqlError> {
 
 /// A two-digit or three-digit year, as PostgreSQL places it: 0-69 in the 2000s, 70-99 in
 /// the 1900s, 100-519 in the 2000s, 520-999 in the 1000s.
-fn nearest_2020(year: i32) -> i32 {
+fn nearest_2020(year: i64) -> i64 {
     match year {
         ..70 => year + 2000,
         70..100 => year + 1900,
@@ -302,7 +304,7 @@ impl Reader {
 
     /// A number of width `width` (or as many digits as there are, with `slurp`):
     /// its value and the characters it took, spaces before it included.
-    fn number(&mut self, width: usize, name: &str, slurp: bool) -> Result<(i32, usize), SqlError> {
+    fn number(&mut self, width: usize, name: &str, slurp: bool) -> Result<(i64, usize), SqlError> {
         let start = self.at;
         let mut at = start;
         while self.chars.get(at).copied().is_some_and(is_space) {
@@ -349,7 +351,7 @@ impl Reader {
             )
         })?;
         self.at = end;
-        Ok((value, end - start))
+        Ok((i64::from(value), end - start))
     }
 
     /// The index of the first of `names` the text starts with, in any case.
@@ -486,7 +488,7 @@ impl Reader {
                         _ => 6,
                     };
                     let (value, used) = number(&mut self, width)?;
-                    let scale = 10_i32.pow(6_u32.saturating_sub(used.clamp(1, 6) as u32));
+                    let scale = 10_i64.pow(6_u32.saturating_sub(used.clamp(1, 6) as u32));
                     set(&mut out.us, value.saturating_mul(scale), name)?;
                 }
                 Field::Zone { .. } | Field::Offset => {
@@ -520,13 +522,13 @@ impl Reader {
                     set(&mut out.tzm, number(&mut self, 2)?.0, name)?;
                 }
                 Field::MonthName(_) => {
-                    set(&mut out.mm, self.name(&MONTHS, name)? as i32 + 1, name)?
+                    set(&mut out.mm, self.name(&MONTHS, name)? as i64 + 1, name)?
                 }
                 Field::MonthAbbrev(_) => {
                     let abbreviations = MONTHS.map(|m| &m[..3]);
                     set(
                         &mut out.mm,
-                        self.name(&abbreviations, name)? as i32 + 1,
+                        self.name(&abbreviations, name)? as i64 + 1,
                         name,
                     )?
                 }
@@ -534,16 +536,16 @@ impl Reader {
                     const ROMAN: [&str; 12] = [
                         "xii", "xi", "x", "ix", "viii", "vii", "vi", "v", "iv", "iii", "ii", "i",
                     ];
-                    set(&mut out.mm, 12 - self.name(&ROMAN, name)? as i32, name)?
+                    set(&mut out.mm, 12 - self.name(&ROMAN, name)? as i64, name)?
                 }
                 Field::Month => set(&mut out.mm, number(&mut self, 2)?.0, name)?,
                 Field::DayName(_) => {
-                    set(&mut out.d, self.name(&DAYS, name)? as i32, name)?;
+                    set(&mut out.d, self.name(&DAYS, name)? as i64, name)?;
                     out.d += 1;
                 }
                 Field::DayAbbrev(_) => {
                     let abbreviations = DAYS.map(|d| &d[..3]);
-                    set(&mut out.d, self.name(&abbreviations, name)? as i32, name)?;
+                    set(&mut out.d, self.name(&abbreviations, name)? as i64, name)?;
                     out.d += 1;
                 }
                 Field::DayOfYear | Field::IsoDayOfYear => {
@@ -589,7 +591,7 @@ impl Reader {
                     let year = thousands
                         .checked_mul(1000)
                         .and_then(|t| t.checked_add(units))
-                        .and_then(|y| i32::try_from(y).ok())
+                        .filter(|y| i32::try_from(*y).is_ok())
                         .ok_or_else(|| {
                             overflow(
                                 "value for \"Y,YYY\" in source string is out of range".to_owned(),
@@ -618,7 +620,7 @@ impl Reader {
                     let (value, used) = number(&mut self, width)?;
                     let value = if used < 4 { nearest_2020(value) } else { value };
                     set(&mut out.year, value, name)?;
-                    out.year_digits = width as i32;
+                    out.year_digits = width as i64;
                 }
             }
             if ordinal && numeric(field) {
@@ -680,7 +682,7 @@ impl Fields {
             second = self.ssss % 60;
         }
         // Astronomical years: 0 is 1 BC, as PostgreSQL counts them inside.
-        let (mut year, mut month, mut day) = (0_i32, 1_i32, 1_i32);
+        let (mut year, mut month, mut day) = (0_i64, 1_i64, 1_i64);
         let (mut has_year, mut has_month, mut has_day) = (false, false, false);
         let mut date: Option<NaiveDate> = None;
         if self.year != 0 {
@@ -710,7 +712,9 @@ impl Fields {
         }
         if self.j != 0 {
             // Julian day 1721426 is 0001-01-01.
-            date = NaiveDate::from_num_days_from_ce_opt(self.j - 1_721_425);
+            date = i32::try_from(self.j - 1_721_425)
+                .ok()
+                .and_then(NaiveDate::from_num_days_from_ce_opt);
             if date.is_none() {
                 return Err(range());
             }
@@ -720,22 +724,28 @@ impl Fields {
         if self.ww != 0 {
             if self.calendar == Calendar::IsoWeek {
                 // Monday of the week, or its day `d` (Sunday 1 is the week's last).
-                let monday = iso_week_one(year)
-                    .and_then(|first| add_days(first, i64::from(self.ww - 1) * 7))
+                let monday = i32::try_from(year)
+                    .ok()
+                    .and_then(iso_week_one)
+                    .and_then(|first| add_days(first, (self.ww - 1) * 7))
                     .ok_or_else(range)?;
                 let offset = match self.d {
                     0 => 0,
                     1 => 6,
                     d => d - 2,
                 };
-                date = Some(add_days(monday, i64::from(offset)).ok_or_else(range)?);
+                date = Some(add_days(monday, offset).ok_or_else(range)?);
                 (has_year, has_month, has_day) = (true, true, true);
             } else {
                 ddd = (self.ww - 1) * 7 + 1;
             }
         }
         if let Some(d) = date {
-            (year, month, day) = (d.year(), d.month() as i32, d.day() as i32);
+            (year, month, day) = (
+                i64::from(d.year()),
+                i64::from(d.month()),
+                i64::from(d.day()),
+            );
         }
         let dd = match self.w {
             0 => self.dd,
@@ -758,14 +768,23 @@ impl Fields {
                 ));
             }
             if self.calendar == Calendar::IsoWeek {
-                let d = iso_week_one(year)
-                    .and_then(|first| add_days(first, i64::from(ddd - 1)))
+                let d = i32::try_from(year)
+                    .ok()
+                    .and_then(iso_week_one)
+                    .and_then(|first| add_days(first, ddd - 1))
                     .ok_or_else(range)?;
-                (year, month, day) = (d.year(), d.month() as i32, d.day() as i32);
+                (year, month, day) = (
+                    i64::from(d.year()),
+                    i64::from(d.month()),
+                    i64::from(d.day()),
+                );
                 (has_year, has_month, has_day) = (true, true, true);
             } else {
-                let leap = NaiveDate::from_ymd_opt(year, 2, 29).is_some();
-                let before = |m: i32| -> i32 {
+                let leap = i32::try_from(year)
+                    .ok()
+                    .and_then(|y| NaiveDate::from_ymd_opt(y, 2, 29))
+                    .is_some();
+                let before = |m: i64| -> i64 {
                     (1..m)
                         .map(|k| match k {
                             2 if leap => 29,
@@ -788,20 +807,22 @@ impl Fields {
         if (has_month && !(1..=12).contains(&month)) || (has_day && !(1..=31).contains(&day)) {
             return Err(out_of_range());
         }
-        let first =
-            NaiveDate::from_ymd_opt(year, month.clamp(1, 12) as u32, 1).ok_or_else(range)?;
+        let first = i32::try_from(year)
+            .ok()
+            .and_then(|y| NaiveDate::from_ymd_opt(y, month.clamp(1, 12) as u32, 1))
+            .ok_or_else(range)?;
         if has_year && has_month && has_day {
             let next = first
                 .checked_add_months(chrono::Months::new(1))
                 .ok_or_else(range)?;
-            if i64::from(day) > (next - first).num_days() {
+            if day > (next - first).num_days() {
                 return Err(out_of_range());
             }
         }
         // A day past the month's end (no year to check it by) runs on, as in
         // PostgreSQL's Julian day arithmetic.
-        let date = add_days(first, i64::from(day - 1)).ok_or_else(range)?;
-        let micros = i64::from(self.ms) * 1000 + i64::from(self.us);
+        let date = add_days(first, day - 1).ok_or_else(range)?;
+        let micros = self.ms * 1000 + self.us;
         if !(0..24).contains(&hour)
             || !(0..60).contains(&minute)
             || !(0..60).contains(&second)
@@ -823,7 +844,8 @@ impl Fields {
                         hint: None,
                     });
                 }
-                Some(sign * (self.tzh * 3600 + self.tzm * 60))
+                // At most 15:59 hours: fits.
+                Some((sign * (self.tzh * 3600 + self.tzm * 60)) as i32)
             }
         };
         Ok((date.and_time(time), offset))
@@ -1007,6 +1029,15 @@ mod tests {
                 "time zone displacement out of range: \"2024-03-05 10:11:12 +16\"",
             ),
             ("300000", "YYYY", "timestamp out of range"),
+            // Extreme values give an error, not an overflow (the connection was lost).
+            ("-2147483648", "J", "timestamp out of range"),
+            ("99999999 24", "CC YY", "timestamp out of range"),
+            ("-2147483648 BC", "YYYY BC", "timestamp out of range"),
+            (
+                "2024 1 2147483647",
+                "YYYY MM W",
+                "date/time field value out of range: \"2024 1 2147483647\"",
+            ),
         ] {
             let got = Template::new(template).timestamp(text, &utc());
             assert_eq!(
