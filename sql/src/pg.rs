@@ -330,6 +330,9 @@ pub(crate) fn install(
     if let Ok(signum) = datafusion::execution::FunctionRegistry::udf(ctx, "signum") {
         ctx.register_udf(signum.as_ref().clone().with_aliases(["sign"]));
     }
+    if let Ok(ceil) = datafusion::execution::FunctionRegistry::udf(ctx, "ceil") {
+        ctx.register_udf(ceil.as_ref().clone().with_aliases(["ceiling"]));
+    }
     ctx.register_udf(create_udf(
         "pg_get_userbyid",
         vec![DataType::Int32],
@@ -592,6 +595,12 @@ pub(crate) fn partial_subscripts_rule() -> Arc<dyn datafusion::optimizer::Analyz
 
 pub(crate) fn overflow_rule() -> Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync> {
     Arc::new(overflow::CheckedIntegers)
+}
+
+/// The analyzer rule that gives `ceil`, `floor` and `trunc` of a `numeric`
+/// PostgreSQL's scale (see [`numbers`]); it runs after type coercion.
+pub(crate) fn integral_scales_rule() -> Arc<dyn datafusion::optimizer::AnalyzerRule + Send + Sync> {
+    Arc::new(numbers::IntegralScales)
 }
 
 /// The table a relation name written as text (`'tt'::regclass`) names among the

@@ -18,15 +18,12 @@ use datafusion::arrow::array::{ArrayRef, AsArray, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt64Type};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::format::ExplainFormat;
-use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{ParamValues, SchemaReference, TableReference};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::expr_rewriter::unnormalize_col;
-use datafusion::logical_expr::{
-    Cast, DdlStatement, DmlStatement, Expr, LogicalPlan, TryCast, WriteOp,
-};
+use datafusion::logical_expr::{DdlStatement, DmlStatement, Expr, LogicalPlan, WriteOp};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::scalar::ScalarValue;
@@ -42,6 +39,7 @@ use crate::engine::Engine;
 use crate::error::{Result, SqlError};
 use crate::params;
 use crate::settings::Settings;
+use parameters::{declared_types, parameter_types, placeholders_typed};
 
 mod alter;
 mod crawl;
@@ -56,6 +54,7 @@ mod drops;
 mod merge;
 mod notices;
 pub mod origins;
+mod parameters;
 mod plans;
 mod scope;
 mod sql_prepare;
@@ -395,6 +394,7 @@ pub(crate) fn initial_state(
             .chain(std::iter::once(crate::pg::cast_rule()))
             .chain(std::iter::once(crate::pg::partial_subscripts_rule()))
             .chain(std::iter::once(crate::pg::overflow_rule()))
+            .chain(std::iter::once(crate::pg::integral_scales_rule()))
             .chain(std::iter::once(crate::pg::subplans::lateral_reads_rule()))
             .collect(),
         )
@@ -2020,6 +2020,7 @@ impl Session {
             crate::pg::cast_rule(),
             crate::pg::partial_subscripts_rule(),
             crate::pg::overflow_rule(),
+            crate::pg::integral_scales_rule(),
         ]
         .iter()
         .try_fold(dml.input.as_ref().clone(), |plan, rule| {
@@ -3534,187 +3535,6 @@ fn returns_rows(plan: &LogicalPlan) -> bool {
     )
 }
 
-/// `plan` with each parameter the client declared a type for taking that type where
-/// DataFusion inferred none (`SELECT $1` with `$1` a date is a date, as in
-/// PostgreSQL; it was described as `unknown`), or where the declared type is a
-/// number and DataFusion inferred another number type from the parameter's context,
-/// as PostgreSQL keeps a declared type: `qty = $1` with `$1` a float8 compares as
-/// float8 (2.5 matches no integer), `qty + $1` is a float8.
-///
-/// A parameter the client left untyped and DataFusion inferred nothing for takes the
-/// type PostgreSQL resolves it to: the type of a cast of it elsewhere in the statement
-/// (`SELECT $1::int, $1`), its context's (`LIMIT $1` is a bigint, `CASE WHEN $1` a
-/// boolean), or else `text`, as PostgreSQL resolves an `unknown` left at the end
-/// (`SELECT $1` is a text column).
-fn declared_types(plan: LogicalPlan, declared: &[Option<DataType>]) -> Result<LogicalPlan> {
-    // A type DataFusion inferred for one use of a parameter (`name = $1 OR name =
-    // upper($1)`: it reports none for `$1` then), else a cast's; `Null` is what it
-    // infers beside another untyped parameter (`$1 AND $2`).
-    let mut known: Vec<Option<DataType>> = Vec::new();
-    for (index, data_type) in placeholder_uses(&plan)?
-        .into_iter()
-        .chain(
-            parameter_types(&plan)?
-                .into_iter()
-                .enumerate()
-                .filter_map(|(i, t)| Some((i, t?))),
-        )
-        .chain(context_types(&plan)?)
-        .filter(|(_, t)| !t.is_null())
-    {
-        if known.len() <= index {
-            known.resize(index + 1, None);
-        }
-        known[index].get_or_insert(data_type);
-    }
-    let retyped = std::cell::Cell::new(false);
-    let plan = placeholders_typed(plan, |index, inferred| {
-        let inferred = inferred.filter(|t| !t.is_null());
-        if inferred.is_none() && declared.get(index).is_none_or(Option::is_none) {
-            retyped.set(true);
-            return Some(
-                known
-                    .get(index)
-                    .cloned()
-                    .flatten()
-                    .unwrap_or(DataType::Utf8),
-            );
-        }
-        let declared = declared.get(index).cloned().flatten()?;
-        let numbers = declared.is_numeric() && inferred.is_none_or(DataType::is_numeric);
-        let retype = match inferred {
-            None => true,
-            Some(inferred) => numbers && *inferred != declared,
-        };
-        retyped.set(retyped.get() || retype);
-        retype.then_some(declared)
-    })?;
-    // The plans above a placeholder typed here take its type (a projection of `$1`
-    // was still `Null`, and its rows were encoded as `unknown`).
-    let plan = match retyped.get() {
-        true => {
-            (plan.transform_up_with_subqueries(|node| {
-                node.recompute_schema().map(Transformed::yes)
-            }))?
-            .data
-        }
-        false => plan,
-    };
-    if !declared.iter().flatten().any(DataType::is_numeric) {
-        return Ok(plan);
-    }
-    // Integer literals beside a parameter now typed `integer` are `integer` too
-    // (`$1 * 3` with `$1` an int4 is int4, as in PostgreSQL): the literals were
-    // narrowed when planning, before the parameters had their declared types.
-    Ok(crate::pg::overflow::integer_literals(plan)?)
-}
-
-/// Each use of a parameter in `plan` DataFusion gave a type, by position.
-fn placeholder_uses(plan: &LogicalPlan) -> Result<Vec<(usize, DataType)>> {
-    use datafusion::common::tree_node::TreeNodeRecursion;
-    let mut found = Vec::new();
-    plan.apply_with_subqueries(|node| {
-        node.apply_expressions(|expr| {
-            expr.apply(|e| {
-                if let Expr::Placeholder(p) = e
-                    && let Some(field) = &p.field
-                    && let Some(index) =
-                        p.id.strip_prefix('$')
-                            .and_then(|n| n.parse::<usize>().ok())
-                            .and_then(|n| n.checked_sub(1))
-                {
-                    found.push((index, field.data_type().clone()));
-                }
-                Ok(TreeNodeRecursion::Continue)
-            })
-        })
-    })?;
-    Ok(found)
-}
-
-/// Parameters whose place in `plan` gives their type where DataFusion infers none, by
-/// position: a bigint as `LIMIT $n` or `OFFSET $n`, a boolean as a condition (`WHERE
-/// $n`, `CASE WHEN $n`, an operand of `AND`, `OR`, `NOT`), as PostgreSQL resolves them.
-fn context_types(plan: &LogicalPlan) -> Result<Vec<(usize, DataType)>> {
-    use datafusion::common::tree_node::TreeNodeRecursion;
-    use datafusion::logical_expr::Operator;
-    let position = |e: &Expr| match e {
-        Expr::Placeholder(p) => {
-            p.id.strip_prefix('$')
-                .and_then(|n| n.parse::<usize>().ok())
-                .and_then(|n| n.checked_sub(1))
-        }
-        _ => None,
-    };
-    let mut found = Vec::new();
-    plan.apply_with_subqueries(|node| {
-        if let LogicalPlan::Limit(limit) = node {
-            for e in limit.skip.iter().chain(limit.fetch.iter()) {
-                found.extend(position(e).map(|i| (i, DataType::Int64)));
-            }
-        }
-        let mut condition = |e: &Expr| found.extend(position(e).map(|i| (i, DataType::Boolean)));
-        match node {
-            LogicalPlan::Filter(filter) => condition(&filter.predicate),
-            _ => {}
-        }
-        node.apply_expressions(|expr| {
-            expr.apply(|e| {
-                match e {
-                    Expr::Case(case) if case.expr.is_none() => case
-                        .when_then_expr
-                        .iter()
-                        .for_each(|(when, _)| condition(when)),
-                    Expr::BinaryExpr(b) if matches!(b.op, Operator::And | Operator::Or) => {
-                        condition(&b.left);
-                        condition(&b.right);
-                    }
-                    Expr::Not(inner) => condition(inner),
-                    _ => {}
-                }
-                Ok(TreeNodeRecursion::Continue)
-            })
-        })?;
-        Ok(TreeNodeRecursion::Continue)
-    })?;
-    Ok(found)
-}
-
-/// `plan` with the type of each parameter `$n` that `retype(n - 1, its type)` gives a
-/// type for set to that type.
-pub(crate) fn placeholders_typed(
-    plan: LogicalPlan,
-    retype: impl Fn(usize, Option<&DataType>) -> Option<DataType>,
-) -> datafusion::common::Result<LogicalPlan> {
-    use datafusion::common::tree_node::Transformed;
-    use datafusion::logical_expr::expr::Placeholder;
-    plan.transform_up_with_subqueries(|node| {
-        node.map_expressions(|expr| {
-            expr.transform(|e| match e {
-                Expr::Placeholder(Placeholder { id, field }) => {
-                    let new_type = id
-                        .strip_prefix('$')
-                        .and_then(|n| n.parse::<usize>().ok())
-                        .and_then(|n| n.checked_sub(1))
-                        .and_then(|index| retype(index, field.as_ref().map(|f| f.data_type())));
-                    let field = match new_type {
-                        Some(t) => Some(Arc::new(datafusion::arrow::datatypes::Field::new(
-                            &id, t, true,
-                        ))),
-                        None => field,
-                    };
-                    Ok(Transformed::yes(Expr::Placeholder(Placeholder {
-                        id,
-                        field,
-                    })))
-                }
-                e => Ok(Transformed::no(e)),
-            })
-        })
-    })
-    .map(|t| t.data)
-}
-
 /// Whether `plan` is run as a query by [`Session::run_plan`] (its last arm).
 fn runs_as_query(plan: &LogicalPlan) -> bool {
     !matches!(
@@ -3726,48 +3546,6 @@ fn runs_as_query(plan: &LogicalPlan) -> bool {
             | LogicalPlan::Explain(_)
             | LogicalPlan::Analyze(_)
     )
-}
-
-/// `$1..$n` types of a plan, by position. DataFusion infers a placeholder's type from
-/// the column it is compared with; one written `$1::bigint` takes the cast's type, as
-/// in PostgreSQL.
-fn parameter_types(plan: &LogicalPlan) -> Result<Vec<Option<DataType>>> {
-    let mut found = plan.get_parameter_types()?;
-    let mut casts = std::collections::HashMap::new();
-    plan.apply_with_subqueries(|node| {
-        node.apply_expressions(|expr| {
-            expr.apply(|e| {
-                if let Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field }) = e
-                    && let Expr::Placeholder(placeholder) = expr.as_ref()
-                {
-                    casts
-                        .entry(placeholder.id.clone())
-                        .or_insert_with(|| field.data_type().clone());
-                }
-                Ok(TreeNodeRecursion::Continue)
-            })
-        })
-    })?;
-    for (id, data_type) in casts {
-        let slot = found.entry(id).or_insert(None);
-        if slot.is_none() {
-            *slot = Some(data_type);
-        }
-    }
-    let mut types = Vec::new();
-    for (name, data_type) in found {
-        let Some(index) = name.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) else {
-            continue;
-        };
-        if index == 0 {
-            continue;
-        }
-        if types.len() < index {
-            types.resize(index, None);
-        }
-        types[index - 1] = data_type;
-    }
-    Ok(types)
 }
 
 /// The new-value expressions (UPDATE) and the predicate of a DELETE/UPDATE input

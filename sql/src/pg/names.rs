@@ -120,6 +120,9 @@ fn figure(expr: &Expr) -> Option<String> {
             Some(TrimWhereField::Both) | None => "btrim",
         }
         .to_owned(),
+        Expr::Substring {
+            shorthand: true, ..
+        } => "substr".to_owned(),
         Expr::Substring { .. } => "substring".to_owned(),
         Expr::Position { .. } => "position".to_owned(),
         Expr::Overlay { .. } => "overlay".to_owned(),

@@ -3887,6 +3887,138 @@ async fn issue_5_untyped_parameters_described_as_postgres_15() {
     }
 }
 
+/// Parameters a client leaves untyped as a function's arguments, among `IN`'s and
+/// `BETWEEN`'s values, and in `coalesce`-like calls take a type the call accepts, of
+/// the kind PostgreSQL 15 resolves: `abs($1)` a number, `substr($1, 2, $2)` text and
+/// an integer, `$1 in (1, 2)` an integer. Tarn refused `abs($1)`, `substr($1, 2, $2)`
+/// and `generate_series(1, $1)` ("function abs(text) does not exist") and described
+/// the others as `text`, which drivers that encode a value by its description
+/// (asyncpg, tokio-postgres) cannot send a number as. Where PostgreSQL says `integer`
+/// Tarn may say `bigint` (its integer literals are bigints), so each server is sent
+/// the values as its own description asks; the kinds and the answers must agree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_untyped_parameters_in_calls_take_the_types_postgres_15_gives() {
+    use tokio_postgres::types::{ToSql, Type};
+    let postgres = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tarn = TestServer::start(dir.path()).await;
+    let (reference, connection) = tokio_postgres::connect(
+        &format!(
+            "host=127.0.0.1 port={} user=tarn dbname=tarn",
+            postgres.port
+        ),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .expect("connect to postgres");
+    tokio::spawn(connection);
+    let client = tarn.client().await;
+    let statements: [(&str, &[&str]); 17] = [
+        ("select abs($1) as a", &["-5.5"]),
+        ("select generate_series(1, $1) as n", &["3"]),
+        ("select substr($1, 2, $2) as s", &["abcdef", "3"]),
+        ("select repeat($1, $2) as r", &["ab", "3"]),
+        ("select make_date($1, $2, $3) as d", &["2024", "2", "29"]),
+        ("select $1 in (1, 2) as i", &["2"]),
+        ("select $1 not between 1 and 5 as b", &["7"]),
+        ("select coalesce($1, 1) as c", &["4"]),
+        ("select nullif($1, 1) as n", &["1"]),
+        ("select greatest($1, 2) as g", &["5"]),
+        ("select power($1, 2) as p", &["3"]),
+        ("select sqrt($1) as r", &["16"]),
+        ("select lpad($1, $2, '*') as l", &["ab", "5"]),
+        ("select split_part($1, ',', $2) as p", &["a,b,c", "2"]),
+        ("select strpos('abc', $1) as p", &["c"]),
+        ("select left($1, $2) as l", &["hello", "2"]),
+        ("select 1 as one where $1 in ('a', 'b')", &["b"]),
+    ];
+    let kind = |t: &Type| {
+        match *t {
+            Type::INT2 | Type::INT4 | Type::INT8 => "integer",
+            Type::FLOAT4 | Type::FLOAT8 | Type::NUMERIC => "number",
+            Type::TEXT | Type::VARCHAR => "text",
+            _ => t.name(),
+        }
+        .to_owned()
+    };
+    let value = |t: &Type, text: &str| -> Box<dyn ToSql + Sync + Send> {
+        let text = text.to_owned();
+        match *t {
+            Type::INT2 => Box::new(text.parse::<i16>().expect("int2")),
+            Type::INT4 => Box::new(text.parse::<i32>().expect("int4")),
+            Type::INT8 => Box::new(text.parse::<i64>().expect("int8")),
+            Type::FLOAT8 => Box::new(text.parse::<f64>().expect("float8")),
+            Type::NUMERIC => Box::new(text.parse::<rust_decimal::Decimal>().expect("numeric")),
+            Type::TEXT | Type::VARCHAR => Box::new(text),
+            ref other => panic!("no value of type {other} here"),
+        }
+    };
+    let cell = |row: &tokio_postgres::Row, i: usize| -> String {
+        match *row.columns()[i].type_() {
+            Type::INT2 => row.get::<_, Option<i16>>(i).map(|v| v.to_string()),
+            Type::INT4 => row.get::<_, Option<i32>>(i).map(|v| v.to_string()),
+            Type::INT8 => row.get::<_, Option<i64>>(i).map(|v| v.to_string()),
+            Type::FLOAT8 => row.get::<_, Option<f64>>(i).map(|v| v.to_string()),
+            Type::NUMERIC => row
+                .get::<_, Option<rust_decimal::Decimal>>(i)
+                .map(|v| v.normalize().to_string()),
+            Type::BOOL => row.get::<_, Option<bool>>(i).map(|v| v.to_string()),
+            Type::DATE => row
+                .get::<_, Option<chrono::NaiveDate>>(i)
+                .map(|v| v.to_string()),
+            _ => row.get::<_, Option<String>>(i),
+        }
+        .unwrap_or_else(|| "NULL".to_owned())
+    };
+    for (sql, texts) in statements {
+        let mut answers = Vec::new();
+        for server in [&reference, &client] {
+            let statement = server.prepare(sql).await.expect(sql);
+            let kinds: Vec<String> = statement.params().iter().map(kind).collect();
+            let values: Vec<_> = statement
+                .params()
+                .iter()
+                .zip(texts)
+                .map(|(t, text)| value(t, text))
+                .collect();
+            let values: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v.as_ref() as _).collect();
+            let rows = server.query(&statement, &values).await.expect(sql);
+            let rows: Vec<Vec<String>> = rows
+                .iter()
+                .map(|row| (0..row.len()).map(|i| cell(row, i)).collect())
+                .collect();
+            answers.push((kinds, rows));
+        }
+        assert_eq!(answers[1], answers[0], "{sql}: Tarn, then PostgreSQL");
+    }
+}
+
+/// `ceil`, `floor`, `trunc` and `round` of a `numeric` have PostgreSQL 15's scale:
+/// none, or the places asked for (DataFusion kept the argument's: `ceil(1.5)` was
+/// `2.0`, `trunc(2.567, 1)` `2.500`, `round(2.5, 3)` `2.5`); one more digit where the
+/// result needs it (`ceil(9.5)` failed with "Decimal overflow"); `ceiling` is `ceil`;
+/// `substr(...)` is named `substr` (it was `substring`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_numeric_rounding_keeps_postgres_15_scales() {
+    let (postgres, tarn, _dir, script) = scripted(
+        "rounding.sql",
+        "select ceil(1.5), ceiling(-1.5), floor(-1.5), trunc(2.5), trunc(-2.5), round(2.5), round(-2.5);\n\
+         select trunc(2.567, 1), trunc(2.5, 3), round(2.5, 3), round(2.567, 2), trunc(0.567, 2);\n\
+         select round(1234.5678, -2), trunc(1234.5678, -2), round(9.45, 1), round(99.5, 0);\n\
+         select ceil(9.5), floor(-9.5), round(9.5), round(-9.5), ceil(0.5), trunc(0.5), trunc(9.99);\n\
+         create table prices (p numeric(6,2));\n\
+         insert into prices values (1.25), (-1.25), (99.99), (null);\n\
+         select floor(p), ceil(p), trunc(p), round(p), round(p, 1), trunc(p, 1), round(p, 4) from prices order by p;\n\
+         select ceil(1.5::float8), floor(-1.5::float8), trunc(2.7::float8), round(2.5::float8), ceil(7), floor(7);\n\
+         select substr('abcdef', 2), substr('abcdef', 2, 3), substring('abc' from 2);\n",
+    )
+    .await;
+    assert_eq!(
+        same_script_output(&postgres, &tarn, &script),
+        Vec::<String>::new()
+    );
+}
+
 /// `to_timestamp(text, template)` and `to_date(text, template)` read the text as
 /// PostgreSQL 15 does (Tarn translated templates into chrono's formats, which refused
 /// `Q`, `WW`, `IYYY IW ID`, `TZH:TZM`, read `2024/03/05` through `YYYY-MM-DD` as an error,
