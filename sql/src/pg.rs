@@ -15,6 +15,7 @@ mod bytea_text;
 pub(crate) mod casts;
 mod catalog;
 mod clauses;
+mod clock;
 mod date_arithmetic;
 pub(crate) mod date_input;
 pub(crate) mod declared;
@@ -305,6 +306,7 @@ pub(crate) fn install(
     zoned::install(ctx);
     ctx.register_udf(reg::format_type_udf());
     to_char::install(ctx);
+    clock::install(ctx);
     arrays::install(ctx).map_err(crate::SqlError::DataFusion)?;
     ctx.register_udf(multidim::elements_udf());
     ctx.register_udf(trunc::udf("UTC"));

@@ -1281,7 +1281,10 @@ impl Session {
             _ => Vec::new(),
         };
         let defaults = match ast {
-            Some(SqlStatement::CreateTable(ct)) => defaults::declared(ct),
+            Some(SqlStatement::CreateTable(ct)) => {
+                defaults::refuse_generated(ct)?;
+                defaults::declared(ct)
+            }
             _ => Vec::new(),
         };
         // DataFusion does not plan Hive-style `PARTITIONED BY`; the catalog applies it.

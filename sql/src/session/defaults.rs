@@ -53,6 +53,46 @@ pub(crate) fn written(column: &ast::ColumnDef) -> Option<String> {
     })
 }
 
+/// Refuses what a CREATE TABLE declares that Tarn would otherwise drop silently, leaving
+/// NULLs where PostgreSQL computes values: generated columns (`GENERATED ALWAYS AS (a *
+/// 2) STORED`), identity columns (`GENERATED ... AS IDENTITY`) and the `serial` types,
+/// which need a sequence (SQLAlchemy's `create_all` declares an integer primary key
+/// `SERIAL`). 0A000, naming the column's declaration.
+pub(crate) fn refuse_generated(create: &ast::CreateTable) -> Result<()> {
+    for column in &create.columns {
+        let generated = column.options.iter().find(|o| {
+            matches!(
+                o.option,
+                ast::ColumnOption::Generated { .. } | ast::ColumnOption::Identity(_)
+            )
+        });
+        let serial = match &column.data_type {
+            ast::DataType::Custom(name, _) => {
+                let name = name.to_string().to_ascii_lowercase();
+                let serials = [
+                    "serial",
+                    "serial4",
+                    "bigserial",
+                    "serial8",
+                    "smallserial",
+                    "serial2",
+                ];
+                serials
+                    .contains(&name.as_str())
+                    .then(|| format!("type {name}"))
+            }
+            _ => None,
+        };
+        if let Some(what) = generated.map(|o| o.option.to_string()).or(serial) {
+            return Err(SqlError::not_supported(format!(
+                "{what} (column \"{}\")",
+                column.name.value
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Fills the defaults of the table an INSERT writes (see the module).
 pub(crate) async fn fill(statement: &mut DFStatement, state: &SessionState) -> Result<()> {
     let DFStatement::Statement(statement) = statement else {

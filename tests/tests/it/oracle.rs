@@ -1412,7 +1412,8 @@ select * from "Nope";
 }
 
 /// Numeric literals and quotients as PostgreSQL's `numeric` (issue 5): `0.1 + 0.2` was
-/// `0.30000000000000004` (double precision), `1e3` a double, `10 / 4.0` had 4 places;
+/// `0.30000000000000004` (double precision), `1e3` a double, `10 / 4.0` had 4 places,
+/// then 16 truncated (`11 / 3.0` was `3.6666666666666666`, PostgreSQL rounds);
 /// and where a float meets a numeric, the float's type wins, as in PostgreSQL, also
 /// across UNION (DataFusion casts the float to a decimal: `'1e300'::float8 > 0.5`
 /// failed).
@@ -1448,6 +1449,7 @@ insert into fl2 values (1e300), (0.5);
 select f from fl2 union all select 0.25 order by 1;
 create table prices as select 1 as id, 19.99 as price;
 select id, price * 3 as total, price / 4 as quarter from prices;
+select 11 / 3.0 as a, -5 / 3.0 as b, 5.00 / 3 as c, 9999 / 7.0 as d, (price + 0.01) / 3 as e from prices;
 \set VERBOSITY default
 select 1 / 0.0;
 "#,
@@ -3754,9 +3756,10 @@ select interval '1 day 4 hours', interval '2 hours 30 minutes';
 }
 
 /// `avg` of integers is `numeric` with PostgreSQL 15's text (Tarn's was double
-/// precision: `1.5` for `1.5000000000000000`): smallint, integer and bigint, grouped,
-/// with FILTER and DISTINCT, of NULLs only, rounded, in arithmetic; a float's stays
-/// double precision.
+/// precision: `1.5` for `1.5000000000000000`, then 16 places truncated:
+/// `1.6666666666666666` for `1.6666666666666667`): smallint, integer and bigint,
+/// grouped, with FILTER and DISTINCT, of NULLs only, rounded, in arithmetic, over a
+/// window; a float's stays double precision.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_integer_averages_are_numeric_as_postgres_15() {
     let postgres = Postgres::start();
@@ -3776,6 +3779,9 @@ select avg(x) from (values (null::int)) t(x);
 select round(avg(x), 2) from (values (1),(2)) t(x);
 select avg(x) * 2 from (values (1),(2)) t(x);
 select avg(x::float8), pg_typeof(avg(x::float8)) from (values (1),(2)) t(x);
+select avg(x), avg(-x) from (values (2),(2),(1)) t(x);
+select g, avg(x) from (values (1, 2), (1, 2), (1, 1), (2, 11), (2, 0), (2, 0)) t(g, x) group by g having avg(x) > 1 order by avg(x);
+select x, avg(x) over (), avg(x) over (order by x desc rows between 1 preceding and current row) from (values (2),(2),(1)) t(x) order by x desc;
 ",
     )
     .expect("write script");
@@ -4011,6 +4017,26 @@ async fn issue_5_numeric_rounding_keeps_postgres_15_scales() {
          select floor(p), ceil(p), trunc(p), round(p), round(p, 1), trunc(p, 1), round(p, 4) from prices order by p;\n\
          select ceil(1.5::float8), floor(-1.5::float8), trunc(2.7::float8), round(2.5::float8), ceil(7), floor(7);\n\
          select substr('abcdef', 2), substr('abcdef', 2, 3), substring('abc' from 2);\n",
+    )
+    .await;
+    assert_eq!(
+        same_script_output(&postgres, &tarn, &script),
+        Vec::<String>::new()
+    );
+}
+
+/// `statement_timestamp()`, `transaction_timestamp()` and `clock_timestamp()` exist,
+/// as in PostgreSQL 15 ("function clock_timestamp does not exist"): timestamps with
+/// time zone, the first two the statement's `now()`, the last the time at each call,
+/// moving on within a statement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_clock_functions_as_postgres_15() {
+    let (postgres, tarn, _dir, script) = scripted(
+        "clocks.sql",
+        "select statement_timestamp() = now() as s, transaction_timestamp() <= now() as t, clock_timestamp() >= now() as c;\n\
+         select pg_typeof(clock_timestamp()), pg_typeof(statement_timestamp()), pg_typeof(transaction_timestamp());\n\
+         select count(distinct clock_timestamp()) > 1 as moves, count(distinct statement_timestamp()) as one from generate_series(1, 20000);\n\
+         select clock_timestamp() - now() < interval '1 minute' as near;\n",
     )
     .await;
     assert_eq!(
