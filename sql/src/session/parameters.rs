@@ -11,8 +11,8 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, IntervalUnit, TimeUnit};
-use datafusion::common::DFSchema;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{Cast, Expr, ExprSchemable, LogicalPlan, TryCast};
 
@@ -29,7 +29,10 @@ use crate::error::Result;
 /// type PostgreSQL resolves it to: the type of a cast of it elsewhere in the statement
 /// (`SELECT $1::int, $1`), its context's (`LIMIT $1` is a bigint, `CASE WHEN $1` a
 /// boolean), or else `text`, as PostgreSQL resolves an `unknown` left at the end
-/// (`SELECT $1` is a text column).
+/// (`SELECT $1` is a text column). One DataFusion typed `bigint` only from integer
+/// literals that fit an `integer` (`$1 = 1`, `$1 + 1`, `$1 IN (1, 2)`) is an
+/// `integer`, as PostgreSQL types those literals ([`beside_integer_literals`]):
+/// tokio-postgres and sqlx refuse to send an `i32` as a `bigint`.
 pub(super) fn declared_types(
     plan: LogicalPlan,
     declared: &[Option<DataType>],
@@ -54,18 +57,29 @@ pub(super) fn declared_types(
         }
         known[index].get_or_insert(data_type);
     }
+    let integers = beside_integer_literals(&plan)?;
     let retyped = std::cell::Cell::new(false);
+    let narrowed = std::cell::Cell::new(false);
     let plan = placeholders_typed(plan, |index, inferred| {
         let inferred = inferred.filter(|t| !t.is_null());
+        if inferred == Some(&DataType::Int64)
+            && declared.get(index).is_none_or(Option::is_none)
+            && integers.contains(&index)
+        {
+            narrowed.set(true);
+            retyped.set(true);
+            return Some(DataType::Int32);
+        }
         if inferred.is_none() && declared.get(index).is_none_or(Option::is_none) {
             retyped.set(true);
-            return Some(
-                known
-                    .get(index)
-                    .cloned()
-                    .flatten()
-                    .unwrap_or(DataType::Utf8),
-            );
+            return Some(match known.get(index).cloned().flatten() {
+                Some(DataType::Int64) if integers.contains(&index) => {
+                    narrowed.set(true);
+                    DataType::Int32
+                }
+                Some(known) => known,
+                None => DataType::Utf8,
+            });
         }
         let declared = declared.get(index).cloned().flatten()?;
         let numbers = declared.is_numeric() && inferred.is_none_or(DataType::is_numeric);
@@ -87,13 +101,67 @@ pub(super) fn declared_types(
         }
         false => plan,
     };
-    if !declared.iter().flatten().any(DataType::is_numeric) {
+    if !declared.iter().flatten().any(DataType::is_numeric) && !narrowed.get() {
         return Ok(plan);
     }
     // Integer literals beside a parameter now typed `integer` are `integer` too
     // (`$1 * 3` with `$1` an int4 is int4, as in PostgreSQL): the literals were
     // narrowed when planning, before the parameters had their declared types.
     Ok(crate::pg::overflow::integer_literals(plan)?)
+}
+
+/// The parameters compared or computed with integer literals that fit an `integer`
+/// (`$1 = 1`, `1 + $1`, `$1 IN (1, 2)`, `$1 BETWEEN 1 AND 5`) and with nothing else of
+/// a known type (`$1 = 1 AND $1 = bigint_col` is a `bigint`), by position.
+fn beside_integer_literals(plan: &LogicalPlan) -> Result<std::collections::HashSet<usize>> {
+    let small = |e: &Expr| {
+        let e = match e {
+            Expr::Cast(c) => c.expr.as_ref(),
+            e => e,
+        };
+        matches!(e, Expr::Literal(ScalarValue::Int64(Some(v)), _) if i32::try_from(*v).is_ok())
+    };
+    let mut literal = std::collections::HashSet::new();
+    let mut other = std::collections::HashSet::new();
+    let mut sort = |values: &[&Expr]| {
+        for (i, value) in values.iter().enumerate() {
+            let Expr::Placeholder(p) = value else {
+                continue;
+            };
+            let Some(index) = position(&p.id) else {
+                continue;
+            };
+            let others: Vec<&Expr> = values
+                .iter()
+                .enumerate()
+                .filter(|(j, e)| *j != i && !matches!(e, Expr::Placeholder(_)))
+                .map(|(_, e)| *e)
+                .collect();
+            match !others.is_empty() && others.iter().all(|e| small(e)) {
+                true => literal.insert(index),
+                false => other.insert(index),
+            };
+        }
+    };
+    plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|expr| {
+            expr.apply(|e| {
+                match e {
+                    Expr::BinaryExpr(b) => sort(&[&b.left, &b.right]),
+                    Expr::InList(list) => {
+                        let values: Vec<&Expr> = std::iter::once(list.expr.as_ref())
+                            .chain(&list.list)
+                            .collect();
+                        sort(&values)
+                    }
+                    Expr::Between(b) => sort(&[&b.expr, &b.low, &b.high]),
+                    _ => {}
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    })?;
+    Ok(literal.difference(&other).copied().collect())
 }
 
 /// Each use of a parameter in `plan` DataFusion gave a type, by position.
@@ -211,8 +279,8 @@ fn common_types<'a>(
 /// The untyped parameters among `call`'s arguments, each with the first type the
 /// function takes at its place without a cast: `text`, as PostgreSQL prefers the
 /// string category for an `unknown` argument, then `float8` (PostgreSQL's preferred
-/// number: `abs($1)`), `bigint` (`generate_series(1, $1)`), `integer`
-/// (`make_date($1, $2, $3)`), `boolean`, `timestamp`, `date` and `interval`; where
+/// number: `abs($1)`), `integer` (`make_date($1, $2, $3)`), `bigint`
+/// (`generate_series(1, $1)`), `boolean`, `timestamp`, `date` and `interval`; where
 /// the result is the arguments' common type (`coalesce($1, 1)`), the other
 /// arguments' types before those. A parameter no type fits stays
 /// untyped (planning then reports the function call).
@@ -241,8 +309,8 @@ fn argument_types(call: &ScalarFunction, schema: &DFSchema) -> Vec<(usize, DataT
     for t in beside.into_iter().filter(|t| !t.is_null()).chain([
         DataType::Utf8,
         DataType::Float64,
-        DataType::Int64,
         DataType::Int32,
+        DataType::Int64,
         DataType::Boolean,
         DataType::Timestamp(TimeUnit::Microsecond, None),
         DataType::Date32,

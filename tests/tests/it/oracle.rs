@@ -3833,7 +3833,9 @@ execute r(7);
 /// where nothing says otherwise (`SELECT $1` was an `unknown` column), the type of a
 /// cast of the same parameter elsewhere, `bigint` in `LIMIT`/`OFFSET` and `boolean`
 /// as a condition (both described as `text`, so asyncpg refused an `int` or a `bool`),
-/// and each statement then runs with values of those types.
+/// `integer` beside integer literals that fit one (`$1 = 1` was a `bigint`, and
+/// tokio-postgres refused an `i32` for it), and each statement then runs with values
+/// of those types.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn issue_5_untyped_parameters_described_as_postgres_15() {
     use tokio_postgres::types::{ToSql, Type};
@@ -3851,8 +3853,14 @@ async fn issue_5_untyped_parameters_described_as_postgres_15() {
     .expect("connect to postgres");
     tokio::spawn(connection);
     let client = tarn.client().await;
-    let statements: [(&str, &[&(dyn ToSql + Sync)]); 10] = [
+    let statements: [(&str, &[&(dyn ToSql + Sync)]); 16] = [
         ("select $1", &[&"a"]),
+        ("select $1 = 1 as e", &[&1i32]),
+        ("select $1 + 1 as s, 1 - $2 as d", &[&4i32, &2i32]),
+        ("select 1 as one where $1 in (1, 2)", &[&2i32]),
+        ("select $1 not between 1 and 5 as b", &[&3i32]),
+        ("select $1 = 3000000000 as big", &[&5i64]),
+        ("select $1 + 1 = 5 as n", &[&4i32]),
         ("select $1 as x, $2 as y", &[&"a", &"b"]),
         ("select $1::int as a, $1 as b", &[&5i32]),
         ("select 1 as one limit $1", &[&1i64]),
