@@ -147,6 +147,19 @@ impl Postgres {
     pub fn psql(&self, args: &[&str]) -> (bool, String, String) {
         crate::psql(self.port, "tarn", args)
     }
+
+    /// A tokio-postgres client of database `tarn`, its connection driven on the
+    /// current runtime.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(
+            &format!("host=127.0.0.1 port={} user=tarn dbname=tarn", self.port),
+            tokio_postgres::NoTls,
+        )
+        .await
+        .expect("connect to postgres");
+        tokio::spawn(connection);
+        client
+    }
 }
 
 impl Drop for Postgres {

@@ -6,7 +6,8 @@
 //! '2023-01-15')` is `1 year 1 mon 17 days`, not a number of days. A timestamp with
 //! time zone is read in UTC (Tarn's execution zone), `age(x)` counts from today's
 //! midnight (UTC). `make_interval(years, months, weeks, days, hours, mins, secs)`, every
-//! argument optional and nameable (`make_interval(days => 10)`), as PostgreSQL's.
+//! argument optional and nameable (`make_interval(days => 10)`), as PostgreSQL's, and
+//! `make_time(hour, min, sec)`, a time of day, with PostgreSQL's range check (22008).
 
 use std::sync::Arc;
 
@@ -31,6 +32,9 @@ pub(crate) fn udfs() -> Vec<ScalarUDF> {
         signature: Signature::user_defined(Volatility::Stable),
     })];
     udfs.push(ScalarUDF::new_from_impl(MakeInterval {
+        signature: Signature::user_defined(Volatility::Immutable),
+    }));
+    udfs.push(ScalarUDF::new_from_impl(MakeTime {
         signature: Signature::user_defined(Volatility::Immutable),
     }));
     for which in [Justify::Hours, Justify::Days, Justify::Interval] {
@@ -428,6 +432,111 @@ fn make_interval(
         days,
         time.checked_mul(1000)?,
     ))
+}
+
+/// `make_time(hour, min, sec)`: PostgreSQL's `make_time` (date.c), the fields checked
+/// as it checks them (up to `24:00:00`; 60 seconds carry into the next minute) and the
+/// seconds rounded to microseconds.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct MakeTime {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for MakeTime {
+    fn name(&self) -> &str {
+        "make_time"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        let number = |t: &DataType| t.is_numeric() || t.is_null();
+        match args {
+            [h, m, s] if h.is_integer() && m.is_integer() && number(s) => {
+                Ok(vec![DataType::Int32, DataType::Int32, DataType::Float64])
+            }
+            [h, m, s] if [h, m, s].iter().all(|t| number(t)) => {
+                Ok(vec![DataType::Int32, DataType::Int32, DataType::Float64])
+            }
+            _ => {
+                let types: Vec<String> = args.iter().map(ToString::to_string).collect();
+                plan_err!("function make_time({}) does not exist", types.join(", "))
+            }
+        }
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> Result<DataType> {
+        // Nanoseconds, as Tarn's `time` (literals, casts, `current_time`).
+        Ok(DataType::Time64(TimeUnit::Nanosecond))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        use datafusion::arrow::datatypes::{Float64Type, Int32Type};
+        let (arrays, scalar) = super::arguments(&args)?;
+        let hours = arrays[0].as_primitive::<Int32Type>();
+        let minutes = arrays[1].as_primitive::<Int32Type>();
+        let seconds = arrays[2].as_primitive::<Float64Type>();
+        let mut out = Vec::with_capacity(hours.len());
+        for row in 0..hours.len() {
+            if hours.is_null(row) || minutes.is_null(row) || seconds.is_null(row) {
+                out.push(None);
+                continue;
+            }
+            let time = time_of_day(hours.value(row), minutes.value(row), seconds.value(row))
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            out.push(Some(time * 1_000));
+        }
+        let array = datafusion::arrow::array::Time64NanosecondArray::from(out);
+        super::answer(Arc::new(array), scalar)
+    }
+}
+
+/// `value` as C's `printf("%02g")` writes it, as PostgreSQL's message does: six
+/// significant digits without trailing zeros, at least two characters (`03`, `3.5`).
+fn printf_02g(value: f64) -> String {
+    let magnitude = if value == 0.0 {
+        0
+    } else {
+        value.abs().log10().floor() as i32
+    };
+    let text = if (-4..6).contains(&magnitude) {
+        let places = (5 - magnitude).max(0) as usize;
+        let fixed = format!("{value:.places$}");
+        match fixed.contains('.') {
+            true => fixed.trim_end_matches('0').trim_end_matches('.').to_owned(),
+            false => fixed,
+        }
+    } else {
+        format!("{value:e}")
+    };
+    match text.len() {
+        0 | 1 => format!("0{text}"),
+        _ => text,
+    }
+}
+
+/// Microseconds since midnight of `hour:min:sec`, or PostgreSQL's error.
+fn time_of_day(hour: i32, min: i32, sec: f64) -> Result<i64, crate::error::SqlError> {
+    let out_of_range = hour < 0
+        || !(0..=59).contains(&min)
+        || !(0.0..=60.0).contains(&sec)
+        || hour > 24
+        || (hour == 24 && (min > 0 || sec > 0.0));
+    if out_of_range {
+        return Err(crate::error::SqlError::Datetime {
+            failure: crate::error::DatetimeFailure::FieldOverflow,
+            message: format!(
+                "time field value out of range: {hour}:{min:02}:{}",
+                printf_02g(sec)
+            ),
+            detail: None,
+            hint: None,
+        });
+    }
+    let whole = (i64::from(hour) * 60 + i64::from(min)) * 60 * 1_000_000;
+    Ok(whole + (sec * 1_000_000.0).round_ties_even() as i64)
 }
 
 #[cfg(test)]

@@ -3842,16 +3842,7 @@ async fn issue_5_untyped_parameters_described_as_postgres_15() {
     let postgres = Postgres::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let tarn = TestServer::start(dir.path()).await;
-    let (reference, connection) = tokio_postgres::connect(
-        &format!(
-            "host=127.0.0.1 port={} user=tarn dbname=tarn",
-            postgres.port
-        ),
-        tokio_postgres::NoTls,
-    )
-    .await
-    .expect("connect to postgres");
-    tokio::spawn(connection);
+    let reference = postgres.client().await;
     let client = tarn.client().await;
     let statements: [(&str, &[&(dyn ToSql + Sync)]); 16] = [
         ("select $1", &[&"a"]),
@@ -3916,16 +3907,7 @@ async fn issue_5_untyped_parameters_in_calls_take_the_types_postgres_15_gives() 
     let postgres = Postgres::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let tarn = TestServer::start(dir.path()).await;
-    let (reference, connection) = tokio_postgres::connect(
-        &format!(
-            "host=127.0.0.1 port={} user=tarn dbname=tarn",
-            postgres.port
-        ),
-        tokio_postgres::NoTls,
-    )
-    .await
-    .expect("connect to postgres");
-    tokio::spawn(connection);
+    let reference = postgres.client().await;
     let client = tarn.client().await;
     let statements: [(&str, &[&str]); 17] = [
         ("select abs($1) as a", &["-5.5"]),
@@ -4050,6 +4032,33 @@ async fn issue_5_clock_functions_as_postgres_15() {
     assert_eq!(
         same_script_output(&postgres, &tarn, &script),
         Vec::<String>::new()
+    );
+}
+
+/// `make_time(hour, min, sec)` makes a `time` as PostgreSQL 15 does ("function
+/// make_time does not exist"): seconds rounded to microseconds, 60 seconds carried into
+/// the next minute, `24:00:00`, NULLs; out of range fields are 22008 with PostgreSQL's
+/// words (`time field value out of range: 1:02:60.5`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn issue_5_make_time_as_postgres_15() {
+    let (postgres, tarn, _dir, script) = scripted(
+        "make_time.sql",
+        "select make_time(1, 2, 3.5), make_time(23, 59, 59.999999), make_time(0, 0, 0), make_time(8, 15, 60), make_time(24, 0, 0) as midnight;\n\
+         select make_time(h, m, s) from (values (1, 2, 3.25::float8), (null, 1, 1.0), (12, 30, 0.0000005)) v(h, m, s);\n\
+         select pg_typeof(make_time(1, 2, 3)), make_time(10, 0, 0) < time '11:00';\n\
+         select make_time(25, 0, 0);\n\
+         select make_time(1, 60, 0);\n\
+         select make_time(1, 2, 60.5);\n\
+         select make_time(-1, 2, 3.5);\n\
+         select make_time(24, 0, 0.5);\n\
+         select make_time(1, 2, 3.123456789 + 100);\n",
+    )
+    .await;
+    assert_eq!(same_script_output(&postgres, &tarn, &script), ["22008"; 6]);
+    let reports = same_error_reports(&postgres, &tarn, &script);
+    assert!(
+        reports.contains(&"time field value out of range: 1:02:60.5".to_owned()),
+        "{reports:?}"
     );
 }
 
