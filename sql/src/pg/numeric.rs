@@ -19,19 +19,22 @@
 //!   [`union_floats_over_numerics`]; not yet across `VALUES` rows, whose types
 //!   DataFusion's SQL planner settles before any analyzer rule);
 //! - DataFusion's decimal division gives the dividend's scale plus 4 (`1 / 3.0` is
-//!   `0.3333`), truncated; PostgreSQL's gives at least 16 significant digits
-//!   (`0.33333333333333333333`), rounded. A decimal (or integer) dividend is cast to
-//!   scale 13, where its integer digits leave room, and the quotient (17 places)
-//!   rounded to 16 decimal places, half away from zero: PostgreSQL's exact text for
-//!   quotients from 1 to 9999 (`11 / 3.0` is `3.6666666666666667`), and 16 correct
-//!   places for the others. Where the dividend's integer digits leave less room, the
-//!   quotient keeps DataFusion's scale and truncation.
+//!   `0.3333`); PostgreSQL's gives at least 16 significant digits
+//!   (`0.33333333333333333333`). A decimal (or integer) dividend is cast to scale 12,
+//!   where its integer digits leave room, so that a quotient has 16 decimal places:
+//!   PostgreSQL's exact text for quotients from 1 to 9999, and 16 correct places for
+//!   the others.
 //! - `avg` of integers is `numeric` in PostgreSQL (their sum divided by their count,
 //!   as numeric division), double precision in DataFusion (`1.5` where PostgreSQL
-//!   prints `1.5000000000000000`): its argument is cast to a decimal of scale 13 and
-//!   the average (DataFusion's adds 4 places) rounded to 16 places above the
-//!   aggregation or window that computes it ([`integer_average`],
-//!   [`rounded_averages`]), as the quotients above.
+//!   prints `1.5000000000000000`): its argument is cast to a decimal of scale 12, so
+//!   the average is a decimal with 16 places (DataFusion's average adds 4), as the
+//!   quotients above ([`integer_average`]), also over a window.
+//!
+//! Quotients and averages keep DataFusion's truncation of the 16th place where
+//! PostgreSQL rounds it (`11 / 3.0` is `3.6666666666666666`, PostgreSQL's
+//! `3.6666666666666667`): rounding them (a `round` around the quotient, a projection
+//! rounding an average above its aggregation) broke DataFusion's decorrelation of
+//! scalar subqueries, whose comparisons then failed on mismatched scales.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -54,12 +57,8 @@ use datafusion::sql::sqlparser::ast::{
 const MAX_PRECISION: usize = 38;
 
 /// The scale a decimal dividend is given (see the module documentation): quotients
-/// then have this scale plus DataFusion's 4, one place more than [`QUOTIENT_SCALE`],
-/// to round from.
-const DIVIDEND_SCALE: i8 = 13;
-
-/// The places of a quotient and of an average of integers, rounded.
-const QUOTIENT_SCALE: i8 = 16;
+/// then have this scale plus DataFusion's 4.
+const DIVIDEND_SCALE: i8 = 12;
 
 /// Writes numeric literals with an exponent in positional notation (see the module
 /// documentation); those that do not fit become double precision casts of their text.
@@ -142,7 +141,7 @@ impl AnalyzerRule for PgNumeric {
             .transform_up_with_subqueries(union_floats_over_numerics)?
             .data;
         // Type coercion, next, recomputes the plans' schemas for the new types.
-        let plan = super::casts::rewrite_expressions(plan, &|expr, schema| {
+        super::casts::rewrite_expressions(plan, &|expr, schema| {
             let expr = integer_average(expr, schema)?;
             if expr.transformed {
                 return Ok(expr);
@@ -152,8 +151,7 @@ impl AnalyzerRule for PgNumeric {
                 return Ok(expr);
             }
             wider_dividend(expr.data, schema)
-        })?;
-        Ok(plan.transform_up_with_subqueries(rounded_averages)?.data)
+        })
     }
 }
 
@@ -382,80 +380,11 @@ fn wider_dividend(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
         left.clone(),
         DataType::Decimal128((integer_digits + wider) as u8, wider),
     ));
-    let quotient = Expr::BinaryExpr(BinaryExpr::new(
+    Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr::new(
         Box::new(dividend),
         Operator::Divide,
         right.clone(),
-    ));
-    Ok(Transformed::yes(match quotient.get_type(schema) {
-        Ok(DataType::Decimal128(_, places)) if places > QUOTIENT_SCALE => rounded(quotient),
-        _ => quotient,
-    }))
-}
-
-/// `quotient` rounded to [`QUOTIENT_SCALE`] places, half away from zero.
-fn rounded(quotient: Expr) -> Expr {
-    datafusion::functions::math::round().call(vec![
-        quotient,
-        Expr::Literal(ScalarValue::Int64(Some(QUOTIENT_SCALE.into())), None),
-    ])
-}
-
-/// An aggregation or window computing `avg` of integers at [`DIVIDEND_SCALE`] (see
-/// [`integer_average`]) under a projection that rounds those averages to
-/// [`QUOTIENT_SCALE`] places, each keeping its column's name. Aggregate and window
-/// expressions cannot be wrapped in a function where they are computed.
-fn rounded_averages(plan: LogicalPlan) -> Result<Transformed<LogicalPlan>> {
-    let computed: &[Expr] = match &plan {
-        LogicalPlan::Aggregate(aggregate) => &aggregate.aggr_expr,
-        LogicalPlan::Window(window) => &window.window_expr,
-        _ => return Ok(Transformed::no(plan)),
-    };
-    // Those expressions' columns come last, in order, in either's output.
-    let first = plan.schema().fields().len() - computed.len();
-    let averages: Vec<usize> = computed
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| is_integer_average(e))
-        .map(|(i, _)| first + i)
-        .collect();
-    if averages.is_empty() {
-        return Ok(Transformed::no(plan));
-    }
-    let columns = plan
-        .schema()
-        .iter()
-        .enumerate()
-        .map(|(i, (qualifier, field))| {
-            let column = Expr::Column(Column::from((qualifier, field)));
-            match averages.contains(&i) {
-                true => rounded(column).alias_qualified(qualifier.cloned(), field.name()),
-                false => column,
-            }
-        })
-        .collect();
-    Ok(Transformed::yes(LogicalPlan::Projection(
-        Projection::try_new(columns, Arc::new(plan))?,
-    )))
-}
-
-/// Whether `expr` is an `avg` [`integer_average`] made of integers.
-fn is_integer_average(expr: &Expr) -> bool {
-    let (name, args) = match expr.clone().unalias_nested().data {
-        Expr::AggregateFunction(aggregate) => {
-            (aggregate.func.name().to_owned(), aggregate.params.args)
-        }
-        Expr::WindowFunction(window) => match window.fun {
-            WindowFunctionDefinition::AggregateUDF(udf) => {
-                (udf.name().to_owned(), window.params.args)
-            }
-            WindowFunctionDefinition::WindowUDF(_) => return false,
-        },
-        _ => return false,
-    };
-    name.eq_ignore_ascii_case("avg")
-        && matches!(args.as_slice(), [Expr::Cast(Cast { field, .. })]
-            if matches!(field.data_type(), DataType::Decimal128(_, s) if *s == DIVIDEND_SCALE))
+    ))))
 }
 
 /// The precision and scale of `data_type` as a 128-bit decimal: a decimal's own, or an
